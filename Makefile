@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: Apache-2.0
+# sluice: one Makefile, all output under build/. `make help` lists the targets.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+
+B := build
+V ?= 0
+ifeq ($(V),0)
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2);
+else
+Q :=
+msg =
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
+
+# Debian packages the project needs to build, test and run its demo.
+DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
+	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
+	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman \
+	busybox-static iputils-ping
+
+PKGS := libbpf jansson libnl-3.0 libnl-route-3.0
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror \
+	-Wno-unused-parameter -Wno-missing-field-initializers \
+	-Ibpf/include -Ibpf/user -I$(B)/bpf $(PKG_CFLAGS)
+LDLIBS += $(PKG_LIBS) -lelf -lz
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror \
+	-Ibpf/include -Ibpf -I$(B)/bpf -I$(ARCH_INC)
+
+# --- the datapath ---------------------------------------------------------
+BPF_PROGS := pod
+BPF_OBJS := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
+BPF_SKELS := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
+BPF_LIB_HDRS := $(wildcard bpf/lib/*.h) bpf/include/sluice/abi.h
+
+$(B)/bpf/vmlinux.h:
+	$(call msg,BTF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_LIB_HDRS) $(B)/bpf/vmlinux.h | check-pkgs
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name sl_$* > $@
+
+# --- user space -----------------------------------------------------------
+# bpf/user is the one library every binary links: datapath access (libbpf),
+# logging. Each component's main.c is left out of its unit tests.
+LIB_SRCS := $(wildcard bpf/user/*.c)
+CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
+AGENT_SRCS := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+LIB_OBJS := $(call obj,$(LIB_SRCS))
+CNI_OBJS := $(call obj,$(CNI_SRCS))
+AGENT_OBJS := $(call obj,$(AGENT_SRCS))
+
+$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard bpf/user/*.h cni/*.h node-agent/*.h) bpf/include/sluice/abi.h | check-pkgs
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/libsluice.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(B)/libsluice.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/sluice-agent: $(call obj,node-agent/main.c) $(AGENT_OBJS) $(B)/libsluice.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --- tests ----------------------------------------------------------------
+UNIT_TESTS := $(patsubst cni/tests/%.c,$(B)/tests/cni_%,$(wildcard cni/tests/test_*.c)) \
+	$(patsubst node-agent/tests/%.c,$(B)/tests/agent_%,$(wildcard node-agent/tests/test_*.c))
+BPF_TESTS := $(patsubst bpf/tests/%.c,$(B)/tests/bpf_%,$(wildcard bpf/tests/test_*.c))
+
+$(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(B)/libsluice.a
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Icni $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(B)/libsluice.a
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -Inode-agent $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(B)/tests/bpf_%: bpf/tests/%.c $(B)/libsluice.a $(BPF_SKELS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(B)/libsluice.a $(LDLIBS) -o $@
+
+# --- targets --------------------------------------------------------------
+BINS := $(B)/sluice $(B)/sluice-agent
+
+.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni lint clean help
+
+all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
+
+check-pkgs:
+	@pkg-config --exists $(PKGS) || { echo "Missing libraries ($(PKGS)): run 'make deps' as root" >&2; exit 1; }
+	@command -v $(CLANG) >/dev/null && command -v $(BPFTOOL) >/dev/null || { echo "Missing clang or bpftool: run 'make deps' as root" >&2; exit 1; }
+
+# Installs only what is missing; apt-get update first, as Debian requires.
+deps:
+	@missing=$$(for p in $(DEPS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
+	[ "$$(id -u)" = 0 ] || { echo "deps: missing $$missing; run 'make deps' as root" >&2; exit 1; }; \
+	echo "deps: installing $$missing"; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+
+# Every suite: unit (no root), BPF_PROG_TEST_RUN (root), e2e (root, bats).
+# Ends with one line "N passed, N failed" summed over all suites.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
+
+unit: $(UNIT_TESTS)
+	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "" ""
+
+bpf-test: $(BPF_TESTS)
+	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "" "$(BPF_TESTS)" ""
+
+e2e: all
+	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "" "" "$(sort $(wildcard e2e/*.bats))"
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)e2e/demo.sh up
+
+demo-down:
+	$(Q)e2e/demo.sh down
+
+bench-cni: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)e2e/bench/cni.sh $(B)/bench
+
+lint:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+	shellcheck $$(git ls-files '*.sh' .ci/run)
+	yamllint -d relaxed $$(git ls-files '*.yaml' '*.yml') /dev/null
+
+clean:
+	rm -rf $(B)
+
+help:
+	@echo "make            build everything into build/"
+	@echo "make deps       install missing Debian packages (root)"
+	@echo "make test       deps + build + unit, BPF and e2e suites"
+	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
+	@echo "make bench-cni  CNI ADD/DEL latency"
+	@echo "make SAN=1      build with ASan/UBSan"

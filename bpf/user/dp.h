@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* User-space access to the datapath, the only place libbpf is used: load and
+ * pin (agent), open pinned objects, typed map operations, tc attach. All
+ * functions return >= 0 on success or a negative errno; none of them logs. */
+#ifndef SLUICE_DP_H
+#define SLUICE_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "sluice/abi.h"
+
+#define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
+
+/* --- agent: load + pin (pin_load.c) ---------------------------------------- */
+
+struct dp_pin_report {
+	int maps_reused; /* compatible pins kept, with their contents */
+	int maps_created;
+	int maps_replaced; /* incompatible pins removed and recreated */
+	char replaced[8][32]; /* names of the replaced pins, with the reason */
+};
+
+/* Mounts bpffs at the pin dir's bpffs root if needed (e.g. /sys/fs/bpf). */
+int dp_bpffs_ensure(const char *pin_dir);
+/* Loads the datapath objects once, reusing compatible pinned maps and replacing
+ * incompatible ones (layout or SL_ABI_VERSION mismatch), then pins programs
+ * and maps under pin_dir (created 0700 if missing). Idempotent. */
+int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
+/* Routes libbpf's own messages into log.h one level quieter. */
+void dp_libbpf_log_setup(void);
+
+/* --- everyone: pinned objects (pins.c) --------------------------------------- */
+
+/* 0 when the agent has pinned everything the CNI plugin needs, -ENOENT (or
+ * another -errno) otherwise; why describes what is missing. */
+int dp_ready(const char *pin_dir, char *why, size_t why_len);
+/* fd of a pinned object by its pin name (SL_PIN_*); caller closes. */
+int dp_pin_open(const char *pin_dir, const char *name);
+
+struct dp_obj_info {
+	char name[32];
+	__u32 id;
+	__u32 type; /* bpf_map_type or bpf_prog_type */
+	__u32 key_size, value_size, max_entries; /* maps only */
+	__u32 entries; /* maps only: counted by iteration (hash/lpm) */
+};
+int dp_pin_info(const char *pin_dir, const char *name, struct dp_obj_info *info);
+
+/* --- typed map ops (maps.c) ---------------------------------------------------- */
+
+int dp_ep_update(int map_fd, __be32 ip, const struct sl_ep_val *val);
+int dp_ep_lookup(int map_fd, __be32 ip, struct sl_ep_val *val);
+/* -ENOENT if absent. */
+int dp_ep_delete(int map_fd, __be32 ip);
+/* Calls fn for each entry; stops and returns fn's value if it is non-zero. */
+int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx), void *ctx);
+/* Sums the per-CPU counters; out has SL_METRICS_MAX entries. */
+int dp_metrics_read(int map_fd, struct sl_metric_val *out);
+int dp_info_read(int map_fd, struct sl_info_val *val);
+
+/* --- tc attachment (tc.c) ------------------------------------------------------- */
+
+enum dp_attach_mode { DP_ATTACH_NONE, DP_ATTACH_TCX, DP_ATTACH_CLSACT };
+
+/* Attaches prog_fd to tc ingress of ifindex (in the caller's netns). Uses tcx
+ * when both the kernel and the installed libbpf support it, clsact otherwise.
+ * Replaces an earlier sluice attachment. */
+int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode);
+/* Removes sluice's attachment; -ENOENT/-ENODEV count as success (returns 0). */
+int dp_tc_detach(int ifindex);
+/* The program id and name attached at ingress, -ENOENT if none. */
+int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
+
+const char *dp_attach_mode_name(enum dp_attach_mode mode);
+const char *dp_metric_name(unsigned int index); /* NULL for unused indexes */
+
+#endif
