@@ -2,6 +2,7 @@
 # sluice: one Makefile, all output under build/. `make help` lists the targets.
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 

@@ -6,6 +6,7 @@
 #define SLUICE_DP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/types.h>
 
@@ -75,5 +76,6 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 
 const char *dp_attach_mode_name(enum dp_attach_mode mode);
 const char *dp_metric_name(unsigned int index); /* NULL for unused indexes */
+const char *dp_metric_desc(unsigned int index); /* the X-macro description, NULL if unused */
 
 #endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Private helpers of the datapath library: cleanup attributes, pin paths,
+ * telling a map fd from a program fd. Not for use outside bpf/user. */
+#ifndef SLUICE_DP_UTIL_H
+#define SLUICE_DP_UTIL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static inline void dp_closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+static inline void dp_freep(void *p)
+{
+	free(*(void **)p);
+}
+
+#define _dp_cleanup_close_ __attribute__((cleanup(dp_closep)))
+#define _dp_cleanup_free_ __attribute__((cleanup(dp_freep)))
+
+enum dp_fd_kind { DP_FD_OTHER, DP_FD_MAP, DP_FD_PROG };
+
+/* <pin_dir>/<name>; -EINVAL for an empty name or one with '/', -ENAMETOOLONG. */
+static inline int dp_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	int n;
+
+	if (!pin_dir || !*pin_dir || !name || !*name || strchr(name, '/'))
+		return -EINVAL;
+	n = snprintf(buf, len, "%s/%s", pin_dir, name);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A BPF object fd is an anon inode named after its kind. */
+static inline enum dp_fd_kind dp_fd_kind(int fd)
+{
+	char link[64], target[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return DP_FD_OTHER;
+	target[n] = '\0';
+	if (!strcmp(target, "anon_inode:bpf-map"))
+		return DP_FD_MAP;
+	if (!strcmp(target, "anon_inode:bpf-prog"))
+		return DP_FD_PROG;
+	return DP_FD_OTHER;
+}
+
+#endif

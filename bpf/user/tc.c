@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: Apache-2.0
+/* tc ingress attachment of the pod program: tcx where libbpf and the kernel
+ * have it, a clsact filter (handle 1, priority 1) otherwise. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp.h"
+#include "dp_util.h"
+
+#define TC_HANDLE 1
+#define TC_PRIO 1
+
+#if LIBBPF_MAJOR_VERSION > 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3)
+#define TC_HAVE_TCX 1
+#else
+#define TC_HAVE_TCX 0
+#endif
+
+static int prog_name(__u32 id, char name[16])
+{
+	_dp_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err)
+		return err;
+	snprintf(name, 16, "%s", info.name);
+	return 0;
+}
+
+#if TC_HAVE_TCX
+/* The id of the sl_from_pod program attached with tcx, -ENOENT if none. */
+static int tcx_ours(int ifindex, __u32 *id)
+{
+	__u32 ids[16] = {};
+	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .count = 16);
+	char name[16];
+	int err;
+
+	err = bpf_prog_query_opts(ifindex, BPF_TCX_INGRESS, &q);
+	if (err)
+		return err;
+	for (__u32 i = 0; i < q.count && i < 16; i++) {
+		if (!prog_name(ids[i], name) && !strcmp(name, SL_PIN_FROM_POD)) {
+			*id = ids[i];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int tcx_attach(int ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_prog_attach_opts, opts);
+	_dp_cleanup_close_ int old = -1;
+	__u32 id;
+
+	if (!tcx_ours(ifindex, &id)) {
+		old = bpf_prog_get_fd_by_id(id);
+		opts.flags = BPF_F_REPLACE;
+		opts.replace_prog_fd = old;
+	}
+	return bpf_prog_attach_opts(prog_fd, ifindex, BPF_TCX_INGRESS, &opts);
+}
+
+static int tcx_detach(int ifindex)
+{
+	_dp_cleanup_close_ int fd = -1;
+	__u32 id;
+	int err;
+
+	err = tcx_ours(ifindex, &id);
+	if (err)
+		return err;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return fd;
+	return bpf_prog_detach_opts(fd, ifindex, BPF_TCX_INGRESS, NULL);
+}
+#endif
+
+static int clsact_attach(int ifindex, int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO, .prog_fd = prog_fd,
+		    .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+/* The program id of sluice's clsact filter; -ENOENT when there is no filter
+ * or no clsact qdisc at all (the kernel says -EINVAL then). */
+static int clsact_query(int ifindex, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	int err;
+
+	err = bpf_tc_query(&hook, &opts);
+	if (err == -EINVAL)
+		return -ENOENT;
+	if (err)
+		return err;
+	*prog_id = opts.prog_id;
+	return 0;
+}
+
+static int clsact_detach(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
+	__u32 id;
+	int err;
+
+	err = clsact_query(ifindex, &id);
+	if (err)
+		return err;
+	return bpf_tc_detach(&hook, &opts);
+}
+
+int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode)
+{
+	int err;
+
+	if (ifindex <= 0 || prog_fd < 0)
+		return -EINVAL;
+#if TC_HAVE_TCX
+	if (!tcx_attach(ifindex, prog_fd)) {
+		clsact_detach(ifindex); /* an attachment from before an upgrade */
+		if (mode)
+			*mode = DP_ATTACH_TCX;
+		return 0;
+	}
+#endif
+	err = clsact_attach(ifindex, prog_fd);
+	if (err)
+		return err;
+	if (mode)
+		*mode = DP_ATTACH_CLSACT;
+	return 0;
+}
+
+static bool detach_gone(int err)
+{
+	return !err || err == -ENOENT || err == -ENODEV;
+}
+
+int dp_tc_detach(int ifindex)
+{
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+#if TC_HAVE_TCX
+	err = tcx_detach(ifindex);
+	if (!detach_gone(err) && err != -EINVAL)
+		return err;
+#endif
+	err = clsact_detach(ifindex);
+	return detach_gone(err) ? 0 : err;
+}
+
+int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
+{
+	enum dp_attach_mode m = DP_ATTACH_CLSACT;
+	int err;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+#if TC_HAVE_TCX
+	err = tcx_ours(ifindex, prog_id);
+	if (!err)
+		m = DP_ATTACH_TCX;
+	else
+#endif
+		err = clsact_query(ifindex, prog_id);
+	if (err)
+		return err;
+	if (mode)
+		*mode = m;
+	if (name)
+		return prog_name(*prog_id, name);
+	return 0;
+}
+
+const char *dp_attach_mode_name(enum dp_attach_mode mode)
+{
+	static const char *const names[] = {
+		[DP_ATTACH_NONE] = "none",
+		[DP_ATTACH_TCX] = "tcx",
+		[DP_ATTACH_CLSACT] = "clsact",
+	};
+
+	if ((unsigned int)mode >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[mode];
+}
