@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The CNI commands and the request context they share. */
+#ifndef SLUICE_CNI_CMD_H
+#define SLUICE_CNI_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cni.h"
+#include "conf.h"
+#include "ipam.h"
+
+/* What a host-local (Go skel) DEL needs in CNI_NETNS when ours is empty. */
+#define CNI_NETNS_PLACEHOLDER "/dev/null"
+#define CNI_LOCK_TIMEOUT_MS 60000
+
+struct cni_ctx {
+	struct cni_env env;
+	struct conf conf;
+	struct cni_args args;
+	const char *input; /* stdin, exactly as received */
+	size_t input_len;
+};
+
+/* Each prints its result (ADD, VERSION) on stdout; on failure fills e. */
+int cmd_add(struct cni_ctx *ctx, struct cni_err *e);
+int cmd_del(struct cni_ctx *ctx, struct cni_err *e);
+int cmd_check(struct cni_ctx *ctx, struct cni_err *e);
+int cmd_status(struct cni_ctx *ctx, struct cni_err *e);
+int cmd_gc(struct cni_ctx *ctx, struct cni_err *e);
+int cmd_version(struct cni_ctx *ctx, struct cni_err *e);
+
+/* An IPAM call carrying our own request unchanged. */
+void ipam_call_init(struct ipam_call *c, const struct cni_ctx *ctx, const char *command);
+
+struct teardown {
+	const char *containerid;
+	const char *ifname;
+	const char *netns; /* "" if unknown or gone */
+	bool use_prev; /* no state file: take the IPs from prevResult */
+	const char *ipam_input; /* NULL: our stdin */
+	size_t ipam_input_len;
+};
+/* Undoes an ADD as far as anything is left (the DEL path, also used by GC):
+ * endpoint entries, tc attachment, host veth, IPAM, state file. */
+int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cni_err *e);
+
+#endif

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: Apache-2.0
+/* CNI ADD: IPAM, veth pair, addresses and routes, tc program, endpoint entry. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "dp.h"
+#include "log.h"
+#include "netlink.h"
+#include "netns.h"
+#include "result.h"
+#include "state.h"
+
+#define ADD_FAILED "Failed to add the pod network"
+
+struct add_job {
+	struct cni_ctx *ctx;
+	char host[16];
+	int mtu;
+	struct in_addr ips[CNI_MAX_IPS];
+	int n_ips;
+	struct link_info host_link;
+	struct link_info pod_link;
+	char step[128]; /* what pod_configure was doing when it failed */
+};
+
+void ipam_call_init(struct ipam_call *c, const struct cni_ctx *ctx, const char *command)
+{
+	memset(c, 0, sizeof(*c));
+	c->type = ctx->conf.ipam_type;
+	c->cni_path = ctx->env.path;
+	c->command = command;
+	c->input = ctx->input;
+	c->input_len = ctx->input_len;
+}
+
+static int ifname_probe(void *arg)
+{
+	struct link_info info;
+
+	return link_get(arg, &info);
+}
+
+/* Runs inside the pod's namespace. */
+static int pod_configure(void *arg)
+{
+	struct add_job *j = arg;
+	struct in_addr gw = { htonl(SL_POD_GATEWAY4) }, any = { 0 };
+	const char *ifname = j->ctx->env.ifname;
+	int r;
+
+	snprintf(j->step, sizeof(j->step), "find %s", ifname);
+	r = link_get(ifname, &j->pod_link);
+	if (r < 0)
+		return r;
+	snprintf(j->step, sizeof(j->step), "set %s up", ifname);
+	r = link_set_up(j->pod_link.ifindex);
+	for (int i = 0; r >= 0 && i < j->n_ips; i++) {
+		snprintf(j->step, sizeof(j->step), "add address %s/32 to %s", inet_ntoa(j->ips[i]), ifname);
+		r = addr_add4(j->pod_link.ifindex, j->ips[i], 32);
+	}
+	if (r < 0)
+		return r;
+	snprintf(j->step, sizeof(j->step), "add route %s/32 dev %s scope link", SL_POD_GATEWAY4_STR,
+		 ifname);
+	r = route_add4(gw, 32, NULL, j->pod_link.ifindex);
+	if (r < 0)
+		return r;
+	snprintf(j->step, sizeof(j->step), "add default route via %s dev %s", SL_POD_GATEWAY4_STR, ifname);
+	return route_add4(any, 0, &gw, j->pod_link.ifindex);
+}
+
+static int host_configure(struct add_job *j, struct cni_err *e)
+{
+	int idx = j->host_link.ifindex;
+	int r;
+
+	r = link_set_up(idx);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "set host interface %s up", j->host);
+	for (int i = 0; i < j->n_ips; i++) {
+		r = route_add4(j->ips[i], 32, NULL, idx);
+		if (r < 0)
+			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+					   "add route %s/32 dev %s on the host", inet_ntoa(j->ips[i]), j->host);
+		r = neigh_add4(idx, j->ips[i], j->pod_link.mac);
+		if (r < 0)
+			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+					   "add neighbour %s on %s", inet_ntoa(j->ips[i]), j->host);
+	}
+	return 0;
+}
+
+static int prog_attach(struct add_job *j, struct cni_err *e)
+{
+	_cleanup_close_ int prog = -1;
+	enum dp_attach_mode mode;
+	int r;
+
+	prog = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
+	if (prog < 0)
+		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned program %s/%s",
+				   j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
+	r = dp_tc_attach(j->host_link.ifindex, prog, &mode);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "attach %s to tc ingress of %s",
+				   SL_PIN_FROM_POD, j->host);
+	log_debug("Attached %s to %s (%s)", SL_PIN_FROM_POD, j->host, dp_attach_mode_name(mode));
+	return 0;
+}
+
+/* Deletes the endpoint entries of ips[0..n) that still point at our veth. */
+static void ep_remove(int map, const struct add_job *j, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sl_ep_val val;
+
+		if (dp_ep_lookup(map, j->ips[i].s_addr, &val) == 0 &&
+		    (int)val.ifindex == j->host_link.ifindex)
+			dp_ep_delete(map, j->ips[i].s_addr);
+	}
+}
+
+static int ep_write(struct add_job *j, int map, struct cni_err *e)
+{
+	struct sl_ep_val val = {
+		.ifindex = (__u32)j->host_link.ifindex,
+		.ep_id = (__u32)j->host_link.ifindex,
+		.flags = SL_EP_F_NONE,
+	};
+	int r;
+
+	memcpy(val.pod_mac, j->pod_link.mac, 6);
+	memcpy(val.host_mac, j->host_link.mac, 6);
+	for (int i = 0; i < j->n_ips; i++) {
+		r = dp_ep_update(map, j->ips[i].s_addr, &val);
+		if (r < 0) {
+			ep_remove(map, j, i);
+			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
+					   SL_PIN_EP4, inet_ntoa(j->ips[i]));
+		}
+	}
+	return 0;
+}
+
+static int ipam_ips(struct add_job *j, const struct cni_result *res, struct cni_err *e)
+{
+	for (int i = 0; i < res->n_ips; i++) {
+		if (res->ips[i].family != 4)
+			return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
+					   "IPAM plugin %s returned %s: sluice supports IPv4 only",
+					   j->ctx->conf.ipam_type, res->ips[i].address);
+		j->ips[j->n_ips++] = res->ips[i].addr;
+	}
+	if (!j->n_ips)
+		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
+				   "IPAM plugin %s returned no IPv4 address", j->ctx->conf.ipam_type);
+	return 0;
+}
+
+static void result_build(const struct add_job *j, const struct cni_result *ipam, struct cni_result *r)
+{
+	const struct cni_env *env = &j->ctx->env;
+
+	memset(r, 0, sizeof(*r));
+	r->n_ifaces = 2;
+	snprintf(r->ifaces[0].name, sizeof(r->ifaces[0].name), "%s", j->host);
+	mac_format(j->host_link.mac, r->ifaces[0].mac);
+	r->ifaces[0].mtu = j->mtu;
+	snprintf(r->ifaces[1].name, sizeof(r->ifaces[1].name), "%s", env->ifname);
+	mac_format(j->pod_link.mac, r->ifaces[1].mac);
+	snprintf(r->ifaces[1].sandbox, sizeof(r->ifaces[1].sandbox), "%s", env->netns);
+	r->ifaces[1].mtu = j->mtu;
+	for (int i = 0; i < j->n_ips; i++) {
+		struct cni_ip *ip = &r->ips[r->n_ips++];
+
+		ip->family = 4;
+		ip->addr = j->ips[i];
+		ip->prefix = 32;
+		snprintf(ip->address, sizeof(ip->address), "%s/32", inet_ntoa(j->ips[i]));
+		snprintf(ip->gateway, sizeof(ip->gateway), "%s", SL_POD_GATEWAY4_STR);
+		ip->iface = 1;
+	}
+	r->n_routes = 1;
+	snprintf(r->routes[0].dst, sizeof(r->routes[0].dst), "0.0.0.0/0");
+	snprintf(r->routes[0].gw, sizeof(r->routes[0].gw), "%s", SL_POD_GATEWAY4_STR);
+	r->dns_json = ipam->dns_json; /* borrowed */
+}
+
+static void state_fill(const struct add_job *j, struct ep_state *s)
+{
+	const struct cni_env *env = &j->ctx->env;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->containerid, sizeof(s->containerid), "%s", env->containerid);
+	snprintf(s->ifname, sizeof(s->ifname), "%s", env->ifname);
+	snprintf(s->netns, sizeof(s->netns), "%s", env->netns);
+	snprintf(s->host_veth, sizeof(s->host_veth), "%s", j->host);
+	s->host_ifindex = j->host_link.ifindex;
+	mac_format(j->pod_link.mac, s->pod_mac);
+	memcpy(s->ips, j->ips, sizeof(s->ips));
+	s->n_ips = j->n_ips;
+}
+
+/* Checks that need nothing undone: datapath ready, netns usable, names free. */
+static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
+{
+	struct conf *c = &j->ctx->conf;
+	struct link_info info;
+	char why[256] = "";
+	int r;
+
+	r = dp_ready(c->pin_dir, why, sizeof(why));
+	if (r < 0)
+		return cni_err_set(e, why[0] ? 0 : r, CNI_ERR_TRY_AGAIN, "The sluice datapath is not ready, try again later",
+				   "%s", why[0] ? why : c->pin_dir);
+	if (!c->ipam_type[0])
+		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
+				   "missing required key \"ipam\" with a \"type\"");
+	r = netns_run(ns_fd, ifname_probe, (void *)j->ctx->env.ifname);
+	if (r == 0)
+		return cni_err_set(e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "container interface %s already exists in %s", j->ctx->env.ifname,
+				   j->ctx->env.netns);
+	if (r != -ENODEV)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "look up %s in %s",
+				   j->ctx->env.ifname, j->ctx->env.netns);
+	if (link_get(j->host, &info) == 0)
+		return cni_err_set(e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "host interface %s of this attachment already exists (ADD without DEL?)",
+				   j->host);
+	return 0;
+}
+
+int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
+{
+	struct add_job j = { .ctx = ctx };
+	const struct cni_env *env = &ctx->env;
+	struct conf *c = &ctx->conf;
+	_cleanup_close_ int ns_fd = -1, lock = -1, map = -1;
+	_cleanup_free_ char *ipam_out = NULL, *del_out = NULL, *text = NULL;
+	struct cni_result ipam = {}, res;
+	unsigned char mac[6], *pod_mac = NULL;
+	struct ipam_call call;
+	struct ep_state st;
+	struct cni_err ignored;
+	int r;
+
+	veth_host_name(env->containerid, env->ifname, j.host);
+	ns_fd = netns_open(env->netns);
+	if (ns_fd < 0)
+		return cni_err_set(e, ns_fd, CNI_ERR_ENV, "Invalid CNI_NETNS",
+				   "CNI_NETNS \"%s\" is not a network namespace", env->netns);
+	r = add_precheck(&j, ns_fd, e);
+	if (r < 0)
+		return r;
+
+	j.mtu = c->mtu;
+	if (!j.mtu && uplink_mtu(&j.mtu) < 0)
+		j.mtu = 1500;
+	if (c->mac[0] || ctx->args.mac[0]) {
+		mac_parse(c->mac[0] ? c->mac : ctx->args.mac, mac);
+		pod_mac = mac;
+	}
+
+	lock = state_lock(c->state_dir, CNI_LOCK_TIMEOUT_MS);
+	if (lock < 0)
+		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock", c->state_dir);
+
+	ipam_call_init(&call, ctx, "ADD");
+	r = ipam_exec(&call, &ipam_out, e);
+	if (r < 0)
+		return r;
+	r = result_parse(ipam_out, &ipam, e);
+	if (r < 0)
+		goto out_ipam_del;
+	r = ipam_ips(&j, &ipam, e);
+	if (r < 0)
+		goto out_ipam_del;
+
+	r = veth_create(j.host, env->ifname, ns_fd, j.mtu, pod_mac);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "create veth %s <-> %s in %s", j.host,
+			    env->ifname, env->netns);
+		goto out_ipam_del;
+	}
+	r = link_get(j.host, &j.host_link);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s", j.host);
+		goto out_del_veth;
+	}
+	r = netns_run(ns_fd, pod_configure, &j);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j.step, env->netns);
+		goto out_del_veth;
+	}
+	r = host_configure(&j, e);
+	if (r < 0)
+		goto out_del_veth;
+	r = prog_attach(&j, e);
+	if (r < 0)
+		goto out_detach;
+	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
+	if (map < 0) {
+		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s", c->pin_dir,
+				SL_PIN_EP4);
+		goto out_detach;
+	}
+	r = ep_write(&j, map, e);
+	if (r < 0)
+		goto out_detach;
+	state_fill(&j, &st);
+	r = state_write(c->state_dir, c->name, &st);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "write state file for %s-%s in %s/%s",
+			    env->containerid, env->ifname, c->state_dir, c->name);
+		goto out_del_ep;
+	}
+
+	result_build(&j, &ipam, &res);
+	text = result_format(&res, c->cni_version);
+	r = json_print_free(text);
+	text = NULL;
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
+		goto out_del_state;
+	}
+	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid, env->ifname,
+		 inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
+	result_free(&ipam);
+	return 0;
+
+out_del_state:
+	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
+out_del_ep:
+	ep_remove(map, &j, j.n_ips);
+out_detach:
+	dp_tc_detach(j.host_link.ifindex);
+out_del_veth:
+	if (link_delete(j.host) < 0)
+		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);
+out_ipam_del:
+	ipam_call_init(&call, ctx, "DEL");
+	if (ipam_exec(&call, &del_out, &ignored) < 0)
+		log_warn("Failed to release the address with IPAM plugin '%s' while undoing ADD: %s",
+			 c->ipam_type, ignored.details);
+	result_free(&ipam);
+	return r;
+}

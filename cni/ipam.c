@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Runs the delegated IPAM plugin: same environment, same stdin, its stdout back. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "ipam.h"
+#include "result.h"
+
+#define IPAM_TIMEOUT_MS 60000
+#define IPAM_OUT_MAX (1 << 20)
+
+extern char **environ;
+
+int ipam_find(const char *cni_path, const char *type, char *path, size_t size, struct cni_err *e)
+{
+	_cleanup_free_ char *dirs = strdup(cni_path ? cni_path : "");
+	char *save = NULL;
+
+	if (!dirs)
+		return cni_err_set(e, -ENOMEM, CNI_ERR_INTERNAL, "Out of memory", "CNI_PATH");
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		struct stat st;
+
+		if (snprintf(path, size, "%s/%s", d, type) >= (int)size)
+			continue;
+		if (!stat(path, &st) && S_ISREG(st.st_mode) && !access(path, X_OK))
+			return 0;
+	}
+	cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
+		    "failed to find IPAM plugin \"%s\" in CNI_PATH \"%s\"", type, cni_path ? cni_path : "");
+	return -ENOENT;
+}
+
+static bool env_overridden(const char *entry, const struct ipam_call *c)
+{
+	static const char *const names[] = { "CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=",
+					     "CNI_IFNAME=" };
+	const char *vals[] = { c->command, c->containerid, c->netns, c->ifname };
+
+	for (int i = 0; i < 4; i++)
+		if (vals[i] && !strncmp(entry, names[i], strlen(names[i])))
+			return true;
+	return false;
+}
+
+/* Our environment with the call's overrides; entries point into environ or
+ * into the returned block's tail. */
+static char **env_build(const struct ipam_call *c)
+{
+	const char *names[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME" };
+	const char *vals[] = { c->command, c->containerid, c->netns, c->ifname };
+	size_t n = 0, k = 0, extra = 0;
+	char **env, *tail;
+
+	while (environ[n])
+		n++;
+	for (int i = 0; i < 4; i++)
+		if (vals[i])
+			extra += strlen(names[i]) + strlen(vals[i]) + 2;
+	env = malloc((n + 5) * sizeof(char *) + extra);
+	if (!env)
+		return NULL;
+	tail = (char *)(env + n + 5);
+	for (size_t i = 0; i < n; i++)
+		if (!env_overridden(environ[i], c))
+			env[k++] = environ[i];
+	for (int i = 0; i < 4; i++) {
+		if (!vals[i])
+			continue;
+		env[k++] = tail;
+		tail += sprintf(tail, "%s=%s", names[i], vals[i]) + 1;
+	}
+	env[k] = NULL;
+	return env;
+}
+
+static int input_fd(const char *buf, size_t len)
+{
+	size_t off = 0;
+	int fd = memfd_create("cni-stdin", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += (size_t)n;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Reads fd until EOF into a NUL-terminated buffer; -ETIMEDOUT at the deadline. */
+static int output_read(int fd, char **out)
+{
+	long long deadline = now_ms() + IPAM_TIMEOUT_MS;
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		long long left = deadline - now_ms();
+		ssize_t n;
+		int r;
+
+		if (left <= 0) {
+			free(buf);
+			return -ETIMEDOUT;
+		}
+		r = poll(&p, 1, (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			free(buf);
+			return r < 0 ? -errno : -ETIMEDOUT;
+		}
+		if (cap - len < 1024) {
+			char *nb = cap >= IPAM_OUT_MAX ? NULL : realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return cap >= IPAM_OUT_MAX ? -EFBIG : -ENOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	return 0;
+}
+
+int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
+{
+	_cleanup_free_ char **env = NULL;
+	_cleanup_free_ char *output = NULL;
+	_cleanup_close_ int in = -1;
+	char path[PATH_MAX];
+	int pipefd[2], status, r;
+	pid_t pid;
+
+	r = ipam_find(c->cni_path, c->type, path, sizeof(path), e);
+	if (r < 0)
+		return r;
+	env = env_build(c);
+	in = input_fd(c->input, c->input_len);
+	if (!env || in < 0)
+		return cni_err_set(e, in < 0 ? in : -ENOMEM, CNI_ERR_IO, "Failed to run IPAM plugin",
+				   "preparing %s", path);
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "pipe");
+	pid = fork();
+	if (pid < 0) {
+		r = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin", "fork");
+	}
+	if (pid == 0) {
+		char *argv[] = { path, NULL };
+
+		if (dup2(in, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0)
+			_exit(126);
+		execve(path, argv, env);
+		_exit(127);
+	}
+	close(pipefd[1]);
+	r = output_read(pipefd[0], &output);
+	close(pipefd[0]);
+	if (r == -ETIMEDOUT)
+		kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "waitpid %s", path);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
+				   "reading the output of %s %s", path, c->command);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		*out = output;
+		output = NULL;
+		return 0;
+	}
+	/* Pass the plugin's own error up, code and msg unchanged. */
+	if (cni_err_parse(output, e) == 0) {
+		if (!e->details[0])
+			snprintf(e->details, sizeof(e->details), "IPAM plugin %s %s failed", c->type,
+				 c->command);
+		return -EIO;
+	}
+	output[strcspn(output, "\n")] = '\0';
+	if (WIFEXITED(status))
+		return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
+				   "%s %s exited with status %d, output \"%.300s\"", c->type, c->command,
+				   WEXITSTATUS(status), output);
+	return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
+			   "%s %s killed by signal %d", c->type, c->command, WTERMSIG(status));
+}
+
+int ipam_versions(const char *type, const char *cni_path, const char *version, bool *has,
+		  char *highest, size_t size, struct cni_err *e)
+{
+	_cleanup_free_ char *out = NULL;
+	char input[64];
+	struct ipam_call c = {
+		.type = type,
+		.cni_path = cni_path,
+		.command = "VERSION",
+		.input = input,
+	};
+	int r;
+
+	c.input_len = (size_t)snprintf(input, sizeof(input), "{\"cniVersion\":\"%s\"}", version);
+	r = ipam_exec(&c, &out, e);
+	if (r < 0)
+		return r;
+	r = versions_parse(out, version, has, highest, size);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_DECODE, "Failed to decode result",
+				   "VERSION answer of IPAM plugin %s", type);
+	return 0;
+}

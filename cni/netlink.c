@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Netlink (libnl-route-3) for the CNI plugin: veth, addresses, routes, neighbours. */
+#include <errno.h>
+#include <string.h>
+#include <net/if.h>
+
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/errno.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/link/veth.h>
+#include <netlink/route/neighbour.h>
+#include <netlink/route/route.h>
+
+#include "netlink.h"
+
+static void sock_freep(struct nl_sock **sk)
+{
+	if (*sk)
+		nl_socket_free(*sk);
+}
+static void cache_freep(struct nl_cache **c)
+{
+	if (*c)
+		nl_cache_free(*c);
+}
+static void link_putp(struct rtnl_link **l)
+{
+	if (*l)
+		rtnl_link_put(*l);
+}
+static void addr_putp(struct nl_addr **a)
+{
+	if (*a)
+		nl_addr_put(*a);
+}
+static void rtaddr_putp(struct rtnl_addr **a)
+{
+	if (*a)
+		rtnl_addr_put(*a);
+}
+static void route_putp(struct rtnl_route **r)
+{
+	if (*r)
+		rtnl_route_put(*r);
+}
+static void neigh_putp(struct rtnl_neigh **n)
+{
+	if (*n)
+		rtnl_neigh_put(*n);
+}
+#define _cleanup_sock_ __attribute__((cleanup(sock_freep)))
+#define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
+#define _cleanup_link_ __attribute__((cleanup(link_putp)))
+#define _cleanup_addr_ __attribute__((cleanup(addr_putp)))
+#define _cleanup_rtaddr_ __attribute__((cleanup(rtaddr_putp)))
+#define _cleanup_route_ __attribute__((cleanup(route_putp)))
+#define _cleanup_neigh_ __attribute__((cleanup(neigh_putp)))
+
+/* libnl's -NLE_* to -errno, once, here. */
+static int nl_errno(int nlerr)
+{
+	static const struct {
+		int nle, err;
+	} map[] = {
+		{ NLE_EXIST, EEXIST },	     { NLE_OBJ_NOTFOUND, ENOENT }, { NLE_NODEV, ENODEV },
+		{ NLE_PERM, EPERM },	     { NLE_NOACCESS, EACCES },	   { NLE_NOMEM, ENOMEM },
+		{ NLE_INVAL, EINVAL },	     { NLE_BUSY, EBUSY },	   { NLE_AGAIN, EAGAIN },
+		{ NLE_RANGE, ERANGE },	     { NLE_NOADDR, EADDRNOTAVAIL }, { NLE_OPNOTSUPP, EOPNOTSUPP },
+		{ NLE_AF_NOSUPPORT, EAFNOSUPPORT }, { NLE_MSGSIZE, EMSGSIZE }, { NLE_INTR, EINTR },
+	};
+
+	if (nlerr >= 0)
+		return nlerr;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].nle == -nlerr)
+			return -map[i].err;
+	return -EIO;
+}
+
+/* A socket bound to the caller's current network namespace. */
+static int sock_open(struct nl_sock **out)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = nl_connect(sk, NETLINK_ROUTE);
+	if (r < 0) {
+		nl_socket_free(sk);
+		return nl_errno(r);
+	}
+	*out = sk;
+	return 0;
+}
+
+static void link_fill(struct rtnl_link *link, struct link_info *out)
+{
+	struct nl_addr *a = rtnl_link_get_addr(link);
+	const char *type = rtnl_link_get_type(link);
+
+	memset(out, 0, sizeof(*out));
+	out->ifindex = rtnl_link_get_ifindex(link);
+	snprintf(out->name, sizeof(out->name), "%s", rtnl_link_get_name(link) ?: "");
+	if (a && nl_addr_get_len(a) == 6)
+		memcpy(out->mac, nl_addr_get_binary_addr(a), 6);
+	out->up = rtnl_link_get_flags(link) & IFF_UP;
+	out->is_veth = type && !strcmp(type, "veth");
+	out->mtu = (int)rtnl_link_get_mtu(link);
+}
+
+static int link_fetch(int ifindex, const char *name, struct link_info *out)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_link_get_kernel(sk, ifindex, name, &link));
+	if (r == -ENOENT)
+		return -ENODEV;
+	if (r < 0)
+		return r;
+	link_fill(link, out);
+	return 0;
+}
+
+int link_get(const char *name, struct link_info *out)
+{
+	if (!name || !*name || strlen(name) >= IFNAMSIZ)
+		return -ENODEV;
+	return link_fetch(0, name, out);
+}
+
+int link_get_by_index(int ifindex, struct link_info *out)
+{
+	if (ifindex <= 0)
+		return -ENODEV;
+	return link_fetch(ifindex, NULL, out);
+}
+
+int link_foreach(int (*fn)(const struct link_info *link, void *ctx), void *ctx)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct link_info info;
+
+		link_fill((struct rtnl_link *)o, &info);
+		r = fn(&info, ctx);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+int veth_create(const char *host, const char *peer_name, int peer_ns_fd, int mtu,
+		const unsigned char *peer_mac)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_addr_ struct nl_addr *mac = NULL;
+	struct rtnl_link *link, *peer;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	link = rtnl_link_veth_alloc();
+	if (!link)
+		return -ENOMEM;
+	peer = rtnl_link_veth_get_peer(link);
+	rtnl_link_set_name(link, host);
+	rtnl_link_set_mtu(link, (unsigned int)mtu);
+	rtnl_link_set_name(peer, peer_name);
+	rtnl_link_set_mtu(peer, (unsigned int)mtu);
+	rtnl_link_set_ns_fd(peer, peer_ns_fd);
+	if (peer_mac) {
+		mac = nl_addr_build(AF_LLC, peer_mac, 6);
+		if (!mac) {
+			r = -ENOMEM;
+			goto out;
+		}
+		rtnl_link_set_addr(peer, mac);
+	}
+	r = nl_errno(rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL));
+out:
+	rtnl_link_put(peer);
+	rtnl_link_veth_release(link);
+	return r;
+}
+
+int link_set_up(int ifindex)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_link_ struct rtnl_link *orig = NULL, *change = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	orig = rtnl_link_alloc();
+	change = rtnl_link_alloc();
+	if (!orig || !change)
+		return -ENOMEM;
+	rtnl_link_set_ifindex(orig, ifindex);
+	rtnl_link_set_flags(change, IFF_UP);
+	return nl_errno(rtnl_link_change(sk, orig, change, 0));
+}
+
+int link_delete(const char *name)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_link_ struct rtnl_link *link = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	link = rtnl_link_alloc();
+	if (!link)
+		return -ENOMEM;
+	rtnl_link_set_name(link, name);
+	r = nl_errno(rtnl_link_delete(sk, link));
+	return r == -ENOENT || r == -ENODEV ? 0 : r;
+}
+
+static struct nl_addr *addr4_build(struct in_addr a, int prefix)
+{
+	struct nl_addr *addr = nl_addr_build(AF_INET, &a, sizeof(a));
+
+	if (addr)
+		nl_addr_set_prefixlen(addr, prefix);
+	return addr;
+}
+
+static bool addr4_equal(struct nl_addr *got, struct in_addr want, int prefix)
+{
+	if (!got || (int)nl_addr_get_prefixlen(got) != prefix)
+		return false;
+	if (prefix == 0)
+		return true;
+	return nl_addr_get_len(got) == 4 && !memcmp(nl_addr_get_binary_addr(got), &want, 4);
+}
+
+int addr_add4(int ifindex, struct in_addr a, int prefix)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_rtaddr_ struct rtnl_addr *addr = NULL;
+	_cleanup_addr_ struct nl_addr *local = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	addr = rtnl_addr_alloc();
+	local = addr4_build(a, prefix);
+	if (!addr || !local)
+		return -ENOMEM;
+	rtnl_addr_set_ifindex(addr, ifindex);
+	r = nl_errno(rtnl_addr_set_local(addr, local));
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_addr_add(sk, addr, 0));
+	return r == -EEXIST ? 0 : r;
+}
+
+int addr_has4(int ifindex, struct in_addr a, int prefix)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_addr_alloc_cache(sk, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *addr = (struct rtnl_addr *)o;
+
+		if (rtnl_addr_get_ifindex(addr) == ifindex && rtnl_addr_get_family(addr) == AF_INET &&
+		    addr4_equal(rtnl_addr_get_local(addr), a, prefix))
+			return 1;
+	}
+	return 0;
+}
+
+int route_add4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_route_ struct rtnl_route *route = NULL;
+	_cleanup_addr_ struct nl_addr *d = NULL, *g = NULL;
+	struct rtnl_nexthop *nh;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	route = rtnl_route_alloc();
+	d = addr4_build(dst, prefix);
+	nh = rtnl_route_nh_alloc();
+	if (!route || !d || !nh) {
+		if (nh)
+			rtnl_route_nh_free(nh);
+		return -ENOMEM;
+	}
+	rtnl_route_set_family(route, AF_INET);
+	rtnl_route_set_table(route, RT_TABLE_MAIN);
+	rtnl_route_set_protocol(route, RTPROT_BOOT);
+	rtnl_route_set_type(route, RTN_UNICAST);
+	rtnl_route_set_scope(route, gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK);
+	r = nl_errno(rtnl_route_set_dst(route, d));
+	if (r < 0) {
+		rtnl_route_nh_free(nh);
+		return r;
+	}
+	rtnl_route_nh_set_ifindex(nh, ifindex);
+	if (gw) {
+		g = addr4_build(*gw, 32);
+		if (!g) {
+			rtnl_route_nh_free(nh);
+			return -ENOMEM;
+		}
+		rtnl_route_nh_set_gateway(nh, g);
+	}
+	rtnl_route_add_nexthop(route, nh); /* route owns nh from here */
+	return nl_errno(rtnl_route_add(sk, route, NLM_F_REPLACE));
+}
+
+int route_has4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *route = (struct rtnl_route *)o;
+		struct rtnl_nexthop *nh;
+
+		if (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
+		    !addr4_equal(rtnl_route_get_dst(route), dst, prefix) ||
+		    rtnl_route_get_nnexthops(route) < 1)
+			continue;
+		nh = rtnl_route_nexthop_n(route, 0);
+		if (rtnl_route_nh_get_ifindex(nh) != ifindex)
+			continue;
+		if (gw && !addr4_equal(rtnl_route_nh_get_gateway(nh), *gw, 32))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+int neigh_add4(int ifindex, struct in_addr a, const unsigned char mac[6])
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_neigh_ struct rtnl_neigh *neigh = NULL;
+	_cleanup_addr_ struct nl_addr *dst = NULL, *ll = NULL;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	neigh = rtnl_neigh_alloc();
+	dst = addr4_build(a, 32);
+	ll = nl_addr_build(AF_LLC, mac, 6);
+	if (!neigh || !dst || !ll)
+		return -ENOMEM;
+	rtnl_neigh_set_ifindex(neigh, ifindex);
+	r = nl_errno(rtnl_neigh_set_dst(neigh, dst));
+	if (r < 0)
+		return r;
+	rtnl_neigh_set_lladdr(neigh, ll);
+	rtnl_neigh_set_state(neigh, NUD_PERMANENT);
+	return nl_errno(rtnl_neigh_add(sk, neigh, NLM_F_CREATE | NLM_F_REPLACE));
+}
+
+int uplink_mtu(int *mtu)
+{
+	_cleanup_sock_ struct nl_sock *sk = NULL;
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	struct in_addr any = { 0 };
+	struct link_info info;
+	int r;
+
+	r = sock_open(&sk);
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	if (r < 0)
+		return r;
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *route = (struct rtnl_route *)o;
+
+		if (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
+		    !addr4_equal(rtnl_route_get_dst(route), any, 0) ||
+		    rtnl_route_get_nnexthops(route) < 1)
+			continue;
+		r = link_get_by_index(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)), &info);
+		if (r < 0)
+			return r;
+		*mtu = info.mtu;
+		return 0;
+	}
+	return -ENOENT;
+}

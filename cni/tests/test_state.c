@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Unit tests of the per-attachment state files and the lock (no root). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state.h"
+#include "unit.h"
+
+struct seen {
+	int files, bad;
+	char cids[4][256];
+};
+
+static int collect(const struct ep_state *s, const char *file, int err, void *arg)
+{
+	struct seen *seen = arg;
+
+	if (err < 0) {
+		seen->bad++;
+		return 0;
+	}
+	if (seen->files < 4)
+		snprintf(seen->cids[seen->files], sizeof(seen->cids[0]), "%s", s->containerid);
+	seen->files++;
+	return 0;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/sluice-test-state.XXXXXX", path[256];
+	struct ep_state s = {}, got;
+	struct seen seen = {};
+	FILE *f;
+	int lock, lock2;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+
+	UNIT_CASE("write + read back");
+	strcpy(s.containerid, "1d10eb964059");
+	strcpy(s.ifname, "eth0");
+	strcpy(s.netns, "/run/netns/p1");
+	strcpy(s.host_veth, "sl9cb98730f29c");
+	s.host_ifindex = 42;
+	strcpy(s.pod_mac, "0a:58:0a:f4:00:05");
+	inet_pton(AF_INET, "10.244.0.5", &s.ips[0]);
+	s.n_ips = 1;
+	CHECK_INT(state_write(dir, "net1", &s), 0);
+	CHECK_INT(state_read(dir, "net1", "1d10eb964059", "eth0", &got), 0);
+	CHECK_STR(got.containerid, "1d10eb964059");
+	CHECK_STR(got.ifname, "eth0");
+	CHECK_STR(got.netns, "/run/netns/p1");
+	CHECK_STR(got.host_veth, "sl9cb98730f29c");
+	CHECK_INT(got.host_ifindex, 42);
+	CHECK_STR(got.pod_mac, "0a:58:0a:f4:00:05");
+	CHECK_INT(got.n_ips, 1);
+	CHECK_INT(got.ips[0].s_addr, s.ips[0].s_addr);
+	snprintf(path, sizeof(path), "%s/net1/1d10eb964059-eth0.json.tmp", dir);
+	CHECK(access(path, F_OK) < 0); /* the temp file was renamed */
+
+	UNIT_CASE("absent");
+	CHECK_INT(state_read(dir, "net1", "nope", "eth0", &got), -ENOENT);
+	CHECK_INT(state_read(dir, "net2", "1d10eb964059", "eth0", &got), -ENOENT);
+
+	UNIT_CASE("foreach, with a corrupt file reported, not fatal");
+	strcpy(s.containerid, "c2");
+	CHECK_INT(state_write(dir, "net1", &s), 0);
+	snprintf(path, sizeof(path), "%s/net1/broken-eth0.json", dir);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("{not json", f);
+		fclose(f);
+	}
+	CHECK_INT(state_foreach(dir, "net1", collect, &seen), 0);
+	CHECK_INT(seen.files, 2);
+	CHECK_INT(seen.bad, 1);
+	CHECK_INT(state_foreach(dir, "no-such-net", collect, &seen), 0);
+	unlink(path);
+
+	UNIT_CASE("remove is idempotent");
+	CHECK_INT(state_remove(dir, "net1", "c2", "eth0"), 0);
+	CHECK_INT(state_remove(dir, "net1", "c2", "eth0"), 0);
+	CHECK_INT(state_read(dir, "net1", "c2", "eth0", &got), -ENOENT);
+	CHECK_INT(state_remove(dir, "net1", "1d10eb964059", "eth0"), 0);
+
+	UNIT_CASE("lock is exclusive and times out");
+	lock = state_lock(dir, 0);
+	CHECK(lock >= 0);
+	lock2 = state_lock(dir, 50);
+	CHECK_INT(lock2, -ETIMEDOUT);
+	if (lock >= 0)
+		close(lock);
+	lock2 = state_lock(dir, 0);
+	CHECK(lock2 >= 0);
+	if (lock2 >= 0)
+		close(lock2);
+
+	snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+	if (system(path) != 0)
+		printf("could not remove %s\n", dir);
+	return unit_done();
+}
