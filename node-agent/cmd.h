@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's subcommands; each returns the process exit code. */
+#ifndef SLUICE_AGENT_CMD_H
+#define SLUICE_AGENT_CMD_H
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+#define EXIT_USAGE 2 /* bad flags or configuration */
+
+/* argv[0] is the subcommand's name. */
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `sluice-agent run`: pin the datapath, then publish the CNI config, then wait. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "conflist.h"
+#include "dp.h"
+#include "log.h"
+
+#define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+/* /proc/sys/net belongs to the writer's network namespace: this sets the
+ * node's forwarding, not the machine's, when the agent runs in a node netns. */
+static int sysctl_write(const char *path, const char *value)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(value);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, value, len);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EIO;
+}
+
+static const char *cni_bin_missing(const struct config *c)
+{
+	static const char *const bins[] = { "sluice", "host-local", "portmap" };
+	char path[CONFIG_PATH_MAX + 32];
+
+	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
+		if (!c->portmap && !strcmp(bins[i], "portmap"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->cni_bin_dir, bins[i]);
+		if (access(path, X_OK) < 0)
+			return bins[i];
+	}
+	return NULL;
+}
+
+static int signalfd_open(void)
+{
+	sigset_t mask;
+	int fd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Blocks until SIGTERM or SIGINT; returns the signal number. */
+static int signal_wait(int sfd)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		n = read(sfd, &si, sizeof(si));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == sizeof(si))
+			return (int)si.ssi_signo;
+	}
+}
+
+static void run_usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-agent run --node-name NAME --pod-cidr CIDR [--pin-dir DIR] [--cni-conf-dir DIR]\n"
+		   "         [--cni-bin-dir DIR] [--cni-state-dir DIR] [--ipam-data-dir DIR] [--mtu N] [--portmap]\n"
+		   "         [--cni-log-file FILE] [--log-file FILE] [--log-level error|warn|info|debug]\n"
+		   "         [--config FILE]\n");
+}
+
+static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
+{
+	int n = rep->maps_replaced;
+
+	if (n > (int)(sizeof(rep->replaced) / sizeof(rep->replaced[0])))
+		n = (int)(sizeof(rep->replaced) / sizeof(rep->replaced[0]));
+	for (int i = 0; i < n; i++)
+		log_warn("Replaced incompatible pin under %s (its contents are lost): %.32s", pin_dir,
+			 rep->replaced[i]);
+	log_info("Datapath pinned under %s: %d maps reused, %d created, %d replaced", pin_dir, rep->maps_reused,
+		 rep->maps_created, rep->maps_replaced);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	_cleanup_close_ int sfd = -1;
+	struct dp_pin_report rep = {};
+	struct config c;
+	const char *missing;
+	char err[512];
+	int r, sig;
+
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			run_usage(stdout);
+			return 0;
+		}
+	}
+	r = config_parse(argc, argv, &c, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "sluice-agent run: %s\n", err);
+		return EXIT_USAGE;
+	}
+
+	r = log_open("sluice-agent", c.log_file, c.log_level);
+	if (r < 0)
+		log_warn_errno(r, "Failed to open log file '%s', logging to stderr", c.log_file);
+	dp_libbpf_log_setup();
+
+	/* Blocked from the start: a SIGTERM during loading is taken once the
+	 * node is consistent (pins and conflist written). */
+	sfd = signalfd_open();
+	if (sfd < 0) {
+		log_error_errno(sfd, "Failed to set up signal handling");
+		return 1;
+	}
+
+	log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s", SLUICE_VERSION, c.node_name,
+		 c.pod_cidr, c.pin_dir);
+
+	r = sysctl_write(IP_FORWARD_PATH, "1");
+	if (r < 0)
+		log_warn_errno(r, "Failed to enable forwarding '%s'; pods cannot reach other nodes", IP_FORWARD_PATH);
+	missing = cni_bin_missing(&c);
+	if (missing)
+		log_warn("CNI plugin '%s' not found in '%s'; pods cannot start until it is installed", missing,
+			 c.cni_bin_dir);
+
+	r = dp_bpffs_ensure(c.pin_dir);
+	if (r < 0) {
+		log_error_errno(r, "Failed to mount bpffs for pin dir '%s'", c.pin_dir);
+		return 1;
+	}
+	r = dp_load_and_pin(c.pin_dir, &rep);
+	if (r < 0) {
+		log_error_errno(r, "Failed to load and pin the datapath under '%s'", c.pin_dir);
+		return 1;
+	}
+	pin_report_log(c.pin_dir, &rep);
+	r = dp_ready(c.pin_dir, err, sizeof(err));
+	if (r < 0) {
+		log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)", c.pin_dir, err);
+		return 1;
+	}
+
+	/* Only now may runtimes call the plugin. */
+	r = conflist_write(&c);
+	if (r < 0) {
+		log_error_errno(r, "Failed to write CNI config '%s/%s'", c.cni_conf_dir, CONFLIST_NAME);
+		return 1;
+	}
+	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME, c.node_name);
+
+	sig = signal_wait(sfd);
+	if (sig < 0) {
+		log_error_errno(sig, "Failed to wait for signals");
+		return 1;
+	}
+	log_info("Received %s, exiting; the pinned datapath and CNI config stay in place",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_close();
+	return 0;
+}

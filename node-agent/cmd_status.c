@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: Apache-2.0
+/* `sluice-agent status`: what is pinned, whether the CNI plugin can run, counters. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "status.h"
+
+static void status_print_obj(const char *kind, const struct status_obj *o)
+{
+	const struct dp_obj_info *i = &o->info;
+	char buf[32];
+
+	if (o->err) {
+		printf("%-8s %-12s not pinned (%s)\n", kind, o->name, strerror(-o->err));
+		return;
+	}
+	if (!strcmp(kind, "program")) {
+		printf("%-8s %-12s id %u, pinned\n", kind, o->name, i->id);
+		return;
+	}
+	printf("%-8s %-12s id %u, %s, %u/%u entries (%.1f%% full)\n", kind, o->name, i->id,
+	       map_type_name(i->type, buf, sizeof(buf)), i->entries, i->max_entries,
+	       i->max_entries ? 100.0 * i->entries / i->max_entries : 0.0);
+}
+
+static void status_print_text(const struct status *st)
+{
+	bool any = false;
+
+	printf("pin dir:     %s\n", st->pin_dir);
+	printf("ready:       %s%s%s\n", st->ready ? "yes" : "no", st->ready ? "" : ": ", st->reason);
+	if (st->abi_err)
+		printf("abi version: unknown (%s)\n", strerror(-st->abi_err));
+	else
+		printf("abi version: %u%s\n", st->abi_version,
+		       st->abi_version == SL_ABI_VERSION ? "" : " (this binary expects another version)");
+	status_print_obj("program", &st->prog);
+	for (int i = 0; i < STATUS_N_MAPS; i++)
+		status_print_obj("map", &st->maps[i]);
+	if (st->endpoints < 0)
+		printf("endpoints:   unknown (%s)\n", strerror(-st->endpoints));
+	else
+		printf("endpoints:   %d\n", st->endpoints);
+	if (st->metrics_err) {
+		printf("metrics:     unknown (%s)\n", strerror(-st->metrics_err));
+		return;
+	}
+	printf("metrics:\n");
+	for (unsigned int i = 0; i < SL_METRICS_MAX; i++) {
+		const struct sl_metric_val *m = &st->metrics[i];
+		const char *name = dp_metric_name(i);
+
+		if (!name || (!m->packets && !m->bytes))
+			continue;
+		printf("  %-20s %12llu packets %14llu bytes\n", name, (unsigned long long)m->packets,
+		       (unsigned long long)m->bytes);
+		any = true;
+	}
+	if (!any)
+		printf("  (all zero)\n");
+}
+
+static void status_usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--json]\n");
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *pin_dir = SL_DEFAULT_PIN_DIR;
+	struct status st;
+	bool json = false;
+	char *text;
+	int opt, r;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p':
+			pin_dir = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "sluice-agent status: flag '%s' needs a value\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "sluice-agent status: unknown flag '%s'\n", argv[optind - 1]);
+			status_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice-agent status: unexpected argument '%s'\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+
+	r = status_collect(pin_dir, &st);
+	if (r == -ENOENT) {
+		fprintf(stderr, "sluice-agent status: nothing pinned under '%s' (is sluice-agent running?)\n",
+			pin_dir);
+		return 1;
+	}
+	if (!json) {
+		status_print_text(&st);
+		return 0;
+	}
+	text = status_json_dump(&st);
+	if (!text) {
+		fprintf(stderr, "sluice-agent status: out of memory\n");
+		return 1;
+	}
+	printf("%s\n", text);
+	free(text);
+	return 0;
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Parses and validates the agent's `run` flags and JSON config file (jansson). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "dp.h"
+
+enum opt_kind {
+	OPT_NAME, /* node name: RFC 1123 subdomain */
+	OPT_CIDR, /* IPv4 CIDR, stored canonical */
+	OPT_PATH, /* absolute path */
+	OPT_INT, /* mtu */
+	OPT_BOOL, /* flag without value; JSON boolean */
+	OPT_LEVEL, /* log level */
+};
+
+struct opt {
+	const char *flag; /* --flag */
+	const char *key; /* config file key, NULL if flag only */
+	enum opt_kind kind;
+	size_t off, size;
+};
+
+#define OPT(flag, key, kind, field) \
+	{ flag, key, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field) }
+
+static const struct opt opts[] = {
+	OPT("node-name", "nodeName", OPT_NAME, node_name),
+	OPT("pod-cidr", "podCIDR", OPT_CIDR, pod_cidr),
+	OPT("pin-dir", "pinDir", OPT_PATH, pin_dir),
+	OPT("cni-conf-dir", "cniConfDir", OPT_PATH, cni_conf_dir),
+	OPT("cni-bin-dir", "cniBinDir", OPT_PATH, cni_bin_dir),
+	OPT("cni-state-dir", "cniStateDir", OPT_PATH, cni_state_dir),
+	OPT("ipam-data-dir", "ipamDataDir", OPT_PATH, ipam_data_dir),
+	OPT("mtu", "mtu", OPT_INT, mtu),
+	OPT("portmap", "portmap", OPT_BOOL, portmap),
+	OPT("cni-log-file", "cniLogFile", OPT_PATH, cni_log_file),
+	OPT("log-file", "logFile", OPT_PATH, log_file),
+	OPT("log-level", "logLevel", OPT_LEVEL, log_level),
+	OPT("config", NULL, OPT_PATH, config_file),
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+#define OPT_VAL_BASE 256 /* getopt values above any short option character */
+
+/* json_decrefp() is jansson's own (2.14). */
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+
+__attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static const struct opt *opt_by_key(const char *key)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (opts[i].key && !strcmp(opts[i].key, key))
+			return &opts[i];
+	return NULL;
+}
+
+static const struct opt *opt_by_flag(const char *flag, size_t len)
+{
+	for (size_t i = 0; i < N_OPTS; i++)
+		if (strlen(opts[i].flag) == len && !strncmp(opts[i].flag, flag, len))
+			return &opts[i];
+	return NULL;
+}
+
+static bool name_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len > 253 || s[0] == '.' || s[0] == '-' || s[len - 1] == '.' || s[len - 1] == '-')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+			return false;
+	return true;
+}
+
+int cidr4_parse(const char *s, char *out, size_t out_len, char *err, size_t err_len)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET_ADDRSTRLEN], canon[INET_ADDRSTRLEN];
+	struct in_addr in, net;
+	unsigned long prefix;
+	char *end;
+	__u32 mask;
+
+	if (!slash)
+		return err_set(err, err_len, "invalid pod CIDR '%s': expected a.b.c.d/n", s);
+	if ((size_t)(slash - s) >= sizeof(addr))
+		return err_set(err, err_len, "invalid pod CIDR '%s': bad address", s);
+	memcpy(addr, s, slash - s);
+	addr[slash - s] = '\0';
+	if (inet_pton(AF_INET, addr, &in) != 1)
+		return err_set(err, err_len, "invalid pod CIDR '%s': '%s' is not an IPv4 address", s, addr);
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (slash[1] < '0' || slash[1] > '9' || *end || errno || prefix > 32)
+		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 0..32", s);
+	if (prefix == 0 || prefix > 30)
+		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 1..30 to hold pods", s);
+	mask = htonl(~0u << (32 - prefix));
+	net.s_addr = in.s_addr & mask;
+	inet_ntop(AF_INET, &net, canon, sizeof(canon));
+	if (net.s_addr != in.s_addr)
+		return err_set(err, err_len, "invalid pod CIDR '%s': host bits set (did you mean %s/%lu?)", s, canon,
+			       prefix);
+	if ((size_t)snprintf(out, out_len, "%s/%lu", canon, prefix) >= out_len)
+		return err_set(err, err_len, "invalid pod CIDR '%s': too long", s);
+	return 0;
+}
+
+static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src, char *err,
+		       size_t len)
+{
+	char *field = (char *)c + o->off;
+	enum log_level level;
+	char *end;
+	long n;
+
+	switch (o->kind) {
+	case OPT_NAME:
+		if (!name_valid(val))
+			return err_set(err, len, "invalid %s '%s': must be a lowercase DNS name (RFC 1123)", src, val);
+		break;
+	case OPT_CIDR:
+		return cidr4_parse(val, field, o->size, err, len);
+	case OPT_PATH:
+		if (val[0] != '/')
+			return err_set(err, len, "invalid %s '%s': must be an absolute path", src, val);
+		break;
+	case OPT_INT:
+		errno = 0;
+		n = strtol(val, &end, 10);
+		if (!*val || *end || errno || n < CONFIG_MTU_MIN || n > CONFIG_MTU_MAX)
+			return err_set(err, len, "invalid %s '%s': must be a number in %d..%d", src, val,
+				       CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+		*(int *)field = (int)n;
+		return 0;
+	case OPT_BOOL:
+		*(bool *)field = true;
+		return 0;
+	case OPT_LEVEL:
+		if (log_level_parse(val, &level))
+			return err_set(err, len, "invalid %s '%s': must be error, warn, info or debug", src, val);
+		*(enum log_level *)field = level;
+		return 0;
+	}
+	if (strlen(val) >= o->size)
+		return err_set(err, len, "invalid %s '%s': longer than %zu characters", src, val, o->size - 1);
+	strcpy(field, val);
+	return 0;
+}
+
+static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const char *file, char *err, size_t len)
+{
+	char src[CONFIG_PATH_MAX + 64];
+
+	snprintf(src, sizeof(src), "%s in %s", o->key, file);
+	switch (o->kind) {
+	case OPT_INT:
+		if (!json_is_integer(v))
+			return err_set(err, len, "invalid %s: must be a number in %d..%d", src, CONFIG_MTU_MIN,
+				       CONFIG_MTU_MAX);
+		if (json_integer_value(v) < CONFIG_MTU_MIN || json_integer_value(v) > CONFIG_MTU_MAX)
+			return err_set(err, len, "invalid %s '%" JSON_INTEGER_FORMAT "': must be a number in %d..%d",
+				       src, json_integer_value(v), CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+		*(int *)((char *)c + o->off) = (int)json_integer_value(v);
+		return 0;
+	case OPT_BOOL:
+		if (!json_is_boolean(v))
+			return err_set(err, len, "invalid %s: must be true or false", src);
+		*(bool *)((char *)c + o->off) = json_is_true(v);
+		return 0;
+	default:
+		if (!json_is_string(v))
+			return err_set(err, len, "invalid %s: must be a string", src);
+		return opt_set_str(o, c, json_string_value(v), src, err, len);
+	}
+}
+
+static int config_file_load(const char *file, struct config *c, char *err, size_t len)
+{
+	_cleanup_json_ json_t *root = NULL;
+	json_error_t jerr;
+	struct stat st;
+	const char *key;
+	json_t *v;
+	int r;
+
+	if (stat(file, &st) < 0)
+		return err_set(err, len, "cannot read config file '%s': %s", file, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return err_set(err, len, "cannot read config file '%s': not a regular file", file);
+	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		if (jerr.line < 0)
+			return err_set(err, len, "cannot read config file '%s': %s", file, jerr.text);
+		return err_set(err, len, "malformed config file '%s': line %d column %d: %s", file, jerr.line,
+			       jerr.column, jerr.text);
+	}
+	if (!json_is_object(root))
+		return err_set(err, len, "malformed config file '%s': top level must be an object", file);
+	json_object_foreach(root, key, v) {
+		const struct opt *o = opt_by_key(key);
+
+		if (!o)
+			return err_set(err, len, "unknown key '%s' in config file '%s'", key, file);
+		r = opt_set_json(o, c, v, file, err, len);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", SL_DEFAULT_PIN_DIR);
+	snprintf(c->cni_conf_dir, sizeof(c->cni_conf_dir), "%s", CONFIG_DEFAULT_CNI_CONF_DIR);
+	snprintf(c->cni_bin_dir, sizeof(c->cni_bin_dir), "%s", CONFIG_DEFAULT_CNI_BIN_DIR);
+	snprintf(c->cni_state_dir, sizeof(c->cni_state_dir), "%s", CONFIG_DEFAULT_CNI_STATE_DIR);
+	c->log_level = LOG_LVL_INFO;
+}
+
+/* The flag that getopt rejected: unknown, missing its value, or given one it
+ * does not take. */
+static int flag_error(int ret, const char *arg, char *err, size_t len)
+{
+	const char *name, *eq;
+	const struct opt *o;
+
+	if (ret == '?' && optopt > 0 && optopt < OPT_VAL_BASE)
+		return err_set(err, len, "unknown flag '-%c'", optopt);
+	if (!arg || strncmp(arg, "--", 2))
+		return err_set(err, len, "unknown flag '%s'", arg ? arg : "?");
+	name = arg + 2;
+	eq = strchr(name, '=');
+	o = opt_by_flag(name, eq ? (size_t)(eq - name) : strlen(name));
+	if (ret == ':')
+		return err_set(err, len, "flag '%s' needs a value", arg);
+	if (o && o->kind == OPT_BOOL && eq)
+		return err_set(err, len, "flag '--%s' takes no value", o->flag);
+	return err_set(err, len, "unknown flag '%s'", arg);
+}
+
+int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_len)
+{
+	struct option longopts[N_OPTS + 1] = {};
+	const char *vals[N_OPTS] = {};
+	char src[64];
+	int ret, r;
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		longopts[i].name = opts[i].flag;
+		longopts[i].has_arg = opts[i].kind == OPT_BOOL ? no_argument : required_argument;
+		longopts[i].val = OPT_VAL_BASE + (int)i;
+	}
+	config_defaults(c);
+	optind = 0; /* reinitialise getopt: config_parse may run more than once */
+	opterr = 0;
+	while ((ret = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+		if (ret < OPT_VAL_BASE || ret >= OPT_VAL_BASE + (int)N_OPTS)
+			return flag_error(ret, optind > 0 && optind <= argc ? argv[optind - 1] : NULL, err, err_len);
+		vals[ret - OPT_VAL_BASE] = optarg ? optarg : "";
+	}
+	if (optind < argc)
+		return err_set(err, err_len, "unexpected argument '%s'", argv[optind]);
+
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (!strcmp(opts[i].flag, "config") && vals[i]) {
+			r = opt_set_str(&opts[i], c, vals[i], "--config", err, err_len);
+			if (r < 0)
+				return r;
+			r = config_file_load(c->config_file, c, err, err_len);
+			if (r < 0)
+				return r;
+		}
+	}
+	for (size_t i = 0; i < N_OPTS; i++) {
+		if (!vals[i] || !strcmp(opts[i].flag, "config"))
+			continue;
+		snprintf(src, sizeof(src), "--%s", opts[i].flag);
+		r = opt_set_str(&opts[i], c, vals[i], src, err, err_len);
+		if (r < 0)
+			return r;
+	}
+
+	if (!c->node_name[0])
+		return err_set(err, err_len, "node name is required (--node-name or nodeName in the config file)");
+	if (!c->pod_cidr[0])
+		return err_set(err, err_len, "pod CIDR is required (--pod-cidr or podCIDR in the config file)");
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's configuration: `run` flags and the JSON config file, validated. */
+#ifndef SLUICE_AGENT_CONFIG_H
+#define SLUICE_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONFIG_PATH_MAX 256
+#define CONFIG_NAME_MAX 254 /* a DNS subdomain (253) + NUL */
+#define CONFIG_MTU_MIN 576
+#define CONFIG_MTU_MAX 65535
+
+#define CONFIG_DEFAULT_CNI_CONF_DIR "/etc/cni/net.d"
+#define CONFIG_DEFAULT_CNI_BIN_DIR "/opt/cni/bin"
+#define CONFIG_DEFAULT_CNI_STATE_DIR "/var/lib/sluice"
+
+struct config {
+	char node_name[CONFIG_NAME_MAX];
+	char pod_cidr[32]; /* canonical "a.b.c.d/n" */
+	char pin_dir[CONFIG_PATH_MAX];
+	char cni_conf_dir[CONFIG_PATH_MAX];
+	char cni_bin_dir[CONFIG_PATH_MAX];
+	char cni_state_dir[CONFIG_PATH_MAX];
+	char ipam_data_dir[CONFIG_PATH_MAX]; /* "" : host-local's default */
+	char cni_log_file[CONFIG_PATH_MAX]; /* "" : the plugin logs to stderr */
+	char log_file[CONFIG_PATH_MAX]; /* "" : stderr */
+	char config_file[CONFIG_PATH_MAX]; /* "" : none */
+	int mtu; /* 0 : the plugin takes the uplink's */
+	bool portmap;
+	enum log_level log_level;
+};
+
+/* Parses `run`'s arguments (argv[0] is the subcommand name; argv is permuted
+ * by getopt). A --config file is read first, flags override it. On failure
+ * returns -errno and puts a one-line message in err. */
+int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_len);
+
+/* Checks an IPv4 CIDR "a.b.c.d/n": 0 and the canonical form in out, or -EINVAL
+ * with the reason in err. */
+int cidr4_parse(const char *s, char *out, size_t out_len, char *err, size_t err_len);
+
+#endif

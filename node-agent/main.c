@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: Apache-2.0
+/* sluice-agent: the node agent's entry point, dispatching to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sluice/abi.h"
+
+#include "cmd.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} cmds[] = {
+	{ "run", cmd_run, "load and pin the datapath, write the CNI config, keep running" },
+	{ "status", cmd_status, "show the pinned datapath, readiness and counters" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show this help" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-agent <command> [flags]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\n'sluice-agent <command> --help' shows a command's flags.\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("sluice-agent %s (datapath ABI %d)\n", SLUICE_VERSION, SL_ABI_VERSION);
+	return 0;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *name = argc > 1 ? argv[1] : NULL;
+
+	if (!name) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
+		return cmd_help(argc - 1, argv + 1);
+	if (!strcmp(name, "--version"))
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(name, cmds[i].name))
+			return cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "sluice-agent: unknown command '%s'\n", name);
+	usage(stderr);
+	return EXIT_USAGE;
+}
