@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <netinet/in.h>
 
+#include "cleanup.h"
+
 #define CNI_IFNAME_MAX 15
 #define CNI_MAX_IPS 8
 #define CNI_MAX_IFACES 8
@@ -100,18 +102,5 @@ int cni_err_set(struct cni_err *e, int err, int code, const char *msg, const cha
 int mac_parse(const char *s, unsigned char mac[6]);
 void mac_format(const unsigned char mac[6], char out[18]);
 
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 
 #endif

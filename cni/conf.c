@@ -15,9 +15,6 @@
 
 const char *const cni_supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL };
 
-/* jansson's own json_decrefp() */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
 bool cni_version_supported(const char *version)
 {
 	for (const char *const *v = cni_supported_versions; *v; v++)
@@ -231,7 +228,7 @@ static json_t *conf_load(const char *buf, size_t len, struct cni_err *e)
 
 int conf_parse(const char *buf, size_t len, struct conf *c, struct cni_err *e)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	json_t *v;
 	int r;
 
@@ -301,7 +298,7 @@ void conf_free(struct conf *c)
 
 int conf_parse_version(const char *buf, size_t len, char *version, size_t size, struct cni_err *e)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	json_t *v;
 
 	snprintf(version, size, "%s", CNI_VERSION_LATEST);
@@ -318,7 +315,7 @@ int conf_parse_version(const char *buf, size_t len, char *version, size_t size, 
 
 int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	const char *k;
 	void *tmp;
 	json_t *v;

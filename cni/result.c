@@ -12,9 +12,6 @@
 #include "conf.h"
 #include "result.h"
 
-/* jansson's own json_decrefp() */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
 int cni_err_set(struct cni_err *e, int err, int code, const char *msg, const char *fmt, ...)
 {
 	va_list ap;
@@ -207,7 +204,7 @@ static int routes_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 
 int result_parse(const char *json, struct cni_result *r, struct cni_err *e)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	json_error_t jerr;
 	json_t *dns;
 	int err;
@@ -277,7 +274,7 @@ char *result_format(const struct cni_result *r, const char *version)
 {
 	bool with_ip_version = cni_version_cmp(version, "1.0.0") < 0;
 	bool with_mtu = cni_version_cmp(version, "1.1.0") >= 0;
-	_cleanup_json_ json_t *root = json_object();
+	json_auto_t *root = json_object();
 	json_t *ifaces = json_array(), *ips = json_array(), *routes = json_array(), *dns = NULL;
 
 	json_object_set_new(root, "cniVersion", json_string(version));
@@ -304,7 +301,7 @@ char *result_format(const struct cni_result *r, const char *version)
 
 char *cni_err_format(const struct cni_err *e, const char *version)
 {
-	_cleanup_json_ json_t *root = json_object();
+	json_auto_t *root = json_object();
 
 	json_object_set_new(root, "cniVersion", json_string(version && *version ? version : CNI_VERSION_LATEST));
 	json_object_set_new(root, "code", json_integer(e->code));
@@ -315,7 +312,7 @@ char *cni_err_format(const struct cni_err *e, const char *version)
 
 int cni_err_parse(const char *json, struct cni_err *e)
 {
-	_cleanup_json_ json_t *root = json_loads(json, 0, NULL);
+	json_auto_t *root = json_loads(json, 0, NULL);
 	json_t *code, *msg, *details;
 
 	if (!json_is_object(root))
@@ -334,7 +331,7 @@ int cni_err_parse(const char *json, struct cni_err *e)
 
 char *version_format(const char *version)
 {
-	_cleanup_json_ json_t *root = json_object();
+	json_auto_t *root = json_object();
 	json_t *list = json_array();
 
 	json_object_set_new(root, "cniVersion", json_string(version));
@@ -346,7 +343,7 @@ char *version_format(const char *version)
 
 int versions_parse(const char *json, const char *want, bool *has, char *highest, size_t size)
 {
-	_cleanup_json_ json_t *root = json_loads(json, 0, NULL);
+	json_auto_t *root = json_loads(json, 0, NULL);
 	const char *best = "";
 	json_t *list, *v;
 	size_t i;

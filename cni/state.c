@@ -17,9 +17,6 @@
 
 #include "state.h"
 
-/* jansson's own json_decrefp() */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
@@ -79,7 +76,7 @@ static int state_path(char *out, size_t size, const char *state_dir, const char 
 
 int state_write(const char *state_dir, const char *net, const struct ep_state *s)
 {
-	_cleanup_json_ json_t *root = json_object();
+	json_auto_t *root = json_object();
 	_cleanup_free_ char *text = NULL;
 	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
 	json_t *ips = json_array();
@@ -141,7 +138,7 @@ out_unlink:
 
 static int state_load(const char *path, struct ep_state *s)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	json_t *ips, *v;
 	size_t i;
 

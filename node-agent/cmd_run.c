@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "cleanup.h"
 #include "cmd.h"
 #include "config.h"
 #include "conflist.h"
@@ -15,13 +16,6 @@
 #include "log.h"
 
 #define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 
 /* /proc/sys/net belongs to the writer's network namespace: this sets the
  * node's forwarding, not the machine's, when the agent runs in a node netns. */

@@ -52,9 +52,6 @@ static const struct opt opts[] = {
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 #define OPT_VAL_BASE 256 /* getopt values above any short option character */
 
-/* json_decrefp() is jansson's own (2.14). */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
 __attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
@@ -198,7 +195,7 @@ static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const 
 
 static int config_file_load(const char *file, struct config *c, char *err, size_t len)
 {
-	_cleanup_json_ json_t *root = NULL;
+	json_auto_t *root = NULL;
 	json_error_t jerr;
 	struct stat st;
 	const char *key;

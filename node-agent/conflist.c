@@ -11,23 +11,8 @@
 
 #include <jansson.h>
 
+#include "cleanup.h"
 #include "conflist.h"
-
-/* json_decrefp() is jansson's own (2.14). */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
-static inline void freep(void *p)
-{
-	free(*(void **)p);
-}
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 
 /* json_object_set_new() that reports failure (it always consumes value). */
 static int obj_set(json_t *obj, const char *key, json_t *value)
@@ -37,7 +22,7 @@ static int obj_set(json_t *obj, const char *key, json_t *value)
 
 static json_t *ipam_build(const struct config *c)
 {
-	_cleanup_json_ json_t *ipam = json_object();
+	json_auto_t *ipam = json_object();
 	json_t *range, *ranges;
 
 	if (!ipam)
@@ -54,7 +39,7 @@ static json_t *ipam_build(const struct config *c)
 
 static json_t *plugin_build(const struct config *c)
 {
-	_cleanup_json_ json_t *p = json_object();
+	json_auto_t *p = json_object();
 
 	if (!p)
 		return NULL;
@@ -72,7 +57,7 @@ static json_t *plugin_build(const struct config *c)
 
 json_t *conflist_build(const struct config *c)
 {
-	_cleanup_json_ json_t *root = json_object();
+	json_auto_t *root = json_object();
 	json_t *plugins;
 
 	if (!root || obj_set(root, "cniVersion", json_string(CONFLIST_CNI_VERSION)) ||
@@ -130,7 +115,7 @@ static int fd_write_all(int fd, const char *buf, size_t len)
 
 int conflist_write(const struct config *c)
 {
-	_cleanup_json_ json_t *root = conflist_build(c);
+	json_auto_t *root = conflist_build(c);
 	_cleanup_free_ char *text = NULL;
 	_cleanup_close_ int fd = -1, dfd = -1;
 	char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 32];

@@ -7,6 +7,7 @@
 
 #include <linux/bpf.h>
 
+#include "cleanup.h"
 #include "status.h"
 
 static const char *const map_names[STATUS_N_MAPS] = { SL_PIN_EP4, SL_PIN_METRICS, SL_PIN_INFO };
@@ -25,13 +26,6 @@ static const struct {
 	{ BPF_MAP_TYPE_LPM_TRIE, "lpm_trie" },
 	{ BPF_MAP_TYPE_RINGBUF, "ringbuf" },
 };
-
-static inline void closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-#define _cleanup_close_ __attribute__((cleanup(closep)))
 
 const char *map_type_name(__u32 type, char *buf, size_t len)
 {

@@ -8,9 +8,6 @@
 
 #include "status.h"
 
-/* json_decrefp() is jansson's own (2.14). */
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
-
 static int obj_set(json_t *obj, const char *key, json_t *value)
 {
 	return json_object_set_new(obj, key, value) ? -ENOMEM : 0;
@@ -18,7 +15,7 @@ static int obj_set(json_t *obj, const char *key, json_t *value)
 
 static json_t *prog_build(const struct status_obj *o)
 {
-	_cleanup_json_ json_t *j = json_object();
+	json_auto_t *j = json_object();
 
 	if (!j || obj_set(j, "name", json_string(o->name)) || obj_set(j, "pinned", json_boolean(!o->err)) ||
 	    obj_set(j, "id", o->err ? json_null() : json_integer(o->info.id)))
@@ -30,7 +27,7 @@ static json_t *prog_build(const struct status_obj *o)
 
 static json_t *map_build(const struct status_obj *o)
 {
-	_cleanup_json_ json_t *j = json_object();
+	json_auto_t *j = json_object();
 	char buf[32];
 
 	if (!j || obj_set(j, "name", json_string(o->name)) || obj_set(j, "pinned", json_boolean(!o->err)))
@@ -49,7 +46,7 @@ static json_t *map_build(const struct status_obj *o)
 
 static json_t *metrics_build(const struct status *st)
 {
-	_cleanup_json_ json_t *j = json_object();
+	json_auto_t *j = json_object();
 
 	if (!j)
 		return NULL;
@@ -69,7 +66,7 @@ static json_t *metrics_build(const struct status *st)
 
 static json_t *status_build(const struct status *st)
 {
-	_cleanup_json_ json_t *j = json_object();
+	json_auto_t *j = json_object();
 	json_t *maps;
 
 	if (!j || obj_set(j, "pinDir", json_string(st->pin_dir)) || obj_set(j, "ready", json_boolean(st->ready)) ||
@@ -89,7 +86,7 @@ static json_t *status_build(const struct status *st)
 
 char *status_json_dump(const struct status *st)
 {
-	_cleanup_json_ json_t *j = status_build(st);
+	json_auto_t *j = status_build(st);
 
 	return j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
 }

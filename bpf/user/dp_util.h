@@ -10,19 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static inline void dp_closep(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-}
-
-static inline void dp_freep(void *p)
-{
-	free(*(void **)p);
-}
-
-#define _dp_cleanup_close_ __attribute__((cleanup(dp_closep)))
-#define _dp_cleanup_free_ __attribute__((cleanup(dp_freep)))
+#include "cleanup.h"
 
 enum dp_fd_kind { DP_FD_OTHER, DP_FD_MAP, DP_FD_PROG };
 

@@ -66,7 +66,7 @@ int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, 
 
 int dp_metrics_read(int map_fd, struct sl_metric_val *out)
 {
-	_dp_cleanup_free_ struct sl_metric_val *percpu = NULL;
+	_cleanup_free_ struct sl_metric_val *percpu = NULL;
 	int ncpu = libbpf_num_possible_cpus();
 	int err;
 

@@ -138,7 +138,7 @@ static int plan_abi(const char *pin_dir, const struct bpf_map *info_map, struct 
 {
 	char path[PATH_MAX], why[32];
 	struct sl_info_val val = {};
-	_dp_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1;
 	int err;
 
 	err = dp_pin_path(path, sizeof(path), pin_dir, SL_PIN_INFO);
@@ -186,7 +186,7 @@ static int pins_sort(struct sl_pod *skel, struct pin_plan *plan, struct dp_pin_r
 
 	bpf_object__for_each_map(map, skel->obj) {
 		const char *path = bpf_map__pin_path(map);
-		_dp_cleanup_close_ int fd = -1;
+		_cleanup_close_ int fd = -1;
 		bool is_info = map == skel->maps.sl_info;
 
 		if (!path)

@@ -35,7 +35,7 @@ int dp_pin_open(const char *pin_dir, const char *name)
 /* sl_ep4 must have the layout this binary writes. */
 static int ep_layout_check(const char *pin_dir, char *why, size_t why_len)
 {
-	_dp_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_EP4);
+	_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_EP4);
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	int err;
@@ -65,7 +65,7 @@ int dp_ready(const char *pin_dir, char *why, size_t why_len)
 	}
 	why[0] = '\0';
 	for (size_t i = 0; i < sizeof(ready_pins) / sizeof(ready_pins[0]); i++) {
-		_dp_cleanup_close_ int fd = dp_pin_open(pin_dir, ready_pins[i].name);
+		_cleanup_close_ int fd = dp_pin_open(pin_dir, ready_pins[i].name);
 
 		if (fd < 0) {
 			snprintf(why, why_len, "%s/%s: %s", pin_dir ? pin_dir : "(null)",
@@ -107,7 +107,7 @@ static bool map_type_is_array(__u32 type)
  * can make the kernel restart from the first key. */
 static int map_count(int fd, __u32 key_size, __u32 max_entries, __u32 *count)
 {
-	_dp_cleanup_free_ char *keys = calloc(2, key_size ? key_size : 1);
+	_cleanup_free_ char *keys = calloc(2, key_size ? key_size : 1);
 	char *cur, *next;
 	__u32 n = 0;
 	int err;
@@ -166,7 +166,7 @@ static int prog_info_fill(int fd, struct dp_obj_info *out)
 
 int dp_pin_info(const char *pin_dir, const char *name, struct dp_obj_info *info)
 {
-	_dp_cleanup_close_ int fd = dp_pin_open(pin_dir, name);
+	_cleanup_close_ int fd = dp_pin_open(pin_dir, name);
 
 	memset(info, 0, sizeof(*info));
 	if (fd < 0)

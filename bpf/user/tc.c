@@ -22,7 +22,7 @@
 
 static int prog_name(__u32 id, char name[16])
 {
-	_dp_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
+	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
 	int err;
@@ -60,7 +60,7 @@ static int tcx_ours(int ifindex, __u32 *id)
 static int tcx_attach(int ifindex, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_prog_attach_opts, opts);
-	_dp_cleanup_close_ int old = -1;
+	_cleanup_close_ int old = -1;
 	__u32 id;
 
 	if (!tcx_ours(ifindex, &id)) {
@@ -73,7 +73,7 @@ static int tcx_attach(int ifindex, int prog_fd)
 
 static int tcx_detach(int ifindex)
 {
-	_dp_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = -1;
 	__u32 id;
 	int err;
 

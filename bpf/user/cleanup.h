@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Scope-bound cleanup for memory and fds, shared by every user-space file.
+ * (jansson values use jansson's own json_auto_t.) */
+#ifndef SLUICE_CLEANUP_H
+#define SLUICE_CLEANUP_H
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+
+#define _cleanup_free_ __attribute__((cleanup(freep)))
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+#endif
