@@ -14,6 +14,7 @@
 #include "conflist.h"
 #include "dp.h"
 #include "log.h"
+#include "reattach.h"
 
 #define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
 
@@ -104,6 +105,7 @@ int cmd_run(int argc, char **argv)
 {
 	_cleanup_close_ int sfd = -1;
 	struct dp_pin_report rep = {};
+	struct reattach_stats moved;
 	struct config c;
 	const char *missing;
 	char err[512];
@@ -161,6 +163,14 @@ int cmd_run(int argc, char **argv)
 		log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)", c.pin_dir, err);
 		return 1;
 	}
+
+	/* Pods from before a restart or upgrade run the previous program. */
+	r = endpoints_reattach(c.pin_dir, &moved);
+	if (r < 0)
+		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
+	else if (moved.moved || moved.failed)
+		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale entries skipped)",
+			 moved.moved, moved.failed, moved.skipped);
 
 	/* Only now may runtimes call the plugin. */
 	r = conflist_write(&c);

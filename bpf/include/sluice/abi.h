@@ -56,16 +56,14 @@ struct sl_metric_val {
 };
 
 /* X(name, value, description). Drops: 1..31. */
-#define SL_DROP_REASONS(X)                                                   \
-	X(SL_DROP_SHORT, 1, "packet too short or malformed")                 \
-	X(SL_DROP_NO_EP, 2, "source interface is not a known endpoint")      \
-	X(SL_DROP_SPOOF_IP, 3, "source IP is not the endpoint's")            \
-	X(SL_DROP_SPOOF_MAC, 4, "source MAC is not the endpoint's")          \
-	X(SL_DROP_SPOOF_ARP, 5, "ARP sender is not the endpoint")            \
-	X(SL_DROP_L3_PROTO, 6, "unsupported L3 protocol")                    \
-	X(SL_DROP_TTL, 7, "TTL exceeded")                                    \
-	X(SL_DROP_CSUM, 8, "checksum rewrite failed")                        \
-	X(SL_DROP_REDIRECT, 9, "redirect failed")
+#define SL_DROP_REASONS(X)                                              \
+	X(SL_DROP_SHORT, 1, "packet too short or malformed")            \
+	X(SL_DROP_SPOOF_IP, 2, "source IP is not the endpoint's")       \
+	X(SL_DROP_SPOOF_MAC, 3, "source MAC is not the endpoint's")     \
+	X(SL_DROP_SPOOF_ARP, 4, "ARP sender is not the endpoint")       \
+	X(SL_DROP_L3_PROTO, 5, "unsupported L3 protocol")               \
+	X(SL_DROP_TTL, 6, "TTL exceeded")                               \
+	X(SL_DROP_REDIRECT, 7, "redirect failed")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                \
