@@ -24,7 +24,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 # Debian packages the project needs to build, test and run its demo.
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
-	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman \
+	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc \
 	busybox-static iputils-ping
 
 PKGS := libbpf jansson libnl-3.0 libnl-route-3.0
@@ -135,31 +135,32 @@ deps:
 # Ends with one line "N passed, N failed" summed over all suites.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
 
 unit: $(UNIT_TESTS)
-	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "" ""
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "" ""
 
 bpf-test: $(BPF_TESTS)
-	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "" "$(BPF_TESTS)" ""
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "" "$(BPF_TESTS)" ""
 
 e2e: all
-	$(Q)e2e/lib/run-suites.sh $(B)/test-logs "" "" "$(sort $(wildcard e2e/*.bats))"
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "" "" "$(sort $(wildcard e2e/*.bats))"
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)e2e/demo.sh up
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/demo.sh up
 
 demo-down:
-	$(Q)e2e/demo.sh down
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/demo.sh down
 
 bench-cni: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)e2e/bench/cni.sh $(B)/bench
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/cni.sh $(B)/bench
 
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
-	shellcheck $$(git ls-files '*.sh' .ci/run)
+	shellcheck -x $$(git ls-files '*.sh' '*.bash' .ci/run)
+	shellcheck -s bash $$(git ls-files '*.bats')
 	yamllint -d relaxed $$(git ls-files '*.yaml' '*.yml') /dev/null
 
 clean:

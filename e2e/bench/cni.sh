@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# CNI plugin latency on an emulated node: N pods ADDed then DELeted one at a
+# time, then the same with P at once. Times only the plugin's own execution
+# (fork + exec + its IPAM call), measured inside the node namespace.
+# Usage: cni.sh OUTDIR   (env: N=100 P=10). Writes OUTDIR/cni.json.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=e2e/lib/node.bash
+. "$HERE/../lib/node.bash"
+
+export N=${N:-100}
+export P=${P:-10}
+
+# bench_op CMD I: one plugin invocation for pod I; prints its duration in µs.
+# Runs inside the node namespace. ADD saves the result; DEL passes it back as
+# prevResult, as a runtime does.
+bench_op() {
+	local cmd=$1 i=$2 cid ns in res t0 t1 rc
+	cid=$(pod_cid "b$i") ns=/run/netns/$(pod_ns "b$i") res=$SL_SCRATCH/bench/$i
+	if [ "$cmd" = ADD ]; then
+		in=$SL_BENCH_CONF
+	else
+		in=$(jq -c --slurpfile r "$res.add" '. + {prevResult: $r[0]}' <<<"$SL_BENCH_CONF")
+	fi
+	t0=${EPOCHREALTIME/./}
+	timeout 30 env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
+		CNI_IFNAME=eth0 CNI_PATH="$SL_CNI_PATH" "$SL_BUILD/sluice" <<<"$in" >"$res.out" 2>>"$SL_CNI_STDERR"
+	rc=$?
+	t1=${EPOCHREALTIME/./}
+	if [ "$rc" -ne 0 ]; then
+		echo "bench: $cmd of pod $i failed ($rc): $(cat "$res.out")" >&2
+		return 1
+	fi
+	[ "$cmd" = ADD ] && mv "$res.out" "$res.add"
+	echo $((t1 - t0))
+}
+
+# bench_round MODE CMD OUT: all N pods, one at a time or P at once.
+bench_round() {
+	local mode=$1 cmd=$2 out=$3 i
+	if [ "$mode" = seq ]; then
+		for ((i = 1; i <= N; i++)); do bench_op "$cmd" "$i" || return 1; done >"$out"
+	else
+		export -f bench_op pod_cid pod_ns
+		# shellcheck disable=SC2016 # $1 $2 are bash -c's arguments
+		seq 1 "$N" | xargs -P "$P" -I{} bash -c 'bench_op "$1" "$2"' _ "$cmd" {} >"$out" || return 1
+	fi
+	[ "$(grep -c . "$out")" -eq "$N" ]
+}
+
+# stats FILE: {n, p50_ms, p99_ms, mean_ms, max_ms} from µs samples.
+stats() {
+	sort -n "$1" | jq -sc '
+		def pct(p): .[((length * p) | ceil) - 1];
+		def ms: . / 1000 | . * 100 | round / 100;
+		{n: length, p50_ms: (pct(0.5) | ms), p99_ms: (pct(0.99) | ms),
+		 mean_ms: ((add / length) | ms), max_ms: (max | ms)}'
+}
+
+# Inside the node namespace: the four rounds, each round's wall time in ms.
+bench_inner() {
+	local d=$SL_SCRATCH/bench mode cmd t0
+	mkdir -p "$d"
+	export SL_BENCH_CONF
+	SL_BENCH_CONF=$(cni_conf "")
+	for mode in seq par; do
+		for cmd in ADD DEL; do
+			t0=$(now_ms)
+			bench_round "$mode" "$cmd" "$d/$mode-$cmd.us" || return 1
+			echo $(($(now_ms) - t0)) >"$d/$mode-$cmd.wall"
+		done
+	done
+}
+
+bench_main() {
+	local outdir=$1 i d mode cmd json line leaks
+	mkdir -p "$outdir" || exit 1
+	outdir=$(cd "$outdir" && pwd)
+	trap node_teardown EXIT
+	trap 'exit 130' INT TERM HUP
+	node_setup "$(sl_rand_hex)" "$(mktemp -d /tmp/sl-bench.XXXXXX)" || exit 1
+	agent_start || exit 1
+	for ((i = 1; i <= N; i++)); do ip netns add "$(pod_ns "b$i")" || exit 1; done
+	echo "bench: $N pods, sequential then $P in parallel, on node $SL_NODE ($(nproc) CPUs, kernel $(uname -r))"
+	nsenter --net="/run/netns/$SL_NODE" "$0" __inner || { echo "bench: failed; see $SL_CNI_LOG" >&2; exit 1; }
+	d=$SL_SCRATCH/bench
+	leaks=$(node_snapshot)
+	json=$(jq -n --argjson n "$N" --argjson p "$P" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
+		--arg leaks "$leaks" --arg date "$(date -u +%FT%TZ)" \
+		--argjson sa "$(stats "$d/seq-ADD.us")" --argjson sd "$(stats "$d/seq-DEL.us")" \
+		--argjson pa "$(stats "$d/par-ADD.us")" --argjson pd "$(stats "$d/par-DEL.us")" \
+		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
+		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
+		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
+		  sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
+		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})}}')
+	printf '%s\n' "$json" >"$outdir/cni.json"
+	printf '\n%-18s %8s %8s %8s %8s %10s %8s\n' "CNI plugin (ms)" p50 p99 mean max "wall" "ops/s"
+	for mode in sequential parallel; do
+		for cmd in add del; do
+			line=$(jq -r --arg m "$mode" --arg c "$cmd" '.[$m][$c] as $s |
+				[$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms, $s.wall_ms,
+				 (($s.n * 1000 / $s.wall_ms) | round)] | @tsv' <<<"$json")
+			# shellcheck disable=SC2086
+			printf '%-18s %8s %8s %8s %8s %10s %8s\n' "${cmd^^} $([ $mode = parallel ] && echo "x$P" || echo seq)" $line
+		done
+	done
+	echo
+	echo "after all DELs: $leaks"
+	echo "written: $outdir/cni.json"
+	[ "$leaks" = "veths=0 routes=0 leases=0 eps=0 states=0" ] || { echo "bench: the DELs leaked: $leaks" >&2; exit 1; }
+}
+
+case ${1:-} in
+__inner) bench_inner ;;
+"")
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+	;;
+*) bench_main "$1" ;;
+esac

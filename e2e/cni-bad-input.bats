@@ -1,0 +1,164 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# Bad requests to the CNI plugin: each gets the right CNI error code, and
+# leaves nothing behind (no link, lease, endpoint or state file; the lock is
+# free, so the next ADD works).
+
+load lib/node
+
+setup_file() {
+	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
+	agent_start || return 1
+}
+
+teardown_file() { node_teardown; }
+
+setup() {
+	BASE=$(node_snapshot)
+	TNS=$(pod_ns "t$BATS_TEST_NUMBER")
+	ip netns add "$TNS"
+	CONF=$(cni_conf)
+}
+
+teardown() {
+	[ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag
+	ip netns del "$TNS" 2>/dev/null || true
+}
+
+# plugin VAR=VALUE...: the sluice binary in the node with exactly these CNI_*
+# variables (others unset), stdin passed through.
+plugin() {
+	ns_exec "$SL_NODE" timeout 30 env -i PATH="$PATH" CNI_PATH="$SL_CNI_PATH" "$@" \
+		"$SL_BUILD/sluice" 2>>"$SL_CNI_STDERR"
+}
+
+ADD_ENV=()
+add_env() { ADD_ENV=(CNI_COMMAND=ADD CNI_CONTAINERID="bad-$BATS_TEST_NUMBER" CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0); }
+
+# expect_error CODE: the last run failed with exactly one CNI error object.
+expect_error() {
+	echo "status=$status output=$output"
+	[ "$status" -ne 0 ]
+	[ "$(jq -s length <<<"$output")" -eq 1 ]
+	jq -e --argjson c "$1" '.code == $c and (.msg | type) == "string" and (.msg | length) > 0' <<<"$output"
+}
+
+# expect_clean: nothing left on the node or in the pod, and ADD still works.
+expect_clean() {
+	[ "$(node_snapshot)" = "$BASE" ]
+	[ "$(ip -n "$TNS" -o link show | grep -vc ': lo:')" -eq 0 ]
+	local id="ok$BATS_TEST_NUMBER"
+	pod_add "$id" >/dev/null
+	pod_del "$id"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) empty stdin is a decode error (6)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" </dev/null
+	expect_error 6
+	expect_clean
+}
+
+@test "(cni) invalid JSON is a decode error (6)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<'{"cniVersion": "1.0.0", "name": '
+	expect_error 6
+	expect_clean
+}
+
+@test "(cni) a config without cniVersion is invalid (7)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c 'del(.cniVersion)' <<<"$CONF")"
+	expect_error 7
+	expect_clean
+}
+
+@test "(cni) a config without name is invalid (7)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c 'del(.name)' <<<"$CONF")"
+	expect_error 7
+	expect_clean
+}
+
+@test "(cni) a config without type is invalid (7)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c 'del(.type)' <<<"$CONF")"
+	expect_error 7
+	expect_clean
+}
+
+@test "(cni) an unsupported cniVersion is an incompatible version (1)" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c '.cniVersion = "9.9.9"' <<<"$CONF")"
+	expect_error 1
+	expect_clean
+}
+
+@test "(cni) an unknown CNI_COMMAND is an environment error (4)" {
+	add_env
+	run plugin CNI_COMMAND=FROB CNI_CONTAINERID=bad CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 <<<"$CONF"
+	expect_error 4
+	expect_clean
+}
+
+@test "(cni) ADD without CNI_CONTAINERID is an environment error (4)" {
+	run plugin CNI_COMMAND=ADD CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 <<<"$CONF"
+	expect_error 4
+	jq -e '(.msg + " " + (.details // "")) | contains("CNI_CONTAINERID")' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD without CNI_NETNS is an environment error (4)" {
+	run plugin CNI_COMMAND=ADD CNI_CONTAINERID=bad CNI_IFNAME=eth0 <<<"$CONF"
+	expect_error 4
+	jq -e '(.msg + " " + (.details // "")) | contains("CNI_NETNS")' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD without CNI_IFNAME is an environment error (4)" {
+	run plugin CNI_COMMAND=ADD CNI_CONTAINERID=bad CNI_NETNS="/run/netns/$TNS" <<<"$CONF"
+	expect_error 4
+	jq -e '(.msg + " " + (.details // "")) | contains("CNI_IFNAME")' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD into a netns path that does not exist is an environment error (4) naming the path" {
+	run plugin CNI_COMMAND=ADD CNI_CONTAINERID=bad CNI_NETNS=/run/netns/sl-no-such-ns CNI_IFNAME=eth0 <<<"$CONF"
+	expect_error 4
+	jq -e '((.msg + " " + (.details // "")) | contains("/run/netns/sl-no-such-ns"))' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD with an interface name longer than 15 characters is rejected" {
+	run plugin CNI_COMMAND=ADD CNI_CONTAINERID=bad CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0123456789abcd <<<"$CONF"
+	expect_error 4
+	expect_clean
+}
+
+@test "(cni) ADD with an IPAM plugin that is not installed is an invalid config (7) naming it" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c '.ipam.type = "no-such-ipam"' <<<"$CONF")"
+	expect_error 7
+	jq -e '((.msg + " " + (.details // "")) | contains("no-such-ipam"))' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD with a failing IPAM plugin (invalid subnet) passes its error on" {
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c '.ipam.ranges = [[{subnet: "10.244.300.0/24"}]]' <<<"$CONF")"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.code > 0 and ((.msg + " " + (.details // "")) | contains("10.244.300.0/24"))' <<<"$output"
+	expect_clean
+}
+
+@test "(cni) ADD while the agent has not pinned the datapath is try-again (11)" {
+	local fresh=$SL_PIN-fresh
+	mkdir -p "$fresh"
+	add_env
+	run plugin "${ADD_ENV[@]}" <<<"$(jq -c --arg p "$fresh" '.pinDir = $p' <<<"$CONF")"
+	rmdir "$fresh"
+	expect_error 11
+	expect_clean
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# The CNI plugin's lifecycle as a runtime drives it: ADD, DEL in every shape a
+# runtime sends it, CHECK, GC, STATUS, and many pods at once without leaks.
+
+load lib/node
+
+setup_file() {
+	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
+	agent_start || return 1
+}
+
+teardown_file() { node_teardown; }
+
+setup() { BASE=$(node_snapshot); }
+
+teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+
+# add ID: pod_add and the facts a later check needs: IP VETH CID NS.
+add() {
+	pod_add "$1" >/dev/null || return 1
+	IP=$(pod_ip "$1") VETH=$(pod_host_veth "$1") CID=$(pod_cid "$1") NS=$(pod_ns "$1")
+}
+
+# ADD made each thing DEL must remove, so "nothing left" is not vacuous.
+assert_pod_present() {
+	ip -n "$SL_NODE" link show dev "$VETH" >/dev/null
+	[ -n "$(ip -n "$SL_NODE" -4 route show "$IP/32")" ]
+	leases | grep -qxF "$IP"
+	ep_has "$IP"
+	state_files | grep -qF -- "/$CID-eth0.json"
+}
+
+@test "(cni) DEL removes the host veth, the /32 route, the lease, the endpoint and the state file" {
+	add del1
+	assert_pod_present
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(ip -n "$NS" -o link show | grep -vc ': lo:')" -eq 0 ]
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) DEL twice succeeds, with and without the cached result" {
+	local cache
+	add del2
+	cache=$(cat "$SL_CNI_CACHE/results/sluice-$CID-eth0")
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	# A runtime that crashed before forgetting the result repeats the same DEL.
+	printf '%s\n' "$cache" >"$SL_CNI_CACHE/results/sluice-$CID-eth0"
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) DEL without a prevResult removes everything ADD made" {
+	add del3
+	rm -f "$SL_CNI_CACHE/results/sluice-$CID-eth0"
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) DEL succeeds after the netns is gone and releases everything" {
+	add del4
+	ip netns del "$NS"
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) DEL with an empty CNI_NETNS removes the host side too" {
+	add del5
+	run cni_exec DEL "$CID" "" eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) a failed ADD leaves nothing and the DEL that follows succeeds" {
+	local ns cid
+	ns=$(pod_ns fail1) cid=$(pod_cid fail1)
+	ip netns add "$ns"
+	# The pod already has an eth0: the plugin cannot create its interface.
+	ip -n "$ns" link add eth0 type bridge
+	run cni_exec ADD "$cid" "/run/netns/$ns" eth0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '(.code | type) == "number" and .code > 0 and (.msg | length) > 0' <<<"$output"
+	[ "$(node_snapshot)" = "$BASE" ]
+	run cni_exec DEL "$cid" "/run/netns/$ns" eth0
+	[ "$status" -eq 0 ]
+	[ "$(node_snapshot)" = "$BASE" ]
+	# The pod's own interface was not touched.
+	ip -n "$ns" -d -j link show dev eth0 | jq -e '.[0].linkinfo.info_kind == "bridge"'
+	ip netns del "$ns"
+}
+
+@test "(cni) CHECK succeeds after ADD" {
+	add chk1
+	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	pod_del chk1
+}
+
+@test "(cni) CHECK reports a removed host route" {
+	add chk2
+	ip -n "$SL_NODE" route del "$IP/32" dev "$VETH"
+	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("route"; "i") and contains($ip))' <<<"$output"
+	pod_del chk2
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) CHECK reports a removed pod address" {
+	add chk3
+	ip -n "$NS" addr del "$IP/32" dev eth0
+	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("addr"; "i") and contains($ip))' <<<"$output"
+	pod_del chk3
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) GC removes attachments not listed and keeps the listed ones" {
+	local ip1 ip3 va conf
+	add gc1
+	ip1=$IP
+	add gc2
+	add gc3
+	ip3=$IP
+	va=$(jq -cn --arg a "$(pod_cid gc1)" --arg b "$(pod_cid gc3)" \
+		'[{containerID: $a, ifname: "eth0"}, {containerID: $b, ifname: "eth0"}]')
+	conf=$(cni_conf 1.1.0 | jq -c --argjson va "$va" '. + {"cni.dev/valid-attachments": $va}')
+	run cni_raw GC "" "" "" <<<"$conf"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# gc2 is gone (VETH/IP/CID are still gc2's).
+	IP=$(pod_ip gc2) VETH=$(pod_host_veth gc2) CID=$(pod_cid gc2)
+	pod_gone "$IP" "$VETH" "$CID"
+	# gc1 and gc3 are intact and still talk to each other.
+	for p in gc1 gc3; do
+		IP=$(pod_ip $p) VETH=$(pod_host_veth $p) CID=$(pod_cid $p)
+		assert_pod_present
+	done
+	run ns_ping "$(pod_ns gc1)" "$ip3"
+	[ "$status" -eq 0 ]
+	run ns_ping "$(pod_ns gc3)" "$ip1"
+	[ "$status" -eq 0 ]
+	pod_del gc1
+	pod_del gc3
+	ip netns del "$(pod_ns gc2)"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) STATUS fails with code 50 until the agent has pinned the datapath" {
+	local fresh=$SL_PIN-fresh
+	mkdir -p "$fresh"
+	run cni_raw STATUS "" "" "" <<<"$(cni_conf 1.1.0 | jq -c --arg p "$fresh" '.pinDir = $p')"
+	rmdir "$fresh"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.code == 50 and (.msg | length) > 0' <<<"$output"
+	run cni_raw STATUS "" "" "" <<<"$(cni_conf 1.1.0)"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "(cni) 50 concurrent ADDs then 50 concurrent DELs leak nothing" {
+	local n=50 i ok ips d=$SL_SCRATCH/conc start
+	mkdir -p "$d"
+	for ((i = 1; i <= n; i++)); do ip netns add "$(pod_ns c$i)"; done
+	start=$(date +%s)
+	for ((i = 1; i <= n; i++)); do
+		(
+			cni_exec ADD "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/add.$i" 2>&1
+			echo $? >"$d/add.$i.rc"
+		) 3>&- &
+	done
+	wait
+	echo "ADDs took $(($(date +%s) - start)) s"
+	ok=$(cat "$d"/add.*.rc | grep -cx 0)
+	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/add.*.rc | head -3 | sed 's/\.rc$//' | xargs cat; false; }
+	ips=$(cat "$d"/add.[0-9]* | jq -r '.ips[0].address' | sort -u | grep -c .)
+	[ "$ips" -eq "$n" ]
+	[ "$(host_veth_count)" -eq "$n" ]
+	[ "$(lease_count)" -eq "$n" ]
+	[ "$(ep_count)" -eq "$n" ]
+	[ "$(state_file_count)" -eq "$n" ]
+	start=$(date +%s)
+	for ((i = 1; i <= n; i++)); do
+		(
+			cni_exec DEL "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/del.$i" 2>&1
+			echo $? >"$d/del.$i.rc"
+		) 3>&- &
+	done
+	wait
+	echo "DELs took $(($(date +%s) - start)) s"
+	ok=$(cat "$d"/del.*.rc | grep -cx 0)
+	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/del.*.rc | head -3 | sed 's/\.rc$//' | xargs cat; false; }
+	for ((i = 1; i <= n; i++)); do ip netns del "$(pod_ns c$i)"; done
+	echo "after: $(node_snapshot)"
+	[ "$(node_snapshot)" = "veths=0 routes=0 leases=0 eps=0 states=0" ]
+}
