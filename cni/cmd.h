@@ -12,7 +12,7 @@
 
 /* What a host-local (Go skel) DEL needs in CNI_NETNS when ours is empty. */
 #define CNI_NETNS_PLACEHOLDER "/dev/null"
-#define CNI_LOCK_TIMEOUT_MS 60000
+#define CNI_LOCK_TIMEOUT_MS   60000
 
 struct cni_ctx {
 	struct cni_env env;
@@ -36,8 +36,8 @@ void ipam_call_init(struct ipam_call *c, const struct cni_ctx *ctx, const char *
 struct teardown {
 	const char *containerid;
 	const char *ifname;
-	const char *netns; /* "" if unknown or gone */
-	bool use_prev; /* no state file: take the IPs from prevResult */
+	const char *netns;	/* "" if unknown or gone */
+	bool use_prev;		/* no state file: take the IPs from prevResult */
 	const char *ipam_input; /* NULL: our stdin */
 	size_t ipam_input_len;
 };

@@ -47,7 +47,7 @@ static int ifname_probe(void *arg)
 static int pod_configure(void *arg)
 {
 	struct add_job *j = arg;
-	struct in_addr gw = { htonl(SL_POD_GATEWAY4) }, any = { 0 };
+	struct in_addr gw = {htonl(SL_POD_GATEWAY4)}, any = {0};
 	const char *ifname = j->ctx->env.ifname;
 	int r;
 
@@ -58,7 +58,8 @@ static int pod_configure(void *arg)
 	snprintf(j->step, sizeof(j->step), "set %s up", ifname);
 	r = link_set_up(j->pod_link.ifindex);
 	for (int i = 0; r >= 0 && i < j->n_ips; i++) {
-		snprintf(j->step, sizeof(j->step), "add address %s/32 to %s", inet_ntoa(j->ips[i]), ifname);
+		snprintf(j->step, sizeof(j->step), "add address %s/32 to %s", inet_ntoa(j->ips[i]),
+			 ifname);
 		r = addr_add4(j->pod_link.ifindex, j->ips[i], 32);
 	}
 	if (r < 0)
@@ -68,7 +69,8 @@ static int pod_configure(void *arg)
 	r = route_add4(gw, 32, NULL, j->pod_link.ifindex);
 	if (r < 0)
 		return r;
-	snprintf(j->step, sizeof(j->step), "add default route via %s dev %s", SL_POD_GATEWAY4_STR, ifname);
+	snprintf(j->step, sizeof(j->step), "add default route via %s dev %s", SL_POD_GATEWAY4_STR,
+		 ifname);
 	return route_add4(any, 0, &gw, j->pod_link.ifindex);
 }
 
@@ -79,12 +81,14 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 
 	r = link_set_up(idx);
 	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "set host interface %s up", j->host);
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "set host interface %s up",
+				   j->host);
 	for (int i = 0; i < j->n_ips; i++) {
 		r = route_add4(j->ips[i], 32, NULL, idx);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-					   "add route %s/32 dev %s on the host", inet_ntoa(j->ips[i]), j->host);
+					   "add route %s/32 dev %s on the host",
+					   inet_ntoa(j->ips[i]), j->host);
 		r = neigh_add4(idx, j->ips[i], j->pod_link.mac);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
@@ -101,12 +105,13 @@ static int prog_attach(struct add_job *j, struct cni_err *e)
 
 	prog = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
 	if (prog < 0)
-		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned program %s/%s",
-				   j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
+		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED,
+				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
+				   SL_PIN_FROM_POD);
 	r = dp_tc_attach(j->host_link.ifindex, prog, &mode);
 	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "attach %s to tc ingress of %s",
-				   SL_PIN_FROM_POD, j->host);
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "attach %s to tc ingress of %s", SL_PIN_FROM_POD, j->host);
 	log_debug("Attached %s to %s (%s)", SL_PIN_FROM_POD, j->host, dp_attach_mode_name(mode));
 	return 0;
 }
@@ -126,9 +131,9 @@ static void ep_remove(int map, const struct add_job *j, int n)
 static int ep_write(struct add_job *j, int map, struct cni_err *e)
 {
 	struct sl_ep_val val = {
-		.ifindex = (__u32)j->host_link.ifindex,
-		.ep_id = (__u32)j->host_link.ifindex,
-		.flags = SL_EP_F_NONE,
+	    .ifindex = (__u32)j->host_link.ifindex,
+	    .ep_id = (__u32)j->host_link.ifindex,
+	    .flags = SL_EP_F_NONE,
 	};
 	int r;
 
@@ -138,8 +143,9 @@ static int ep_write(struct add_job *j, int map, struct cni_err *e)
 		r = dp_ep_update(map, j->ips[i].s_addr, &val);
 		if (r < 0) {
 			ep_remove(map, j, i);
-			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
-					   SL_PIN_EP4, inet_ntoa(j->ips[i]));
+			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+					   "write %s entry for %s", SL_PIN_EP4,
+					   inet_ntoa(j->ips[i]));
 		}
 	}
 	return 0;
@@ -156,11 +162,13 @@ static int ipam_ips(struct add_job *j, const struct cni_result *res, struct cni_
 	}
 	if (!j->n_ips)
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
-				   "IPAM plugin %s returned no IPv4 address", j->ctx->conf.ipam_type);
+				   "IPAM plugin %s returned no IPv4 address",
+				   j->ctx->conf.ipam_type);
 	return 0;
 }
 
-static void result_build(const struct add_job *j, const struct cni_result *ipam, struct cni_result *r)
+static void result_build(const struct add_job *j, const struct cni_result *ipam,
+			 struct cni_result *r)
 {
 	const struct cni_env *env = &j->ctx->env;
 
@@ -214,29 +222,31 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 
 	r = dp_ready(c->pin_dir, why, sizeof(why));
 	if (r < 0)
-		return cni_err_set(e, why[0] ? 0 : r, CNI_ERR_TRY_AGAIN, "The sluice datapath is not ready, try again later",
-				   "%s", why[0] ? why : c->pin_dir);
+		return cni_err_set(e, why[0] ? 0 : r, CNI_ERR_TRY_AGAIN,
+				   "The sluice datapath is not ready, try again later", "%s",
+				   why[0] ? why : c->pin_dir);
 	if (!c->ipam_type[0])
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "missing required key \"ipam\" with a \"type\"");
 	r = netns_run(ns_fd, ifname_probe, (void *)j->ctx->env.ifname);
 	if (r == 0)
 		return cni_err_set(e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "container interface %s already exists in %s", j->ctx->env.ifname,
-				   j->ctx->env.netns);
+				   "container interface %s already exists in %s",
+				   j->ctx->env.ifname, j->ctx->env.netns);
 	if (r != -ENODEV)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "look up %s in %s",
 				   j->ctx->env.ifname, j->ctx->env.netns);
 	if (link_get(j->host, &info) == 0)
-		return cni_err_set(e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "host interface %s of this attachment already exists (ADD without DEL?)",
-				   j->host);
+		return cni_err_set(
+		    e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
+		    "host interface %s of this attachment already exists (ADD without DEL?)",
+		    j->host);
 	return 0;
 }
 
 int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 {
-	struct add_job j = { .ctx = ctx };
+	struct add_job j = {.ctx = ctx};
 	const struct cni_env *env = &ctx->env;
 	struct conf *c = &ctx->conf;
 	_cleanup_close_ int ns_fd = -1, lock = -1, map = -1;
@@ -267,7 +277,8 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 
 	lock = state_lock(c->state_dir, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0)
-		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock", c->state_dir);
+		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock",
+				   c->state_dir);
 
 	ipam_call_init(&call, ctx, "ADD");
 	r = ipam_exec(&call, &ipam_out, e);
@@ -282,13 +293,14 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 
 	r = veth_create(j.host, env->ifname, ns_fd, j.mtu, pod_mac);
 	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "create veth %s <-> %s in %s", j.host,
-			    env->ifname, env->netns);
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "create veth %s <-> %s in %s",
+			    j.host, env->ifname, env->netns);
 		goto out_ipam_del;
 	}
 	r = link_get(j.host, &j.host_link);
 	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s", j.host);
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s",
+			    j.host);
 		goto out_del_veth;
 	}
 	r = netns_run(ns_fd, pod_configure, &j);
@@ -304,8 +316,8 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 		goto out_detach;
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0) {
-		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s", c->pin_dir,
-				SL_PIN_EP4);
+		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
+				c->pin_dir, SL_PIN_EP4);
 		goto out_detach;
 	}
 	r = ep_write(&j, map, e);
@@ -327,8 +339,8 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
 		goto out_del_state;
 	}
-	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid, env->ifname,
-		 inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
+	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid,
+		 env->ifname, inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
 	result_free(&ipam);
 	return 0;
 
@@ -344,8 +356,9 @@ out_del_veth:
 out_ipam_del:
 	ipam_call_init(&call, ctx, "DEL");
 	if (ipam_exec(&call, &del_out, &ignored) < 0)
-		log_warn("Failed to release the address with IPAM plugin '%s' while undoing ADD: %s",
-			 c->ipam_type, ignored.details);
+		log_warn(
+		    "Failed to release the address with IPAM plugin '%s' while undoing ADD: %s",
+		    c->ipam_type, ignored.details);
 	result_free(&ipam);
 	return r;
 }

@@ -21,7 +21,8 @@ struct check_job {
 	struct cni_err *e;
 };
 
-static int drift(struct cni_err *e, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int drift(struct cni_err *e, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int drift(struct cni_err *e, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -44,7 +45,7 @@ static int pod_check(void *arg)
 {
 	struct check_job *j = arg;
 	const char *ifname = j->ctx->env.ifname, *netns = j->ctx->env.netns;
-	struct in_addr gw = { htonl(SL_POD_GATEWAY4) }, any = { 0 };
+	struct in_addr gw = {htonl(SL_POD_GATEWAY4)}, any = {0};
 	const struct cni_result *prev = &j->ctx->conf.prev;
 	struct link_info link;
 	char mac[18];
@@ -55,8 +56,8 @@ static int pod_check(void *arg)
 		return drift(j->e, r, "interface %s missing in %s", ifname, netns);
 	mac_format(link.mac, mac);
 	if (j->iface->mac[0] && strcasecmp(mac, j->iface->mac))
-		return drift(j->e, 0, "interface %s in %s has MAC %s, prevResult says %s", ifname, netns,
-			     mac, j->iface->mac);
+		return drift(j->e, 0, "interface %s in %s has MAC %s, prevResult says %s", ifname,
+			     netns, mac, j->iface->mac);
 	for (int i = 0; i < prev->n_ips; i++) {
 		const struct cni_ip *ip = &prev->ips[i];
 
@@ -64,12 +65,13 @@ static int pod_check(void *arg)
 			continue;
 		r = addr_has4(link.ifindex, ip->addr, ip->prefix);
 		if (r <= 0)
-			return drift(j->e, r, "address %s missing on %s in %s", ip->address, ifname, netns);
+			return drift(j->e, r, "address %s missing on %s in %s", ip->address, ifname,
+				     netns);
 	}
 	r = route_has4(any, 0, &gw, link.ifindex);
 	if (r <= 0)
-		return drift(j->e, r, "default route via %s dev %s missing in %s", SL_POD_GATEWAY4_STR,
-			     ifname, netns);
+		return drift(j->e, r, "default route via %s dev %s missing in %s",
+			     SL_POD_GATEWAY4_STR, ifname, netns);
 	return 0;
 }
 
@@ -99,8 +101,9 @@ static int host_check(struct check_job *j)
 	}
 	r = dp_tc_query(link.ifindex, &prog_id, name, &mode);
 	if (r < 0 || strcmp(name, SL_PIN_FROM_POD))
-		return drift(j->e, r == -ENOENT ? 0 : r, "program %s not attached at tc ingress of %s%s%s",
-			     SL_PIN_FROM_POD, j->host, name[0] ? ", found " : "", name);
+		return drift(j->e, r == -ENOENT ? 0 : r,
+			     "program %s not attached at tc ingress of %s%s%s", SL_PIN_FROM_POD,
+			     j->host, name[0] ? ", found " : "", name);
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0)
 		return drift(j->e, map, "pinned map %s/%s missing", c->pin_dir, SL_PIN_EP4);
@@ -111,11 +114,12 @@ static int host_check(struct check_job *j)
 			continue;
 		r = dp_ep_lookup(map, prev->ips[i].addr.s_addr, &val);
 		if (r < 0)
-			return drift(j->e, r == -ENOENT ? 0 : r, "%s entry for %s missing", SL_PIN_EP4,
-				     inet_ntoa(prev->ips[i].addr));
+			return drift(j->e, r == -ENOENT ? 0 : r, "%s entry for %s missing",
+				     SL_PIN_EP4, inet_ntoa(prev->ips[i].addr));
 		if ((int)val.ifindex != link.ifindex)
-			return drift(j->e, 0, "%s entry for %s points at ifindex %u, not %s (%d)", SL_PIN_EP4,
-				     inet_ntoa(prev->ips[i].addr), val.ifindex, j->host, link.ifindex);
+			return drift(j->e, 0, "%s entry for %s points at ifindex %u, not %s (%d)",
+				     SL_PIN_EP4, inet_ntoa(prev->ips[i].addr), val.ifindex, j->host,
+				     link.ifindex);
 	}
 	return 0;
 }
@@ -128,7 +132,8 @@ static int prev_iface_find(struct check_job *j, struct cni_err *e)
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "CHECK needs prevResult");
 	for (int i = 0; i < prev->n_ifaces; i++) {
-		if (!strcmp(prev->ifaces[i].name, j->ctx->env.ifname) && prev->ifaces[i].sandbox[0]) {
+		if (!strcmp(prev->ifaces[i].name, j->ctx->env.ifname) &&
+		    prev->ifaces[i].sandbox[0]) {
 			j->iface = &prev->ifaces[i];
 			j->iface_idx = i;
 			return 0;
@@ -140,7 +145,7 @@ static int prev_iface_find(struct check_job *j, struct cni_err *e)
 
 int cmd_check(struct cni_ctx *ctx, struct cni_err *e)
 {
-	struct check_job j = { .ctx = ctx, .e = e };
+	struct check_job j = {.ctx = ctx, .e = e};
 	_cleanup_close_ int ns_fd = -1;
 	_cleanup_free_ char *out = NULL;
 	struct ipam_call call;

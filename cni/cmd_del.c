@@ -23,7 +23,8 @@ static void ep_release(const struct cni_ctx *ctx, const struct in_addr *ips, int
 		return;
 	map = dp_pin_open(ctx->conf.pin_dir, SL_PIN_EP4);
 	if (map < 0) {
-		log_warn_errno(map, "Failed to open pinned map '%s/%s', endpoint entries left to GC",
+		log_warn_errno(map,
+			       "Failed to open pinned map '%s/%s', endpoint entries left to GC",
 			       ctx->conf.pin_dir, SL_PIN_EP4);
 		return;
 	}
@@ -35,7 +36,8 @@ static void ep_release(const struct cni_ctx *ctx, const struct in_addr *ips, int
 			continue;
 		r = dp_ep_delete(map, ips[i].s_addr);
 		if (r < 0 && r != -ENOENT)
-			log_warn_errno(r, "Failed to delete %s entry '%s'", SL_PIN_EP4, inet_ntoa(ips[i]));
+			log_warn_errno(r, "Failed to delete %s entry '%s'", SL_PIN_EP4,
+				       inet_ntoa(ips[i]));
 	}
 }
 
@@ -77,7 +79,8 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		ifindex = st.host_ifindex;
 	} else {
 		if (r != -ENOENT)
-			log_warn_errno(r, "Failed to read the state of '%s/%s', going on without it",
+			log_warn_errno(r,
+				       "Failed to read the state of '%s/%s', going on without it",
 				       t->containerid, t->ifname);
 		for (int i = 0; t->use_prev && c->has_prev && i < c->prev.n_ips; i++)
 			if (c->prev.ips[i].family == 4)
@@ -93,7 +96,8 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 			log_warn_errno(r, "Failed to detach from '%s'", host);
 		r = link_delete(host);
 		if (r < 0)
-			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED, "delete host interface %s", host);
+			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,
+					   "delete host interface %s", host);
 	}
 	r = ipam_release(ctx, t, e);
 	if (r < 0)
@@ -102,8 +106,8 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_IO, DEL_FAILED, "remove state file of %s-%s",
 				   t->containerid, t->ifname);
-	log_info("Deleted %s/%s: host veth %s%s, %d address(es) released", t->containerid, t->ifname,
-		 host, have_link ? "" : " (already gone)", n_ips);
+	log_info("Deleted %s/%s: host veth %s%s, %d address(es) released", t->containerid,
+		 t->ifname, host, have_link ? "" : " (already gone)", n_ips);
 	return 0;
 }
 
@@ -111,10 +115,10 @@ int cmd_del(struct cni_ctx *ctx, struct cni_err *e)
 {
 	_cleanup_close_ int lock = -1;
 	struct teardown t = {
-		.containerid = ctx->env.containerid,
-		.ifname = ctx->env.ifname,
-		.netns = ctx->env.netns,
-		.use_prev = true,
+	    .containerid = ctx->env.containerid,
+	    .ifname = ctx->env.ifname,
+	    .netns = ctx->env.netns,
+	    .use_prev = true,
 	};
 
 	lock = state_lock(ctx->conf.state_dir, CNI_LOCK_TIMEOUT_MS);

@@ -38,7 +38,8 @@ static int ipam_forward(struct cni_ctx *ctx, const char *command, struct cni_err
 
 	if (!ctx->conf.ipam_type[0])
 		return 0;
-	r = ipam_versions(ctx->conf.ipam_type, ctx->env.path, ctx->conf.cni_version, &has, NULL, 0, e);
+	r = ipam_versions(ctx->conf.ipam_type, ctx->env.path, ctx->conf.cni_version, &has, NULL, 0,
+			  e);
 	if (r < 0)
 		return r;
 	if (!has || cni_version_cmp(ctx->conf.cni_version, "1.1.0") < 0) {
@@ -57,7 +58,8 @@ int cmd_status(struct cni_ctx *ctx, struct cni_err *e)
 
 	r = dp_ready(ctx->conf.pin_dir, why, sizeof(why));
 	if (r < 0)
-		return cni_err_set(e, why[0] ? 0 : r, CNI_ERR_NOT_AVAILABLE, "The sluice datapath is not ready", "%s",
+		return cni_err_set(e, why[0] ? 0 : r, CNI_ERR_NOT_AVAILABLE,
+				   "The sluice datapath is not ready", "%s",
 				   why[0] ? why : ctx->conf.pin_dir);
 	if (!ctx->conf.ipam_type[0] || !ctx->env.path[0])
 		return 0;
@@ -131,8 +133,8 @@ static int gc_attachments(struct gc_job *g)
 
 	r = state_foreach(ctx->conf.state_dir, ctx->conf.name, gc_collect, g);
 	if (r < 0) {
-		cni_err_set(&e, r, CNI_ERR_IO, "Failed to list state files", "%s/%s", ctx->conf.state_dir,
-			    ctx->conf.name);
+		cni_err_set(&e, r, CNI_ERR_IO, "Failed to list state files", "%s/%s",
+			    ctx->conf.state_dir, ctx->conf.name);
 		gc_error(g, &e);
 	}
 	if (!g->n_stale)
@@ -147,7 +149,8 @@ static int gc_attachments(struct gc_job *g)
 		r = conf_rewrite_for_del(ctx->input, ctx->input_len,
 					 has ? ctx->conf.cni_version : version, &input);
 		if (r < 0) {
-			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "rewrite the request for IPAM DEL");
+			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed",
+				    "rewrite the request for IPAM DEL");
 			gc_error(g, &e);
 			return 0;
 		}
@@ -155,11 +158,11 @@ static int gc_attachments(struct gc_job *g)
 	for (size_t i = 0; i < g->n_stale; i++) {
 		const struct ep_state *s = &g->stale[i];
 		struct teardown t = {
-			.containerid = s->containerid,
-			.ifname = s->ifname,
-			.netns = "", /* may be gone: the spec lets GC assume so */
-			.ipam_input = input,
-			.ipam_input_len = input ? strlen(input) : 0,
+		    .containerid = s->containerid,
+		    .ifname = s->ifname,
+		    .netns = "", /* may be gone: the spec lets GC assume so */
+		    .ipam_input = input,
+		    .ipam_input_len = input ? strlen(input) : 0,
 		};
 
 		log_info("GC: removing stale attachment %s/%s", s->containerid, s->ifname);
@@ -179,7 +182,8 @@ static int ep_stale(__be32 ip, const struct sl_ep_val *val, void *arg)
 	struct ep_sweep *s = arg;
 	struct link_info link;
 
-	if (link_get_by_index((int)val->ifindex, &link) == 0 && link.is_veth && veth_name_ours(link.name))
+	if (link_get_by_index((int)val->ifindex, &link) == 0 && link.is_veth &&
+	    veth_name_ours(link.name))
 		return 0;
 	if (s->n < SL_EP_MAX)
 		s->stale[s->n++] = ip;
@@ -202,8 +206,8 @@ static void gc_endpoints(struct gc_job *g)
 	if (map == -ENOENT)
 		return; /* nothing pinned, nothing to sweep */
 	if (map < 0) {
-		cni_err_set(&e, map, CNI_ERR_INTERNAL, "GC failed", "open pinned map %s/%s", c->pin_dir,
-			    SL_PIN_EP4);
+		cni_err_set(&e, map, CNI_ERR_INTERNAL, "GC failed", "open pinned map %s/%s",
+			    c->pin_dir, SL_PIN_EP4);
 		gc_error(g, &e);
 		return;
 	}
@@ -213,22 +217,23 @@ static void gc_endpoints(struct gc_job *g)
 		gc_error(g, &e);
 	}
 	for (int i = 0; i < sweep->n; i++) {
-		struct in_addr a = { sweep->stale[i] };
+		struct in_addr a = {sweep->stale[i]};
 
 		r = dp_ep_delete(map, sweep->stale[i]);
 		if (r < 0 && r != -ENOENT) {
-			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "delete %s entry %s", SL_PIN_EP4,
-				    inet_ntoa(a));
+			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "delete %s entry %s",
+				    SL_PIN_EP4, inet_ntoa(a));
 			gc_error(g, &e);
 			continue;
 		}
-		log_info("GC: removed %s entry %s (its host veth is gone)", SL_PIN_EP4, inet_ntoa(a));
+		log_info("GC: removed %s entry %s (its host veth is gone)", SL_PIN_EP4,
+			 inet_ntoa(a));
 	}
 }
 
 int cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
 {
-	struct gc_job g = { .ctx = ctx };
+	struct gc_job g = {.ctx = ctx};
 	_cleanup_close_ int lock = -1;
 	int r;
 
@@ -255,8 +260,8 @@ int cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
 	if (g.errors > 1) {
 		size_t n = strlen(e->details);
 
-		snprintf(e->details + n, sizeof(e->details) - n, " (and %d more errors, see the log)",
-			 g.errors - 1);
+		snprintf(e->details + n, sizeof(e->details) - n,
+			 " (and %d more errors, see the log)", g.errors - 1);
 	}
 	return -EIO;
 }

@@ -11,12 +11,12 @@
 
 #include "cleanup.h"
 
-#define CNI_IFNAME_MAX 15
-#define CNI_MAX_IPS 8
-#define CNI_MAX_IFACES 8
-#define CNI_MAX_ROUTES 16
+#define CNI_IFNAME_MAX	      15
+#define CNI_MAX_IPS	      8
+#define CNI_MAX_IFACES	      8
+#define CNI_MAX_ROUTES	      16
 #define CNI_DEFAULT_STATE_DIR "/var/lib/sluice"
-#define CNI_VERSION_LATEST "1.1.0"
+#define CNI_VERSION_LATEST    "1.1.0"
 
 /* Error codes of the spec (A.7) and ours (100+). */
 enum cni_code {
@@ -65,12 +65,12 @@ struct cni_iface {
 };
 
 struct cni_ip {
-	int family; /* 4 or 6 */
-	char address[64]; /* CIDR as given */
+	int family;	     /* 4 or 6 */
+	char address[64];    /* CIDR as given */
 	struct in_addr addr; /* family 4 only */
 	int prefix;
 	char gateway[64]; /* "" if none */
-	int iface; /* index into interfaces, -1 if none */
+	int iface;	  /* index into interfaces, -1 if none */
 };
 
 struct cni_route {
@@ -97,10 +97,9 @@ struct cni_attachment {
 /* Sets e and returns err (a negative errno; -EINVAL if err is 0). When err is
  * non-zero its strerror is appended to the formatted details. */
 int cni_err_set(struct cni_err *e, int err, int code, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 int mac_parse(const char *s, unsigned char mac[6]);
 void mac_format(const unsigned char mac[6], char out[18]);
-
 
 #endif

@@ -13,7 +13,7 @@
 #include "dp.h"
 #include "result.h"
 
-const char *const cni_supported_versions[] = { "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL };
+const char *const cni_supported_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL};
 
 bool cni_version_supported(const char *version)
 {
@@ -97,9 +97,7 @@ static json_t *object_get_nocase(json_t *obj, const char *key)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v)
-		if (!strcasecmp(k, key))
-			return v;
+	json_object_foreach(obj, k, v) if (!strcasecmp(k, key)) return v;
 	return NULL;
 }
 
@@ -183,7 +181,8 @@ static int conf_attachments(json_t *root, struct conf *c, struct cni_err *e)
 	c->valid = calloc(json_array_size(list) + 1, sizeof(*c->valid));
 	if (!c->valid)
 		return cni_err_set(e, -ENOMEM, CNI_ERR_INTERNAL, "Out of memory", "%s", key);
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		struct cni_attachment *a = &c->valid[c->n_valid];
 		int r;
 
@@ -214,7 +213,8 @@ static json_t *conf_load(const char *buf, size_t len, struct cni_err *e)
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		cni_err_set(e, 0, CNI_ERR_DECODE, "Failed to decode configuration",
-			    "invalid JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+			    "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
+			    jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -244,15 +244,17 @@ int conf_parse(const char *buf, size_t len, struct conf *c, struct cni_err *e)
 	if (r < 0)
 		return r;
 	if (!cni_version_supported(c->cni_version))
-		return cni_err_set(e, 0, CNI_ERR_VERSION, "Incompatible CNI version",
-				   "config is \"%s\", plugin supports 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0",
-				   c->cni_version);
+		return cni_err_set(
+		    e, 0, CNI_ERR_VERSION, "Incompatible CNI version",
+		    "config is \"%s\", plugin supports 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0",
+		    c->cni_version);
 	r = conf_string(root, "name", true, c->name, sizeof(c->name), e);
 	if (r < 0)
 		return r;
 	if (!name_valid(c->name))
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
-				   "network name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_.-]*", c->name);
+				   "network name \"%s\" must match [A-Za-z0-9][A-Za-z0-9_.-]*",
+				   c->name);
 	r = conf_string(root, "type", true, c->type, sizeof(c->type), e);
 	if (r < 0)
 		return r;
@@ -272,7 +274,8 @@ int conf_parse(const char *buf, size_t len, struct conf *c, struct cni_err *e)
 
 	v = json_object_get(root, "mtu");
 	if (v) {
-		if (!json_is_integer(v) || json_integer_value(v) < 68 || json_integer_value(v) > 65535)
+		if (!json_is_integer(v) || json_integer_value(v) < 68 ||
+		    json_integer_value(v) > 65535)
 			return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 					   "mtu must be an integer between 68 and 65535");
 		c->mtu = (int)json_integer_value(v);
@@ -323,9 +326,9 @@ int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char 
 	root = json_loadb(buf, len, 0, NULL);
 	if (!root || !json_is_object(root))
 		return -EINVAL;
-	json_object_foreach_safe(root, tmp, k, v)
-		if (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult"))
-			json_object_del(root, k);
+	json_object_foreach_safe(root, tmp, k,
+				 v) if (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult"))
+	    json_object_del(root, k);
 	if (json_object_set_new(root, "cniVersion", json_string(version)) < 0)
 		return -ENOMEM;
 	*out = json_dumps(root, JSON_COMPACT);
@@ -338,10 +341,11 @@ static int args_store(const char *key, const char *val, struct cni_args *a, stru
 		const char *key;
 		size_t off, size;
 	} keys[] = {
-		{ "K8S_POD_NAMESPACE", offsetof(struct cni_args, pod_namespace), sizeof(a->pod_namespace) },
-		{ "K8S_POD_NAME", offsetof(struct cni_args, pod_name), sizeof(a->pod_name) },
-		{ "K8S_POD_UID", offsetof(struct cni_args, pod_uid), sizeof(a->pod_uid) },
-		{ "MAC", offsetof(struct cni_args, mac), sizeof(a->mac) },
+	    {"K8S_POD_NAMESPACE", offsetof(struct cni_args, pod_namespace),
+	     sizeof(a->pod_namespace)},
+	    {"K8S_POD_NAME", offsetof(struct cni_args, pod_name), sizeof(a->pod_name)},
+	    {"K8S_POD_UID", offsetof(struct cni_args, pod_uid), sizeof(a->pod_uid)},
+	    {"MAC", offsetof(struct cni_args, mac), sizeof(a->mac)},
 	};
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -374,7 +378,8 @@ int cni_args_parse(const char *s, struct cni_args *a, struct cni_err *e)
 
 		if (!eq || eq == pair)
 			return cni_err_set(e, 0, CNI_ERR_ENV, "Invalid CNI_ARGS",
-					   "CNI_ARGS: invalid pair \"%s\", expected KEY=VALUE", pair);
+					   "CNI_ARGS: invalid pair \"%s\", expected KEY=VALUE",
+					   pair);
 		*eq = '\0';
 		r = args_store(pair, eq + 1, a, e);
 		if (r < 0)

@@ -17,9 +17,9 @@ struct conf {
 	char state_dir[256];
 	char log_file[256];
 	enum log_level log_level;
-	int mtu; /* 0: take the uplink's */
+	int mtu;	    /* 0: take the uplink's */
 	char ipam_type[64]; /* "" if no ipam object */
-	char mac[18]; /* runtimeConfig.mac, "" if none */
+	char mac[18];	    /* runtimeConfig.mac, "" if none */
 	bool has_prev;
 	struct cni_result prev;
 	bool has_valid; /* GC: cni.dev/valid-attachments or cni.dev/attachments */

@@ -19,7 +19,7 @@
 #include "result.h"
 
 #define IPAM_TIMEOUT_MS 60000
-#define IPAM_OUT_MAX (1 << 20)
+#define IPAM_OUT_MAX	(1 << 20)
 
 extern char **environ;
 
@@ -39,15 +39,16 @@ int ipam_find(const char *cni_path, const char *type, char *path, size_t size, s
 			return 0;
 	}
 	cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
-		    "failed to find IPAM plugin \"%s\" in CNI_PATH \"%s\"", type, cni_path ? cni_path : "");
+		    "failed to find IPAM plugin \"%s\" in CNI_PATH \"%s\"", type,
+		    cni_path ? cni_path : "");
 	return -ENOENT;
 }
 
 static bool env_overridden(const char *entry, const struct ipam_call *c)
 {
-	static const char *const names[] = { "CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=",
-					     "CNI_IFNAME=" };
-	const char *vals[] = { c->command, c->containerid, c->netns, c->ifname };
+	static const char *const names[] = {
+	    "CNI_COMMAND=", "CNI_CONTAINERID=", "CNI_NETNS=", "CNI_IFNAME="};
+	const char *vals[] = {c->command, c->containerid, c->netns, c->ifname};
 
 	for (int i = 0; i < 4; i++)
 		if (vals[i] && !strncmp(entry, names[i], strlen(names[i])))
@@ -59,8 +60,8 @@ static bool env_overridden(const char *entry, const struct ipam_call *c)
  * into the returned block's tail. */
 static char **env_build(const struct ipam_call *c)
 {
-	const char *names[] = { "CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME" };
-	const char *vals[] = { c->command, c->containerid, c->netns, c->ifname };
+	const char *names[] = {"CNI_COMMAND", "CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"};
+	const char *vals[] = {c->command, c->containerid, c->netns, c->ifname};
 	size_t n = 0, k = 0, extra = 0;
 	char **env, *tail;
 
@@ -129,7 +130,7 @@ static int output_read(int fd, char **out)
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		long long left = deadline - now_ms();
 		ssize_t n;
 		int r;
@@ -186,8 +187,8 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 	env = env_build(c);
 	in = input_fd(c->input, c->input_len);
 	if (!env || in < 0)
-		return cni_err_set(e, in < 0 ? in : -ENOMEM, CNI_ERR_IO, "Failed to run IPAM plugin",
-				   "preparing %s", path);
+		return cni_err_set(e, in < 0 ? in : -ENOMEM, CNI_ERR_IO,
+				   "Failed to run IPAM plugin", "preparing %s", path);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "pipe");
 	pid = fork();
@@ -198,7 +199,7 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin", "fork");
 	}
 	if (pid == 0) {
-		char *argv[] = { path, NULL };
+		char *argv[] = {path, NULL};
 
 		if (dup2(in, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0)
 			_exit(126);
@@ -212,7 +213,8 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
-			return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "waitpid %s", path);
+			return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin",
+					   "waitpid %s", path);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
 				   "reading the output of %s %s", path, c->command);
@@ -224,15 +226,15 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 	/* Pass the plugin's own error up, code and msg unchanged. */
 	if (cni_err_parse(output, e) == 0) {
 		if (!e->details[0])
-			snprintf(e->details, sizeof(e->details), "IPAM plugin %s %s failed", c->type,
-				 c->command);
+			snprintf(e->details, sizeof(e->details), "IPAM plugin %s %s failed",
+				 c->type, c->command);
 		return -EIO;
 	}
 	output[strcspn(output, "\n")] = '\0';
 	if (WIFEXITED(status))
 		return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
-				   "%s %s exited with status %d, output \"%.300s\"", c->type, c->command,
-				   WEXITSTATUS(status), output);
+				   "%s %s exited with status %d, output \"%.300s\"", c->type,
+				   c->command, WEXITSTATUS(status), output);
 	return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
 			   "%s %s killed by signal %d", c->type, c->command, WTERMSIG(status));
 }
@@ -243,10 +245,10 @@ int ipam_versions(const char *type, const char *cni_path, const char *version, b
 	_cleanup_free_ char *out = NULL;
 	char input[64];
 	struct ipam_call c = {
-		.type = type,
-		.cni_path = cni_path,
-		.command = "VERSION",
-		.input = input,
+	    .type = type,
+	    .cni_path = cni_path,
+	    .command = "VERSION",
+	    .input = input,
 	};
 	int r;
 

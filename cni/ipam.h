@@ -9,9 +9,9 @@
 #include "cni.h"
 
 struct ipam_call {
-	const char *type; /* ipam.type */
+	const char *type;     /* ipam.type */
 	const char *cni_path; /* CNI_PATH */
-	const char *command; /* CNI_COMMAND for the plugin */
+	const char *command;  /* CNI_COMMAND for the plugin */
 	/* Overrides of the environment we received; NULL keeps ours. */
 	const char *containerid;
 	const char *netns;

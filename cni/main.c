@@ -29,13 +29,13 @@ static const struct command {
 	unsigned int needs;
 	bool config; /* a full network configuration on stdin */
 } commands[] = {
-	{ "ADD", cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true },
-	/* DEL is best-effort: it does not need CNI_NETNS nor a parseable CNI_ARGS. */
-	{ "DEL", cmd_del, NEED_CONTAINERID | NEED_IFNAME, true },
-	{ "CHECK", cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true },
-	{ "STATUS", cmd_status, 0, true },
-	{ "GC", cmd_gc, NEED_PATH, true },
-	{ "VERSION", cmd_version, 0, false },
+    {"ADD", cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
+    /* DEL is best-effort: it does not need CNI_NETNS nor a parseable CNI_ARGS. */
+    {"DEL", cmd_del, NEED_CONTAINERID | NEED_IFNAME, true},
+    {"CHECK", cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
+    {"STATUS", cmd_status, 0, true},
+    {"GC", cmd_gc, NEED_PATH, true},
+    {"VERSION", cmd_version, 0, false},
 };
 
 static const char *env_get(const char *name)
@@ -111,10 +111,10 @@ static int env_check(const struct command *cmd, struct cni_ctx *ctx, struct cni_
 		const char *name;
 		size_t off;
 	} vars[] = {
-		{ NEED_CONTAINERID, "CNI_CONTAINERID", offsetof(struct cni_env, containerid) },
-		{ NEED_NETNS, "CNI_NETNS", offsetof(struct cni_env, netns) },
-		{ NEED_IFNAME, "CNI_IFNAME", offsetof(struct cni_env, ifname) },
-		{ NEED_PATH, "CNI_PATH", offsetof(struct cni_env, path) },
+	    {NEED_CONTAINERID, "CNI_CONTAINERID", offsetof(struct cni_env, containerid)},
+	    {NEED_NETNS, "CNI_NETNS", offsetof(struct cni_env, netns)},
+	    {NEED_IFNAME, "CNI_IFNAME", offsetof(struct cni_env, ifname)},
+	    {NEED_PATH, "CNI_PATH", offsetof(struct cni_env, path)},
 	};
 	const struct cni_env *env = &ctx->env;
 
@@ -123,15 +123,18 @@ static int env_check(const struct command *cmd, struct cni_ctx *ctx, struct cni_
 
 		if ((cmd->needs & vars[i].need) && !*v)
 			return cni_err_set(e, 0, CNI_ERR_ENV, "Invalid environment variables",
-					   "required env variable %s missing for %s", vars[i].name, cmd->name);
+					   "required env variable %s missing for %s", vars[i].name,
+					   cmd->name);
 	}
 	if ((cmd->needs & NEED_IFNAME) && !ifname_valid(env->ifname))
 		return cni_err_set(e, 0, CNI_ERR_ENV, "Invalid environment variables",
-				   "CNI_IFNAME \"%s\" is not a valid interface name (1-%d characters, no '/', ':' or spaces)",
+				   "CNI_IFNAME \"%s\" is not a valid interface name (1-%d "
+				   "characters, no '/', ':' or spaces)",
 				   env->ifname, CNI_IFNAME_MAX);
 	if ((cmd->needs & NEED_CONTAINERID) && !id_valid(env->containerid))
 		return cni_err_set(e, 0, CNI_ERR_ENV, "Invalid environment variables",
-				   "CNI_CONTAINERID \"%.64s\" must be alphanumeric first, then [A-Za-z0-9_.-], at most 200 characters",
+				   "CNI_CONTAINERID \"%.64s\" must be alphanumeric first, then "
+				   "[A-Za-z0-9_.-], at most 200 characters",
 				   env->containerid);
 	if (cmd->needs & NEED_ARGS)
 		return cni_args_parse(env->args, &ctx->args, e);
@@ -159,9 +162,10 @@ static int run(struct cni_ctx *ctx, char *version, size_t size, struct cni_err *
 		snprintf(version, size, "%s", CNI_VERSION_LATEST);
 	cmd = command_find(ctx->env.command);
 	if (!cmd)
-		return cni_err_set(e, 0, CNI_ERR_ENV, "Invalid environment variables",
-				   "CNI_COMMAND \"%s\" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION",
-				   ctx->env.command);
+		return cni_err_set(
+		    e, 0, CNI_ERR_ENV, "Invalid environment variables",
+		    "CNI_COMMAND \"%s\" is not one of ADD, DEL, CHECK, STATUS, GC, VERSION",
+		    ctx->env.command);
 	if (!cmd->config)
 		return cmd->run(ctx, e);
 	/* The interface name is checked before anything else is looked at. */
@@ -185,13 +189,14 @@ static int run(struct cni_ctx *ctx, char *version, size_t size, struct cni_err *
 int main(void)
 {
 	struct cni_ctx ctx = {
-		.env = {
-			.command = env_get("CNI_COMMAND"),
-			.containerid = env_get("CNI_CONTAINERID"),
-			.netns = env_get("CNI_NETNS"),
-			.ifname = env_get("CNI_IFNAME"),
-			.args = env_get("CNI_ARGS"),
-			.path = env_get("CNI_PATH"),
+	    .env =
+		{
+		    .command = env_get("CNI_COMMAND"),
+		    .containerid = env_get("CNI_CONTAINERID"),
+		    .netns = env_get("CNI_NETNS"),
+		    .ifname = env_get("CNI_IFNAME"),
+		    .args = env_get("CNI_ARGS"),
+		    .path = env_get("CNI_PATH"),
 		},
 	};
 	char version[16] = CNI_VERSION_LATEST;

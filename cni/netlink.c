@@ -51,13 +51,13 @@ static void neigh_putp(struct rtnl_neigh **n)
 	if (*n)
 		rtnl_neigh_put(*n);
 }
-#define _cleanup_sock_ __attribute__((cleanup(sock_freep)))
-#define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
-#define _cleanup_link_ __attribute__((cleanup(link_putp)))
-#define _cleanup_addr_ __attribute__((cleanup(addr_putp)))
+#define _cleanup_sock_	 __attribute__((cleanup(sock_freep)))
+#define _cleanup_cache_	 __attribute__((cleanup(cache_freep)))
+#define _cleanup_link_	 __attribute__((cleanup(link_putp)))
+#define _cleanup_addr_	 __attribute__((cleanup(addr_putp)))
 #define _cleanup_rtaddr_ __attribute__((cleanup(rtaddr_putp)))
-#define _cleanup_route_ __attribute__((cleanup(route_putp)))
-#define _cleanup_neigh_ __attribute__((cleanup(neigh_putp)))
+#define _cleanup_route_	 __attribute__((cleanup(route_putp)))
+#define _cleanup_neigh_	 __attribute__((cleanup(neigh_putp)))
 
 /* libnl's -NLE_* to -errno, once, here. */
 static int nl_errno(int nlerr)
@@ -65,11 +65,21 @@ static int nl_errno(int nlerr)
 	static const struct {
 		int nle, err;
 	} map[] = {
-		{ NLE_EXIST, EEXIST },	     { NLE_OBJ_NOTFOUND, ENOENT }, { NLE_NODEV, ENODEV },
-		{ NLE_PERM, EPERM },	     { NLE_NOACCESS, EACCES },	   { NLE_NOMEM, ENOMEM },
-		{ NLE_INVAL, EINVAL },	     { NLE_BUSY, EBUSY },	   { NLE_AGAIN, EAGAIN },
-		{ NLE_RANGE, ERANGE },	     { NLE_NOADDR, EADDRNOTAVAIL }, { NLE_OPNOTSUPP, EOPNOTSUPP },
-		{ NLE_AF_NOSUPPORT, EAFNOSUPPORT }, { NLE_MSGSIZE, EMSGSIZE }, { NLE_INTR, EINTR },
+	    {NLE_EXIST, EEXIST},
+	    {NLE_OBJ_NOTFOUND, ENOENT},
+	    {NLE_NODEV, ENODEV},
+	    {NLE_PERM, EPERM},
+	    {NLE_NOACCESS, EACCES},
+	    {NLE_NOMEM, ENOMEM},
+	    {NLE_INVAL, EINVAL},
+	    {NLE_BUSY, EBUSY},
+	    {NLE_AGAIN, EAGAIN},
+	    {NLE_RANGE, ERANGE},
+	    {NLE_NOADDR, EADDRNOTAVAIL},
+	    {NLE_OPNOTSUPP, EOPNOTSUPP},
+	    {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
+	    {NLE_MSGSIZE, EMSGSIZE},
+	    {NLE_INTR, EINTR},
 	};
 
 	if (nlerr >= 0)
@@ -292,7 +302,8 @@ int addr_has4(int ifindex, struct in_addr a, int prefix)
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_addr *addr = (struct rtnl_addr *)o;
 
-		if (rtnl_addr_get_ifindex(addr) == ifindex && rtnl_addr_get_family(addr) == AF_INET &&
+		if (rtnl_addr_get_ifindex(addr) == ifindex &&
+		    rtnl_addr_get_family(addr) == AF_INET &&
 		    addr4_equal(rtnl_addr_get_local(addr), a, prefix))
 			return 1;
 	}
@@ -399,7 +410,7 @@ int uplink_mtu(int *mtu)
 {
 	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
-	struct in_addr any = { 0 };
+	struct in_addr any = {0};
 	struct link_info info;
 	int r;
 
@@ -416,7 +427,8 @@ int uplink_mtu(int *mtu)
 		    !addr4_equal(rtnl_route_get_dst(route), any, 0) ||
 		    rtnl_route_get_nnexthops(route) < 1)
 			continue;
-		r = link_get_by_index(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)), &info);
+		r = link_get_by_index(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)),
+				      &info);
 		if (r < 0)
 			return r;
 		*mtu = info.mtu;

@@ -24,7 +24,8 @@ int cni_err_set(struct cni_err *e, int err, int code, const char *msg, const cha
 	va_end(ap);
 	n = strlen(e->details);
 	if (err && n < sizeof(e->details))
-		snprintf(e->details + n, sizeof(e->details) - n, ": %s", strerror(err < 0 ? -err : err));
+		snprintf(e->details + n, sizeof(e->details) - n, ": %s",
+			 strerror(err < 0 ? -err : err));
 	return err < 0 ? err : -EINVAL;
 }
 
@@ -34,7 +35,8 @@ int mac_parse(const char *s, unsigned char mac[6])
 	char tail;
 
 	if (!s || strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+		   &tail) != 6)
 		return -EINVAL;
 	for (int i = 0; i < 6; i++)
 		mac[i] = (unsigned char)b[i];
@@ -62,7 +64,8 @@ static int str_copy(json_t *obj, const char *key, bool required, char *out, size
 		return 0;
 	}
 	if (!json_is_string(v) || strlen(json_string_value(v)) >= size)
-		return decode_err(e, "%s: \"%s\" must be a string shorter than %zu", where, key, size);
+		return decode_err(e, "%s: \"%s\" must be a string shorter than %zu", where, key,
+				  size);
 	strcpy(out, json_string_value(v));
 	return 0;
 }
@@ -120,7 +123,8 @@ static int ifaces_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "interfaces", CNI_MAX_IFACES, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		struct cni_iface *f = &r->ifaces[r->n_ifaces];
 		json_t *mtu;
 
@@ -130,7 +134,8 @@ static int ifaces_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 		if (!err)
 			err = str_copy(v, "mac", false, f->mac, sizeof(f->mac), "interfaces[]", e);
 		if (!err)
-			err = str_copy(v, "sandbox", false, f->sandbox, sizeof(f->sandbox), "interfaces[]", e);
+			err = str_copy(v, "sandbox", false, f->sandbox, sizeof(f->sandbox),
+				       "interfaces[]", e);
 		if (err)
 			return err;
 		mtu = json_object_get(v, "mtu");
@@ -150,7 +155,8 @@ static int ips_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "ips", CNI_MAX_IPS, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		struct cni_ip *ip = &r->ips[r->n_ips];
 		json_t *idx;
 
@@ -158,7 +164,8 @@ static int ips_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 			return decode_err(e, "ips[%zu] must be an object", i);
 		err = str_copy(v, "address", true, ip->address, sizeof(ip->address), "ips[]", e);
 		if (!err)
-			err = str_copy(v, "gateway", false, ip->gateway, sizeof(ip->gateway), "ips[]", e);
+			err = str_copy(v, "gateway", false, ip->gateway, sizeof(ip->gateway),
+				       "ips[]", e);
 		if (err)
 			return err;
 		if (cidr_parse(ip) < 0)
@@ -169,8 +176,9 @@ static int ips_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 		if (idx && !json_is_null(idx)) {
 			if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
 			    json_integer_value(idx) >= r->n_ifaces)
-				return decode_err(e, "ips[%zu]: \"interface\" is not an index into interfaces",
-						  i);
+				return decode_err(
+				    e, "ips[%zu]: \"interface\" is not an index into interfaces",
+				    i);
 			ip->iface = (int)json_integer_value(idx);
 		}
 		r->n_ips++;
@@ -187,7 +195,8 @@ static int routes_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "routes", CNI_MAX_ROUTES, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		struct cni_route *rt = &r->routes[r->n_routes];
 
 		if (!json_is_object(v))
@@ -215,7 +224,8 @@ int result_parse(const char *json, struct cni_result *r, struct cni_err *e)
 		return decode_err(e, "invalid JSON at line %d: %s", jerr.line, jerr.text);
 	if (!json_is_object(root))
 		return decode_err(e, "result is not a JSON object");
-	err = str_copy(root, "cniVersion", false, r->cni_version, sizeof(r->cni_version), "result", e);
+	err = str_copy(root, "cniVersion", false, r->cni_version, sizeof(r->cni_version), "result",
+		       e);
 	if (!err)
 		err = ifaces_parse(root, r, e);
 	if (!err)
@@ -303,7 +313,8 @@ char *cni_err_format(const struct cni_err *e, const char *version)
 {
 	json_auto_t *root = json_object();
 
-	json_object_set_new(root, "cniVersion", json_string(version && *version ? version : CNI_VERSION_LATEST));
+	json_object_set_new(root, "cniVersion",
+			    json_string(version && *version ? version : CNI_VERSION_LATEST));
 	json_object_set_new(root, "code", json_integer(e->code));
 	json_object_set_new(root, "msg", json_string(e->msg));
 	json_object_set_new(root, "details", json_string(e->details));
@@ -352,7 +363,8 @@ int versions_parse(const char *json, const char *want, bool *has, char *highest,
 	if (!json_is_array(list))
 		return -EBADMSG;
 	*has = false;
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		const char *s = json_string_value(v);
 
 		if (!s)

@@ -38,7 +38,7 @@ static int mkdir_p(const char *path, mode_t mode)
 
 int state_lock(const char *state_dir, int timeout_ms)
 {
-	struct timespec nap = { 0, 10 * 1000 * 1000 };
+	struct timespec nap = {0, 10 * 1000 * 1000};
 	char path[PATH_MAX];
 	int fd, r;
 
@@ -151,11 +151,11 @@ static int state_load(const char *path, struct ep_state *s)
 	    !json_is_integer(json_object_get(root, "hostIfindex")))
 		return -EBADMSG;
 	s->host_ifindex = (int)json_integer_value(json_object_get(root, "hostIfindex"));
-#define COPY(key, field)                                                          \
-	do {                                                                      \
-		v = json_object_get(root, key);                                   \
-		if (json_is_string(v))                                            \
-			snprintf(s->field, sizeof(s->field), "%s", json_string_value(v)); \
+#define COPY(key, field)                                                                           \
+	do {                                                                                       \
+		v = json_object_get(root, key);                                                    \
+		if (json_is_string(v))                                                             \
+			snprintf(s->field, sizeof(s->field), "%s", json_string_value(v));          \
 	} while (0)
 	COPY("containerID", containerid);
 	COPY("ifname", ifname);
@@ -164,10 +164,12 @@ static int state_load(const char *path, struct ep_state *s)
 	COPY("podMac", pod_mac);
 #undef COPY
 	ips = json_object_get(root, "ips");
-	json_array_foreach(ips, i, v) {
+	json_array_foreach(ips, i, v)
+	{
 		if (s->n_ips >= CNI_MAX_IPS)
 			break;
-		if (!json_is_string(v) || inet_pton(AF_INET, json_string_value(v), &s->ips[s->n_ips]) != 1)
+		if (!json_is_string(v) ||
+		    inet_pton(AF_INET, json_string_value(v), &s->ips[s->n_ips]) != 1)
 			return -EBADMSG;
 		s->n_ips++;
 	}
@@ -204,7 +206,8 @@ static void closedirp(DIR **d)
 }
 
 int state_foreach(const char *state_dir, const char *net,
-		  int (*fn)(const struct ep_state *s, const char *file, int err, void *ctx), void *ctx)
+		  int (*fn)(const struct ep_state *s, const char *file, int err, void *ctx),
+		  void *ctx)
 {
 	__attribute__((cleanup(closedirp))) DIR *d = NULL;
 	char dir[PATH_MAX], path[PATH_MAX * 2];
@@ -235,7 +238,7 @@ int state_foreach(const char *state_dir, const char *net,
 void veth_host_name(const char *cid, const char *ifname, char out[16])
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
-	const char *parts[] = { cid, "", ifname };
+	const char *parts[] = {cid, "", ifname};
 
 	for (int p = 0; p < 3; p++) {
 		/* The empty middle part contributes its terminating 0 byte. */

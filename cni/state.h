@@ -32,7 +32,8 @@ int state_remove(const char *state_dir, const char *net, const char *cid, const 
 /* fn(state, file, err, ctx) for each state file of net; err < 0 and state NULL
  * when a file cannot be read. Stops at fn's first non-zero value. */
 int state_foreach(const char *state_dir, const char *net,
-		  int (*fn)(const struct ep_state *s, const char *file, int err, void *ctx), void *ctx);
+		  int (*fn)(const struct ep_state *s, const char *file, int err, void *ctx),
+		  void *ctx);
 
 /* "sl" + 12 hex digits of FNV-1a 64 over containerid, a 0 byte and ifname. */
 void veth_host_name(const char *cid, const char *ifname, char out[16]);

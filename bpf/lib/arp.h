@@ -11,8 +11,7 @@
 
 static __always_inline bool arp_is_gateway_request(const struct arp_eth *arp)
 {
-	return arp->hdr.ar_op == bpf_htons(ARPOP_REQUEST) &&
-	       arp->tpa == bpf_htonl(SL_POD_GATEWAY4);
+	return arp->hdr.ar_op == bpf_htons(ARPOP_REQUEST) && arp->tpa == bpf_htonl(SL_POD_GATEWAY4);
 }
 
 /* Turns the request into the gateway's reply, from the host veth's MAC. */

@@ -62,8 +62,8 @@ static __always_inline int fwd_fib4(struct __sk_buff *skb, struct ethhdr *eth, s
 	}
 	nh.nh_family = fib.family;
 	nh.ipv4_nh = fib.ipv4_dst;
-	return fwd_redirect_result(bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0),
-				   SL_PATH_FIB, verdict);
+	return fwd_redirect_result(bpf_redirect_neigh(fib.ifindex, &nh, sizeof(nh), 0), SL_PATH_FIB,
+				   verdict);
 }
 
 #endif

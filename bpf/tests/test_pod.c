@@ -30,34 +30,34 @@
 
 #define IP(a, b, c, d) htonl(((__u32)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
 
-static const __u8 mac_a[6] = { 0x02, 0xaa, 0, 0, 0, 0x0a };
-static const __u8 host_a[6] = { 0x02, 0xbb, 0, 0, 0, 0x0a };
-static const __u8 mac_b[6] = { 0x02, 0xaa, 0, 0, 0, 0x0b };
-static const __u8 host_b[6] = { 0x02, 0xbb, 0, 0, 0, 0x0b };
-static const __u8 mac_other[6] = { 0x02, 0xcc, 0, 0, 0, 0x01 };
-static const __u8 mac_uplink[6] = { 0x02, 0, 0, 0, 0x01, 0 };
-static const __u8 mac_router[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
+static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
+static const __u8 mac_b[6] = {0x02, 0xaa, 0, 0, 0, 0x0b};
+static const __u8 host_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
+static const __u8 mac_other[6] = {0x02, 0xcc, 0, 0, 0, 0x01};
+static const __u8 mac_uplink[6] = {0x02, 0, 0, 0, 0x01, 0};
+static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
 
-#define IP_A IP(10, 244, 1, 10)
-#define IP_B IP(10, 244, 1, 11)
-#define IP_NODE IP(10, 0, 0, 1)
-#define IP_ROUTED IP(192, 0, 2, 7) /* via 10.0.0.2, neighbour known */
+#define IP_A	      IP(10, 244, 1, 10)
+#define IP_B	      IP(10, 244, 1, 11)
+#define IP_NODE	      IP(10, 0, 0, 1)
+#define IP_ROUTED     IP(192, 0, 2, 7)	  /* via 10.0.0.2, neighbour known */
 #define IP_UNRESOLVED IP(198, 51, 100, 7) /* via 10.0.0.3, no neighbour */
-#define IP_NOWHERE IP(203, 0, 113, 5) /* no route */
+#define IP_NOWHERE    IP(203, 0, 113, 5)  /* no route */
 
 /* The private namespace: two pod veths and an uplink with a router behind. */
 static const char *const netns_setup[] = {
-	"ip link set lo up",
-	"ip link add ha type veth peer name pa",
-	"ip link add hb type veth peer name pb",
-	"ip link add up0 address 02:00:00:00:01:00 type veth peer name up1",
-	"ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
-	"ip link set up0 up && ip link set up1 up",
-	"ip addr add 10.0.0.1/24 dev up0",
-	"ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent",
-	"ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
-	"ip route add 198.51.100.0/24 via 10.0.0.3 dev up0",
-	"echo 1 > /proc/sys/net/ipv4/ip_forward",
+    "ip link set lo up",
+    "ip link add ha type veth peer name pa",
+    "ip link add hb type veth peer name pb",
+    "ip link add up0 address 02:00:00:00:01:00 type veth peer name up1",
+    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
+    "ip link set up0 up && ip link set up1 up",
+    "ip addr add 10.0.0.1/24 dev up0",
+    "ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent",
+    "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
+    "ip route add 198.51.100.0/24 via 10.0.0.3 dev up0",
+    "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
 static int if_a, if_b, if_up;
@@ -93,7 +93,8 @@ static __u16 csum(const void *data, size_t len)
 	return htons(~sum & 0xffff);
 }
 
-static struct arp_pkt arp_build(const __u8 *src_mac, __u16 op, const __u8 *sha, __be32 spa, __be32 tpa)
+static struct arp_pkt arp_build(const __u8 *src_mac, __u16 op, const __u8 *sha, __be32 spa,
+				__be32 tpa)
 {
 	struct arp_pkt p = {};
 
@@ -138,14 +139,14 @@ static struct icmp_pkt icmp_build(const __u8 *src_mac, __be32 saddr, __be32 dadd
 
 /* Runs the program once on pkt as if it arrived on ifindex; checks the
  * verdict and that exactly one packet of len bytes was counted at metric. */
-static void expect(int prog_fd, int metrics_fd, const void *pkt, __u32 len, int ifindex, int verdict,
-		   unsigned int metric, void *out, __u32 *out_len)
+static void expect(int prog_fd, int metrics_fd, const void *pkt, __u32 len, int ifindex,
+		   int verdict, unsigned int metric, void *out, __u32 *out_len)
 {
 	struct sl_metric_val before[SL_METRICS_MAX], after[SL_METRICS_MAX];
-	struct __sk_buff ctx = { .ifindex = ifindex, .ingress_ifindex = ifindex };
+	struct __sk_buff ctx = {.ifindex = ifindex, .ingress_ifindex = ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len, .data_out = out,
-		    .data_size_out = out_len ? *out_len : 0, .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .repeat = 1);
+		    .data_size_out = out_len ? *out_len : 0, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1);
 	__u64 total = 0;
 	int err;
 
@@ -167,7 +168,7 @@ static void expect(int prog_fd, int metrics_fd, const void *pkt, __u32 len, int 
 
 static void ep_seed(int ep_fd)
 {
-	struct sl_ep_val a = { .ifindex = if_a, .ep_id = if_a }, b = { .ifindex = if_b, .ep_id = if_b };
+	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
 
 	memcpy(a.pod_mac, mac_a, 6);
 	memcpy(a.host_mac, host_a, 6);
@@ -184,7 +185,8 @@ static void test_arp(int prog, int metrics)
 
 	UNIT_CASE("ARP request for the gateway is answered");
 	in = arp_build(mac_a, ARPOP_REQUEST, mac_a, IP_A, htonl(SL_POD_GATEWAY4));
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_ARP_REPLY, &out, &len);
+	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_ARP_REPLY, &out,
+	       &len);
 	CHECK(!memcmp(out.eth.h_dest, mac_a, 6));
 	CHECK(!memcmp(out.eth.h_source, host_a, 6));
 	CHECK_INT(ntohs(out.eth.h_proto), ETH_P_ARP);
@@ -229,7 +231,8 @@ static void check_forwarded(const struct icmp_pkt *in, const struct icmp_pkt *ou
 	CHECK(!memcmp(out->eth.h_dest, dst, 6));
 	CHECK_INT(out->ip.ttl, in->ip.ttl - 1);
 	CHECK_INT(csum(&out->ip, sizeof(out->ip)), 0);
-	CHECK(!memcmp(&out->ip.saddr, &in->ip.saddr, sizeof(*in) - offsetof(struct icmp_pkt, ip.saddr)));
+	CHECK(!memcmp(&out->ip.saddr, &in->ip.saddr,
+		      sizeof(*in) - offsetof(struct icmp_pkt, ip.saddr)));
 }
 
 static void test_ipv4(int prog, int metrics)
@@ -336,7 +339,8 @@ static void test_other(int prog, int metrics)
 /* Counts the entries whose ifindex matches what was seeded for their IP. */
 static int ep_count(__be32 ip, const struct sl_ep_val *val, void *ctx)
 {
-	if ((ip == IP_A && val->ifindex == (__u32)if_a) || (ip == IP_B && val->ifindex == (__u32)if_b))
+	if ((ip == IP_A && val->ifindex == (__u32)if_a) ||
+	    (ip == IP_B && val->ifindex == (__u32)if_b))
 		(*(int *)ctx)++;
 	return 0;
 }
@@ -382,7 +386,7 @@ static void test_run(void)
 	if (!skel)
 		return;
 	bpf_object__for_each_map(map, skel->obj)
-		bpf_map__set_pin_path(map, NULL); /* private maps: nothing pinned */
+	    bpf_map__set_pin_path(map, NULL); /* private maps: nothing pinned */
 	CHECK_INT(sl_pod__load(skel), 0);
 	prog = bpf_program__fd(skel->progs.sl_from_pod);
 	metrics = bpf_map__fd(skel->maps.sl_metrics);
@@ -425,7 +429,7 @@ static void test_load_and_pin(void)
 	struct dp_pin_report rep;
 	struct dp_obj_info info;
 	struct sl_info_val iv, iv2;
-	struct sl_ep_val ev = { .ifindex = 7 }, got;
+	struct sl_ep_val ev = {.ifindex = 7}, got;
 	char path[512], why[256];
 	__u32 prog_id;
 	__u64 first_ns;
@@ -494,7 +498,7 @@ static void test_load_and_pin(void)
 
 	UNIT_CASE("pins of another ABI version are all replaced");
 	iv2.abi_version = SL_ABI_VERSION + 1;
-	CHECK_INT(bpf_map_update_elem(fd, &(__u32){ 0 }, &iv2, BPF_ANY), 0);
+	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 3);
@@ -528,8 +532,8 @@ static void test_load_and_pin(void)
 		CHECK_INT(id, info.id);
 		CHECK_INT(dp_tc_detach(if_b), 0);
 		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), -ENOENT);
-		CHECK_INT(dp_tc_detach(if_b), 0); /* already gone */
-		CHECK_INT(dp_tc_detach(if_a), 0); /* never attached, no clsact */
+		CHECK_INT(dp_tc_detach(if_b), 0);  /* already gone */
+		CHECK_INT(dp_tc_detach(if_a), 0);  /* never attached, no clsact */
 		CHECK_INT(dp_tc_detach(99999), 0); /* no such link */
 		CHECK_INT(dp_tc_attach(99999, fd, &mode), -ENODEV);
 		close(fd);

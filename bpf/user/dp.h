@@ -19,7 +19,7 @@
 struct dp_pin_report {
 	int maps_reused; /* compatible pins kept, with their contents */
 	int maps_created;
-	int maps_replaced; /* incompatible pins removed and recreated */
+	int maps_replaced;    /* incompatible pins removed and recreated */
 	char replaced[8][32]; /* names of the replaced pins, with the reason */
 };
 
@@ -43,9 +43,9 @@ int dp_pin_open(const char *pin_dir, const char *name);
 struct dp_obj_info {
 	char name[32];
 	__u32 id;
-	__u32 type; /* bpf_map_type or bpf_prog_type */
+	__u32 type;				 /* bpf_map_type or bpf_prog_type */
 	__u32 key_size, value_size, max_entries; /* maps only */
-	__u32 entries; /* maps only: counted by iteration (hash/lpm) */
+	__u32 entries;				 /* maps only: counted by iteration (hash/lpm) */
 };
 int dp_pin_info(const char *pin_dir, const char *name, struct dp_obj_info *info);
 
@@ -56,7 +56,8 @@ int dp_ep_lookup(int map_fd, __be32 ip, struct sl_ep_val *val);
 /* -ENOENT if absent. */
 int dp_ep_delete(int map_fd, __be32 ip);
 /* Calls fn for each entry; stops and returns fn's value if it is non-zero. */
-int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx), void *ctx);
+int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx),
+		  void *ctx);
 /* Sums the per-CPU counters; out has SL_METRICS_MAX entries. */
 int dp_metrics_read(int map_fd, struct sl_metric_val *out);
 int dp_info_read(int map_fd, struct sl_info_val *val);

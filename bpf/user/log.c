@@ -12,7 +12,7 @@
 static const char *log_ident = "sluice";
 static FILE *log_file;
 static enum log_level log_max = LOG_LVL_INFO;
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
 int log_open(const char *ident, const char *path, enum log_level level)
 {

@@ -13,16 +13,28 @@ void log_close(void);
 int log_level_parse(const char *s, enum log_level *out);
 enum log_level log_level_get(void);
 
-void log_msg(enum log_level level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void log_vmsg(enum log_level level, int err, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+void log_msg(enum log_level level, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(enum log_level level, int err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define log_debug(...) log_msg(LOG_LVL_DEBUG, 0, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LVL_INFO, 0, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LVL_WARN, 0, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, 0, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, 0, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERROR, 0, __VA_ARGS__)
 
 /* Log with ": strerror(-err)" appended and return err (a negative errno). */
-#define log_warn_errno(err, ...) ({ int _e = (err); log_msg(LOG_LVL_WARN, _e, __VA_ARGS__); _e; })
-#define log_error_errno(err, ...) ({ int _e = (err); log_msg(LOG_LVL_ERROR, _e, __VA_ARGS__); _e; })
+#define log_warn_errno(err, ...)                                                                   \
+	({                                                                                         \
+		int _e = (err);                                                                    \
+		log_msg(LOG_LVL_WARN, _e, __VA_ARGS__);                                            \
+		_e;                                                                                \
+	})
+#define log_error_errno(err, ...)                                                                  \
+	({                                                                                         \
+		int _e = (err);                                                                    \
+		log_msg(LOG_LVL_ERROR, _e, __VA_ARGS__);                                           \
+		_e;                                                                                \
+	})
 
 #endif

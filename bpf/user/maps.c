@@ -14,8 +14,8 @@ static const struct {
 	const char *name;
 	const char *desc;
 } metric_names[SL_METRICS_MAX] = {
-#define METRIC_ENTRY(sym, value, text) [value] = { #sym, text },
-	SL_DROP_REASONS(METRIC_ENTRY) SL_PATHS(METRIC_ENTRY)
+#define METRIC_ENTRY(sym, value, text) [value] = {#sym, text},
+    SL_DROP_REASONS(METRIC_ENTRY) SL_PATHS(METRIC_ENTRY)
 #undef METRIC_ENTRY
 };
 
@@ -44,7 +44,8 @@ int dp_ep_delete(int map_fd, __be32 ip)
 }
 
 /* The next key is fetched before fn runs, so fn may delete the entry it got. */
-int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx), void *ctx)
+int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx),
+		  void *ctx)
 {
 	struct sl_ep_key cur = {}, next = {};
 	struct sl_ep_val val;

@@ -119,10 +119,10 @@ static int map_incompatible(int fd, const struct bpf_map *map, char *why, size_t
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (err)
 		return err;
-#define DIFFERS(field, want)                                                                     \
-	if (info.field != (want)) {                                                              \
-		snprintf(why, why_len, #field " %u!=%u", info.field, (unsigned int)(want));       \
-		return 1;                                                                        \
+#define DIFFERS(field, want)                                                                       \
+	if (info.field != (want)) {                                                                \
+		snprintf(why, why_len, #field " %u!=%u", info.field, (unsigned int)(want));        \
+		return 1;                                                                          \
 	}
 	DIFFERS(type, bpf_map__type(map));
 	DIFFERS(key_size, bpf_map__key_size(map));
@@ -184,7 +184,8 @@ static int pins_sort(struct sl_pod *skel, struct pin_plan *plan, struct dp_pin_r
 	char why[32];
 	int r;
 
-	bpf_object__for_each_map(map, skel->obj) {
+	bpf_object__for_each_map(map, skel->obj)
+	{
 		const char *path = bpf_map__pin_path(map);
 		_cleanup_close_ int fd = -1;
 		bool is_info = map == skel->maps.sl_info;
@@ -221,7 +222,7 @@ static int pins_sort(struct sl_pod *skel, struct pin_plan *plan, struct dp_pin_r
 
 static int info_write(int fd)
 {
-	struct sl_info_val val = { .abi_version = SL_ABI_VERSION };
+	struct sl_info_val val = {.abi_version = SL_ABI_VERSION};
 	struct timespec ts;
 	__u32 key = 0;
 

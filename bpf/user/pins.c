@@ -16,9 +16,9 @@ static const struct {
 	const char *name;
 	enum dp_fd_kind kind;
 } ready_pins[] = {
-	{ SL_PIN_FROM_POD, DP_FD_PROG },
-	{ SL_PIN_EP4, DP_FD_MAP },
-	{ SL_PIN_METRICS, DP_FD_MAP },
+    {SL_PIN_FROM_POD, DP_FD_PROG},
+    {SL_PIN_EP4, DP_FD_MAP},
+    {SL_PIN_METRICS, DP_FD_MAP},
 };
 
 int dp_pin_open(const char *pin_dir, const char *name)
@@ -45,7 +45,8 @@ static int ep_layout_check(const char *pin_dir, char *why, size_t why_len)
 	err = bpf_obj_get_info_by_fd(fd, &info, &len);
 	if (err)
 		return err;
-	if (info.key_size != sizeof(struct sl_ep_key) || info.value_size != sizeof(struct sl_ep_val)) {
+	if (info.key_size != sizeof(struct sl_ep_key) ||
+	    info.value_size != sizeof(struct sl_ep_val)) {
 		snprintf(why, why_len, "%s/%s has key/value size %u/%u, this build uses %zu/%zu",
 			 pin_dir, SL_PIN_EP4, info.key_size, info.value_size,
 			 sizeof(struct sl_ep_key), sizeof(struct sl_ep_val));

@@ -12,7 +12,7 @@
 #include "dp_util.h"
 
 #define TC_HANDLE 1
-#define TC_PRIO 1
+#define TC_PRIO	  1
 
 #if LIBBPF_MAJOR_VERSION > 1 || (LIBBPF_MAJOR_VERSION == 1 && LIBBPF_MINOR_VERSION >= 3)
 #define TC_HAVE_TCX 1
@@ -198,9 +198,9 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 const char *dp_attach_mode_name(enum dp_attach_mode mode)
 {
 	static const char *const names[] = {
-		[DP_ATTACH_NONE] = "none",
-		[DP_ATTACH_TCX] = "tcx",
-		[DP_ATTACH_CLSACT] = "clsact",
+	    [DP_ATTACH_NONE] = "none",
+	    [DP_ATTACH_TCX] = "tcx",
+	    [DP_ATTACH_CLSACT] = "clsact",
 	};
 
 	if ((unsigned int)mode >= sizeof(names) / sizeof(names[0]))

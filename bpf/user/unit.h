@@ -12,38 +12,38 @@ static const char *unit_case = "";
 
 #define UNIT_CASE(name) (unit_case = (name))
 
-#define CHECK(cond)                                                                          \
-	do {                                                                                 \
-		if (cond) {                                                                  \
-			unit_passed++;                                                       \
-		} else {                                                                     \
-			unit_failed++;                                                       \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (cond) {                                                                        \
+			unit_passed++;                                                             \
+		} else {                                                                           \
+			unit_failed++;                                                             \
 			printf("FAIL %s:%d [%s]: %s\n", __FILE__, __LINE__, unit_case, #cond);     \
-		}                                                                            \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_INT(got, want)                                                                 \
-	do {                                                                                 \
-		long long _g = (long long)(got), _w = (long long)(want);                     \
-		if (_g == _w) {                                                              \
-			unit_passed++;                                                       \
-		} else {                                                                     \
-			unit_failed++;                                                       \
-			printf("FAIL %s:%d [%s]: %s: expected %lld, got %lld\n", __FILE__, __LINE__, \
-			       unit_case, #got, _w, _g);                                     \
-		}                                                                            \
+#define CHECK_INT(got, want)                                                                       \
+	do {                                                                                       \
+		long long _g = (long long)(got), _w = (long long)(want);                           \
+		if (_g == _w) {                                                                    \
+			unit_passed++;                                                             \
+		} else {                                                                           \
+			unit_failed++;                                                             \
+			printf("FAIL %s:%d [%s]: %s: expected %lld, got %lld\n", __FILE__,         \
+			       __LINE__, unit_case, #got, _w, _g);                                 \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STR(got, want)                                                                 \
-	do {                                                                                 \
-		const char *_g = (got), *_w = (want);                                        \
-		if (_g && _w && !strcmp(_g, _w)) {                                           \
-			unit_passed++;                                                       \
-		} else {                                                                     \
-			unit_failed++;                                                       \
-			printf("FAIL %s:%d [%s]: %s: expected \"%s\", got \"%s\"\n", __FILE__,       \
-			       __LINE__, unit_case, #got, _w ? _w : "(null)", _g ? _g : "(null)");  \
-		}                                                                            \
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *_g = (got), *_w = (want);                                              \
+		if (_g && _w && !strcmp(_g, _w)) {                                                 \
+			unit_passed++;                                                             \
+		} else {                                                                           \
+			unit_failed++;                                                             \
+			printf("FAIL %s:%d [%s]: %s: expected \"%s\", got \"%s\"\n", __FILE__,     \
+			       __LINE__, unit_case, #got, _w ? _w : "(null)", _g ? _g : "(null)"); \
+		}                                                                                  \
 	} while (0)
 
 static inline int unit_done(void)

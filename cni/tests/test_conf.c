@@ -10,35 +10,40 @@
 
 /* Trimmed from requests in cni.md (podman 4.3, containerd 1.6, GC). */
 static const char podman_add[] =
-	"{\"capabilities\":{\"aliases\":true,\"portMappings\":true},\"cniVersion\":\"1.0.0\","
-	"\"name\":\"cnidemo\",\"type\":\"sluice\",\"ipam\":{\"type\":\"host-local\","
-	"\"ranges\":[[{\"subnet\":\"10.244.0.0/24\"}]],\"dataDir\":\"/tmp/x\"},"
-	"\"runtimeConfig\":{\"aliases\":{\"cnidemo\":[\"1d10eb964059\"]},"
-	"\"portMappings\":[{\"hostPort\":18082,\"containerPort\":80,\"protocol\":\"tcp\"}]}}";
+    "{\"capabilities\":{\"aliases\":true,\"portMappings\":true},\"cniVersion\":\"1.0.0\","
+    "\"name\":\"cnidemo\",\"type\":\"sluice\",\"ipam\":{\"type\":\"host-local\","
+    "\"ranges\":[[{\"subnet\":\"10.244.0.0/24\"}]],\"dataDir\":\"/tmp/x\"},"
+    "\"runtimeConfig\":{\"aliases\":{\"cnidemo\":[\"1d10eb964059\"]},"
+    "\"portMappings\":[{\"hostPort\":18082,\"containerPort\":80,\"protocol\":\"tcp\"}]}}";
 
 static const char containerd_del[] =
-	"{\"cniVersion\":\"1.0.0\",\"name\":\"k8s-pod-network\",\"type\":\"sluice\","
-	"\"pinDir\":\"/sys/fs/bpf/sluice-n1\",\"stateDir\":\"/run/sluice-n1\",\"mtu\":1400,"
-	"\"logLevel\":\"debug\",\"ipam\":{\"type\":\"host-local\"},"
-	"\"runtimeConfig\":{\"dns\":{\"Servers\":[\"10.96.0.10\"],\"Searches\":[\"svc\"],\"Options\":[\"ndots:5\"]},"
-	"\"io.kubernetes.cri.pod-annotations\":{\"example.com/note\":\"hello\"},"
-	"\"MAC\":\"0A:58:0A:F4:00:05\","
-	"\"portMappings\":[{\"HostPort\":18083,\"ContainerPort\":80,\"Protocol\":\"tcp\",\"HostIP\":\"\"}]},"
-	"\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"sl0123456789ab\",\"mac\":\"6a:ab:53:7f:9a:9c\"},"
-	"{\"name\":\"eth0\",\"mac\":\"82:a8:54:d7:5b:9c\",\"sandbox\":\"/var/run/netns/cni-f07a1879\"}],"
-	"\"ips\":[{\"interface\":1,\"address\":\"10.244.0.5/32\",\"gateway\":\"169.254.1.1\"}],"
-	"\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"169.254.1.1\"}],\"dns\":{}}}";
+    "{\"cniVersion\":\"1.0.0\",\"name\":\"k8s-pod-network\",\"type\":\"sluice\","
+    "\"pinDir\":\"/sys/fs/bpf/sluice-n1\",\"stateDir\":\"/run/sluice-n1\",\"mtu\":1400,"
+    "\"logLevel\":\"debug\",\"ipam\":{\"type\":\"host-local\"},"
+    "\"runtimeConfig\":{\"dns\":{\"Servers\":[\"10.96.0.10\"],\"Searches\":[\"svc\"],\"Options\":["
+    "\"ndots:5\"]},"
+    "\"io.kubernetes.cri.pod-annotations\":{\"example.com/note\":\"hello\"},"
+    "\"MAC\":\"0A:58:0A:F4:00:05\","
+    "\"portMappings\":[{\"HostPort\":18083,\"ContainerPort\":80,\"Protocol\":\"tcp\",\"HostIP\":"
+    "\"\"}]},"
+    "\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"sl0123456789ab\",\"mac\":"
+    "\"6a:ab:53:7f:9a:9c\"},"
+    "{\"name\":\"eth0\",\"mac\":\"82:a8:54:d7:5b:9c\",\"sandbox\":\"/var/run/netns/"
+    "cni-f07a1879\"}],"
+    "\"ips\":[{\"interface\":1,\"address\":\"10.244.0.5/32\",\"gateway\":\"169.254.1.1\"}],"
+    "\"routes\":[{\"dst\":\"0.0.0.0/0\",\"gw\":\"169.254.1.1\"}],\"dns\":{}}}";
 
 static const char gc_both_keys[] =
-	"{\"cniVersion\":\"1.1.0\",\"name\":\"net1\",\"type\":\"sluice\",\"ipam\":{\"type\":\"host-local\"},"
-	"\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
-	"{\"containerID\":\"c2\",\"ifname\":\"net1\"}],"
-	"\"cni.dev/attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
-	"{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}";
+    "{\"cniVersion\":\"1.1.0\",\"name\":\"net1\",\"type\":\"sluice\",\"ipam\":{\"type\":\"host-"
+    "local\"},"
+    "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+    "{\"containerID\":\"c2\",\"ifname\":\"net1\"}],"
+    "\"cni.dev/attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"},"
+    "{\"containerID\":\"c2\",\"ifname\":\"net1\"}]}";
 
 static const char gc_old_key[] =
-	"{\"cniVersion\":\"1.1.0\",\"name\":\"net1\",\"type\":\"sluice\","
-	"\"cni.dev/attachments\":[{\"containerID\":\"c9\",\"ifname\":\"eth0\"}]}";
+    "{\"cniVersion\":\"1.1.0\",\"name\":\"net1\",\"type\":\"sluice\","
+    "\"cni.dev/attachments\":[{\"containerID\":\"c9\",\"ifname\":\"eth0\"}]}";
 
 static void test_bad_input(void)
 {
@@ -47,42 +52,48 @@ static void test_bad_input(void)
 		int code;
 		const char *details_has;
 	} cases[] = {
-		{ "empty", "", 6, "empty" },
-		{ "whitespace", " \n\t", 6, "empty" },
-		{ "invalid JSON", "{\"cniVersion\":\"1.0.0\",", 6, "invalid JSON" },
-		{ "not an object", "[1,2]", 6, "not a JSON object" },
-		{ "missing cniVersion", "{\"name\":\"n\",\"type\":\"sluice\"}", 7, "cniVersion" },
-		{ "cniVersion not a string", "{\"cniVersion\":1,\"name\":\"n\",\"type\":\"sluice\"}", 7,
-		  "cniVersion" },
-		{ "missing name", "{\"cniVersion\":\"1.0.0\",\"type\":\"sluice\"}", 7, "\"name\"" },
-		{ "missing type", "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", 7, "\"type\"" },
-		{ "empty type", "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"\"}", 7, "\"type\"" },
-		{ "unsupported version 0.2.0", "{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"sluice\"}",
-		  1, "0.2.0" },
-		{ "unsupported version 2.0.0", "{\"cniVersion\":\"2.0.0\",\"name\":\"n\",\"type\":\"sluice\"}",
-		  1, "2.0.0" },
-		{ "name with a slash", "{\"cniVersion\":\"1.0.0\",\"name\":\"../etc\",\"type\":\"sluice\"}", 7,
-		  "network name" },
-		{ "relative stateDir",
-		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"stateDir\":\"var\"}", 7,
-		  "absolute" },
-		{ "mtu too small", "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"mtu\":10}", 7,
-		  "mtu" },
-		{ "bad logLevel",
-		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"logLevel\":\"loud\"}", 7,
-		  "logLevel" },
-		{ "ipam type with a slash",
-		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"ipam\":{\"type\":\"../x\"}}", 7,
-		  "ipam.type" },
-		{ "bad runtimeConfig mac",
-		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"runtimeConfig\":{\"mac\":\"zz\"}}",
-		  7, "mac" },
-		{ "prevResult with a bad address",
-		  "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"prevResult\":{\"ips\":[{\"address\":\"10.0.0.300/32\"}]}}",
-		  6, "10.0.0.300" },
-		{ "attachment without ifname",
-		  "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"sluice\",\"cni.dev/valid-attachments\":[{\"containerID\":\"c\"}]}",
-		  7, "ifname" },
+	    {"empty", "", 6, "empty"},
+	    {"whitespace", " \n\t", 6, "empty"},
+	    {"invalid JSON", "{\"cniVersion\":\"1.0.0\",", 6, "invalid JSON"},
+	    {"not an object", "[1,2]", 6, "not a JSON object"},
+	    {"missing cniVersion", "{\"name\":\"n\",\"type\":\"sluice\"}", 7, "cniVersion"},
+	    {"cniVersion not a string", "{\"cniVersion\":1,\"name\":\"n\",\"type\":\"sluice\"}", 7,
+	     "cniVersion"},
+	    {"missing name", "{\"cniVersion\":\"1.0.0\",\"type\":\"sluice\"}", 7, "\"name\""},
+	    {"missing type", "{\"cniVersion\":\"1.0.0\",\"name\":\"n\"}", 7, "\"type\""},
+	    {"empty type", "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"\"}", 7,
+	     "\"type\""},
+	    {"unsupported version 0.2.0",
+	     "{\"cniVersion\":\"0.2.0\",\"name\":\"n\",\"type\":\"sluice\"}", 1, "0.2.0"},
+	    {"unsupported version 2.0.0",
+	     "{\"cniVersion\":\"2.0.0\",\"name\":\"n\",\"type\":\"sluice\"}", 1, "2.0.0"},
+	    {"name with a slash",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"../etc\",\"type\":\"sluice\"}", 7,
+	     "network name"},
+	    {"relative stateDir",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"stateDir\":\"var\"}",
+	     7, "absolute"},
+	    {"mtu too small",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"mtu\":10}", 7, "mtu"},
+	    {"bad logLevel",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"logLevel\":\"loud\"}",
+	     7, "logLevel"},
+	    {"ipam type with a slash",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"ipam\":{\"type\":\"../"
+	     "x\"}}",
+	     7, "ipam.type"},
+	    {"bad runtimeConfig mac",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"runtimeConfig\":{"
+	     "\"mac\":\"zz\"}}",
+	     7, "mac"},
+	    {"prevResult with a bad address",
+	     "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"sluice\",\"prevResult\":{\"ips\":"
+	     "[{\"address\":\"10.0.0.300/32\"}]}}",
+	     6, "10.0.0.300"},
+	    {"attachment without ifname",
+	     "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"sluice\",\"cni.dev/"
+	     "valid-attachments\":[{\"containerID\":\"c\"}]}",
+	     7, "ifname"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -165,8 +176,8 @@ static void test_gc_keys(void)
 	conf_free(&c);
 
 	UNIT_CASE("GC: empty valid list is still a list");
-	static const char empty[] =
-		"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"sluice\",\"cni.dev/valid-attachments\":[]}";
+	static const char empty[] = "{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"sluice\","
+				    "\"cni.dev/valid-attachments\":[]}";
 	CHECK_INT(conf_parse(empty, strlen(empty), &c, &e), 0);
 	CHECK(c.has_valid);
 	CHECK_INT(c.n_valid, 0);
@@ -215,17 +226,18 @@ static void test_args(void)
 		int ok;
 		const char *ns, *pod, *uid, *mac;
 	} cases[] = {
-		{ "empty", "", 1, "", "", "", "" },
-		{ "containerd, random order",
-		  "K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=uid-1234;IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=demo-pod",
-		  1, "default", "demo-pod", "uid-1234", "" },
-		{ "podman with MAC", "IgnoreUnknown=1;K8S_POD_NAME=pensive_booth;MAC=0A:58:00:00:00:01", 1, "",
-		  "pensive_booth", "", "0a:58:00:00:00:01" },
-		{ "trailing separator", "K8S_POD_NAME=a;", 1, "", "a", "", "" },
-		{ "empty value", "K8S_POD_NAME=", 1, "", "", "", "" },
-		{ "pair without =", "IgnoreUnknown=1;garbage", 0, NULL, NULL, NULL, NULL },
-		{ "empty key", "=x", 0, NULL, NULL, NULL, NULL },
-		{ "bad MAC", "MAC=01:02", 0, NULL, NULL, NULL, NULL },
+	    {"empty", "", 1, "", "", "", ""},
+	    {"containerd, random order",
+	     "K8S_POD_INFRA_CONTAINER_ID=abc;K8S_POD_UID=uid-1234;IgnoreUnknown=1;K8S_POD_"
+	     "NAMESPACE=default;K8S_POD_NAME=demo-pod",
+	     1, "default", "demo-pod", "uid-1234", ""},
+	    {"podman with MAC", "IgnoreUnknown=1;K8S_POD_NAME=pensive_booth;MAC=0A:58:00:00:00:01",
+	     1, "", "pensive_booth", "", "0a:58:00:00:00:01"},
+	    {"trailing separator", "K8S_POD_NAME=a;", 1, "", "a", "", ""},
+	    {"empty value", "K8S_POD_NAME=", 1, "", "", "", ""},
+	    {"pair without =", "IgnoreUnknown=1;garbage", 0, NULL, NULL, NULL, NULL},
+	    {"empty key", "=x", 0, NULL, NULL, NULL, NULL},
+	    {"bad MAC", "MAC=01:02", 0, NULL, NULL, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -254,10 +266,10 @@ static void test_veth_name(void)
 	static const struct {
 		const char *cid, *ifname, *want;
 	} cases[] = {
-		{ "1d10eb964059", "eth0", "sl9cb98730f29c" },
-		{ "1d10eb964059", "eth1", "sl9db98730f44f" },
-		{ "abc", "eth0", "sl4ae81be81b20" },
-		{ "", "x", "sl5007b4eb10c5" },
+	    {"1d10eb964059", "eth0", "sl9cb98730f29c"},
+	    {"1d10eb964059", "eth1", "sl9db98730f44f"},
+	    {"abc", "eth0", "sl4ae81be81b20"},
+	    {"", "x", "sl5007b4eb10c5"},
 	};
 	char name[16];
 
