@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Writes N Services + N EndpointSlices (M endpoints each) as a --preload JSON list."""
+
+import argparse
+import json
+import sys
+
+
+def objects(n, m, namespaces, prefix):
+    out = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+           for ns in namespaces]
+    for i in range(n):
+        ns = namespaces[i % len(namespaces)]
+        name = f"{prefix}{i}"
+        labels = {"app": name, "bench": "sync"}
+        out.append({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": name, "namespace": ns, "labels": labels},
+            "spec": {"type": "ClusterIP", "selector": {"app": name},
+                     "ports": [{"name": "http", "port": 80, "protocol": "TCP",
+                                "targetPort": 8080}]}})
+        eps = []
+        for j in range(m):
+            k = i * m + j
+            eps.append({"addresses": [f"10.{244 + (k >> 16) % 8}.{(k >> 8) & 255}.{k & 255}"],
+                        "conditions": {"ready": True, "serving": True, "terminating": False},
+                        "nodeName": f"node-{j % 3}",
+                        "targetRef": {"kind": "Pod", "namespace": ns, "name": f"{name}-{j}"}})
+        out.append({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": f"{name}-abcde", "namespace": ns,
+                         "labels": {"kubernetes.io/service-name": name,
+                                    "endpointslice.kubernetes.io/managed-by":
+                                        "endpointslice-controller.k8s.io"},
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Service",
+                                              "name": name, "uid": f"bench-{i}",
+                                              "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "addressType": "IPv4",
+            "endpoints": eps,
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-n", "--services", type=int, default=10000)
+    ap.add_argument("-m", "--endpoints", type=int, default=5,
+                    help="endpoints per EndpointSlice (default 5)")
+    ap.add_argument("--namespaces", default="bench",
+                    help="comma-separated namespaces to spread objects over")
+    ap.add_argument("--prefix", default="svc-")
+    ap.add_argument("-o", "--out", default="-")
+    a = ap.parse_args()
+    nss = [x for x in a.namespaces.split(",") if x]
+    if a.services < 0 or not 0 <= a.endpoints <= 1000 or not nss:
+        ap.error("need services >= 0, 0 <= endpoints <= 1000 and one namespace")
+    data = json.dumps(objects(a.services, a.endpoints, nss, a.prefix), separators=(",", ":"))
+    if a.out == "-":
+        sys.stdout.write(data)
+    else:
+        with open(a.out, "w") as fh:
+            fh.write(data)
+
+
+if __name__ == "__main__":
+    main()
