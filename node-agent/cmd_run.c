@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conflist.h"
 #include "dp.h"
+#include "kube_loop.h"
 #include "log.h"
 #include "reattach.h"
 
@@ -82,10 +83,15 @@ static int signal_wait(int sfd)
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-agent run --node-name NAME --pod-cidr CIDR [--pin-dir DIR] [--cni-conf-dir DIR]\n"
-		   "         [--cni-bin-dir DIR] [--cni-state-dir DIR] [--ipam-data-dir DIR] [--mtu N] [--portmap]\n"
-		   "         [--cni-log-file FILE] [--log-file FILE] [--log-level error|warn|info|debug]\n"
-		   "         [--config FILE]\n");
+	fprintf(f, "usage: sluice-agent run --node-name NAME [--kubeconfig FILE | --sa-dir DIR] [--pod-cidr CIDR]\n"
+		   "         [--pin-dir DIR] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--cni-state-dir DIR]\n"
+		   "         [--ipam-data-dir DIR] [--mtu N] [--portmap] [--cni-log-file FILE] [--log-file FILE]\n"
+		   "         [--log-level error|warn|info|debug] [--config FILE]\n"
+		   "\n"
+		   "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
+		   "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
+		   "CIDR then comes from this node's Node object. Without any API the agent runs\n"
+		   "standalone from --pod-cidr.\n");
 }
 
 static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
@@ -106,6 +112,7 @@ int cmd_run(int argc, char **argv)
 	_cleanup_close_ int sfd = -1;
 	struct dp_pin_report rep = {};
 	struct reattach_stats moved;
+	struct kube_config kc = {};
 	struct config c;
 	const char *missing;
 	char err[512];
@@ -136,8 +143,18 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 
-	log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s", SLUICE_VERSION, c.node_name,
-		 c.pod_cidr, c.pin_dir);
+	if (c.api == CONFIG_API_STANDALONE) {
+		log_warn("No Kubernetes API configured (--kubeconfig, KUBECONFIG or in-cluster): running standalone "
+			 "from --pod-cidr, without Services, routes or policies");
+		log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s", SLUICE_VERSION, c.node_name,
+			 c.pod_cidr, c.pin_dir);
+	} else {
+		/* A bad kubeconfig fails here, before anything is done to the node. */
+		if (kube_loop_config(&c, &kc) < 0)
+			return 1;
+		log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the Node object",
+			 SLUICE_VERSION, c.node_name, c.pin_dir);
+	}
 
 	r = sysctl_write(IP_FORWARD_PATH, "1");
 	if (r < 0)
@@ -172,6 +189,18 @@ int cmd_run(int argc, char **argv)
 		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale entries skipped)",
 			 moved.moved, moved.failed, moved.skipped);
 
+	if (c.api != CONFIG_API_STANDALONE) {
+		/* The loop writes the conflist once synced with the API. */
+		sig = kube_loop_run(&c, &kc, sfd);
+		kube_config_free(&kc);
+		if (sig < 0)
+			return 1;
+		log_info("Received %s, exiting; the pinned datapath, routes and CNI config stay in place",
+			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_close();
+		return 0;
+	}
+
 	/* Only now may runtimes call the plugin. */
 	r = conflist_write(&c);
 	if (r < 0) {
@@ -179,6 +208,9 @@ int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME, c.node_name);
+	r = kube_loop_publish_standalone(&c);
+	if (r < 0)
+		log_warn_errno(r, "Failed to write agent status under '%s'", c.cni_state_dir);
 
 	sig = signal_wait(sfd);
 	if (sig < 0) {

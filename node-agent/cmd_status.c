@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cmd.h"
+#include "config.h"
 #include "status.h"
 
 static void status_print_obj(const char *kind, const struct status_obj *o)
@@ -28,6 +31,39 @@ static void status_print_obj(const char *kind, const struct status_obj *o)
 	       i->max_entries ? 100.0 * i->entries / i->max_entries : 0.0);
 }
 
+static void status_print_agent(const struct status *st)
+{
+	json_t *api, *v;
+	size_t i;
+
+	if (!st->agent) {
+		printf("api:         unknown (no agent status: %s)\n", strerror(-st->agent_err));
+		return;
+	}
+	api = json_object_get(st->agent, "api");
+	printf("api:         %s (%s)\n", json_string_value(json_object_get(api, "server")) ?: "none",
+	       json_string_value(json_object_get(api, "mode")) ?: "?");
+	printf("pod CIDR:    %s%s%s\n", json_string_value(json_object_get(st->agent, "podCIDR")) ?: "",
+	       json_is_true(json_object_get(st->agent, "cniReady")) ? "" : "; CNI not ready: ",
+	       json_string_value(json_object_get(st->agent, "waiting")) ?: "");
+	if (json_array_size(json_object_get(st->agent, "resources")))
+		printf("resources:   %-16s %-6s %-12s %8s %7s %6s %9s\n", "name", "synced", "version", "objects",
+		       "relists", "errors", "malformed");
+	json_array_foreach(json_object_get(st->agent, "resources"), i, v)
+		printf("             %-16s %-6s %-12s %8lld %7lld %6lld %9lld\n",
+		       json_string_value(json_object_get(v, "name")) ?: "?",
+		       json_is_true(json_object_get(v, "synced")) ? "yes" : "no",
+		       json_string_value(json_object_get(v, "resourceVersion")) ?: "",
+		       json_integer_value(json_object_get(v, "objects")),
+		       json_integer_value(json_object_get(v, "relists")),
+		       json_integer_value(json_object_get(v, "errors")),
+		       json_integer_value(json_object_get(v, "malformed")));
+	json_array_foreach(json_object_get(st->agent, "routes"), i, v)
+		printf("%s %s via %s\n", i ? "            " : "routes:     ",
+		       json_string_value(json_object_get(v, "dst")) ?: "?",
+		       json_string_value(json_object_get(v, "via")) ?: "?");
+}
+
 static void status_print_text(const struct status *st)
 {
 	bool any = false;
@@ -39,6 +75,7 @@ static void status_print_text(const struct status *st)
 	else
 		printf("abi version: %u%s\n", st->abi_version,
 		       st->abi_version == SL_ABI_VERSION ? "" : " (this binary expects another version)");
+	status_print_agent(st);
 	status_print_obj("program", &st->prog);
 	for (int i = 0; i < STATUS_N_MAPS; i++)
 		status_print_obj("map", &st->maps[i]);
@@ -67,7 +104,7 @@ static void status_print_text(const struct status *st)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--json]\n");
+	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--cni-state-dir DIR | --state-file FILE] [--json]\n");
 }
 
 int cmd_status(int argc, char **argv)
@@ -75,10 +112,13 @@ int cmd_status(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "cni-state-dir", required_argument, NULL, 'd' },
+		{ "state-file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
-	const char *pin_dir = SL_DEFAULT_PIN_DIR;
+	const char *pin_dir = SL_DEFAULT_PIN_DIR, *state_dir = CONFIG_DEFAULT_CNI_STATE_DIR, *state_file = NULL;
+	char path[CONFIG_PATH_MAX + 32];
 	struct status st;
 	bool json = false;
 	char *text;
@@ -93,6 +133,12 @@ int cmd_status(int argc, char **argv)
 			break;
 		case 'j':
 			json = true;
+			break;
+		case 'd':
+			state_dir = optarg;
+			break;
+		case 'f':
+			state_file = optarg;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -117,11 +163,18 @@ int cmd_status(int argc, char **argv)
 			pin_dir);
 		return 1;
 	}
+	if (!state_file) {
+		snprintf(path, sizeof(path), "%s/%s", state_dir, STATUS_AGENT_FILE);
+		state_file = path;
+	}
+	status_agent_load(&st, state_file);
 	if (!json) {
 		status_print_text(&st);
+		json_decref(st.agent);
 		return 0;
 	}
 	text = status_json_dump(&st);
+	json_decref(st.agent);
 	if (!text) {
 		fprintf(stderr, "sluice-agent status: out of memory\n");
 		return 1;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -46,6 +47,8 @@ static const struct opt opts[] = {
 	OPT("cni-log-file", "cniLogFile", OPT_PATH, cni_log_file),
 	OPT("log-file", "logFile", OPT_PATH, log_file),
 	OPT("log-level", "logLevel", OPT_LEVEL, log_level),
+	OPT("kubeconfig", "kubeconfig", OPT_PATH, kubeconfig),
+	OPT("sa-dir", "saDir", OPT_PATH, sa_dir),
 	OPT("config", NULL, OPT_PATH, config_file),
 };
 
@@ -234,6 +237,7 @@ static void config_defaults(struct config *c)
 	snprintf(c->cni_conf_dir, sizeof(c->cni_conf_dir), "%s", CONFIG_DEFAULT_CNI_CONF_DIR);
 	snprintf(c->cni_bin_dir, sizeof(c->cni_bin_dir), "%s", CONFIG_DEFAULT_CNI_BIN_DIR);
 	snprintf(c->cni_state_dir, sizeof(c->cni_state_dir), "%s", CONFIG_DEFAULT_CNI_STATE_DIR);
+	snprintf(c->sa_dir, sizeof(c->sa_dir), "%s", CONFIG_DEFAULT_SA_DIR);
 	c->log_level = LOG_LVL_INFO;
 }
 
@@ -256,6 +260,32 @@ static int flag_error(int ret, const char *arg, char *err, size_t len)
 	if (o && o->kind == OPT_BOOL && eq)
 		return err_set(err, len, "flag '--%s' takes no value", o->flag);
 	return err_set(err, len, "unknown flag '%s'", arg);
+}
+
+static int api_resolve(struct config *c, char *err, size_t len)
+{
+	const char *env = getenv("KUBECONFIG"), *host = getenv("KUBERNETES_SERVICE_HOST"),
+		   *port = getenv("KUBERNETES_SERVICE_PORT");
+	char token[CONFIG_PATH_MAX + 8];
+	size_t n;
+
+	if (c->kubeconfig[0]) {
+		c->api = CONFIG_API_KUBECONFIG;
+		return 0;
+	}
+	if (env && env[0]) { /* a list like kubectl's; the first entry is used */
+		n = strcspn(env, ":");
+		if (!n || n >= sizeof(c->kubeconfig))
+			return err_set(err, len, "invalid KUBECONFIG '%s'", env);
+		memcpy(c->kubeconfig, env, n);
+		c->kubeconfig[n] = '\0';
+		c->api = CONFIG_API_KUBECONFIG;
+		return 0;
+	}
+	snprintf(token, sizeof(token), "%s/token", c->sa_dir);
+	c->api = host && host[0] && port && port[0] && access(token, F_OK) == 0 ? CONFIG_API_IN_CLUSTER
+										  : CONFIG_API_STANDALONE;
+	return 0;
 }
 
 int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_len)
@@ -302,7 +332,12 @@ int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_
 
 	if (!c->node_name[0])
 		return err_set(err, err_len, "node name is required (--node-name or nodeName in the config file)");
-	if (!c->pod_cidr[0])
-		return err_set(err, err_len, "pod CIDR is required (--pod-cidr or podCIDR in the config file)");
+	r = api_resolve(c, err, err_len);
+	if (r < 0)
+		return r;
+	if (c->api == CONFIG_API_STANDALONE && !c->pod_cidr[0])
+		return err_set(err, err_len,
+			       "pod CIDR is required without a Kubernetes API (--pod-cidr or podCIDR in the config "
+			       "file, or --kubeconfig)");
 	return 0;
 }

@@ -16,10 +16,18 @@
 #define CONFIG_DEFAULT_CNI_CONF_DIR "/etc/cni/net.d"
 #define CONFIG_DEFAULT_CNI_BIN_DIR "/opt/cni/bin"
 #define CONFIG_DEFAULT_CNI_STATE_DIR "/var/lib/sluice"
+#define CONFIG_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
+/* Where the agent learns the cluster from: resolved by config_parse(). */
+enum config_api {
+	CONFIG_API_STANDALONE, /* no API: --pod-cidr only (single node) */
+	CONFIG_API_KUBECONFIG, /* --kubeconfig or $KUBECONFIG */
+	CONFIG_API_IN_CLUSTER, /* KUBERNETES_SERVICE_HOST/PORT and <sa-dir>/token */
+};
 
 struct config {
 	char node_name[CONFIG_NAME_MAX];
-	char pod_cidr[32]; /* canonical "a.b.c.d/n" */
+	char pod_cidr[32]; /* canonical "a.b.c.d/n"; with an API, from the Node */
 	char pin_dir[CONFIG_PATH_MAX];
 	char cni_conf_dir[CONFIG_PATH_MAX];
 	char cni_bin_dir[CONFIG_PATH_MAX];
@@ -28,14 +36,20 @@ struct config {
 	char cni_log_file[CONFIG_PATH_MAX]; /* "" : the plugin logs to stderr */
 	char log_file[CONFIG_PATH_MAX]; /* "" : stderr */
 	char config_file[CONFIG_PATH_MAX]; /* "" : none */
+	char kubeconfig[CONFIG_PATH_MAX]; /* "" : none */
+	char sa_dir[CONFIG_PATH_MAX]; /* service-account dir for in-cluster config */
+	enum config_api api;
 	int mtu; /* 0 : the plugin takes the uplink's */
 	bool portmap;
 	enum log_level log_level;
 };
 
 /* Parses `run`'s arguments (argv[0] is the subcommand name; argv is permuted
- * by getopt). A --config file is read first, flags override it. On failure
- * returns -errno and puts a one-line message in err. */
+ * by getopt). A --config file is read first, flags override it. Then the API
+ * source: --kubeconfig, else $KUBECONFIG (its first entry), else in-cluster
+ * when KUBERNETES_SERVICE_HOST/PORT are set and <sa-dir>/token exists, else
+ * standalone, which needs --pod-cidr. On failure returns -errno and puts a
+ * one-line message in err. */
 int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_len);
 
 /* Checks an IPv4 CIDR "a.b.c.d/n": 0 and the canonical form in out, or -EINVAL

@@ -8,6 +8,9 @@
 #include "dp.h"
 
 #define STATUS_N_MAPS 3
+#define STATUS_AGENT_FILE "agent-status.json" /* in the CNI state dir */
+
+struct json_t;
 
 struct status_obj {
 	const char *name; /* SL_PIN_* */
@@ -26,7 +29,44 @@ struct status {
 	int endpoints; /* >= 0 count, -errno when sl_ep4 cannot be read */
 	int metrics_err; /* 0 when metrics is valid */
 	struct sl_metric_val metrics[SL_METRICS_MAX];
+	/* what the running agent published: {"api", "resources", "routes", ...};
+	 * NULL when the file is missing or unreadable (agent_err says why) */
+	struct json_t *agent;
+	int agent_err;
 };
+
+/* The running agent's view of the API, published for `status`. */
+struct status_resource {
+	const char *name;
+	bool synced;
+	const char *rv;
+	unsigned long objects;
+	unsigned int relists, errors, malformed;
+};
+
+struct status_route {
+	char dst[20]; /* "10.244.2.0/24" */
+	char via[16];
+};
+
+struct status_agent {
+	const char *mode; /* "kubeconfig", "in-cluster", "standalone" */
+	const char *server; /* NULL when standalone */
+	const char *node;
+	const char *pod_cidr; /* "" until known */
+	bool cni_ready; /* conflist written */
+	const char *waiting; /* why not ready yet, "" when ready */
+	int n_resources;
+	struct status_resource resources[8];
+	size_t n_routes;
+	const struct status_route *routes;
+};
+
+/* Writes a as JSON to path atomically (temp file + rename). */
+int status_agent_publish(const char *path, const struct status_agent *a);
+
+/* Reads the published file into st->agent (st->agent_err on failure). */
+void status_agent_load(struct status *st, const char *path);
 
 /* Reads everything under pin_dir. -ENOENT when nothing at all is pinned there;
  * otherwise 0, with each part's own error recorded in st. */

@@ -64,6 +64,8 @@ static json_t *metrics_build(const struct status *st)
 	return json_incref(j);
 }
 
+static const char *const agent_keys[] = { "api", "resources", "routes", "podCIDR", "cniReady", "waiting" };
+
 static json_t *status_build(const struct status *st)
 {
 	json_auto_t *j = json_object();
@@ -81,6 +83,13 @@ static json_t *status_build(const struct status *st)
 	if (obj_set(j, "endpoints", st->endpoints < 0 ? json_null() : json_integer(st->endpoints)) ||
 	    obj_set(j, "metrics", metrics_build(st)))
 		return NULL;
+	/* Published by the running agent; null when it never published. */
+	for (size_t i = 0; i < sizeof(agent_keys) / sizeof(agent_keys[0]); i++) {
+		json_t *v = st->agent ? json_object_get(st->agent, agent_keys[i]) : NULL;
+
+		if (obj_set(j, agent_keys[i], v ? json_incref(v) : json_null()))
+			return NULL;
+	}
 	return json_incref(j);
 }
 

@@ -18,6 +18,8 @@ struct want {
 	int mtu;
 	int portmap; /* 0 false, 1 true */
 	enum log_level level;
+	const char *kubeconfig;
+	int api; /* 0: not checked; else CONFIG_API_* + 1 */
 };
 
 struct tcase {
@@ -74,7 +76,24 @@ static const struct tcase cases[] = {
 	{ "empty config object", { "--config", FILE_ARG, "--node-name", "n", "--pod-cidr", "10.1.0.0/16" }, "{}",
 	  .want = { DEFAULTS, .node_name = "n", .pod_cidr = "10.1.0.0/16" } },
 
+	{ "kubeconfig makes the pod CIDR optional", { "--node-name", "n", "--kubeconfig", "/etc/k/config" },
+	  .want = { DEFAULTS, .node_name = "n", .pod_cidr = "", .kubeconfig = "/etc/k/config",
+		    .api = CONFIG_API_KUBECONFIG + 1 } },
+	{ "kubeconfig and pod CIDR together",
+	  { "--node-name", "n", "--kubeconfig", "/k", "--pod-cidr", "10.244.2.0/24", "--sa-dir", "/sa" },
+	  .want = { DEFAULTS, .node_name = "n", .pod_cidr = "10.244.2.0/24", .kubeconfig = "/k",
+		    .api = CONFIG_API_KUBECONFIG + 1 } },
+	{ "kubeconfig from the config file", { "--config", FILE_ARG },
+	  "{\"nodeName\": \"n\", \"kubeconfig\": \"/etc/kc\", \"saDir\": \"/sa\"}",
+	  .want = { DEFAULTS, .node_name = "n", .kubeconfig = "/etc/kc", .api = CONFIG_API_KUBECONFIG + 1 } },
+	{ "no API: standalone", { "--node-name", "n", "--pod-cidr", "10.244.1.0/24" },
+	  .want = { DEFAULTS, .node_name = "n", .kubeconfig = "", .api = CONFIG_API_STANDALONE + 1 } },
+
 	/* bad input */
+	{ "relative kubeconfig", { "--node-name", "n", "--kubeconfig", "kc" },
+	  .err = "invalid --kubeconfig 'kc': must be an absolute path" },
+	{ "relative sa dir", { "--node-name", "n", "--kubeconfig", "/kc", "--sa-dir", "sa" },
+	  .err = "invalid --sa-dir 'sa'" },
 	{ "no flags", { NULL }, .err = "node name is required" },
 	{ "missing node name", { "--pod-cidr", "10.244.1.0/24" }, .err = "node name is required" },
 	{ "missing pod CIDR", { "--node-name", "n1" }, .err = "pod CIDR is required" },
@@ -200,6 +219,69 @@ static void case_run(const struct tcase *t)
 	CHECK_INT(c.mtu, t->want.mtu);
 	CHECK_INT(c.portmap, t->want.portmap);
 	CHECK_INT(c.log_level, t->want.level);
+	check_str(c.kubeconfig, t->want.kubeconfig);
+	if (t->want.api)
+		CHECK_INT(c.api, t->want.api - 1);
+}
+
+static int parse(const char **args, struct config *c, char *err, size_t len)
+{
+	char *argv[MAX_ARGS + 2];
+	int argc = 0;
+
+	argv[argc++] = "run";
+	for (int i = 0; args[i]; i++)
+		argv[argc++] = (char *)args[i];
+	argv[argc] = NULL;
+	return config_parse(argc, argv, c, err, len);
+}
+
+/* The API source from the environment: $KUBECONFIG, then in-cluster. */
+static void test_api_env(void)
+{
+	const char *no_cidr[] = { "--node-name", "n", NULL };
+	char dir[] = "/tmp/sluice-agent-sa-XXXXXX", tok[64], err[512];
+	const char *sa_args[] = { "--node-name", "n", "--sa-dir", dir, NULL };
+	const char *flag_wins[] = { "--node-name", "n", "--kubeconfig", "/flag", NULL };
+	struct config c;
+	FILE *f;
+
+	UNIT_CASE("KUBECONFIG: the first entry of a list");
+	setenv("KUBECONFIG", "/a/config:/b/config", 1);
+	CHECK_INT(parse(no_cidr, &c, err, sizeof(err)), 0);
+	CHECK_INT(c.api, CONFIG_API_KUBECONFIG);
+	CHECK_STR(c.kubeconfig, "/a/config");
+	UNIT_CASE("--kubeconfig wins over KUBECONFIG");
+	CHECK_INT(parse(flag_wins, &c, err, sizeof(err)), 0);
+	CHECK_STR(c.kubeconfig, "/flag");
+	unsetenv("KUBECONFIG");
+
+	UNIT_CASE("in-cluster needs host, port and a token file");
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+	CHECK(parse(sa_args, &c, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "pod CIDR is required") != NULL);
+	snprintf(tok, sizeof(tok), "%s/token", dir);
+	f = fopen(tok, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("t0ken\n", f);
+		fclose(f);
+	}
+	UNIT_CASE("in-cluster with a token file");
+	CHECK_INT(parse(sa_args, &c, err, sizeof(err)), 0);
+	CHECK_INT(c.api, CONFIG_API_IN_CLUSTER);
+	CHECK_STR(c.sa_dir, dir);
+	UNIT_CASE("in-cluster without KUBERNETES_SERVICE_PORT is standalone");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	CHECK(parse(sa_args, &c, err, sizeof(err)) < 0);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unlink(tok);
+	rmdir(dir);
 }
 
 static void test_cidr4_parse(void)
@@ -217,8 +299,13 @@ static void test_cidr4_parse(void)
 
 int main(void)
 {
+	/* The cases assume no API in the environment. */
+	unsetenv("KUBECONFIG");
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		case_run(&cases[i]);
 	test_cidr4_parse();
+	test_api_env();
 	return unit_done();
 }

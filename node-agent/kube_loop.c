@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent's API loop: reflectors and signalfd on one poll; conflist, routes, status follow. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "conflist.h"
+#include "kube_loop.h"
+#include "kube_sync.h"
+#include "log.h"
+#include "routes.h"
+#include "status.h"
+
+#define POLL_MAX_MS	       1000
+#define STATUS_MIN_INTERVAL_MS 1000
+#define ROUTES_RESYNC_MS       60000 /* puts back routes someone removed */
+#define ROUTES_RETRY_MS	       5000
+
+struct agent {
+	struct config *c;
+	struct kube_config *kc;
+	struct kube_sync ks;
+	char flag_cidr[32]; /* --pod-cidr, checked against the Node's */
+	bool cni_written;
+	char waiting[600]; /* why the conflist is not written yet */
+	bool cidr_mismatch_logged, node_gone_logged;
+	bool synced_logged;
+	bool nodes_dirty;
+	unsigned long long routes_next_ms;
+	struct route_want *routes;
+	struct status_route *route_strs;
+	size_t n_routes;
+	int routes_skipped;
+	char route_skips[512]; /* nodes left out of the last want set, and why */
+	bool status_dirty;
+	unsigned long long status_next_ms, start_ms;
+};
+
+static const char *mode_name(const struct config *c)
+{
+	static const char *const names[] = {[CONFIG_API_STANDALONE] = "standalone",
+					    [CONFIG_API_KUBECONFIG] = "kubeconfig",
+					    [CONFIG_API_IN_CLUSTER] = "in-cluster"};
+
+	return names[c->api];
+}
+
+int kube_loop_config(const struct config *c, struct kube_config *kc)
+{
+	char err[512];
+	int r;
+
+	if (c->api == CONFIG_API_KUBECONFIG)
+		r = kube_config_load(c->kubeconfig, kc, err, sizeof(err));
+	else
+		r = kube_config_in_cluster(c->sa_dir, kc, err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Failed to load the Kubernetes API configuration: %s",
+				       err);
+	return 0;
+}
+
+static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
+			  const struct kube_obj *new)
+{
+	struct agent *a = ctx;
+
+	a->status_dirty = true;
+	if ((old ? old : new)->kind == KUBE_NODE)
+		a->nodes_dirty = true;
+}
+
+static void reflector_note(void *ctx, const struct kube_reflector *r, enum log_level level,
+			   const char *msg)
+{
+	struct agent *a = ctx;
+
+	a->status_dirty = true;
+	log_msg(level, 0, "%s", msg);
+}
+
+/* The Node's first IPv4 pod CIDR, canonical; -ENOENT when it has none. */
+static int node_cidr4(const struct kube_obj *n, char *out, size_t len, char *err, size_t err_len)
+{
+	char addr[INET_ADDRSTRLEN], s[INET_ADDRSTRLEN + 8];
+
+	for (int i = 0; i < n->u.node.n_pod_cidrs; i++) {
+		const struct kube_cidr *pc = &n->u.node.pod_cidrs[i];
+
+		if (pc->ip.family != 4)
+			continue;
+		inet_ntop(AF_INET, pc->ip.addr, addr, sizeof(addr));
+		snprintf(s, sizeof(s), "%s/%u", addr, pc->prefix);
+		return cidr4_parse(s, out, len, err, err_len);
+	}
+	return -ENOENT;
+}
+
+static void waiting_set(struct agent *a, const char *why)
+{
+	if (!strcmp(a->waiting, why))
+		return;
+	snprintf(a->waiting, sizeof(a->waiting), "%s", why);
+	a->status_dirty = true;
+	if (why[0])
+		log_info("Not writing the CNI config yet: %s", why);
+}
+
+/* Conflist once synced and the own Node has a pod CIDR; rewritten if it changes. */
+static void cni_update(struct agent *a)
+{
+	struct config *c = a->c;
+	const struct kube_obj *node;
+	char cidr[32], err[256], why[sizeof(a->waiting)];
+	int r;
+
+	if (!kube_sync_synced(&a->ks)) {
+		waiting_set(a, "waiting for the first list of every resource");
+		return;
+	}
+	if (!a->synced_logged) {
+		a->synced_logged = true;
+		log_info("Synced every resource with the API in %llu ms", mono_ms() - a->start_ms);
+		malloc_trim(0); /* the list pages' parse trees are gone: give their memory back */
+	}
+	node = kube_store_get(kube_sync_store(&a->ks, KUBE_NODE), "", c->node_name);
+	if (!node) {
+		if (a->cni_written && !a->node_gone_logged)
+			log_warn("Node '%s' was deleted from the API; keeping pod CIDR %s",
+				 c->node_name, c->pod_cidr);
+		a->node_gone_logged = a->cni_written;
+		snprintf(why, sizeof(why), "Node '%s' does not exist in the API", c->node_name);
+		if (!a->cni_written)
+			waiting_set(a, why);
+		return;
+	}
+	a->node_gone_logged = false;
+	r = node_cidr4(node, cidr, sizeof(cidr), err, sizeof(err));
+	if (r < 0) {
+		if (r == -ENOENT)
+			snprintf(why, sizeof(why),
+				 "Node '%s' has no IPv4 pod CIDR (spec.podCIDR) yet", c->node_name);
+		else
+			snprintf(why, sizeof(why), "Node '%s': %s", c->node_name, err);
+		if (!a->cni_written)
+			waiting_set(a, why);
+		return;
+	}
+	if (a->flag_cidr[0] && strcmp(a->flag_cidr, cidr) && !a->cidr_mismatch_logged) {
+		log_error("--pod-cidr %s does not match pod CIDR %s of Node '%s'; using the Node's",
+			  a->flag_cidr, cidr, c->node_name);
+		a->cidr_mismatch_logged = true;
+	}
+	if (a->cni_written && !strcmp(c->pod_cidr, cidr))
+		return;
+	if (a->cni_written)
+		log_warn("Pod CIDR of Node '%s' changed from %s to %s; rewriting the CNI config",
+			 c->node_name, c->pod_cidr, cidr);
+	snprintf(c->pod_cidr, sizeof(c->pod_cidr), "%s", cidr);
+	r = conflist_write(c);
+	if (r < 0) {
+		log_error_errno(r, "Failed to write CNI config '%s/%s'", c->cni_conf_dir,
+				CONFLIST_NAME);
+		waiting_set(a, "cannot write the CNI config");
+		return;
+	}
+	a->cni_written = true;
+	waiting_set(a, "");
+	log_info("Wrote CNI config %s/%s with pod CIDR %s; node '%s' is ready", c->cni_conf_dir,
+		 CONFLIST_NAME, cidr, c->node_name);
+}
+
+struct want_ctx {
+	struct agent *a;
+	struct route_want *want;
+	size_t n, cap;
+	char skips[512];
+};
+
+static int want_add(const struct kube_obj *o, void *ctx)
+{
+	struct want_ctx *w = ctx;
+	const struct kube_node *n = &o->u.node;
+	const struct kube_cidr *cidr = NULL;
+	const struct kube_ip *via = NULL;
+	size_t used = strlen(w->skips);
+
+	if (!strcmp(o->name, w->a->c->node_name))
+		return 0;
+	for (int i = 0; i < n->n_pod_cidrs && !cidr; i++)
+		if (n->pod_cidrs[i].ip.family == 4)
+			cidr = &n->pod_cidrs[i];
+	for (int i = 0; i < n->n_internal_ips && !via; i++)
+		if (n->internal_ips[i].family == 4)
+			via = &n->internal_ips[i];
+	if (!cidr || !via) {
+		snprintf(w->skips + used, sizeof(w->skips) - used, "%s'%s' (no IPv4 %s)",
+			 used ? ", " : "", o->name, cidr ? "InternalIP" : "pod CIDR");
+		return 0;
+	}
+	if (w->n == w->cap) {
+		size_t ncap = w->cap ? w->cap * 2 : 16;
+		struct route_want *nw = realloc(w->want, ncap * sizeof(*nw));
+
+		if (!nw)
+			return -ENOMEM;
+		w->want = nw;
+		w->cap = ncap;
+	}
+	memset(&w->want[w->n], 0, sizeof(w->want[w->n]));
+	memcpy(&w->want[w->n].dst, cidr->ip.addr, 4);
+	w->want[w->n].prefix_len = cidr->prefix;
+	memcpy(&w->want[w->n].via, via->addr, 4);
+	w->n++;
+	return 0;
+}
+
+static int want_cmp(const void *x, const void *y)
+{
+	const struct route_want *a = x, *b = y;
+
+	if (a->dst != b->dst)
+		return ntohl(a->dst) < ntohl(b->dst) ? -1 : 1;
+	if (a->prefix_len != b->prefix_len)
+		return a->prefix_len < b->prefix_len ? -1 : 1;
+	return ntohl(a->via) < ntohl(b->via) ? -1 : ntohl(a->via) > ntohl(b->via);
+}
+
+static int route_strs_set(struct agent *a, struct route_want *want, size_t n)
+{
+	struct status_route *s = n ? calloc(n, sizeof(*s)) : NULL;
+	char ip[INET_ADDRSTRLEN];
+
+	if (n && !s)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		inet_ntop(AF_INET, &want[i].dst, ip, sizeof(ip));
+		snprintf(s[i].dst, sizeof(s[i].dst), "%s/%u", ip, want[i].prefix_len);
+		inet_ntop(AF_INET, &want[i].via, s[i].via, sizeof(s[i].via));
+	}
+	free(a->routes);
+	free(a->route_strs);
+	a->routes = want;
+	a->route_strs = s;
+	a->n_routes = n;
+	return 0;
+}
+
+/* Routes to every other Node's pod CIDR via its InternalIP, after the Node
+ * store's first full list, on every Node change and periodically. */
+static void routes_update(struct agent *a, unsigned long long now)
+{
+	struct want_ctx w = {.a = a};
+	struct routes_report rep = {};
+	bool changed;
+	int r;
+
+	if (!a->ks.slots[KUBE_NODE].ref.synced || (!a->nodes_dirty && now < a->routes_next_ms))
+		return;
+	a->nodes_dirty = false;
+	a->routes_next_ms = now + ROUTES_RESYNC_MS;
+	r = kube_store_foreach(kube_sync_store(&a->ks, KUBE_NODE), want_add, &w);
+	if (r < 0) {
+		free(w.want);
+		log_error_errno(r, "Failed to compute the routes to other nodes");
+		a->routes_next_ms = now + ROUTES_RETRY_MS;
+		return;
+	}
+	if (w.n)
+		qsort(w.want, w.n, sizeof(*w.want), want_cmp);
+	changed = w.n != a->n_routes || (w.n && memcmp(w.want, a->routes, w.n * sizeof(*w.want)));
+	if (strcmp(w.skips, a->route_skips)) {
+		if (w.skips[0])
+			log_warn("No route to the pod CIDR of node %s", w.skips);
+		snprintf(a->route_skips, sizeof(a->route_skips), "%s", w.skips);
+	}
+	r = routes_sync(w.want, w.n, &rep);
+	if (r < 0) {
+		free(w.want);
+		log_error_errno(r, "Failed to sync the routes to %zu node pod CIDRs", w.n);
+		a->routes_next_ms = now + ROUTES_RETRY_MS;
+		return;
+	}
+	if (rep.added || rep.replaced || rep.deleted)
+		log_info("Routes to other nodes' pod CIDRs: %d added, %d replaced, %d deleted (%zu "
+			 "wanted)",
+			 rep.added, rep.replaced, rep.deleted, w.n);
+	if (rep.skipped && (changed || rep.skipped != a->routes_skipped)) {
+		int n = rep.skipped < 8 ? rep.skipped : 8;
+
+		for (int i = 0; i < n; i++)
+			log_warn("Skipped route: %.96s", rep.why[i]);
+	}
+	if (rep.skipped)
+		a->routes_next_ms = now + ROUTES_RETRY_MS * 2; /* the next hop may become on-link */
+	a->routes_skipped = rep.skipped;
+	if (changed && route_strs_set(a, w.want, w.n) < 0) {
+		free(w.want);
+		return;
+	}
+	if (!changed)
+		free(w.want);
+	a->status_dirty |= changed;
+}
+
+static void status_publish(struct agent *a, unsigned long long now)
+{
+	struct status_agent st = {
+	    .mode = mode_name(a->c),
+	    .server = a->kc->server,
+	    .node = a->c->node_name,
+	    .pod_cidr = a->cni_written ? a->c->pod_cidr : "",
+	    .cni_ready = a->cni_written,
+	    .waiting = a->waiting,
+	    .n_resources = KUBE_KIND_MAX,
+	    .n_routes = a->n_routes,
+	    .routes = a->route_strs,
+	};
+	char path[CONFIG_PATH_MAX + 32];
+	int r;
+
+	if (!a->status_dirty || now < a->status_next_ms)
+		return;
+	for (int k = 0; k < KUBE_KIND_MAX; k++) {
+		const struct kube_reflector *ref = &a->ks.slots[k].ref;
+
+		st.resources[k] = (struct status_resource){
+		    ref->res->name, ref->synced, ref->rv,	ref->store.count,
+		    ref->relists,   ref->errors, ref->malformed};
+	}
+	snprintf(path, sizeof(path), "%s/%s", a->c->cni_state_dir, STATUS_AGENT_FILE);
+	r = status_agent_publish(path, &st);
+	if (r < 0)
+		log_warn_errno(r, "Failed to write agent status '%s'", path);
+	a->status_dirty = false;
+	a->status_next_ms = now + STATUS_MIN_INTERVAL_MS;
+}
+
+static int signal_read(int sfd)
+{
+	struct signalfd_siginfo si;
+	ssize_t n = read(sfd, &si, sizeof(si));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	return n == sizeof(si) ? (int)si.ssi_signo : 0;
+}
+
+int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
+{
+	struct agent a = {.c = c, .kc = kc, .status_dirty = true, .start_ms = mono_ms()};
+	char err[512];
+	bool sig_ready;
+	int r, sig = 0;
+
+	snprintf(a.flag_cidr, sizeof(a.flag_cidr), "%s", c->pod_cidr);
+	c->pod_cidr[0] = '\0';
+	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
+			   sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the API client: %s", err);
+	log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server, mode_name(c),
+		 kc->source, kc->context[0] ? ", context " : "", kc->context);
+	while (!sig) {
+		r = kube_sync_step(&a.ks, sfd, POLL_MAX_MS, &sig_ready);
+		if (r < 0) {
+			log_error_errno(r, "Failed to poll the API connections");
+			break;
+		}
+		if (sig_ready) {
+			sig = signal_read(sfd);
+			if (sig < 0) {
+				r = log_error_errno(sig, "Failed to read signals");
+				break;
+			}
+		}
+		unsigned long long now = mono_ms();
+
+		cni_update(&a);
+		routes_update(&a, now);
+		status_publish(&a, now);
+	}
+	a.status_next_ms = 0;
+	status_publish(&a, mono_ms());
+	kube_sync_fini(&a.ks);
+	free(a.routes);
+	free(a.route_strs);
+	return sig > 0 ? sig : r;
+}
+
+int kube_loop_publish_standalone(const struct config *c)
+{
+	struct status_agent st = {.mode = "standalone",
+				  .node = c->node_name,
+				  .pod_cidr = c->pod_cidr,
+				  .cni_ready = true,
+				  .waiting = ""};
+	char path[CONFIG_PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", c->cni_state_dir, STATUS_AGENT_FILE);
+	return status_agent_publish(path, &st);
+}

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The agent's sync state as agent-status.json (jansson): written atomically, read by `status`. */
+#define _GNU_SOURCE /* mkostemp */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cleanup.h"
+#include "status.h"
+
+static json_t *agent_build(const struct status_agent *a)
+{
+	json_auto_t *j = NULL;
+	json_t *res, *routes;
+
+	j = json_pack("{s:{s:o, s:s}, s:s, s:s, s:b, s:o, s:I, s:I, s:[], s:[]}", "api", "server",
+		      a->server ? json_string(a->server) : json_null(), "mode", a->mode, "node",
+		      a->node, "podCIDR", a->pod_cidr, "cniReady", a->cni_ready, "waiting",
+		      a->waiting && a->waiting[0] ? json_string(a->waiting) : json_null(), "pid",
+		      (json_int_t)getpid(), "updatedAt", (json_int_t)time(NULL), "resources",
+		      "routes");
+	if (!j)
+		return NULL;
+	res = json_object_get(j, "resources");
+	routes = json_object_get(j, "routes");
+	for (int i = 0; i < a->n_resources; i++) {
+		const struct status_resource *r = &a->resources[i];
+
+		if (json_array_append_new(
+			res, json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I}", "name", r->name,
+				       "synced", r->synced, "resourceVersion", r->rv, "objects",
+				       (json_int_t)r->objects, "relists", (json_int_t)r->relists,
+				       "errors", (json_int_t)r->errors, "malformed",
+				       (json_int_t)r->malformed)))
+			return NULL;
+	}
+	for (size_t i = 0; i < a->n_routes; i++)
+		if (json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", a->routes[i].dst,
+							    "via", a->routes[i].via)))
+			return NULL;
+	return json_incref(j);
+}
+
+/* mkdir -p of path's directory. */
+static int parent_create(const char *path)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash;
+
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int status_agent_publish(const char *path, const struct status_agent *a)
+{
+	json_auto_t *j = agent_build(a);
+	_cleanup_free_ char *text = NULL, *tmp = NULL;
+	_cleanup_close_ int fd = -1;
+	size_t len, off = 0;
+	ssize_t n;
+
+	if (!j || !(text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+		return -ENOMEM;
+	n = parent_create(path);
+	if (n < 0)
+		return (int)n;
+	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	len = strlen(text);
+	text[len++] = '\n'; /* replaces the NUL: written by length */
+	while (off < len) {
+		n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out_unlink;
+		off += (size_t)n;
+	}
+	if (fchmod(fd, 0644) < 0 || rename(tmp, path) < 0)
+		goto out_unlink;
+	return 0;
+out_unlink:
+	n = -errno;
+	unlink(tmp);
+	return (int)n;
+}
+
+void status_agent_load(struct status *st, const char *path)
+{
+	json_error_t jerr;
+
+	st->agent = json_load_file(path, 0, &jerr);
+	if (st->agent && !json_is_object(st->agent)) {
+		json_decref(st->agent);
+		st->agent = NULL;
+		st->agent_err = -EBADMSG;
+		return;
+	}
+	st->agent_err = st->agent ? 0 : access(path, R_OK) < 0 ? -errno : -EBADMSG;
+}
