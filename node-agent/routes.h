@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Routes to other nodes' pod CIDRs in the node's netns, tagged with sluice's own protocol number.
+ */
+#ifndef SLUICE_AGENT_ROUTES_H
+#define SLUICE_AGENT_ROUTES_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <linux/types.h>
+
+#define SL_RTPROT 0x53 /* "sluice": we only ever touch routes with this protocol */
+
+/* pod CIDR of another node via its InternalIP */
+struct route_want {
+	__be32 dst;
+	__u8 prefix_len;
+	__be32 via;
+};
+
+struct routes_report {
+	int added, replaced, deleted, skipped;
+	char why[8][96]; /* the first skipped routes, with the reason */
+};
+
+/* Makes the node netns's routes tagged with protocol SL_RTPROT equal to want:
+ * adds missing, replaces changed, deletes stale; a next-hop not on-link (no
+ * connected route covering via) is skipped and reported in rep (rep->why[i]
+ * with the reason) so the caller logs it. */
+int routes_sync(const struct route_want *want, size_t n, struct routes_report *rep);
+
+/* --- the pure part of routes_sync, exposed for its unit tests -------------- */
+
+/* One IPv4 route of the main table as the kernel has it. */
+struct route_have {
+	__be32 dst;
+	__u8 prefix_len;
+	__be32 via; /* 0: no gateway */
+	int ifindex;
+	__u32 priority;
+};
+
+enum route_op_kind { ROUTE_OP_ADD, ROUTE_OP_REPLACE, ROUTE_OP_DELETE, ROUTE_OP_SKIP };
+
+struct route_op {
+	enum route_op_kind kind;
+	struct route_have r; /* ADD/REPLACE: the route to write; DELETE: ours to remove */
+	char why[96];	     /* SKIP: the reason */
+};
+
+/* The kernel's view routes_plan works from: our routes (protocol SL_RTPROT),
+ * the connected routes (scope link, no gateway, usable) and the node's own
+ * addresses. */
+struct routes_view {
+	const struct route_have *ours, *connected;
+	const __be32 *local;
+	size_t n_ours, n_connected, n_local;
+};
+
+/* The operations that make ours equal to want: at most one per wanted route
+ * (ADD, REPLACE or SKIP; none when already right) and one DELETE per route of
+ * ours that is not wanted. ops must hold n + v->n_ours entries. Returns the
+ * number of ops written (ADD/REPLACE/SKIP first, DELETEs last) or -ENOMEM. */
+ssize_t routes_plan(const struct route_want *want, size_t n, const struct routes_view *v,
+		    struct route_op *ops);
+
+#endif
