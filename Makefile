@@ -25,9 +25,9 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
 	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc \
-	busybox-static iputils-ping
+	busybox-static iputils-ping openssl curl python3 ca-certificates
 
-PKGS := libbpf jansson libnl-3.0 libnl-route-3.0
+PKGS := libbpf jansson libnl-3.0 libnl-route-3.0 libcurl yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -35,6 +35,8 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror \
 	-Wno-unused-parameter -Wno-missing-field-initializers \
 	-Ibpf/include -Ibpf/user -I$(B)/bpf $(PKG_CFLAGS)
+# --as-needed: the CNI binary, exec'd per pod, loads no libcurl/libyaml.
+LDFLAGS += -Wl,--as-needed
 LDLIBS += $(PKG_LIBS) -lelf -lz
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
@@ -115,7 +117,7 @@ $(B)/tests/bpf_%: bpf/tests/%.c $(B)/libsluice.a $(BPF_SKELS)
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent
 
-.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni lint clean help
+.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni bench-sync lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -130,6 +132,8 @@ deps:
 	[ "$$(id -u)" = 0 ] || { echo "deps: missing $$missing; run 'make deps' as root" >&2; exit 1; }; \
 	echo "deps: installing $$missing"; \
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+	@# Debian's kubectl for the e2e suites, unpacked beside (not over) the machine's own.
+	@if [ "$$(id -u)" = 0 ]; then bash -c '. e2e/lib/apiserver.bash && kubectl_ensure'; fi
 
 # Every suite: unit (no root), BPF_PROG_TEST_RUN (root), e2e (root, bats).
 # Ends with one line "N passed, N failed" summed over all suites.
@@ -157,6 +161,10 @@ bench-cni: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/cni.sh $(B)/bench
 
+bench-sync: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/sync.sh $(B)/bench
+
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	shellcheck -x $$(git ls-files '*.sh' '*.bash' .ci/run)
@@ -172,4 +180,5 @@ help:
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
 	@echo "make bench-cni  CNI ADD/DEL latency"
+	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
 	@echo "make SAN=1      build with ASan/UBSan"

@@ -193,13 +193,13 @@ assert_pod_present() {
 	for ((i = 1; i <= n; i++)); do
 		(
 			cni_exec ADD "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/add.$i" 2>&1
-			echo $? >"$d/add.$i.rc"
+			echo $? >"$d/rc.add.$i"
 		) 3>&- &
 	done
 	wait
 	echo "ADDs took $(($(date +%s) - start)) s"
-	ok=$(cat "$d"/add.*.rc | grep -cx 0)
-	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/add.*.rc | head -3 | sed 's/\.rc$//' | xargs cat; false; }
+	ok=$(cat "$d"/rc.add.* | grep -cx 0)
+	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.add.* | head -3 | sed 's/rc\.add\./add./' | xargs cat; false; }
 	ips=$(cat "$d"/add.[0-9]* | jq -r '.ips[0].address' | sort -u | grep -c .)
 	[ "$ips" -eq "$n" ]
 	[ "$(host_veth_count)" -eq "$n" ]
@@ -210,13 +210,13 @@ assert_pod_present() {
 	for ((i = 1; i <= n; i++)); do
 		(
 			cni_exec DEL "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/del.$i" 2>&1
-			echo $? >"$d/del.$i.rc"
+			echo $? >"$d/rc.del.$i"
 		) 3>&- &
 	done
 	wait
 	echo "DELs took $(($(date +%s) - start)) s"
-	ok=$(cat "$d"/del.*.rc | grep -cx 0)
-	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/del.*.rc | head -3 | sed 's/\.rc$//' | xargs cat; false; }
+	ok=$(cat "$d"/rc.del.* | grep -cx 0)
+	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.del.* | head -3 | sed 's/rc\.del\./del./' | xargs cat; false; }
 	for ((i = 1; i <= n; i++)); do ip netns del "$(pod_ns c$i)"; done
 	echo "after: $(node_snapshot)"
 	[ "$(node_snapshot)" = "veths=0 routes=0 leases=0 eps=0 states=0" ]

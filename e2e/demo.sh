@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The demo: one emulated node running sluice-agent and three pods wired by the
-# sluice CNI plugin; shows pod-to-pod ping and HTTP, then waits for Ctrl-C or
+# The demo: a 3-node emulated cluster (one sluice-agent per node, all learning
+# from the Kubernetes API stand-in), a pod on each node plus a second one on
+# node 1; shows cross-node ping and HTTP, the routes the agents installed, and
+# how to point kubectl at the cluster; then waits for Ctrl-C or
 # `make demo-down`. Usage: demo.sh up|down
 set -u
 
@@ -10,27 +12,36 @@ set -u
 
 DEMO_DIR=${SL_DEMO_DIR:-$SL_BUILD/demo}
 STATE=$DEMO_DIR/state
+NODES=3
 
 bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
 
+demo_pid() { sed -n 's/^DEMO_PID=//p' "$STATE" 2>/dev/null; }
+
 demo_pid_alive() {
 	local pid
-	pid=$(sed -n 's/^DEMO_PID=//p' "$STATE" 2>/dev/null)
+	pid=$(demo_pid)
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
 demo_teardown() {
 	echo
 	echo "demo: tearing down"
-	node_teardown
+	cluster_down
 	rm -f "$STATE"
 }
 
+# pod_line I ID: one line about pod ID on node I.
+pod_line() {
+	printf '   pod %s on %s  netns %-20s  ip %s\n' "$2" "$(node_name "$1")" "$(cluster_pod_ns "$1" "$2")" \
+		"$(cluster_pod_ip "$1" "$2")"
+}
+
 demo_up() {
-	local i veth
+	local i p a b c
 	if [ -e "$STATE" ]; then
 		if demo_pid_alive; then
-			echo "demo: already running (pid $(sed -n 's/^DEMO_PID=//p' "$STATE")); stop it with 'make demo-down'" >&2
+			echo "demo: already running (pid $(demo_pid)); stop it with 'make demo-down'" >&2
 			exit 1
 		fi
 		echo "demo: removing what a previous demo left behind"
@@ -39,40 +50,61 @@ demo_up() {
 	mkdir -p "$DEMO_DIR"
 	trap demo_teardown EXIT
 	trap 'exit 130' INT TERM HUP
-	node_vars "$(sl_rand_hex)" "$DEMO_DIR/node"
-	node_state_save "$STATE"
+	# The state file names everything before anything exists, so 'make
+	# demo-down' can clean up after a demo that died halfway.
+	cluster_vars "$(sl_rand_hex)" "$DEMO_DIR/cluster" "$NODES"
+	cluster_state_save "$STATE"
 	echo "DEMO_PID=$$" >>"$STATE"
 
-	bold "1. Node $SL_NODE (${SL_NODE_IP} on a bridge in $SL_FABRIC), agent with pins in $SL_PIN"
-	node_setup "$SL_RND" "$SL_SCRATCH" || exit 1
-	agent_start || exit 1
-	"$SL_BUILD/sluice-agent" status --pin-dir "$SL_PIN" | head -n 20
-
-	bold "2. Three pods, each wired by CNI ADD"
-	for i in 1 2 3; do
-		pod_add "$i" >/dev/null || exit 1
-		printf '   pod %s  netns %-16s  ip %-12s  host veth %s\n' "$i" "$(pod_ns "$i")" "$(pod_ip "$i")" "$(pod_host_veth "$i")"
+	bold "1. API stand-in on $SL_API_URL in $SL_FABRIC; $NODES nodes, Node objects created with kubectl"
+	cluster_up "$NODES" "$SL_CLUSTER_SCRATCH" || { cluster_diag; exit 1; }
+	kube get nodes -o custom-columns='NAME:.metadata.name,POD-CIDR:.spec.podCIDR,INTERNAL-IP:.status.addresses[0].address'
+	for ((i = 1; i <= NODES; i++)); do
+		printf '   agent on %s: %s\n' "$(node_name "$i")" \
+			"$(on_node "$i" agent_status | jq -c '{ready, api: .api.mode, synced: ([.resources[] | select(.synced)] | length)}')"
 	done
-	ns_serve "$(pod_ns 1)" || exit 1
 
-	bold "3. Pod 2 pings pod 1 (the datapath redirects veth to veth)"
-	pod_exec 2 ping -c 3 -W 2 "$(pod_ip 1)"
+	bold "2. Each agent routes the other nodes' pod CIDRs via their IPs (protocol 0x53)"
+	for ((i = 1; i <= NODES; i++)); do
+		echo "   $(node_name "$i"):"
+		node_routes "$i" | sed 's/^/      /'
+	done
 
-	bold "4. Pod 2 fetches http://$(pod_ip 1):$SL_HTTP_PORT/ from busybox httpd in pod 1"
-	http_get "$(pod_ns 2)" "http://$(pod_ip 1):$SL_HTTP_PORT/index.html"
-	printf '   pod 1 saw the request come from: '
-	http_get "$(pod_ns 2)" "http://$(pod_ip 1):$SL_HTTP_PORT/cgi-bin/ip"
+	bold "3. A pod on each node, and a second pod on node 1, wired by CNI ADD"
+	for p in 1:a 2:b 3:c 1:d; do
+		cluster_pod_add "${p%:*}" "${p#*:}" >/dev/null || { cluster_diag; exit 1; }
+	done
+	pod_line 1 a && pod_line 2 b && pod_line 3 c && pod_line 1 d
+	a=$(cluster_pod_ip 1 a) b=$(cluster_pod_ip 2 b) c=$(cluster_pod_ip 3 c)
+	on_node 1 ns_serve "$(cluster_pod_ns 1 a)" || exit 1
+	on_node 3 ns_serve "$(cluster_pod_ns 3 c)" || exit 1
 
-	veth=$(pod_host_veth 1)
-	bold "5. Things to look at (in another terminal)"
+	bold "4. Pod b (node 2) pings pod a (node 1); pod a pings pod c (node 3)"
+	ns_exec "$(cluster_pod_ns 2 b)" ping -c 2 -W 2 "$a"
+	ns_exec "$(cluster_pod_ns 1 a)" ping -c 2 -W 2 "$c"
+
+	bold "5. HTTP across nodes: the server sees the client's own pod IP"
+	printf '   pod b -> http://%s:%s/  ' "$a" "$SL_HTTP_PORT"
+	http_get "$(cluster_pod_ns 2 b)" "http://$a:$SL_HTTP_PORT/index.html"
+	printf '   pod a saw the request come from: '
+	http_get "$(cluster_pod_ns 2 b)" "http://$a:$SL_HTTP_PORT/cgi-bin/ip"
+	printf '   pod c saw pod d (node 1) as:      '
+	http_get "$(cluster_pod_ns 1 d)" "http://$c:$SL_HTTP_PORT/cgi-bin/ip"
+
+	bold "6. Point kubectl at the cluster (in another terminal)"
 	cat <<-EOF
-		   agent status:     $SL_BUILD/sluice-agent status --pin-dir $SL_PIN
-		   tc program:       nsenter --net=/run/netns/$SL_NODE tc filter show dev $veth ingress
-		   pinned objects:   ls $SL_PIN; bpftool map dump pinned $SL_PIN/sl_ep4
-		   CNI conflist:     cat $SL_CONFLIST
-		   a shell in pod 3: nsenter --net=/run/netns/$(pod_ns 3) sh
-		   agent log:        tail -f $SL_AGENT_LOG
-		   CNI log:          tail -f $SL_CNI_LOG
+		   nsenter --net=/run/netns/$SL_FABRIC $SL_KUBECTL --kubeconfig $SL_KUBECONFIG get nodes
+		   e.g. delete node 3 and watch its route vanish from the others:
+		   nsenter --net=/run/netns/$SL_FABRIC $SL_KUBECTL --kubeconfig $SL_KUBECONFIG delete node $(node_name 3)
+		   ip -n $(node_name 1) route show proto 0x53
+	EOF
+
+	bold "7. Other things to look at"
+	cat <<-EOF
+		   agent status:   $SL_BUILD/sluice-agent status --pin-dir /sys/fs/bpf/sluice-$SL_CLUSTER_RND-1 --cni-state-dir $SL_CLUSTER_SCRATCH/n1/state
+		   agent logs:     tail -f $SL_CLUSTER_SCRATCH/n*/agent.log
+		   stand-in log:   tail -f $SL_API_LOG
+		   a shell in b:   nsenter --net=/run/netns/$(cluster_pod_ns 2 b) sh
 	EOF
 	bold "Running. Ctrl-C or 'make demo-down' stops the demo and removes everything."
 	while [ -e "$STATE" ]; do
@@ -88,15 +120,18 @@ demo_down() {
 		return 0
 	fi
 	if demo_pid_alive; then
-		kill -TERM "$(sed -n 's/^DEMO_PID=//p' "$STATE")"
-		for ((i = 0; i < 200; i++)); do
+		kill -TERM "$(demo_pid)"
+		for ((i = 0; i < 300; i++)); do
 			[ -e "$STATE" ] || { echo "demo: stopped"; return 0; }
 			sleep 0.1
 		done
-		echo "demo: the demo process did not stop within 20 s; tearing down here" >&2
+		echo "demo: the demo process did not stop within 30 s; tearing down here" >&2
 	fi
-	node_state_load "$STATE"
-	node_teardown
+	if grep -q ' SL_CLUSTER_RND=' "$STATE"; then
+		cluster_state_load "$STATE" && cluster_down
+	else # a state file from the one-node demo
+		node_state_load "$STATE" && node_teardown
+	fi
 	rm -f "$STATE"
 	echo "demo: stopped"
 }
