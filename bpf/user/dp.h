@@ -62,6 +62,24 @@ int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, 
 int dp_metrics_read(int map_fd, struct sl_metric_val *out);
 int dp_info_read(int map_fd, struct sl_info_val *val);
 
+/* --- service maps (svc_maps.c) ----------------------------------------------------
+ * Typed access for the agent's service publisher; keys are copied into
+ * zero-initialised structs. Deletes of absent keys return -ENOENT. */
+
+int dp_svc_update(int map_fd, const struct sl_svc_key *key, const struct sl_svc_val *val);
+int dp_svc_delete(int map_fd, const struct sl_svc_key *key);
+int dp_svc_foreach(int map_fd, int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx),
+		   void *ctx);
+int dp_be_update(int map_fd, __u32 id, const struct sl_be_val *val);
+int dp_be_delete(int map_fd, __u32 id);
+int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx), void *ctx);
+int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val);
+int dp_revnat_delete(int map_fd, __u32 id);
+int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx), void *ctx);
+/* Deletes every conntrack entry (both directions) whose backend is backend_id
+ * and, for UDP only when udp_only is set; returns how many were deleted. */
+int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only);
+
 /* --- tc attachment (tc.c) ------------------------------------------------------- */
 
 enum dp_attach_mode { DP_ATTACH_NONE, DP_ATTACH_TCX, DP_ATTACH_CLSACT };
@@ -70,6 +88,8 @@ enum dp_attach_mode { DP_ATTACH_NONE, DP_ATTACH_TCX, DP_ATTACH_CLSACT };
  * when both the kernel and the installed libbpf support it, clsact otherwise.
  * Replaces an earlier sluice attachment. */
 int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode);
+/* The same at tc egress (packets going to the pod), for SL_PIN_TO_POD. */
+int dp_tc_attach_egress(int ifindex, int prog_fd, enum dp_attach_mode *mode);
 /* Removes sluice's attachment; -ENOENT/-ENODEV count as success (returns 0). */
 int dp_tc_detach(int ifindex);
 /* The program id and name attached at ingress, -ENOENT if none. */

@@ -22,7 +22,17 @@
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
 #define SL_POD_GATEWAY4_STR "169.254.1.1"
 
+/* Source a pod sees when it reaches itself through a Service (hairpin). */
+#define SL_SVC_LOOPBACK4 0xa9fe2a01 /* 169.254.42.1, host byte order */
+#define SL_SVC_LOOPBACK4_STR "169.254.42.1"
+
 #define SL_EP_MAX 4096 /* endpoints (pods) on one node */
+#define SL_SVC_MAX 262144 /* sl_svc4 entries: masters + slots + VIP markers */
+#define SL_BE_MAX 131072 /* backends */
+#define SL_REVNAT_MAX 65536 /* service ports */
+#define SL_CT_MAX 262144 /* conntrack entries (LRU) */
+#define SL_AFF_MAX 65536 /* affinity entries (LRU) */
+#define SL_MAX_BACKENDS 65535 /* slots per service port */
 
 /* sl_ep4: local pod IPv4 -> endpoint. Written by the CNI plugin on ADD. */
 struct sl_ep_key {
@@ -40,6 +50,99 @@ struct sl_ep_val {
 };
 
 #define SL_EP_F_NONE 0
+
+/* sl_svc4: the service table. One "master" entry per service port at
+ * slot 0 ({vip, port, proto, 0}), its backends at slots 1..count, and one
+ * "VIP marker" per ClusterIP ({vip, 0, 0, 0}, flags SL_SVC_F_VIP) so traffic to
+ * a port the Service does not have is rejected rather than leaked. The agent
+ * publishes a service port as: backends, slots, revnat, master (new count),
+ * then deletes stale slots: a packet never sees a count past written slots. */
+struct sl_svc_key {
+	__be32 vip;
+	__be16 port; /* 0 in a VIP marker */
+	__u8 proto; /* IPPROTO_TCP/UDP/SCTP; 0 in a VIP marker */
+	__u8 pad;
+	__u16 slot; /* 0: master; 1..count: backend slots */
+	__u16 pad2;
+};
+
+struct sl_svc_val {
+	__u32 id; /* master: svc_id (revnat key); slot: backend_id */
+	__u16 count; /* master: usable backends (slots 1..count) */
+	__u16 flags; /* master: SL_SVC_F_* */
+	__u32 affinity_timeout; /* master: seconds, with SL_SVC_F_AFFINITY */
+	__u32 pad;
+};
+
+#define SL_SVC_F_AFFINITY 0x1 /* sessionAffinity: ClientIP */
+#define SL_SVC_F_DROP_EMPTY 0x2 /* count 0 means drop (Local policy), not reject */
+#define SL_SVC_F_VIP 0x4 /* a VIP marker entry */
+
+/* sl_be4: backend_id -> backend. */
+struct sl_be_key {
+	__u32 id;
+};
+
+struct sl_be_val {
+	__be32 ip;
+	__be16 port;
+	__u8 proto;
+	__u8 flags; /* SL_BE_F_* */
+};
+
+#define SL_BE_F_LOCAL 0x1 /* on this node */
+#define SL_BE_F_TERMINATING 0x2
+
+/* sl_revnat4: svc_id -> the address replies must appear to come from. */
+struct sl_revnat_key {
+	__u32 id;
+};
+
+struct sl_revnat_val {
+	__be32 vip;
+	__be16 port;
+	__u16 pad;
+};
+
+/* sl_ct4 (LRU): one entry per direction. SL_CT_DIR_OUT is keyed by the
+ * client's tuple to the VIP, SL_CT_DIR_IN by the backend's reply tuple
+ * (backend -> client, after hairpin source rewrite if any). */
+struct sl_ct_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir; /* SL_CT_DIR_* */
+	__u16 pad;
+};
+
+struct sl_ct_val {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u32 backend_id;
+	__u32 svc_id;
+	__be32 client_ip; /* the client's real address (differs from the
+			   * wire source after a hairpin rewrite) */
+	__u8 tcp_flags; /* TCP flags seen, OR-ed */
+	__u8 flags; /* SL_CT_F_* */
+	__u16 pad;
+};
+
+#define SL_CT_DIR_OUT 0
+#define SL_CT_DIR_IN 1
+#define SL_CT_F_HAIRPIN 0x1
+
+/* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */
+struct sl_aff_key {
+	__be32 client;
+	__u32 svc_id;
+};
+
+struct sl_aff_val {
+	__u64 last_used_ns;
+	__u32 backend_id;
+	__u32 pad;
+};
 
 /* sl_info: array of one entry describing the pinned layout. */
 struct sl_info_val {
@@ -63,7 +166,10 @@ struct sl_metric_val {
 	X(SL_DROP_SPOOF_ARP, 4, "ARP sender is not the endpoint")                                  \
 	X(SL_DROP_L3_PROTO, 5, "unsupported L3 protocol")                                          \
 	X(SL_DROP_TTL, 6, "TTL exceeded")                                                          \
-	X(SL_DROP_REDIRECT, 7, "redirect failed")
+	X(SL_DROP_REDIRECT, 7, "redirect failed")                                                  \
+	X(SL_DROP_NO_LOCAL_BACKEND, 8, "Local traffic policy and no local backend")                \
+	X(SL_DROP_BACKEND_MISSING, 9, "service slot points to no backend")                         \
+	X(SL_DROP_NAT, 10, "NAT rewrite failed")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
@@ -71,7 +177,11 @@ struct sl_metric_val {
 	X(SL_PATH_STACK, 33, "passed to the node's stack")                                         \
 	X(SL_PATH_FIB, 34, "forwarded by FIB lookup + neighbour")                                  \
 	X(SL_PATH_ARP_REPLY, 35, "ARP for the gateway answered")                                   \
-	X(SL_PATH_ARP_PASS, 36, "other ARP passed to the stack")
+	X(SL_PATH_ARP_PASS, 36, "other ARP passed to the stack")                                   \
+	X(SL_PATH_SVC_NEW, 37, "service: new flow load-balanced")                                  \
+	X(SL_PATH_SVC_CT, 38, "service: established flow (conntrack hit)")                         \
+	X(SL_PATH_SVC_REJECT, 39, "service: rejected with ICMP unreachable")                       \
+	X(SL_PATH_REVNAT, 40, "service reply reverse-NATed")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
 enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
@@ -82,6 +192,16 @@ enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
 _Static_assert(sizeof(struct sl_ep_key) == 4, "sl_ep_key layout");
 _Static_assert(sizeof(struct sl_ep_val) == 32, "sl_ep_val layout");
 _Static_assert(sizeof(struct sl_info_val) == 16, "sl_info_val layout");
+_Static_assert(sizeof(struct sl_svc_key) == 12, "sl_svc_key layout");
+_Static_assert(sizeof(struct sl_svc_val) == 16, "sl_svc_val layout");
+_Static_assert(sizeof(struct sl_be_key) == 4, "sl_be_key layout");
+_Static_assert(sizeof(struct sl_be_val) == 8, "sl_be_val layout");
+_Static_assert(sizeof(struct sl_revnat_key) == 4, "sl_revnat_key layout");
+_Static_assert(sizeof(struct sl_revnat_val) == 8, "sl_revnat_val layout");
+_Static_assert(sizeof(struct sl_ct_key) == 16, "sl_ct_key layout");
+_Static_assert(sizeof(struct sl_ct_val) == 24, "sl_ct_val layout");
+_Static_assert(sizeof(struct sl_aff_key) == 8, "sl_aff_key layout");
+_Static_assert(sizeof(struct sl_aff_val) == 16, "sl_aff_val layout");
 _Static_assert(sizeof(struct sl_metric_val) == 16, "sl_metric_val layout");
 
 #endif
