@@ -59,12 +59,34 @@ stats() {
 		 mean_ms: ((add / length) | ms), max_ms: (max | ms)}'
 }
 
-# Inside the node namespace: the four rounds, each round's wall time in ms.
+# floor_op WHAT I: the same wrapper timing one /bin/true ("exec") or one IPAM
+# ADD of host-local alone ("ipam"): the part of an ADD the plugin cannot cut
+# (each exec here costs what a process start costs on this machine).
+floor_op() {
+	local what=$1 i=$2 t0 t1 rc
+	local -a cmd=(/bin/true)
+	[ "$what" = ipam ] && cmd=("$(cni_find_plugin host-local)")
+	t0=${EPOCHREALTIME/./}
+	timeout 30 env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="floor-$i" CNI_NETNS=/dev/null \
+		CNI_IFNAME=eth0 CNI_PATH="$SL_CNI_PATH" "${cmd[@]}" <<<"$SL_FLOOR_CONF" >/dev/null 2>>"$SL_CNI_STDERR"
+	rc=$?
+	t1=${EPOCHREALTIME/./}
+	[ "$rc" -eq 0 ] || { echo "bench: $what floor run $i failed ($rc)" >&2; return 1; }
+	echo $((t1 - t0))
+}
+
+# Inside the node namespace: the floors, then the four rounds, each round's
+# wall time in ms.
 bench_inner() {
-	local d=$SL_SCRATCH/bench mode cmd t0
+	local d=$SL_SCRATCH/bench mode cmd t0 i
 	mkdir -p "$d"
-	export SL_BENCH_CONF
+	export SL_BENCH_CONF SL_FLOOR_CONF
 	SL_BENCH_CONF=$(cni_conf "")
+	# host-local alone, on a lease dir of its own that is removed afterwards.
+	SL_FLOOR_CONF=$(jq -c --arg dd "$d/floor-leases" '.ipam.dataDir = $dd' <<<"$SL_BENCH_CONF")
+	for ((i = 1; i <= N; i++)); do floor_op exec "$i" || return 1; done >"$d/floor-exec.us"
+	for ((i = 1; i <= N; i++)); do floor_op ipam "$i" || return 1; done >"$d/floor-ipam.us"
+	rm -rf "$d/floor-leases"
 	for mode in seq par; do
 		for cmd in ADD DEL; do
 			t0=$(now_ms)
@@ -75,7 +97,7 @@ bench_inner() {
 }
 
 bench_main() {
-	local outdir=$1 i d mode cmd json line leaks
+	local outdir=$1 i d mode cmd json line leaks what
 	mkdir -p "$outdir" || exit 1
 	outdir=$(cd "$outdir" && pwd)
 	trap node_teardown EXIT
@@ -93,7 +115,9 @@ bench_main() {
 		--argjson pa "$(stats "$d/par-ADD.us")" --argjson pd "$(stats "$d/par-DEL.us")" \
 		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
 		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
+		--argjson fe "$(stats "$d/floor-exec.us")" --argjson fipam "$(stats "$d/floor-ipam.us")" \
 		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
+		  floor: {exec: $fe, ipam_add: $fipam},
 		  sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
 		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})}}')
 	printf '%s\n' "$json" >"$outdir/cni.json"
@@ -107,6 +131,13 @@ bench_main() {
 			printf '%-18s %8s %8s %8s %8s %10s %8s\n' "${cmd^^} $([ $mode = parallel ] && echo "x$P" || echo seq)" $line
 		done
 	done
+	for what in exec ipam_add; do
+		line=$(jq -r --arg w "$what" '.floor[$w] as $s | [$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms] | @tsv' <<<"$json")
+		# shellcheck disable=SC2086
+		printf '%-18s %8s %8s %8s %8s\n' "floor: $what" $line
+	done
+	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone."
+	echo " An ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add.)"
 	echo
 	echo "after all DELs: $leaks"
 	echo "written: $outdir/cni.json"
