@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Programs on the host side of each pod veth: tc ingress sees what the pod sends. */
+/* Programs on the host side of each pod veth: tc ingress sees what the pod
+ * sends (sl_from_pod), tc egress what the node sends into it (sl_to_pod). */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
@@ -8,6 +9,8 @@
 #include "lib/consts.h"
 #include "lib/ep.h"
 #include "lib/fwd.h"
+#include "lib/l4.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
@@ -43,13 +46,33 @@ static __always_inline int from_pod_arp(struct __sk_buff *skb, int *verdict)
 	return fwd_redirect_result(bpf_redirect(skb->ifindex, 0), SL_PATH_ARP_REPLY, verdict);
 }
 
-/* IPv4 from a pod: anti-spoofing, then a local pod or the node's routing. */
+/* Service handling of a pod's TCP/UDP/SCTP packet: reverse NAT of a reply
+ * of a load-balanced flow, else load balancing if it goes to a ClusterIP.
+ * 0 when neither applies, else as lb4_service. */
+static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphdr *ip4,
+					int *verdict)
+{
+	struct l4_tuple t;
+	int ret;
+
+	if (!l4_supported(ip4->protocol))
+		return 0;
+	ret = l4_tuple_load(skb, ip4, &t);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	ret = lb4_rev_nat(skb, &t);
+	if (ret)
+		return ret;
+	return lb4_service(skb, &t, verdict);
+}
+
+/* IPv4 from a pod: anti-spoofing, services, then a local pod or the node's routing. */
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 {
 	const struct sl_ep_val *src, *dst;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
-	int ret;
+	int ret, lb;
 
 	ret = pkt_pull(skb, ETH_HLEN + sizeof(struct iphdr));
 	if (ret)
@@ -62,10 +85,21 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	ret = ep4_source(skb, eth, ip4->saddr, &src);
 	if (ret)
 		return ret;
+	lb = from_pod_lb4(skb, ip4, verdict);
+	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
+		return lb;
+	if (lb) { /* rewritten: the old packet pointers are gone */
+		eth = pkt_eth(skb);
+		ip4 = pkt_ipv4(skb);
+		if (!eth || !ip4)
+			return -SL_DROP_SHORT;
+	}
 	dst = ep4_lookup(ip4->daddr);
 	if (dst)
-		return fwd_local4(eth, ip4, dst, verdict);
-	return fwd_fib4(skb, eth, ip4, verdict);
+		ret = fwd_local4(eth, ip4, dst, verdict);
+	else
+		ret = fwd_fib4(skb, eth, ip4, verdict);
+	return ret < 0 || !lb ? ret : lb;
 }
 
 /* >= 0: the SL_PATH_* taken, with *verdict set; < 0: a -SL_DROP_* reason. */
@@ -94,11 +128,48 @@ static __always_inline int from_pod(struct __sk_buff *skb, int *verdict)
 SEC("tc")
 int sl_from_pod(struct __sk_buff *skb)
 {
+	__u32 len = skb->len; /* a reject changes it */
 	int verdict = TC_ACT_OK;
 	int ret = from_pod(skb, &verdict);
 
-	metrics_count(ret < 0 ? -ret : ret, skb->len);
+	metrics_count(ret < 0 ? -ret : ret, len);
 	return ret < 0 ? TC_ACT_SHOT : verdict;
+}
+
+/* Into the pod: replies of load-balanced flows whose backend is elsewhere get
+ * the service's address back. 0 when nothing was done, else as lb4_rev_nat. */
+static __always_inline int to_pod(struct __sk_buff *skb)
+{
+	struct l4_tuple t;
+	struct ethhdr *eth;
+	struct iphdr *ip4;
+	int ret;
+
+	if (pkt_pull(skb, ETH_HLEN))
+		return 0;
+	eth = pkt_eth(skb);
+	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	if (pkt_pull(skb, ETH_HLEN + sizeof(struct iphdr)))
+		return 0;
+	ip4 = pkt_ipv4(skb);
+	if (!ip4 || !l4_supported(ip4->protocol))
+		return 0;
+	ret = l4_tuple_load(skb, ip4, &t);
+	if (ret)
+		return 0; /* not ours to judge: the pod's stack will */
+	return lb4_rev_nat(skb, &t);
+}
+
+SEC("tc")
+int sl_to_pod(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	int ret = to_pod(skb);
+
+	if (ret)
+		metrics_count(ret < 0 ? -ret : ret, len);
+	return ret < 0 ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -97,9 +97,11 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	return 0;
 }
 
+/* sl_from_pod at tc ingress of the host veth (what the pod sends), sl_to_pod
+ * at its egress (replies of load-balanced flows into the pod). */
 static int prog_attach(struct add_job *j, struct cni_err *e)
 {
-	_cleanup_close_ int prog = -1;
+	_cleanup_close_ int prog = -1, rev = -1;
 	enum dp_attach_mode mode;
 	int r;
 
@@ -108,11 +110,21 @@ static int prog_attach(struct add_job *j, struct cni_err *e)
 		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED,
 				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
 				   SL_PIN_FROM_POD);
+	rev = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_TO_POD);
+	if (rev < 0)
+		return cni_err_set(e, rev, CNI_ERR_TRY_AGAIN, ADD_FAILED,
+				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
+				   SL_PIN_TO_POD);
 	r = dp_tc_attach(j->host_link.ifindex, prog, &mode);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
 				   "attach %s to tc ingress of %s", SL_PIN_FROM_POD, j->host);
 	log_debug("Attached %s to %s (%s)", SL_PIN_FROM_POD, j->host, dp_attach_mode_name(mode));
+	r = dp_tc_attach_egress(j->host_link.ifindex, rev, &mode);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "attach %s to tc egress of %s", SL_PIN_TO_POD, j->host);
+	log_debug("Attached %s to %s (%s)", SL_PIN_TO_POD, j->host, dp_attach_mode_name(mode));
 	return 0;
 }
 
@@ -349,6 +361,7 @@ out_del_state:
 out_del_ep:
 	ep_remove(map, &j, j.n_ips);
 out_detach:
+	dp_tc_detach_egress(j.host_link.ifindex);
 	dp_tc_detach(j.host_link.ifindex);
 out_del_veth:
 	if (link_delete(j.host) < 0)

@@ -104,6 +104,12 @@ static int host_check(struct check_job *j)
 		return drift(j->e, r == -ENOENT ? 0 : r,
 			     "program %s not attached at tc ingress of %s%s%s", SL_PIN_FROM_POD,
 			     j->host, name[0] ? ", found " : "", name);
+	name[0] = '\0';
+	r = dp_tc_query_egress(link.ifindex, &prog_id, name, &mode);
+	if (r < 0 || strcmp(name, SL_PIN_TO_POD))
+		return drift(j->e, r == -ENOENT ? 0 : r,
+			     "program %s not attached at tc egress of %s%s%s", SL_PIN_TO_POD,
+			     j->host, name[0] ? ", found " : "", name);
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0)
 		return drift(j->e, map, "pinned map %s/%s missing", c->pin_dir, SL_PIN_EP4);

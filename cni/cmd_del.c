@@ -94,6 +94,9 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		r = dp_tc_detach(link.ifindex);
 		if (r < 0)
 			log_warn_errno(r, "Failed to detach from '%s'", host);
+		r = dp_tc_detach_egress(link.ifindex);
+		if (r < 0)
+			log_warn_errno(r, "Failed to detach from the egress of '%s'", host);
 		r = link_delete(host);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,

@@ -25,10 +25,9 @@
 
 #include "dp.h"
 #include "log.h"
+#include "pkt.h"
 #include "pod.skel.h"
 #include "unit.h"
-
-#define IP(a, b, c, d) htonl(((__u32)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
 
 static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
 static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
@@ -79,20 +78,6 @@ struct icmp_pkt {
 	__u8 payload[8];
 } __attribute__((packed));
 
-static __u16 csum(const void *data, size_t len)
-{
-	const __u8 *p = data;
-	__u32 sum = 0;
-
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (p[i] << 8) | p[i + 1];
-	if (len & 1)
-		sum += p[len - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return htons(~sum & 0xffff);
-}
-
 static struct arp_pkt arp_build(const __u8 *src_mac, __u16 op, const __u8 *sha, __be32 spa,
 				__be32 tpa)
 {
@@ -135,35 +120,6 @@ static struct icmp_pkt icmp_build(const __u8 *src_mac, __be32 saddr, __be32 dadd
 	memcpy(p.payload, "sluice!", 8);
 	p.icmp.checksum = csum(&p.icmp, sizeof(p.icmp) + sizeof(p.payload));
 	return p;
-}
-
-/* Runs the program once on pkt as if it arrived on ifindex; checks the
- * verdict and that exactly one packet of len bytes was counted at metric. */
-static void expect(int prog_fd, int metrics_fd, const void *pkt, __u32 len, int ifindex,
-		   int verdict, unsigned int metric, void *out, __u32 *out_len)
-{
-	struct sl_metric_val before[SL_METRICS_MAX], after[SL_METRICS_MAX];
-	struct __sk_buff ctx = {.ifindex = ifindex, .ingress_ifindex = ifindex};
-	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = len, .data_out = out,
-		    .data_size_out = out_len ? *out_len : 0, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1);
-	__u64 total = 0;
-	int err;
-
-	CHECK_INT(dp_metrics_read(metrics_fd, before), 0);
-	err = bpf_prog_test_run_opts(prog_fd, &opts);
-	CHECK_INT(err, 0);
-	CHECK_INT(opts.retval, verdict);
-	CHECK_INT(dp_metrics_read(metrics_fd, after), 0);
-	CHECK_INT(after[metric].packets - before[metric].packets, 1);
-	CHECK_INT(after[metric].bytes - before[metric].bytes, len);
-	for (int i = 0; i < SL_METRICS_MAX; i++)
-		total += after[i].packets - before[i].packets;
-	CHECK_INT(total, 1);
-	if (out_len) {
-		CHECK_INT(opts.data_size_out, len);
-		*out_len = opts.data_size_out;
-	}
 }
 
 static void ep_seed(int ep_fd)
@@ -453,7 +409,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 2);
+	CHECK_INT(rep.maps_created, 7);
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), 0);
@@ -481,7 +437,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ep_update(ep, IP_A, &ev), 0);
 	close(ep);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_reused, 3);
+	CHECK_INT(rep.maps_reused, 8);
 	CHECK_INT(rep.maps_created, 0);
 	CHECK_INT(rep.maps_replaced, 0);
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -501,7 +457,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_replaced, 3);
+	CHECK_INT(rep.maps_replaced, 8);
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK(!strncmp(rep.replaced[0], "sl_", 3) && strstr(rep.replaced[0], ": abi 2!=1"));
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -538,6 +494,37 @@ static void test_load_and_pin(void)
 		CHECK_INT(dp_tc_attach(99999, fd, &mode), -ENODEV);
 		close(fd);
 	}
+
+	UNIT_CASE("the pinned reply program attaches to tc egress, beside ingress");
+	fd = dp_pin_open(pin_dir, SL_PIN_TO_POD);
+	ep = dp_pin_open(pin_dir, SL_PIN_FROM_POD);
+	CHECK(fd >= 0 && ep >= 0);
+	if (fd >= 0 && ep >= 0) {
+		enum dp_attach_mode mode = DP_ATTACH_NONE;
+		char name[16] = "";
+		__u32 id = 0;
+
+		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
+		CHECK_INT(dp_tc_attach(if_b, ep, &mode), 0);
+		CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0);
+		CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0); /* replace */
+		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), 0);
+		CHECK_STR(name, SL_PIN_TO_POD);
+		CHECK_INT(dp_pin_info(pin_dir, SL_PIN_TO_POD, &info), 0);
+		CHECK_INT(id, info.id);
+		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0);
+		CHECK_STR(name, SL_PIN_FROM_POD);
+		CHECK_INT(dp_tc_detach_egress(if_b), 0);
+		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
+		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0); /* ingress stays */
+		CHECK_INT(dp_tc_detach(if_b), 0);
+		CHECK_INT(dp_tc_detach_egress(if_b), 0); /* already gone */
+		CHECK_INT(dp_tc_detach_egress(99999), 0);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (ep >= 0)
+		close(ep);
 
 	UNIT_CASE("pin names are checked");
 	CHECK_INT(dp_pin_open(pin_dir, "../x"), -EINVAL);
@@ -581,16 +568,8 @@ int main(void)
 	/* libbpf's own warnings (e.g. an existing clsact qdisc) are expected here. */
 	log_open("bpf_test_pod", NULL, LOG_LVL_WARN);
 	dp_libbpf_log_setup();
-	if (unshare(CLONE_NEWNET) < 0) {
-		perror("unshare(CLONE_NEWNET)");
+	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	}
-	for (size_t i = 0; i < sizeof(netns_setup) / sizeof(netns_setup[0]); i++) {
-		if (system(netns_setup[i]) != 0) {
-			fprintf(stderr, "netns setup failed: %s\n", netns_setup[i]);
-			return 1;
-		}
-	}
 	if_a = if_nametoindex("ha");
 	if_b = if_nametoindex("hb");
 	if_up = if_nametoindex("up0");

@@ -285,6 +285,9 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 		if (err)
 			goto out_destroy;
 	}
+	err = prog_pin(skel->progs.sl_to_pod, pin_dir, SL_PIN_TO_POD);
+	if (err)
+		goto out_destroy;
 	err = prog_pin(skel->progs.sl_from_pod, pin_dir, SL_PIN_FROM_POD);
 out_destroy:
 	/* The pins keep the maps and the program alive. */

@@ -17,6 +17,7 @@ static const struct {
 	enum dp_fd_kind kind;
 } ready_pins[] = {
     {SL_PIN_FROM_POD, DP_FD_PROG},
+    {SL_PIN_TO_POD, DP_FD_PROG},
     {SL_PIN_EP4, DP_FD_MAP},
     {SL_PIN_METRICS, DP_FD_MAP},
 };

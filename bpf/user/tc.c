@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-/* tc ingress attachment of the pod program: tcx where libbpf and the kernel
- * have it, a clsact filter (handle 1, priority 1) otherwise. */
+/* tc attachment of the pod programs, sl_from_pod at ingress and sl_to_pod at
+ * egress: tcx where libbpf and the kernel have it, a clsact filter (handle 1,
+ * priority 1) otherwise. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -36,20 +38,29 @@ static int prog_name(__u32 id, char name[16])
 	return 0;
 }
 
+/* Where a program goes, and the name sluice's program has there. */
+struct tc_point {
+	bool egress;
+	const char *name;
+};
+
+static const struct tc_point tc_ingress = {false, SL_PIN_FROM_POD};
+static const struct tc_point tc_egress = {true, SL_PIN_TO_POD};
+
 #if TC_HAVE_TCX
-/* The id of the sl_from_pod program attached with tcx, -ENOENT if none. */
-static int tcx_ours(int ifindex, __u32 *id)
+/* The id of our program attached with tcx at pt, -ENOENT if none. */
+static int tcx_ours(int ifindex, const struct tc_point *pt, __u32 *id)
 {
 	__u32 ids[16] = {};
 	LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .count = 16);
 	char name[16];
 	int err;
 
-	err = bpf_prog_query_opts(ifindex, BPF_TCX_INGRESS, &q);
+	err = bpf_prog_query_opts(ifindex, pt->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, &q);
 	if (err)
 		return err;
 	for (__u32 i = 0; i < q.count && i < 16; i++) {
-		if (!prog_name(ids[i], name) && !strcmp(name, SL_PIN_FROM_POD)) {
+		if (!prog_name(ids[i], name) && !strcmp(name, pt->name)) {
 			*id = ids[i];
 			return 0;
 		}
@@ -57,39 +68,42 @@ static int tcx_ours(int ifindex, __u32 *id)
 	return -ENOENT;
 }
 
-static int tcx_attach(int ifindex, int prog_fd)
+static int tcx_attach(int ifindex, const struct tc_point *pt, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_prog_attach_opts, opts);
 	_cleanup_close_ int old = -1;
 	__u32 id;
 
-	if (!tcx_ours(ifindex, &id)) {
+	if (!tcx_ours(ifindex, pt, &id)) {
 		old = bpf_prog_get_fd_by_id(id);
 		opts.flags = BPF_F_REPLACE;
 		opts.replace_prog_fd = old;
 	}
-	return bpf_prog_attach_opts(prog_fd, ifindex, BPF_TCX_INGRESS, &opts);
+	return bpf_prog_attach_opts(prog_fd, ifindex, pt->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS,
+				    &opts);
 }
 
-static int tcx_detach(int ifindex)
+static int tcx_detach(int ifindex, const struct tc_point *pt)
 {
 	_cleanup_close_ int fd = -1;
 	__u32 id;
 	int err;
 
-	err = tcx_ours(ifindex, &id);
+	err = tcx_ours(ifindex, pt, &id);
 	if (err)
 		return err;
 	fd = bpf_prog_get_fd_by_id(id);
 	if (fd < 0)
 		return fd;
-	return bpf_prog_detach_opts(fd, ifindex, BPF_TCX_INGRESS, NULL);
+	return bpf_prog_detach_opts(fd, ifindex, pt->egress ? BPF_TCX_EGRESS : BPF_TCX_INGRESS,
+				    NULL);
 }
 #endif
 
-static int clsact_attach(int ifindex, int prog_fd)
+static int clsact_attach(int ifindex, const struct tc_point *pt, int prog_fd)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = pt->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
@@ -102,9 +116,10 @@ static int clsact_attach(int ifindex, int prog_fd)
 
 /* The program id of sluice's clsact filter; -ENOENT when there is no filter
  * or no clsact qdisc at all (the kernel says -EINVAL then). */
-static int clsact_query(int ifindex, __u32 *prog_id)
+static int clsact_query(int ifindex, const struct tc_point *pt, __u32 *prog_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = pt->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
 	int err;
 
@@ -117,34 +132,35 @@ static int clsact_query(int ifindex, __u32 *prog_id)
 	return 0;
 }
 
-static int clsact_detach(int ifindex)
+static int clsact_detach(int ifindex, const struct tc_point *pt)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = pt->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO);
 	__u32 id;
 	int err;
 
-	err = clsact_query(ifindex, &id);
+	err = clsact_query(ifindex, pt, &id);
 	if (err)
 		return err;
 	return bpf_tc_detach(&hook, &opts);
 }
 
-int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode)
+static int tc_attach(int ifindex, const struct tc_point *pt, int prog_fd, enum dp_attach_mode *mode)
 {
 	int err;
 
 	if (ifindex <= 0 || prog_fd < 0)
 		return -EINVAL;
 #if TC_HAVE_TCX
-	if (!tcx_attach(ifindex, prog_fd)) {
-		clsact_detach(ifindex); /* an attachment from before an upgrade */
+	if (!tcx_attach(ifindex, pt, prog_fd)) {
+		clsact_detach(ifindex, pt); /* an attachment from before an upgrade */
 		if (mode)
 			*mode = DP_ATTACH_TCX;
 		return 0;
 	}
 #endif
-	err = clsact_attach(ifindex, prog_fd);
+	err = clsact_attach(ifindex, pt, prog_fd);
 	if (err)
 		return err;
 	if (mode)
@@ -157,22 +173,23 @@ static bool detach_gone(int err)
 	return !err || err == -ENOENT || err == -ENODEV;
 }
 
-int dp_tc_detach(int ifindex)
+static int tc_detach(int ifindex, const struct tc_point *pt)
 {
 	int err;
 
 	if (ifindex <= 0)
 		return -EINVAL;
 #if TC_HAVE_TCX
-	err = tcx_detach(ifindex);
+	err = tcx_detach(ifindex, pt);
 	if (!detach_gone(err) && err != -EINVAL)
 		return err;
 #endif
-	err = clsact_detach(ifindex);
+	err = clsact_detach(ifindex, pt);
 	return detach_gone(err) ? 0 : err;
 }
 
-int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
+static int tc_query(int ifindex, const struct tc_point *pt, __u32 *prog_id, char name[16],
+		    enum dp_attach_mode *mode)
 {
 	enum dp_attach_mode m = DP_ATTACH_CLSACT;
 	int err;
@@ -180,12 +197,12 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 	if (ifindex <= 0)
 		return -EINVAL;
 #if TC_HAVE_TCX
-	err = tcx_ours(ifindex, prog_id);
+	err = tcx_ours(ifindex, pt, prog_id);
 	if (!err)
 		m = DP_ATTACH_TCX;
 	else
 #endif
-		err = clsact_query(ifindex, prog_id);
+		err = clsact_query(ifindex, pt, prog_id);
 	if (err)
 		return err;
 	if (mode)
@@ -193,6 +210,36 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 	if (name)
 		return prog_name(*prog_id, name);
 	return 0;
+}
+
+int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode)
+{
+	return tc_attach(ifindex, &tc_ingress, prog_fd, mode);
+}
+
+int dp_tc_attach_egress(int ifindex, int prog_fd, enum dp_attach_mode *mode)
+{
+	return tc_attach(ifindex, &tc_egress, prog_fd, mode);
+}
+
+int dp_tc_detach(int ifindex)
+{
+	return tc_detach(ifindex, &tc_ingress);
+}
+
+int dp_tc_detach_egress(int ifindex)
+{
+	return tc_detach(ifindex, &tc_egress);
+}
+
+int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
+{
+	return tc_query(ifindex, &tc_ingress, prog_id, name, mode);
+}
+
+int dp_tc_query_egress(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
+{
+	return tc_query(ifindex, &tc_egress, prog_id, name, mode);
 }
 
 const char *dp_attach_mode_name(enum dp_attach_mode mode)

@@ -17,22 +17,28 @@
 #define SL_PIN_EP4	"sl_ep4"
 #define SL_PIN_METRICS	"sl_metrics"
 #define SL_PIN_INFO	"sl_info"
+#define SL_PIN_TO_POD	"sl_to_pod" /* tc egress of each host veth */
+#define SL_PIN_SVC4	"sl_svc4"
+#define SL_PIN_BE4	"sl_be4"
+#define SL_PIN_REVNAT4	"sl_revnat4"
+#define SL_PIN_CT4	"sl_ct4"
+#define SL_PIN_AFF4	"sl_aff4"
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
 #define SL_POD_GATEWAY4_STR "169.254.1.1"
 
 /* Source a pod sees when it reaches itself through a Service (hairpin). */
-#define SL_SVC_LOOPBACK4 0xa9fe2a01 /* 169.254.42.1, host byte order */
+#define SL_SVC_LOOPBACK4     0xa9fe2a01 /* 169.254.42.1, host byte order */
 #define SL_SVC_LOOPBACK4_STR "169.254.42.1"
 
-#define SL_EP_MAX 4096 /* endpoints (pods) on one node */
-#define SL_SVC_MAX 262144 /* sl_svc4 entries: masters + slots + VIP markers */
-#define SL_BE_MAX 131072 /* backends */
-#define SL_REVNAT_MAX 65536 /* service ports */
-#define SL_CT_MAX 262144 /* conntrack entries (LRU) */
-#define SL_AFF_MAX 65536 /* affinity entries (LRU) */
-#define SL_MAX_BACKENDS 65535 /* slots per service port */
+#define SL_EP_MAX	4096   /* endpoints (pods) on one node */
+#define SL_SVC_MAX	262144 /* sl_svc4 entries: masters + slots + VIP markers */
+#define SL_BE_MAX	131072 /* backends */
+#define SL_REVNAT_MAX	65536  /* service ports */
+#define SL_CT_MAX	262144 /* conntrack entries (LRU) */
+#define SL_AFF_MAX	65536  /* affinity entries (LRU) */
+#define SL_MAX_BACKENDS 65535  /* slots per service port */
 
 /* sl_ep4: local pod IPv4 -> endpoint. Written by the CNI plugin on ADD. */
 struct sl_ep_key {
@@ -60,23 +66,23 @@ struct sl_ep_val {
 struct sl_svc_key {
 	__be32 vip;
 	__be16 port; /* 0 in a VIP marker */
-	__u8 proto; /* IPPROTO_TCP/UDP/SCTP; 0 in a VIP marker */
+	__u8 proto;  /* IPPROTO_TCP/UDP/SCTP; 0 in a VIP marker */
 	__u8 pad;
 	__u16 slot; /* 0: master; 1..count: backend slots */
 	__u16 pad2;
 };
 
 struct sl_svc_val {
-	__u32 id; /* master: svc_id (revnat key); slot: backend_id */
-	__u16 count; /* master: usable backends (slots 1..count) */
-	__u16 flags; /* master: SL_SVC_F_* */
+	__u32 id;		/* master: svc_id (revnat key); slot: backend_id */
+	__u16 count;		/* master: usable backends (slots 1..count) */
+	__u16 flags;		/* master: SL_SVC_F_* */
 	__u32 affinity_timeout; /* master: seconds, with SL_SVC_F_AFFINITY */
 	__u32 pad;
 };
 
-#define SL_SVC_F_AFFINITY 0x1 /* sessionAffinity: ClientIP */
+#define SL_SVC_F_AFFINITY   0x1 /* sessionAffinity: ClientIP */
 #define SL_SVC_F_DROP_EMPTY 0x2 /* count 0 means drop (Local policy), not reject */
-#define SL_SVC_F_VIP 0x4 /* a VIP marker entry */
+#define SL_SVC_F_VIP	    0x4 /* a VIP marker entry */
 
 /* sl_be4: backend_id -> backend. */
 struct sl_be_key {
@@ -90,7 +96,7 @@ struct sl_be_val {
 	__u8 flags; /* SL_BE_F_* */
 };
 
-#define SL_BE_F_LOCAL 0x1 /* on this node */
+#define SL_BE_F_LOCAL	    0x1 /* on this node */
 #define SL_BE_F_TERMINATING 0x2
 
 /* sl_revnat4: svc_id -> the address replies must appear to come from. */
@@ -123,13 +129,13 @@ struct sl_ct_val {
 	__u32 svc_id;
 	__be32 client_ip; /* the client's real address (differs from the
 			   * wire source after a hairpin rewrite) */
-	__u8 tcp_flags; /* TCP flags seen, OR-ed */
-	__u8 flags; /* SL_CT_F_* */
+	__u8 tcp_flags;	  /* TCP flags seen, OR-ed */
+	__u8 flags;	  /* SL_CT_F_* */
 	__u16 pad;
 };
 
-#define SL_CT_DIR_OUT 0
-#define SL_CT_DIR_IN 1
+#define SL_CT_DIR_OUT	0
+#define SL_CT_DIR_IN	1
 #define SL_CT_F_HAIRPIN 0x1
 
 /* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ClusterIP load balancing: backend selection with conntrack and affinity,
+ * DNAT to the backend, reverse NAT of its replies, reject of empty services. */
+#ifndef SL_LIB_LB_H
+#define SL_LIB_LB_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/ct.h"
+#include "lib/icmp.h"
+#include "lib/l4.h"
+#include "lib/maps.h"
+#include "lib/nat.h"
+#include "sluice/abi.h"
+
+#define NS_PER_SEC 1000000000ull
+
+static __always_inline const struct sl_svc_val *lb4_svc_lookup(__be32 vip, __be16 port, __u8 proto,
+							       __u16 slot)
+{
+	struct sl_svc_key key = {};
+
+	key.vip = vip;
+	key.port = port;
+	key.proto = proto;
+	key.slot = slot;
+	return bpf_map_lookup_elem(&sl_svc4, &key);
+}
+
+static __always_inline const struct sl_be_val *lb4_be_lookup(__u32 id)
+{
+	struct sl_be_key key = {};
+
+	key.id = id;
+	return bpf_map_lookup_elem(&sl_be4, &key);
+}
+
+/* A reply of a load-balanced flow (conntrack IN entry): its source becomes
+ * the service's VIP and port, and after a hairpin its destination the real
+ * client again. 0 when t is no such reply, SL_PATH_REVNAT once rewritten,
+ * -SL_DROP_* on failure. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct l4_tuple *t)
+{
+	const struct sl_revnat_val *rn;
+	struct sl_revnat_key rk = {};
+	struct sl_ct_val *ct;
+	__be32 client;
+	bool hairpin;
+	int ret;
+
+	ct = ct4_lookup(t, SL_CT_DIR_IN);
+	if (!ct)
+		return 0;
+	rk.id = ct->svc_id;
+	rn = bpf_map_lookup_elem(&sl_revnat4, &rk);
+	if (!rn)
+		return 0; /* the service is gone: the reply is passed as it is */
+	ct4_touch(ct, t->tcp_flags);
+	client = ct->client_ip;
+	hairpin = ct->flags & SL_CT_F_HAIRPIN;
+
+	ret = nat4_addr(skb, t, true, rn->vip);
+	if (!ret)
+		ret = nat4_port(skb, t, true, rn->port);
+	if (!ret && hairpin)
+		ret = nat4_addr(skb, t, false, client);
+	return ret ? ret : SL_PATH_REVNAT;
+}
+
+/* The backend of an established flow, if it still exists and the packet does
+ * not open a new connection on the same tuple (TCP SYN without ACK). */
+static __always_inline const struct sl_be_val *lb4_ct_backend(struct l4_tuple *t,
+							      struct sl_ct_val **out)
+{
+	const struct sl_be_val *be;
+	struct sl_ct_val *ct;
+
+	ct = ct4_lookup(t, SL_CT_DIR_OUT);
+	if (!ct)
+		return NULL;
+	be = lb4_be_lookup(ct->backend_id);
+	if (!be)
+		return NULL; /* its entries go with the backend (dp_ct_purge_backend) */
+	if ((t->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
+		/* The old flow's reply entry would revive it: forget it. */
+		ct4_forget_reply(t, be->ip, be->port,
+				 ct->flags & SL_CT_F_HAIRPIN ? bpf_htonl(SL_SVC_LOOPBACK4)
+							     : t->saddr);
+		return NULL;
+	}
+	ct4_touch(ct, t->tcp_flags);
+	*out = ct;
+	return be;
+}
+
+/* The backend sessionAffinity keeps for this client, if still fresh and present. */
+static __always_inline const struct sl_be_val *
+lb4_aff_backend(const struct l4_tuple *t, const struct sl_svc_val *svc, __u32 *be_id)
+{
+	struct sl_aff_key key = {};
+	const struct sl_aff_val *aff;
+	const struct sl_be_val *be;
+
+	key.client = t->saddr;
+	key.svc_id = svc->id;
+	aff = bpf_map_lookup_elem(&sl_aff4, &key);
+	if (!aff || bpf_ktime_get_ns() - aff->last_used_ns > svc->affinity_timeout * NS_PER_SEC)
+		return NULL;
+	be = lb4_be_lookup(aff->backend_id);
+	if (be)
+		*be_id = aff->backend_id;
+	return be;
+}
+
+static __always_inline void lb4_aff_update(const struct l4_tuple *t, __u32 svc_id, __u32 be_id)
+{
+	struct sl_aff_key key = {};
+	struct sl_aff_val val = {};
+
+	key.client = t->saddr;
+	key.svc_id = svc_id;
+	val.last_used_ns = bpf_ktime_get_ns();
+	val.backend_id = be_id;
+	bpf_map_update_elem(&sl_aff4, &key, &val, BPF_ANY);
+}
+
+/* Picks a backend for a new flow to the service port svc, records it in
+ * conntrack (and affinity) and says whether the flow hairpins. */
+static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_val *svc,
+				      struct sl_be_val *out, bool *hairpin)
+{
+	struct sl_ct_val ct = {};
+	const struct sl_be_val *be = NULL;
+	const struct sl_svc_val *slot;
+	__u32 be_id = 0;
+	int ret;
+
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		be = lb4_aff_backend(t, svc, &be_id);
+	if (!be) {
+		slot = lb4_svc_lookup(t->daddr, t->dport, t->proto,
+				      (bpf_get_prandom_u32() % svc->count) + 1);
+		if (!slot)
+			return -SL_DROP_BACKEND_MISSING;
+		be_id = slot->id;
+		be = lb4_be_lookup(be_id);
+		if (!be)
+			return -SL_DROP_BACKEND_MISSING;
+	}
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		lb4_aff_update(t, svc->id, be_id);
+	*out = *be;
+	*hairpin = be->ip == t->saddr;
+
+	ct.last_seen_ns = bpf_ktime_get_ns();
+	ct.backend_id = be_id;
+	ct.svc_id = svc->id;
+	ct.client_ip = t->saddr;
+	ct.tcp_flags = t->tcp_flags;
+	ct.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
+	ret = ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
+			 &ct);
+	return ret;
+}
+
+/* A packet from a pod to a service: DNAT to the flow's backend. 0 when t goes
+ * to no service, SL_PATH_SVC_NEW/SVC_CT once rewritten, SL_PATH_SVC_REJECT with
+ * *verdict set when answered by ICMP, -SL_DROP_* on failure. */
+static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t, int *verdict)
+{
+	const struct sl_svc_val *svc;
+	const struct sl_be_val *cur;
+	struct sl_ct_val *ct = NULL;
+	struct sl_be_val be;
+	bool hairpin;
+	int path, ret;
+
+	cur = lb4_ct_backend(t, &ct);
+	if (cur) {
+		be = *cur;
+		hairpin = ct->flags & SL_CT_F_HAIRPIN;
+		path = SL_PATH_SVC_CT;
+	} else {
+		svc = lb4_svc_lookup(t->daddr, t->dport, t->proto, 0);
+		if (!svc) {
+			if (!lb4_svc_lookup(t->daddr, 0, 0, 0))
+				return 0; /* not a ClusterIP */
+			return icmp4_reject(skb, verdict);
+		}
+		if (svc->count == 0) {
+			if (svc->flags & SL_SVC_F_DROP_EMPTY)
+				return -SL_DROP_NO_LOCAL_BACKEND;
+			return icmp4_reject(skb, verdict);
+		}
+		ret = lb4_select(t, svc, &be, &hairpin);
+		if (ret)
+			return ret;
+		path = SL_PATH_SVC_NEW;
+	}
+	ret = nat4_addr(skb, t, false, be.ip);
+	if (!ret)
+		ret = nat4_port(skb, t, false, be.port);
+	if (!ret && hairpin)
+		ret = nat4_addr(skb, t, true, bpf_htonl(SL_SVC_LOOPBACK4));
+	return ret ? ret : path;
+}
+
+#endif

@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: Apache-2.0
+/* ns per packet of sl_from_pod's service paths (conntrack hit, new flow,
+ * reject) with 1, 10k and 100k services in sl_svc4, by BPF_PROG_TEST_RUN.
+ * Root; runs in a private network namespace. Usage: bpf_bench_svc [out.json] */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp.h"
+#include "log.h"
+#include "pkt.h"
+#include "pod.skel.h"
+#include "unit.h"
+
+#define RUNS	   200000     /* packets per measurement */
+#define N_BACKENDS 1000	      /* shared by all services */
+#define VIP_BASE   0x0a600000 /* 10.96.0.0: service i is VIP_BASE + i + 1, port 80 */
+#define VIP_REJECT IP(10, 95, 0, 1)
+
+static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
+static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
+static const __u8 mac_b[6] = {0x02, 0xaa, 0, 0, 0, 0x0b};
+static const __u8 host_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
+
+#define IP_A IP(10, 244, 1, 10)
+#define IP_B IP(10, 244, 1, 11)
+
+static const char *const netns_setup[] = {
+    "ip link set lo up",
+    "ip link add ha type veth peer name pa",
+    "ip link add hb type veth peer name pb",
+    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
+};
+
+struct tcp_pkt {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u8 payload[6];
+} __attribute__((packed));
+
+struct fds {
+	int prog, ep, svc, be, revnat, ct;
+};
+
+/* What one row of the table measures. */
+struct bench_case {
+	const char *name;
+	__be32 daddr;
+	__u8 tcp_flags;
+	int want_retval;
+};
+
+static struct tcp_pkt pkt_build(__be32 daddr, __u8 flags)
+{
+	struct tcp_pkt p = {};
+	struct iphdr ip = {};
+
+	memcpy(p.eth.h_dest, host_a, 6);
+	memcpy(p.eth.h_source, mac_a, 6);
+	p.eth.h_proto = htons(ETH_P_IP);
+	ip.version = 4;
+	ip.ihl = 5;
+	ip.tot_len = htons(sizeof(p) - sizeof(p.eth));
+	ip.ttl = 64;
+	ip.protocol = IPPROTO_TCP;
+	ip.saddr = IP_A;
+	ip.daddr = daddr;
+	ip.check = csum(&ip, sizeof(ip));
+	memcpy(&p.ip, &ip, sizeof(ip));
+	p.tcp.source = htons(40000);
+	p.tcp.dest = htons(80);
+	p.tcp.doff = 5;
+	((__u8 *)&p.tcp)[13] = flags;
+	return p;
+}
+
+/* Fills the maps with n services of one slot each (all on port 80/TCP). */
+static int services_fill(const struct fds *f, int n)
+{
+	struct sl_ep_val a = {.ifindex = if_nametoindex("ha")},
+			 b = {.ifindex = if_nametoindex("hb")};
+	struct sl_revnat_val rn = {.port = htons(80)};
+	int err;
+
+	memcpy(a.pod_mac, mac_a, 6);
+	memcpy(a.host_mac, host_a, 6);
+	memcpy(b.pod_mac, mac_b, 6);
+	memcpy(b.host_mac, host_b, 6);
+	if ((err = dp_ep_update(f->ep, IP_A, &a)) || (err = dp_ep_update(f->ep, IP_B, &b)))
+		return err;
+	for (__u32 id = 1; id <= N_BACKENDS; id++) {
+		struct sl_be_val be = {.ip = IP_B, .port = htons(8080), .proto = IPPROTO_TCP};
+
+		err = dp_be_update(f->be, id, &be);
+		if (err)
+			return err;
+	}
+	for (int i = 0; i < n; i++) {
+		struct sl_svc_key k = {
+		    .vip = htonl(VIP_BASE + i + 1), .port = htons(80), .proto = IPPROTO_TCP};
+		struct sl_svc_val master = {.id = i + 1, .count = 1};
+		struct sl_svc_val slot = {.id = i % N_BACKENDS + 1};
+
+		if ((err = dp_svc_update(f->svc, &k, &master)))
+			return err;
+		k.slot = 1;
+		if ((err = dp_svc_update(f->svc, &k, &slot)))
+			return err;
+		if (i < SL_REVNAT_MAX) {
+			rn.vip = k.vip;
+			if ((err = dp_revnat_update(f->revnat, i + 1, &rn)))
+				return err;
+		}
+	}
+	{
+		struct sl_svc_key k = {.vip = VIP_REJECT, .port = htons(80), .proto = IPPROTO_TCP};
+		struct sl_svc_val empty = {.id = SL_REVNAT_MAX};
+
+		err = dp_svc_update(f->svc, &k, &empty);
+	}
+	return err;
+}
+
+/* Average ns per packet over RUNS single runs: every run starts from the
+ * original packet (a repeat would run on the rewritten one). */
+static int case_measure(const struct fds *f, const struct bench_case *c, double *ns)
+{
+	struct tcp_pkt in = pkt_build(c->daddr, c->tcp_flags);
+	struct __sk_buff ctx = {};
+	__u8 out[256];
+	__u64 total = 0;
+	int err;
+
+	ctx.ifindex = ctx.ingress_ifindex = if_nametoindex("ha");
+	for (int i = -RUNS / 10; i < RUNS; i++) { /* the first tenth warms up */
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &in, .data_size_in = sizeof(in),
+			    .data_out = out, .data_size_out = sizeof(out), .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .repeat = 1);
+
+		err = bpf_prog_test_run_opts(f->prog, &opts);
+		if (err)
+			return err;
+		if ((int)opts.retval != c->want_retval)
+			return -EPROTO;
+		if (i >= 0)
+			total += opts.duration;
+	}
+	*ns = (double)total / RUNS;
+	return 0;
+}
+
+/* The harness's own cost per single run: pod-to-pod forwarding timed one run
+ * at a time minus the same timed over a repeat of 100 (TTL 255 keeps every
+ * repetition on the same path). */
+static int overhead_measure(const struct fds *f, double *ns)
+{
+	struct bench_case c = {"pod_to_pod", IP(10, 244, 1, 11), 0x10, TC_ACT_REDIRECT};
+	struct tcp_pkt in = pkt_build(c.daddr, c.tcp_flags);
+	struct __sk_buff ctx = {};
+	double single;
+	__u64 total = 0;
+	int err;
+
+	err = case_measure(f, &c, &single);
+	if (err)
+		return err;
+	in.ip.ttl = 255;
+	in.ip.check = 0;
+	in.ip.check = csum(&in.ip, sizeof(in.ip));
+	ctx.ifindex = ctx.ingress_ifindex = if_nametoindex("ha");
+	for (int i = 0; i < RUNS / 100; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = &in, .data_size_in = sizeof(in),
+			    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 100);
+
+		err = bpf_prog_test_run_opts(f->prog, &opts);
+		if (err)
+			return err;
+		total += opts.duration;
+	}
+	*ns = single - (double)total / (RUNS / 100);
+	return 0;
+}
+
+static int round_run(int n_svc, const struct bench_case *cases, int n_cases, double *res,
+		     double *overhead)
+{
+	struct sl_pod *skel = sl_pod__open();
+	struct bpf_map *map;
+	struct fds f;
+	int err;
+
+	if (!skel)
+		return -errno;
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	err = sl_pod__load(skel);
+	if (err)
+		goto out_destroy;
+	f = (struct fds){
+	    .prog = bpf_program__fd(skel->progs.sl_from_pod),
+	    .ep = bpf_map__fd(skel->maps.sl_ep4),
+	    .svc = bpf_map__fd(skel->maps.sl_svc4),
+	    .be = bpf_map__fd(skel->maps.sl_be4),
+	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
+	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	};
+	err = services_fill(&f, n_svc);
+	for (int i = 0; !err && i < n_cases; i++)
+		err = case_measure(&f, &cases[i], &res[i]);
+	if (!err)
+		err = overhead_measure(&f, overhead);
+out_destroy:
+	sl_pod__destroy(skel);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	static const int sizes[] = {1, 10000, 100000};
+	const struct bench_case cases[] = {
+	    {"ct_hit", htonl(VIP_BASE + 1), 0x10, TC_ACT_REDIRECT},
+	    {"new_flow", htonl(VIP_BASE + 1), 0x02, TC_ACT_REDIRECT},
+	    {"reject", VIP_REJECT, 0x02, TC_ACT_REDIRECT},
+	    {"pod_to_pod", IP_B, 0x10, TC_ACT_REDIRECT},
+	};
+	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3 };
+	double res[N_SIZES][N_CASES], overhead[N_SIZES];
+	FILE *json = NULL;
+	int err;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "bpf_bench_svc needs root\n");
+		return 1;
+	}
+	log_open("bpf_bench_svc", NULL, LOG_LVL_WARN);
+	dp_libbpf_log_setup();
+	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+		return 1;
+	for (int s = 0; s < N_SIZES; s++) {
+		err = round_run(sizes[s], cases, N_CASES, res[s], &overhead[s]);
+		if (err) {
+			fprintf(stderr, "bench with %d services failed: %s\n", sizes[s],
+				strerror(-err));
+			return 1;
+		}
+	}
+
+	printf("sl_from_pod, ns/packet (BPF_PROG_TEST_RUN, mean of %d runs)\n", RUNS);
+	printf("%-10s", "services");
+	for (int c = 0; c < N_CASES; c++)
+		printf(" %12s", cases[c].name);
+	printf(" %12s\n", "harness");
+	for (int s = 0; s < N_SIZES; s++) {
+		printf("%-10d", sizes[s]);
+		for (int c = 0; c < N_CASES; c++)
+			printf(" %12.1f", res[s][c]);
+		printf(" %12.1f\n", overhead[s]);
+	}
+	printf("harness: the timing cost of a single run, included in every column\n");
+	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
+		fprintf(stderr, "cannot write %s: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	if (json) {
+		fprintf(
+		    json,
+		    "{\"unit\":\"ns/packet\",\"runs\":%d,\"target_ct_hit_ns\":150,\"results\":[",
+		    RUNS);
+		for (int s = 0; s < N_SIZES; s++) {
+			fprintf(json, "%s{\"services\":%d", s ? "," : "", sizes[s]);
+			for (int c = 0; c < N_CASES; c++)
+				fprintf(json, ",\"%s\":%.1f", cases[c].name, res[s][c]);
+			fprintf(json, ",\"harness\":%.1f", overhead[s]);
+			fprintf(json, "}");
+		}
+		fprintf(json, "]}\n");
+		fclose(json);
+	}
+	return 0;
+}

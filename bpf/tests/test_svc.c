@@ -1,0 +1,721 @@
+// SPDX-License-Identifier: Apache-2.0
+/* BPF_PROG_TEST_RUN tests of ClusterIP load balancing in the pod programs:
+ * DNAT with conntrack, reverse NAT, affinity, reject, hairpin, service map
+ * operations. Root; runs in a private network namespace. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include <linux/icmp.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp.h"
+#include "log.h"
+#include "pkt.h"
+#include "pod.skel.h"
+#include "unit.h"
+
+static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
+static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
+static const __u8 mac_b[6] = {0x02, 0xaa, 0, 0, 0, 0x0b};
+static const __u8 host_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
+static const __u8 mac_uplink[6] = {0x02, 0, 0, 0, 0x01, 0};
+static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
+
+#define IP_A	    IP(10, 244, 1, 10) /* client pod */
+#define IP_B	    IP(10, 244, 1, 11) /* backend pod on this node */
+#define IP_REMOTE   IP(10, 244, 2, 5)  /* backend pod on another node */
+#define IP_REMOTE2  IP(10, 244, 2, 6)
+#define VIP	    IP(10, 96, 0, 10) /* TCP 80 (svc 1), UDP 53 (svc 2), TCP 443 (svc 3) */
+#define VIP_EMPTY   IP(10, 96, 0, 20) /* TCP 80: no backends; TCP 81: Local, none */
+#define VIP_HAIRPIN IP(10, 96, 0, 30) /* TCP 80 -> A itself */
+#define LOOPBACK    htonl(SL_SVC_LOOPBACK4)
+
+static const char *const netns_setup[] = {
+    "ip link set lo up",
+    "ip link add ha type veth peer name pa",
+    "ip link add hb type veth peer name pb",
+    "ip link add up0 address 02:00:00:00:01:00 type veth peer name up1",
+    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
+    "ip link set up0 up && ip link set up1 up",
+    "ip addr add 10.0.0.1/24 dev up0",
+    "ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent",
+    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
+    "echo 1 > /proc/sys/net/ipv4/ip_forward",
+};
+
+static int if_a, if_b;
+
+/* The maps and programs of the loaded skeleton. */
+struct fds {
+	int from_pod, to_pod, metrics, ep, svc, be, revnat, ct, aff;
+};
+
+struct tcp_pkt {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct tcphdr tcp;
+	__u8 payload[4];
+} __attribute__((packed));
+
+struct udp_pkt {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	__u8 payload[8];
+} __attribute__((packed));
+
+struct icmp_err_pkt {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct icmphdr icmp;
+	struct iphdr qip;
+	__u8 ql4[8];
+} __attribute__((packed));
+
+/* Ethernet + IPv4 header at frame (34 bytes), header checksum set. */
+static void ip_fill(void *frame, const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
+		    __be32 daddr, __u8 proto, size_t l4_len)
+{
+	struct ethhdr eth = {};
+	struct iphdr ip = {};
+
+	memcpy(eth.h_dest, dst_mac, ETH_ALEN);
+	memcpy(eth.h_source, src_mac, ETH_ALEN);
+	eth.h_proto = htons(ETH_P_IP);
+	ip.version = 4;
+	ip.ihl = 5;
+	ip.tot_len = htons(sizeof(ip) + l4_len);
+	ip.id = htons(0x4242);
+	ip.frag_off = htons(0x4000);
+	ip.ttl = 64;
+	ip.protocol = proto;
+	ip.saddr = saddr;
+	ip.daddr = daddr;
+	ip.check = csum(&ip, sizeof(ip));
+	memcpy(frame, &eth, sizeof(eth));
+	memcpy((char *)frame + sizeof(eth), &ip, sizeof(ip));
+}
+
+/* A TCP segment; flags as in the header's 14th byte (SYN 0x02, ACK 0x10). */
+static struct tcp_pkt tcp_build(const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
+				__be32 daddr, __u16 sport, __u16 dport, __u8 flags)
+{
+	struct tcp_pkt p = {};
+	size_t l4 = sizeof(p.tcp) + sizeof(p.payload);
+
+	ip_fill(&p, src_mac, dst_mac, saddr, daddr, IPPROTO_TCP, l4);
+	p.tcp.source = htons(sport);
+	p.tcp.dest = htons(dport);
+	p.tcp.seq = htonl(0x11223344);
+	p.tcp.ack_seq = htonl(flags & 0x10 ? 0x55667788 : 0);
+	p.tcp.doff = 5;
+	((__u8 *)&p.tcp)[13] = flags;
+	p.tcp.window = htons(64240);
+	memcpy(p.payload, "ping", 4);
+	p.tcp.check = csum_l4(saddr, daddr, IPPROTO_TCP, &p.tcp, l4);
+	return p;
+}
+
+static struct udp_pkt udp_build(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, bool no_csum)
+{
+	struct udp_pkt p = {};
+	size_t l4 = sizeof(p.udp) + sizeof(p.payload);
+
+	ip_fill(&p, mac_a, host_a, saddr, daddr, IPPROTO_UDP, l4);
+	p.udp.source = htons(sport);
+	p.udp.dest = htons(dport);
+	p.udp.len = htons(l4);
+	memcpy(p.payload, "queryxyz", 8);
+	if (!no_csum)
+		p.udp.check = csum_l4(saddr, daddr, IPPROTO_UDP, &p.udp, l4);
+	return p;
+}
+
+static bool tcp_csums_ok(const struct tcp_pkt *p)
+{
+	return csum(&p->ip, sizeof(p->ip)) == 0 &&
+	       csum_l4(p->ip.saddr, p->ip.daddr, IPPROTO_TCP, &p->tcp,
+		       sizeof(p->tcp) + sizeof(p->payload)) == 0;
+}
+
+static bool udp_csums_ok(const struct udp_pkt *p)
+{
+	return csum(&p->ip, sizeof(p->ip)) == 0 &&
+	       csum_l4(p->ip.saddr, p->ip.daddr, IPPROTO_UDP, &p->udp,
+		       sizeof(p->udp) + sizeof(p->payload)) == 0;
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void svc_put(const struct fds *f, __be32 vip, __u16 port, __u8 proto, __u16 slot, __u32 id,
+		    __u16 count, __u16 flags, __u32 aff_timeout)
+{
+	struct sl_svc_key k = {.vip = vip, .port = htons(port), .proto = proto, .slot = slot};
+	struct sl_svc_val v = {
+	    .id = id, .count = count, .flags = flags, .affinity_timeout = aff_timeout};
+
+	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
+}
+
+static void be_put(const struct fds *f, __u32 id, __be32 ip, __u16 port, __u8 proto)
+{
+	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = proto};
+
+	CHECK_INT(dp_be_update(f->be, id, &v), 0);
+}
+
+static void revnat_put(const struct fds *f, __u32 id, __be32 vip, __u16 port)
+{
+	struct sl_revnat_val v = {.vip = vip, .port = htons(port)};
+
+	CHECK_INT(dp_revnat_update(f->revnat, id, &v), 0);
+}
+
+static int ct_get(const struct fds *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport,
+		  __u8 proto, __u8 dir, struct sl_ct_val *val)
+{
+	struct sl_ct_key k = {.saddr = saddr,
+			      .daddr = daddr,
+			      .sport = htons(sport),
+			      .dport = htons(dport),
+			      .proto = proto,
+			      .dir = dir};
+
+	return bpf_map_lookup_elem(f->ct, &k, val);
+}
+
+static void seed(const struct fds *f)
+{
+	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
+
+	memcpy(a.pod_mac, mac_a, 6);
+	memcpy(a.host_mac, host_a, 6);
+	memcpy(b.pod_mac, mac_b, 6);
+	memcpy(b.host_mac, host_b, 6);
+	CHECK_INT(dp_ep_update(f->ep, IP_A, &a), 0);
+	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+
+	/* svc 1: VIP:80/TCP -> B:8080 (local), backend 2 is remote */
+	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
+	be_put(f, 2, IP_REMOTE, 8080, IPPROTO_TCP);
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+	svc_put(f, VIP, 80, IPPROTO_TCP, 0, 1, 1, 0, 0);
+	revnat_put(f, 1, VIP, 80);
+	/* svc 2: VIP:53/UDP -> B:5353 */
+	be_put(f, 3, IP_B, 5353, IPPROTO_UDP);
+	be_put(f, 4, IP_REMOTE2, 5353, IPPROTO_UDP);
+	svc_put(f, VIP, 53, IPPROTO_UDP, 1, 3, 0, 0, 0);
+	svc_put(f, VIP, 53, IPPROTO_UDP, 0, 2, 1, 0, 0);
+	revnat_put(f, 2, VIP, 53);
+	/* svc 3: VIP:443/TCP with ClientIP affinity (1 s) -> B:8443 */
+	be_put(f, 5, IP_B, 8443, IPPROTO_TCP);
+	be_put(f, 6, IP_REMOTE, 8443, IPPROTO_TCP);
+	svc_put(f, VIP, 443, IPPROTO_TCP, 1, 5, 0, 0, 0);
+	svc_put(f, VIP, 443, IPPROTO_TCP, 0, 3, 1, SL_SVC_F_AFFINITY, 1);
+	revnat_put(f, 3, VIP, 443);
+	svc_put(f, VIP, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
+	/* VIP_EMPTY: 80 has no endpoints (reject), 81 is Local without any (drop) */
+	svc_put(f, VIP_EMPTY, 80, IPPROTO_TCP, 0, 4, 0, 0, 0);
+	svc_put(f, VIP_EMPTY, 81, IPPROTO_TCP, 0, 5, 0, SL_SVC_F_DROP_EMPTY, 0);
+	svc_put(f, VIP_EMPTY, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
+	/* VIP_HAIRPIN:80 -> A:8080, the client itself */
+	be_put(f, 7, IP_A, 8080, IPPROTO_TCP);
+	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 1, 7, 0, 0, 0);
+	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 0, 6, 1, 0, 0);
+	revnat_put(f, 6, VIP_HAIRPIN, 80);
+}
+
+static void test_tcp(const struct fds *f)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
+	__u32 len;
+
+	UNIT_CASE("SYN to a ClusterIP is DNATed to the backend with valid checksums");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK_INT(out.ip.saddr, IP_A);
+	CHECK_INT(ntohs(out.tcp.source), 40000);
+	CHECK(tcp_csums_ok(&out));
+	CHECK(!memcmp(out.eth.h_source, host_b, 6) && !memcmp(out.eth.h_dest, mac_b, 6));
+	CHECK_INT(out.ip.ttl, 63);
+
+	UNIT_CASE("the new flow has both conntrack entries");
+	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct.backend_id, 1);
+	CHECK_INT(ct.svc_id, 1);
+	CHECK_INT(ct.client_ip, IP_A);
+	CHECK_INT(ct.tcp_flags, 0x02);
+	CHECK(ct.last_seen_ns > 0 && ct.last_seen_ns <= mono_ns());
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct.backend_id, 1);
+	CHECK_INT(ct.flags, 0);
+
+	UNIT_CASE("an established packet keeps its backend after the slots change");
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 2, 0, 0, 0); /* slot 1 -> remote backend */
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x10);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK(tcp_csums_ok(&out));
+	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct.tcp_flags, 0x12);
+
+	UNIT_CASE("the local backend's reply is reverse-NATed to VIP:port");
+	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40000, 0x12);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_REVNAT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, VIP);
+	CHECK_INT(ntohs(out.tcp.source), 80);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(ntohs(out.tcp.dest), 40000);
+	CHECK(tcp_csums_ok(&out));
+	CHECK(!memcmp(out.eth.h_source, host_a, 6) && !memcmp(out.eth.h_dest, mac_a, 6));
+
+	UNIT_CASE("a SYN reusing an old tuple is balanced anew");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
+	CHECK(tcp_csums_ok(&out));
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), -ENOENT);
+	CHECK_INT(ct_get(f, IP_REMOTE, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+
+	UNIT_CASE("a remote backend's reply is reverse-NATed at tc egress (sl_to_pod)");
+	in = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 40000, 0x12);
+	len = sizeof(out);
+	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, SL_PATH_REVNAT,
+		  &out, &len);
+	CHECK_INT(len, sizeof(in));
+	CHECK_INT(out.ip.saddr, VIP);
+	CHECK_INT(ntohs(out.tcp.source), 80);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(out.ip.ttl, 64); /* not forwarded here, only rewritten */
+	CHECK(tcp_csums_ok(&out));
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+
+	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_from_pod)");
+	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40999, 0x12);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.saddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.source), 8080);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_to_pod)");
+	in = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 40999, 0x12);
+	len = sizeof(out);
+	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+
+	UNIT_CASE("a pod claiming to be the VIP is dropped as spoofed");
+	in = tcp_build(mac_b, host_b, VIP, IP_A, 80, 40999, 0x12);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_SHOT, SL_DROP_SPOOF_IP, NULL,
+	       NULL);
+
+	UNIT_CASE("a slot pointing to no backend drops the packet");
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 999, 0, 0, 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40001, 80, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING,
+	       NULL, NULL);
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+
+	UNIT_CASE("traffic to a pod (not a VIP) is not load-balanced");
+	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40002, 80, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 80);
+	CHECK_INT(ct_get(f, IP_A, IP_B, 40002, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), -ENOENT);
+}
+
+static void test_udp(const struct fds *f)
+{
+	struct udp_pkt in, out;
+	struct sl_ct_val ct;
+	__u32 len;
+
+	UNIT_CASE("UDP to a ClusterIP is DNATed with a valid checksum");
+	in = udp_build(IP_A, VIP, 5000, 53, false);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.udp.dest), 5353);
+	CHECK(udp_csums_ok(&out));
+	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct.backend_id, 3);
+
+	UNIT_CASE("a UDP flow whose backend was deleted picks a live one");
+	CHECK_INT(dp_be_delete(f->be, 3), 0);
+	svc_put(f, VIP, 53, IPPROTO_UDP, 1, 4, 0, 0, 0);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE2);
+	CHECK(udp_csums_ok(&out));
+	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct.backend_id, 4);
+	CHECK_INT(ct_get(f, IP_REMOTE2, IP_A, 5353, 5000, IPPROTO_UDP, SL_CT_DIR_IN, &ct), 0);
+
+	UNIT_CASE("a UDP datagram without checksum keeps checksum 0");
+	in = udp_build(IP_A, VIP, 5001, 53, true);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.udp.check, 0);
+	CHECK_INT(out.ip.daddr, IP_REMOTE2);
+	CHECK_INT(csum(&out.ip, sizeof(out.ip)), 0);
+
+	UNIT_CASE("the UDP reply is reverse-NATed at tc egress");
+	in = udp_build(IP_REMOTE2, IP_A, 5353, 5000, false);
+	len = sizeof(out);
+	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, SL_PATH_REVNAT,
+		  &out, &len);
+	CHECK_INT(out.ip.saddr, VIP);
+	CHECK_INT(ntohs(out.udp.source), 53);
+	CHECK(udp_csums_ok(&out));
+}
+
+static void test_affinity(const struct fds *f)
+{
+	struct sl_aff_key key = {.client = IP_A, .svc_id = 3};
+	struct sl_aff_val aff = {};
+	struct tcp_pkt in, out;
+	__u32 len;
+
+	UNIT_CASE("a new flow records the client's backend for affinity");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 41000, 443, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(bpf_map_lookup_elem(f->aff, &key, &aff), 0);
+	CHECK_INT(aff.backend_id, 5);
+	CHECK(aff.last_used_ns > 0 && aff.last_used_ns <= mono_ns());
+
+	UNIT_CASE("within the affinity timeout a new flow goes to the same backend");
+	aff.backend_id = 6; /* not in any slot: only affinity can choose it */
+	aff.last_used_ns = mono_ns();
+	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 41001, 443, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.tcp.dest), 8443);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("after the affinity timeout the backend is chosen anew");
+	aff.backend_id = 6;
+	aff.last_used_ns = mono_ns() - 5000000000ull;
+	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 41002, 443, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(bpf_map_lookup_elem(f->aff, &key, &aff), 0);
+	CHECK_INT(aff.backend_id, 5);
+
+	UNIT_CASE("affinity to a deleted backend is not followed");
+	aff.backend_id = 42;
+	aff.last_used_ns = mono_ns();
+	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 41003, 443, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+}
+
+/* The reply to in is an ICMP port unreachable from its destination. */
+static void check_reject(const struct tcp_pkt *in, const struct icmp_err_pkt *out, __u32 len)
+{
+	CHECK_INT(len, sizeof(*out));
+	CHECK(!memcmp(out->eth.h_dest, mac_a, 6) && !memcmp(out->eth.h_source, host_a, 6));
+	CHECK_INT(ntohs(out->eth.h_proto), ETH_P_IP);
+	CHECK_INT(out->ip.protocol, IPPROTO_ICMP);
+	CHECK_INT(out->ip.saddr, in->ip.daddr);
+	CHECK_INT(out->ip.daddr, in->ip.saddr);
+	CHECK_INT(ntohs(out->ip.tot_len), sizeof(*out) - sizeof(out->eth));
+	CHECK_INT(csum(&out->ip, sizeof(out->ip)), 0);
+	CHECK_INT(out->icmp.type, ICMP_DEST_UNREACH);
+	CHECK_INT(out->icmp.code, ICMP_PORT_UNREACH);
+	CHECK_INT(csum(&out->icmp, sizeof(*out) - offsetof(struct icmp_err_pkt, icmp)), 0);
+	CHECK(!memcmp(&out->qip, &in->ip, sizeof(in->ip)));
+	CHECK(!memcmp(out->ql4, &in->tcp, 8));
+}
+
+/* A packet socket on the pod side of veth ha: sees what is sent into pod A. */
+static int pod_a_tap(void)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL)};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
+
+	sll.sll_ifindex = if_nametoindex("pa");
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The first TCP segment the tap saw within a second, 0 if it got one. */
+static int tap_tcp(int fd, struct tcp_pkt *out)
+{
+	__u8 buf[2048];
+
+	for (int i = 0; i < 100; i++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n < 0) {
+			usleep(10000);
+			continue;
+		}
+		if (n >= (ssize_t)(sizeof(*out) - sizeof(out->payload)) &&
+		    buf[offsetof(struct tcp_pkt, ip.protocol)] == IPPROTO_TCP) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out, buf, sizeof(*out) - sizeof(out->payload));
+			return 0;
+		}
+	}
+	return -ETIMEDOUT;
+}
+
+static void test_reject(const struct fds *f)
+{
+	struct tcp_pkt in;
+	struct icmp_err_pkt out;
+	struct udp_pkt uin;
+	__u32 len;
+
+	struct tcp_pkt rst;
+	int tap = pod_a_tap();
+
+	UNIT_CASE("a service without endpoints answers ICMP port unreachable");
+	CHECK(tap >= 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP_EMPTY, 42000, 80, 0x02);
+	len = sizeof(out) + 64;
+	{
+		__u8 buf[sizeof(out) + 64];
+
+		expect_at(f->from_pod, f->metrics, &in, sizeof(in), if_a, true, TC_ACT_REDIRECT,
+			  SL_PATH_SVC_REJECT, buf, &len);
+		memcpy(&out, buf, sizeof(out));
+	}
+	check_reject(&in, &out, len);
+
+	UNIT_CASE("a rejected TCP SYN also gets a reset, so connect() fails at once");
+	CHECK_INT(tap_tcp(tap, &rst), 0);
+	CHECK(!memcmp(rst.eth.h_dest, mac_a, 6) && !memcmp(rst.eth.h_source, host_a, 6));
+	CHECK_INT(rst.ip.saddr, VIP_EMPTY);
+	CHECK_INT(rst.ip.daddr, IP_A);
+	CHECK_INT(ntohs(rst.ip.tot_len), 40);
+	CHECK_INT(csum(&rst.ip, sizeof(rst.ip)), 0);
+	CHECK_INT(ntohs(rst.tcp.source), 80);
+	CHECK_INT(ntohs(rst.tcp.dest), 42000);
+	CHECK(rst.tcp.rst && rst.tcp.ack && !rst.tcp.syn);
+	CHECK_INT(ntohl(rst.tcp.ack_seq),
+		  ntohl(in.tcp.seq) + sizeof(in.payload) + 1); /* data + SYN */
+	CHECK_INT(csum_l4(rst.ip.saddr, rst.ip.daddr, IPPROTO_TCP, &rst.tcp, sizeof(rst.tcp)), 0);
+	if (tap >= 0)
+		close(tap);
+
+	UNIT_CASE("a port the ClusterIP does not have is rejected");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 42001, 8081, 0x02);
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, sizeof(in), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_SVC_REJECT, &out, &len);
+	check_reject(&in, &out, len);
+
+	UNIT_CASE("a short UDP datagram to an empty service is rejected too (packet grows)");
+	uin = udp_build(IP_A, VIP_EMPTY, 5002, 80, false);
+	uin.ip.protocol = IPPROTO_UDP;
+	{
+		struct sl_svc_key k = {.vip = VIP_EMPTY, .port = htons(80), .proto = IPPROTO_UDP};
+		struct sl_svc_val v = {.id = 7};
+
+		CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
+	}
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &uin, sizeof(uin) - 8, if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_SVC_REJECT, &out, &len);
+	CHECK_INT(len, sizeof(out));
+	CHECK_INT(out.icmp.type, ICMP_DEST_UNREACH);
+	CHECK_INT(csum(&out.icmp, sizeof(out) - offsetof(struct icmp_err_pkt, icmp)), 0);
+	CHECK_INT(out.qip.protocol, IPPROTO_UDP);
+
+	UNIT_CASE("a Local service without local endpoints drops, counted");
+	in = tcp_build(mac_a, host_a, IP_A, VIP_EMPTY, 42002, 81, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT,
+	       SL_DROP_NO_LOCAL_BACKEND, NULL, NULL);
+}
+
+static void test_hairpin(const struct fds *f)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
+	__u32 len;
+
+	UNIT_CASE("a pod reaching itself through its Service sees the loopback source");
+	in = tcp_build(mac_a, host_a, IP_A, VIP_HAIRPIN, 43000, 80, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, LOOPBACK);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK(tcp_csums_ok(&out));
+	CHECK(!memcmp(out.eth.h_dest, mac_a, 6));
+	CHECK_INT(ct_get(f, IP_A, LOOPBACK, 8080, 43000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct.flags, SL_CT_F_HAIRPIN);
+	CHECK_INT(ct.client_ip, IP_A);
+
+	UNIT_CASE("the hairpin reply is restored to VIP -> client");
+	in = tcp_build(mac_a, host_a, IP_A, LOOPBACK, 8080, 43000, 0x12);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_REVNAT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, VIP_HAIRPIN);
+	CHECK_INT(ntohs(out.tcp.source), 80);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(ntohs(out.tcp.dest), 43000);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("the hairpin flow's next packet keeps the loopback source");
+	in = tcp_build(mac_a, host_a, IP_A, VIP_HAIRPIN, 43000, 80, 0x10);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, LOOPBACK);
+	CHECK(tcp_csums_ok(&out));
+}
+
+static int svc_count(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int be_count(__u32 id, const struct sl_be_val *val, void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int revnat_stop(__u32 id, const struct sl_revnat_val *val, void *ctx)
+{
+	return id == 2 ? 7 : 0;
+}
+
+static void test_maps(const struct fds *f)
+{
+	struct sl_svc_key k = {.vip = VIP, .port = htons(9), .proto = IPPROTO_TCP};
+	int n = 0, purged;
+
+	UNIT_CASE("service map operations");
+	CHECK_INT(dp_svc_foreach(f->svc, svc_count, &n), 0);
+	CHECK_INT(n, 13);
+	CHECK_INT(dp_svc_delete(f->svc, &k), -ENOENT);
+	n = 0;
+	CHECK_INT(dp_be_foreach(f->be, be_count, &n), 0);
+	CHECK_INT(n, 6); /* 7 seeded, backend 3 deleted */
+	CHECK_INT(dp_be_delete(f->be, 3), -ENOENT);
+	CHECK_INT(dp_revnat_foreach(f->revnat, revnat_stop, NULL), 7);
+	CHECK_INT(dp_revnat_delete(f->revnat, 99), -ENOENT);
+
+	UNIT_CASE("conntrack entries of a backend are purged, UDP only on request");
+	purged = dp_ct_purge_backend(f->ct, 2, true);
+	CHECK_INT(purged, 0); /* backend 2 has a TCP flow only */
+	purged = dp_ct_purge_backend(f->ct, 4, true);
+	CHECK_INT(purged, 4); /* two UDP flows, both directions */
+	purged = dp_ct_purge_backend(f->ct, 2, false);
+	CHECK_INT(purged, 2);
+	CHECK_INT(dp_ct_purge_backend(f->ct, 1, false), 0);
+	CHECK_INT(dp_ct_purge_backend(-1, 1, false), -EINVAL);
+}
+
+int main(void)
+{
+	struct sl_pod *skel;
+	struct bpf_map *map;
+	struct fds f;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "bpf_test_svc needs root\n");
+		return 1;
+	}
+	log_open("bpf_test_svc", NULL, LOG_LVL_WARN);
+	dp_libbpf_log_setup();
+	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+		return 1;
+	if_a = if_nametoindex("ha");
+	if_b = if_nametoindex("hb");
+	if (!if_a || !if_b) {
+		fprintf(stderr, "netns setup failed: links missing\n");
+		return 1;
+	}
+
+	UNIT_CASE("skeleton loads");
+	skel = sl_pod__open();
+	CHECK(skel != NULL);
+	if (!skel)
+		return unit_done();
+	bpf_object__for_each_map(map, skel->obj)
+	    bpf_map__set_pin_path(map, NULL); /* private maps: nothing pinned */
+	CHECK_INT(sl_pod__load(skel), 0);
+	f = (struct fds){
+	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
+	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
+	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .ep = bpf_map__fd(skel->maps.sl_ep4),
+	    .svc = bpf_map__fd(skel->maps.sl_svc4),
+	    .be = bpf_map__fd(skel->maps.sl_be4),
+	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
+	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	    .aff = bpf_map__fd(skel->maps.sl_aff4),
+	};
+	if (f.from_pod >= 0 && f.to_pod >= 0) {
+		seed(&f);
+		test_tcp(&f);
+		test_udp(&f);
+		test_affinity(&f);
+		test_reject(&f);
+		test_hairpin(&f);
+		test_maps(&f);
+	}
+	sl_pod__destroy(skel);
+	return unit_done();
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Typed operations on the service maps: services, backends, revnat, conntrack. */
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "dp.h"
+#include "dp_util.h"
+
+/* One entry of a walk, as raw bytes; returns non-zero to stop the walk. */
+typedef int (*walk_fn)(const void *key, const void *val, void *ctx);
+
+/* Calls fn for each entry of a hash map. The next key is fetched before fn
+ * runs, so fn may delete the entry it got. Bounded: deletions by others can
+ * make the kernel restart the walk from the first key. */
+static int map_walk(int fd, size_t key_size, size_t val_size, __u32 max_entries, walk_fn fn,
+		    void *ctx)
+{
+	_Alignas(8) char cur[32], next[32], val[32];
+	int err, ret;
+
+	if (fd < 0 || key_size > sizeof(cur) || val_size > sizeof(val))
+		return -EINVAL;
+	err = bpf_map_get_next_key(fd, NULL, next);
+	for (__u64 n = 0; !err && n < 4ull * max_entries; n++) {
+		memcpy(cur, next, key_size);
+		err = bpf_map_get_next_key(fd, cur, next);
+		if (bpf_map_lookup_elem(fd, cur, val) < 0)
+			continue; /* deleted meanwhile */
+		ret = fn(cur, val, ctx);
+		if (ret)
+			return ret;
+	}
+	return err == -ENOENT ? 0 : err;
+}
+
+int dp_svc_update(int map_fd, const struct sl_svc_key *key, const struct sl_svc_val *val)
+{
+	struct sl_svc_key k = {};
+
+	k.vip = key->vip;
+	k.port = key->port;
+	k.proto = key->proto;
+	k.slot = key->slot;
+	return bpf_map_update_elem(map_fd, &k, val, BPF_ANY);
+}
+
+int dp_svc_delete(int map_fd, const struct sl_svc_key *key)
+{
+	struct sl_svc_key k = {};
+
+	k.vip = key->vip;
+	k.port = key->port;
+	k.proto = key->proto;
+	k.slot = key->slot;
+	return bpf_map_delete_elem(map_fd, &k);
+}
+
+struct svc_walk {
+	int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx);
+	void *ctx;
+};
+
+static int svc_walk_one(const void *key, const void *val, void *ctx)
+{
+	struct svc_walk *w = ctx;
+
+	return w->fn(key, val, w->ctx);
+}
+
+int dp_svc_foreach(int map_fd,
+		   int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx),
+		   void *ctx)
+{
+	struct svc_walk w = {.fn = fn, .ctx = ctx};
+
+	return map_walk(map_fd, sizeof(struct sl_svc_key), sizeof(struct sl_svc_val), SL_SVC_MAX,
+			svc_walk_one, &w);
+}
+
+int dp_be_update(int map_fd, __u32 id, const struct sl_be_val *val)
+{
+	struct sl_be_key key = {.id = id};
+
+	return bpf_map_update_elem(map_fd, &key, val, BPF_ANY);
+}
+
+int dp_be_delete(int map_fd, __u32 id)
+{
+	struct sl_be_key key = {.id = id};
+
+	return bpf_map_delete_elem(map_fd, &key);
+}
+
+struct be_walk {
+	int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx);
+	void *ctx;
+};
+
+static int be_walk_one(const void *key, const void *val, void *ctx)
+{
+	const struct sl_be_key *k = key;
+	struct be_walk *w = ctx;
+
+	return w->fn(k->id, val, w->ctx);
+}
+
+int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx),
+		  void *ctx)
+{
+	struct be_walk w = {.fn = fn, .ctx = ctx};
+
+	return map_walk(map_fd, sizeof(struct sl_be_key), sizeof(struct sl_be_val), SL_BE_MAX,
+			be_walk_one, &w);
+}
+
+int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val)
+{
+	struct sl_revnat_key key = {.id = id};
+
+	return bpf_map_update_elem(map_fd, &key, val, BPF_ANY);
+}
+
+int dp_revnat_delete(int map_fd, __u32 id)
+{
+	struct sl_revnat_key key = {.id = id};
+
+	return bpf_map_delete_elem(map_fd, &key);
+}
+
+struct revnat_walk {
+	int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx);
+	void *ctx;
+};
+
+static int revnat_walk_one(const void *key, const void *val, void *ctx)
+{
+	const struct sl_revnat_key *k = key;
+	struct revnat_walk *w = ctx;
+
+	return w->fn(k->id, val, w->ctx);
+}
+
+int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx),
+		      void *ctx)
+{
+	struct revnat_walk w = {.fn = fn, .ctx = ctx};
+
+	return map_walk(map_fd, sizeof(struct sl_revnat_key), sizeof(struct sl_revnat_val),
+			SL_REVNAT_MAX, revnat_walk_one, &w);
+}
+
+struct ct_purge {
+	int fd;
+	__u32 backend_id;
+	bool udp_only;
+	int deleted;
+};
+
+static int ct_purge_one(const void *key, const void *val, void *ctx)
+{
+	const struct sl_ct_key *k = key;
+	const struct sl_ct_val *v = val;
+	struct ct_purge *p = ctx;
+
+	if (v->backend_id != p->backend_id || (p->udp_only && k->proto != IPPROTO_UDP))
+		return 0;
+	if (bpf_map_delete_elem(p->fd, k) == 0)
+		p->deleted++;
+	return 0;
+}
+
+int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only)
+{
+	struct ct_purge p = {.fd = map_fd, .backend_id = backend_id, .udp_only = udp_only};
+	int err;
+
+	err = map_walk(map_fd, sizeof(struct sl_ct_key), sizeof(struct sl_ct_val), SL_CT_MAX,
+		       ct_purge_one, &p);
+	return err < 0 ? err : p.deleted;
+}
