@@ -47,7 +47,7 @@ BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror \
 	-Ibpf/include -Ibpf -I$(B)/bpf -I$(ARCH_INC)
 
 # --- the datapath ---------------------------------------------------------
-BPF_PROGS := pod
+BPF_PROGS := pod sock
 BPF_OBJS := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 BPF_LIB_HDRS := $(wildcard bpf/lib/*.h) bpf/include/sluice/abi.h
@@ -114,10 +114,16 @@ $(B)/tests/bpf_%: bpf/tests/%.c $(B)/libsluice.a $(BPF_SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(B)/libsluice.a $(LDLIBS) -o $@
 
+# Benchmarks of the datapath: built like the BPF tests, never run by make test.
+$(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(B)/libsluice.a $(BPF_SKELS)
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(B)/libsluice.a $(LDLIBS) -o $@
+
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent
 
-.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni bench-sync lint clean help
+.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni bench-sync bench-bpf lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -157,6 +163,9 @@ demo: deps
 demo-down:
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/demo.sh down
 
+bench-bpf: deps $(B)/bench/bpf_bench_svc
+	$(Q)$(B)/bench/bpf_bench_svc $(B)/bench/bpf.json
+
 bench-cni: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/cni.sh $(B)/bench
@@ -179,6 +188,7 @@ help:
 	@echo "make deps       install missing Debian packages (root)"
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
+	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
 	@echo "make SAN=1      build with ASan/UBSan"

@@ -68,17 +68,46 @@ int dp_info_read(int map_fd, struct sl_info_val *val);
 
 int dp_svc_update(int map_fd, const struct sl_svc_key *key, const struct sl_svc_val *val);
 int dp_svc_delete(int map_fd, const struct sl_svc_key *key);
-int dp_svc_foreach(int map_fd, int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx),
+int dp_svc_foreach(int map_fd,
+		   int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val, void *ctx),
 		   void *ctx);
 int dp_be_update(int map_fd, __u32 id, const struct sl_be_val *val);
 int dp_be_delete(int map_fd, __u32 id);
-int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx), void *ctx);
+int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx),
+		  void *ctx);
 int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val);
 int dp_revnat_delete(int map_fd, __u32 id);
-int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx), void *ctx);
+int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx),
+		      void *ctx);
 /* Deletes every conntrack entry (both directions) whose backend is backend_id
  * and, for UDP only when udp_only is set; returns how many were deleted. */
 int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only);
+
+/* --- socket-level load balancing (sock_load.c) ------------------------------------
+ * cgroup connect4/sendmsg4/recvmsg4/getpeername4 programs translating ClusterIPs
+ * for host-namespace clients, from the same pinned service maps. */
+
+/* Link pins under the pin dir (<= 15 chars). */
+#define SL_PIN_LNK_CONN4 "sl_lnk_conn4"
+#define SL_PIN_LNK_SEND4 "sl_lnk_send4"
+#define SL_PIN_LNK_RECV4 "sl_lnk_recv4"
+#define SL_PIN_LNK_PEER4 "sl_lnk_peer4"
+
+/* The cgroup2 mount point from /proc/mounts (e.g. /sys/fs/cgroup); -ENOENT. */
+int dp_cgroup2_root(char *buf, size_t len);
+/* 0 when cgroup_path is a directory on cgroup2; -ENOENT, -EMEDIUMTYPE, -EINVAL. */
+int dp_cgroup_check(const char *cgroup_path);
+/* Loads sock.bpf.c reusing the maps pinned under pin_dir (call after
+ * dp_load_and_pin), attaches its four programs to the cgroup v2 directory
+ * cgroup_path and pins the links under pin_dir, replacing the links of an
+ * earlier call (never doubled; survives the caller's exit). Only sockets in
+ * the caller's network namespace are translated, unless lb_pods (then every
+ * socket in the cgroup; also every one before Linux 5.14, which cannot name
+ * a namespace). -EMEDIUMTYPE when cgroup_path is not on cgroup2, -EOPNOTSUPP
+ * when built without it. */
+int dp_sock_attach(const char *pin_dir, const char *cgroup_path, bool lb_pods);
+/* Unpins (and so detaches) the links; absent pins are success. */
+int dp_sock_detach(const char *pin_dir);
 
 /* --- tc attachment (tc.c) ------------------------------------------------------- */
 
@@ -94,6 +123,9 @@ int dp_tc_attach_egress(int ifindex, int prog_fd, enum dp_attach_mode *mode);
 int dp_tc_detach(int ifindex);
 /* The program id and name attached at ingress, -ENOENT if none. */
 int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
+/* Egress twins of dp_tc_detach and dp_tc_query (SL_PIN_TO_POD). */
+int dp_tc_detach_egress(int ifindex);
+int dp_tc_query_egress(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
 
 const char *dp_attach_mode_name(enum dp_attach_mode mode);
 const char *dp_metric_name(unsigned int index); /* NULL for unused indexes */
