@@ -41,27 +41,49 @@ static void status_print_agent(const struct status *st)
 		return;
 	}
 	api = json_object_get(st->agent, "api");
-	printf("api:         %s (%s)\n", json_string_value(json_object_get(api, "server")) ?: "none",
+	printf("api:         %s (%s)\n",
+	       json_string_value(json_object_get(api, "server")) ?: "none",
 	       json_string_value(json_object_get(api, "mode")) ?: "?");
-	printf("pod CIDR:    %s%s%s\n", json_string_value(json_object_get(st->agent, "podCIDR")) ?: "",
+	printf("pod CIDR:    %s%s%s\n",
+	       json_string_value(json_object_get(st->agent, "podCIDR")) ?: "",
 	       json_is_true(json_object_get(st->agent, "cniReady")) ? "" : "; CNI not ready: ",
 	       json_string_value(json_object_get(st->agent, "waiting")) ?: "");
 	if (json_array_size(json_object_get(st->agent, "resources")))
-		printf("resources:   %-16s %-6s %-12s %8s %7s %6s %9s\n", "name", "synced", "version", "objects",
-		       "relists", "errors", "malformed");
+		printf("resources:   %-16s %-6s %-12s %8s %7s %6s %9s\n", "name", "synced",
+		       "version", "objects", "relists", "errors", "malformed");
 	json_array_foreach(json_object_get(st->agent, "resources"), i, v)
-		printf("             %-16s %-6s %-12s %8lld %7lld %6lld %9lld\n",
-		       json_string_value(json_object_get(v, "name")) ?: "?",
-		       json_is_true(json_object_get(v, "synced")) ? "yes" : "no",
-		       json_string_value(json_object_get(v, "resourceVersion")) ?: "",
-		       json_integer_value(json_object_get(v, "objects")),
-		       json_integer_value(json_object_get(v, "relists")),
+	    printf("             %-16s %-6s %-12s %8lld %7lld %6lld %9lld\n",
+		   json_string_value(json_object_get(v, "name")) ?: "?",
+		   json_is_true(json_object_get(v, "synced")) ? "yes" : "no",
+		   json_string_value(json_object_get(v, "resourceVersion")) ?: "",
+		   json_integer_value(json_object_get(v, "objects")),
+		   json_integer_value(json_object_get(v, "relists")),
+		   json_integer_value(json_object_get(v, "errors")),
+		   json_integer_value(json_object_get(v, "malformed")));
+	v = json_object_get(st->agent, "services");
+	if (v) {
+		json_t *full = json_object_get(v, "mapFull");
+
+		printf("services:    %lld services, %lld service ports, %lld backends, %lld "
+		       "ClusterIPs%s\n",
+		       json_integer_value(json_object_get(v, "services")),
+		       json_integer_value(json_object_get(v, "servicePorts")),
+		       json_integer_value(json_object_get(v, "backends")),
+		       json_integer_value(json_object_get(v, "clusterIPs")),
+		       json_is_true(json_object_get(v, "synced")) ? "" : " (not synced yet)");
+		printf("             map full: sl_svc4 %lld, sl_be4 %lld, sl_revnat4 %lld; errors "
+		       "%lld; "
+		       "failing services %lld\n",
+		       json_integer_value(json_object_get(full, SL_PIN_SVC4)),
+		       json_integer_value(json_object_get(full, SL_PIN_BE4)),
+		       json_integer_value(json_object_get(full, SL_PIN_REVNAT4)),
 		       json_integer_value(json_object_get(v, "errors")),
-		       json_integer_value(json_object_get(v, "malformed")));
+		       json_integer_value(json_object_get(v, "failing")));
+	}
 	json_array_foreach(json_object_get(st->agent, "routes"), i, v)
-		printf("%s %s via %s\n", i ? "            " : "routes:     ",
-		       json_string_value(json_object_get(v, "dst")) ?: "?",
-		       json_string_value(json_object_get(v, "via")) ?: "?");
+	    printf("%s %s via %s\n", i ? "            " : "routes:     ",
+		   json_string_value(json_object_get(v, "dst")) ?: "?",
+		   json_string_value(json_object_get(v, "via")) ?: "?");
 }
 
 static void status_print_text(const struct status *st)
@@ -69,12 +91,15 @@ static void status_print_text(const struct status *st)
 	bool any = false;
 
 	printf("pin dir:     %s\n", st->pin_dir);
-	printf("ready:       %s%s%s\n", st->ready ? "yes" : "no", st->ready ? "" : ": ", st->reason);
+	printf("ready:       %s%s%s\n", st->ready ? "yes" : "no", st->ready ? "" : ": ",
+	       st->reason);
 	if (st->abi_err)
 		printf("abi version: unknown (%s)\n", strerror(-st->abi_err));
 	else
 		printf("abi version: %u%s\n", st->abi_version,
-		       st->abi_version == SL_ABI_VERSION ? "" : " (this binary expects another version)");
+		       st->abi_version == SL_ABI_VERSION
+			   ? ""
+			   : " (this binary expects another version)");
 	status_print_agent(st);
 	status_print_obj("program", &st->prog);
 	for (int i = 0; i < STATUS_N_MAPS; i++)
@@ -94,8 +119,8 @@ static void status_print_text(const struct status *st)
 
 		if (!name || (!m->packets && !m->bytes))
 			continue;
-		printf("  %-20s %12llu packets %14llu bytes\n", name, (unsigned long long)m->packets,
-		       (unsigned long long)m->bytes);
+		printf("  %-20s %12llu packets %14llu bytes\n", name,
+		       (unsigned long long)m->packets, (unsigned long long)m->bytes);
 		any = true;
 	}
 	if (!any)
@@ -104,20 +129,22 @@ static void status_print_text(const struct status *st)
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--cni-state-dir DIR | --state-file FILE] [--json]\n");
+	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--cni-state-dir DIR | --state-file "
+		   "FILE] [--json]\n");
 }
 
 int cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "cni-state-dir", required_argument, NULL, 'd' },
-		{ "state-file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{},
+	    {"pin-dir", required_argument, NULL, 'p'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"cni-state-dir", required_argument, NULL, 'd'},
+	    {"state-file", required_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {},
 	};
-	const char *pin_dir = SL_DEFAULT_PIN_DIR, *state_dir = CONFIG_DEFAULT_CNI_STATE_DIR, *state_file = NULL;
+	const char *pin_dir = SL_DEFAULT_PIN_DIR, *state_dir = CONFIG_DEFAULT_CNI_STATE_DIR,
+		   *state_file = NULL;
 	char path[CONFIG_PATH_MAX + 32];
 	struct status st;
 	bool json = false;
@@ -144,10 +171,12 @@ int cmd_status(int argc, char **argv)
 			status_usage(stdout);
 			return 0;
 		case ':':
-			fprintf(stderr, "sluice-agent status: flag '%s' needs a value\n", argv[optind - 1]);
+			fprintf(stderr, "sluice-agent status: flag '%s' needs a value\n",
+				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "sluice-agent status: unknown flag '%s'\n", argv[optind - 1]);
+			fprintf(stderr, "sluice-agent status: unknown flag '%s'\n",
+				argv[optind - 1]);
 			status_usage(stderr);
 			return EXIT_USAGE;
 		}
@@ -159,8 +188,10 @@ int cmd_status(int argc, char **argv)
 
 	r = status_collect(pin_dir, &st);
 	if (r == -ENOENT) {
-		fprintf(stderr, "sluice-agent status: nothing pinned under '%s' (is sluice-agent running?)\n",
-			pin_dir);
+		fprintf(
+		    stderr,
+		    "sluice-agent status: nothing pinned under '%s' (is sluice-agent running?)\n",
+		    pin_dir);
 		return 1;
 	}
 	if (!state_file) {

@@ -7,15 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conflist.h"
+#include "healthz.h"
 #include "kube_loop.h"
 #include "kube_sync.h"
 #include "log.h"
 #include "routes.h"
 #include "status.h"
+#include "svc_publish.h"
 
 #define POLL_MAX_MS	       1000
 #define STATUS_MIN_INTERVAL_MS 1000
@@ -40,6 +44,12 @@ struct agent {
 	char route_skips[512]; /* nodes left out of the last want set, and why */
 	bool status_dirty;
 	unsigned long long status_next_ms, start_ms;
+	struct svc_pub *svc; /* NULL when the service maps are not pinned */
+	struct svc_dp svc_maps;
+	unsigned long svc_ops;	     /* map writes + deletes last published in status */
+	struct healthz *healthz;     /* NULL when disabled */
+	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
+	unsigned long long svc_updated_ms;
 };
 
 static const char *mode_name(const struct config *c)
@@ -71,9 +81,88 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 {
 	struct agent *a = ctx;
 
+	const struct kube_obj *o = old ? old : new;
+	int r;
+
 	a->status_dirty = true;
-	if ((old ? old : new)->kind == KUBE_NODE)
+	if (o->kind == KUBE_NODE)
 		a->nodes_dirty = true;
+	if (a->svc && (r = svc_pub_changed(a->svc, op, old, new, mono_ms())) < 0)
+		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",
+				kube_kind_name(o->kind), o->ns, o->name);
+}
+
+static void svc_note(void *ctx, enum log_level level, const char *msg)
+{
+	log_msg(level, 0, "%s", msg);
+}
+
+/* Opens the service maps and rebuilds the published state from them. */
+static void svc_start(struct agent *a)
+{
+	struct svc_stats st;
+	int r;
+
+	r = svc_dp_open(a->c->pin_dir, &a->svc_maps);
+	if (r < 0) {
+		log_error_errno(r,
+				"Failed to open the service maps under '%s'; Services are not "
+				"load-balanced",
+				a->c->pin_dir);
+		return;
+	}
+	r = svc_pub_new(&svc_dp_ops, &a->svc_maps, a->c->node_name, svc_note, a, &a->svc);
+	if (r < 0) {
+		log_error_errno(r, "Failed to set up the service publisher");
+		svc_dp_close(&a->svc_maps);
+		return;
+	}
+	r = svc_pub_restore(a->svc);
+	if (r < 0) {
+		log_error_errno(r, "Failed to read the service maps under '%s'", a->c->pin_dir);
+		svc_pub_free(a->svc);
+		a->svc = NULL;
+		svc_dp_close(&a->svc_maps);
+		return;
+	}
+	svc_pub_stats(a->svc, &st);
+	if (st.restored_ports || st.restored_backends || st.restored_vips)
+		log_info("Service maps hold %lu service ports, %lu backends, %lu ClusterIPs from "
+			 "before; "
+			 "ids are kept",
+			 st.restored_ports, st.restored_backends, st.restored_vips);
+}
+
+/* Publishes changed Services once both stores had their first full list. */
+static void svc_update(struct agent *a, unsigned long long now)
+{
+	bool synced =
+	    a->ks.slots[KUBE_SERVICE].ref.synced && a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced;
+	struct svc_stats st;
+	bool first;
+
+	if (!a->svc)
+		return;
+	svc_pub_stats(a->svc, &st);
+	first = synced && !st.gc_done;
+	/* errors were reported through svc_note, once per Service */
+	(void)svc_pub_sync(a->svc, kube_sync_store(&a->ks, KUBE_SERVICE),
+			   kube_sync_store(&a->ks, KUBE_ENDPOINTSLICE), synced, now);
+	svc_pub_stats(a->svc, &st);
+	if (st.gc_done && !svc_pub_pending(a->svc, &(unsigned long long){0}) &&
+	    (st.writes + st.deletes != a->svc_ops ||
+	     now - a->svc_updated_ms >= HEALTHZ_STALE_MS / 2)) {
+		clock_gettime(CLOCK_REALTIME, &a->svc_updated);
+		a->svc_updated_ms = now;
+	}
+	if (first && st.gc_done)
+		log_info(
+		    "Published %lu services (%lu service ports, %lu backends) to the service maps",
+		    st.services, st.ports, st.backends);
+	if (st.writes + st.deletes != a->svc_ops) {
+		a->svc_ops = st.writes + st.deletes;
+		a->status_dirty = true;
+	}
 }
 
 static void reflector_note(void *ctx, const struct kube_reflector *r, enum log_level level,
@@ -322,6 +411,7 @@ static void status_publish(struct agent *a, unsigned long long now)
 	    .n_routes = a->n_routes,
 	    .routes = a->route_strs,
 	};
+	struct svc_stats svc;
 	char path[CONFIG_PATH_MAX + 32];
 	int r;
 
@@ -334,12 +424,49 @@ static void status_publish(struct agent *a, unsigned long long now)
 		    ref->res->name, ref->synced, ref->rv,	ref->store.count,
 		    ref->relists,   ref->errors, ref->malformed};
 	}
+	if (a->svc) {
+		svc_pub_stats(a->svc, &svc);
+		st.svc = &svc;
+	}
 	snprintf(path, sizeof(path), "%s/%s", a->c->cni_state_dir, STATUS_AGENT_FILE);
 	r = status_agent_publish(path, &st);
 	if (r < 0)
 		log_warn_errno(r, "Failed to write agent status '%s'", path);
 	a->status_dirty = false;
 	a->status_next_ms = now + STATUS_MIN_INTERVAL_MS;
+}
+
+/* kube-proxy's rule: unhealthy while changes have waited longer than
+ * 2 x syncPeriod, or when the first sync has not been published in that time. */
+static void healthz_update(struct agent *a, unsigned long long now)
+{
+	struct healthz_state hs = {.last_updated = a->svc_updated, .node_eligible = true};
+	unsigned long long since = 0;
+	struct svc_stats st;
+
+	if (!a->healthz)
+		return;
+	if (a->svc) {
+		svc_pub_stats(a->svc, &st);
+		if (!st.gc_done)
+			since = a->start_ms;
+		else
+			svc_pub_pending(a->svc, &since);
+		hs.healthy = healthz_fresh(now, since);
+	}
+	healthz_serve(a->healthz, &hs, now);
+}
+
+/* Whether fd is among the ready members of the epoll set epfd. */
+static bool fd_ready(int epfd, int fd)
+{
+	struct epoll_event evs[4];
+	int n = epoll_wait(epfd, evs, 4, 0);
+
+	for (int i = 0; i < n; i++)
+		if (evs[i].data.fd == fd)
+			return true;
+	return false;
 }
 
 static int signal_read(int sfd)
@@ -355,12 +482,37 @@ static int signal_read(int sfd)
 int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
 {
 	struct agent a = {.c = c, .kc = kc, .status_dirty = true, .start_ms = mono_ms()};
+	struct epoll_event ev = {.events = EPOLLIN};
 	char err[512];
 	bool sig_ready;
-	int r, sig = 0;
+	int r, sig = 0, epfd;
 
 	snprintf(a.flag_cidr, sizeof(a.flag_cidr), "%s", c->pod_cidr);
 	c->pod_cidr[0] = '\0';
+	/* One fd for the API client's poll: signals and health clients behind it. */
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	ev.data.fd = sfd;
+	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+		r = -errno;
+		if (epfd >= 0)
+			close(epfd);
+		return log_error_errno(r, "Failed to set up the event loop");
+	}
+	if (c->healthz_bind[0]) {
+		r = healthz_open(c->healthz_bind, &a.healthz);
+		ev.data.fd = r < 0 ? -1 : healthz_fd(a.healthz);
+		if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+			/* like kube-proxy: the datapath matters more than its probe */
+			log_error_errno(r < 0 ? r : -errno,
+					"Failed to serve /healthz on '%s'; running without it",
+					c->healthz_bind);
+			healthz_close(a.healthz);
+			a.healthz = NULL;
+		} else {
+			log_info("Serving /healthz and /livez on http://%s", c->healthz_bind);
+		}
+	}
+	svc_start(&a);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
 			   sizeof(err));
 	if (r < 0)
@@ -368,12 +520,12 @@ int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server, mode_name(c),
 		 kc->source, kc->context[0] ? ", context " : "", kc->context);
 	while (!sig) {
-		r = kube_sync_step(&a.ks, sfd, POLL_MAX_MS, &sig_ready);
+		r = kube_sync_step(&a.ks, epfd, POLL_MAX_MS, &sig_ready);
 		if (r < 0) {
 			log_error_errno(r, "Failed to poll the API connections");
 			break;
 		}
-		if (sig_ready) {
+		if (sig_ready && fd_ready(epfd, sfd)) {
 			sig = signal_read(sfd);
 			if (sig < 0) {
 				r = log_error_errno(sig, "Failed to read signals");
@@ -384,11 +536,18 @@ int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
 
 		cni_update(&a);
 		routes_update(&a, now);
+		svc_update(&a, now);
+		healthz_update(&a, now);
 		status_publish(&a, now);
 	}
 	a.status_next_ms = 0;
 	status_publish(&a, mono_ms());
 	kube_sync_fini(&a.ks);
+	svc_pub_free(a.svc);
+	if (a.svc)
+		svc_dp_close(&a.svc_maps);
+	healthz_close(a.healthz);
+	close(epfd);
 	free(a.routes);
 	free(a.route_strs);
 	return sig > 0 ? sig : r;

@@ -10,21 +10,22 @@
 #include "cleanup.h"
 #include "status.h"
 
-static const char *const map_names[STATUS_N_MAPS] = { SL_PIN_EP4, SL_PIN_METRICS, SL_PIN_INFO };
+static const char *const map_names[STATUS_N_MAPS] = {SL_PIN_EP4,  SL_PIN_METRICS, SL_PIN_INFO,
+						     SL_PIN_SVC4, SL_PIN_BE4,	  SL_PIN_REVNAT4};
 
 static const struct {
 	__u32 type;
 	const char *name;
 } map_types[] = {
-	{ BPF_MAP_TYPE_HASH, "hash" },
-	{ BPF_MAP_TYPE_ARRAY, "array" },
-	{ BPF_MAP_TYPE_PROG_ARRAY, "prog_array" },
-	{ BPF_MAP_TYPE_PERCPU_HASH, "percpu_hash" },
-	{ BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array" },
-	{ BPF_MAP_TYPE_LRU_HASH, "lru_hash" },
-	{ BPF_MAP_TYPE_LRU_PERCPU_HASH, "lru_percpu_hash" },
-	{ BPF_MAP_TYPE_LPM_TRIE, "lpm_trie" },
-	{ BPF_MAP_TYPE_RINGBUF, "ringbuf" },
+    {BPF_MAP_TYPE_HASH, "hash"},
+    {BPF_MAP_TYPE_ARRAY, "array"},
+    {BPF_MAP_TYPE_PROG_ARRAY, "prog_array"},
+    {BPF_MAP_TYPE_PERCPU_HASH, "percpu_hash"},
+    {BPF_MAP_TYPE_PERCPU_ARRAY, "percpu_array"},
+    {BPF_MAP_TYPE_LRU_HASH, "lru_hash"},
+    {BPF_MAP_TYPE_LRU_PERCPU_HASH, "lru_percpu_hash"},
+    {BPF_MAP_TYPE_LPM_TRIE, "lpm_trie"},
+    {BPF_MAP_TYPE_RINGBUF, "ringbuf"},
 };
 
 const char *map_type_name(__u32 type, char *buf, size_t len)

@@ -7,14 +7,14 @@
 
 #include "dp.h"
 
-#define STATUS_N_MAPS 3
+#define STATUS_N_MAPS	  6
 #define STATUS_AGENT_FILE "agent-status.json" /* in the CNI state dir */
 
 struct json_t;
 
 struct status_obj {
 	const char *name; /* SL_PIN_* */
-	int err; /* 0 pinned and described by info, -errno otherwise */
+	int err;	  /* 0 pinned and described by info, -errno otherwise */
 	struct dp_obj_info info;
 };
 
@@ -22,12 +22,13 @@ struct status {
 	const char *pin_dir;
 	bool ready;
 	char reason[256]; /* why not ready, "" when ready */
-	int abi_err; /* 0 when abi_version is valid */
+	int abi_err;	  /* 0 when abi_version is valid */
 	__u32 abi_version;
 	struct status_obj prog; /* sl_from_pod */
-	struct status_obj maps[STATUS_N_MAPS]; /* sl_ep4, sl_metrics, sl_info */
-	int endpoints; /* >= 0 count, -errno when sl_ep4 cannot be read */
-	int metrics_err; /* 0 when metrics is valid */
+	struct status_obj
+	    maps[STATUS_N_MAPS]; /* sl_ep4, sl_metrics, sl_info, sl_svc4, sl_be4, sl_revnat4 */
+	int endpoints;		 /* >= 0 count, -errno when sl_ep4 cannot be read */
+	int metrics_err;	 /* 0 when metrics is valid */
 	struct sl_metric_val metrics[SL_METRICS_MAX];
 	/* what the running agent published: {"api", "resources", "routes", ...};
 	 * NULL when the file is missing or unreadable (agent_err says why) */
@@ -49,17 +50,20 @@ struct status_route {
 	char via[16];
 };
 
+struct svc_stats;
+
 struct status_agent {
-	const char *mode; /* "kubeconfig", "in-cluster", "standalone" */
+	const char *mode;   /* "kubeconfig", "in-cluster", "standalone" */
 	const char *server; /* NULL when standalone */
 	const char *node;
 	const char *pod_cidr; /* "" until known */
-	bool cni_ready; /* conflist written */
-	const char *waiting; /* why not ready yet, "" when ready */
+	bool cni_ready;	      /* conflist written */
+	const char *waiting;  /* why not ready yet, "" when ready */
 	int n_resources;
 	struct status_resource resources[8];
 	size_t n_routes;
 	const struct status_route *routes;
+	const struct svc_stats *svc; /* NULL: Services are not published */
 };
 
 /* Writes a as JSON to path atomically (temp file + rename). */

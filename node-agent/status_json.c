@@ -17,7 +17,8 @@ static json_t *prog_build(const struct status_obj *o)
 {
 	json_auto_t *j = json_object();
 
-	if (!j || obj_set(j, "name", json_string(o->name)) || obj_set(j, "pinned", json_boolean(!o->err)) ||
+	if (!j || obj_set(j, "name", json_string(o->name)) ||
+	    obj_set(j, "pinned", json_boolean(!o->err)) ||
 	    obj_set(j, "id", o->err ? json_null() : json_integer(o->info.id)))
 		return NULL;
 	if (o->err && obj_set(j, "error", json_string(strerror(-o->err))))
@@ -30,7 +31,8 @@ static json_t *map_build(const struct status_obj *o)
 	json_auto_t *j = json_object();
 	char buf[32];
 
-	if (!j || obj_set(j, "name", json_string(o->name)) || obj_set(j, "pinned", json_boolean(!o->err)))
+	if (!j || obj_set(j, "name", json_string(o->name)) ||
+	    obj_set(j, "pinned", json_boolean(!o->err)))
 		return NULL;
 	if (o->err)
 		return obj_set(j, "error", json_string(strerror(-o->err))) ? NULL : json_incref(j);
@@ -57,30 +59,35 @@ static json_t *metrics_build(const struct status *st)
 		if (!name)
 			continue;
 		if (obj_set(j, name,
-			    json_pack("{s:I, s:I}", "packets", (json_int_t)(st->metrics_err ? 0 : m->packets),
-				      "bytes", (json_int_t)(st->metrics_err ? 0 : m->bytes))))
+			    json_pack("{s:I, s:I}", "packets",
+				      (json_int_t)(st->metrics_err ? 0 : m->packets), "bytes",
+				      (json_int_t)(st->metrics_err ? 0 : m->bytes))))
 			return NULL;
 	}
 	return json_incref(j);
 }
 
-static const char *const agent_keys[] = { "api", "resources", "routes", "podCIDR", "cniReady", "waiting" };
+static const char *const agent_keys[] = {"api",	    "resources", "routes", "services",
+					 "podCIDR", "cniReady",	 "waiting"};
 
 static json_t *status_build(const struct status *st)
 {
 	json_auto_t *j = json_object();
 	json_t *maps;
 
-	if (!j || obj_set(j, "pinDir", json_string(st->pin_dir)) || obj_set(j, "ready", json_boolean(st->ready)) ||
+	if (!j || obj_set(j, "pinDir", json_string(st->pin_dir)) ||
+	    obj_set(j, "ready", json_boolean(st->ready)) ||
 	    obj_set(j, "reason", st->ready ? json_null() : json_string(st->reason)) ||
 	    obj_set(j, "abiVersion", st->abi_err ? json_null() : json_integer(st->abi_version)) ||
-	    obj_set(j, "programs", json_pack("[o]", prog_build(&st->prog))) || obj_set(j, "maps", json_array()))
+	    obj_set(j, "programs", json_pack("[o]", prog_build(&st->prog))) ||
+	    obj_set(j, "maps", json_array()))
 		return NULL;
 	maps = json_object_get(j, "maps");
 	for (int i = 0; i < STATUS_N_MAPS; i++)
 		if (json_array_append_new(maps, map_build(&st->maps[i])))
 			return NULL;
-	if (obj_set(j, "endpoints", st->endpoints < 0 ? json_null() : json_integer(st->endpoints)) ||
+	if (obj_set(j, "endpoints",
+		    st->endpoints < 0 ? json_null() : json_integer(st->endpoints)) ||
 	    obj_set(j, "metrics", metrics_build(st)))
 		return NULL;
 	/* Published by the running agent; null when it never published. */

@@ -14,6 +14,20 @@
 
 #include "cleanup.h"
 #include "status.h"
+#include "svc_publish.h"
+
+/* What the service publisher did: sizes, map-full counts per map, failures. */
+static json_t *svc_build(const struct svc_stats *s)
+{
+	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:b, s:I, s:I}",
+			 "services", (json_int_t)s->services, "servicePorts", (json_int_t)s->ports,
+			 "backends", (json_int_t)s->backends, "clusterIPs", (json_int_t)s->vips,
+			 "mapFull", SL_PIN_SVC4, (json_int_t)s->full[SVC_MAP_SVC], SL_PIN_BE4,
+			 (json_int_t)s->full[SVC_MAP_BE], SL_PIN_REVNAT4,
+			 (json_int_t)s->full[SVC_MAP_REVNAT], "errors", (json_int_t)s->errors,
+			 "failing", (json_int_t)s->failing, "synced", s->gc_done, "writes",
+			 (json_int_t)s->writes, "deletes", (json_int_t)s->deletes);
+}
 
 static json_t *agent_build(const struct status_agent *a)
 {
@@ -45,6 +59,8 @@ static json_t *agent_build(const struct status_agent *a)
 		if (json_array_append_new(routes, json_pack("{s:s, s:s}", "dst", a->routes[i].dst,
 							    "via", a->routes[i].via)))
 			return NULL;
+	if (a->svc && json_object_set_new(j, "services", svc_build(a->svc)))
+		return NULL;
 	return json_incref(j);
 }
 

@@ -11,11 +11,11 @@
 #include "status.h"
 #include "unit.h"
 
-#define NAME_ENTRY(name, value, desc) { #name, value },
+#define NAME_ENTRY(name, value, desc) {#name, value},
 static const struct {
 	const char *name;
 	int index;
-} known_metrics[] = { SL_DROP_REASONS(NAME_ENTRY) SL_PATHS(NAME_ENTRY) };
+} known_metrics[] = {SL_DROP_REASONS(NAME_ENTRY) SL_PATHS(NAME_ENTRY)};
 #undef NAME_ENTRY
 
 static void status_base(struct status *st)
@@ -24,19 +24,40 @@ static void status_base(struct status *st)
 	st->pin_dir = "/sys/fs/bpf/sluice-t";
 	st->ready = true;
 	st->abi_version = SL_ABI_VERSION;
-	st->prog = (struct status_obj){ .name = SL_PIN_FROM_POD, .info = { .id = 42 } };
-	st->maps[0] = (struct status_obj){ .name = SL_PIN_EP4,
-					   .info = { .id = 7, .type = BPF_MAP_TYPE_HASH, .key_size = 4,
-						     .value_size = 32, .max_entries = 4096, .entries = 3 } };
-	st->maps[1] = (struct status_obj){ .name = SL_PIN_METRICS,
-					   .info = { .id = 8, .type = BPF_MAP_TYPE_PERCPU_ARRAY, .key_size = 4,
-						     .value_size = 16, .max_entries = 64, .entries = 64 } };
-	st->maps[2] = (struct status_obj){ .name = SL_PIN_INFO,
-					   .info = { .id = 9, .type = BPF_MAP_TYPE_ARRAY, .key_size = 4,
-						     .value_size = 16, .max_entries = 1, .entries = 1 } };
+	st->prog = (struct status_obj){.name = SL_PIN_FROM_POD, .info = {.id = 42}};
+	st->maps[0] = (struct status_obj){.name = SL_PIN_EP4,
+					  .info = {.id = 7,
+						   .type = BPF_MAP_TYPE_HASH,
+						   .key_size = 4,
+						   .value_size = 32,
+						   .max_entries = 4096,
+						   .entries = 3}};
+	st->maps[1] = (struct status_obj){.name = SL_PIN_METRICS,
+					  .info = {.id = 8,
+						   .type = BPF_MAP_TYPE_PERCPU_ARRAY,
+						   .key_size = 4,
+						   .value_size = 16,
+						   .max_entries = 64,
+						   .entries = 64}};
+	st->maps[2] = (struct status_obj){.name = SL_PIN_INFO,
+					  .info = {.id = 9,
+						   .type = BPF_MAP_TYPE_ARRAY,
+						   .key_size = 4,
+						   .value_size = 16,
+						   .max_entries = 1,
+						   .entries = 1}};
+	st->maps[3] = (struct status_obj){.name = SL_PIN_SVC4,
+					  .info = {.id = 10,
+						   .type = BPF_MAP_TYPE_HASH,
+						   .key_size = 12,
+						   .value_size = 16,
+						   .max_entries = 262144,
+						   .entries = 5}};
+	st->maps[4] = (struct status_obj){.name = SL_PIN_BE4, .err = -ENOENT};
+	st->maps[5] = (struct status_obj){.name = SL_PIN_REVNAT4, .err = -ENOENT};
 	st->endpoints = 3;
-	st->metrics[SL_DROP_SPOOF_IP] = (struct sl_metric_val){ .packets = 5, .bytes = 420 };
-	st->metrics[SL_PATH_LOCAL] = (struct sl_metric_val){ .packets = 1ull << 40, .bytes = 3 };
+	st->metrics[SL_DROP_SPOOF_IP] = (struct sl_metric_val){.packets = 5, .bytes = 420};
+	st->metrics[SL_PATH_LOCAL] = (struct sl_metric_val){.packets = 1ull << 40, .bytes = 3};
 }
 
 static json_t *dump_parse(const struct status *st)
@@ -82,7 +103,10 @@ static void test_ready(void)
 	CHECK(json_is_true(json_object_get(prog, "pinned")));
 
 	maps = json_object_get(j, "maps");
-	CHECK_INT(json_array_size(maps), 3);
+	CHECK_INT(json_array_size(maps), 6);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(maps, 3), "name")), "sl_svc4");
+	CHECK_INT(int_at(json_array_get(maps, 3), "entries"), 5);
+	CHECK(json_is_false(json_object_get(json_array_get(maps, 4), "pinned")));
 	m = json_array_get(maps, 0);
 	CHECK_STR(json_string_value(json_object_get(m, "name")), "sl_ep4");
 	CHECK_STR(json_string_value(json_object_get(m, "type")), "hash");

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Services + EndpointSlices -> sl_svc4/sl_be4/sl_revnat4: diff against what is published, write in
+ * order. */
+#ifndef SLUICE_AGENT_SVC_PUBLISH_H
+#define SLUICE_AGENT_SVC_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sluice/abi.h"
+#include "kube_store.h"
+#include "log.h"
+
+enum svc_map { SVC_MAP_SVC, SVC_MAP_BE, SVC_MAP_REVNAT, SVC_MAP_N };
+
+/* The map layer: dp_svc_* and friends in the agent, a recorder in the tests.
+ * Same contracts as dp.h (-errno, -ENOENT on deleting an absent key). */
+struct svc_map_ops {
+	int (*svc_update)(void *ctx, const struct sl_svc_key *key, const struct sl_svc_val *val);
+	int (*svc_delete)(void *ctx, const struct sl_svc_key *key);
+	int (*be_update)(void *ctx, __u32 id, const struct sl_be_val *val);
+	int (*be_delete)(void *ctx, __u32 id);
+	int (*revnat_update)(void *ctx, __u32 id, const struct sl_revnat_val *val);
+	int (*revnat_delete)(void *ctx, __u32 id);
+	int (*svc_foreach)(void *ctx,
+			   int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val,
+				     void *c),
+			   void *c);
+	int (*be_foreach)(void *ctx, int (*fn)(__u32 id, const struct sl_be_val *val, void *c),
+			  void *c);
+	int (*revnat_foreach)(void *ctx,
+			      int (*fn)(__u32 id, const struct sl_revnat_val *val, void *c),
+			      void *c);
+};
+
+/* The pinned maps under a pin dir, through dp.h: the agent's map layer. */
+struct svc_dp {
+	int fd[SVC_MAP_N];
+};
+extern const struct svc_map_ops svc_dp_ops;
+int svc_dp_open(const char *pin_dir, struct svc_dp *d);
+void svc_dp_close(struct svc_dp *d);
+
+/* Something to log: the publisher never logs itself. */
+typedef void (*svc_note_fn)(void *ctx, enum log_level level, const char *msg);
+
+struct svc_stats {
+	unsigned long services;	       /* Services with at least one published port */
+	unsigned long ports;	       /* published service ports */
+	unsigned long backends;	       /* backends in sl_be4 */
+	unsigned long vips;	       /* VIP markers */
+	unsigned long full[SVC_MAP_N]; /* map-full failures, per map */
+	unsigned long errors;	       /* other failed map writes */
+	unsigned long failing;	       /* service ports not published as wanted right now */
+	unsigned long writes, deletes; /* map operations since start */
+	/* restore at start */
+	unsigned long restored_ports, restored_backends, restored_vips;
+	bool gc_done; /* the first full sync was published and leftovers removed */
+};
+
+struct svc_pub;
+
+const char *svc_map_name(enum svc_map m);
+
+/* node: this node's name (endpoint locality, node hints). */
+int svc_pub_new(const struct svc_map_ops *ops, void *ops_ctx, const char *node, svc_note_fn note,
+		void *note_ctx, struct svc_pub **out);
+void svc_pub_free(struct svc_pub *p);
+
+/* Rebuilds ids and the published state from the maps (an agent restart), so
+ * ids are reused and unchanged service ports are not rewritten. Call once,
+ * before the first svc_pub_sync(). */
+int svc_pub_restore(struct svc_pub *p);
+
+/* Feeds store changes of Services, EndpointSlices and Nodes (other kinds are
+ * ignored). now_ms stamps the oldest pending change. */
+int svc_pub_changed(struct svc_pub *p, enum kube_op op, const struct kube_obj *old,
+		    const struct kube_obj *new, unsigned long long now_ms);
+
+/* Publishes every Service that changed. synced: both stores completed their
+ * first list; nothing is written before, and the first synced call also
+ * removes what the maps hold but no Service wants any more. 0 when everything
+ * is published as wanted, else the first -errno (the rest was still tried;
+ * failed Services are retried after a while). */
+int svc_pub_sync(struct svc_pub *p, const struct kube_store *svcs, const struct kube_store *slices,
+		 bool synced, unsigned long long now_ms);
+
+/* Changes are waiting (since *since_ms) or failed Services await a retry. */
+bool svc_pub_pending(const struct svc_pub *p, unsigned long long *since_ms);
+
+void svc_pub_stats(const struct svc_pub *p, struct svc_stats *st);
+
+#endif

@@ -1,0 +1,702 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The service publisher against a recording fake map layer: order, diff, restart reuse, map full,
+ * cleanup. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube_store.h"
+#include "svc_ids.h"
+#include "svc_publish.h"
+#include "unit.h"
+
+/* --- fake maps ------------------------------------------------------------------- */
+
+#define FAKE_MAX 4096
+#define OPS_MAX	 8192
+
+struct fake_ent {
+	bool used;
+	struct sl_svc_key sk;
+	__u32 id;
+	struct sl_svc_val sv;
+	struct sl_be_val bv;
+	struct sl_revnat_val rv;
+};
+
+struct fake {
+	struct fake_ent svc[FAKE_MAX], be[FAKE_MAX], rev[FAKE_MAX];
+	size_t cap[SVC_MAP_N]; /* entries allowed, FAKE_MAX when unset */
+	char ops[OPS_MAX]; /* one letter per write: V/v marker, B/b backend, S/s slot, R/r revnat,
+			      M/m master */
+	size_t n_ops;
+};
+
+static struct fake_ent *fake_find(struct fake_ent *t, const struct sl_svc_key *sk, __u32 id,
+				  bool svc)
+{
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		if (t[i].used && (svc ? !memcmp(&t[i].sk, sk, sizeof(*sk)) : t[i].id == id))
+			return &t[i];
+	return NULL;
+}
+
+static size_t fake_count(const struct fake_ent *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		n += t[i].used;
+	return n;
+}
+
+static struct fake_ent *fake_slot(struct fake *f, struct fake_ent *t, enum svc_map m,
+				  const struct sl_svc_key *sk, __u32 id, int *err)
+{
+	struct fake_ent *e = fake_find(t, sk, id, m == SVC_MAP_SVC);
+	size_t cap = f->cap[m] ? f->cap[m] : FAKE_MAX;
+
+	*err = 0;
+	if (e)
+		return e;
+	if (fake_count(t) >= cap) {
+		*err = -E2BIG;
+		return NULL;
+	}
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		if (!t[i].used) {
+			memset(&t[i], 0, sizeof(t[i]));
+			t[i].used = true;
+			return &t[i];
+		}
+	*err = -E2BIG;
+	return NULL;
+}
+
+static void op(struct fake *f, char c)
+{
+	if (f->n_ops < OPS_MAX - 1)
+		f->ops[f->n_ops++] = c;
+	f->ops[f->n_ops] = '\0';
+}
+
+static char svc_letter(const struct sl_svc_key *k, bool del)
+{
+	char c = !k->port && !k->proto ? 'V' : k->slot ? 'S' : 'M';
+
+	return del ? (char)(c + 32) : c;
+}
+
+static int f_svc_update(void *ctx, const struct sl_svc_key *k, const struct sl_svc_val *v)
+{
+	struct fake *f = ctx;
+	int err;
+	struct fake_ent *e = fake_slot(f, f->svc, SVC_MAP_SVC, k, 0, &err);
+
+	if (!e)
+		return err;
+	e->sk = *k;
+	e->sv = *v;
+	op(f, svc_letter(k, false));
+	return 0;
+}
+
+static int f_svc_delete(void *ctx, const struct sl_svc_key *k)
+{
+	struct fake *f = ctx;
+	struct fake_ent *e = fake_find(f->svc, k, 0, true);
+
+	if (!e)
+		return -ENOENT;
+	e->used = false;
+	op(f, svc_letter(k, true));
+	return 0;
+}
+
+static int f_be_update(void *ctx, __u32 id, const struct sl_be_val *v)
+{
+	struct fake *f = ctx;
+	int err;
+	struct fake_ent *e = fake_slot(f, f->be, SVC_MAP_BE, NULL, id, &err);
+
+	if (!e)
+		return err;
+	e->id = id;
+	e->bv = *v;
+	op(f, 'B');
+	return 0;
+}
+
+static int f_be_delete(void *ctx, __u32 id)
+{
+	struct fake *f = ctx;
+	struct fake_ent *e = fake_find(f->be, NULL, id, false);
+
+	if (!e)
+		return -ENOENT;
+	e->used = false;
+	op(f, 'b');
+	return 0;
+}
+
+static int f_rev_update(void *ctx, __u32 id, const struct sl_revnat_val *v)
+{
+	struct fake *f = ctx;
+	int err;
+	struct fake_ent *e = fake_slot(f, f->rev, SVC_MAP_REVNAT, NULL, id, &err);
+
+	if (!e)
+		return err;
+	e->id = id;
+	e->rv = *v;
+	op(f, 'R');
+	return 0;
+}
+
+static int f_rev_delete(void *ctx, __u32 id)
+{
+	struct fake *f = ctx;
+	struct fake_ent *e = fake_find(f->rev, NULL, id, false);
+
+	if (!e)
+		return -ENOENT;
+	e->used = false;
+	op(f, 'r');
+	return 0;
+}
+
+static int f_svc_each(void *ctx,
+		      int (*fn)(const struct sl_svc_key *, const struct sl_svc_val *, void *),
+		      void *c)
+{
+	struct fake *f = ctx;
+
+	for (size_t i = 0; i < FAKE_MAX; i++) {
+		int r = f->svc[i].used ? fn(&f->svc[i].sk, &f->svc[i].sv, c) : 0;
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int f_be_each(void *ctx, int (*fn)(__u32, const struct sl_be_val *, void *), void *c)
+{
+	struct fake *f = ctx;
+
+	for (size_t i = 0; i < FAKE_MAX; i++) {
+		int r = f->be[i].used ? fn(f->be[i].id, &f->be[i].bv, c) : 0;
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static int f_rev_each(void *ctx, int (*fn)(__u32, const struct sl_revnat_val *, void *), void *c)
+{
+	struct fake *f = ctx;
+
+	for (size_t i = 0; i < FAKE_MAX; i++) {
+		int r = f->rev[i].used ? fn(f->rev[i].id, &f->rev[i].rv, c) : 0;
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+static const struct svc_map_ops fake_ops = {
+    .svc_update = f_svc_update,
+    .svc_delete = f_svc_delete,
+    .be_update = f_be_update,
+    .be_delete = f_be_delete,
+    .revnat_update = f_rev_update,
+    .revnat_delete = f_rev_delete,
+    .svc_foreach = f_svc_each,
+    .be_foreach = f_be_each,
+    .revnat_foreach = f_rev_each,
+};
+
+static struct fake_ent *master_of(struct fake *f, const char *vip, int port, int proto)
+{
+	struct sl_svc_key k = {.port = htons(port), .proto = (__u8)proto};
+
+	inet_pton(AF_INET, vip, &k.vip);
+	return fake_find(f->svc, &k, 0, true);
+}
+
+/* --- the world: stores wired to the publisher ---------------------------------------- */
+
+struct world {
+	struct fake *f;
+	struct svc_pub *p;
+	struct kube_store svcs, slices;
+	unsigned long long now;
+	char notes[2048];
+	int n_notes;
+};
+
+static void w_note(void *ctx, enum log_level level, const char *msg)
+{
+	struct world *w = ctx;
+	size_t used = strlen(w->notes);
+
+	w->n_notes++;
+	snprintf(w->notes + used, sizeof(w->notes) - used, "%s\n", msg);
+}
+
+static void w_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
+		      const struct kube_obj *new)
+{
+	struct world *w = ctx;
+
+	CHECK_INT(svc_pub_changed(w->p, op, old, new, w->now), 0);
+}
+
+static void world_init(struct world *w, struct fake *f, bool restore)
+{
+	memset(w, 0, sizeof(*w));
+	w->f = f;
+	w->now = 1000;
+	CHECK_INT(svc_pub_new(&fake_ops, f, "node-a", w_note, w, &w->p), 0);
+	if (restore)
+		CHECK_INT(svc_pub_restore(w->p), 0);
+	kube_store_init(&w->svcs, KUBE_SERVICE, w_changed, w);
+	kube_store_init(&w->slices, KUBE_ENDPOINTSLICE, w_changed, w);
+}
+
+static void world_fini(struct world *w)
+{
+	kube_store_fini(&w->svcs);
+	kube_store_fini(&w->slices);
+	svc_pub_free(w->p);
+}
+
+/* JSON written with ' for " to stay readable. */
+static struct kube_obj *obj(enum kube_kind k, const char *fmt, ...)
+{
+	char buf[4096], why[KUBE_WHY_MAX];
+	struct kube_obj *o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (char *c = buf; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	o = kube_obj_parse(k, buf, strlen(buf), NULL, NULL, why, sizeof(why));
+	if (!o)
+		printf("fixture does not parse: %s: %s\n", why, buf);
+	return o;
+}
+
+static void svc_put(struct world *w, const char *name, const char *ip, const char *ports,
+		    const char *extra)
+{
+	kube_store_upsert(
+	    &w->svcs, obj(KUBE_SERVICE,
+			  "{'metadata':{'name':'%s','namespace':'shop'},'spec':{'type':'ClusterIP',"
+			  "'clusterIP':'%s','clusterIPs':['%s'],'ports':[%s]%s}}",
+			  name, ip, ip, ports, extra));
+}
+
+static void eps_put(struct world *w, const char *name, const char *svc, const char *eps,
+		    const char *ports)
+{
+	kube_store_upsert(
+	    &w->slices,
+	    obj(KUBE_ENDPOINTSLICE,
+		"{'metadata':{'name':'%s','namespace':'shop','labels':{'kubernetes.io/"
+		"service-name':'%s'}},'addressType':'IPv4','endpoints':[%s],'ports':[%s]}",
+		name, svc, eps, ports));
+}
+
+static int sync(struct world *w)
+{
+	w->now += 100;
+	return svc_pub_sync(w->p, &w->svcs, &w->slices, true, w->now);
+}
+
+#define EP(ip, node) "{'addresses':['" ip "'],'conditions':{'ready':true},'nodeName':'" node "'}"
+#define HTTP	     "{'name':'http','protocol':'TCP','port':80,'targetPort':8080}"
+#define HTTP_EP	     "{'name':'http','protocol':'TCP','port':8080}"
+
+/* Every letter of first occurs before every letter of then in ops. */
+static bool before(const char *ops, char first, char then)
+{
+	const char *l = strrchr(ops, first), *f = strchr(ops, then);
+
+	return !l || !f || l < f;
+}
+
+static void test_publish_order(void)
+{
+	static struct fake f;
+	struct world w;
+	struct fake_ent *m;
+
+	UNIT_CASE("first publish: marker, backends, slots, revnat, master");
+	memset(&f, 0, sizeof(f));
+	world_init(&w, &f, false);
+	svc_put(&w, "web", "10.96.0.10", HTTP, "");
+	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+		HTTP_EP);
+	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 1), 0);
+	CHECK_STR(f.ops, ""); /* nothing before the first full sync */
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "VBBSSRM");
+	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK(m != NULL);
+	if (m) {
+		CHECK_INT(m->sv.count, 2);
+		CHECK_INT(m->sv.flags, 0);
+		CHECK(m->sv.id != 0);
+	}
+	CHECK_INT(fake_count(f.be), 2);
+	CHECK_INT(fake_count(f.rev), 1);
+
+	UNIT_CASE("nothing changed: no writes");
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	svc_put(&w, "web", "10.96.0.10", HTTP, "");
+	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+		HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "");
+
+	UNIT_CASE("scale up then down: master after slots, stale slots and backends after master");
+	f.n_ops = 0;
+	eps_put(&w, "web-1", "web",
+		EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b") "," EP("10.244.3.5",
+										 "node-c"),
+		HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "BSM");
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	eps_put(&w, "web-1", "web", EP("10.244.3.5", "node-c"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "SMssbb");
+	CHECK(before(f.ops, 'S', 'M') && before(f.ops, 'M', 's') && before(f.ops, 's', 'b'));
+	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK(m && m->sv.count == 1);
+	CHECK_INT(fake_count(f.be), 1);
+
+	UNIT_CASE("no endpoints: count 0 (reject)");
+	f.n_ops = 0;
+	kube_store_delete(&w.slices, "shop", "web-1");
+	CHECK_INT(sync(&w), 0);
+	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK(m && m->sv.count == 0 && !(m->sv.flags & SL_SVC_F_DROP_EMPTY));
+	CHECK_INT(fake_count(f.be), 0);
+
+	UNIT_CASE("Service deleted: master, slots, revnat, then marker");
+	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	f.n_ops = 0;
+	kube_store_delete(&w.svcs, "shop", "web");
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "msrbv");
+	CHECK_INT(fake_count(f.svc) + fake_count(f.be) + fake_count(f.rev), 0);
+	world_fini(&w);
+}
+
+static void test_ports_protocols_shared(void)
+{
+	static struct fake f;
+	struct world w;
+	struct fake_ent *t, *u;
+	struct svc_stats st;
+
+	UNIT_CASE("same port TCP and UDP: two service ports; a backend shared by two Services");
+	memset(&f, 0, sizeof(f));
+	world_init(&w, &f, false);
+	svc_put(&w, "dns", "10.96.0.53",
+		"{'name':'dns','protocol':'UDP','port':53},{'name':'dns-tcp','protocol':'TCP','"
+		"port':53}",
+		",'sessionAffinity':'ClientIP'");
+	eps_put(&w, "dns-1", "dns", EP("10.244.1.9", "node-a"),
+		"{'name':'dns','protocol':'UDP','port':53},{'name':'dns-tcp','protocol':'TCP','"
+		"port':53}");
+	svc_put(&w, "dns2", "10.96.0.54", "{'name':'dns','protocol':'UDP','port':53}", "");
+	eps_put(&w, "dns2-1", "dns2", EP("10.244.1.9", "node-a"),
+		"{'name':'dns','protocol':'UDP','port':53}");
+	CHECK_INT(sync(&w), 0);
+	t = master_of(&f, "10.96.0.53", 53, IPPROTO_TCP);
+	u = master_of(&f, "10.96.0.53", 53, IPPROTO_UDP);
+	CHECK(t && u && t->sv.id != u->sv.id);
+	CHECK(t && t->sv.flags == SL_SVC_F_AFFINITY && t->sv.affinity_timeout == 10800);
+	CHECK_INT(fake_count(f.be), 2); /* 10.244.1.9:53 UDP (shared) and TCP */
+	CHECK_INT(fake_count(f.rev), 3);
+	svc_pub_stats(w.p, &st);
+	CHECK_INT(st.ports, 3);
+	CHECK_INT(st.services, 2);
+	CHECK_INT(st.vips, 2);
+
+	UNIT_CASE("a port removed from the Service goes, the other stays");
+	svc_put(&w, "dns", "10.96.0.53", "{'name':'dns','protocol':'UDP','port':53}", "");
+	CHECK_INT(sync(&w), 0);
+	CHECK(master_of(&f, "10.96.0.53", 53, IPPROTO_TCP) == NULL);
+	CHECK(master_of(&f, "10.96.0.53", 53, IPPROTO_UDP) != NULL);
+	CHECK_INT(fake_count(f.be), 1);
+
+	UNIT_CASE("headless and ExternalName Services are not published");
+	kube_store_upsert(&w.svcs,
+			  obj(KUBE_SERVICE, "{'metadata':{'name':'hl','namespace':'shop'},'spec':{"
+					    "'clusterIP':'None','ports':[" HTTP "]}}"));
+	kube_store_upsert(&w.svcs,
+			  obj(KUBE_SERVICE, "{'metadata':{'name':'en','namespace':'shop'},'spec':{"
+					    "'type':'ExternalName','externalName':'a.example'}}"));
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "");
+	world_fini(&w);
+}
+
+static void snapshot(struct fake *f, struct fake *copy)
+{
+	memcpy(copy->svc, f->svc, sizeof(f->svc));
+	memcpy(copy->be, f->be, sizeof(f->be));
+	memcpy(copy->rev, f->rev, sizeof(f->rev));
+}
+
+/* Every entry of a is in b with the same value, and the counts match. */
+static bool same_table(struct fake_ent *a, struct fake_ent *b, bool svc)
+{
+	if (fake_count(a) != fake_count(b))
+		return false;
+	for (size_t i = 0; i < FAKE_MAX; i++) {
+		struct fake_ent *e = a[i].used ? fake_find(b, &a[i].sk, a[i].id, svc) : NULL;
+
+		if (a[i].used && (!e || memcmp(&e->sv, &a[i].sv, sizeof(e->sv)) ||
+				  memcmp(&e->bv, &a[i].bv, sizeof(e->bv)) ||
+				  memcmp(&e->rv, &a[i].rv, sizeof(e->rv))))
+			return false;
+	}
+	return true;
+}
+
+static bool same_maps(struct fake *a, struct fake *b)
+{
+	return same_table(a->svc, b->svc, true) && same_table(a->be, b->be, false) &&
+	       same_table(a->rev, b->rev, false);
+}
+
+static void cluster_put(struct world *w)
+{
+	svc_put(w, "web", "10.96.0.10", HTTP, "");
+	eps_put(w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+		HTTP_EP);
+	svc_put(w, "api", "10.96.0.11", HTTP ",{'name':'grpc','protocol':'TCP','port':9000}", "");
+	eps_put(w, "api-1", "api", EP("10.244.2.7", "node-b"),
+		HTTP_EP ",{'name':'grpc','protocol':'TCP','port':9000}");
+	svc_put(w, "old", "10.96.0.12", HTTP, "");
+	eps_put(w, "old-1", "old", EP("10.244.2.9", "node-b"), HTTP_EP);
+}
+
+static void test_restart(void)
+{
+	static struct fake f, before_maps;
+	struct world w;
+	struct svc_stats st;
+
+	UNIT_CASE("restart: ids rebuilt from the maps, nothing rewritten");
+	memset(&f, 0, sizeof(f));
+	world_init(&w, &f, false);
+	cluster_put(&w);
+	CHECK_INT(sync(&w), 0);
+	/* churn ids so they are not simply 1..n */
+	kube_store_delete(&w.svcs, "shop", "web");
+	CHECK_INT(sync(&w), 0);
+	svc_put(&w, "web", "10.96.0.10", HTTP, "");
+	CHECK_INT(sync(&w), 0);
+	world_fini(&w);
+
+	snapshot(&f, &before_maps);
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	world_init(&w, &f, true);
+	svc_pub_stats(w.p, &st);
+	CHECK_INT(st.restored_ports, 4);
+	CHECK_INT(st.restored_backends, 5);
+	CHECK_INT(st.restored_vips, 3);
+	cluster_put(&w);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "");
+	CHECK(same_maps(&f, &before_maps));
+
+	UNIT_CASE("restart: a new Service gets a fresh id, not a restored one");
+	svc_put(&w, "new", "10.96.0.20", HTTP, "");
+	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "VSRM"); /* backend 10.244.1.5:8080 reused */
+	{
+		struct fake_ent *n = master_of(&f, "10.96.0.20", 80, IPPROTO_TCP);
+		int same = 0;
+
+		for (size_t i = 0; i < FAKE_MAX; i++)
+			same += n && f.rev[i].used && f.rev[i].id == n->sv.id;
+		CHECK_INT(same, 1);
+	}
+	world_fini(&w);
+
+	UNIT_CASE("restart: what no Service wants is removed only after the first sync");
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	world_init(&w, &f, true);
+	cluster_put(&w);
+	kube_store_delete(&w.svcs, "shop", "old");
+	kube_store_delete(&w.slices, "shop", "old-1");
+	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 5), 0);
+	CHECK_STR(f.ops, "");
+	svc_put(&w, "new", "10.96.0.20", HTTP, "");
+	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "msrbv");
+	CHECK(master_of(&f, "10.96.0.12", 80, IPPROTO_TCP) == NULL);
+	CHECK(master_of(&f, "10.96.0.10", 80, IPPROTO_TCP) != NULL);
+	svc_pub_stats(w.p, &st);
+	CHECK(st.gc_done);
+	world_fini(&w);
+}
+
+static void test_map_full(void)
+{
+	static struct fake f, before_maps;
+	struct world w;
+	struct svc_stats st;
+	struct fake_ent *m;
+
+	UNIT_CASE("sl_be4 full: the service port keeps its old version");
+	memset(&f, 0, sizeof(f));
+	world_init(&w, &f, false);
+	svc_put(&w, "web", "10.96.0.10", HTTP, "");
+	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	snapshot(&f, &before_maps);
+	f.cap[SVC_MAP_BE] = 2;
+	eps_put(&w, "web-1", "web",
+		EP("10.244.1.5", "node-a") "," EP("10.244.1.6", "node-a") "," EP("10.244.1.7",
+										 "node-a"),
+		HTTP_EP);
+	CHECK_INT(sync(&w), -E2BIG);
+	CHECK(same_maps(&f, &before_maps));
+	svc_pub_stats(w.p, &st);
+	CHECK_INT(st.full[SVC_MAP_BE], 1);
+	CHECK_INT(st.failing, 1);
+	CHECK_INT(w.n_notes, 1);
+	CHECK(strstr(w.notes,
+		     "Failed to publish service 'shop/web' port 10.96.0.10:80/TCP: sl_be4 full") !=
+	      NULL);
+	CHECK(svc_pub_pending(w.p, &(unsigned long long){0}));
+
+	UNIT_CASE(
+	    "map full is logged once per Service, retried later, published when room appears");
+	w.now += 10000;
+	CHECK_INT(sync(&w), -E2BIG);
+	CHECK_INT(w.n_notes, 1);
+	f.cap[SVC_MAP_BE] = 0;
+	w.now += 10000;
+	CHECK_INT(sync(&w), 0);
+	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK(m && m->sv.count == 3);
+	CHECK(!svc_pub_pending(w.p, &(unsigned long long){0}));
+
+	UNIT_CASE("sl_svc4 full on the slots: slots and backends rolled back");
+	snapshot(&f, &before_maps);
+	f.cap[SVC_MAP_SVC] = fake_count(f.svc) + 1;
+	eps_put(&w, "web-1", "web",
+		EP("10.244.1.5", "node-a") "," EP("10.244.1.6", "node-a") "," EP(
+		    "10.244.1.7", "node-a") "," EP("10.244.1.8", "node-a") "," EP("10.244.1.9",
+										  "node-a"),
+		HTTP_EP);
+	CHECK_INT(sync(&w), -E2BIG);
+	CHECK(same_maps(&f, &before_maps));
+	svc_pub_stats(w.p, &st);
+	CHECK_INT(st.full[SVC_MAP_SVC], 1);
+
+	UNIT_CASE("sl_svc4 full for a new Service: nothing of it is left");
+	svc_put(&w, "other", "10.96.0.30", HTTP, "");
+	eps_put(&w, "other-1", "other", EP("10.244.2.5", "node-b"), HTTP_EP);
+	f.cap[SVC_MAP_SVC] = fake_count(f.svc) + 2; /* marker + slot fit, master does not */
+	CHECK(sync(&w) < 0);
+	CHECK(master_of(&f, "10.96.0.30", 80, IPPROTO_TCP) == NULL);
+	CHECK_INT(fake_count(f.rev), 1);
+	world_fini(&w);
+}
+
+static void seed_svc(struct fake *f, const char *vip, int port, int proto, int slot, __u32 id,
+		     __u16 count, __u16 flags)
+{
+	struct sl_svc_key k = {.port = htons(port), .proto = (__u8)proto, .slot = (__u16)slot};
+	struct sl_svc_val v = {.id = id, .count = count, .flags = flags};
+
+	inet_pton(AF_INET, vip, &k.vip);
+	CHECK_INT(f_svc_update(f, &k, &v), 0);
+}
+
+static void test_restart_leftovers(void)
+{
+	static struct fake f;
+	struct sl_be_val bv = {.port = htons(8080), .proto = IPPROTO_TCP};
+	struct sl_revnat_val rv = {.port = htons(80)};
+	struct world w;
+	struct fake_ent *m;
+
+	UNIT_CASE(
+	    "restart after a crash mid-publish: half-written leftovers go after the first sync");
+	memset(&f, 0, sizeof(f));
+	/* web: master with 1 slot, plus slot 2 written before a crash (count still 1) */
+	inet_pton(AF_INET, "10.244.1.5", &bv.ip);
+	bv.flags = SL_BE_F_LOCAL;
+	f_be_update(&f, 7, &bv);
+	inet_pton(AF_INET, "10.244.2.5", &bv.ip);
+	bv.flags = 0;
+	f_be_update(&f, 9, &bv);
+	seed_svc(&f, "10.96.0.10", 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 0, 3, 1, 0);
+	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 1, 7, 0, 0);
+	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 2, 9, 0, 0);
+	inet_pton(AF_INET, "10.96.0.10", &rv.vip);
+	f_rev_update(&f, 3, &rv);
+	/* gone: slots and revnat of a port whose master was never written */
+	seed_svc(&f, "10.96.0.99", 80, IPPROTO_TCP, 1, 9, 0, 0);
+	inet_pton(AF_INET, "10.96.0.99", &rv.vip);
+	f_rev_update(&f, 5, &rv);
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+
+	world_init(&w, &f, true);
+	svc_put(&w, "web", "10.96.0.10", HTTP, "");
+	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 5), 0);
+	CHECK_STR(f.ops, "");
+	CHECK_INT(sync(&w), 0);
+	/* web keeps svc_id 3 and backend 7; its stale slot 2, the orphan port and backend 9 go */
+	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK(m && m->sv.id == 3 && m->sv.count == 1);
+	CHECK_INT(fake_count(f.svc), 3); /* marker, master, slot 1 */
+	CHECK_INT(fake_count(f.be), 1);
+	CHECK(fake_find(f.be, NULL, 7, false) != NULL);
+	CHECK_INT(fake_count(f.rev), 1);
+	CHECK(fake_find(f.rev, NULL, 3, false) != NULL);
+	/* stale slot 2 after the master, backend 9; then the orphan slot and revnat */
+	CHECK_STR(f.ops, "sbsr");
+	world_fini(&w);
+}
+
+int main(void)
+{
+	test_publish_order();
+	test_ports_protocols_shared();
+	test_restart();
+	test_map_full();
+	test_restart_leftovers();
+	return unit_done();
+}
