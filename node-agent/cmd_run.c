@@ -13,6 +13,7 @@
 #include "config.h"
 #include "conflist.h"
 #include "dp.h"
+#include "healthz.h"
 #include "kube_loop.h"
 #include "log.h"
 #include "reattach.h"
@@ -37,7 +38,7 @@ static int sysctl_write(const char *path, const char *value)
 
 static const char *cni_bin_missing(const struct config *c)
 {
-	static const char *const bins[] = { "sluice", "host-local", "portmap" };
+	static const char *const bins[] = {"sluice", "host-local", "portmap"};
 	char path[CONFIG_PATH_MAX + 32];
 
 	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
@@ -83,15 +84,25 @@ static int signal_wait(int sfd)
 
 static void run_usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-agent run --node-name NAME [--kubeconfig FILE | --sa-dir DIR] [--pod-cidr CIDR]\n"
-		   "         [--pin-dir DIR] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--cni-state-dir DIR]\n"
-		   "         [--ipam-data-dir DIR] [--mtu N] [--portmap] [--cni-log-file FILE] [--log-file FILE]\n"
-		   "         [--log-level error|warn|info|debug] [--config FILE]\n"
-		   "\n"
-		   "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
-		   "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
-		   "CIDR then comes from this node's Node object. Without any API the agent runs\n"
-		   "standalone from --pod-cidr.\n");
+	fprintf(
+	    f, "usage: sluice-agent run --node-name NAME [--kubeconfig FILE | --sa-dir DIR] "
+	       "[--pod-cidr CIDR]\n"
+	       "         [--pin-dir DIR] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--cni-state-dir "
+	       "DIR]\n"
+	       "         [--ipam-data-dir DIR] [--mtu N] [--portmap] [--cni-log-file FILE] "
+	       "[--log-file FILE]\n"
+	       "         [--log-level error|warn|info|debug] [--cgroup DIR] [--sock-lb-pods]\n"
+	       "         [--healthz-bind-address IP:PORT] [--config FILE]\n"
+	       "\n"
+	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
+	       "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
+	       "CIDR then comes from this node's Node object. Without any API the agent runs\n"
+	       "standalone from --pod-cidr. Host-namespace clients reach ClusterIPs through\n"
+	       "socket programs attached to --cgroup (default: the cgroup2 root); pods' sockets\n"
+	       "there are left to the tc datapath unless --sock-lb-pods. kube-proxy's\n"
+	       "/healthz and /livez are served on --healthz-bind-address "
+	       "(default " HEALTHZ_DEFAULT_BIND ";\n"
+	       "\"\" or \"0\" turns them off).\n");
 }
 
 static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
@@ -101,10 +112,52 @@ static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
 	if (n > (int)(sizeof(rep->replaced) / sizeof(rep->replaced[0])))
 		n = (int)(sizeof(rep->replaced) / sizeof(rep->replaced[0]));
 	for (int i = 0; i < n; i++)
-		log_warn("Replaced incompatible pin under %s (its contents are lost): %.32s", pin_dir,
-			 rep->replaced[i]);
-	log_info("Datapath pinned under %s: %d maps reused, %d created, %d replaced", pin_dir, rep->maps_reused,
-		 rep->maps_created, rep->maps_replaced);
+		log_warn("Replaced incompatible pin under %s (its contents are lost): %.32s",
+			 pin_dir, rep->replaced[i]);
+	log_info("Datapath pinned under %s: %d maps reused, %d created, %d replaced", pin_dir,
+		 rep->maps_reused, rep->maps_created, rep->maps_replaced);
+}
+
+/* Socket-level load balancing for the node's own clients. A --cgroup that
+ * does not work is an error; the default root failing only costs host
+ * clients their ClusterIPs, and says so. */
+static int sock_lb_attach(const struct config *c)
+{
+	char root[CONFIG_PATH_MAX];
+	const char *cg = c->cgroup;
+	int r;
+
+	if (!cg[0]) {
+		r = dp_cgroup2_root(root, sizeof(root));
+		if (r < 0) {
+			log_warn_errno(
+			    r,
+			    "Failed to find the cgroup2 mount; host-network clients cannot reach "
+			    "ClusterIPs");
+			return 0;
+		}
+		cg = root;
+	}
+	r = dp_sock_attach(c->pin_dir, cg, c->sock_lb_pods);
+	if (r == -EOPNOTSUPP) {
+		log_warn("Socket-level load balancing is not built in; host-network clients cannot "
+			 "reach ClusterIPs");
+		return 0;
+	}
+	if (r < 0) {
+		if (c->cgroup[0])
+			return log_error_errno(
+			    r, "Failed to attach socket-level load balancing to cgroup '%s'", cg);
+		log_warn_errno(
+		    r,
+		    "Failed to attach socket-level load balancing to cgroup '%s'; host-network "
+		    "clients cannot reach ClusterIPs",
+		    cg);
+		return 0;
+	}
+	log_info("Socket-level load balancing attached to cgroup '%s' (%s)", cg,
+		 c->sock_lb_pods ? "every socket" : "host-network sockets only");
+	return 0;
 }
 
 int cmd_run(int argc, char **argv)
@@ -144,25 +197,40 @@ int cmd_run(int argc, char **argv)
 	}
 
 	if (c.api == CONFIG_API_STANDALONE) {
-		log_warn("No Kubernetes API configured (--kubeconfig, KUBECONFIG or in-cluster): running standalone "
+		log_warn("No Kubernetes API configured (--kubeconfig, KUBECONFIG or in-cluster): "
+			 "running standalone "
 			 "from --pod-cidr, without Services, routes or policies");
-		log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s", SLUICE_VERSION, c.node_name,
-			 c.pod_cidr, c.pin_dir);
+		log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s",
+			 SLUICE_VERSION, c.node_name, c.pod_cidr, c.pin_dir);
 	} else {
 		/* A bad kubeconfig fails here, before anything is done to the node. */
 		if (kube_loop_config(&c, &kc) < 0)
 			return 1;
-		log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the Node object",
+		log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the "
+			 "Node object",
 			 SLUICE_VERSION, c.node_name, c.pin_dir);
+	}
+
+	/* A bad --cgroup fails before anything is done to the node. */
+	if (c.cgroup[0]) {
+		r = dp_cgroup_check(c.cgroup);
+		if (r < 0) {
+			log_error_errno(
+			    r, "Failed to use cgroup '%s' for socket-level load balancing%s",
+			    c.cgroup, r == -EMEDIUMTYPE ? ": not a cgroup v2 directory" : "");
+			return 1;
+		}
 	}
 
 	r = sysctl_write(IP_FORWARD_PATH, "1");
 	if (r < 0)
-		log_warn_errno(r, "Failed to enable forwarding '%s'; pods cannot reach other nodes", IP_FORWARD_PATH);
+		log_warn_errno(r, "Failed to enable forwarding '%s'; pods cannot reach other nodes",
+			       IP_FORWARD_PATH);
 	missing = cni_bin_missing(&c);
 	if (missing)
-		log_warn("CNI plugin '%s' not found in '%s'; pods cannot start until it is installed", missing,
-			 c.cni_bin_dir);
+		log_warn(
+		    "CNI plugin '%s' not found in '%s'; pods cannot start until it is installed",
+		    missing, c.cni_bin_dir);
 
 	r = dp_bpffs_ensure(c.pin_dir);
 	if (r < 0) {
@@ -177,16 +245,22 @@ int cmd_run(int argc, char **argv)
 	pin_report_log(c.pin_dir, &rep);
 	r = dp_ready(c.pin_dir, err, sizeof(err));
 	if (r < 0) {
-		log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)", c.pin_dir, err);
+		log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)",
+				c.pin_dir, err);
 		return 1;
 	}
+
+	r = sock_lb_attach(&c);
+	if (r < 0)
+		return 1;
 
 	/* Pods from before a restart or upgrade run the previous program. */
 	r = endpoints_reattach(c.pin_dir, &moved);
 	if (r < 0)
 		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
 	else if (moved.moved || moved.failed)
-		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale entries skipped)",
+		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale "
+			 "entries skipped)",
 			 moved.moved, moved.failed, moved.skipped);
 
 	if (c.api != CONFIG_API_STANDALONE) {
@@ -195,7 +269,8 @@ int cmd_run(int argc, char **argv)
 		kube_config_free(&kc);
 		if (sig < 0)
 			return 1;
-		log_info("Received %s, exiting; the pinned datapath, routes and CNI config stay in place",
+		log_info("Received %s, exiting; the pinned datapath, routes and CNI config stay in "
+			 "place",
 			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		log_close();
 		return 0;
@@ -204,10 +279,12 @@ int cmd_run(int argc, char **argv)
 	/* Only now may runtimes call the plugin. */
 	r = conflist_write(&c);
 	if (r < 0) {
-		log_error_errno(r, "Failed to write CNI config '%s/%s'", c.cni_conf_dir, CONFLIST_NAME);
+		log_error_errno(r, "Failed to write CNI config '%s/%s'", c.cni_conf_dir,
+				CONFLIST_NAME);
 		return 1;
 	}
-	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME, c.node_name);
+	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME,
+		 c.node_name);
 	r = kube_loop_publish_standalone(&c);
 	if (r < 0)
 		log_warn_errno(r, "Failed to write agent status under '%s'", c.cni_state_dir);

@@ -14,48 +14,57 @@
 
 #include "config.h"
 #include "dp.h"
+#include "healthz.h"
 
 enum opt_kind {
-	OPT_NAME, /* node name: RFC 1123 subdomain */
-	OPT_CIDR, /* IPv4 CIDR, stored canonical */
-	OPT_PATH, /* absolute path */
-	OPT_INT, /* mtu */
-	OPT_BOOL, /* flag without value; JSON boolean */
+	OPT_NAME,  /* node name: RFC 1123 subdomain */
+	OPT_CIDR,  /* IPv4 CIDR, stored canonical */
+	OPT_PATH,  /* absolute path */
+	OPT_INT,   /* mtu */
+	OPT_BOOL,  /* flag without value; JSON boolean */
 	OPT_LEVEL, /* log level */
+	OPT_ADDR,  /* ipv4:port; "" or "0" : off */
 };
 
 struct opt {
 	const char *flag; /* --flag */
-	const char *key; /* config file key, NULL if flag only */
+	const char *key;  /* config file key, NULL if flag only */
 	enum opt_kind kind;
 	size_t off, size;
 };
 
-#define OPT(flag, key, kind, field) \
-	{ flag, key, kind, offsetof(struct config, field), sizeof(((struct config *)0)->field) }
+#define OPT(flag, key, kind, field)                                                                \
+	{                                                                                          \
+		flag, key, kind, offsetof(struct config, field),                                   \
+		    sizeof(((struct config *)0)->field)                                            \
+	}
 
 static const struct opt opts[] = {
-	OPT("node-name", "nodeName", OPT_NAME, node_name),
-	OPT("pod-cidr", "podCIDR", OPT_CIDR, pod_cidr),
-	OPT("pin-dir", "pinDir", OPT_PATH, pin_dir),
-	OPT("cni-conf-dir", "cniConfDir", OPT_PATH, cni_conf_dir),
-	OPT("cni-bin-dir", "cniBinDir", OPT_PATH, cni_bin_dir),
-	OPT("cni-state-dir", "cniStateDir", OPT_PATH, cni_state_dir),
-	OPT("ipam-data-dir", "ipamDataDir", OPT_PATH, ipam_data_dir),
-	OPT("mtu", "mtu", OPT_INT, mtu),
-	OPT("portmap", "portmap", OPT_BOOL, portmap),
-	OPT("cni-log-file", "cniLogFile", OPT_PATH, cni_log_file),
-	OPT("log-file", "logFile", OPT_PATH, log_file),
-	OPT("log-level", "logLevel", OPT_LEVEL, log_level),
-	OPT("kubeconfig", "kubeconfig", OPT_PATH, kubeconfig),
-	OPT("sa-dir", "saDir", OPT_PATH, sa_dir),
-	OPT("config", NULL, OPT_PATH, config_file),
+    OPT("node-name", "nodeName", OPT_NAME, node_name),
+    OPT("pod-cidr", "podCIDR", OPT_CIDR, pod_cidr),
+    OPT("pin-dir", "pinDir", OPT_PATH, pin_dir),
+    OPT("cni-conf-dir", "cniConfDir", OPT_PATH, cni_conf_dir),
+    OPT("cni-bin-dir", "cniBinDir", OPT_PATH, cni_bin_dir),
+    OPT("cni-state-dir", "cniStateDir", OPT_PATH, cni_state_dir),
+    OPT("ipam-data-dir", "ipamDataDir", OPT_PATH, ipam_data_dir),
+    OPT("mtu", "mtu", OPT_INT, mtu),
+    OPT("portmap", "portmap", OPT_BOOL, portmap),
+    OPT("cni-log-file", "cniLogFile", OPT_PATH, cni_log_file),
+    OPT("log-file", "logFile", OPT_PATH, log_file),
+    OPT("log-level", "logLevel", OPT_LEVEL, log_level),
+    OPT("kubeconfig", "kubeconfig", OPT_PATH, kubeconfig),
+    OPT("sa-dir", "saDir", OPT_PATH, sa_dir),
+    OPT("cgroup", "cgroup", OPT_PATH, cgroup),
+    OPT("sock-lb-pods", "sockLbPods", OPT_BOOL, sock_lb_pods),
+    OPT("healthz-bind-address", "healthzBindAddress", OPT_ADDR, healthz_bind),
+    OPT("config", NULL, OPT_PATH, config_file),
 };
 
-#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+#define N_OPTS	     (sizeof(opts) / sizeof(opts[0]))
 #define OPT_VAL_BASE 256 /* getopt values above any short option character */
 
-__attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt,
+							 ...)
 {
 	va_list ap;
 
@@ -85,10 +94,12 @@ static bool name_valid(const char *s)
 {
 	size_t len = strlen(s);
 
-	if (!len || len > 253 || s[0] == '.' || s[0] == '-' || s[len - 1] == '.' || s[len - 1] == '-')
+	if (!len || len > 253 || s[0] == '.' || s[0] == '-' || s[len - 1] == '.' ||
+	    s[len - 1] == '-')
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		      *p == '.'))
 			return false;
 	return true;
 }
@@ -109,26 +120,31 @@ int cidr4_parse(const char *s, char *out, size_t out_len, char *err, size_t err_
 	memcpy(addr, s, slash - s);
 	addr[slash - s] = '\0';
 	if (inet_pton(AF_INET, addr, &in) != 1)
-		return err_set(err, err_len, "invalid pod CIDR '%s': '%s' is not an IPv4 address", s, addr);
+		return err_set(err, err_len, "invalid pod CIDR '%s': '%s' is not an IPv4 address",
+			       s, addr);
 	errno = 0;
 	prefix = strtoul(slash + 1, &end, 10);
 	if (slash[1] < '0' || slash[1] > '9' || *end || errno || prefix > 32)
-		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 0..32", s);
+		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 0..32",
+			       s);
 	if (prefix == 0 || prefix > 30)
-		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 1..30 to hold pods", s);
+		return err_set(err, err_len,
+			       "invalid pod CIDR '%s': prefix length must be 1..30 to hold pods",
+			       s);
 	mask = htonl(~0u << (32 - prefix));
 	net.s_addr = in.s_addr & mask;
 	inet_ntop(AF_INET, &net, canon, sizeof(canon));
 	if (net.s_addr != in.s_addr)
-		return err_set(err, err_len, "invalid pod CIDR '%s': host bits set (did you mean %s/%lu?)", s, canon,
-			       prefix);
+		return err_set(err, err_len,
+			       "invalid pod CIDR '%s': host bits set (did you mean %s/%lu?)", s,
+			       canon, prefix);
 	if ((size_t)snprintf(out, out_len, "%s/%lu", canon, prefix) >= out_len)
 		return err_set(err, err_len, "invalid pod CIDR '%s': too long", s);
 	return 0;
 }
 
-static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src, char *err,
-		       size_t len)
+static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src,
+		       char *err, size_t len)
 {
 	char *field = (char *)c + o->off;
 	enum log_level level;
@@ -138,20 +154,37 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 	switch (o->kind) {
 	case OPT_NAME:
 		if (!name_valid(val))
-			return err_set(err, len, "invalid %s '%s': must be a lowercase DNS name (RFC 1123)", src, val);
+			return err_set(err, len,
+				       "invalid %s '%s': must be a lowercase DNS name (RFC 1123)",
+				       src, val);
 		break;
 	case OPT_CIDR:
 		return cidr4_parse(val, field, o->size, err, len);
 	case OPT_PATH:
 		if (val[0] != '/')
-			return err_set(err, len, "invalid %s '%s': must be an absolute path", src, val);
+			return err_set(err, len, "invalid %s '%s': must be an absolute path", src,
+				       val);
 		break;
+	case OPT_ADDR: {
+		__be32 ip;
+		__be16 port;
+
+		if (!strcmp(val, "0"))
+			val = "";
+		if (val[0] && healthz_addr_parse(val, &ip, &port) < 0)
+			return err_set(
+			    err, len,
+			    "invalid %s '%s': must be IPv4:port (e.g. 0.0.0.0:10256), or \"\" or "
+			    "\"0\" to disable",
+			    src, val);
+		break;
+	}
 	case OPT_INT:
 		errno = 0;
 		n = strtol(val, &end, 10);
 		if (!*val || *end || errno || n < CONFIG_MTU_MIN || n > CONFIG_MTU_MAX)
-			return err_set(err, len, "invalid %s '%s': must be a number in %d..%d", src, val,
-				       CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+			return err_set(err, len, "invalid %s '%s': must be a number in %d..%d", src,
+				       val, CONFIG_MTU_MIN, CONFIG_MTU_MAX);
 		*(int *)field = (int)n;
 		return 0;
 	case OPT_BOOL:
@@ -159,17 +192,21 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 		return 0;
 	case OPT_LEVEL:
 		if (log_level_parse(val, &level))
-			return err_set(err, len, "invalid %s '%s': must be error, warn, info or debug", src, val);
+			return err_set(err, len,
+				       "invalid %s '%s': must be error, warn, info or debug", src,
+				       val);
 		*(enum log_level *)field = level;
 		return 0;
 	}
 	if (strlen(val) >= o->size)
-		return err_set(err, len, "invalid %s '%s': longer than %zu characters", src, val, o->size - 1);
+		return err_set(err, len, "invalid %s '%s': longer than %zu characters", src, val,
+			       o->size - 1);
 	strcpy(field, val);
 	return 0;
 }
 
-static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const char *file, char *err, size_t len)
+static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const char *file,
+			char *err, size_t len)
 {
 	char src[CONFIG_PATH_MAX + 64];
 
@@ -177,10 +214,13 @@ static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const 
 	switch (o->kind) {
 	case OPT_INT:
 		if (!json_is_integer(v))
-			return err_set(err, len, "invalid %s: must be a number in %d..%d", src, CONFIG_MTU_MIN,
-				       CONFIG_MTU_MAX);
-		if (json_integer_value(v) < CONFIG_MTU_MIN || json_integer_value(v) > CONFIG_MTU_MAX)
-			return err_set(err, len, "invalid %s '%" JSON_INTEGER_FORMAT "': must be a number in %d..%d",
+			return err_set(err, len, "invalid %s: must be a number in %d..%d", src,
+				       CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+		if (json_integer_value(v) < CONFIG_MTU_MIN ||
+		    json_integer_value(v) > CONFIG_MTU_MAX)
+			return err_set(err, len,
+				       "invalid %s '%" JSON_INTEGER_FORMAT
+				       "': must be a number in %d..%d",
 				       src, json_integer_value(v), CONFIG_MTU_MIN, CONFIG_MTU_MAX);
 		*(int *)((char *)c + o->off) = (int)json_integer_value(v);
 		return 0;
@@ -212,13 +252,16 @@ static int config_file_load(const char *file, struct config *c, char *err, size_
 	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		if (jerr.line < 0)
-			return err_set(err, len, "cannot read config file '%s': %s", file, jerr.text);
-		return err_set(err, len, "malformed config file '%s': line %d column %d: %s", file, jerr.line,
-			       jerr.column, jerr.text);
+			return err_set(err, len, "cannot read config file '%s': %s", file,
+				       jerr.text);
+		return err_set(err, len, "malformed config file '%s': line %d column %d: %s", file,
+			       jerr.line, jerr.column, jerr.text);
 	}
 	if (!json_is_object(root))
-		return err_set(err, len, "malformed config file '%s': top level must be an object", file);
-	json_object_foreach(root, key, v) {
+		return err_set(err, len, "malformed config file '%s': top level must be an object",
+			       file);
+	json_object_foreach(root, key, v)
+	{
 		const struct opt *o = opt_by_key(key);
 
 		if (!o)
@@ -238,6 +281,7 @@ static void config_defaults(struct config *c)
 	snprintf(c->cni_bin_dir, sizeof(c->cni_bin_dir), "%s", CONFIG_DEFAULT_CNI_BIN_DIR);
 	snprintf(c->cni_state_dir, sizeof(c->cni_state_dir), "%s", CONFIG_DEFAULT_CNI_STATE_DIR);
 	snprintf(c->sa_dir, sizeof(c->sa_dir), "%s", CONFIG_DEFAULT_SA_DIR);
+	snprintf(c->healthz_bind, sizeof(c->healthz_bind), "%s", HEALTHZ_DEFAULT_BIND);
 	c->log_level = LOG_LVL_INFO;
 }
 
@@ -283,8 +327,9 @@ static int api_resolve(struct config *c, char *err, size_t len)
 		return 0;
 	}
 	snprintf(token, sizeof(token), "%s/token", c->sa_dir);
-	c->api = host && host[0] && port && port[0] && access(token, F_OK) == 0 ? CONFIG_API_IN_CLUSTER
-										  : CONFIG_API_STANDALONE;
+	c->api = host && host[0] && port && port[0] && access(token, F_OK) == 0
+		     ? CONFIG_API_IN_CLUSTER
+		     : CONFIG_API_STANDALONE;
 	return 0;
 }
 
@@ -305,7 +350,9 @@ int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_
 	opterr = 0;
 	while ((ret = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		if (ret < OPT_VAL_BASE || ret >= OPT_VAL_BASE + (int)N_OPTS)
-			return flag_error(ret, optind > 0 && optind <= argc ? argv[optind - 1] : NULL, err, err_len);
+			return flag_error(ret,
+					  optind > 0 && optind <= argc ? argv[optind - 1] : NULL,
+					  err, err_len);
 		vals[ret - OPT_VAL_BASE] = optarg ? optarg : "";
 	}
 	if (optind < argc)
@@ -331,13 +378,16 @@ int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_
 	}
 
 	if (!c->node_name[0])
-		return err_set(err, err_len, "node name is required (--node-name or nodeName in the config file)");
+		return err_set(
+		    err, err_len,
+		    "node name is required (--node-name or nodeName in the config file)");
 	r = api_resolve(c, err, err_len);
 	if (r < 0)
 		return r;
 	if (c->api == CONFIG_API_STANDALONE && !c->pod_cidr[0])
 		return err_set(err, err_len,
-			       "pod CIDR is required without a Kubernetes API (--pod-cidr or podCIDR in the config "
+			       "pod CIDR is required without a Kubernetes API (--pod-cidr or "
+			       "podCIDR in the config "
 			       "file, or --kubeconfig)");
 	return 0;
 }

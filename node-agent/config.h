@@ -10,13 +10,13 @@
 
 #define CONFIG_PATH_MAX 256
 #define CONFIG_NAME_MAX 254 /* a DNS subdomain (253) + NUL */
-#define CONFIG_MTU_MIN 576
-#define CONFIG_MTU_MAX 65535
+#define CONFIG_MTU_MIN	576
+#define CONFIG_MTU_MAX	65535
 
-#define CONFIG_DEFAULT_CNI_CONF_DIR "/etc/cni/net.d"
-#define CONFIG_DEFAULT_CNI_BIN_DIR "/opt/cni/bin"
+#define CONFIG_DEFAULT_CNI_CONF_DIR  "/etc/cni/net.d"
+#define CONFIG_DEFAULT_CNI_BIN_DIR   "/opt/cni/bin"
 #define CONFIG_DEFAULT_CNI_STATE_DIR "/var/lib/sluice"
-#define CONFIG_DEFAULT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define CONFIG_DEFAULT_SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* Where the agent learns the cluster from: resolved by config_parse(). */
 enum config_api {
@@ -33,14 +33,17 @@ struct config {
 	char cni_bin_dir[CONFIG_PATH_MAX];
 	char cni_state_dir[CONFIG_PATH_MAX];
 	char ipam_data_dir[CONFIG_PATH_MAX]; /* "" : host-local's default */
-	char cni_log_file[CONFIG_PATH_MAX]; /* "" : the plugin logs to stderr */
-	char log_file[CONFIG_PATH_MAX]; /* "" : stderr */
-	char config_file[CONFIG_PATH_MAX]; /* "" : none */
-	char kubeconfig[CONFIG_PATH_MAX]; /* "" : none */
-	char sa_dir[CONFIG_PATH_MAX]; /* service-account dir for in-cluster config */
+	char cni_log_file[CONFIG_PATH_MAX];  /* "" : the plugin logs to stderr */
+	char log_file[CONFIG_PATH_MAX];	     /* "" : stderr */
+	char config_file[CONFIG_PATH_MAX];   /* "" : none */
+	char kubeconfig[CONFIG_PATH_MAX];    /* "" : none */
+	char sa_dir[CONFIG_PATH_MAX];	     /* service-account dir for in-cluster config */
+	char cgroup[CONFIG_PATH_MAX]; /* cgroup v2 for socket-level LB; "" : the cgroup2 root */
+	char healthz_bind[32];	      /* "a.b.c.d:port" of /healthz and /livez; "" : off */
 	enum config_api api;
 	int mtu; /* 0 : the plugin takes the uplink's */
 	bool portmap;
+	bool sock_lb_pods; /* socket-level LB for pods' sockets in the cgroup too */
 	enum log_level log_level;
 };
 
