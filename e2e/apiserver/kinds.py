@@ -300,12 +300,11 @@ def default_service(spec, old, alloc):
             if stype in ("NodePort", "LoadBalancer") and not p.get("nodePort") and \
                     oports.get(p.get("port")):
                 p["nodePort"] = oports[p["port"]]
-    if old is None or spec.get("clusterIP") != ospec.get("clusterIP"):
-        ip = spec.get("clusterIP")
-        if ip and ip != "None":
-            alloc.take_ip(ip)
-        elif not ip:
-            spec["clusterIP"] = alloc.new_ip()
+    ip = spec.get("clusterIP")
+    if not ip:  # new, or a type change from ExternalName: allocate, as the real server does
+        spec["clusterIP"] = alloc.new_ip()
+    elif ip != "None" and (old is None or ip != ospec.get("clusterIP")):
+        alloc.take_ip(ip)
     spec["clusterIPs"] = [spec["clusterIP"]]
     spec.setdefault("ipFamilies", ["IPv4"])
     spec.setdefault("ipFamilyPolicy", "SingleStack")

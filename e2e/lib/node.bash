@@ -63,7 +63,37 @@ node_vars() {
 	export SL_CNI_BIN=$SL_SCRATCH/bin SL_CNI_PATH=$SL_SCRATCH/bin:/usr/lib/cni
 	export SL_AGENT_LOG=$SL_SCRATCH/agent.log SL_CNI_LOG=$SL_SCRATCH/cni.log
 	export SL_CNI_STDERR=$SL_SCRATCH/cni-stderr.log
+	# The node's own cgroup v2: its agent attaches the socket-level load
+	# balancer there (never to the machine's root cgroup), and host-network
+	# clients (host_exec) run in it.
+	SL_CGROUP=$(cgroup2_root)/sluice-$SL_RND
+	export SL_CGROUP
 	export SL_BUILD SL_POD_CIDR SL_REPO SL_BUSYBOX
+}
+
+# cgroup2_root: where cgroup v2 is mounted (/sys/fs/cgroup/unified on a hybrid host).
+cgroup2_root() { awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts; }
+
+# node_cgroup_remove [DIR]: ends the processes left in the node's cgroup, removes it.
+node_cgroup_remove() {
+	local cg=${1:-$SL_CGROUP} i
+	case $cg in /*/sluice-?*) ;; *) return 0 ;; esac
+	[ -d "$cg" ] || return 0
+	for ((i = 0; i < 30; i++)); do
+		[ -s "$cg/cgroup.procs" ] || break
+		# shellcheck disable=SC2046
+		kill -KILL $(cat "$cg/cgroup.procs") 2>/dev/null
+		sleep 0.1
+	done
+	rmdir "$cg" 2>/dev/null
+}
+
+# host_exec CMD...: CMD as a host-network process of the current node: in the
+# node's cgroup (joined first, so the socket programs see it) and its netns.
+host_exec() {
+	mkdir -p "$SL_CGROUP" || return 1
+	bash -c 'echo $$ >"$1/cgroup.procs" && shift && exec nsenter --net="/run/netns/$1" "${@:2}"' _ \
+		"$SL_CGROUP" "$SL_NODE" "$@"
 }
 
 # The saved declarations are global (-g): loading happens inside a function.
@@ -168,6 +198,10 @@ agent_start() {
 	# environment.
 	local api=(--pod-cidr "$SL_POD_CIDR")
 	[ -z "${SL_AGENT_KUBECONFIG:-}" ] || api=(--kubeconfig "$SL_AGENT_KUBECONFIG")
+	# Always a cgroup of our own: the agent's default is the machine's root.
+	local cgroup=${SL_AGENT_CGROUP:-$SL_CGROUP}
+	[ -n "$cgroup" ] && [ "$cgroup" != "$(cgroup2_root)" ] || sl_die "no per-node cgroup (SL_CGROUP)" || return 1
+	mkdir -p "$cgroup" || return 1
 	# "if" keeps a caller's errexit (bats) from ending the subshell before it
 	# records a non-zero status (e.g. 137 after SIGKILL).
 	(
@@ -179,6 +213,7 @@ agent_start() {
 			--cni-conf-dir "$SL_CONF_DIR" --cni-bin-dir "$SL_CNI_BIN" \
 			--cni-state-dir "$SL_STATE_DIR" --ipam-data-dir "$SL_IPAM_DIR" \
 			--cni-log-file "$SL_CNI_LOG" --log-file "$SL_AGENT_LOG" --log-level debug \
+			--cgroup "$cgroup" \
 			>>"$SL_SCRATCH/agent.out" 2>&1; then
 			echo 0 >"$rcfile"
 		else
@@ -468,6 +503,7 @@ node_teardown() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	case $SL_PIN in /sys/fs/bpf/sluice-?*) rm -rf "$SL_PIN" "$SL_PIN"-* ;; esac
+	node_cgroup_remove
 	case $SL_SCRATCH in /?*/?*) rm -rf "$SL_SCRATCH" ;; esac
 	return 0
 }
@@ -509,6 +545,8 @@ cluster_use() {
 	node_vars "$SL_CLUSTER_RND" "$SL_CLUSTER_SCRATCH/n$i"
 	export SL_NODE_IDX=$i SL_NODE=sl-n-$SL_CLUSTER_RND-$i SL_NODE_IP=172.18.0.$((i + 1))
 	export SL_POD_CIDR=10.244.$i.0/24 SL_PIN=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$i
+	SL_CGROUP=$(cgroup2_root)/sluice-$SL_CLUSTER_RND-$i
+	export SL_CGROUP
 	export SL_AGENT_KUBECONFIG=$SL_CLUSTER_SCRATCH/kubeconfig
 }
 
@@ -653,6 +691,153 @@ cluster_down() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	case $SL_CLUSTER_RND in ?*) rm -rf /sys/fs/bpf/sluice-"$SL_CLUSTER_RND"-* ;; esac
+	for ((i = 1; i <= ${SL_CLUSTER_N:-0}; i++)); do
+		node_cgroup_remove "$(cgroup2_root)/sluice-$SL_CLUSTER_RND-$i"
+	done
 	case $SL_CLUSTER_SCRATCH in /?*/?*) rm -rf "$SL_CLUSTER_SCRATCH" ;; esac
 	return 0
+}
+
+# --- Services (e2e/services.bats) ------------------------------------------------------------
+#
+# Services and EndpointSlices written with kubectl as the API's controllers
+# would: the stand-in allocates the ClusterIP, the test plays the
+# EndpointSlice controller (endpoints, conditions, nodeName).
+
+# svc_apply NAME PORTS_JSON [SPEC_JSON]: creates or replaces Service NAME in
+# default; PORTS_JSON e.g. '[{"name":"http","port":80,"targetPort":8080}]'.
+# SPEC_JSON is merged into spec (sessionAffinity, type, ...), "labels" into
+# metadata.labels. Prints the ClusterIP.
+svc_apply() {
+	local name=$1 ports=$2 extra=${3:-'{}'} obj
+	obj=$(jq -cn --arg n "$name" --argjson p "$ports" --argjson x "$extra" '{
+		apiVersion: "v1", kind: "Service",
+		metadata: ({name: $n, namespace: "default"} + (if $x.labels then {labels: $x.labels} else {} end)),
+		spec: ({type: "ClusterIP", selector: {app: $n}, ports: $p} + ($x | del(.labels)))}')
+	if kube get service "$name" >/dev/null 2>&1; then
+		kube get service "$name" -o json |
+			jq -c --argjson o "$obj" '.spec = (.spec * ($o.spec)) | .spec.ports = $o.spec.ports
+				| .metadata.labels = ($o.metadata.labels // .metadata.labels)' |
+			kube replace -f - >/dev/null || return 1
+	else
+		kube create -f - <<<"$obj" >/dev/null || return 1
+	fi
+	svc_ip "$name"
+}
+
+svc_ip() { kube get service "$1" -o jsonpath='{.spec.clusterIP}'; }
+svc_delete() { kube delete service "$1" --ignore-not-found >/dev/null && kube delete endpointslice "$1-1" --ignore-not-found >/dev/null; }
+
+# ep IP NODE_INDEX [ready serving terminating]: one endpoint (conditions default true true false).
+ep() {
+	jq -cn --arg ip "$1" --arg node "$(node_name "$2")" --argjson r "${3:-true}" --argjson s "${4:-true}" \
+		--argjson t "${5:-false}" '{addresses: [$ip], nodeName: $node,
+		conditions: {ready: $r, serving: $s, terminating: $t}}'
+}
+
+# eps_apply NAME PORTS_JSON EP_JSON...: EndpointSlice NAME-1 of Service NAME with
+# the given endpoints (ep output) and ports ('[{"name":"http","port":8080,"protocol":"TCP"}]').
+eps_apply() {
+	local name=$1 ports=$2 obj
+	shift 2
+	obj=$(printf '%s\n' "$@" | jq -cs --arg n "$name" --argjson p "$ports" '{
+		apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice", addressType: "IPv4",
+		metadata: {name: ($n + "-1"), namespace: "default",
+			labels: {"kubernetes.io/service-name": $n,
+				"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"}},
+		endpoints: ., ports: $p}')
+	if kube get endpointslice "$name-1" >/dev/null 2>&1; then
+		kube get endpointslice "$name-1" -o json |
+			jq -c --argjson o "$obj" '.endpoints = $o.endpoints | .ports = $o.ports' | kube replace -f - >/dev/null
+	else
+		kube create -f - <<<"$obj" >/dev/null
+	fi
+}
+
+# pod_serve ID [PORT]: an HTTP server in pod ID of the current node answering
+# GET / with "ID" and /cgi-bin/ip with the client's address.
+pod_serve() {
+	local id=$1 port=${2:-$SL_HTTP_PORT} ns d
+	ns=$(pod_ns "$id")
+	d=$SL_SCRATCH/www-$id
+	mkdir -p "$d/cgi-bin" && cp "$(www_dir)/cgi-bin/ip" "$d/cgi-bin/ip" && echo "$id" >"$d/index.html" || return 1
+	nsenter --net="/run/netns/$ns" "$SL_BUSYBOX" httpd -f -p "$port" -h "$d" \
+		</dev/null >>"$SL_SCRATCH/httpd.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/httpd-$ns-$port"
+	wait_for 5 ns_listening "$ns" "$port" || sl_die "httpd in $ns did not listen on $port"
+}
+
+# udp_serve ID PORT: a UDP echo server in pod ID answering "ID <client ip>".
+udp_serve() {
+	local ns
+	ns=$(pod_ns "$1")
+	nsenter --net="/run/netns/$ns" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[2])))
+while True:
+    data, peer = s.recvfrom(2048)
+    s.sendto(("%s %s" % (sys.argv[1], peer[0])).encode(), peer)
+' "$1" "$2" </dev/null >>"$SL_SCRATCH/udp.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/udp-$ns-$2"
+	wait_for 5 sh -c "nsenter --net=/run/netns/$ns ss -Hlun 'sport = :$2' | grep -q ."
+}
+
+# udp_ask NS IP PORT [SRC_PORT]: one datagram from NS, prints the answer (1 s timeout).
+udp_ask() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if len(sys.argv) > 3: s.bind(("0.0.0.0", int(sys.argv[3])))
+s.settimeout(1)
+s.sendto(b"q", (sys.argv[1], int(sys.argv[2])))
+print(s.recvfrom(2048)[0].decode())
+' "${@:2}"
+}
+
+# tcp_refused_ms NS IP PORT: connects once; prints the milliseconds it took to
+# be refused; fails if the connect succeeded or failed any other way.
+tcp_refused_ms() {
+	ns_exec "$1" python3 -c '
+import errno, socket, sys, time
+t = time.monotonic()
+try:
+    socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+except ConnectionRefusedError:
+    print(int((time.monotonic() - t) * 1000)); sys.exit(0)
+except Exception as e:
+    print(repr(e)); sys.exit(1)
+print("connected"); sys.exit(1)
+' "$2" "$3"
+}
+
+# svc_map_dump NAME: the current node's pinned service map NAME as sorted
+# "key -> value" hex lines (bpftool), for before/after comparisons.
+svc_map_dump() {
+	bpftool -j map dump pinned "$SL_PIN/$1" |
+		jq -r '.[] | "\(.key | join(" ")) -> \(.value | join(" "))"' | sort
+}
+
+# tcp_serve ID PORT: a cheap HTTP responder in pod ID (no fork per request)
+# answering every connection with "200 ID", for load tests.
+tcp_serve() {
+	local ns
+	ns=$(pod_ns "$1")
+	nsenter --net="/run/netns/$ns" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[2]))); s.listen(1024)
+body = sys.argv[1].encode() + b"\n"
+resp = b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(1024); c.sendall(resp)
+    except OSError:
+        pass
+    c.close()
+' "$1" "$2" </dev/null >>"$SL_SCRATCH/tcp.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/tcp-$ns-$2"
+	wait_for 5 ns_listening "$ns" "$2" || sl_die "tcp server in $ns did not listen on $2"
 }
