@@ -43,7 +43,8 @@ static json_t *plugin_build(const struct config *c)
 
 	if (!p)
 		return NULL;
-	if (obj_set(p, "type", json_string("sluice")) || obj_set(p, "pinDir", json_string(c->pin_dir)) ||
+	if (obj_set(p, "type", json_string("sluice")) ||
+	    obj_set(p, "pinDir", json_string(c->pin_dir)) ||
 	    obj_set(p, "stateDir", json_string(c->cni_state_dir)))
 		return NULL;
 	if (c->cni_log_file[0] && obj_set(p, "logFile", json_string(c->cni_log_file)))
@@ -61,14 +62,15 @@ json_t *conflist_build(const struct config *c)
 	json_t *plugins;
 
 	if (!root || obj_set(root, "cniVersion", json_string(CONFLIST_CNI_VERSION)) ||
-	    obj_set(root, "name", json_string(CONFLIST_NETWORK)) || obj_set(root, "plugins", json_array()))
+	    obj_set(root, "name", json_string(CONFLIST_NETWORK)) ||
+	    obj_set(root, "plugins", json_array()))
 		return NULL;
 	plugins = json_object_get(root, "plugins");
 	if (json_array_append_new(plugins, plugin_build(c)))
 		return NULL;
 	if (c->portmap &&
-	    json_array_append_new(plugins, json_pack("{s:s, s:{s:b}, s:b}", "type", "portmap", "capabilities",
-						     "portMappings", 1, "snat", 1)))
+	    json_array_append_new(plugins, json_pack("{s:s, s:{s:b}, s:b}", "type", "portmap",
+						     "capabilities", "portMappings", 1, "snat", 1)))
 		return NULL;
 	return json_incref(root);
 }

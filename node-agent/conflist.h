@@ -5,9 +5,9 @@
 
 #include "config.h"
 
-#define CONFLIST_NAME "10-sluice.conflist"
+#define CONFLIST_NAME	     "10-sluice.conflist"
 #define CONFLIST_CNI_VERSION "1.0.0" /* Debian's host-local refuses 1.1.0 */
-#define CONFLIST_NETWORK "sluice"
+#define CONFLIST_NETWORK     "sluice"
 
 struct json_t;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The agent's only libcurl user: TLS, bearer auth, one curl multi handle polled with an extra fd. */
+/* The agent's only libcurl user: TLS, bearer auth, one curl multi handle polled with an extra fd.
+ */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

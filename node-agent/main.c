@@ -15,10 +15,10 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-	{ "run", cmd_run, "load and pin the datapath, write the CNI config, keep running" },
-	{ "status", cmd_status, "show the pinned datapath, readiness and counters" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "show this help" },
+    {"run", cmd_run, "load and pin the datapath, write the CNI config, keep running"},
+    {"status", cmd_status, "show the pinned datapath, readiness and counters"},
+    {"version", cmd_version, "print the version"},
+    {"help", cmd_help, "show this help"},
 };
 
 static void usage(FILE *f)

@@ -4,7 +4,7 @@
 #define SLUICE_AGENT_REATTACH_H
 
 struct reattach_stats {
-	int moved; /* host veths now running the new program */
+	int moved;   /* host veths now running the new program */
 	int skipped; /* entries whose interface no longer runs sl_from_pod */
 	int failed;
 };
