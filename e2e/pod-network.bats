@@ -52,7 +52,7 @@ teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
 	jq -e --arg d "$veth" 'length == 1 and .[0].dev == $d' <<<"$output"
 }
 
-@test "(cni) the host veth has the pinned sl_from_pod program at tc ingress" {
+@test "(cni) the host veth has the pinned programs: sl_from_pod at ingress, sl_to_pod at egress" {
 	local veth pinned
 	veth=$(pod_host_veth 1)
 	pinned=$(bpftool -j prog show pinned "$SL_PIN/sl_from_pod" | jq .id)
@@ -63,6 +63,10 @@ teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
 	echo "pinned id $pinned; attached: $output"
 	jq -e --argjson id "$pinned" \
 		'[.[0].tc[] | select((.kind | test("ingress")) and .id == $id and (.name | test("^sl_from_pod")))] | length == 1' <<<"$output"
+	# And the reverse-NAT program on the way into the pod.
+	pinned=$(bpftool -j prog show pinned "$SL_PIN/sl_to_pod" | jq .id)
+	jq -e --argjson id "$pinned" \
+		'[.[0].tc[] | select((.kind | test("egress")) and .id == $id and (.name | test("^sl_to_pod")))] | length == 1' <<<"$output"
 	# The agent's view agrees: three endpoints.
 	run agent_status
 	[ "$status" -eq 0 ]

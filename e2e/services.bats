@@ -499,3 +499,19 @@ print("ok=%d fail=%d secs=%.1f rate=%.0f errs=%s" % (ok, fail, el, (ok + fail) /
 	diff "$BATS_TEST_TMPDIR/svc.before" "$BATS_TEST_TMPDIR/svc.after"
 	diff "$BATS_TEST_TMPDIR/be.before" "$BATS_TEST_TMPDIR/be.after"
 }
+
+@test "(agent) /healthz and /livez answer on :10256 like kube-proxy's" {
+	local out
+	# Bound to 127.0.0.1 of node 1's own namespace.
+	out=$(on_node 1 node_exec curl -sS -w '\n%{http_code}' http://127.0.0.1:10256/healthz)
+	echo "$out"
+	[ "$(tail -n1 <<<"$out")" = 200 ]
+	head -n -1 <<<"$out" | jq -e '.lastUpdated and .currentTime and .nodeEligible == true'
+	out=$(on_node 1 node_exec curl -sS -w '\n%{http_code}' http://127.0.0.1:10256/livez)
+	echo "$out"
+	[ "$(tail -n1 <<<"$out")" = 200 ]
+	head -n -1 <<<"$out" | jq -e '.lastUpdated and .currentTime'
+	# Any other path is not a health endpoint.
+	out=$(on_node 1 node_exec curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/nope)
+	[ "$out" = 404 ]
+}
