@@ -183,12 +183,13 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		hairpin = ct->flags & SL_CT_F_HAIRPIN;
 		path = SL_PATH_SVC_CT;
 	} else {
+		/* The ClusterIP marker first: most pod traffic is to no Service,
+		 * and pays one lookup here instead of two. */
+		if (!lb4_svc_lookup(t->daddr, 0, 0, 0))
+			return 0; /* not a ClusterIP */
 		svc = lb4_svc_lookup(t->daddr, t->dport, t->proto, 0);
-		if (!svc) {
-			if (!lb4_svc_lookup(t->daddr, 0, 0, 0))
-				return 0; /* not a ClusterIP */
-			return icmp4_reject(skb, verdict);
-		}
+		if (!svc)
+			return icmp4_reject(skb, verdict); /* a port the Service lacks */
 		if (svc->count == 0) {
 			if (svc->flags & SL_SVC_F_DROP_EMPTY)
 				return -SL_DROP_NO_LOCAL_BACKEND;

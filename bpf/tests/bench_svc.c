@@ -113,6 +113,12 @@ static int services_fill(const struct fds *f, int n)
 		struct sl_svc_val master = {.id = i + 1, .count = 1};
 		struct sl_svc_val slot = {.id = i % N_BACKENDS + 1};
 
+		struct sl_svc_key marker = {.vip = k.vip};
+		struct sl_svc_val vip = {.flags = SL_SVC_F_VIP};
+
+		/* As the agent publishes it: the ClusterIP marker, the master, a slot. */
+		if ((err = dp_svc_update(f->svc, &marker, &vip)))
+			return err;
 		if ((err = dp_svc_update(f->svc, &k, &master)))
 			return err;
 		k.slot = 1;
@@ -126,9 +132,12 @@ static int services_fill(const struct fds *f, int n)
 	}
 	{
 		struct sl_svc_key k = {.vip = VIP_REJECT, .port = htons(80), .proto = IPPROTO_TCP};
-		struct sl_svc_val empty = {.id = SL_REVNAT_MAX};
+		struct sl_svc_key marker = {.vip = VIP_REJECT};
+		struct sl_svc_val empty = {.id = SL_REVNAT_MAX}, vip = {.flags = SL_SVC_F_VIP};
 
-		err = dp_svc_update(f->svc, &k, &empty);
+		err = dp_svc_update(f->svc, &marker, &vip);
+		if (!err)
+			err = dp_svc_update(f->svc, &k, &empty);
 	}
 	return err;
 }

@@ -243,6 +243,7 @@ static void seed(const struct fds *f)
 	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 1, 7, 0, 0, 0);
 	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 0, 6, 1, 0, 0);
 	revnat_put(f, 6, VIP_HAIRPIN, 80);
+	svc_put(f, VIP_HAIRPIN, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
 }
 
 static void test_tcp(const struct fds *f)
@@ -647,7 +648,7 @@ static void test_maps(const struct fds *f)
 
 	UNIT_CASE("service map operations");
 	CHECK_INT(dp_svc_foreach(f->svc, svc_count, &n), 0);
-	CHECK_INT(n, 13);
+	CHECK_INT(n, 14);
 	CHECK_INT(dp_svc_delete(f->svc, &k), -ENOENT);
 	n = 0;
 	CHECK_INT(dp_be_foreach(f->be, be_count, &n), 0);

@@ -32,8 +32,10 @@
 #define SL_SVC_LOOPBACK4     0xa9fe2a01 /* 169.254.42.1, host byte order */
 #define SL_SVC_LOOPBACK4_STR "169.254.42.1"
 
-#define SL_EP_MAX	4096   /* endpoints (pods) on one node */
-#define SL_SVC_MAX	262144 /* sl_svc4 entries: masters + slots + VIP markers */
+#define SL_EP_MAX 4096 /* endpoints (pods) on one node */
+#define SL_SVC_MAX                                                                                 \
+	524288 /* sl_svc4 entries: masters + slots + VIP markers (100k Services with one backend   \
+		  need 300k) */
 #define SL_BE_MAX	131072 /* backends */
 #define SL_REVNAT_MAX	65536  /* service ports */
 #define SL_CT_MAX	262144 /* conntrack entries (LRU) */
