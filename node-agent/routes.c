@@ -14,6 +14,7 @@
 #include <netlink/route/route.h>
 
 #include "cleanup.h"
+#include "nl_util.h"
 #include "routes.h"
 
 /* --- the plan (pure) ------------------------------------------------------ */
@@ -164,62 +165,6 @@ ssize_t routes_plan(const struct route_want *want, size_t n, const struct routes
 }
 
 /* --- the kernel (libnl) ----------------------------------------------------- */
-
-static void sock_freep(struct nl_sock **sk)
-{
-	if (*sk)
-		nl_socket_free(*sk);
-}
-static void cache_freep(struct nl_cache **c)
-{
-	if (*c)
-		nl_cache_free(*c);
-}
-static void route_putp(struct rtnl_route **r)
-{
-	if (*r)
-		rtnl_route_put(*r);
-}
-static void addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-#define _cleanup_sock_	__attribute__((cleanup(sock_freep)))
-#define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
-#define _cleanup_route_ __attribute__((cleanup(route_putp)))
-#define _cleanup_addr_	__attribute__((cleanup(addr_putp)))
-
-/* libnl's -NLE_* to -errno, once, here. */
-static int nl_errno(int nlerr)
-{
-	static const struct {
-		int nle, err;
-	} map[] = {
-	    {NLE_EXIST, EEXIST},
-	    {NLE_OBJ_NOTFOUND, ENOENT},
-	    {NLE_NODEV, ENODEV},
-	    {NLE_PERM, EPERM},
-	    {NLE_NOACCESS, EACCES},
-	    {NLE_NOMEM, ENOMEM},
-	    {NLE_INVAL, EINVAL},
-	    {NLE_BUSY, EBUSY},
-	    {NLE_AGAIN, EAGAIN},
-	    {NLE_RANGE, ERANGE},
-	    {NLE_NOADDR, EADDRNOTAVAIL},
-	    {NLE_OPNOTSUPP, EOPNOTSUPP},
-	    {NLE_AF_NOSUPPORT, EAFNOSUPPORT},
-	    {NLE_MSGSIZE, EMSGSIZE},
-	    {NLE_INTR, EINTR},
-	};
-
-	if (nlerr >= 0)
-		return nlerr;
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].nle == -nlerr)
-			return -map[i].err;
-	return -EIO;
-}
 
 /* A growable array of route_have / addresses. */
 struct have_vec {
