@@ -45,4 +45,9 @@ static inline enum dp_fd_kind dp_fd_kind(int fd)
 	return DP_FD_OTHER;
 }
 
+/* Pins fd as <pin_dir>/<name> by pinning under a temporary name and renaming
+ * over the old pin: readers never find the name missing, and whatever the old
+ * pin held loses that reference (pins.c). */
+int dp_pin_swap(const char *pin_dir, const char *name, int fd);
+
 #endif

@@ -231,30 +231,6 @@ static int info_write(int fd)
 	return bpf_map_update_elem(fd, &key, &val, BPF_ANY);
 }
 
-/* Pins under a temporary name, then renames over the old pin: a CNI ADD never
- * finds the program missing. */
-static int prog_pin(struct bpf_program *prog, const char *pin_dir, const char *name)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int err;
-
-	err = dp_pin_path(path, sizeof(path), pin_dir, name);
-	if (err)
-		return err;
-	snprintf(tmp, sizeof(tmp), "%s-new", path); /* bpffs names cannot hold a dot */
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		return -errno;
-	err = bpf_program__pin(prog, tmp);
-	if (err)
-		return err;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
-	return 0;
-}
-
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -285,10 +261,10 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 		if (err)
 			goto out_destroy;
 	}
-	err = prog_pin(skel->progs.sl_to_pod, pin_dir, SL_PIN_TO_POD);
+	err = dp_pin_swap(pin_dir, SL_PIN_TO_POD, bpf_program__fd(skel->progs.sl_to_pod));
 	if (err)
 		goto out_destroy;
-	err = prog_pin(skel->progs.sl_from_pod, pin_dir, SL_PIN_FROM_POD);
+	err = dp_pin_swap(pin_dir, SL_PIN_FROM_POD, bpf_program__fd(skel->progs.sl_from_pod));
 out_destroy:
 	/* The pins keep the maps and the program alive. */
 	sl_pod__destroy(skel);

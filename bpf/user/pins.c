@@ -182,3 +182,25 @@ int dp_pin_info(const char *pin_dir, const char *name, struct dp_obj_info *info)
 		return -EINVAL;
 	}
 }
+
+int dp_pin_swap(const char *pin_dir, const char *name, int fd)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int err;
+
+	err = dp_pin_path(path, sizeof(path), pin_dir, name);
+	if (err)
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s-new", path); /* bpffs names cannot hold a dot */
+	if (unlink(tmp) < 0 && errno != ENOENT)
+		return -errno;
+	err = bpf_obj_pin(fd, tmp);
+	if (err)
+		return err;
+	if (rename(tmp, path) < 0) {
+		err = -errno;
+		unlink(tmp);
+		return err;
+	}
+	return 0;
+}

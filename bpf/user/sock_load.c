@@ -18,6 +18,7 @@
 
 #include "dp.h"
 #include "dp_util.h"
+#include "sock.skel.h"
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -67,34 +68,6 @@ int dp_cgroup_check(const char *cgroup_path)
 	if (fd < 0)
 		return fd;
 	close(fd);
-	return 0;
-}
-
-#if __has_include("sock.skel.h")
-#include "sock.skel.h"
-
-/* Pins under a temporary name, then renames over the old pin: the link the
- * old pin held (an earlier agent's) loses its last reference and detaches, so
- * the cgroup never runs two generations for long, and never none. */
-static int link_pin_replace(struct bpf_link *link, const char *pin_dir, const char *name)
-{
-	char path[PATH_MAX], tmp[PATH_MAX + 8];
-	int err;
-
-	err = dp_pin_path(path, sizeof(path), pin_dir, name);
-	if (err)
-		return err;
-	snprintf(tmp, sizeof(tmp), "%s-new", path);
-	if (unlink(tmp) < 0 && errno != ENOENT)
-		return -errno;
-	err = bpf_link__pin(link, tmp);
-	if (err)
-		return err;
-	if (rename(tmp, path) < 0) {
-		err = -errno;
-		unlink(tmp);
-		return err;
-	}
 	return 0;
 }
 
@@ -154,7 +127,7 @@ int dp_sock_attach(const char *pin_dir, const char *cgroup_path, bool lb_pods)
 			err = -errno;
 			goto out_destroy;
 		}
-		err = link_pin_replace(link, pin_dir, progs[i].pin);
+		err = dp_pin_swap(pin_dir, progs[i].pin, bpf_link__fd(link));
 		/* Closing our fd leaves a pinned link attached; an unpinned one
 		 * detaches here, as it must after a failure. */
 		bpf_link__destroy(link);
@@ -165,15 +138,6 @@ out_destroy:
 	sl_sock__destroy(skel);
 	return err;
 }
-
-#else /* built before the service maps existed: no sock.skel.h */
-
-int dp_sock_attach(const char *pin_dir, const char *cgroup_path, bool lb_pods)
-{
-	return -EOPNOTSUPP;
-}
-
-#endif
 
 int dp_sock_detach(const char *pin_dir)
 {
