@@ -279,7 +279,10 @@ int route_add4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifi
 	return nl_errno(rtnl_route_add(sk, route, NLM_F_REPLACE));
 }
 
-int route_has4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+/* Calls fn with the first next hop of each main-table route to dst/prefix
+ * until fn returns non-zero; returns that value, 0 when none did. */
+static int route4_each_hop(struct in_addr dst, int prefix,
+			   int (*fn)(struct rtnl_nexthop *nh, void *ctx), void *ctx)
 {
 	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
@@ -293,20 +296,37 @@ int route_has4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifi
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_route *route = (struct rtnl_route *)o;
-		struct rtnl_nexthop *nh;
 
 		if (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
 		    !addr4_equal(rtnl_route_get_dst(route), dst, prefix) ||
 		    rtnl_route_get_nnexthops(route) < 1)
 			continue;
-		nh = rtnl_route_nexthop_n(route, 0);
-		if (rtnl_route_nh_get_ifindex(nh) != ifindex)
-			continue;
-		if (gw && !addr4_equal(rtnl_route_nh_get_gateway(nh), *gw, 32))
-			continue;
-		return 1;
+		r = fn(rtnl_route_nexthop_n(route, 0), ctx);
+		if (r)
+			return r;
 	}
 	return 0;
+}
+
+struct hop_want {
+	int ifindex;
+	const struct in_addr *gw;
+};
+
+static int hop_matches(struct rtnl_nexthop *nh, void *ctx)
+{
+	const struct hop_want *w = ctx;
+
+	if (rtnl_route_nh_get_ifindex(nh) != w->ifindex)
+		return 0;
+	return !w->gw || addr4_equal(rtnl_route_nh_get_gateway(nh), *w->gw, 32);
+}
+
+int route_has4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+{
+	struct hop_want w = {.ifindex = ifindex, .gw = gw};
+
+	return route4_each_hop(dst, prefix, hop_matches, &w);
 }
 
 int neigh_add4(int ifindex, struct in_addr a, const unsigned char mac[6])
@@ -333,33 +353,21 @@ int neigh_add4(int ifindex, struct in_addr a, const unsigned char mac[6])
 	return nl_errno(rtnl_neigh_add(sk, neigh, NLM_F_CREATE | NLM_F_REPLACE));
 }
 
+static int hop_mtu(struct rtnl_nexthop *nh, void *ctx)
+{
+	struct link_info info;
+	int r = link_get_by_index(rtnl_route_nh_get_ifindex(nh), &info);
+
+	if (r < 0)
+		return r;
+	*(int *)ctx = info.mtu;
+	return 1;
+}
+
 int uplink_mtu(int *mtu)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
-	_cleanup_cache_ struct nl_cache *cache = NULL;
 	struct in_addr any = {0};
-	struct link_info info;
-	int r;
+	int r = route4_each_hop(any, 0, hop_mtu, mtu);
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
-	if (r < 0)
-		return r;
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_route *route = (struct rtnl_route *)o;
-
-		if (rtnl_route_get_table(route) != RT_TABLE_MAIN ||
-		    !addr4_equal(rtnl_route_get_dst(route), any, 0) ||
-		    rtnl_route_get_nnexthops(route) < 1)
-			continue;
-		r = link_get_by_index(rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(route, 0)),
-				      &info);
-		if (r < 0)
-			return r;
-		*mtu = info.mtu;
-		return 0;
-	}
-	return -ENOENT;
+	return r < 0 ? r : r ? 0 : -ENOENT;
 }
