@@ -63,7 +63,13 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 	ret = lb4_rev_nat(skb, &t);
 	if (ret)
 		return ret;
-	return lb4_service(skb, &t, verdict);
+	ret = lb4_service(skb, &t, verdict);
+	if (!ret && (t.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+		/* A new connection straight to a pod (e.g. balanced by the socket
+		 * programs): an old load-balanced flow from the same client port
+		 * to this backend must not reverse-NAT its replies. */
+		ct4_forget_reply(&t, t.daddr, t.dport, t.saddr);
+	return ret;
 }
 
 /* IPv4 from a pod: anti-spoofing, services, then a local pod or the node's routing. */

@@ -359,6 +359,33 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 80);
 	CHECK_INT(ct_get(f, IP_A, IP_B, 40002, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), -ENOENT);
+
+	UNIT_CASE("a SYN straight to a backend forgets an old flow's reply entry on its ports");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40003, 80, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40003, 8080, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
+	       &len);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, SL_CT_DIR_IN, &ct), -ENOENT);
+	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40003, 0x12);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.saddr, IP_B); /* the new connection's SYN-ACK, not the old flow's */
+	CHECK_INT(ntohs(out.tcp.source), 8080);
+
+	UNIT_CASE("a packet of an established direct connection keeps a reply entry");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40004, 80, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40004, 8080, 0x10);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL,
+	       NULL);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40004, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
 }
 
 static void test_udp(const struct fds *f)
@@ -664,7 +691,7 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(purged, 4); /* two UDP flows, both directions */
 	purged = dp_ct_purge_backend(f->ct, 2, false);
 	CHECK_INT(purged, 2);
-	CHECK_INT(dp_ct_purge_backend(f->ct, 1, false), 0);
+	CHECK_INT(dp_ct_purge_backend(f->ct, 1, false), 3); /* flows 40003 (OUT only), 40004 */
 	CHECK_INT(dp_ct_purge_backend(-1, 1, false), -EINVAL);
 }
 
