@@ -1,29 +1,34 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""Writes N Services + N EndpointSlices (M endpoints each) as a --preload JSON list."""
+"""Writes N Services + N EndpointSlices (M endpoints each) as a --preload JSON
+list, or as a /_sluice/objects body (--wrap)."""
 
 import argparse
+import ipaddress
 import json
 import sys
 
 
-def objects(n, m, namespaces, prefix):
+def objects(n, m, namespaces, prefix, start=0, ip_base=None, ep_octet=244, with_ns=True):
     out = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-           for ns in namespaces]
-    for i in range(n):
+           for ns in namespaces] if with_ns else []
+    for i in range(start, start + n):
         ns = namespaces[i % len(namespaces)]
         name = f"{prefix}{i}"
         labels = {"app": name, "bench": "sync"}
+        spec = {"type": "ClusterIP", "selector": {"app": name},
+                "ports": [{"name": "http", "port": 80, "protocol": "TCP", "targetPort": 8080}]}
+        if ip_base is not None:
+            ip = str(ip_base + i)
+            spec.update(clusterIP=ip, clusterIPs=[ip])
         out.append({
             "apiVersion": "v1", "kind": "Service",
             "metadata": {"name": name, "namespace": ns, "labels": labels},
-            "spec": {"type": "ClusterIP", "selector": {"app": name},
-                     "ports": [{"name": "http", "port": 80, "protocol": "TCP",
-                                "targetPort": 8080}]}})
+            "spec": spec})
         eps = []
         for j in range(m):
             k = i * m + j
-            eps.append({"addresses": [f"10.{244 + (k >> 16) % 8}.{(k >> 8) & 255}.{k & 255}"],
+            eps.append({"addresses": [f"10.{ep_octet + (k >> 16) % 8}.{(k >> 8) & 255}.{k & 255}"],
                         "conditions": {"ready": True, "serving": True, "terminating": False},
                         "nodeName": f"node-{j % 3}",
                         "targetRef": {"kind": "Pod", "namespace": ns, "name": f"{name}-{j}"}})
@@ -51,12 +56,22 @@ def main():
     ap.add_argument("--namespaces", default="bench",
                     help="comma-separated namespaces to spread objects over")
     ap.add_argument("--prefix", default="svc-")
+    ap.add_argument("--start", type=int, default=0, help="index of the first object")
+    ap.add_argument("--cluster-ip-base", type=ipaddress.IPv4Address,
+                    help="set spec.clusterIP to this address + index (default: the API allocates)")
+    ap.add_argument("--endpoint-octet", type=int, default=244,
+                    help="endpoint addresses 10.<octet + k/65536>.x.y (default 244)")
+    ap.add_argument("--no-namespaces", action="store_true", help="no Namespace objects")
+    ap.add_argument("--wrap", action="store_true",
+                    help='write {"objects": [...]} for POST /_sluice/objects')
     ap.add_argument("-o", "--out", default="-")
     a = ap.parse_args()
     nss = [x for x in a.namespaces.split(",") if x]
     if a.services < 0 or not 0 <= a.endpoints <= 1000 or not nss:
         ap.error("need services >= 0, 0 <= endpoints <= 1000 and one namespace")
-    data = json.dumps(objects(a.services, a.endpoints, nss, a.prefix), separators=(",", ":"))
+    objs = objects(a.services, a.endpoints, nss, a.prefix, a.start, a.cluster_ip_base,
+                   a.endpoint_octet, not a.no_namespaces)
+    data = json.dumps({"objects": objs} if a.wrap else objs, separators=(",", ":"))
     if a.out == "-":
         sys.stdout.write(data)
     else:

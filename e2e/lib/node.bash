@@ -200,11 +200,20 @@ agent_start() {
 	[ -z "${SL_AGENT_KUBECONFIG:-}" ] || api=(--kubeconfig "$SL_AGENT_KUBECONFIG")
 	# Always a cgroup of our own: the agent's default is the machine's root.
 	local cgroup=${SL_AGENT_CGROUP:-$SL_CGROUP}
+	# More flags for every agent, e.g. --sock-lb-pods (make bench).
+	local extra
+	read -r -a extra <<<"${SL_AGENT_EXTRA_ARGS:-}"
 	[ -n "$cgroup" ] && [ "$cgroup" != "$(cgroup2_root)" ] || sl_die "no per-node cgroup (SL_CGROUP)" || return 1
 	mkdir -p "$cgroup" || return 1
 	# "if" keeps a caller's errexit (bats) from ending the subshell before it
 	# records a non-zero status (e.g. 137 after SIGKILL).
 	(
+		# Every inherited descriptor above 2 closed (bash keeps copies of
+		# redirected ones), so a caller's $(...) never waits on the agent.
+		for f in /proc/"$BASHPID"/fd/*; do
+			f=${f##*/}
+			[ "$f" -gt 2 ] && eval "exec $f>&-"
+		done 2>/dev/null
 		if bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
 			nsenter --net="/run/netns/$SL_NODE" \
 			env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT \
@@ -213,7 +222,7 @@ agent_start() {
 			--cni-conf-dir "$SL_CONF_DIR" --cni-bin-dir "$SL_CNI_BIN" \
 			--cni-state-dir "$SL_STATE_DIR" --ipam-data-dir "$SL_IPAM_DIR" \
 			--cni-log-file "$SL_CNI_LOG" --log-file "$SL_AGENT_LOG" --log-level debug \
-			--cgroup "$cgroup" \
+			--cgroup "$cgroup" "${extra[@]}" \
 			>>"$SL_SCRATCH/agent.out" 2>&1; then
 			echo 0 >"$rcfile"
 		else
