@@ -34,10 +34,10 @@
 
 #define SL_EP_MAX 4096 /* endpoints (pods) on one node */
 #define SL_SVC_MAX                                                                                 \
-	524288 /* sl_svc4 entries: masters + slots + VIP markers (100k Services with one backend   \
-		  need 300k) */
-#define SL_BE_MAX	131072 /* backends */
-#define SL_REVNAT_MAX	65536  /* service ports */
+	524288 /* sl_svc4 entries: masters + slots + VIP markers (100k Services with two backends  \
+		  need 400k) */
+#define SL_BE_MAX	262144 /* backends (100k Services with two each, make bench) */
+#define SL_REVNAT_MAX	131072 /* service ports */
 #define SL_CT_MAX	262144 /* conntrack entries (LRU) */
 #define SL_AFF_MAX	65536  /* affinity entries (LRU) */
 #define SL_MAX_BACKENDS 65535  /* slots per service port */
