@@ -25,7 +25,8 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
 	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc \
-	busybox-static iputils-ping openssl curl python3 ca-certificates
+	busybox-static iputils-ping openssl curl python3 ca-certificates \
+	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox
 
 PKGS := libbpf jansson libnl-3.0 libnl-route-3.0 libcurl yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -123,7 +124,7 @@ $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(B)/libsluice.a $(BPF_SKELS)
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent
 
-.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench-cni bench-sync bench-bpf lint clean help
+.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -137,7 +138,10 @@ deps:
 	if [ -z "$$missing" ]; then echo "deps: all present"; exit 0; fi; \
 	[ "$$(id -u)" = 0 ] || { echo "deps: missing $$missing; run 'make deps' as root" >&2; exit 1; }; \
 	echo "deps: installing $$missing"; \
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null
+	rc=/usr/sbin/policy-rc.d; guard=; \
+	if [ ! -e $$rc ]; then printf '#!/bin/sh\nexit 101\n' >$$rc && chmod +x $$rc && guard=1; fi; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	st=$$?; [ -z "$$guard" ] || rm -f $$rc; exit $$st
 	@# Debian's kubectl for the e2e suites, unpacked beside (not over) the machine's own.
 	@if [ "$$(id -u)" = 0 ]; then bash -c '. e2e/lib/apiserver.bash && kubectl_ensure'; fi
 
@@ -162,6 +166,20 @@ demo: deps
 
 demo-down:
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/demo.sh down
+
+# make bench: the datapath comparison (direct, sluice tc and socket LB,
+# kube-proxy's iptables/nftables/IPVS shapes, TPROXY + HAProxy/nginx) at
+# 1..100k Services, with the sub-benches below, in one report under
+# $(B)/bench (report.md, results.json, PNG plots). BENCH_QUICK=1: ~2 minutes.
+BENCH_ENV = SLUICE_BUILD=$(abspath $(B)) $(if $(filter 1,$(BENCH_QUICK)),BENCH_QUICK=1 N=20 P=5 S=1000)
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bpf_bench_svc
+	$(Q)rm -f $(B)/bench/records.jsonl $(B)/bench/results.json $(B)/bench/report.md
+	$(Q)$(B)/bench/bpf_bench_svc $(B)/bench/bpf.json
+	$(Q)$(BENCH_ENV) e2e/bench/cni.sh $(B)/bench
+	$(Q)$(BENCH_ENV) e2e/bench/sync.sh $(B)/bench
+	$(Q)$(BENCH_ENV) e2e/bench/datapath.sh $(B)/bench
+	$(Q)e2e/bench/report.py $(B)/bench
 
 bench-bpf: deps $(B)/bench/bpf_bench_svc
 	$(Q)$(B)/bench/bpf_bench_svc $(B)/bench/bpf.json
@@ -188,6 +206,7 @@ help:
 	@echo "make deps       install missing Debian packages (root)"
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
+	@echo "make bench      TPROXY or eBPF? every datapath side by side, report in build/bench (BENCH_QUICK=1: short)"
 	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"

@@ -1,0 +1,317 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# make bench: every datapath in one run on one topology (lib/topo.bash),
+# interleaved in rounds so drift hits every option alike, at several counts
+# of Services present. Appends JSON records (kind meta, load, program, skip)
+# to OUTDIR/records.jsonl; e2e/bench/report.py turns them into the report.
+#
+# Usage: datapath.sh OUTDIR
+# Env:   BENCH_QUICK=1 (sizes "1 1000", 1 s runs, 1 round), BENCH_SIZES,
+#        BENCH_DURATION (s per run), BENCH_ROUNDS (at the first size),
+#        BENCH_SCALE_ROUNDS (at the others), BENCH_CONNECTIONS, BENCH_THREADS,
+#        BENCH_BUDGET_S (longest a programming step may take),
+#        BENCH_DATAPATHS (ids to run, default all).
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=e2e/bench/lib/topo.bash
+. "$HERE/lib/topo.bash"
+# shellcheck source=e2e/bench/lib/load.bash
+. "$HERE/lib/load.bash"
+# shellcheck source=e2e/bench/lib/sluice.bash
+. "$HERE/lib/sluice.bash"
+# shellcheck source=e2e/bench/lib/kubeproxy.bash
+. "$HERE/lib/kubeproxy.bash"
+# shellcheck source=e2e/bench/lib/tproxy.bash
+. "$HERE/lib/tproxy.bash"
+
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+	SIZES=${BENCH_SIZES:-1 1000}
+	DURATION=${BENCH_DURATION:-1}
+	ROUNDS=${BENCH_ROUNDS:-1}
+	SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-1}
+	export BN_BUDGET_S=${BENCH_BUDGET_S:-30}
+else
+	SIZES=${BENCH_SIZES:-1 1000 10000 100000}
+	DURATION=${BENCH_DURATION:-2}
+	ROUNDS=${BENCH_ROUNDS:-3}
+	SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-2}
+	export BN_BUDGET_S=${BENCH_BUDGET_S:-100}
+fi
+export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTER_CIDR=$BN_CLUSTER_CIDR
+
+# Every datapath in report order; the plain node each module row owns; the
+# module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
+ALL=(direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs
+	tproxy-haproxy tproxy-nginx)
+declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
+	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7)
+declare -A MOD=([kp-iptables-nft]=kp_iptnft [kp-iptables-legacy]=kp_iptlegacy [kp-nftables]=kp_nft
+	[kp-ipvs]=kp_ipvs [tproxy-haproxy]=tp_haproxy [tproxy-nginx]=tp_nginx)
+# Rows whose cost can depend on the number of Services: measured at every size.
+SCALED=" direct sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs "
+declare -A OFF=() # datapath -> why it stopped (unavailable, over budget)
+
+REC=
+VIP_SAME=
+VIP_CROSS=
+
+bench_die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+rec() { printf '%s\n' "$1" >>"$REC"; }
+
+rec_skip() { rec "$(jq -cn --arg d "$1" --arg r "$2" --argjson n "${3:-null}" '{kind: "skip", datapath: $d, reason: $r} + (if $n == null then {} else {size: $n} end)')"; }
+
+rec_program() {
+	rec "$(jq -cn --arg d "$1" --argjson n "$2" --arg op "$3" --arg ms "$4" --arg st "$5" --argjson b "$BN_BUDGET_S" \
+		'{kind: "program", size: $n, datapath: $d, op: $op, ms: (if $ms == "" then null else ($ms | tonumber) end), status: $st, budget_s: $b}')"
+}
+
+wanted() { [ -z "${BENCH_DATAPATHS:-}" ] || [[ " $BENCH_DATAPATHS " == *" $1 "* ]]; }
+
+ver() { "$@" 2>&1 | head -n1; }
+
+rec_meta() {
+	rec "$(jq -cn --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
+		--arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" --argjson cpus "$(nproc)" \
+		--arg nginx "$(ver nginx -v)" --arg haproxy "$(ver haproxy -v)" --arg wrk "$(ver wrk -v)" \
+		--arg iptables "$(ver iptables --version)" --arg nft "$(ver nft --version)" \
+		--arg sluice "$(git -C "$SL_REPO" describe --always --dirty 2>/dev/null || echo unknown)" \
+		--argjson d "$DURATION" --argjson r "$ROUNDS" --argjson sr "$SCALE_ROUNDS" --argjson c "$BN_CONNS" \
+		--argjson t "$BN_THREADS" --argjson b "$BN_BUDGET_S" --argjson q "$([ "${BENCH_QUICK:-0}" = 1 ] && echo true || echo false)" \
+		--arg sizes "$SIZES" '{kind: "meta", date: $date, kernel: $kernel, cpu_model: $cpu, cpus: $cpus,
+		versions: {nginx: $nginx, haproxy: $haproxy, wrk: $wrk, iptables: $iptables, nft: $nft, sluice: $sluice},
+		params: {duration_s: $d, rounds: $r, scale_rounds: $sr, connections: $c, threads: $t,
+			sizes: ($sizes | split(" ") | map(select(. != "") | tonumber)), quick: $q, budget_s: $b,
+			services_counted: "N Services present, the two measured ones among them",
+			position: "measured Service at the middle of KUBE-SERVICES (iptables rows)"}}')"
+}
+
+# --- where each row sends its load ------------------------------------------------------
+
+# target DP VARIANT: "NS CGROUP URL" of the row (CGROUP "-" for none).
+target() {
+	local dp=$1 v=$2 k
+	case $dp in
+	direct)
+		if [ "$v" = same ]; then echo "$(sluice_pod_ns 1 c) - http://$(sluice_pod_ip 1 s):$BN_PORT/"; else
+			echo "$(sluice_pod_ns 1 c) - http://$(sluice_pod_ip 2 s):$BN_PORT/"; fi
+		;;
+	direct-ptp)
+		k=${NODE[$dp]}
+		if [ "$v" = same ]; then echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip "$k"):$BN_PORT/"; else
+			echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip 0):$BN_PORT/"; fi
+		;;
+	sluice-tc | sluice-sock)
+		local cg=-
+		[ "$dp" = sluice-sock ] && cg=$(on_node 1 printenv SL_CGROUP)
+		if [ "$v" = same ]; then echo "$(sluice_pod_ns 1 c) $cg http://$VIP_SAME/"; else
+			echo "$(sluice_pod_ns 1 c) $cg http://$VIP_CROSS/"; fi
+		;;
+	*)
+		k=${NODE[$dp]}
+		if [ "$v" = same ]; then echo "$(ptp_client_ns "$k") - http://10.111.$k.1/"; else
+			echo "$(ptp_client_ns "$k") - http://10.111.$k.2/"; fi
+		;;
+	esac
+}
+
+# client_ip DP: the address the backend must see (every row keeps it).
+client_ip() {
+	case $1 in
+	direct | sluice-*) sluice_pod_ip 1 c ;;
+	*) ptp_client_ip "${NODE[$1]}" ;;
+	esac
+}
+
+# user_rss DP: kB of the row's user-space parts (the agent, a proxy), or null.
+user_rss() {
+	case $1 in
+	sluice-*) sb_agent_rss 1 ;;
+	tproxy-*) "${MOD[$1]}_rss_kb" "$(ptp_node_ns "${NODE[$1]}")" ;;
+	*) echo null ;;
+	esac
+}
+
+# check DP VARIANT: the row answers, from the right backend, which sees the client.
+check() {
+	local ns cg url got want
+	read -r ns cg url <<<"$(target "$1" "$2")"
+	want=$(client_ip "$1")
+	[ "$cg" = - ] && cg=
+	got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
+		nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "${url}ip" 2>&1)
+	[ "$got" = "$want" ] || { echo "GET ${url}ip from the client answered '$got', want '$want'"; return 1; }
+}
+
+# --- programming ------------------------------------------------------------------------------
+
+# spec K VARIANT [BACKEND_K]: the measured Service of module row on plain node K.
+spec() {
+	local k=$1 v=$2
+	if [ "$v" = same ]; then echo "10.111.$k.1:80=$(ptp_server_ip "$k"):$BN_PORT"; else
+		echo "10.111.$k.2:80=$(ptp_server_ip 0):$BN_PORT"; fi
+}
+
+# module_step DP N OP CMD...: runs one programming step of a module row, records its time.
+module_step() {
+	local dp=$1 n=$2 op=$3 out rc
+	shift 3
+	out=$("$@" 2>>"$SL_CLUSTER_SCRATCH/bench-module.log")
+	rc=$?
+	case $rc in
+	0) rec_program "$dp" "$n" "$op" "$out" ok ;;
+	124)
+		rec_program "$dp" "$n" "$op" "" budget
+		return 124
+		;;
+	*)
+		rec_program "$dp" "$n" "$op" "" error
+		say "$dp $op at $n Services failed: $(tail -n 3 "$SL_CLUSTER_SCRATCH/bench-module.log")"
+		return 1
+		;;
+	esac
+}
+
+# program_module DP N FILLERS: the whole set, then one Service added, changed, removed.
+program_module() {
+	local dp=$1 n=$2 fillers=$3 m=${MOD[$1]} k=${NODE[$1]} ns rc
+	ns=$(ptp_node_ns "$k")
+	module_step "$dp" "$n" full "${m}_program" "$ns" "$fillers" "$(spec "$k" same)" "$(spec "$k" cross)"
+	rc=$?
+	if [ "$rc" -ne 0 ]; then
+		"${m}_clear" "$ns" >/dev/null 2>&1
+		OFF[$dp]="programming $fillers fillers $([ "$rc" = 124 ] && echo "took longer than the ${BN_BUDGET_S} s budget" || echo failed)"
+		return 1
+	fi
+	module_step "$dp" "$n" add "${m}_add" "$ns" "10.111.$k.3:80=$(ptp_server_ip "$k"):$BN_PORT" &&
+		module_step "$dp" "$n" change "${m}_change" "$ns" "10.111.$k.3:80=$(ptp_server_ip 0):$BN_PORT" &&
+		module_step "$dp" "$n" remove "${m}_remove" "$ns" "10.111.$k.3:80"
+	return 0
+}
+
+# program_sluice N FILLERS: fillers through the API; node 1's map time for one
+# Service added, changed, removed; node 3 restarted to program the whole set.
+program_sluice() {
+	local n=$1 fillers=$2 ms op full
+	ms=$(sb_fillers_to "$fillers") || {
+		OFF[sluice-tc]="the agents did not publish $fillers fillers within ${BN_BUDGET_S} s"
+		OFF[sluice-sock]=${OFF[sluice-tc]}
+		rec_program sluice-tc "$n" full "" budget
+		return 1
+	}
+	say "sluice: $fillers fillers through the API published by node 1 in $ms ms"
+	for op in add change remove; do
+		if ms=$(sb_op_ms "$op"); then
+			rec_program sluice-tc "$n" "$op" "$ms" ok
+		else
+			rec_program sluice-tc "$n" "$op" "" error
+		fi
+	done
+	if full=$(sb_full "$fillers"); then
+		rec_program sluice-tc "$n" full "${full% *}" ok
+		rec_program sluice-tc "$n" full_sync "${full#* }" ok
+	else
+		rec_program sluice-tc "$n" full "" error
+	fi
+}
+
+# --- one size ------------------------------------------------------------------------------------
+
+run_size() {
+	local n=$1 first=$2
+	local fillers=$((n > 2 ? n - 2 : 0)) dp rows=() variants=(same) rounds=$SCALE_ROUNDS r v mode
+	local ns cg url out why
+	say "--- $n Services ($fillers fillers + 2 measured)"
+	[ "$first" = 1 ] && variants=(same cross) && rounds=$ROUNDS
+	for dp in "${ALL[@]}"; do
+		wanted "$dp" || continue
+		[ "$first" = 1 ] || [[ $SCALED == *" $dp "* ]] || continue
+		if [ -n "${OFF[$dp]:-}" ]; then
+			[ "$first" = 1 ] || rec_skip "$dp" "${OFF[$dp]}" "$n"
+			continue
+		fi
+		case $dp in
+		sluice-tc) program_sluice "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; } ;;
+		kp-* | tproxy-*)
+			program_module "$dp" "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; }
+			;;
+		esac
+		for v in "${variants[@]}"; do
+			if ! why=$(check "$dp" "$v"); then
+				rec_skip "$dp" "$v: $why" "$n"
+				say "$dp ($v) does not work, skipped: $why"
+				continue 2
+			fi
+		done
+		rows+=("$dp")
+	done
+	say "rows: ${rows[*]}"
+	for ((r = 1; r <= rounds; r++)); do
+		for dp in "${rows[@]}"; do
+			for v in "${variants[@]}"; do
+				for mode in keepalive close; do
+					read -r ns cg url <<<"$(target "$dp" "$v")"
+					[ "$cg" = - ] && cg=
+					if ! out=$(bn_load "$ns" "$cg" "$mode" "$url" "$DURATION" 2>&1); then
+						rec_skip "$dp" "$v $mode round $r: $out" "$n"
+						continue
+					fi
+					rec "$(jq -c --argjson n "$n" --arg d "$dp" --arg v "$v" --arg m "$mode" --argjson r "$r" \
+						--argjson rss "$(user_rss "$dp")" \
+						'{kind: "load", size: $n, datapath: $d, variant: $v, mode: $m, round: $r} + . + {user_rss_kb: $rss}' <<<"$out")"
+					printf '  %-20s %-5s %-9s round %d: %8.0f req/s  p99 %6.0f us\n' "$dp" "$v" "$mode" "$r" \
+						"$(jq .rps <<<"$out")" "$(jq .latency_us.p99 <<<"$out")" >&2
+				done
+			done
+		done
+	done
+}
+
+bench_main() {
+	local outdir=$1 dp first=1 n why
+	mkdir -p "$outdir" || exit 1
+	REC=$(cd "$outdir" && pwd)/records.jsonl
+	: >"$REC"
+	trap bench_topo_down EXIT
+	trap 'exit 130' INT TERM HUP
+	rec_meta
+	# The socket-level rows need the agents' --sock-lb-pods; the tc rows run
+	# their client outside the node's cgroup, where no socket program is.
+	export SL_AGENT_EXTRA_ARGS=--sock-lb-pods
+	bench_topo_up "$(mktemp -d /tmp/sl-bench.XXXXXX)" 7 || { cluster_diag; bench_die "the topology did not come up"; }
+	export BN_SCRATCH=$SL_CLUSTER_SCRATCH/modules
+	mkdir -p "$BN_SCRATCH" || exit 1
+	for dp in "${ALL[@]}"; do
+		wanted "$dp" || continue
+		case $dp in
+		kp-* | tproxy-*)
+			if ! why=$("${MOD[$dp]}_probe" "$(ptp_node_ns "${NODE[$dp]}")"); then
+				OFF[$dp]=${why:-probe failed}
+				rec_skip "$dp" "${OFF[$dp]}"
+				say "$dp skipped: ${OFF[$dp]}"
+			fi
+			;;
+		esac
+	done
+	read -r VIP_SAME VIP_CROSS <<<"$(sb_measured_up)" || bench_die "the measured Services were not created"
+	wait_until 15 check sluice-tc same || say "sluice-tc does not answer yet: $(check sluice-tc same)"
+	for n in $SIZES; do
+		run_size "$n" "$first"
+		first=0
+	done
+	say "records: $REC"
+}
+
+case ${1:-} in
+"")
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+	;;
+*) bench_main "$1" ;;
+esac
