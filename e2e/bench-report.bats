@@ -109,12 +109,20 @@ record() {
 @test "(bench-report) a step over the budget reads \"> budget\"; a skipped datapath shows its reason" {
 	jq -e '.program[] | select(.datapath == "kp-iptables-nft" and .size == 100000 and .op == "full") |
 		.status == "budget" and .rendered == "> budget" and .ms == null' "$FIX/results.json"
-	grep -q '^| kp-iptables-nft | 100,000 | > budget | – | – | – |$' "$FIX/report.md"
+	grep -q '^| kp-iptables-nft | 100,000 | > budget | – | – | – | – |$' "$FIX/report.md"
 	[ "$(grep -c '^| kp-ipvs | skipped: kernel has no IPVS |' "$FIX/report.md")" -eq 2 ]
 	grep -Eq '^kp-ipvs +skipped: kernel has no IPVS$' "$FIX/stdout"
 	grep -q '^- kp-iptables-nft at 100,000 Services: skipped, programming 100000 Services ran over the 120 s budget$' \
 		"$FIX/report.md"
 	jq -e '.skipped | map(select(.datapath == "kp-ipvs" and .size == null)) | length == 1' "$FIX/results.json"
+}
+
+@test "(bench-report) sluice's whole set from the API has its own column, other rows read \"–\" there" {
+	grep -q '| Full set from the API |$' "$FIX/report.md"
+	grep -q '^| sluice-tc | 100,000 | 850 | 0.250 | 0.300 | 0.200 | 4,200 |$' "$FIX/report.md"
+	grep -q '^| sluice-tc | 1 | 0.500 | 0.100 | 0.120 | 0.090 | – |$' "$FIX/report.md"
+	jq -e '.program[] | select(.datapath == "sluice-tc" and .size == 100000 and .op == "full_sync") |
+		.status == "ok" and .ms == 4200' "$FIX/results.json"
 }
 
 @test "(bench-report) the four plots are real PNGs, linked from report.md" {
@@ -129,13 +137,14 @@ record() {
 
 @test "(bench-report) malformed lines are skipped with a warning and counted" {
 	cp -r "$TESTDATA" "$W/d"
+	n=$(wc -l <"$W/d/records.jsonl")
 	printf '%s\n' 'not json' '{"kind":"load","size":1,"datapath":"sluice-tc"}' '{"kind":"load","size":1,' \
 		>>"$W/d/records.jsonl"
 	run --separate-stderr "$REPORT" --no-plots -q "$W/d"
 	[ "$status" -eq 0 ]
-	[[ $stderr == *"records.jsonl:161: skipped malformed line: not JSON"* ]]
-	[[ $stderr == *"records.jsonl:162: skipped malformed line: load record with missing or bad 'variant'"* ]]
-	[[ $stderr == *"records.jsonl:163: skipped malformed line: not JSON"* ]]
+	[[ $stderr == *"records.jsonl:$((n + 1)): skipped malformed line: not JSON"* ]]
+	[[ $stderr == *"records.jsonl:$((n + 2)): skipped malformed line: load record with missing or bad 'variant'"* ]]
+	[[ $stderr == *"records.jsonl:$((n + 3)): skipped malformed line: not JSON"* ]]
 	RESULTS=$W/d/results.json
 	jq -e '.meta.malformed_lines == 3' "$RESULTS"
 	[ "$(load_field 1 sluice-tc same keepalive .ratio.rps)" = 0.98 ]
