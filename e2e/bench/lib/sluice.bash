@@ -39,10 +39,12 @@ sb_measured_up() {
 # sb_svc_ports I: the service ports node I's agent has published.
 sb_svc_ports() { on_node "$1" agent_status | jq -r '.services.servicePorts // 0'; }
 
-# sb_fillers_to N: grows the fillers to N (never shrinks); waits until node
-# 1's agent published them all. Prints the ms from the POST to published.
+# sb_fillers_to N: grows the fillers to N (never shrinks); waits until every
+# node's agent published them all, so no agent is still working through the
+# watch events while the load runs. Prints the ms from the POST to node 1's
+# agent having published them.
 sb_fillers_to() {
-	local n=$1 have f t0 want
+	local n=$1 have f t0 want ms i
 	have=$(cat "$SL_CLUSTER_SCRATCH/sb-fillers" 2>/dev/null || echo 0)
 	[ "$n" -gt "$have" ] || { echo 0; return 0; }
 	f=$SL_CLUSTER_SCRATCH/sb-fillers.json
@@ -55,7 +57,12 @@ sb_fillers_to() {
 	want=$((n + 2))
 	wait_until "${BN_BUDGET_S:-120}" sb_published 1 "$want" ||
 		sl_die "node 1's agent did not publish $want service ports" || return 1
-	echo $(($(now_ms) - t0))
+	ms=$(($(now_ms) - t0))
+	for i in 2 3; do
+		wait_until "${BN_BUDGET_S:-120}" sb_published "$i" "$want" ||
+			sl_die "node $i's agent did not publish $want service ports" || return 1
+	done
+	echo "$ms"
 }
 
 # sb_published I N: node I's agent publishes at least N service ports and nothing waits.
