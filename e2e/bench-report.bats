@@ -106,6 +106,26 @@ record() {
 		"$FIX/report.md"
 }
 
+@test "(bench-report) flatness is judged on the ratio to direct: drift that hits direct alike cancels" {
+	cp -r "$TESTDATA" "$W/d"
+	# the machine 20 % slower at 100,000 Services: direct and sluice-tc alike
+	jq -c 'if .kind == "load" and .size == 100000 and (.datapath == "direct" or .datapath == "sluice-tc")
+		then .rps *= 0.8 | .requests = (.requests * 0.8 | floor) else . end' \
+		"$TESTDATA/records.jsonl" >"$W/d/records.jsonl"
+	run "$REPORT" --no-plots -q "$W/d"
+	[ "$status" -eq 0 ]
+	jq -e '.targets[] | select(.id == "flat_over_sizes" and .variant == "same" and .mode == "keepalive") |
+		.status == "met" and .measured == 1.0101' "$W/d/results.json"
+	# sluice-tc alone 20 % slower there: no longer flat
+	jq -c 'if .kind == "load" and .size == 100000 and .datapath == "sluice-tc"
+		then .rps *= 0.8 | .requests = (.requests * 0.8 | floor) else . end' \
+		"$TESTDATA/records.jsonl" >"$W/d/records.jsonl"
+	run "$REPORT" --no-plots -q "$W/d"
+	[ "$status" -eq 0 ]
+	jq -e '.targets[] | select(.id == "flat_over_sizes" and .variant == "same" and .mode == "keepalive") |
+		.status == "MISSED" and .measured > 1.2' "$W/d/results.json"
+}
+
 @test "(bench-report) a step over the budget reads \"> budget\"; a skipped datapath shows its reason" {
 	jq -e '.program[] | select(.datapath == "kp-iptables-nft" and .size == 100000 and .op == "full") |
 		.status == "budget" and .rendered == "> budget" and .ms == null' "$FIX/results.json"

@@ -259,16 +259,21 @@ def target_ratio(groups, smallest, variant, mode):
 
 
 def target_flat(groups, variant, mode):
-    pts = sorted((k[0], median_of(g["rps"])) for k, g in groups.items()
-                 if k[1] == TC and k[2] == variant and k[3] == mode and median_of(g["rps"]))
+    # The ratio to direct at each size, not the raw req/s: direct is measured
+    # in the same rounds, so drift of the machine between sizes cancels out.
+    pts = sorted((k[0], (g["ratio"] or {}).get("rps")) for k, g in groups.items()
+                 if k[1] == TC and k[2] == variant and k[3] == mode
+                 and (g["ratio"] or {}).get("rps"))
     text = f"{TC} {MODES[mode]} flat within 3 % over sizes ({VARIANTS[variant]})"
     if len(pts) < 2:
         return target("flat_over_sizes", text, FLAT_MAX, None, False,
                       "measured at fewer than two sizes", variant=variant, mode=mode)
-    vals = [v for _, v in pts]
-    m = max(vals) / min(vals)
-    detail = (f"max/min of req/s over {len(pts)} sizes ({pts[0][0]:,}–{pts[-1][0]:,}): "
-              f"{fmt_count(max(vals))} / {fmt_count(min(vals))}")
+    hi = max(pts, key=lambda p: p[1])
+    lo = min(pts, key=lambda p: p[1])
+    m = hi[1] / lo[1]
+    detail = (f"max/min of the ratio to direct over {len(pts)} sizes "
+              f"({pts[0][0]:,}–{pts[-1][0]:,}): {hi[1]:.3f} at {fmt_services(hi[0])} / "
+              f"{lo[1]:.3f} at {fmt_services(lo[0])}")
     return target("flat_over_sizes", text, FLAT_MAX, round(m, 4), m <= FLAT_MAX, detail,
                   variant=variant, mode=mode)
 
