@@ -35,7 +35,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror \
 	-Wno-unused-parameter -Wno-missing-field-initializers \
-	-Ibpf/include -Ibpf/user -I$(B)/bpf $(PKG_CFLAGS)
+	-Icommon -Ibpf/include -Ibpf/user -I$(B)/bpf $(PKG_CFLAGS)
 # --as-needed: the CNI binary, exec'd per pod, loads no libcurl/libyaml.
 LDFLAGS += -Wl,--as-needed
 LDLIBS += $(PKG_LIBS) -lelf -lz
@@ -67,31 +67,44 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name sl_$* > $@
 
 # --- user space -----------------------------------------------------------
-# bpf/user is the one library every binary links: datapath access (libbpf),
-# logging. Each component's main.c is left out of its unit tests.
-LIB_SRCS := $(wildcard bpf/user/*.c)
+# Three libraries, so each binary links only what it calls: libcommon
+# (common/: logging, cleanup, netlink glue), libdp (bpf/user: pinned datapath
+# access through libbpf) and libdp_load (bpf/user: the loaders with the
+# embedded programs, for the agent and the BPF tests; never the CNI plugin).
+# Each component's main.c is left out of its unit tests.
+COMMON_SRCS := $(wildcard common/*.c)
+DP_LOAD_SRCS := bpf/user/pin_load.c bpf/user/sock_load.c
+DP_SRCS := $(filter-out $(DP_LOAD_SRCS),$(wildcard bpf/user/*.c))
 CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
 AGENT_SRCS := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
-LIB_OBJS := $(call obj,$(LIB_SRCS))
 CNI_OBJS := $(call obj,$(CNI_SRCS))
 AGENT_OBJS := $(call obj,$(AGENT_SRCS))
+LIBCOMMON := $(B)/libcommon.a
+LIBDP := $(B)/libdp.a
+LIBDP_LOAD := $(B)/libdp_load.a
+# Link order: a library before the ones it calls.
+CNI_LIBS := $(LIBDP) $(LIBCOMMON)
+AGENT_LIBS := $(LIBDP_LOAD) $(LIBDP) $(LIBCOMMON)
 
-$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard bpf/user/*.h cni/*.h node-agent/*.h) bpf/include/sluice/abi.h | check-pkgs
+$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard common/*.h bpf/user/*.h cni/*.h node-agent/*.h) bpf/include/sluice/abi.h | check-pkgs
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(B)/libsluice.a: $(LIB_OBJS)
+$(LIBCOMMON): $(call obj,$(COMMON_SRCS))
+$(LIBDP): $(call obj,$(DP_SRCS))
+$(LIBDP_LOAD): $(call obj,$(DP_LOAD_SRCS))
+$(LIBCOMMON) $(LIBDP) $(LIBDP_LOAD):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(B)/libsluice.a
+$(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/sluice-agent: $(call obj,node-agent/main.c) $(AGENT_OBJS) $(B)/libsluice.a
+$(B)/sluice-agent: $(call obj,node-agent/main.c) $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -100,26 +113,26 @@ UNIT_TESTS := $(patsubst cni/tests/%.c,$(B)/tests/cni_%,$(wildcard cni/tests/tes
 	$(patsubst node-agent/tests/%.c,$(B)/tests/agent_%,$(wildcard node-agent/tests/test_*.c))
 BPF_TESTS := $(patsubst bpf/tests/%.c,$(B)/tests/bpf_%,$(wildcard bpf/tests/test_*.c))
 
-$(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(B)/libsluice.a
+$(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Icni $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(B)/libsluice.a
+$(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Inode-agent $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/tests/bpf_%: bpf/tests/%.c $(B)/libsluice.a $(BPF_SKELS)
+$(B)/tests/bpf_%: bpf/tests/%.c $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(B)/libsluice.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
 # Benchmarks of the datapath: built like the BPF tests, never run by make test.
-$(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(B)/libsluice.a $(BPF_SKELS)
+$(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(B)/libsluice.a $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent

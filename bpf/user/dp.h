@@ -12,8 +12,6 @@
 
 #include "sluice/abi.h"
 
-#define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
-
 /* --- agent: load + pin (pin_load.c) ---------------------------------------- */
 
 struct dp_pin_report {
@@ -29,6 +27,9 @@ int dp_bpffs_ensure(const char *pin_dir);
  * incompatible ones (layout or SL_ABI_VERSION mismatch), then pins programs
  * and maps under pin_dir (created 0700 if missing). Idempotent. */
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
+
+/* --- everyone: libbpf's messages (libbpf_log.c) ------------------------------- */
+
 /* Routes libbpf's own messages into log.h one level quieter. */
 void dp_libbpf_log_setup(void);
 
@@ -86,12 +87,6 @@ int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only);
 /* --- socket-level load balancing (sock_load.c) ------------------------------------
  * cgroup connect4/sendmsg4/recvmsg4/getpeername4 programs translating ClusterIPs
  * for host-namespace clients, from the same pinned service maps. */
-
-/* Link pins under the pin dir (<= 15 chars). */
-#define SL_PIN_LNK_CONN4 "sl_lnk_conn4"
-#define SL_PIN_LNK_SEND4 "sl_lnk_send4"
-#define SL_PIN_LNK_RECV4 "sl_lnk_recv4"
-#define SL_PIN_LNK_PEER4 "sl_lnk_peer4"
 
 /* The cgroup2 mount point from /proc/mounts (e.g. /sys/fs/cgroup); -ENOENT. */
 int dp_cgroup2_root(char *buf, size_t len);

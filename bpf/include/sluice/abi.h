@@ -12,7 +12,10 @@
  * pins whose recorded version differs (sl_info). */
 #define SL_ABI_VERSION 1
 
-/* Pin names under the pin dir (<bpffs>/sluice by default); <= 15 chars. */
+/* The pin dir every pin name below lives in, unless configured otherwise. */
+#define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
+
+/* Pin names under the pin dir; <= 15 chars. */
 #define SL_PIN_FROM_POD "sl_from_pod" /* tc ingress of each host veth */
 #define SL_PIN_EP4	"sl_ep4"
 #define SL_PIN_METRICS	"sl_metrics"
@@ -23,6 +26,11 @@
 #define SL_PIN_REVNAT4	"sl_revnat4"
 #define SL_PIN_CT4	"sl_ct4"
 #define SL_PIN_AFF4	"sl_aff4"
+/* Links of the socket-level load balancer (sock.bpf.c) to its cgroup. */
+#define SL_PIN_LNK_CONN4 "sl_lnk_conn4"
+#define SL_PIN_LNK_SEND4 "sl_lnk_send4"
+#define SL_PIN_LNK_RECV4 "sl_lnk_recv4"
+#define SL_PIN_LNK_PEER4 "sl_lnk_peer4"
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
