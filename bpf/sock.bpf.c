@@ -4,9 +4,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#define SL_MAPS_SOCK /* this object owns sl_sock4 (lib/maps.h) */
 #include "lib/consts.h"
+#include "lib/lb.h"
 #include "lib/maps.h"
-#include "lib/sock.h"
 #include "sluice/abi.h"
 
 #define SOCK_PASS	  1 /* cgroup sock_addr verdicts */
@@ -48,48 +49,6 @@ static __always_inline int sock4_reject(void)
 {
 	bpf_set_retval(-SOCK_ECONNREFUSED);
 	return SOCK_DENY;
-}
-
-/* Backend of a service port, honouring ClientIP affinity. Host clients are
- * one client (the node) and have no source address yet at connect time: their
- * affinity key is client 0, which no pod address can be. */
-static __always_inline const struct sl_be_val *
-sock4_backend(const struct sl_svc_key *master, const struct sl_svc_val *svc, __u32 *id)
-{
-	struct sl_aff_key akey = {.client = 0, .svc_id = svc->id};
-	struct sl_svc_key skey = *master;
-	const struct sl_svc_val *slot;
-	const struct sl_be_val *be;
-	struct sl_aff_val *aff;
-	struct sl_be_key bkey = {};
-	__u64 now = bpf_ktime_get_ns();
-
-	if (svc->flags & SL_SVC_F_AFFINITY) {
-		aff = bpf_map_lookup_elem(&sl_aff4, &akey);
-		if (aff &&
-		    now - aff->last_used_ns <= (__u64)svc->affinity_timeout * 1000000000ull) {
-			bkey.id = aff->backend_id;
-			be = bpf_map_lookup_elem(&sl_be4, &bkey);
-			if (be) {
-				aff->last_used_ns = now;
-				*id = bkey.id;
-				return be;
-			}
-		}
-	}
-	skey.slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-	slot = bpf_map_lookup_elem(&sl_svc4, &skey);
-	if (!slot)
-		return NULL;
-	bkey.id = slot->id;
-	be = bpf_map_lookup_elem(&sl_be4, &bkey);
-	if (be && (svc->flags & SL_SVC_F_AFFINITY)) {
-		struct sl_aff_val nv = {.last_used_ns = now, .backend_id = bkey.id};
-
-		bpf_map_update_elem(&sl_aff4, &akey, &nv, BPF_ANY);
-	}
-	*id = bkey.id;
-	return be;
 }
 
 /* The backend an unconnected UDP socket already sends this VIP to, while it
@@ -146,8 +105,11 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 	cookie = bpf_get_socket_cookie(ctx);
 	if (keep)
 		be = sock4_backend_kept(cookie, &key, &id);
+	/* Host clients are one client (the node) and have no source address
+	 * yet at connect time: their affinity key is client 0, which no pod
+	 * address can be. */
 	if (!be)
-		be = sock4_backend(&key, svc, &id);
+		be = lb4_backend_choose(key.vip, key.port, key.proto, svc, 0, &id);
 	if (!be)
 		return sock4_reject();
 

@@ -82,7 +82,7 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 	    bpf_skb_store_bytes(skb, 0, eth, sizeof(*eth), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN, &ip, sizeof(ip), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN + sizeof(ip), &rst.tcp, sizeof(rst.tcp), 0) < 0)
-		return -SL_DROP_NAT;
+		return -SL_DROP_REJECT;
 	return 0;
 }
 
@@ -106,7 +106,7 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 	    bpf_skb_load_bytes(skb, ETH_HLEN, err.quote, sizeof(err.quote)) < 0)
 		return -SL_DROP_SHORT;
 	if (q->ihl != 5)
-		return -SL_DROP_NAT;
+		return -SL_DROP_REJECT;
 	__builtin_memcpy(&orig_ip, err.quote, sizeof(orig_ip));
 	mac_copy(eth.h_dest, orig.h_source);
 	mac_copy(eth.h_source, orig.h_dest);
@@ -135,7 +135,7 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(err), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
 	    bpf_skb_store_bytes(skb, ETH_HLEN, &err, sizeof(err), 0) < 0)
-		return -SL_DROP_NAT;
+		return -SL_DROP_REJECT;
 	return fwd_redirect_result(bpf_redirect(skb->ifindex, 0), SL_PATH_SVC_REJECT, verdict);
 }
 

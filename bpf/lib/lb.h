@@ -95,15 +95,15 @@ static __always_inline const struct sl_be_val *lb4_ct_backend(struct l4_tuple *t
 	return be;
 }
 
-/* The backend sessionAffinity keeps for this client, if still fresh and present. */
+/* The backend sessionAffinity keeps for client at svc, if still fresh and present. */
 static __always_inline const struct sl_be_val *
-lb4_aff_backend(const struct l4_tuple *t, const struct sl_svc_val *svc, __u32 *be_id)
+lb4_aff_backend(__be32 client, const struct sl_svc_val *svc, __u32 *be_id)
 {
 	struct sl_aff_key key = {};
 	const struct sl_aff_val *aff;
 	const struct sl_be_val *be;
 
-	key.client = t->saddr;
+	key.client = client;
 	key.svc_id = svc->id;
 	aff = bpf_map_lookup_elem(&sl_aff4, &key);
 	if (!aff || bpf_ktime_get_ns() - aff->last_used_ns > svc->affinity_timeout * NS_PER_SEC)
@@ -114,16 +114,45 @@ lb4_aff_backend(const struct l4_tuple *t, const struct sl_svc_val *svc, __u32 *b
 	return be;
 }
 
-static __always_inline void lb4_aff_update(const struct l4_tuple *t, __u32 svc_id, __u32 be_id)
+static __always_inline void lb4_aff_update(__be32 client, __u32 svc_id, __u32 be_id)
 {
 	struct sl_aff_key key = {};
 	struct sl_aff_val val = {};
 
-	key.client = t->saddr;
+	key.client = client;
 	key.svc_id = svc_id;
 	val.last_used_ns = bpf_ktime_get_ns();
 	val.backend_id = be_id;
 	bpf_map_update_elem(&sl_aff4, &key, &val, BPF_ANY);
+}
+
+/* The one backend choice of the datapath, for the tc programs (lb4_select)
+ * and the socket programs (sock.bpf.c) alike: for a new flow of client to the
+ * service port {vip, port, proto} with master svc (count > 0), the backend
+ * sessionAffinity keeps while fresh, else a random slot's; the affinity entry
+ * is refreshed or recorded. NULL when the slot or its backend is missing. */
+static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __be16 port,
+								  __u8 proto,
+								  const struct sl_svc_val *svc,
+								  __be32 client, __u32 *be_id)
+{
+	const struct sl_be_val *be = NULL;
+	const struct sl_svc_val *slot;
+
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		be = lb4_aff_backend(client, svc, be_id);
+	if (!be) {
+		slot = lb4_svc_lookup(vip, port, proto, (bpf_get_prandom_u32() % svc->count) + 1);
+		if (!slot)
+			return NULL;
+		be = lb4_be_lookup(slot->id);
+		if (!be)
+			return NULL;
+		*be_id = slot->id;
+	}
+	if (svc->flags & SL_SVC_F_AFFINITY)
+		lb4_aff_update(client, svc->id, *be_id);
+	return be;
 }
 
 /* Picks a backend for a new flow to the service port svc, records it in
@@ -132,25 +161,12 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 				      struct sl_be_val *out, bool *hairpin)
 {
 	struct sl_ct_val ct = {};
-	const struct sl_be_val *be = NULL;
-	const struct sl_svc_val *slot;
+	const struct sl_be_val *be;
 	__u32 be_id = 0;
-	int ret;
 
-	if (svc->flags & SL_SVC_F_AFFINITY)
-		be = lb4_aff_backend(t, svc, &be_id);
-	if (!be) {
-		slot = lb4_svc_lookup(t->daddr, t->dport, t->proto,
-				      (bpf_get_prandom_u32() % svc->count) + 1);
-		if (!slot)
-			return -SL_DROP_BACKEND_MISSING;
-		be_id = slot->id;
-		be = lb4_be_lookup(be_id);
-		if (!be)
-			return -SL_DROP_BACKEND_MISSING;
-	}
-	if (svc->flags & SL_SVC_F_AFFINITY)
-		lb4_aff_update(t, svc->id, be_id);
+	be = lb4_backend_choose(t->daddr, t->dport, t->proto, svc, t->saddr, &be_id);
+	if (!be)
+		return -SL_DROP_BACKEND_MISSING;
 	*out = *be;
 	*hairpin = be->ip == t->saddr;
 
@@ -160,9 +176,8 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	ct.client_ip = t->saddr;
 	ct.tcp_flags = t->tcp_flags;
 	ct.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
-	ret = ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
-			 &ct);
-	return ret;
+	return ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
+			  &ct);
 }
 
 /* A packet from a pod to a service: DNAT to the flow's backend. 0 when t goes

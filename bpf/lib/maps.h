@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Every BPF map of the datapath, pinned by name under the agent's pin dir. */
+/* Every BPF map of the datapath, pinned by name under the agent's pin dir.
+ * A map declared in an object is created when it loads: the socket programs'
+ * own map sl_sock4 is declared only where SL_MAPS_SOCK is defined before this
+ * header (sock.bpf.c), so loading the pod programs does not create it. */
 #ifndef SL_LIB_MAPS_H
 #define SL_LIB_MAPS_H
 
@@ -79,5 +82,47 @@ struct {
 	__type(value, struct sl_info_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_info SEC(".maps");
+
+#ifdef SL_MAPS_SOCK
+#define SL_SOCK_MAX 65536 /* translated sockets remembered (LRU) */
+
+/* Two entries per translated socket, told apart by dir:
+ *  SL_SOCK_REV {cookie, backend} -> the Service address the application asked
+ *    for, so recvmsg4 and getpeername4 show the VIP rather than the backend;
+ *  SL_SOCK_FWD {cookie, VIP}     -> the backend chosen, so every datagram an
+ *    unconnected UDP socket sends to a VIP goes to the same backend while it
+ *    lives (backend_id checked against sl_be4 on each send).
+ * Kernel only: user space never reads it, so it is not part of abi.h. */
+struct sl_sock_key {
+	__u64 cookie; /* bpf_get_socket_cookie() */
+	__be32 ip;
+	__be16 port;
+	__u8 dir; /* SL_SOCK_* */
+	__u8 pad;
+};
+
+struct sl_sock_val {
+	__be32 ip;
+	__be16 port;
+	__u16 pad;
+	__u32 backend_id; /* SL_SOCK_FWD only */
+	__u32 pad2;
+};
+
+#define SL_SOCK_REV 0
+#define SL_SOCK_FWD 1
+
+_Static_assert(sizeof(struct sl_sock_key) == 16, "sl_sock_key layout");
+_Static_assert(sizeof(struct sl_sock_val) == 16, "sl_sock_val layout");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_SOCK_MAX);
+	__type(key, struct sl_sock_key);
+	__type(value, struct sl_sock_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_sock4 SEC(".maps");
+
+#endif /* SL_MAPS_SOCK */
 
 #endif

@@ -542,6 +542,33 @@ static int tap_tcp(int fd, struct tcp_pkt *out)
 	return -ETIMEDOUT;
 }
 
+/* A reject quotes a fixed-size IP header: a packet with IP options gets no
+ * answer and is dropped as a reject failure, not counted as a NAT failure. */
+static void test_reject_options(const struct fds *f)
+{
+	struct {
+		struct ethhdr eth;
+		struct iphdr ip;
+		__u8 opts[4];
+		struct tcphdr tcp;
+	} __attribute__((packed)) in = {};
+	struct tcp_pkt t = tcp_build(mac_a, host_a, IP_A, VIP_EMPTY, 42003, 80, 0x02);
+
+	UNIT_CASE("a reject that cannot be built drops as SL_DROP_REJECT");
+	in.eth = t.eth;
+	in.ip = t.ip;
+	in.ip.ihl = 6;
+	in.ip.tot_len = htons(sizeof(in) - sizeof(in.eth));
+	memset(in.opts, 1, sizeof(in.opts)); /* IPOPT_NOP */
+	in.ip.check = 0;
+	in.ip.check = csum(&in.ip, sizeof(in.ip) + sizeof(in.opts));
+	in.tcp = t.tcp;
+	in.tcp.check = 0;
+	in.tcp.check = csum_l4(IP_A, VIP_EMPTY, IPPROTO_TCP, &in.tcp, sizeof(in.tcp));
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_REJECT, NULL,
+	       NULL);
+}
+
 static void test_reject(const struct fds *f)
 {
 	struct tcp_pkt in;
@@ -609,6 +636,8 @@ static void test_reject(const struct fds *f)
 	in = tcp_build(mac_a, host_a, IP_A, VIP_EMPTY, 42002, 81, 0x02);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT,
 	       SL_DROP_NO_LOCAL_BACKEND, NULL, NULL);
+
+	test_reject_options(f);
 }
 
 static void test_hairpin(const struct fds *f)
@@ -695,10 +724,73 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(dp_ct_purge_backend(-1, 1, false), -EINVAL);
 }
 
+/* The program and map fds of a loaded skeleton. */
+static struct fds fds_of(const struct sl_pod *skel)
+{
+	return (struct fds){
+	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
+	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
+	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .ep = bpf_map__fd(skel->maps.sl_ep4),
+	    .svc = bpf_map__fd(skel->maps.sl_svc4),
+	    .be = bpf_map__fd(skel->maps.sl_be4),
+	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
+	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	    .aff = bpf_map__fd(skel->maps.sl_aff4),
+	};
+}
+
+/* The skeleton with private maps (nothing pinned); ct_fd >= 0 replaces sl_ct4. */
+static struct sl_pod *skel_load(int ct_fd)
+{
+	struct sl_pod *skel = sl_pod__open();
+	struct bpf_map *map;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return NULL;
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	if (ct_fd >= 0)
+		CHECK_INT(bpf_map__reuse_fd(skel->maps.sl_ct4, ct_fd), 0);
+	CHECK_INT(sl_pod__load(skel), 0);
+	return skel;
+}
+
+/* A conntrack map that refuses new entries: a full one-entry hash stands in
+ * for an LRU that cannot evict. The flow is dropped and counted as conntrack
+ * full, a cause a user can tell from a failed NAT rewrite. */
+static void test_ct_full(void)
+{
+	struct sl_ct_key k = {.saddr = IP(192, 0, 2, 1), .proto = IPPROTO_UDP};
+	struct sl_ct_val v = {};
+	struct sl_pod *skel;
+	struct tcp_pkt in;
+	struct fds f;
+	int ct;
+
+	UNIT_CASE("a new flow the conntrack map cannot hold drops as SL_DROP_CT_FULL");
+	ct = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_ct4", sizeof(k), sizeof(v), 1, NULL);
+	CHECK(ct >= 0);
+	if (ct < 0)
+		return;
+	CHECK_INT(bpf_map_update_elem(ct, &k, &v, BPF_ANY), 0);
+	skel = skel_load(ct);
+	close(ct);
+	if (!skel)
+		return;
+	f = fds_of(skel);
+	if (f.from_pod >= 0) {
+		seed(&f);
+		in = tcp_build(mac_a, host_a, IP_A, VIP, 43000, 80, 0x02);
+		expect(f.from_pod, f.metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_CT_FULL,
+		       NULL, NULL);
+	}
+	sl_pod__destroy(skel);
+}
+
 int main(void)
 {
 	struct sl_pod *skel;
-	struct bpf_map *map;
 	struct fds f;
 
 	if (geteuid() != 0) {
@@ -717,24 +809,10 @@ int main(void)
 	}
 
 	UNIT_CASE("skeleton loads");
-	skel = sl_pod__open();
-	CHECK(skel != NULL);
+	skel = skel_load(-1);
 	if (!skel)
 		return unit_done();
-	bpf_object__for_each_map(map, skel->obj)
-	    bpf_map__set_pin_path(map, NULL); /* private maps: nothing pinned */
-	CHECK_INT(sl_pod__load(skel), 0);
-	f = (struct fds){
-	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
-	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
-	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
-	    .ep = bpf_map__fd(skel->maps.sl_ep4),
-	    .svc = bpf_map__fd(skel->maps.sl_svc4),
-	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
-	    .ct = bpf_map__fd(skel->maps.sl_ct4),
-	    .aff = bpf_map__fd(skel->maps.sl_aff4),
-	};
+	f = fds_of(skel);
 	if (f.from_pod >= 0 && f.to_pod >= 0) {
 		seed(&f);
 		test_tcp(&f);
@@ -745,5 +823,6 @@ int main(void)
 		test_maps(&f);
 	}
 	sl_pod__destroy(skel);
+	test_ct_full();
 	return unit_done();
 }

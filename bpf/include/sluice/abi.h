@@ -174,7 +174,8 @@ struct sl_metric_val {
 	__u64 bytes;
 };
 
-/* X(name, value, description). Drops: 1..31. */
+/* X(name, value, description). Drops: 1..31. New reasons are appended, never
+ * renumbered: a pinned sl_metrics keeps its meaning across agent versions. */
 #define SL_DROP_REASONS(X)                                                                         \
 	X(SL_DROP_SHORT, 1, "packet too short or malformed")                                       \
 	X(SL_DROP_SPOOF_IP, 2, "source IP is not the endpoint's")                                  \
@@ -185,7 +186,9 @@ struct sl_metric_val {
 	X(SL_DROP_REDIRECT, 7, "redirect failed")                                                  \
 	X(SL_DROP_NO_LOCAL_BACKEND, 8, "Local traffic policy and no local backend")                \
 	X(SL_DROP_BACKEND_MISSING, 9, "service slot points to no backend")                         \
-	X(SL_DROP_NAT, 10, "NAT rewrite failed")
+	X(SL_DROP_NAT, 10, "NAT rewrite failed")                                                   \
+	X(SL_DROP_CT_FULL, 11, "conntrack entry could not be created (map full)")                  \
+	X(SL_DROP_REJECT, 12, "ICMP unreachable or TCP reset could not be built")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
