@@ -53,13 +53,10 @@ BPF_OBJS := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 BPF_LIB_HDRS := $(wildcard bpf/lib/*.h) bpf/include/sluice/abi.h
 
-$(B)/bpf/vmlinux.h:
-	$(call msg,BTF,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
-
-$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_LIB_HDRS) $(B)/bpf/vmlinux.h | check-pkgs
+# UAPI headers only, no vmlinux.h: the rule is in bpf/lib/consts.h.
+$(B)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_LIB_HDRS) | check-pkgs
 	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Programs on the host side of each pod veth: tc ingress sees what the pod
  * sends (sl_from_pod), tc egress what the node sends into it (sl_to_pod). */
-#include "vmlinux.h"
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/arp.h"
-#include "lib/consts.h"
 #include "lib/ep.h"
 #include "lib/fwd.h"
 #include "lib/l4.h"
@@ -64,7 +66,7 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 	if (ret)
 		return ret;
 	ret = lb4_service(skb, &t, verdict);
-	if (!ret && (t.tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
+	if (!ret && (t.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
 		/* A new connection straight to a pod (e.g. balanced by the socket
 		 * programs): an old load-balanced flow from the same client port
 		 * to this backend must not reverse-NAT its replies. */

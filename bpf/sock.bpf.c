@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* cgroup socket programs: ClusterIP load balancing for host-namespace clients. */
-#include "vmlinux.h"
+#include <stdbool.h>
+
+#include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 

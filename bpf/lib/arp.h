@@ -3,7 +3,7 @@
 #ifndef SL_LIB_ARP_H
 #define SL_LIB_ARP_H
 
-#include "vmlinux.h"
+#include <linux/if_ether.h>
 #include <bpf/bpf_endian.h>
 
 #include "lib/eth.h"

@@ -1,22 +1,21 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Constants the datapath needs that vmlinux.h cannot carry (UAPI #defines). */
+/* Constants the datapath needs that no UAPI header it can include carries.
+ *
+ * The header rule of bpf/: programs include UAPI headers (<linux/bpf.h>,
+ * <linux/ip.h>, ...) and libbpf's <bpf/bpf_helpers.h>, <bpf/bpf_endian.h>;
+ * every struct they touch (__sk_buff, bpf_sock_addr, packet headers) is
+ * UAPI, stable by contract. vmlinux.h (BTF of the running kernel) and CO-RE
+ * come in only for a program that reads kernel-internal structs, which none
+ * does: the build does not generate vmlinux.h. */
 #ifndef SL_LIB_CONSTS_H
 #define SL_LIB_CONSTS_H
 
-#define ETH_ALEN   6
-#define ETH_HLEN   14
-#define ETH_P_IP   0x0800
-#define ETH_P_ARP  0x0806
-#define ETH_P_IPV6 0x86DD
+/* <sys/socket.h> and <linux/if_arp.h> pull in libc, unusable in BPF programs
+ * (as <linux/icmp.h> does: lib/icmp.h carries its own names). */
+#define AF_INET 2
 
 #define ARPHRD_ETHER  1
 #define ARPOP_REQUEST 1
 #define ARPOP_REPLY   2
-
-#define AF_INET 2
-
-#define TC_ACT_OK	0
-#define TC_ACT_SHOT	2
-#define TC_ACT_REDIRECT 7
 
 #endif

@@ -3,7 +3,7 @@
 #ifndef SL_LIB_CSUM_H
 #define SL_LIB_CSUM_H
 
-#include "vmlinux.h"
+#include <linux/types.h>
 #include <bpf/bpf_helpers.h>
 
 static __always_inline __sum16 csum_fold(__s64 sum)

@@ -3,7 +3,7 @@
 #ifndef SL_LIB_CT_H
 #define SL_LIB_CT_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/l4.h"

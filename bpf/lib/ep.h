@@ -3,7 +3,8 @@
 #ifndef SL_LIB_EP_H
 #define SL_LIB_EP_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/eth.h"

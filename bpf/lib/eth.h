@@ -3,9 +3,9 @@
 #ifndef SL_LIB_ETH_H
 #define SL_LIB_ETH_H
 
-#include "vmlinux.h"
+#include <stdbool.h>
 
-#include "lib/consts.h"
+#include <linux/if_ether.h>
 
 static __always_inline bool mac_eq(const __u8 *a, const __u8 *b)
 {

@@ -3,24 +3,36 @@
 #ifndef SL_LIB_ICMP_H
 #define SL_LIB_ICMP_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/tcp.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "lib/consts.h"
 #include "lib/csum.h"
 #include "lib/fwd.h"
 #include "lib/l4.h"
 #include "sluice/abi.h"
 
+/* <linux/icmp.h> pulls in libc (through <linux/if.h>): its few names here. */
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
 #define ICMP_QUOTE_LEN	  (sizeof(struct iphdr) + 8) /* RFC 792: header + 64 bits */
 
+/* The header of an ICMP error, as struct icmphdr for destination unreachable. */
+struct icmp4_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be32 unused;
+};
+
 /* Everything after the Ethernet header of the error. */
 struct icmp4_err {
 	struct iphdr ip;
-	struct icmphdr icmp;
+	struct icmp4_hdr icmp;
 	__u8 quote[ICMP_QUOTE_LEN];
 };
 
@@ -50,7 +62,7 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 		return -SL_DROP_SHORT;
 	flags = ((__u8 *)&th)[13];
 	seg_len = bpf_ntohs(orig_ip->tot_len) - sizeof(struct iphdr) - th.doff * 4;
-	seg_len += !!(flags & TCP_FLAG_SYN) + !!(flags & TCP_FLAG_FIN);
+	seg_len += !!(flags & TCP_FL_SYN) + !!(flags & TCP_FL_FIN);
 
 	rst.saddr = orig_ip->daddr;
 	rst.daddr = orig_ip->saddr;
@@ -59,7 +71,7 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 	rst.tcp.source = th.dest;
 	rst.tcp.dest = th.source;
 	rst.tcp.doff = 5;
-	if (flags & TCP_FLAG_ACK) {
+	if (flags & TCP_FL_ACK) {
 		rst.tcp.seq = th.ack_seq;
 		rst.tcp.rst = 1;
 	} else {

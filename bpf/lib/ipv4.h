@@ -3,7 +3,7 @@
 #ifndef SL_LIB_IPV4_H
 #define SL_LIB_IPV4_H
 
-#include "vmlinux.h"
+#include <linux/ip.h>
 #include <bpf/bpf_endian.h>
 
 #include "sluice/abi.h"

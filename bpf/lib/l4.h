@@ -3,16 +3,22 @@
 #ifndef SL_LIB_L4_H
 #define SL_LIB_L4_H
 
-#include "vmlinux.h"
+#include <stdbool.h>
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
-#include "lib/consts.h"
 #include "lib/parse.h"
 #include "sluice/abi.h"
 
-#define TCP_FLAG_FIN 0x01
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_ACK 0x10
+/* Bits of the TCP header's flags byte (<linux/tcp.h>'s TCP_FLAG_* mask the
+ * 32-bit word instead). */
+#define TCP_FL_FIN 0x01
+#define TCP_FL_SYN 0x02
+#define TCP_FL_ACK 0x10
 
 /* What the load balancer needs to know about a packet, in wire order. */
 struct l4_tuple {

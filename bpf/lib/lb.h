@@ -4,7 +4,9 @@
 #ifndef SL_LIB_LB_H
 #define SL_LIB_LB_H
 
-#include "vmlinux.h"
+#include <stdbool.h>
+
+#include <linux/bpf.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
@@ -83,7 +85,7 @@ static __always_inline const struct sl_be_val *lb4_ct_backend(struct l4_tuple *t
 	be = lb4_be_lookup(ct->backend_id);
 	if (!be)
 		return NULL; /* its entries go with the backend (dp_ct_purge_backend) */
-	if ((t->tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN) {
+	if ((t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN) {
 		/* The old flow's reply entry would revive it: forget it. */
 		ct4_forget_reply(t, be->ip, be->port,
 				 ct->flags & SL_CT_F_HAIRPIN ? bpf_htonl(SL_SVC_LOOPBACK4)

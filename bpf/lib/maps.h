@@ -6,7 +6,7 @@
 #ifndef SL_LIB_MAPS_H
 #define SL_LIB_MAPS_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "sluice/abi.h"

@@ -3,7 +3,7 @@
 #ifndef SL_LIB_METRICS_H
 #define SL_LIB_METRICS_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/maps.h"

@@ -3,10 +3,14 @@
 #ifndef SL_LIB_NAT_H
 #define SL_LIB_NAT_H
 
-#include "vmlinux.h"
+#include <stdbool.h>
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
 #include <bpf/bpf_helpers.h>
 
-#include "lib/consts.h"
 #include "lib/l4.h"
 #include "lib/parse.h"
 #include "sluice/abi.h"

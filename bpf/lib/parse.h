@@ -3,16 +3,28 @@
 #ifndef SL_LIB_PARSE_H
 #define SL_LIB_PARSE_H
 
-#include "vmlinux.h"
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
 #include "lib/consts.h"
 #include "sluice/abi.h"
 
-/* The Ethernet/IPv4 body of an ARP packet (struct arphdr stops at ar_op). */
+/* The fixed part of an ARP header, as <linux/if_arp.h>'s struct arphdr
+ * (that header pulls in libc's <sys/socket.h>, unusable in BPF programs). */
+struct arp_fixed {
+	__be16 ar_hrd;
+	__be16 ar_pro;
+	__u8 ar_hln;
+	__u8 ar_pln;
+	__be16 ar_op;
+};
+
+/* The Ethernet/IPv4 body of an ARP packet (struct arp_fixed stops at ar_op). */
 struct arp_eth {
-	struct arphdr hdr;
+	struct arp_fixed hdr;
 	__u8 sha[ETH_ALEN];
 	__be32 spa;
 	__u8 tha[ETH_ALEN];

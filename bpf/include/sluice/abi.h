@@ -4,9 +4,7 @@
 #ifndef SLUICE_ABI_H
 #define SLUICE_ABI_H
 
-#ifndef __VMLINUX_H__ /* BPF programs get the types from vmlinux.h */
 #include <linux/types.h>
-#endif
 
 /* Bumped on any incompatible change of a map layout below; the agent replaces
  * pins whose recorded version differs (sl_info). */
