@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private helpers of the datapath library: cleanup attributes, pin paths,
- * telling a map fd from a program fd. Not for use outside bpf/user. */
+/* Private helpers of the datapath library: pin paths, telling a map fd from a
+ * program fd, object info. Not for use outside bpf/user. */
 #ifndef SLUICE_DP_UTIL_H
 #define SLUICE_DP_UTIL_H
 
@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "cleanup.h"
 
@@ -43,6 +45,16 @@ static inline enum dp_fd_kind dp_fd_kind(int fd)
 	if (!strcmp(target, "anon_inode:bpf-prog"))
 		return DP_FD_PROG;
 	return DP_FD_OTHER;
+}
+
+/* The kernel's description of the map or program fd into info (a struct
+ * bpf_map_info or bpf_prog_info of info_len bytes, zeroed first). */
+static inline int dp_obj_info_get(int fd, void *info, __u32 info_len)
+{
+	memset(info, 0, info_len);
+	if (fd < 0)
+		return fd;
+	return bpf_obj_get_info_by_fd(fd, info, &info_len);
 }
 
 /* Pins fd as <pin_dir>/<name> by pinning under a temporary name and renaming

@@ -37,13 +37,10 @@ int dp_pin_open(const char *pin_dir, const char *name)
 static int ep_layout_check(const char *pin_dir, char *why, size_t why_len)
 {
 	_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_EP4);
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_map_info info;
 	int err;
 
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	err = dp_obj_info_get(fd, &info, sizeof(info));
 	if (err)
 		return err;
 	if (info.key_size != sizeof(struct sl_ep_key) ||
@@ -129,18 +126,23 @@ static int map_count(int fd, __u32 key_size, __u32 max_entries, __u32 *count)
 	return 0;
 }
 
+/* What maps and programs share: name, id and type. */
+static void obj_info_set(struct dp_obj_info *out, const char *name, __u32 id, __u32 type)
+{
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	out->id = id;
+	out->type = type;
+}
+
 static int map_info_fill(int fd, struct dp_obj_info *out)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_map_info info;
 	int err;
 
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	err = dp_obj_info_get(fd, &info, sizeof(info));
 	if (err)
 		return err;
-	snprintf(out->name, sizeof(out->name), "%s", info.name);
-	out->id = info.id;
-	out->type = info.type;
+	obj_info_set(out, info.name, info.id, info.type);
 	out->key_size = info.key_size;
 	out->value_size = info.value_size;
 	out->max_entries = info.max_entries;
@@ -153,16 +155,13 @@ static int map_info_fill(int fd, struct dp_obj_info *out)
 
 static int prog_info_fill(int fd, struct dp_obj_info *out)
 {
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_prog_info info;
 	int err;
 
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	err = dp_obj_info_get(fd, &info, sizeof(info));
 	if (err)
 		return err;
-	snprintf(out->name, sizeof(out->name), "%s", info.name);
-	out->id = info.id;
-	out->type = info.type;
+	obj_info_set(out, info.name, info.id, info.type);
 	return 0;
 }
 

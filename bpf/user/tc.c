@@ -25,13 +25,10 @@
 static int prog_name(__u32 id, char name[16])
 {
 	_cleanup_close_ int fd = bpf_prog_get_fd_by_id(id);
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
+	struct bpf_prog_info info;
 	int err;
 
-	if (fd < 0)
-		return fd;
-	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	err = dp_obj_info_get(fd, &info, sizeof(info));
 	if (err)
 		return err;
 	snprintf(name, 16, "%s", info.name);
