@@ -2,43 +2,20 @@
 /* BPF_PROG_TEST_RUN tests of the pod program, plus load/pin and tc attach of
  * the datapath library. Root; runs in a private network namespace. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <errno.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
 
-#include <linux/icmp.h>
 #include <linux/if_arp.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
 #include <linux/ipv6.h>
-#include <linux/pkt_cls.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "dp.h"
-#include "log.h"
-#include "pkt.h"
-#include "pod.skel.h"
-#include "unit.h"
+#include "pod_fixture.h"
 
-static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
-static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
-static const __u8 mac_b[6] = {0x02, 0xaa, 0, 0, 0, 0x0b};
-static const __u8 host_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
 static const __u8 mac_other[6] = {0x02, 0xcc, 0, 0, 0, 0x01};
-static const __u8 mac_uplink[6] = {0x02, 0, 0, 0, 0x01, 0};
-static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
 
-#define IP_A	      IP(10, 244, 1, 10)
-#define IP_B	      IP(10, 244, 1, 11)
 #define IP_NODE	      IP(10, 0, 0, 1)
 #define IP_ROUTED     IP(192, 0, 2, 7)	  /* via 10.0.0.2, neighbour known */
 #define IP_UNRESOLVED IP(198, 51, 100, 7) /* via 10.0.0.3, no neighbour */
@@ -46,14 +23,7 @@ static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
 
 /* The private namespace: two pod veths and an uplink with a router behind. */
 static const char *const netns_setup[] = {
-    "ip link set lo up",
-    "ip link add ha type veth peer name pa",
-    "ip link add hb type veth peer name pb",
-    "ip link add up0 address 02:00:00:00:01:00 type veth peer name up1",
-    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
-    "ip link set up0 up && ip link set up1 up",
-    "ip addr add 10.0.0.1/24 dev up0",
-    "ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent",
+    POD_FIXTURE_LINKS,
     "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
     "ip route add 198.51.100.0/24 via 10.0.0.3 dev up0",
     "echo 1 > /proc/sys/net/ipv4/ip_forward",

@@ -3,41 +3,16 @@
  * DNAT with conntrack, reverse NAT, affinity, reject, hairpin, service map
  * operations. Root; runs in a private network namespace. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
-#include <errno.h>
-#include <net/if.h>
-#include <stdio.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 #include <sys/socket.h>
 
-#include <linux/icmp.h>
-#include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <linux/ip.h>
-#include <linux/pkt_cls.h>
 #include <linux/tcp.h>
 #include <linux/udp.h>
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 
-#include "dp.h"
-#include "log.h"
-#include "pkt.h"
-#include "pod.skel.h"
-#include "unit.h"
+#include "pod_fixture.h"
 
-static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
-static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
-static const __u8 mac_b[6] = {0x02, 0xaa, 0, 0, 0, 0x0b};
-static const __u8 host_b[6] = {0x02, 0xbb, 0, 0, 0, 0x0b};
-static const __u8 mac_uplink[6] = {0x02, 0, 0, 0, 0x01, 0};
-static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
-
-#define IP_A	    IP(10, 244, 1, 10) /* client pod */
-#define IP_B	    IP(10, 244, 1, 11) /* backend pod on this node */
-#define IP_REMOTE   IP(10, 244, 2, 5)  /* backend pod on another node */
+#define IP_REMOTE   IP(10, 244, 2, 5) /* backend pod on another node */
 #define IP_REMOTE2  IP(10, 244, 2, 6)
 #define VIP	    IP(10, 96, 0, 10) /* TCP 80 (svc 1), UDP 53 (svc 2), TCP 443 (svc 3) */
 #define VIP_EMPTY   IP(10, 96, 0, 20) /* TCP 80: no backends; TCP 81: Local, none */
@@ -45,14 +20,7 @@ static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
 #define LOOPBACK    htonl(SL_SVC_LOOPBACK4)
 
 static const char *const netns_setup[] = {
-    "ip link set lo up",
-    "ip link add ha type veth peer name pa",
-    "ip link add hb type veth peer name pb",
-    "ip link add up0 address 02:00:00:00:01:00 type veth peer name up1",
-    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",
-    "ip link set up0 up && ip link set up1 up",
-    "ip addr add 10.0.0.1/24 dev up0",
-    "ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent",
+    POD_FIXTURE_LINKS,
     "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
