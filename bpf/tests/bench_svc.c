@@ -248,13 +248,8 @@ int main(int argc, char **argv)
 	FILE *json = NULL;
 	int err;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "bpf_bench_svc needs root\n");
-		return 1;
-	}
-	log_open("bpf_bench_svc", NULL, LOG_LVL_WARN);
-	dp_libbpf_log_setup();
-	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (bpf_test_enter("bpf_bench_svc", netns_setup,
+			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
 	for (int s = 0; s < N_SIZES; s++) {
 		err = round_run(sizes[s], cases, N_CASES, res[s], &overhead[s]);

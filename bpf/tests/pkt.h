@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared by the BPF tests: addresses, checksums, the private network
- * namespace and running a program once on a packet with its metric checked. */
+ * namespace, the start of main, and running a program once on a packet with
+ * its metric checked. */
 #ifndef SLUICE_TESTS_PKT_H
 #define SLUICE_TESTS_PKT_H
 
@@ -9,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "dp.h"
+#include "log.h"
 #include "unit.h"
 
 #define IP(a, b, c, d) htonl(((__u32)(a) << 24) | ((b) << 16) | ((c) << 8) | (d))
@@ -69,6 +72,19 @@ static inline int netns_private(const char *const *setup, size_t n)
 		}
 	}
 	return 0;
+}
+
+/* The start of every BPF test's main: root, libbpf's messages through log.h
+ * (warnings only: some are expected), a private namespace set up by setup. */
+static inline int bpf_test_enter(const char *ident, const char *const *setup, size_t n)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s needs root\n", ident);
+		return -1;
+	}
+	log_open(ident, NULL, LOG_LVL_WARN);
+	dp_libbpf_log_setup();
+	return netns_private(setup, n);
 }
 
 /* Runs the program once on pkt as if it arrived on ifindex (at tc ingress

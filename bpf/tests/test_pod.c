@@ -531,14 +531,8 @@ static void test_bpffs_guard(void)
 
 int main(void)
 {
-	if (geteuid() != 0) {
-		fprintf(stderr, "bpf_test_pod needs root\n");
-		return 1;
-	}
-	/* libbpf's own warnings (e.g. an existing clsact qdisc) are expected here. */
-	log_open("bpf_test_pod", NULL, LOG_LVL_WARN);
-	dp_libbpf_log_setup();
-	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (bpf_test_enter("bpf_test_pod", netns_setup,
+			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
 	if_a = if_nametoindex("ha");
 	if_b = if_nametoindex("hb");

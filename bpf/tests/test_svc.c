@@ -761,13 +761,8 @@ int main(void)
 	struct sl_pod *skel;
 	struct fds f;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "bpf_test_svc needs root\n");
-		return 1;
-	}
-	log_open("bpf_test_svc", NULL, LOG_LVL_WARN);
-	dp_libbpf_log_setup();
-	if (netns_private(netns_setup, sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (bpf_test_enter("bpf_test_svc", netns_setup,
+			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
 	if_a = if_nametoindex("ha");
 	if_b = if_nametoindex("hb");
