@@ -120,13 +120,13 @@ $(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(AGENT_LIBS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -Inode-agent $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/tests/bpf_%: bpf/tests/%.c $(AGENT_LIBS) $(BPF_SKELS)
+$(B)/tests/bpf_%: bpf/tests/%.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
 # Benchmarks of the datapath: built like the BPF tests, never run by make test.
-$(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(AGENT_LIBS) $(BPF_SKELS)
+$(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
