@@ -40,7 +40,7 @@ tool_build() {
 	dir=$SL_K8S_CACHE/${module##*/}@$version
 	out=$dir/$name
 	if [ ! -x "$out" ]; then
-		mkdir -p "$dir"
+		mkdir -p "$dir" 2>/dev/null || die "cannot create $dir (run as root, or set SL_K8S_CACHE)"
 		ldflags="-s -w"
 		IFS=, read -r -a v <<<"$vars"
 		for var in "${v[@]}"; do
