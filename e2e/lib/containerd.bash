@@ -84,8 +84,10 @@ ctrd_start() {
 	(
 		# shellcheck disable=SC2016 # $$ and $1 are the inner shell's
 		exec nsenter --net="/run/netns/$SL_NODE" unshare --mount --propagation private \
-			sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run &&
-				mkdir -p /var/lib/cni && mount -t tmpfs -o mode=0755 tmpfs /var/lib/cni &&
+			sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run || exit 1
+				# Never a mkdir on the machine: without /var/lib/cni, cover /var/lib.
+				if [ -d /var/lib/cni ]; then mount -t tmpfs -o mode=0755 tmpfs /var/lib/cni
+				else mount -t tmpfs -o mode=0755 tmpfs /var/lib && mkdir /var/lib/cni; fi || exit 1
 				echo $$ >"$1" && exec sleep 100000' _ "$SL_CTRD_DIR/holder.pid"
 	) </dev/null >>"$SL_CTRD_LOG" 2>&1 3>&- &
 	wait_for 5 test -s "$SL_CTRD_DIR/holder.pid" || sl_die "mount namespace holder did not start" || return 1
