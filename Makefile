@@ -24,7 +24,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 # Debian packages the project needs to build, test and run its demo.
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
-	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc \
+	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc containerd \
 	busybox-static iputils-ping openssl curl python3 ca-certificates \
 	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox
 
@@ -155,6 +155,14 @@ deps:
 	@# Debian's kubectl for the e2e suites, unpacked beside (not over) the machine's own.
 	@if [ "$$(id -u)" = 0 ]; then bash -c '. e2e/lib/apiserver.bash && kubectl_ensure'; fi
 
+# --- pinned Kubernetes tools ------------------------------------------------
+# Third-party Go tools the e2e suites drive (crictl; later the control plane),
+# pinned in e2e/k8s/go.mod, built once per version into /var/cache/sluice/k8s.
+deps: k8s-tools
+k8s-tools:
+	$(Q)e2e/k8s/build.sh >/dev/null
+.PHONY: k8s-tools
+
 # Every suite: unit (no root), BPF_PROG_TEST_RUN (root), e2e (root, bats).
 # Ends with one line "N passed, N failed" summed over all suites.
 test: deps
@@ -213,7 +221,8 @@ clean:
 
 help:
 	@echo "make            build everything into build/"
-	@echo "make deps       install missing Debian packages (root)"
+	@echo "make deps       install missing Debian packages and build k8s-tools (root)"
+	@echo "make k8s-tools  build the pinned Kubernetes tools (crictl) into /var/cache/sluice/k8s"
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
 	@echo "make bench      TPROXY or eBPF? every datapath side by side, report in build/bench (BENCH_QUICK=1: short)"

@@ -12,5 +12,6 @@
 /* argv[0] is the subcommand's name. */
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_install_cni(int argc, char **argv);
 
 #endif

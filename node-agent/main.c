@@ -17,6 +17,7 @@ static const struct {
 } cmds[] = {
     {"run", cmd_run, "load and pin the datapath, write the CNI config, keep running"},
     {"status", cmd_status, "show the pinned datapath, readiness and counters"},
+    {"install-cni", cmd_install_cni, "copy the plugin, its IPAM and loopback into the CNI bin dir"},
     {"version", cmd_version, "print the version"},
     {"help", cmd_help, "show this help"},
 };
@@ -25,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: sluice-agent <command> [flags]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-11s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\n'sluice-agent <command> --help' shows a command's flags.\n");
 }
 

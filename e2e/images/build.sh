@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Builds the e2e suites' container images without a registry, as OCI image
+# archives a runtime imports (`ctr -n k8s.io images import FILE`):
+#   pause    the sandbox image: a static pause (pause.c) as /pause
+#   busybox  busybox-static with every applet linked, /www/index.html and a
+#            CGI /www/cgi-bin/ip answering the client's address, for traffic tests
+# Each archive is written as an OCI layout (one uncompressed layer), named by an
+# io.containerd.image.name annotation, and cached under
+# $SL_IMAGE_CACHE/<hash of the inputs>/ so a second run only prints the paths.
+#
+# usage: e2e/images/build.sh            prints "NAME REF ARCHIVE" per image
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SL_BUSYBOX=${SL_BUSYBOX:-/bin/busybox}
+SL_IMAGE_CACHE=${SL_IMAGE_CACHE:-/var/cache/sluice/images}
+work=
+CC=${CC:-gcc}
+PAUSE_REF=localhost/sluice/pause:1
+BUSYBOX_REF=localhost/sluice/busybox:1
+
+die() {
+	echo "images/build.sh: $*" >&2
+	exit 1
+}
+
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+
+# blob_add LAYOUT FILE: moves FILE into LAYOUT's blobs; prints its digest hex.
+blob_add() {
+	local h
+	h=$(sha "$2")
+	mv -f "$2" "$1/blobs/sha256/$h"
+	echo "$h"
+}
+
+# oci_archive OUT REF ROOTFS ENTRYPOINT_JSON: an OCI archive of ROOTFS.
+oci_archive() {
+	local out=$1 ref=$2 rootfs=$3 entry=$4 lay layer config manifest
+	lay=$(mktemp -d "$out.XXXXXX")
+	mkdir -p "$lay/blobs/sha256"
+	tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$rootfs" -cf "$lay/layer" .
+	layer=$(blob_add "$lay" "$lay/layer")
+	jq -cn --arg l "sha256:$layer" --argjson e "$entry" '{
+		architecture: "amd64", os: "linux",
+		config: {Entrypoint: $e, Env: ["PATH=/bin"], WorkingDir: "/"},
+		rootfs: {type: "layers", diff_ids: [$l]}}' >"$lay/config"
+	config=$(blob_add "$lay" "$lay/config")
+	jq -cn --arg c "sha256:$config" --argjson cs "$(stat -c %s "$lay/blobs/sha256/$config")" \
+		--arg l "sha256:$layer" --argjson ls "$(stat -c %s "$lay/blobs/sha256/$layer")" '{
+		schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
+		config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
+		layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $l, size: $ls}]}' \
+		>"$lay/manifest"
+	manifest=$(blob_add "$lay" "$lay/manifest")
+	jq -cn --arg m "sha256:$manifest" --argjson ms "$(stat -c %s "$lay/blobs/sha256/$manifest")" \
+		--arg ref "$ref" '{schemaVersion: 2, manifests: [{
+		mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms,
+		platform: {architecture: "amd64", os: "linux"},
+		annotations: {"io.containerd.image.name": $ref,
+			"org.opencontainers.image.ref.name": ($ref | split(":")[1])}}]}' >"$lay/index.json"
+	echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+	tar -C "$lay" -cf "$out.tmp" oci-layout index.json blobs
+	rm -rf "$lay"
+	mv -f "$out.tmp" "$out"
+}
+
+pause_build() {
+	local work=$1
+	mkdir -p "$work/pause"
+	"$CC" -static -O2 -Wall -Werror -o "$work/pause/pause" "$here/pause.c"
+	oci_archive "$2" "$PAUSE_REF" "$work/pause" '["/pause"]'
+}
+
+busybox_build() {
+	local work=$1 r=$1/busybox a
+	mkdir -p "$r/bin" "$r/tmp" "$r/etc" "$r/proc" "$r/sys" "$r/dev" "$r/www/cgi-bin"
+	cp "$SL_BUSYBOX" "$r/bin/busybox"
+	for a in $("$SL_BUSYBOX" --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"
+	done
+	echo "hello from busybox" >"$r/www/index.html"
+	# httpd listens on an IPv6 socket: REMOTE_ADDR is "[::ffff:a.b.c.d]".
+	cat >"$r/www/cgi-bin/ip" <<-'EOF'
+		#!/bin/sh
+		a=${REMOTE_ADDR#\[}
+		a=${a%\]}
+		printf 'Content-Type: text/plain\r\n\r\n%s\n' "${a#::ffff:}"
+	EOF
+	chmod 0755 "$r/www/cgi-bin/ip"
+	echo "root:x:0:0:root:/:/bin/sh" >"$r/etc/passwd"
+	echo "root:x:0:" >"$r/etc/group"
+	oci_archive "$2" "$BUSYBOX_REF" "$r" '["/bin/sh"]'
+}
+
+main() {
+	command -v jq >/dev/null || die "jq is missing (make deps)"
+	[ -x "$SL_BUSYBOX" ] || die "$SL_BUSYBOX is missing (busybox-static; make deps)"
+	local key dir
+	# The inputs: this recipe, pause.c and the busybox binary.
+	key=$(cat "$here/build.sh" "$here/pause.c" "$SL_BUSYBOX" | sha256sum | cut -c1-16)
+	dir=$SL_IMAGE_CACHE/$key
+	if [ ! -s "$dir/pause.oci.tar" ] || [ ! -s "$dir/busybox.oci.tar" ]; then
+		mkdir -p "$dir" || die "cannot create $dir (run as root, or set SL_IMAGE_CACHE)"
+		work=$(mktemp -d)
+		trap 'rm -rf "$work"' EXIT
+		pause_build "$work" "$dir/pause.oci.tar"
+		busybox_build "$work" "$dir/busybox.oci.tar"
+	fi
+	echo "pause $PAUSE_REF $dir/pause.oci.tar"
+	echo "busybox $BUSYBOX_REF $dir/busybox.oci.tar"
+}
+
+main "$@"
