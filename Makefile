@@ -71,14 +71,20 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 # logging. Each component's main.c is left out of its unit tests.
 LIB_SRCS := $(wildcard bpf/user/*.c)
 CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
-AGENT_SRCS := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
+# node-agent/: agent/ (loop, CLI, config, status), kube/ (API client), svc/
+# (Service publisher), node/ (routes, conflist, reattach); short includes
+# through one -I per folder.
+AGENT_DIRS := $(sort $(dir $(wildcard node-agent/*/*.c)))
+AGENT_DIRS := $(filter-out node-agent/tests/,$(AGENT_DIRS))
+AGENT_INC := $(patsubst %/,-I%,$(AGENT_DIRS))
+AGENT_SRCS := $(filter-out node-agent/agent/main.c,$(wildcard $(AGENT_DIRS:%=%*.c)))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 LIB_OBJS := $(call obj,$(LIB_SRCS))
 CNI_OBJS := $(call obj,$(CNI_SRCS))
 AGENT_OBJS := $(call obj,$(AGENT_SRCS))
 
-$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard bpf/user/*.h cni/*.h node-agent/*.h) bpf/include/sluice/abi.h | check-pkgs
+$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard bpf/user/*.h cni/*.h node-agent/*/*.h) bpf/include/sluice/abi.h | check-pkgs
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -91,7 +97,9 @@ $(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(B)/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/sluice-agent: $(call obj,node-agent/main.c) $(AGENT_OBJS) $(B)/libsluice.a
+$(call obj,node-agent/agent/main.c) $(AGENT_OBJS): CFLAGS += $(AGENT_INC)
+
+$(B)/sluice-agent: $(call obj,node-agent/agent/main.c) $(AGENT_OBJS) $(B)/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -108,7 +116,7 @@ $(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(B)/libsluice.a
 $(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(B)/libsluice.a
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Inode-agent $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/bpf_%: bpf/tests/%.c $(B)/libsluice.a $(BPF_SKELS)
 	$(call msg,TEST,$@)

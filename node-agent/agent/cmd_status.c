@@ -133,7 +133,7 @@ static void status_usage(FILE *f)
 		   "FILE] [--json]\n");
 }
 
-int cmd_status(int argc, char **argv)
+int agent_cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"pin-dir", required_argument, NULL, 'p'},

@@ -14,7 +14,7 @@
 #include "conflist.h"
 #include "dp.h"
 #include "healthz.h"
-#include "kube_loop.h"
+#include "loop.h"
 #include "log.h"
 #include "reattach.h"
 
@@ -160,7 +160,7 @@ static int sock_lb_attach(const struct config *c)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+int agent_cmd_run(int argc, char **argv)
 {
 	_cleanup_close_ int sfd = -1;
 	struct dp_pin_report rep = {};
@@ -204,7 +204,7 @@ int cmd_run(int argc, char **argv)
 			 SLUICE_VERSION, c.node_name, c.pod_cidr, c.pin_dir);
 	} else {
 		/* A bad kubeconfig fails here, before anything is done to the node. */
-		if (kube_loop_config(&c, &kc) < 0)
+		if (agent_loop_config(&c, &kc) < 0)
 			return 1;
 		log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the "
 			 "Node object",
@@ -265,7 +265,7 @@ int cmd_run(int argc, char **argv)
 
 	if (c.api != CONFIG_API_STANDALONE) {
 		/* The loop writes the conflist once synced with the API. */
-		sig = kube_loop_run(&c, &kc, sfd);
+		sig = agent_loop_run(&c, &kc, sfd);
 		kube_config_free(&kc);
 		if (sig < 0)
 			return 1;
@@ -285,7 +285,7 @@ int cmd_run(int argc, char **argv)
 	}
 	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME,
 		 c.node_name);
-	r = kube_loop_publish_standalone(&c);
+	r = agent_loop_publish_standalone(&c);
 	if (r < 0)
 		log_warn_errno(r, "Failed to write agent status under '%s'", c.cni_state_dir);
 

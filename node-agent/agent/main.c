@@ -7,18 +7,18 @@
 
 #include "cmd.h"
 
-static int cmd_version(int argc, char **argv);
-static int cmd_help(int argc, char **argv);
+static int agent_cmd_version(int argc, char **argv);
+static int agent_cmd_help(int argc, char **argv);
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-    {"run", cmd_run, "load and pin the datapath, write the CNI config, keep running"},
-    {"status", cmd_status, "show the pinned datapath, readiness and counters"},
-    {"version", cmd_version, "print the version"},
-    {"help", cmd_help, "show this help"},
+    {"run", agent_cmd_run, "load and pin the datapath, write the CNI config, keep running"},
+    {"status", agent_cmd_status, "show the pinned datapath, readiness and counters"},
+    {"version", agent_cmd_version, "print the version"},
+    {"help", agent_cmd_help, "show this help"},
 };
 
 static void usage(FILE *f)
@@ -29,13 +29,13 @@ static void usage(FILE *f)
 	fprintf(f, "\n'sluice-agent <command> --help' shows a command's flags.\n");
 }
 
-static int cmd_version(int argc, char **argv)
+static int agent_cmd_version(int argc, char **argv)
 {
 	printf("sluice-agent %s (datapath ABI %d)\n", SLUICE_VERSION, SL_ABI_VERSION);
 	return 0;
 }
 
-static int cmd_help(int argc, char **argv)
+static int agent_cmd_help(int argc, char **argv)
 {
 	usage(stdout);
 	return 0;
@@ -50,9 +50,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
-		return cmd_help(argc - 1, argv + 1);
+		return agent_cmd_help(argc - 1, argv + 1);
 	if (!strcmp(name, "--version"))
-		return cmd_version(argc - 1, argv + 1);
+		return agent_cmd_version(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(name, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

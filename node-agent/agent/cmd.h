@@ -10,7 +10,7 @@
 #define EXIT_USAGE 2 /* bad flags or configuration */
 
 /* argv[0] is the subcommand's name. */
-int cmd_run(int argc, char **argv);
-int cmd_status(int argc, char **argv);
+int agent_cmd_run(int argc, char **argv);
+int agent_cmd_status(int argc, char **argv);
 
 #endif
