@@ -72,7 +72,8 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 LIB_SRCS := $(wildcard bpf/user/*.c)
 CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
 # node-agent/: agent/ (loop, CLI, config, status), kube/ (API client), svc/
-# (Service publisher), node/ (routes, conflist, reattach); short includes
+# (Service publisher), node/ (routes, conflist, reattach), lib/ (helpers under
+# all of them); short includes
 # through one -I per folder.
 AGENT_DIRS := $(sort $(dir $(wildcard node-agent/*/*.c)))
 AGENT_DIRS := $(filter-out node-agent/tests/,$(AGENT_DIRS))

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "errbuf.h"
 #include "kube_intern.h"
 #include "kube_objects.h"
 #include "kube_parse.h"
@@ -20,7 +21,7 @@ int kp_bad(struct pctx *pc, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(pc->why, pc->why_len, fmt, ap);
+	errbuf_vset(pc->why, pc->why_len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
 }
@@ -194,5 +195,21 @@ int kp_ip_list_parse(struct pctx *pc, json_t *arr, const char *path, struct kube
 		if (kp_ip_parse(pc, json_string_value(v), 0, p, &out[(*n)++]) < 0)
 			return -EINVAL;
 	}
+	return 0;
+}
+
+int kp_ports_alloc(struct pctx *pc, json_t *arr, const char *path, size_t elem, void **out,
+		   __u16 *n)
+{
+	size_t len = arr ? json_array_size(arr) : 0;
+
+	if (!len)
+		return 0;
+	if (len > 0xffff)
+		return kp_bad(pc, "%s: too many ports", path);
+	*out = calloc(len, elem);
+	if (!*out)
+		return kp_bad(pc, "out of memory");
+	*n = (__u16)len;
 	return 0;
 }

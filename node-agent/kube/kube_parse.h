@@ -39,6 +39,10 @@ int kp_proto_parse(struct pctx *pc, json_t *obj, const char *path, __u8 *proto);
 /* An array of address strings into out (at most max), *n counting. */
 int kp_ip_list_parse(struct pctx *pc, json_t *arr, const char *path, struct kube_ip *out,
 		     size_t max, size_t *n);
+/* One zeroed elem per entry of the ports array arr (none for absent or
+ * empty), the count in *n. */
+int kp_ports_alloc(struct pctx *pc, json_t *arr, const char *path, size_t elem, void **out,
+		   __u16 *n);
 int kp_labels_parse(struct pctx *pc, json_t *meta, struct kube_label **out, __u16 *n_out);
 const char *kp_label_get(json_t *meta, const char *key);
 

@@ -113,29 +113,24 @@ int kube_eps_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 
 	if (kp_get_typed(pc, root, "ports", "", JSON_ARRAY, &ports) < 0)
 		return -EINVAL;
-	if (ports && json_array_size(ports)) {
-		if (json_array_size(ports) > 0xffff)
-			return kp_bad(pc, "ports: too many ports");
-		s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-		if (!s->ports)
-			return kp_bad(pc, "out of memory");
-		s->n_ports = (__u16)json_array_size(ports);
-		json_array_foreach(ports, i, v)
-		{
-			char path[64];
-			long long port = 0;
+	if (kp_ports_alloc(pc, ports, "ports", sizeof(*s->ports), (void **)&s->ports, &s->n_ports) <
+	    0)
+		return -EINVAL;
+	json_array_foreach(ports, i, v)
+	{
+		char path[64];
+		long long port = 0;
 
-			snprintf(path, sizeof(path), "ports[%zu].", i);
-			if (!json_is_object(v))
-				return kp_bad(pc, "ports[%zu]: expected an object", i);
-			if (kp_get_str(pc, v, "name", path, &str) < 0 ||
-			    kp_proto_parse(pc, v, path, &s->ports[i].proto) < 0 ||
-			    kp_get_int(pc, v, "port", path, 0, 65535, &port) < 0)
-				return -EINVAL;
-			if (str && !(s->ports[i].name = intern_get(str)))
-				return kp_bad(pc, "out of memory");
-			s->ports[i].port = (__u16)port;
-		}
+		snprintf(path, sizeof(path), "ports[%zu].", i);
+		if (!json_is_object(v))
+			return kp_bad(pc, "ports[%zu]: expected an object", i);
+		if (kp_get_str(pc, v, "name", path, &str) < 0 ||
+		    kp_proto_parse(pc, v, path, &s->ports[i].proto) < 0 ||
+		    kp_get_int(pc, v, "port", path, 0, 65535, &port) < 0)
+			return -EINVAL;
+		if (str && !(s->ports[i].name = intern_get(str)))
+			return kp_bad(pc, "out of memory");
+		s->ports[i].port = (__u16)port;
 	}
 
 	if (kp_get_typed(pc, root, "endpoints", "", JSON_ARRAY, &eps) < 0)

@@ -112,14 +112,9 @@ static int svc_ports_parse(struct pctx *pc, json_t *spec, struct kube_service *s
 
 	if (kp_get_typed(pc, spec, "ports", "spec.", JSON_ARRAY, &ports) < 0)
 		return -EINVAL;
-	if (!ports || !json_array_size(ports))
-		return 0;
-	if (json_array_size(ports) > 0xffff)
-		return kp_bad(pc, "spec.ports: too many ports");
-	s->ports = calloc(json_array_size(ports), sizeof(*s->ports));
-	if (!s->ports)
-		return kp_bad(pc, "out of memory");
-	s->n_ports = (__u16)json_array_size(ports);
+	if (kp_ports_alloc(pc, ports, "spec.ports", sizeof(*s->ports), (void **)&s->ports,
+			   &s->n_ports) < 0)
+		return -EINVAL;
 	json_array_foreach(ports, i, v)
 	{
 		if (svc_port_parse(pc, v, i, &s->ports[i]) < 0)

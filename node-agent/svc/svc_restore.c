@@ -114,23 +114,16 @@ int svc_pub_restore(struct svc_pub *p)
 {
 	int r;
 
-	r = p->ops->be_foreach(p->ops_ctx, restore_be, p);
-	if (r < 0)
-		return r;
-	r = p->ops->svc_foreach(p->ops_ctx, restore_svc, p);
-	if (r < 0)
-		return r;
-	r = p->ops->svc_foreach(p->ops_ctx, restore_slot, p);
-	if (r < 0)
-		return r;
-	r = p->ops->revnat_foreach(p->ops_ctx, restore_revnat, p);
-	if (r < 0)
+	/* Backends first (slots name them), masters before their slots. */
+	if ((r = p->ops->be_foreach(p->ops_ctx, restore_be, p)) < 0 ||
+	    (r = p->ops->svc_foreach(p->ops_ctx, restore_svc, p)) < 0 ||
+	    (r = p->ops->svc_foreach(p->ops_ctx, restore_slot, p)) < 0 ||
+	    (r = p->ops->revnat_foreach(p->ops_ctx, restore_revnat, p)) < 0)
 		return r;
 	/* A master without revnat (a crash in between) gets it on its first publish. */
 	return 0;
 }
 
-/* After the first full publish: what the maps held but nobody wants. */
 /* Ports nobody took over, and sl_svc4 entries that were stale at start and
  * were not published again since. */
 static int leftover_ports_remove(struct svc_pub *p)

@@ -7,6 +7,13 @@
 
 #include "svc_writes.h"
 
+/* Deletes count once; a key already gone is deleted. */
+static int deleted(struct svc_pub *p, int r)
+{
+	p->st.deletes++;
+	return r == -ENOENT ? 0 : r;
+}
+
 int pub_svc_write(struct svc_pub *p, const struct sl_svc_key *k, const struct sl_svc_val *v)
 {
 	p->st.writes++;
@@ -15,11 +22,7 @@ int pub_svc_write(struct svc_pub *p, const struct sl_svc_key *k, const struct sl
 
 int pub_svc_delete(struct svc_pub *p, const struct sl_svc_key *k)
 {
-	int r;
-
-	p->st.deletes++;
-	r = p->ops->svc_delete(p->ops_ctx, k);
-	return r == -ENOENT ? 0 : r;
+	return deleted(p, p->ops->svc_delete(p->ops_ctx, k));
 }
 
 int pub_be_write(struct svc_pub *p, __u32 id, const struct sl_be_val *v)
@@ -30,11 +33,7 @@ int pub_be_write(struct svc_pub *p, __u32 id, const struct sl_be_val *v)
 
 int pub_be_delete(struct svc_pub *p, __u32 id)
 {
-	int r;
-
-	p->st.deletes++;
-	r = p->ops->be_delete(p->ops_ctx, id);
-	return r == -ENOENT ? 0 : r;
+	return deleted(p, p->ops->be_delete(p->ops_ctx, id));
 }
 
 int pub_revnat_write(struct svc_pub *p, __u32 id, const struct sl_revnat_val *v)
@@ -45,11 +44,7 @@ int pub_revnat_write(struct svc_pub *p, __u32 id, const struct sl_revnat_val *v)
 
 int pub_revnat_delete(struct svc_pub *p, __u32 id)
 {
-	int r;
-
-	p->st.deletes++;
-	r = p->ops->revnat_delete(p->ops_ctx, id);
-	return r == -ENOENT ? 0 : r;
+	return deleted(p, p->ops->revnat_delete(p->ops_ctx, id));
 }
 
 /* --- backends ------------------------------------------------------------ */
