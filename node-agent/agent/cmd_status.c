@@ -149,6 +149,8 @@ static int status_flags_parse(int argc, char **argv, struct status_flags *f)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
+	const char **value_of[] = {
+	    ['p'] = &f->pin_dir, ['d'] = &f->state_dir, ['f'] = &f->state_file};
 	int opt;
 
 	optind = 0;
@@ -156,16 +158,12 @@ static int status_flags_parse(int argc, char **argv, struct status_flags *f)
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			f->pin_dir = optarg;
+		case 'd':
+		case 'f':
+			*value_of[opt] = optarg;
 			break;
 		case 'j':
 			f->json = true;
-			break;
-		case 'd':
-			f->state_dir = optarg;
-			break;
-		case 'f':
-			f->state_file = optarg;
 			break;
 		case 'h':
 			status_usage(stdout);
