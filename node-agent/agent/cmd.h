@@ -3,9 +3,7 @@
 #ifndef SLUICE_AGENT_CMD_H
 #define SLUICE_AGENT_CMD_H
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define EXIT_USAGE 2 /* bad flags or configuration */
 
