@@ -73,7 +73,14 @@ COMMON_SRCS := $(wildcard common/*.c)
 DP_LOAD_SRCS := bpf/user/pin_load.c bpf/user/sock_load.c
 DP_SRCS := $(filter-out $(DP_LOAD_SRCS),$(wildcard bpf/user/*.c))
 CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
-AGENT_SRCS := $(filter-out node-agent/main.c,$(wildcard node-agent/*.c))
+# node-agent/: agent/ (loop, CLI, config, status), kube/ (API client), svc/
+# (Service publisher), node/ (routes, conflist, reattach), lib/ (helpers under
+# all of them); short includes
+# through one -I per folder.
+AGENT_DIRS := $(sort $(dir $(wildcard node-agent/*/*.c)))
+AGENT_DIRS := $(filter-out node-agent/tests/,$(AGENT_DIRS))
+AGENT_INC := $(patsubst %/,-I%,$(AGENT_DIRS))
+AGENT_SRCS := $(filter-out node-agent/agent/main.c,$(wildcard $(AGENT_DIRS:%=%*.c)))
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 CNI_OBJS := $(call obj,$(CNI_SRCS))
@@ -85,7 +92,7 @@ LIBDP_LOAD := $(B)/libdp_load.a
 CNI_LIBS := $(LIBDP) $(LIBCOMMON)
 AGENT_LIBS := $(LIBDP_LOAD) $(LIBDP) $(LIBCOMMON)
 
-$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard common/*.h bpf/user/*.h cni/*.h node-agent/*.h) bpf/include/sluice/abi.h | check-pkgs
+$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard common/*.h bpf/user/*.h cni/*.h node-agent/*/*.h) bpf/include/sluice/abi.h | check-pkgs
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -101,7 +108,9 @@ $(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/sluice-agent: $(call obj,node-agent/main.c) $(AGENT_OBJS) $(AGENT_LIBS)
+$(call obj,node-agent/agent/main.c) $(AGENT_OBJS): CFLAGS += $(AGENT_INC)
+
+$(B)/sluice-agent: $(call obj,node-agent/agent/main.c) $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -118,7 +127,7 @@ $(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(CNI_LIBS)
 $(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Inode-agent $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/bpf_%: bpf/tests/%.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,TEST,$@)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* libnl-route-3 glue shared by the two netlink files (cni/netlink.c and
- * node-agent/routes.c): scope-bound cleanup of libnl objects and the one
+ * node-agent/node/routes.c): scope-bound cleanup of libnl objects and the one
  * conversion of -NLE_* codes to -errno. Include nowhere else. */
 #ifndef SLUICE_NL_UTIL_H
 #define SLUICE_NL_UTIL_H

@@ -156,12 +156,12 @@ static void test_cmd_all_or_nothing(void)
 	file_write("plugins/loopback", "lo", 0755);
 
 	UNIT_CASE("install-cni installs nothing while the IPAM plugin is missing");
-	CHECK_INT(cmd_install_cni(argc, argv), 1);
+	CHECK_INT(agent_cmd_install_cni(argc, argv), 1);
 	CHECK_INT(dir_count("node/bin"), -ENOENT);
 
 	UNIT_CASE("install-cni installs sluice, loopback and host-local");
 	file_write("plugins/host-local", "hl", 0755);
-	CHECK_INT(cmd_install_cni(argc, argv), 0);
+	CHECK_INT(agent_cmd_install_cni(argc, argv), 0);
 	CHECK_INT(dir_count("node/bin"), 3);
 	CHECK_STR(file_read("node/bin/loopback"), "lo");
 	CHECK_STR(file_read("node/bin/host-local"), "hl");
@@ -171,12 +171,12 @@ static void test_cmd_all_or_nothing(void)
 	char *argv2[] = {"install-cni", "--from", from,	    "--plugins-from", plugins,
 			 "--to",	to,	  "--ipam", "sluice",	      NULL};
 	path_of(to, sizeof(to), "node/bin2");
-	CHECK_INT(cmd_install_cni(9, argv2), 0);
+	CHECK_INT(agent_cmd_install_cni(9, argv2), 0);
 	CHECK_INT(dir_count("node/bin2"), 2);
 
 	UNIT_CASE("install-cni refuses an IPAM name with a slash");
 	char *argv3[] = {"install-cni", "--to", to, "--ipam", "../x", NULL};
-	CHECK_INT(cmd_install_cni(5, argv3), EXIT_USAGE);
+	CHECK_INT(agent_cmd_install_cni(5, argv3), EXIT_USAGE);
 	CHECK_INT(dir_count("node/bin2"), 2);
 }
 

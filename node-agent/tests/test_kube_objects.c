@@ -428,42 +428,11 @@ static void rec_bad(void *ctx, const char *ns, const char *name, const char *why
 	snprintf(p->last_bad, sizeof(p->last_bad), "%s/%s: %s", ns, name, why);
 }
 
-static void test_page_and_events(void)
+/* Watch lines: events, bookmarks, errors, and what is refused. */
+static void events_check(void)
 {
-	static const struct kube_page_ops ops = {rec_item, rec_bad};
-	const char page[] =
-	    "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
-	    "\"10245\","
-	    "\"continue\":\"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ==\",\"remainingItemCount\":1},\"items\":"
-	    "["
-	    "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podCIDR\":\"10.244.1.0/24\"}},"
-	    "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podCIDR\":7}},"
-	    "{\"metadata\":{\"name\":\"c\"}}]}";
-	char rv[KUBE_RV_MAX], why[KUBE_WHY_MAX], *cont = NULL;
-	struct kube_store store;
-	struct page_rec rec = {.store = &store};
+	char why[KUBE_WHY_MAX];
 	struct kube_event ev;
-	int r;
-
-	kube_store_init(&store, KUBE_NODE, NULL, NULL);
-	UNIT_CASE("list page: items stored, malformed item skipped, continue and RV read");
-	r = kube_page_parse(KUBE_NODE, page, strlen(page), &ops, &rec, rv, &cont, why, sizeof(why));
-	CHECK_INT(r, 0);
-	CHECK_INT(rec.items, 2);
-	CHECK_INT(rec.bad, 1);
-	CHECK(strstr(rec.last_bad, "/b: spec.podCIDR: expected a string") != NULL);
-	CHECK_STR(rv, "10245");
-	CHECK_STR(cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ==");
-	CHECK_INT(store.count, 2);
-	free(cont);
-	UNIT_CASE("list page not JSON");
-	CHECK_INT(kube_page_parse(KUBE_NODE, "<html>", 6, &ops, &rec, rv, &cont, why, sizeof(why)),
-		  -EBADMSG);
-	CHECK(cont == NULL);
-	UNIT_CASE("list page without resourceVersion");
-	CHECK_INT(kube_page_parse(KUBE_NODE, "{\"items\":[]}", 12, &ops, &rec, rv, &cont, why,
-				  sizeof(why)),
-		  -EBADMSG);
 
 	UNIT_CASE("watch event MODIFIED");
 	{
@@ -521,6 +490,45 @@ static void test_page_and_events(void)
 		CHECK_STR(ev.rv, "77");
 		CHECK(ev.obj == NULL);
 	}
+}
+
+static void test_page_and_events(void)
+{
+	static const struct kube_page_ops ops = {rec_item, rec_bad};
+	const char page[] =
+	    "{\"kind\":\"NodeList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":"
+	    "\"10245\","
+	    "\"continue\":\"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ==\",\"remainingItemCount\":1},\"items\":"
+	    "["
+	    "{\"metadata\":{\"name\":\"a\"},\"spec\":{\"podCIDR\":\"10.244.1.0/24\"}},"
+	    "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"podCIDR\":7}},"
+	    "{\"metadata\":{\"name\":\"c\"}}]}";
+	char rv[KUBE_RV_MAX], why[KUBE_WHY_MAX], *cont = NULL;
+	struct kube_store store;
+	struct page_rec rec = {.store = &store};
+	int r;
+
+	kube_store_init(&store, KUBE_NODE, NULL, NULL);
+	UNIT_CASE("list page: items stored, malformed item skipped, continue and RV read");
+	r = kube_page_parse(KUBE_NODE, page, strlen(page), &ops, &rec, rv, &cont, why, sizeof(why));
+	CHECK_INT(r, 0);
+	CHECK_INT(rec.items, 2);
+	CHECK_INT(rec.bad, 1);
+	CHECK(strstr(rec.last_bad, "/b: spec.podCIDR: expected a string") != NULL);
+	CHECK_STR(rv, "10245");
+	CHECK_STR(cont, "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ==");
+	CHECK_INT(store.count, 2);
+	free(cont);
+	UNIT_CASE("list page not JSON");
+	CHECK_INT(kube_page_parse(KUBE_NODE, "<html>", 6, &ops, &rec, rv, &cont, why, sizeof(why)),
+		  -EBADMSG);
+	CHECK(cont == NULL);
+	UNIT_CASE("list page without resourceVersion");
+	CHECK_INT(kube_page_parse(KUBE_NODE, "{\"items\":[]}", 12, &ops, &rec, rv, &cont, why,
+				  sizeof(why)),
+		  -EBADMSG);
+
+	events_check();
 	kube_store_fini(&store);
 }
 

@@ -7,19 +7,19 @@
 
 #include "cmd.h"
 
-static int cmd_version(int argc, char **argv);
-static int cmd_help(int argc, char **argv);
+static int agent_cmd_version(int argc, char **argv);
+static int agent_cmd_help(int argc, char **argv);
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-    {"run", cmd_run, "load and pin the datapath, write the CNI config, keep running"},
-    {"status", cmd_status, "show the pinned datapath, readiness and counters"},
-    {"install-cni", cmd_install_cni, "copy the plugin, its IPAM and loopback into the CNI bin dir"},
-    {"version", cmd_version, "print the version"},
-    {"help", cmd_help, "show this help"},
+    {"run", agent_cmd_run, "load and pin the datapath, write the CNI config, keep running"},
+    {"status", agent_cmd_status, "show the pinned datapath, readiness and counters"},
+    {"install-cni", agent_cmd_install_cni, "copy the plugin, its IPAM and loopback into the CNI bin dir"},
+    {"version", agent_cmd_version, "print the version"},
+    {"help", agent_cmd_help, "show this help"},
 };
 
 static void usage(FILE *f)
@@ -30,13 +30,13 @@ static void usage(FILE *f)
 	fprintf(f, "\n'sluice-agent <command> --help' shows a command's flags.\n");
 }
 
-static int cmd_version(int argc, char **argv)
+static int agent_cmd_version(int argc, char **argv)
 {
 	printf("sluice-agent %s (datapath ABI %d)\n", SLUICE_VERSION, SL_ABI_VERSION);
 	return 0;
 }
 
-static int cmd_help(int argc, char **argv)
+static int agent_cmd_help(int argc, char **argv)
 {
 	usage(stdout);
 	return 0;
@@ -51,9 +51,9 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(name, "--help") || !strcmp(name, "-h"))
-		return cmd_help(argc - 1, argv + 1);
+		return agent_cmd_help(argc - 1, argv + 1);
 	if (!strcmp(name, "--version"))
-		return cmd_version(argc - 1, argv + 1);
+		return agent_cmd_version(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (!strcmp(name, cmds[i].name))
 			return cmds[i].fn(argc - 1, argv + 1);

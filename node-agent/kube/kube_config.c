@@ -13,20 +13,10 @@
 #include <yaml.h>
 
 #include "cleanup.h"
+#include "errbuf.h"
 #include "kube_config.h"
 
 #define TOKEN_MAX (64 * 1024)
-
-__attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt,
-							 ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 static int b64_val(unsigned char c)
 {
@@ -180,7 +170,7 @@ static int file_read(const char *path, size_t max, char **out, size_t *out_len)
 static int server_check(const char *server, char *err, size_t len)
 {
 	if (strncmp(server, "https://", 8) || !server[8])
-		return err_set(err, len, "server '%s' must be an https:// URL", server);
+		return errbuf_set(err, len, "server '%s' must be an https:// URL", server);
 	return 0;
 }
 
@@ -194,22 +184,22 @@ static int tls_item(yaml_document_t *doc, yaml_node_t *m, const char *key, const
 
 	snprintf(data_key, sizeof(data_key), "%s-data", key);
 	if (ystr(doc, m, data_key, &v) < 0)
-		return err_set(err, len, "%s: '%s' must be a string", what, data_key);
+		return errbuf_set(err, len, "%s: '%s' must be a string", what, data_key);
 	if (v[0]) {
 		r = base64_decode(v, strlen(v), &blob->data, &blob->len);
 		if (r < 0)
-			return err_set(err, len, "%s: '%s' is not valid base64", what, data_key);
+			return errbuf_set(err, len, "%s: '%s' is not valid base64", what, data_key);
 		return 0;
 	}
 	if (ystr(doc, m, key, &v) < 0)
-		return err_set(err, len, "%s: '%s' must be a string", what, key);
+		return errbuf_set(err, len, "%s: '%s' must be a string", what, key);
 	if (!v[0])
 		return 0;
 	if (path_resolve(base_dir, v, path, KUBE_PATH_MAX) < 0)
-		return err_set(err, len, "%s: '%s' path too long", what, key);
+		return errbuf_set(err, len, "%s: '%s' path too long", what, key);
 	if (access(path, R_OK) < 0)
-		return err_set(err, len, "%s: cannot read %s '%s': %s", what, key, path,
-			       strerror(errno));
+		return errbuf_set(err, len, "%s: cannot read %s '%s': %s", what, key, path,
+				  strerror(errno));
 	return 0;
 }
 
@@ -222,9 +212,9 @@ static int cluster_load(yaml_document_t *doc, yaml_node_t *cl, const char *name,
 
 	snprintf(what, sizeof(what), "cluster '%s'", name);
 	if (ystr(doc, cl, "server", &v) < 0 || !v[0])
-		return err_set(err, len, "%s has no server", what);
+		return errbuf_set(err, len, "%s has no server", what);
 	if (strlen(v) >= sizeof(kc->server))
-		return err_set(err, len, "%s: server URL too long", what);
+		return errbuf_set(err, len, "%s: server URL too long", what);
 	r = server_check(v, err, len);
 	if (r < 0)
 		return r;
@@ -232,18 +222,18 @@ static int cluster_load(yaml_document_t *doc, yaml_node_t *cl, const char *name,
 	while (kc->server[strlen(kc->server) - 1] == '/')
 		kc->server[strlen(kc->server) - 1] = '\0';
 	if (ystr(doc, cl, "tls-server-name", &v) < 0 || strlen(v) >= sizeof(kc->tls_server_name))
-		return err_set(err, len, "%s: invalid tls-server-name", what);
+		return errbuf_set(err, len, "%s: invalid tls-server-name", what);
 	snprintf(kc->tls_server_name, sizeof(kc->tls_server_name), "%s", v);
 	if (ystr(doc, cl, "insecure-skip-tls-verify", &v) < 0)
-		return err_set(err, len, "%s: insecure-skip-tls-verify must be true or false",
-			       what);
+		return errbuf_set(err, len, "%s: insecure-skip-tls-verify must be true or false",
+				  what);
 	if (v[0] && strcmp(v, "true") && strcmp(v, "false"))
-		return err_set(err, len,
-			       "%s: insecure-skip-tls-verify must be true or false, not '%s'", what,
-			       v);
+		return errbuf_set(err, len,
+				  "%s: insecure-skip-tls-verify must be true or false, not '%s'",
+				  what, v);
 	kc->insecure = !strcmp(v, "true");
 	if (ystr(doc, cl, "proxy-url", &v) < 0 || v[0])
-		return err_set(err, len, "%s: proxy-url is not supported", what);
+		return errbuf_set(err, len, "%s: proxy-url is not supported", what);
 	return tls_item(doc, cl, "certificate-authority", base_dir, kc->ca_file, &kc->ca_data, what,
 			err, len);
 }
@@ -260,10 +250,10 @@ static int user_load(yaml_document_t *doc, yaml_node_t *u, const char *name, con
 	snprintf(what, sizeof(what), "user '%s'", name);
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		if (ymap_get(doc, u, unsupported[i]))
-			return err_set(err, len,
-				       "%s: '%s' is not supported (use a token, tokenFile or "
-				       "client certificate)",
-				       what, unsupported[i]);
+			return errbuf_set(err, len,
+					  "%s: '%s' is not supported (use a token, tokenFile or "
+					  "client certificate)",
+					  what, unsupported[i]);
 	r = tls_item(doc, u, "client-certificate", base_dir, kc->cert_file, &kc->cert_data, what,
 		     err, len);
 	if (r < 0)
@@ -272,21 +262,21 @@ static int user_load(yaml_document_t *doc, yaml_node_t *u, const char *name, con
 	if (r < 0)
 		return r;
 	if ((kc->cert_file[0] || kc->cert_data.data) != (kc->key_file[0] || kc->key_data.data))
-		return err_set(
+		return errbuf_set(
 		    err, len, "%s: client-certificate and client-key must be given together", what);
 	if (ystr(doc, u, "token", &v) < 0)
-		return err_set(err, len, "%s: token must be a string", what);
+		return errbuf_set(err, len, "%s: token must be a string", what);
 	if (v[0] && !(kc->token = strdup(v)))
 		return -ENOMEM;
 	if (ystr(doc, u, "tokenFile", &v) < 0)
-		return err_set(err, len, "%s: tokenFile must be a string", what);
+		return errbuf_set(err, len, "%s: tokenFile must be a string", what);
 	if (v[0]) {
 		if (path_resolve(base_dir, v, kc->token_file, sizeof(kc->token_file)) < 0)
-			return err_set(err, len, "%s: tokenFile path too long", what);
+			return errbuf_set(err, len, "%s: tokenFile path too long", what);
 		r = kube_config_token_refresh(kc, true);
 		if (r < 0)
-			return err_set(err, len, "%s: cannot read tokenFile '%s': %s", what,
-				       kc->token_file, strerror(-r));
+			return errbuf_set(err, len, "%s: cannot read tokenFile '%s': %s", what,
+					  kc->token_file, strerror(-r));
 	}
 	return 0;
 }
@@ -303,24 +293,25 @@ static int doc_load(yaml_document_t *doc, const char *path, struct kube_config *
 		return -ENOMEM;
 	base_dir = dirname(dir_buf);
 	if (!root || root->type != YAML_MAPPING_NODE)
-		return err_set(err, len, "kubeconfig '%s' is empty or not a mapping", path);
+		return errbuf_set(err, len, "kubeconfig '%s' is empty or not a mapping", path);
 	if (ystr(doc, root, "current-context", &cur) < 0 || !cur[0])
-		return err_set(err, len, "kubeconfig '%s' has no current-context", path);
+		return errbuf_set(err, len, "kubeconfig '%s' has no current-context", path);
 	if (strlen(cur) >= sizeof(kc->context))
-		return err_set(err, len, "kubeconfig '%s': current-context too long", path);
+		return errbuf_set(err, len, "kubeconfig '%s': current-context too long", path);
 	snprintf(kc->context, sizeof(kc->context), "%s", cur);
 	ctx = ynamed(doc, root, "contexts", "context", cur);
 	if (!ctx)
-		return err_set(err, len, "kubeconfig '%s': context '%s' not found", path, cur);
+		return errbuf_set(err, len, "kubeconfig '%s': context '%s' not found", path, cur);
 	if (ystr(doc, ctx, "cluster", &cluster) < 0 || !cluster[0])
-		return err_set(err, len, "kubeconfig '%s': context '%s' names no cluster", path,
-			       cur);
+		return errbuf_set(err, len, "kubeconfig '%s': context '%s' names no cluster", path,
+				  cur);
 	if (ystr(doc, ctx, "user", &user) < 0)
-		return err_set(err, len, "kubeconfig '%s': context '%s': user must be a string",
-			       path, cur);
+		return errbuf_set(err, len, "kubeconfig '%s': context '%s': user must be a string",
+				  path, cur);
 	cl = ynamed(doc, root, "clusters", "cluster", cluster);
 	if (!cl)
-		return err_set(err, len, "kubeconfig '%s': cluster '%s' not found", path, cluster);
+		return errbuf_set(err, len, "kubeconfig '%s': cluster '%s' not found", path,
+				  cluster);
 	r = cluster_load(doc, cl, cluster, base_dir, kc, err, len);
 	if (r < 0)
 		return r;
@@ -328,7 +319,7 @@ static int doc_load(yaml_document_t *doc, const char *path, struct kube_config *
 		return 0;
 	u = ynamed(doc, root, "users", "user", user);
 	if (!u)
-		return err_set(err, len, "kubeconfig '%s': user '%s' not found", path, user);
+		return errbuf_set(err, len, "kubeconfig '%s': user '%s' not found", path, user);
 	return user_load(doc, u, user, base_dir, kc, err, len);
 }
 
@@ -343,7 +334,7 @@ int kube_config_load(const char *path, struct kube_config *kc, char *err, size_t
 	memset(kc, 0, sizeof(*kc));
 	kc->mode = KUBE_MODE_KUBECONFIG;
 	if (strlen(path) >= sizeof(kc->source))
-		return err_set(err, err_len, "kubeconfig path too long");
+		return errbuf_set(err, err_len, "kubeconfig path too long");
 	snprintf(kc->source, sizeof(kc->source), "%s", path);
 	r = file_read(path, 4 << 20, &text, &n);
 	if (r < 0) {
@@ -354,9 +345,9 @@ int kube_config_load(const char *path, struct kube_config *kc, char *err, size_t
 		return -ENOMEM;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, n);
 	if (!yaml_parser_load(&parser, &doc)) {
-		r = err_set(err, err_len, "malformed kubeconfig '%s': line %zu column %zu: %s",
-			    path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-			    parser.problem ? parser.problem : "parse error");
+		r = errbuf_set(err, err_len, "malformed kubeconfig '%s': line %zu column %zu: %s",
+			       path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			       parser.problem ? parser.problem : "parse error");
 		yaml_parser_delete(&parser);
 		return r;
 	}
@@ -381,15 +372,15 @@ int kube_config_in_cluster(const char *sa_dir, struct kube_config *kc, char *err
 		return -ENOENT;
 	}
 	if (strspn(port, "0123456789") != strlen(port) || atoi(port) < 1 || atoi(port) > 65535)
-		return err_set(err, err_len, "invalid KUBERNETES_SERVICE_PORT '%s'", port);
+		return errbuf_set(err, err_len, "invalid KUBERNETES_SERVICE_PORT '%s'", port);
 	if (strlen(host) > 253 || strpbrk(host, "/[]@ "))
-		return err_set(err, err_len, "invalid KUBERNETES_SERVICE_HOST '%s'", host);
+		return errbuf_set(err, err_len, "invalid KUBERNETES_SERVICE_HOST '%s'", host);
 	snprintf(kc->source, sizeof(kc->source), "%s", sa_dir);
 	snprintf(kc->server, sizeof(kc->server),
 		 strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s", host, port);
 	if (path_resolve(sa_dir, "token", kc->token_file, sizeof(kc->token_file)) < 0 ||
 	    path_resolve(sa_dir, "ca.crt", kc->ca_file, sizeof(kc->ca_file)) < 0)
-		return err_set(err, err_len, "service-account dir path too long");
+		return errbuf_set(err, err_len, "service-account dir path too long");
 	if (access(kc->token_file, F_OK) < 0) {
 		snprintf(err, err_len, "not in a cluster: no token at '%s'", kc->token_file);
 		return -ENOENT;

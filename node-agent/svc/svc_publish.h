@@ -10,36 +10,7 @@
 #include "sluice/abi.h"
 #include "kube_store.h"
 #include "log.h"
-
-enum svc_map { SVC_MAP_SVC, SVC_MAP_BE, SVC_MAP_REVNAT, SVC_MAP_N };
-
-/* The map layer: dp_svc_* and friends in the agent, a recorder in the tests.
- * Same contracts as dp.h (-errno, -ENOENT on deleting an absent key). */
-struct svc_map_ops {
-	int (*svc_update)(void *ctx, const struct sl_svc_key *key, const struct sl_svc_val *val);
-	int (*svc_delete)(void *ctx, const struct sl_svc_key *key);
-	int (*be_update)(void *ctx, __u32 id, const struct sl_be_val *val);
-	int (*be_delete)(void *ctx, __u32 id);
-	int (*revnat_update)(void *ctx, __u32 id, const struct sl_revnat_val *val);
-	int (*revnat_delete)(void *ctx, __u32 id);
-	int (*svc_foreach)(void *ctx,
-			   int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val,
-				     void *c),
-			   void *c);
-	int (*be_foreach)(void *ctx, int (*fn)(__u32 id, const struct sl_be_val *val, void *c),
-			  void *c);
-	int (*revnat_foreach)(void *ctx,
-			      int (*fn)(__u32 id, const struct sl_revnat_val *val, void *c),
-			      void *c);
-};
-
-/* The pinned maps under a pin dir, through dp.h: the agent's map layer. */
-struct svc_dp {
-	int fd[SVC_MAP_N];
-};
-extern const struct svc_map_ops svc_dp_ops;
-int svc_dp_open(const char *pin_dir, struct svc_dp *d);
-void svc_dp_close(struct svc_dp *d);
+#include "svc_dp.h"
 
 /* Something to log: the publisher never logs itself. */
 typedef void (*svc_note_fn)(void *ctx, enum log_level level, const char *msg);
@@ -59,8 +30,6 @@ struct svc_stats {
 };
 
 struct svc_pub;
-
-const char *svc_map_name(enum svc_map m);
 
 /* node: this node's name (endpoint locality, node hints). */
 int svc_pub_new(const struct svc_map_ops *ops, void *ops_ctx, const char *node, svc_note_fn note,

@@ -237,7 +237,7 @@ static size_t install_list(const struct install_opts *o, struct cni_bin *bins)
 	return n;
 }
 
-int cmd_install_cni(int argc, char **argv)
+int agent_cmd_install_cni(int argc, char **argv)
 {
 	struct install_opts o = {.plugins_from = INSTALL_PLUGINS_DIR,
 				 .to = CONFIG_DEFAULT_CNI_BIN_DIR,

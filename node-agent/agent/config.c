@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "dp.h"
+#include "errbuf.h"
 #include "healthz.h"
 
 enum opt_kind {
@@ -63,17 +64,6 @@ static const struct opt opts[] = {
 #define N_OPTS	     (sizeof(opts) / sizeof(opts[0]))
 #define OPT_VAL_BASE 256 /* getopt values above any short option character */
 
-__attribute__((format(printf, 3, 4))) static int err_set(char *err, size_t len, const char *fmt,
-							 ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static const struct opt *opt_by_key(const char *key)
 {
 	for (size_t i = 0; i < N_OPTS; i++)
@@ -114,32 +104,32 @@ int cidr4_parse(const char *s, char *out, size_t out_len, char *err, size_t err_
 	__u32 mask;
 
 	if (!slash)
-		return err_set(err, err_len, "invalid pod CIDR '%s': expected a.b.c.d/n", s);
+		return errbuf_set(err, err_len, "invalid pod CIDR '%s': expected a.b.c.d/n", s);
 	if ((size_t)(slash - s) >= sizeof(addr))
-		return err_set(err, err_len, "invalid pod CIDR '%s': bad address", s);
+		return errbuf_set(err, err_len, "invalid pod CIDR '%s': bad address", s);
 	memcpy(addr, s, slash - s);
 	addr[slash - s] = '\0';
 	if (inet_pton(AF_INET, addr, &in) != 1)
-		return err_set(err, err_len, "invalid pod CIDR '%s': '%s' is not an IPv4 address",
-			       s, addr);
+		return errbuf_set(err, err_len,
+				  "invalid pod CIDR '%s': '%s' is not an IPv4 address", s, addr);
 	errno = 0;
 	prefix = strtoul(slash + 1, &end, 10);
 	if (slash[1] < '0' || slash[1] > '9' || *end || errno || prefix > 32)
-		return err_set(err, err_len, "invalid pod CIDR '%s': prefix length must be 0..32",
-			       s);
+		return errbuf_set(err, err_len,
+				  "invalid pod CIDR '%s': prefix length must be 0..32", s);
 	if (prefix == 0 || prefix > 30)
-		return err_set(err, err_len,
-			       "invalid pod CIDR '%s': prefix length must be 1..30 to hold pods",
-			       s);
+		return errbuf_set(err, err_len,
+				  "invalid pod CIDR '%s': prefix length must be 1..30 to hold pods",
+				  s);
 	mask = htonl(~0u << (32 - prefix));
 	net.s_addr = in.s_addr & mask;
 	inet_ntop(AF_INET, &net, canon, sizeof(canon));
 	if (net.s_addr != in.s_addr)
-		return err_set(err, err_len,
-			       "invalid pod CIDR '%s': host bits set (did you mean %s/%lu?)", s,
-			       canon, prefix);
+		return errbuf_set(err, err_len,
+				  "invalid pod CIDR '%s': host bits set (did you mean %s/%lu?)", s,
+				  canon, prefix);
 	if ((size_t)snprintf(out, out_len, "%s/%lu", canon, prefix) >= out_len)
-		return err_set(err, err_len, "invalid pod CIDR '%s': too long", s);
+		return errbuf_set(err, err_len, "invalid pod CIDR '%s': too long", s);
 	return 0;
 }
 
@@ -154,16 +144,16 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 	switch (o->kind) {
 	case OPT_NAME:
 		if (!name_valid(val))
-			return err_set(err, len,
-				       "invalid %s '%s': must be a lowercase DNS name (RFC 1123)",
-				       src, val);
+			return errbuf_set(
+			    err, len, "invalid %s '%s': must be a lowercase DNS name (RFC 1123)",
+			    src, val);
 		break;
 	case OPT_CIDR:
 		return cidr4_parse(val, field, o->size, err, len);
 	case OPT_PATH:
 		if (val[0] != '/')
-			return err_set(err, len, "invalid %s '%s': must be an absolute path", src,
-				       val);
+			return errbuf_set(err, len, "invalid %s '%s': must be an absolute path",
+					  src, val);
 		break;
 	case OPT_ADDR: {
 		__be32 ip;
@@ -172,7 +162,7 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 		if (!strcmp(val, "0"))
 			val = "";
 		if (val[0] && healthz_addr_parse(val, &ip, &port) < 0)
-			return err_set(
+			return errbuf_set(
 			    err, len,
 			    "invalid %s '%s': must be IPv4:port (e.g. 0.0.0.0:10256), or \"\" or "
 			    "\"0\" to disable",
@@ -183,8 +173,8 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 		errno = 0;
 		n = strtol(val, &end, 10);
 		if (!*val || *end || errno || n < CONFIG_MTU_MIN || n > CONFIG_MTU_MAX)
-			return err_set(err, len, "invalid %s '%s': must be a number in %d..%d", src,
-				       val, CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+			return errbuf_set(err, len, "invalid %s '%s': must be a number in %d..%d",
+					  src, val, CONFIG_MTU_MIN, CONFIG_MTU_MAX);
 		*(int *)field = (int)n;
 		return 0;
 	case OPT_BOOL:
@@ -192,15 +182,15 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 		return 0;
 	case OPT_LEVEL:
 		if (log_level_parse(val, &level))
-			return err_set(err, len,
-				       "invalid %s '%s': must be error, warn, info or debug", src,
-				       val);
+			return errbuf_set(err, len,
+					  "invalid %s '%s': must be error, warn, info or debug",
+					  src, val);
 		*(enum log_level *)field = level;
 		return 0;
 	}
 	if (strlen(val) >= o->size)
-		return err_set(err, len, "invalid %s '%s': longer than %zu characters", src, val,
-			       o->size - 1);
+		return errbuf_set(err, len, "invalid %s '%s': longer than %zu characters", src, val,
+				  o->size - 1);
 	strcpy(field, val);
 	return 0;
 }
@@ -214,24 +204,24 @@ static int opt_set_json(const struct opt *o, struct config *c, json_t *v, const 
 	switch (o->kind) {
 	case OPT_INT:
 		if (!json_is_integer(v))
-			return err_set(err, len, "invalid %s: must be a number in %d..%d", src,
-				       CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+			return errbuf_set(err, len, "invalid %s: must be a number in %d..%d", src,
+					  CONFIG_MTU_MIN, CONFIG_MTU_MAX);
 		if (json_integer_value(v) < CONFIG_MTU_MIN ||
 		    json_integer_value(v) > CONFIG_MTU_MAX)
-			return err_set(err, len,
-				       "invalid %s '%" JSON_INTEGER_FORMAT
-				       "': must be a number in %d..%d",
-				       src, json_integer_value(v), CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+			return errbuf_set(
+			    err, len,
+			    "invalid %s '%" JSON_INTEGER_FORMAT "': must be a number in %d..%d",
+			    src, json_integer_value(v), CONFIG_MTU_MIN, CONFIG_MTU_MAX);
 		*(int *)((char *)c + o->off) = (int)json_integer_value(v);
 		return 0;
 	case OPT_BOOL:
 		if (!json_is_boolean(v))
-			return err_set(err, len, "invalid %s: must be true or false", src);
+			return errbuf_set(err, len, "invalid %s: must be true or false", src);
 		*(bool *)((char *)c + o->off) = json_is_true(v);
 		return 0;
 	default:
 		if (!json_is_string(v))
-			return err_set(err, len, "invalid %s: must be a string", src);
+			return errbuf_set(err, len, "invalid %s: must be a string", src);
 		return opt_set_str(o, c, json_string_value(v), src, err, len);
 	}
 }
@@ -246,26 +236,29 @@ static int config_file_load(const char *file, struct config *c, char *err, size_
 	int r;
 
 	if (stat(file, &st) < 0)
-		return err_set(err, len, "cannot read config file '%s': %s", file, strerror(errno));
+		return errbuf_set(err, len, "cannot read config file '%s': %s", file,
+				  strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return err_set(err, len, "cannot read config file '%s': not a regular file", file);
+		return errbuf_set(err, len, "cannot read config file '%s': not a regular file",
+				  file);
 	root = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		if (jerr.line < 0)
-			return err_set(err, len, "cannot read config file '%s': %s", file,
-				       jerr.text);
-		return err_set(err, len, "malformed config file '%s': line %d column %d: %s", file,
-			       jerr.line, jerr.column, jerr.text);
+			return errbuf_set(err, len, "cannot read config file '%s': %s", file,
+					  jerr.text);
+		return errbuf_set(err, len, "malformed config file '%s': line %d column %d: %s",
+				  file, jerr.line, jerr.column, jerr.text);
 	}
 	if (!json_is_object(root))
-		return err_set(err, len, "malformed config file '%s': top level must be an object",
-			       file);
+		return errbuf_set(err, len,
+				  "malformed config file '%s': top level must be an object", file);
 	json_object_foreach(root, key, v)
 	{
 		const struct opt *o = opt_by_key(key);
 
 		if (!o)
-			return err_set(err, len, "unknown key '%s' in config file '%s'", key, file);
+			return errbuf_set(err, len, "unknown key '%s' in config file '%s'", key,
+					  file);
 		r = opt_set_json(o, c, v, file, err, len);
 		if (r < 0)
 			return r;
@@ -293,17 +286,17 @@ static int flag_error(int ret, const char *arg, char *err, size_t len)
 	const struct opt *o;
 
 	if (ret == '?' && optopt > 0 && optopt < OPT_VAL_BASE)
-		return err_set(err, len, "unknown flag '-%c'", optopt);
+		return errbuf_set(err, len, "unknown flag '-%c'", optopt);
 	if (!arg || strncmp(arg, "--", 2))
-		return err_set(err, len, "unknown flag '%s'", arg ? arg : "?");
+		return errbuf_set(err, len, "unknown flag '%s'", arg ? arg : "?");
 	name = arg + 2;
 	eq = strchr(name, '=');
 	o = opt_by_flag(name, eq ? (size_t)(eq - name) : strlen(name));
 	if (ret == ':')
-		return err_set(err, len, "flag '%s' needs a value", arg);
+		return errbuf_set(err, len, "flag '%s' needs a value", arg);
 	if (o && o->kind == OPT_BOOL && eq)
-		return err_set(err, len, "flag '--%s' takes no value", o->flag);
-	return err_set(err, len, "unknown flag '%s'", arg);
+		return errbuf_set(err, len, "flag '--%s' takes no value", o->flag);
+	return errbuf_set(err, len, "unknown flag '%s'", arg);
 }
 
 static int api_resolve(struct config *c, char *err, size_t len)
@@ -320,7 +313,7 @@ static int api_resolve(struct config *c, char *err, size_t len)
 	if (env && env[0]) { /* a list like kubectl's; the first entry is used */
 		n = strcspn(env, ":");
 		if (!n || n >= sizeof(c->kubeconfig))
-			return err_set(err, len, "invalid KUBECONFIG '%s'", env);
+			return errbuf_set(err, len, "invalid KUBECONFIG '%s'", env);
 		memcpy(c->kubeconfig, env, n);
 		c->kubeconfig[n] = '\0';
 		c->api = CONFIG_API_KUBECONFIG;
@@ -356,7 +349,7 @@ int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_
 		vals[ret - OPT_VAL_BASE] = optarg ? optarg : "";
 	}
 	if (optind < argc)
-		return err_set(err, err_len, "unexpected argument '%s'", argv[optind]);
+		return errbuf_set(err, err_len, "unexpected argument '%s'", argv[optind]);
 
 	for (size_t i = 0; i < N_OPTS; i++) {
 		if (!strcmp(opts[i].flag, "config") && vals[i]) {
@@ -378,16 +371,16 @@ int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_
 	}
 
 	if (!c->node_name[0])
-		return err_set(
+		return errbuf_set(
 		    err, err_len,
 		    "node name is required (--node-name or nodeName in the config file)");
 	r = api_resolve(c, err, err_len);
 	if (r < 0)
 		return r;
 	if (c->api == CONFIG_API_STANDALONE && !c->pod_cidr[0])
-		return err_set(err, err_len,
-			       "pod CIDR is required without a Kubernetes API (--pod-cidr or "
-			       "podCIDR in the config "
-			       "file, or --kubeconfig)");
+		return errbuf_set(err, err_len,
+				  "pod CIDR is required without a Kubernetes API (--pod-cidr or "
+				  "podCIDR in the config "
+				  "file, or --kubeconfig)");
 	return 0;
 }

@@ -14,7 +14,7 @@
 
 #include "conflist.h"
 #include "healthz.h"
-#include "kube_loop.h"
+#include "loop.h"
 #include "kube_sync.h"
 #include "log.h"
 #include "routes.h"
@@ -61,7 +61,7 @@ static const char *mode_name(const struct config *c)
 	return names[c->api];
 }
 
-int kube_loop_config(const struct config *c, struct kube_config *kc)
+int agent_loop_config(const struct config *c, struct kube_config *kc)
 {
 	char err[512];
 	int r;
@@ -491,7 +491,7 @@ static int signal_read(int sfd)
 	return n == sizeof(si) ? (int)si.ssi_signo : 0;
 }
 
-int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
+int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 {
 	struct agent a = {.c = c, .kc = kc, .status_dirty = true, .start_ms = mono_ms()};
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -565,7 +565,7 @@ int kube_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	return sig > 0 ? sig : r;
 }
 
-int kube_loop_publish_standalone(const struct config *c)
+int agent_loop_publish_standalone(const struct config *c)
 {
 	struct status_agent st = {.mode = "standalone",
 				  .node = c->node_name,

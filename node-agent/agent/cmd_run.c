@@ -14,7 +14,7 @@
 #include "conflist.h"
 #include "dp.h"
 #include "healthz.h"
-#include "kube_loop.h"
+#include "loop.h"
 #include "log.h"
 #include "reattach.h"
 
@@ -160,16 +160,139 @@ static int sock_lb_attach(const struct config *c)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+/* Says what the agent starts as; with an API, a bad kubeconfig fails here,
+ * before anything is done to the node. */
+static int run_announce(struct config *c, struct kube_config *kc)
 {
-	_cleanup_close_ int sfd = -1;
+	int r;
+
+	if (c->api == CONFIG_API_STANDALONE) {
+		log_warn("No Kubernetes API configured (--kubeconfig, KUBECONFIG or in-cluster): "
+			 "running standalone "
+			 "from --pod-cidr, without Services, routes or policies");
+		log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s",
+			 SLUICE_VERSION, c->node_name, c->pod_cidr, c->pin_dir);
+		return 0;
+	}
+	r = agent_loop_config(c, kc);
+	if (r < 0)
+		return r;
+	log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the "
+		 "Node object",
+		 SLUICE_VERSION, c->node_name, c->pin_dir);
+	return 0;
+}
+
+/* The node around the datapath: a bad --cgroup fails before anything is done
+ * to the node; forwarding and the CNI binaries only warn. */
+static int node_prepare(const struct config *c)
+{
+	const char *missing;
+	int r;
+
+	if (c->cgroup[0]) {
+		r = dp_cgroup_check(c->cgroup);
+		if (r < 0)
+			return log_error_errno(
+			    r, "Failed to use cgroup '%s' for socket-level load balancing%s",
+			    c->cgroup, r == -EMEDIUMTYPE ? ": not a cgroup v2 directory" : "");
+	}
+	r = sysctl_write(IP_FORWARD_PATH, "1");
+	if (r < 0)
+		log_warn_errno(r, "Failed to enable forwarding '%s'; pods cannot reach other nodes",
+			       IP_FORWARD_PATH);
+	missing = cni_bin_missing(c);
+	if (missing)
+		log_warn(
+		    "CNI plugin '%s' not found in '%s'; pods cannot start until it is installed",
+		    missing, c->cni_bin_dir);
+	return 0;
+}
+
+/* Loads, pins and verifies the datapath, attaches the socket programs and
+ * moves the pods from before a restart or upgrade onto the new program. */
+static int datapath_setup(const struct config *c)
+{
 	struct dp_pin_report rep = {};
 	struct reattach_stats moved;
+	char err[512];
+	int r;
+
+	r = dp_bpffs_ensure(c->pin_dir);
+	if (r < 0)
+		return log_error_errno(r, "Failed to mount bpffs for pin dir '%s'", c->pin_dir);
+	r = dp_load_and_pin(c->pin_dir, &rep);
+	if (r < 0)
+		return log_error_errno(r, "Failed to load and pin the datapath under '%s'",
+				       c->pin_dir);
+	pin_report_log(c->pin_dir, &rep);
+	r = dp_ready(c->pin_dir, err, sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)",
+				       c->pin_dir, err);
+	r = sock_lb_attach(c);
+	if (r < 0)
+		return r;
+	r = endpoints_reattach(c->pin_dir, &moved);
+	if (r < 0)
+		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
+	else if (moved.moved || moved.failed)
+		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale "
+			 "entries skipped)",
+			 moved.moved, moved.failed, moved.skipped);
+	return 0;
+}
+
+/* With an API: the loop writes the conflist once synced with the API. */
+static int run_with_api(struct config *c, struct kube_config *kc, int sfd)
+{
+	int sig = agent_loop_run(c, kc, sfd);
+
+	kube_config_free(kc);
+	if (sig < 0)
+		return 1;
+	log_info("Received %s, exiting; the pinned datapath, routes and CNI config stay in "
+		 "place",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_close();
+	return 0;
+}
+
+/* Standalone: the conflist now (only now may runtimes call the plugin), then
+ * wait for the signal. */
+static int run_standalone(const struct config *c, int sfd)
+{
+	int r, sig;
+
+	r = conflist_write(c);
+	if (r < 0) {
+		log_error_errno(r, "Failed to write CNI config '%s/%s'", c->cni_conf_dir,
+				CONFLIST_NAME);
+		return 1;
+	}
+	log_info("Wrote CNI config %s/%s; node '%s' is ready", c->cni_conf_dir, CONFLIST_NAME,
+		 c->node_name);
+	r = agent_loop_publish_standalone(c);
+	if (r < 0)
+		log_warn_errno(r, "Failed to write agent status under '%s'", c->cni_state_dir);
+	sig = signal_wait(sfd);
+	if (sig < 0) {
+		log_error_errno(sig, "Failed to wait for signals");
+		return 1;
+	}
+	log_info("Received %s, exiting; the pinned datapath and CNI config stay in place",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	log_close();
+	return 0;
+}
+
+int agent_cmd_run(int argc, char **argv)
+{
+	_cleanup_close_ int sfd = -1;
 	struct kube_config kc = {};
 	struct config c;
-	const char *missing;
 	char err[512];
-	int r, sig;
+	int r;
 
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -195,107 +318,9 @@ int cmd_run(int argc, char **argv)
 		log_error_errno(sfd, "Failed to set up signal handling");
 		return 1;
 	}
-
-	if (c.api == CONFIG_API_STANDALONE) {
-		log_warn("No Kubernetes API configured (--kubeconfig, KUBECONFIG or in-cluster): "
-			 "running standalone "
-			 "from --pod-cidr, without Services, routes or policies");
-		log_info("Starting sluice-agent %s on node '%s', pod CIDR %s, pin dir %s",
-			 SLUICE_VERSION, c.node_name, c.pod_cidr, c.pin_dir);
-	} else {
-		/* A bad kubeconfig fails here, before anything is done to the node. */
-		if (kube_loop_config(&c, &kc) < 0)
-			return 1;
-		log_info("Starting sluice-agent %s on node '%s', pin dir %s; pod CIDR from the "
-			 "Node object",
-			 SLUICE_VERSION, c.node_name, c.pin_dir);
-	}
-
-	/* A bad --cgroup fails before anything is done to the node. */
-	if (c.cgroup[0]) {
-		r = dp_cgroup_check(c.cgroup);
-		if (r < 0) {
-			log_error_errno(
-			    r, "Failed to use cgroup '%s' for socket-level load balancing%s",
-			    c.cgroup, r == -EMEDIUMTYPE ? ": not a cgroup v2 directory" : "");
-			return 1;
-		}
-	}
-
-	r = sysctl_write(IP_FORWARD_PATH, "1");
-	if (r < 0)
-		log_warn_errno(r, "Failed to enable forwarding '%s'; pods cannot reach other nodes",
-			       IP_FORWARD_PATH);
-	missing = cni_bin_missing(&c);
-	if (missing)
-		log_warn(
-		    "CNI plugin '%s' not found in '%s'; pods cannot start until it is installed",
-		    missing, c.cni_bin_dir);
-
-	r = dp_bpffs_ensure(c.pin_dir);
-	if (r < 0) {
-		log_error_errno(r, "Failed to mount bpffs for pin dir '%s'", c.pin_dir);
+	if (run_announce(&c, &kc) < 0 || node_prepare(&c) < 0 || datapath_setup(&c) < 0)
 		return 1;
-	}
-	r = dp_load_and_pin(c.pin_dir, &rep);
-	if (r < 0) {
-		log_error_errno(r, "Failed to load and pin the datapath under '%s'", c.pin_dir);
-		return 1;
-	}
-	pin_report_log(c.pin_dir, &rep);
-	r = dp_ready(c.pin_dir, err, sizeof(err));
-	if (r < 0) {
-		log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)",
-				c.pin_dir, err);
-		return 1;
-	}
-
-	r = sock_lb_attach(&c);
-	if (r < 0)
-		return 1;
-
-	/* Pods from before a restart or upgrade run the previous program. */
-	r = endpoints_reattach(c.pin_dir, &moved);
-	if (r < 0)
-		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
-	else if (moved.moved || moved.failed)
-		log_info("Re-attached %d existing pods to the new program (%d failed, %d stale "
-			 "entries skipped)",
-			 moved.moved, moved.failed, moved.skipped);
-
-	if (c.api != CONFIG_API_STANDALONE) {
-		/* The loop writes the conflist once synced with the API. */
-		sig = kube_loop_run(&c, &kc, sfd);
-		kube_config_free(&kc);
-		if (sig < 0)
-			return 1;
-		log_info("Received %s, exiting; the pinned datapath, routes and CNI config stay in "
-			 "place",
-			 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		log_close();
-		return 0;
-	}
-
-	/* Only now may runtimes call the plugin. */
-	r = conflist_write(&c);
-	if (r < 0) {
-		log_error_errno(r, "Failed to write CNI config '%s/%s'", c.cni_conf_dir,
-				CONFLIST_NAME);
-		return 1;
-	}
-	log_info("Wrote CNI config %s/%s; node '%s' is ready", c.cni_conf_dir, CONFLIST_NAME,
-		 c.node_name);
-	r = kube_loop_publish_standalone(&c);
-	if (r < 0)
-		log_warn_errno(r, "Failed to write agent status under '%s'", c.cni_state_dir);
-
-	sig = signal_wait(sfd);
-	if (sig < 0) {
-		log_error_errno(sig, "Failed to wait for signals");
-		return 1;
-	}
-	log_info("Received %s, exiting; the pinned datapath and CNI config stay in place",
-		 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-	log_close();
-	return 0;
+	if (c.api != CONFIG_API_STANDALONE)
+		return run_with_api(&c, &kc, sfd);
+	return run_standalone(&c, sfd);
 }

@@ -133,7 +133,13 @@ static void status_usage(FILE *f)
 		   "FILE] [--json]\n");
 }
 
-int cmd_status(int argc, char **argv)
+struct status_flags {
+	const char *pin_dir, *state_dir, *state_file;
+	bool json;
+};
+
+/* -1 to go on, else the exit code (--help, bad flags). */
+static int status_flags_parse(int argc, char **argv, struct status_flags *f)
 {
 	static const struct option longopts[] = {
 	    {"pin-dir", required_argument, NULL, 'p'},
@@ -143,29 +149,21 @@ int cmd_status(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {},
 	};
-	const char *pin_dir = SL_DEFAULT_PIN_DIR, *state_dir = CONFIG_DEFAULT_CNI_STATE_DIR,
-		   *state_file = NULL;
-	char path[CONFIG_PATH_MAX + 32];
-	struct status st;
-	bool json = false;
-	char *text;
-	int opt, r;
+	const char **value_of[] = {
+	    ['p'] = &f->pin_dir, ['d'] = &f->state_dir, ['f'] = &f->state_file};
+	int opt;
 
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'p':
-			pin_dir = optarg;
+		case 'd':
+		case 'f':
+			*value_of[opt] = optarg;
 			break;
 		case 'j':
-			json = true;
-			break;
-		case 'd':
-			state_dir = optarg;
-			break;
-		case 'f':
-			state_file = optarg;
+			f->json = true;
 			break;
 		case 'h':
 			status_usage(stdout);
@@ -185,21 +183,35 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "sluice-agent status: unexpected argument '%s'\n", argv[optind]);
 		return EXIT_USAGE;
 	}
+	return -1;
+}
 
-	r = status_collect(pin_dir, &st);
+int agent_cmd_status(int argc, char **argv)
+{
+	struct status_flags f = {.pin_dir = SL_DEFAULT_PIN_DIR,
+				 .state_dir = CONFIG_DEFAULT_CNI_STATE_DIR};
+	char path[CONFIG_PATH_MAX + 32];
+	struct status st;
+	char *text;
+	int r;
+
+	r = status_flags_parse(argc, argv, &f);
+	if (r >= 0)
+		return r;
+	r = status_collect(f.pin_dir, &st);
 	if (r == -ENOENT) {
 		fprintf(
 		    stderr,
 		    "sluice-agent status: nothing pinned under '%s' (is sluice-agent running?)\n",
-		    pin_dir);
+		    f.pin_dir);
 		return 1;
 	}
-	if (!state_file) {
-		snprintf(path, sizeof(path), "%s/%s", state_dir, STATUS_AGENT_FILE);
-		state_file = path;
+	if (!f.state_file) {
+		snprintf(path, sizeof(path), "%s/%s", f.state_dir, STATUS_AGENT_FILE);
+		f.state_file = path;
 	}
-	status_agent_load(&st, state_file);
-	if (!json) {
+	status_agent_load(&st, f.state_file);
+	if (!f.json) {
 		status_print_text(&st);
 		json_decref(st.agent);
 		return 0;

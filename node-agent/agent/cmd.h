@@ -3,15 +3,13 @@
 #ifndef SLUICE_AGENT_CMD_H
 #define SLUICE_AGENT_CMD_H
 
-#ifndef SLUICE_VERSION
-#define SLUICE_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 #define EXIT_USAGE 2 /* bad flags or configuration */
 
 /* argv[0] is the subcommand's name. */
-int cmd_run(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_install_cni(int argc, char **argv);
+int agent_cmd_run(int argc, char **argv);
+int agent_cmd_status(int argc, char **argv);
+int agent_cmd_install_cni(int argc, char **argv);
 
 #endif

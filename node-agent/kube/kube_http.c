@@ -9,8 +9,8 @@
 
 #include <curl/curl.h>
 
-#include "cmd.h"
 #include "kube_http.h"
+#include "version.h"
 
 #define LIST_TIMEOUT_S	  120
 #define CONNECT_TIMEOUT_S 10
