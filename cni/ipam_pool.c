@@ -158,22 +158,22 @@ static int lease_claim(int dfd, uint32_t a, const char *cid, const char *ifname)
 	return err;
 }
 
-/* last_reserved_ip.<set>: where the next search starts; a hint, replaced
- * atomically so a concurrent reader never sees half of it. */
+/* last_reserved_ip.<set>: where the next search starts. Only a hint, so it
+ * is rewritten in place as host-local does: a reader that sees it half
+ * written starts elsewhere, and O_EXCL still decides who gets an address. */
 static void last_write(int dfd, int set, uint32_t a)
 {
-	char name[64], tmp[96], ip[INET_ADDRSTRLEN];
+	char name[64], ip[INET_ADDRSTRLEN];
 	int fd;
 
 	addr_format(a, ip);
 	snprintf(name, sizeof(name), POOL_LAST_PREFIX "%d", set);
-	snprintf(tmp, sizeof(tmp), ".%s.%d", name, (int)getpid());
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (write(fd, ip, strlen(ip)) != (ssize_t)strlen(ip) || close(fd) < 0 ||
-	    renameat(dfd, tmp, dfd, name) < 0)
-		unlinkat(dfd, tmp, 0);
+	if (write(fd, ip, strlen(ip)) < 0)
+		ftruncate(fd, 0); /* an empty hint restarts at the range's start */
+	close(fd);
 }
 
 static int last_read(int dfd, int set, uint32_t *a)
