@@ -166,7 +166,7 @@ bench_main() {
 	for what in exec ipam_add; do
 		line=$(jq -r --arg w "$what" '.floor[$w] as $s | [$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms] | @tsv' <<<"$json")
 		# shellcheck disable=SC2086
-		printf '%-18s %8s %8s %8s %8s\n' "floor: $what" $line
+		printf '%-26s %8s %8s %8s %8s\n' "floor: $what" $line
 	done
 	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone."
 	echo " A delegated ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add;"
