@@ -396,10 +396,14 @@ static void test_plugin(void)
 		}
 	}
 	unsetenv("CNI_ARGS");
+}
+
+static void test_plugin_edges(void)
+{
+	_cleanup_free_ char *out = NULL;
+	struct cni_err e;
 
 	UNIT_CASE("result in the request's version (0.3.1 has ips[].version)");
-	free(out);
-	out = NULL;
 	CHECK_INT(call("ADD", "v", conf("0.3.1", RANGE_24, ""), &out, &e), 0);
 	CHECK(out && strstr(out, "\"version\":\"4\"") && strstr(out, "\"cniVersion\":\"0.3.1\""));
 
@@ -433,6 +437,7 @@ int main(void)
 	test_gc();
 	test_concurrent();
 	test_plugin();
+	test_plugin_edges();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		printf("could not remove %s\n", dir);
