@@ -410,6 +410,30 @@ int pool_release(const struct pool *p, const char *cid, const char *ifname)
 	return owner_walk(p, cid, ifname, true);
 }
 
+int pool_release_addrs(const struct pool *p, const char *cid, const char *ifname,
+		       const struct in_addr *ips, int n)
+{
+	struct owner o = {.cid = cid, .ifname = ifname, .remove = true};
+	_cleanup_close_ int dfd = -1;
+	struct lease l;
+	int r;
+
+	dfd = pool_dir_open(p, false);
+	if (dfd < 0)
+		return dfd == -ENOENT ? 0 : dfd;
+	for (int i = 0; i < n; i++) {
+		char name[INET_ADDRSTRLEN];
+
+		addr_format(ntohl(ips[i].s_addr), name);
+		if (lease_read(dfd, name, &l) < 0)
+			continue;
+		r = owner_match(dfd, &l, &o);
+		if (r < 0)
+			return r;
+	}
+	return o.n;
+}
+
 int pool_count(const struct pool *p, const char *cid, const char *ifname)
 {
 	return owner_walk(p, cid, ifname, false);

@@ -58,6 +58,11 @@ int pool_set_find(const struct pool *p, struct in_addr a);
  * wrote only the container id are matched by it when nothing else matches.
  * Returns how many were removed; none is 0. */
 int pool_release(const struct pool *p, const char *cid, const char *ifname);
+/* Removes the leases of ips that (cid, ifname) holds, without reading any
+ * other lease: DEL's fast path when prevResult names the addresses. Returns
+ * how many were removed. */
+int pool_release_addrs(const struct pool *p, const char *cid, const char *ifname,
+		       const struct in_addr *ips, int n);
 /* How many leases (cid, ifname) holds. */
 int pool_count(const struct pool *p, const char *cid, const char *ifname);
 /* Removes every lease whose owner valid() rejects, and leases without an

@@ -25,6 +25,8 @@ struct isl_req {
 	int n_routes;
 	struct in_addr want[CNI_MAX_IPS];
 	int n_want;
+	struct in_addr prev[CNI_MAX_IPS]; /* DEL: the IPv4 addresses of prevResult */
+	int n_prev;
 	json_t *valid; /* GC: the valid attachments, borrowed from root */
 	json_t *root;
 };
@@ -177,6 +179,26 @@ static int want_from_json(struct isl_req *q, json_t *list, const char *from, str
 	return 0;
 }
 
+/* prevResult.ips[].address; anything unreadable only costs DEL its fast path. */
+static void prev_parse(struct isl_req *q)
+{
+	json_t *ips = json_object_get(json_object_get(q->root, "prevResult"), "ips"), *v;
+	size_t i;
+
+	json_array_foreach(ips, i, v)
+	{
+		const char *a = str_get(v, "address");
+		char buf[64];
+
+		if (!a || q->n_prev >= CNI_MAX_IPS)
+			continue;
+		snprintf(buf, sizeof(buf), "%s", a);
+		buf[strcspn(buf, "/")] = '\0';
+		if (inet_pton(AF_INET, buf, &q->prev[q->n_prev]) == 1)
+			q->n_prev++;
+	}
+}
+
 static int req_dir(struct isl_req *q, json_t *ipam, struct cni_err *e)
 {
 	const char *dir = str_get(ipam, "dataDir"), *name = str_get(q->root, "name");
@@ -222,6 +244,7 @@ static int req_parse(struct isl_req *q, const struct ipam_call *c, struct cni_er
 	    (r = want_from_json(q, json_is_object(rc) ? get_nocase(rc, "ips") : NULL,
 				"runtimeConfig.ips", e)) < 0)
 		return r;
+	prev_parse(q);
 	q->valid = json_object_get(q->root, "cni.dev/valid-attachments");
 	if (!q->valid)
 		q->valid = json_object_get(q->root, "cni.dev/attachments");
@@ -343,7 +366,13 @@ static int isl_del(struct isl_req *q, char **out, struct cni_err *e)
 
 	if ((r = need_attachment(q, e)) < 0)
 		return r;
-	r = pool_release(&q->pool, q->containerid, q->ifname);
+	/* The addresses prevResult names, if each one's lease is ours, are all
+	 * there is to release; otherwise every lease is read. */
+	r = 0;
+	if (q->n_prev)
+		r = pool_release_addrs(&q->pool, q->containerid, q->ifname, q->prev, q->n_prev);
+	if (r >= 0 && (!q->n_prev || r < q->n_prev))
+		r = pool_release(&q->pool, q->containerid, q->ifname);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_IO, "Failed to release the IP address",
 				   "leases of %s/%s in %s", q->containerid, q->ifname, q->pool.dir);

@@ -177,6 +177,20 @@ static void test_allocation(void)
 	CHECK_INT(pool_release(&p, "c3", "eth0"), 0);
 	CHECK_INT(pool_count(&p, "c3", "eth0"), 0);
 
+	UNIT_CASE("release by address touches only the owner's leases");
+	{
+		struct in_addr ips[2];
+		const char *a = alloc(&p, "f1", NULL, &err), *b = alloc(&p, "f2", NULL, &err);
+
+		inet_pton(AF_INET, a, &ips[0]);
+		inet_pton(AF_INET, b, &ips[1]);
+		CHECK_INT(pool_release_addrs(&p, "f1", "eth0", ips, 2), 1);
+		CHECK_INT(pool_count(&p, "f1", "eth0"), 0);
+		CHECK_INT(pool_count(&p, "f2", "eth0"), 1);
+		CHECK_INT(pool_release_addrs(&p, "f1", "eth0", ips, 2), 0);
+		CHECK_INT(pool_release(&p, "f2", "eth0"), 1);
+	}
+
 	UNIT_CASE("release of a pool never used");
 	pool_init(&p, "never", "10.1.0.0/29", NULL, NULL);
 	CHECK_INT(pool_release(&p, "c1", "eth0"), 0);
@@ -356,7 +370,10 @@ static void test_plugin(void)
 	    {"STATUS when exhausted", "STATUS", NULL, "", "", 50, NULL},
 	    {"CHECK of a lease", "CHECK", "a", "", "", 0, NULL},
 	    {"CHECK without a lease", "CHECK", "c", "", "", 100, NULL},
-	    {"DEL", "DEL", "a", "", "", 0, NULL},
+	    {"DEL with a prevResult naming another's address", "DEL", "a", "",
+	     "\"prevResult\":{\"ips\":[{\"address\":\"10.5.0.6/32\"}]},", 0, NULL},
+	    {"CHECK: DEL released a's lease, not b's", "CHECK", "b", "", "", 0, NULL},
+	    {"CHECK: a's lease is gone", "CHECK", "a", "", "", 100, NULL},
 	    {"DEL again", "DEL", "a", "", "", 0, NULL},
 	    {"ADD with the requested IP freed by DEL", "ADD", "d", "IP=10.5.0.5", "", 0,
 	     "10.5.0.5/29"},
