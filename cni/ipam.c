@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "ipam.h"
+#include "ipam_sluice.h"
 #include "result.h"
 
 #define IPAM_TIMEOUT_MS 60000
@@ -28,6 +29,8 @@ int ipam_find(const char *cni_path, const char *type, char *path, size_t size, s
 	_cleanup_free_ char *dirs = strdup(cni_path ? cni_path : "");
 	char *save = NULL;
 
+	if (ipam_sluice_is(type)) /* in-process, found wherever we run */
+		return snprintf(path, size, "(in-process %s)", type) < 0 ? -EINVAL : 0;
 	if (!dirs)
 		return cni_err_set(e, -ENOMEM, CNI_ERR_INTERNAL, "Out of memory", "CNI_PATH");
 	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
@@ -181,6 +184,8 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 	int pipefd[2], status, r;
 	pid_t pid;
 
+	if (ipam_sluice_is(c->type))
+		return ipam_sluice_exec(c, out, e);
 	r = ipam_find(c->cni_path, c->type, path, sizeof(path), e);
 	if (r < 0)
 		return r;

@@ -17,7 +17,7 @@
 
 #include "state.h"
 
-static int mkdir_p(const char *path, mode_t mode)
+int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[PATH_MAX];
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <netinet/in.h>
+#include <sys/types.h>
 
 #include "cni.h"
 
@@ -19,6 +20,8 @@ struct ep_state {
 	int n_ips;
 };
 
+/* mkdir -p: each missing component with mode. */
+int mkdir_p(const char *path, mode_t mode);
 /* Exclusive flock on <state_dir>/lock (dir created 0700); returns the fd to
  * close. Gives up with -ETIMEDOUT after timeout_ms. */
 int state_lock(const char *state_dir, int timeout_ms);

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # CNI plugin latency on an emulated node: N pods ADDed then DELeted one at a
-# time, then the same with P at once. Times only the plugin's own execution
-# (fork + exec + its IPAM call), measured inside the node namespace.
+# time, then the same with P at once, first with the in-process IPAM (the
+# agent's default, "ipam": {"type": "sluice"}), then delegated to host-local.
+# Times only the plugin's own execution (fork + exec + its IPAM call),
+# measured inside the node namespace.
 # Usage: cni.sh OUTDIR   (env: N=100 P=10). Writes OUTDIR/cni.json.
 set -u
 
@@ -13,17 +15,14 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 export N=${N:-100}
 export P=${P:-10}
 
-# bench_op CMD I: one plugin invocation for pod I; prints its duration in µs.
-# Runs inside the node namespace. ADD saves the result; DEL passes it back as
-# prevResult, as a runtime does.
+# bench_op CMD I IPAM: one plugin invocation for pod I with that IPAM; prints
+# "IPAM µs". Runs inside the node namespace. ADD saves the result; DEL passes
+# it back as prevResult, as a runtime does.
 bench_op() {
-	local cmd=$1 i=$2 cid ns in res t0 t1 rc
+	local cmd=$1 i=$2 ipam=$3 cid ns in res t0 t1 rc
 	cid=$(pod_cid "b$i") ns=/run/netns/$(pod_ns "b$i") res=$SL_SCRATCH/bench/$i
-	if [ "$cmd" = ADD ]; then
-		in=$SL_BENCH_CONF
-	else
-		in=$(jq -c --slurpfile r "$res.add" '. + {prevResult: $r[0]}' <<<"$SL_BENCH_CONF")
-	fi
+	in=$(jq -c --arg t "$ipam" '.ipam.type = $t' <<<"$SL_BENCH_CONF")
+	[ "$cmd" = ADD ] || in=$(jq -c --slurpfile r "$res.add" '. + {prevResult: $r[0]}' <<<"$in")
 	t0=${EPOCHREALTIME/./}
 	timeout 30 env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
 		CNI_IFNAME=eth0 CNI_PATH="$SL_CNI_PATH" "$SL_BUILD/sluice" <<<"$in" >"$res.out" 2>>"$SL_CNI_STDERR"
@@ -34,20 +33,41 @@ bench_op() {
 		return 1
 	fi
 	[ "$cmd" = ADD ] && mv "$res.out" "$res.add"
-	echo $((t1 - t0))
+	echo "$ipam $((t1 - t0))"
 }
 
-# bench_round MODE CMD OUT: all N pods, one at a time or P at once.
+# The IPAMs measured: in-process (the agent's default), then delegated.
+BENCH_IPAMS="sluice host-local"
+
+# bench_jobs: "IPAM POD" for N pods per IPAM, interleaved (pod i of the first
+# IPAM, then pod N+i of the second, ...) so that the drift of a shared machine
+# falls on every IPAM alike.
+bench_jobs() {
+	local i k ipam
+	for ((i = 1; i <= N; i++)); do
+		k=0
+		for ipam in $BENCH_IPAMS; do
+			echo "$ipam $((k * N + i))"
+			k=$((k + 1))
+		done
+	done
+}
+
+# bench_round MODE CMD: every IPAM's N pods, one at a time or P at once;
+# samples in <IPAM>-MODE-CMD.us.
 bench_round() {
-	local mode=$1 cmd=$2 out=$3 i
+	local mode=$1 cmd=$2 d=$SL_SCRATCH/bench ipam i
 	if [ "$mode" = seq ]; then
-		for ((i = 1; i <= N; i++)); do bench_op "$cmd" "$i" || return 1; done >"$out"
+		bench_jobs | while read -r ipam i; do bench_op "$cmd" "$i" "$ipam" || exit 1; done >"$d/$mode-$cmd.all" || return 1
 	else
 		export -f bench_op pod_cid pod_ns
-		# shellcheck disable=SC2016 # $1 $2 are bash -c's arguments
-		seq 1 "$N" | xargs -P "$P" -I{} bash -c 'bench_op "$1" "$2"' _ "$cmd" {} >"$out" || return 1
+		# shellcheck disable=SC2016 # $1 $2 $3 are bash -c's arguments
+		bench_jobs | xargs -P "$P" -L1 bash -c 'bench_op "$1" "$3" "$2"' _ "$cmd" >"$d/$mode-$cmd.all" || return 1
 	fi
-	[ "$(grep -c . "$out")" -eq "$N" ]
+	for ipam in $BENCH_IPAMS; do
+		awk -v t="$ipam" '$1 == t { print $2 }' "$d/$mode-$cmd.all" >"$d/$ipam-$mode-$cmd.us"
+		[ "$(grep -c . "$d/$ipam-$mode-$cmd.us")" -eq "$N" ] || return 1
+	done
 }
 
 # stats FILE: {n, p50_ms, p99_ms, mean_ms, max_ms} from µs samples.
@@ -75,25 +95,49 @@ floor_op() {
 	echo $((t1 - t0))
 }
 
-# Inside the node namespace: the floors, then the four rounds, each round's
-# wall time in ms.
+# Inside the node namespace: the floors, then the four rounds (every IPAM in
+# each), each round's wall time in ms.
 bench_inner() {
 	local d=$SL_SCRATCH/bench mode cmd t0 i
 	mkdir -p "$d"
 	export SL_BENCH_CONF SL_FLOOR_CONF
 	SL_BENCH_CONF=$(cni_conf "")
 	# host-local alone, on a lease dir of its own that is removed afterwards.
-	SL_FLOOR_CONF=$(jq -c --arg dd "$d/floor-leases" '.ipam.dataDir = $dd' <<<"$SL_BENCH_CONF")
+	SL_FLOOR_CONF=$(jq -c --arg dd "$d/floor-leases" '.ipam.type = "host-local" | .ipam.dataDir = $dd' <<<"$SL_BENCH_CONF")
 	for ((i = 1; i <= N; i++)); do floor_op exec "$i" || return 1; done >"$d/floor-exec.us"
 	for ((i = 1; i <= N; i++)); do floor_op ipam "$i" || return 1; done >"$d/floor-ipam.us"
 	rm -rf "$d/floor-leases"
 	for mode in seq par; do
 		for cmd in ADD DEL; do
 			t0=$(now_ms)
-			bench_round "$mode" "$cmd" "$d/$mode-$cmd.us" || return 1
+			bench_round "$mode" "$cmd" || return 1
 			echo $(($(now_ms) - t0)) >"$d/$mode-$cmd.wall"
 		done
 	done
+}
+
+# rounds_json IPAM: {sequential, parallel} of one IPAM's rounds; wall_ms is
+# the whole round's, every IPAM's pods together.
+rounds_json() {
+	local d=$SL_SCRATCH/bench
+	jq -n --argjson p "$P" \
+		--argjson sa "$(stats "$d/$1-seq-ADD.us")" --argjson sd "$(stats "$d/$1-seq-DEL.us")" \
+		--argjson pa "$(stats "$d/$1-par-ADD.us")" --argjson pd "$(stats "$d/$1-par-DEL.us")" \
+		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
+		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
+		'{sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
+		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})}}'
+}
+
+# targets JSON: the in-process IPAM's sequential p50/p99 against one bare
+# process start, measured in the same run (ADD and DEL alike).
+targets() {
+	jq -r '.floor.exec as $f | .sequential as $s |
+		["add", "del"][] as $c |
+		[$s[$c].p50_ms / $f.p50_ms, $s[$c].p99_ms / $f.p50_ms] as [$r50, $r99] |
+		"target \($c | ascii_upcase) (in-process IPAM): p50 \($r50 * 100 | round / 100) x exec (<= 1.5) " +
+		"\(if $r50 <= 1.5 then "met" else "MISSED" end), p99 \($r99 * 100 | round / 100) x exec (<= 2.5) " +
+		"\(if $r99 <= 2.5 then "met" else "MISSED" end)"' <<<"$1"
 }
 
 bench_main() {
@@ -104,40 +148,45 @@ bench_main() {
 	trap 'exit 130' INT TERM HUP
 	node_setup "$(sl_rand_hex)" "$(mktemp -d /tmp/sl-bench.XXXXXX)" || exit 1
 	agent_start || exit 1
-	for ((i = 1; i <= N; i++)); do ip netns add "$(pod_ns "b$i")" || exit 1; done
-	echo "bench: $N pods, sequential then $P in parallel, on node $SL_NODE ($(nproc) CPUs, kernel $(uname -r))"
+	for ((i = 1; i <= 2 * N; i++)); do ip netns add "$(pod_ns "b$i")" || exit 1; done
+	echo "bench: $N pods per IPAM ($BENCH_IPAMS, interleaved), sequential then $P in parallel, on node $SL_NODE ($(nproc) CPUs, kernel $(uname -r))"
 	nsenter --net="/run/netns/$SL_NODE" "$0" __inner || { echo "bench: failed; see $SL_CNI_LOG" >&2; exit 1; }
 	d=$SL_SCRATCH/bench
 	leaks=$(node_snapshot)
-	json=$(jq -n --argjson n "$N" --argjson p "$P" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
+	# The in-process rounds at the top level (the agent's default); the
+	# delegated ones under "delegated".
+	json=$(jq -n --argjson n "$N" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
 		--arg leaks "$leaks" --arg date "$(date -u +%FT%TZ)" \
-		--argjson sa "$(stats "$d/seq-ADD.us")" --argjson sd "$(stats "$d/seq-DEL.us")" \
-		--argjson pa "$(stats "$d/par-ADD.us")" --argjson pd "$(stats "$d/par-DEL.us")" \
-		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
-		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
 		--argjson fe "$(stats "$d/floor-exec.us")" --argjson fipam "$(stats "$d/floor-ipam.us")" \
+		--argjson own "$(rounds_json sluice)" --argjson del "$(rounds_json host-local)" \
 		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
-		  floor: {exec: $fe, ipam_add: $fipam},
-		  sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
-		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})}}')
+		  floor: {exec: $fe, ipam_add: $fipam}, ipam: "sluice"} + $own +
+		 {delegated: ({ipam: "host-local"} + $del)}')
 	printf '%s\n' "$json" >"$outdir/cni.json"
-	printf '\n%-18s %8s %8s %8s %8s %10s %8s\n' "CNI plugin (ms)" p50 p99 mean max "wall" "ops/s"
-	for mode in sequential parallel; do
-		for cmd in add del; do
-			line=$(jq -r --arg m "$mode" --arg c "$cmd" '.[$m][$c] as $s |
-				[$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms, $s.wall_ms,
-				 (($s.n * 1000 / $s.wall_ms) | round)] | @tsv' <<<"$json")
-			# shellcheck disable=SC2086
-			printf '%-18s %8s %8s %8s %8s %10s %8s\n' "${cmd^^} $([ $mode = parallel ] && echo "x$P" || echo seq)" $line
+	# wall and ops/s are the round's, every IPAM's pods together.
+	printf '\n%-26s %8s %8s %8s %8s %10s %8s\n' "CNI plugin (ms)" p50 p99 mean max "wall" "ops/s"
+	for what in own delegated; do
+		for mode in sequential parallel; do
+			for cmd in add del; do
+				line=$(jq -r --arg w "$what" --arg m "$mode" --arg c "$cmd" --argjson k "$(wc -w <<<"$BENCH_IPAMS")" \
+					'(if $w == "own" then . else .delegated end)[$m][$c] as $s |
+					[$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms, $s.wall_ms,
+					 (($s.n * $k * 1000 / $s.wall_ms) | round)] | @tsv' <<<"$json")
+				# shellcheck disable=SC2086
+				printf '%-26s %8s %8s %8s %8s %10s %8s\n' \
+					"${cmd^^} $([ $mode = parallel ] && echo "x$P" || echo seq) $([ $what = own ] && echo in-process || echo host-local)" $line
+			done
 		done
 	done
 	for what in exec ipam_add; do
 		line=$(jq -r --arg w "$what" '.floor[$w] as $s | [$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms] | @tsv' <<<"$json")
 		# shellcheck disable=SC2086
-		printf '%-18s %8s %8s %8s %8s\n' "floor: $what" $line
+		printf '%-26s %8s %8s %8s %8s\n' "floor: $what" $line
 	done
 	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone."
-	echo " An ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add.)"
+	echo " A delegated ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add;"
+	echo " an in-process ADD is one process start.)"
+	targets "$json"
 	echo
 	echo "after all DELs: $leaks"
 	echo "written: $outdir/cni.json"

@@ -612,11 +612,18 @@ def md_bpf(doc):
 
 def md_cni(doc):
     rows = []
-    for mode, label in (("sequential", "one at a time"), ("parallel", "in parallel")):
-        for op in ("add", "del"):
-            s = (doc.get(mode) or {}).get(op) or {}
-            rows.append([f"{op.upper()} {label}", s.get("n", DASH), fmt_float(num(s.get("p50_ms"))),
-                         fmt_float(num(s.get("p99_ms"))), fmt_float(num(s.get("wall_ms")))])
+    # The top level is the IPAM the agent uses ("ipam", in-process when
+    # absent); "delegated" holds the same rounds through host-local.
+    ipams = [(doc, doc.get("ipam", "")), (doc.get("delegated") or {}, "host-local")]
+    for d, ipam in ipams:
+        if not d.get("sequential"):
+            continue
+        for mode, label in (("sequential", "one at a time"), ("parallel", "in parallel")):
+            for op in ("add", "del"):
+                s = (d.get(mode) or {}).get(op) or {}
+                rows.append([f"{op.upper()} {label}" + (f", IPAM {ipam}" if ipam else ""),
+                             s.get("n", DASH), fmt_float(num(s.get("p50_ms"))),
+                             fmt_float(num(s.get("p99_ms"))), fmt_float(num(s.get("wall_ms")))])
     for what, s in (doc.get("floor") or {}).items():
         rows.append([f"floor: {what}", s.get("n", DASH), fmt_float(num(s.get("p50_ms"))),
                      fmt_float(num(s.get("p99_ms"))), DASH])

@@ -42,7 +42,8 @@ static const char *cni_bin_missing(const struct config *c)
 	char path[CONFIG_PATH_MAX + 32];
 
 	for (size_t i = 0; i < sizeof(bins) / sizeof(bins[0]); i++) {
-		if (!c->portmap && !strcmp(bins[i], "portmap"))
+		if ((!c->portmap && !strcmp(bins[i], "portmap")) ||
+		    (strcmp(c->ipam, "host-local") && !strcmp(bins[i], "host-local")))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", c->cni_bin_dir, bins[i]);
 		if (access(path, X_OK) < 0)
@@ -89,8 +90,8 @@ static void run_usage(FILE *f)
 	       "[--pod-cidr CIDR]\n"
 	       "         [--pin-dir DIR] [--cni-conf-dir DIR] [--cni-bin-dir DIR] [--cni-state-dir "
 	       "DIR]\n"
-	       "         [--ipam-data-dir DIR] [--mtu N] [--portmap] [--cni-log-file FILE] "
-	       "[--log-file FILE]\n"
+	       "         [--ipam sluice|host-local] [--ipam-data-dir DIR] [--mtu N] [--portmap]\n"
+	       "         [--cni-log-file FILE] [--log-file FILE]\n"
 	       "         [--log-level error|warn|info|debug] [--cgroup DIR] [--sock-lb-pods]\n"
 	       "         [--healthz-bind-address IP:PORT] [--config FILE]\n"
 	       "\n"

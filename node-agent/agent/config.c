@@ -24,6 +24,7 @@ enum opt_kind {
 	OPT_INT,   /* mtu */
 	OPT_BOOL,  /* flag without value; JSON boolean */
 	OPT_LEVEL, /* log level */
+	OPT_IPAM,  /* "sluice" or "host-local" */
 	OPT_ADDR,  /* ipv4:port; "" or "0" : off */
 };
 
@@ -47,6 +48,7 @@ static const struct opt opts[] = {
     OPT("cni-conf-dir", "cniConfDir", OPT_PATH, cni_conf_dir),
     OPT("cni-bin-dir", "cniBinDir", OPT_PATH, cni_bin_dir),
     OPT("cni-state-dir", "cniStateDir", OPT_PATH, cni_state_dir),
+    OPT("ipam", "ipam", OPT_IPAM, ipam),
     OPT("ipam-data-dir", "ipamDataDir", OPT_PATH, ipam_data_dir),
     OPT("mtu", "mtu", OPT_INT, mtu),
     OPT("portmap", "portmap", OPT_BOOL, portmap),
@@ -180,6 +182,11 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 	case OPT_BOOL:
 		*(bool *)field = true;
 		return 0;
+	case OPT_IPAM:
+		if (strcmp(val, "sluice") && strcmp(val, "host-local"))
+			return err_set(err, len, "invalid %s '%s': must be sluice or host-local",
+				       src, val);
+		break;
 	case OPT_LEVEL:
 		if (log_level_parse(val, &level))
 			return errbuf_set(err, len,
@@ -274,6 +281,7 @@ static void config_defaults(struct config *c)
 	snprintf(c->cni_bin_dir, sizeof(c->cni_bin_dir), "%s", CONFIG_DEFAULT_CNI_BIN_DIR);
 	snprintf(c->cni_state_dir, sizeof(c->cni_state_dir), "%s", CONFIG_DEFAULT_CNI_STATE_DIR);
 	snprintf(c->sa_dir, sizeof(c->sa_dir), "%s", CONFIG_DEFAULT_SA_DIR);
+	snprintf(c->ipam, sizeof(c->ipam), "%s", CONFIG_DEFAULT_IPAM);
 	snprintf(c->healthz_bind, sizeof(c->healthz_bind), "%s", HEALTHZ_DEFAULT_BIND);
 	c->log_level = LOG_LVL_INFO;
 }

@@ -16,6 +16,7 @@
 #define CONFIG_DEFAULT_CNI_CONF_DIR  "/etc/cni/net.d"
 #define CONFIG_DEFAULT_CNI_BIN_DIR   "/opt/cni/bin"
 #define CONFIG_DEFAULT_CNI_STATE_DIR "/var/lib/sluice"
+#define CONFIG_DEFAULT_IPAM	     "sluice"
 #define CONFIG_DEFAULT_SA_DIR	     "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* Where the agent learns the cluster from: resolved by config_parse(). */
@@ -32,6 +33,7 @@ struct config {
 	char cni_conf_dir[CONFIG_PATH_MAX];
 	char cni_bin_dir[CONFIG_PATH_MAX];
 	char cni_state_dir[CONFIG_PATH_MAX];
+	char ipam[16];			     /* "sluice" (in-process) or "host-local" */
 	char ipam_data_dir[CONFIG_PATH_MAX]; /* "" : host-local's default */
 	char cni_log_file[CONFIG_PATH_MAX];  /* "" : the plugin logs to stderr */
 	char log_file[CONFIG_PATH_MAX];	     /* "" : stderr */

@@ -29,8 +29,8 @@ static json_t *ipam_build(const struct config *c)
 		return NULL;
 	range = json_pack("[{s:s}]", "subnet", c->pod_cidr);
 	ranges = range ? json_pack("[o]", range) : NULL;
-	if (obj_set(ipam, "type", json_string("host-local")) || obj_set(ipam, "ranges", ranges) ||
-	    obj_set(ipam, "routes", json_array()))
+	if (obj_set(ipam, "type", json_string(c->ipam[0] ? c->ipam : CONFIG_DEFAULT_IPAM)) ||
+	    obj_set(ipam, "ranges", ranges) || obj_set(ipam, "routes", json_array()))
 		return NULL;
 	if (c->ipam_data_dir[0] && obj_set(ipam, "dataDir", json_string(c->ipam_data_dir)))
 		return NULL;

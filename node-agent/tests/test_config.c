@@ -15,6 +15,7 @@
 struct want {
 	const char *node_name, *pod_cidr, *pin_dir, *cni_conf_dir, *cni_bin_dir, *cni_state_dir;
 	const char *ipam_data_dir, *cni_log_file, *log_file;
+	const char *ipam;
 	int mtu;
 	int portmap; /* 0 false, 1 true */
 	enum log_level level;
@@ -35,7 +36,7 @@ struct tcase {
 #define DEFAULTS                                                                                   \
 	.pin_dir = SL_DEFAULT_PIN_DIR, .cni_conf_dir = "/etc/cni/net.d",                           \
 	.cni_bin_dir = "/opt/cni/bin", .cni_state_dir = "/var/lib/sluice", .ipam_data_dir = "",    \
-	.cni_log_file = "", .log_file = "", .level = LOG_LVL_INFO
+	.cni_log_file = "", .log_file = "", .level = LOG_LVL_INFO, .ipam = "sluice"
 
 static const struct tcase cases[] = {
     {"minimal flags take the defaults",
@@ -222,6 +223,16 @@ static const struct tcase cases[] = {
       "aaaaaaaaaaaa"
       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
      .err = "longer than 255 characters"},
+    {"--ipam host-local keeps the delegated plugin",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--ipam", "host-local"},
+     .want = {.node_name = "n", .ipam = "host-local", .level = LOG_LVL_INFO}},
+    {"config file ipam",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--config", FILE_ARG},
+     "{\"ipam\": \"host-local\"}",
+     .want = {.node_name = "n", .ipam = "host-local", .level = LOG_LVL_INFO}},
+    {"--ipam names no other plugin",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--ipam", "dhcp"},
+     .err = "invalid --ipam 'dhcp': must be sluice or host-local"},
     {"unknown flag",
      {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--frobnicate"},
      .err = "unknown flag '--frobnicate'"},
@@ -348,6 +359,7 @@ static void case_run(const struct tcase *t)
 	check_str(c.cni_bin_dir, t->want.cni_bin_dir);
 	check_str(c.cni_state_dir, t->want.cni_state_dir);
 	check_str(c.ipam_data_dir, t->want.ipam_data_dir);
+	check_str(c.ipam, t->want.ipam);
 	check_str(c.cni_log_file, t->want.cni_log_file);
 	check_str(c.log_file, t->want.log_file);
 	CHECK_INT(c.mtu, t->want.mtu);

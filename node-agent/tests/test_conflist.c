@@ -30,7 +30,7 @@ static const char *str_at(json_t *obj, const char *key)
 }
 
 /* The parts every conflist has; returns the sluice plugin object. */
-static json_t *check_common(json_t *root, size_t n_plugins)
+static json_t *check_common_ipam(json_t *root, size_t n_plugins, const char *ipam_type)
 {
 	json_t *plugins = json_object_get(root, "plugins"), *p, *ipam, *ranges, *range;
 
@@ -46,7 +46,7 @@ static json_t *check_common(json_t *root, size_t n_plugins)
 
 	ipam = json_object_get(p, "ipam");
 	CHECK(json_is_object(ipam));
-	CHECK_STR(str_at(ipam, "type"), "host-local");
+	CHECK_STR(str_at(ipam, "type"), ipam_type);
 	ranges = json_object_get(ipam, "ranges");
 	CHECK(json_is_array(ranges) && json_array_size(ranges) == 1);
 	range = json_array_get(ranges, 0);
@@ -56,6 +56,12 @@ static json_t *check_common(json_t *root, size_t n_plugins)
 	CHECK(json_is_array(json_object_get(ipam, "routes")));
 	CHECK_INT(json_array_size(json_object_get(ipam, "routes")), 0);
 	return p;
+}
+
+/* The agent's default: the plugin's in-process IPAM. */
+static json_t *check_common(json_t *root, size_t n_plugins)
+{
+	return check_common_ipam(root, n_plugins, "sluice");
 }
 
 static void test_minimal(void)
@@ -132,6 +138,22 @@ static void test_each_option_alone(void)
 	p = check_common(root, 2);
 	CHECK(!json_object_get(p, "mtu"));
 	CHECK_STR(str_at(json_array_get(json_object_get(root, "plugins"), 1), "type"), "portmap");
+	json_decref(root);
+
+	UNIT_CASE("--ipam host-local alone: delegated, same ranges and dataDir");
+	config_base(&c);
+	strcpy(c.ipam, "host-local");
+	strcpy(c.ipam_data_dir, "/d");
+	root = conflist_build(&c);
+	p = check_common_ipam(root, 1, "host-local");
+	CHECK_STR(str_at(json_object_get(p, "ipam"), "dataDir"), "/d");
+	json_decref(root);
+
+	UNIT_CASE("--ipam sluice alone");
+	config_base(&c);
+	strcpy(c.ipam, "sluice");
+	root = conflist_build(&c);
+	check_common_ipam(root, 1, "sluice");
 	json_decref(root);
 
 	UNIT_CASE("dataDir alone");
