@@ -164,8 +164,7 @@ static int state_load(const char *path, struct ep_state *s)
 	COPY("podMac", pod_mac);
 #undef COPY
 	ips = json_object_get(root, "ips");
-	json_array_foreach(ips, i, v)
-	{
+	json_array_foreach(ips, i, v) {
 		if (s->n_ips >= CNI_MAX_IPS)
 			break;
 		if (!json_is_string(v) ||
