@@ -23,12 +23,12 @@ struct cni_ctx {
 };
 
 /* Each prints its result (ADD, VERSION) on stdout; on failure fills e. */
-int cmd_add(struct cni_ctx *ctx, struct cni_err *e);
-int cmd_del(struct cni_ctx *ctx, struct cni_err *e);
-int cmd_check(struct cni_ctx *ctx, struct cni_err *e);
-int cmd_status(struct cni_ctx *ctx, struct cni_err *e);
-int cmd_gc(struct cni_ctx *ctx, struct cni_err *e);
-int cmd_version(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_del(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_check(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_status(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_gc(struct cni_ctx *ctx, struct cni_err *e);
+int cni_cmd_version(struct cni_ctx *ctx, struct cni_err *e);
 
 /* An IPAM call carrying our own request unchanged. */
 void ipam_call_init(struct ipam_call *c, const struct cni_ctx *ctx, const char *command);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "dp.h"
 #include "log.h"
@@ -97,49 +98,6 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	return 0;
 }
 
-/* sl_from_pod at tc ingress of the host veth (what the pod sends), sl_to_pod
- * at its egress (replies of load-balanced flows into the pod). */
-static int prog_attach(struct add_job *j, struct cni_err *e)
-{
-	_cleanup_close_ int prog = -1, rev = -1;
-	enum dp_attach_mode mode;
-	int r;
-
-	prog = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
-	if (prog < 0)
-		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED,
-				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
-				   SL_PIN_FROM_POD);
-	rev = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_TO_POD);
-	if (rev < 0)
-		return cni_err_set(e, rev, CNI_ERR_TRY_AGAIN, ADD_FAILED,
-				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
-				   SL_PIN_TO_POD);
-	r = dp_tc_attach(j->host_link.ifindex, prog, &mode);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "attach %s to tc ingress of %s", SL_PIN_FROM_POD, j->host);
-	log_debug("Attached %s to %s (%s)", SL_PIN_FROM_POD, j->host, dp_attach_mode_name(mode));
-	r = dp_tc_attach_egress(j->host_link.ifindex, rev, &mode);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "attach %s to tc egress of %s", SL_PIN_TO_POD, j->host);
-	log_debug("Attached %s to %s (%s)", SL_PIN_TO_POD, j->host, dp_attach_mode_name(mode));
-	return 0;
-}
-
-/* Deletes the endpoint entries of ips[0..n) that still point at our veth. */
-static void ep_remove(int map, const struct add_job *j, int n)
-{
-	for (int i = 0; i < n; i++) {
-		struct sl_ep_val val;
-
-		if (dp_ep_lookup(map, j->ips[i].s_addr, &val) == 0 &&
-		    (int)val.ifindex == j->host_link.ifindex)
-			dp_ep_delete(map, j->ips[i].s_addr);
-	}
-}
-
 static int ep_write(struct add_job *j, int map, struct cni_err *e)
 {
 	struct sl_ep_val val = {
@@ -147,19 +105,15 @@ static int ep_write(struct add_job *j, int map, struct cni_err *e)
 	    .ep_id = (__u32)j->host_link.ifindex,
 	    .flags = SL_EP_F_NONE,
 	};
+	struct in_addr failed;
 	int r;
 
 	memcpy(val.pod_mac, j->pod_link.mac, 6);
 	memcpy(val.host_mac, j->host_link.mac, 6);
-	for (int i = 0; i < j->n_ips; i++) {
-		r = dp_ep_update(map, j->ips[i].s_addr, &val);
-		if (r < 0) {
-			ep_remove(map, j, i);
-			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-					   "write %s entry for %s", SL_PIN_EP4,
-					   inet_ntoa(j->ips[i]));
-		}
-	}
+	r = ep_entries_write(map, j->ips, j->n_ips, &val, &failed);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
+				   SL_PIN_EP4, inet_ntoa(failed));
 	return 0;
 }
 
@@ -256,7 +210,7 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 	return 0;
 }
 
-int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct add_job j = {.ctx = ctx};
 	const struct cni_env *env = &ctx->env;
@@ -268,6 +222,7 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	struct ipam_call call;
 	struct ep_state st;
 	struct cni_err ignored;
+	enum dp_attach_mode mode;
 	int r;
 
 	veth_host_name(env->containerid, env->ifname, j.host);
@@ -323,9 +278,11 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = host_configure(&j, e);
 	if (r < 0)
 		goto out_del_veth;
-	r = prog_attach(&j, e);
+	r = pod_progs_attach(c->pin_dir, j.host_link.ifindex, j.host, &mode, e);
 	if (r < 0)
 		goto out_detach;
+	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
+		  dp_attach_mode_name(mode));
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0) {
 		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
@@ -359,10 +316,9 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 out_del_state:
 	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
 out_del_ep:
-	ep_remove(map, &j, j.n_ips);
+	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
 out_detach:
-	dp_tc_detach_egress(j.host_link.ifindex);
-	dp_tc_detach(j.host_link.ifindex);
+	pod_progs_detach(j.host_link.ifindex);
 out_del_veth:
 	if (link_delete(j.host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);

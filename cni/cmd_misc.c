@@ -12,10 +12,11 @@
 #include "netlink.h"
 #include "result.h"
 #include "state.h"
+#include "version.h"
 
 #define GC_MAX_STALE 65536
 
-int cmd_version(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_version(struct cni_ctx *ctx, struct cni_err *e)
 {
 	char version[16];
 	int r;
@@ -51,7 +52,7 @@ static int ipam_forward(struct cni_ctx *ctx, const char *command, struct cni_err
 	return ipam_exec(&call, &out, e);
 }
 
-int cmd_status(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_status(struct cni_ctx *ctx, struct cni_err *e)
 {
 	char why[256] = "", path[4096];
 	int r;
@@ -231,7 +232,7 @@ static void gc_endpoints(struct gc_job *g)
 	}
 }
 
-int cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct gc_job g = {.ctx = ctx};
 	_cleanup_close_ int lock = -1;

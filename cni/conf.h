@@ -44,9 +44,4 @@ int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char 
  * or an over-long value is -EINVAL. */
 int cni_args_parse(const char *s, struct cni_args *a, struct cni_err *e);
 
-bool cni_version_supported(const char *version);
-/* <0, 0, >0 like strcmp, for "X.Y.Z" versions. */
-int cni_version_cmp(const char *a, const char *b);
-extern const char *const cni_supported_versions[];
-
 #endif

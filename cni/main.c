@@ -29,13 +29,13 @@ static const struct command {
 	unsigned int needs;
 	bool config; /* a full network configuration on stdin */
 } commands[] = {
-    {"ADD", cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
+    {"ADD", cni_cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
     /* DEL is best-effort: it does not need CNI_NETNS nor a parseable CNI_ARGS. */
-    {"DEL", cmd_del, NEED_CONTAINERID | NEED_IFNAME, true},
-    {"CHECK", cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
-    {"STATUS", cmd_status, 0, true},
-    {"GC", cmd_gc, NEED_PATH, true},
-    {"VERSION", cmd_version, 0, false},
+    {"DEL", cni_cmd_del, NEED_CONTAINERID | NEED_IFNAME, true},
+    {"CHECK", cni_cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
+    {"STATUS", cni_cmd_status, 0, true},
+    {"GC", cni_cmd_gc, NEED_PATH, true},
+    {"VERSION", cni_cmd_version, 0, false},
 };
 
 static const char *env_get(const char *name)

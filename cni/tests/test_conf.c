@@ -7,6 +7,7 @@
 #include "dp.h"
 #include "state.h"
 #include "unit.h"
+#include "version.h"
 
 /* Trimmed from requests in cni.md (podman 4.3, containerd 1.6, GC). */
 static const char podman_add[] =
