@@ -164,5 +164,5 @@ int cni_cmd_check(struct cni_ctx *ctx, struct cni_err *e)
 	if (!ctx->conf.ipam_type[0])
 		return 0;
 	ipam_call_init(&call, ctx, "CHECK");
-	return ipam_exec(&call, &out, e);
+	return ipam_delegate(ctx, &call, &out, e);
 }

@@ -52,7 +52,7 @@ static int ipam_release(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		call.input = t->ipam_input;
 		call.input_len = t->ipam_input_len;
 	}
-	return ipam_exec(&call, &out, e);
+	return ipam_delegate(ctx, &call, &out, e);
 }
 
 int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cni_err *e)
@@ -116,7 +116,7 @@ int cni_cmd_del(struct cni_ctx *ctx, struct cni_err *e)
 	    .use_prev = true,
 	};
 
-	lock = state_lock(ctx->conf.state_dir, CNI_LOCK_TIMEOUT_MS);
+	lock = state_lock(ctx->conf.state_dir, true, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0)
 		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, DEL_FAILED, "lock %s/lock",
 				   ctx->conf.state_dir);

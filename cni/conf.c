@@ -296,7 +296,7 @@ int conf_parse_version(const char *buf, size_t len, char *version, size_t size, 
 	return 0;
 }
 
-int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out)
+static int conf_rewrite(const char *buf, size_t len, const char *version, bool for_del, char **out)
 {
 	json_auto_t *root = NULL;
 	const char *k;
@@ -306,13 +306,24 @@ int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char 
 	root = json_loadb(buf, len, 0, NULL);
 	if (!root || !json_is_object(root))
 		return -EINVAL;
-	json_object_foreach_safe(root, tmp, k, v)
-		if (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult"))
+	json_object_foreach_safe(root, tmp, k, v) {
+		if (for_del && (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult")))
 			json_object_del(root, k);
+	}
 	if (json_object_set_new(root, "cniVersion", json_string(version)) < 0)
 		return -ENOMEM;
 	*out = json_dumps(root, JSON_COMPACT);
 	return *out ? 0 : -ENOMEM;
+}
+
+int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out)
+{
+	return conf_rewrite(buf, len, version, true, out);
+}
+
+int conf_rewrite_version(const char *buf, size_t len, const char *version, char **out)
+{
+	return conf_rewrite(buf, len, version, false, out);
 }
 
 static int args_store(const char *key, const char *val, struct cni_args *a, struct cni_err *e)

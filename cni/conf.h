@@ -39,6 +39,9 @@ int conf_parse_version(const char *buf, size_t len, char *version, size_t size, 
 /* A copy of the request with cniVersion replaced and "cni.dev/..." keys removed,
  * for a DEL synthesised from GC. Caller frees *out. */
 int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out);
+/* A copy of the request with only cniVersion replaced, for a delegate that
+ * speaks an older version. Caller frees *out. */
+int conf_rewrite_version(const char *buf, size_t len, const char *version, char **out);
 
 /* CNI_ARGS "K=V;K=V": known keys stored, unknown ignored, a pair without '='
  * or an over-long value is -EINVAL. */

@@ -329,7 +329,8 @@ int versions_parse(const char *json, const char *want, bool *has, char *highest,
 			continue;
 		if (!strcmp(s, want))
 			*has = true;
-		if (cni_version_supported(s) && (!*best || cni_version_cmp(s, best) > 0))
+		if (cni_version_supported(s) && cni_version_cmp(s, want) <= 0 &&
+		    (!*best || cni_version_cmp(s, best) > 0))
 			best = s;
 	}
 	if (highest)

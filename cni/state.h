@@ -19,9 +19,11 @@ struct ep_state {
 	int n_ips;
 };
 
-/* Exclusive flock on <state_dir>/lock (dir created 0700); returns the fd to
- * close. Gives up with -ETIMEDOUT after timeout_ms. */
-int state_lock(const char *state_dir, int timeout_ms);
+/* flock on <state_dir>/lock (dir created 0700); returns the fd to close.
+ * ADD and DEL of different attachments touch nothing in common (the IPAM
+ * plugin locks its own store), so they share it; GC, which must not run
+ * beside them, takes it exclusive. Gives up with -ETIMEDOUT after timeout_ms. */
+int state_lock(const char *state_dir, bool shared, int timeout_ms);
 /* <state_dir>/<net>/<containerid>-<ifname>.json, written to a temp file and renamed. */
 int state_write(const char *state_dir, const char *net, const struct ep_state *s);
 /* -ENOENT if there is none. */
