@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # CNI plugin latency on an emulated node: N pods ADDed then DELeted one at a
-# time, then the same with P at once. Times only the plugin's own execution
-# (fork + exec + its IPAM call), measured inside the node namespace.
-# Usage: cni.sh OUTDIR   (env: N=100 P=10). Writes OUTDIR/cni.json.
+# time, then the same with P at once, then a burst of B ADDs at once and B
+# DELs at once (a kubelet restarting a full node). Times only the plugin's own
+# execution (fork + exec + its IPAM call), measured inside the node namespace.
+# Targets: P at once p50 <= 2 x the sequential p50; the burst all succeeds
+# and leaks nothing.
+# Usage: cni.sh OUTDIR   (env: N=100 P=10 B=50). Writes OUTDIR/cni.json.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -12,6 +15,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 export N=${N:-100}
 export P=${P:-10}
+export B=${B:-50}
 
 # bench_op CMD I: one plugin invocation for pod I; prints its duration in µs.
 # Runs inside the node namespace. ADD saves the result; DEL passes it back as
@@ -37,7 +41,8 @@ bench_op() {
 	echo $((t1 - t0))
 }
 
-# bench_round MODE CMD OUT: all N pods, one at a time or P at once.
+# bench_round MODE CMD OUT: all N pods, one at a time or P at once; true when
+# every one succeeded (OUT has one line per success).
 bench_round() {
 	local mode=$1 cmd=$2 out=$3 i
 	if [ "$mode" = seq ]; then
@@ -94,6 +99,13 @@ bench_inner() {
 			echo $(($(now_ms) - t0)) >"$d/$mode-$cmd.wall"
 		done
 	done
+	# The burst: failures are counted, not fatal; DEL runs for every pod.
+	for cmd in ADD DEL; do
+		t0=$(now_ms)
+		N=$B P=$B bench_round par "$cmd" "$d/burst-$cmd.us"
+		echo $(($(now_ms) - t0)) >"$d/burst-$cmd.wall"
+	done
+	node_snapshot >"$d/burst.after"
 }
 
 bench_main() {
@@ -104,8 +116,8 @@ bench_main() {
 	trap 'exit 130' INT TERM HUP
 	node_setup "$(sl_rand_hex)" "$(mktemp -d /tmp/sl-bench.XXXXXX)" || exit 1
 	agent_start || exit 1
-	for ((i = 1; i <= N; i++)); do ip netns add "$(pod_ns "b$i")" || exit 1; done
-	echo "bench: $N pods, sequential then $P in parallel, on node $SL_NODE ($(nproc) CPUs, kernel $(uname -r))"
+	for ((i = 1; i <= (N > B ? N : B); i++)); do ip netns add "$(pod_ns "b$i")" || exit 1; done
+	echo "bench: $N pods, sequential then $P in parallel, then $B at once, on node $SL_NODE ($(nproc) CPUs, kernel $(uname -r))"
 	nsenter --net="/run/netns/$SL_NODE" "$0" __inner || { echo "bench: failed; see $SL_CNI_LOG" >&2; exit 1; }
 	d=$SL_SCRATCH/bench
 	leaks=$(node_snapshot)
@@ -116,10 +128,15 @@ bench_main() {
 		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
 		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
 		--argjson fe "$(stats "$d/floor-exec.us")" --argjson fipam "$(stats "$d/floor-ipam.us")" \
+		--argjson b "$B" --argjson bao "$(grep -c . "$d/burst-ADD.us")" --argjson bdo "$(grep -c . "$d/burst-DEL.us")" \
+		--arg bafter "$(cat "$d/burst.after")" \
 		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
 		  floor: {exec: $fe, ipam_add: $fipam},
 		  sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
-		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})}}')
+		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})},
+		  burst: {pods: $b, add_ok: $bao, del_ok: $bdo, after: $bafter},
+		  ratio_parallel_p50: {add: ($pa.p50_ms / $sa.p50_ms * 100 | round / 100),
+				       del: ($pd.p50_ms / $sd.p50_ms * 100 | round / 100)}}')
 	printf '%s\n' "$json" >"$outdir/cni.json"
 	printf '\n%-18s %8s %8s %8s %8s %10s %8s\n' "CNI plugin (ms)" p50 p99 mean max "wall" "ops/s"
 	for mode in sequential parallel; do
@@ -139,9 +156,14 @@ bench_main() {
 	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone."
 	echo " An ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add.)"
 	echo
+	jq -r --argjson p "$P" '.ratio_parallel_p50 as $r |
+		"\($p) at once p50 / sequential p50: ADD \($r.add)x, DEL \($r.del)x (target <= 2)",
+		(.burst | "\(.pods) at once: \(.add_ok)/\(.pods) ADDs and \(.del_ok)/\(.pods) DELs succeeded; after: \(.after)")' <<<"$json"
 	echo "after all DELs: $leaks"
 	echo "written: $outdir/cni.json"
 	[ "$leaks" = "veths=0 routes=0 leases=0 eps=0 states=0" ] || { echo "bench: the DELs leaked: $leaks" >&2; exit 1; }
+	jq -e '.burst.add_ok == .burst.pods and .burst.del_ok == .burst.pods' <<<"$json" >/dev/null ||
+		{ echo "bench: the burst of $B had failures" >&2; exit 1; }
 }
 
 case ${1:-} in
