@@ -118,9 +118,12 @@ int ipam_version_pick(const char *type, const char *cni_path, const char *state_
 				   "version cache of %s", b.path);
 	answer = cache_read(file, &b);
 	if (!answer) {
-		r = version_ask(type, cni_path, want, &answer, e);
-		if (r < 0)
-			return r;
+		/* A plugin that cannot answer VERSION (the spec requires it) is
+		 * spoken to at the request's own version, as runtimes do. */
+		if (version_ask(type, cni_path, want, &answer, e) < 0) {
+			snprintf(out, size, "%s", want);
+			return 0;
+		}
 		cache_write(state_dir, file, &b, answer); /* else the next call asks again */
 	}
 	r = versions_parse(answer, want, &has, out, size);

@@ -92,6 +92,11 @@ bench_inner() {
 	for ((i = 1; i <= N; i++)); do floor_op exec "$i" || return 1; done >"$d/floor-exec.us"
 	for ((i = 1; i <= N; i++)); do floor_op ipam "$i" || return 1; done >"$d/floor-ipam.us"
 	rm -rf "$d/floor-leases"
+	# host-local alone P at once: what the plugin's own parallel ADD cannot beat.
+	export -f floor_op cni_find_plugin
+	# shellcheck disable=SC2016 # $1 is bash -c's argument
+	seq 1 "$N" | xargs -P "$P" -I{} bash -c 'floor_op ipam "$1"' _ {} >"$d/floor-ipam-par.us" || return 1
+	rm -rf "$d/floor-leases"
 	for mode in seq par; do
 		for cmd in ADD DEL; do
 			t0=$(now_ms)
@@ -128,15 +133,17 @@ bench_main() {
 		--argjson wsa "$(cat "$d/seq-ADD.wall")" --argjson wsd "$(cat "$d/seq-DEL.wall")" \
 		--argjson wpa "$(cat "$d/par-ADD.wall")" --argjson wpd "$(cat "$d/par-DEL.wall")" \
 		--argjson fe "$(stats "$d/floor-exec.us")" --argjson fipam "$(stats "$d/floor-ipam.us")" \
+		--argjson fipamp "$(stats "$d/floor-ipam-par.us")" \
 		--argjson b "$B" --argjson bao "$(grep -c . "$d/burst-ADD.us")" --argjson bdo "$(grep -c . "$d/burst-DEL.us")" \
 		--arg bafter "$(cat "$d/burst.after")" \
 		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
-		  floor: {exec: $fe, ipam_add: $fipam},
+		  floor: {exec: $fe, ipam_add: $fipam, ipam_add_parallel: $fipamp},
 		  sequential: {add: ($sa + {wall_ms: $wsa}), del: ($sd + {wall_ms: $wsd})},
 		  parallel: {workers: $p, add: ($pa + {wall_ms: $wpa}), del: ($pd + {wall_ms: $wpd})},
 		  burst: {pods: $b, add_ok: $bao, del_ok: $bdo, after: $bafter},
 		  ratio_parallel_p50: {add: ($pa.p50_ms / $sa.p50_ms * 100 | round / 100),
-				       del: ($pd.p50_ms / $sd.p50_ms * 100 | round / 100)}}')
+				       del: ($pd.p50_ms / $sd.p50_ms * 100 | round / 100),
+				       ipam_add: ($fipamp.p50_ms / $fipam.p50_ms * 100 | round / 100)}}')
 	printf '%s\n' "$json" >"$outdir/cni.json"
 	printf '\n%-18s %8s %8s %8s %8s %10s %8s\n' "CNI plugin (ms)" p50 p99 mean max "wall" "ops/s"
 	for mode in sequential parallel; do
@@ -148,16 +155,17 @@ bench_main() {
 			printf '%-18s %8s %8s %8s %8s %10s %8s\n' "${cmd^^} $([ $mode = parallel ] && echo "x$P" || echo seq)" $line
 		done
 	done
-	for what in exec ipam_add; do
+	for what in exec ipam_add ipam_add_parallel; do
 		line=$(jq -r --arg w "$what" '.floor[$w] as $s | [$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms] | @tsv' <<<"$json")
 		# shellcheck disable=SC2086
-		printf '%-18s %8s %8s %8s %8s\n' "floor: $what" $line
+		printf '%-18s %8s %8s %8s %8s\n' "floor: ${what/_add_parallel/ x$P}" $line
 	done
-	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone."
-	echo " An ADD execs the plugin and host-local, so its p50 cannot go below exec + ipam_add.)"
+	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone,"
+	echo " ipam xP = host-local alone P at once. An ADD execs the plugin and host-local, so its p50"
+	echo " cannot go below exec + ipam_add, nor P at once below ipam xP.)"
 	echo
 	jq -r --argjson p "$P" '.ratio_parallel_p50 as $r |
-		"\($p) at once p50 / sequential p50: ADD \($r.add)x, DEL \($r.del)x (target <= 2)",
+		"\($p) at once p50 / sequential p50: ADD \($r.add)x, DEL \($r.del)x (target <= 2); host-local alone: \($r.ipam_add)x",
 		(.burst | "\(.pods) at once: \(.add_ok)/\(.pods) ADDs and \(.del_ok)/\(.pods) DELs succeeded; after: \(.after)")' <<<"$json"
 	echo "after all DELs: $leaks"
 	echo "written: $outdir/cni.json"
