@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "dp.h"
 #include "log.h"
 #include "netlink.h"
 #include "netns.h"
+#include "podcidr.h"
 #include "result.h"
 #include "state.h"
 
@@ -25,16 +27,6 @@ struct add_job {
 	struct link_info pod_link;
 	char step[128]; /* what pod_configure was doing when it failed */
 };
-
-void ipam_call_init(struct ipam_call *c, const struct cni_ctx *ctx, const char *command)
-{
-	memset(c, 0, sizeof(*c));
-	c->type = ctx->conf.ipam_type;
-	c->cni_path = ctx->env.path;
-	c->command = command;
-	c->input = ctx->input;
-	c->input_len = ctx->input_len;
-}
 
 static int ifname_probe(void *arg)
 {
@@ -97,49 +89,6 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	return 0;
 }
 
-/* sl_from_pod at tc ingress of the host veth (what the pod sends), sl_to_pod
- * at its egress (replies of load-balanced flows into the pod). */
-static int prog_attach(struct add_job *j, struct cni_err *e)
-{
-	_cleanup_close_ int prog = -1, rev = -1;
-	enum dp_attach_mode mode;
-	int r;
-
-	prog = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_FROM_POD);
-	if (prog < 0)
-		return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN, ADD_FAILED,
-				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
-				   SL_PIN_FROM_POD);
-	rev = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_TO_POD);
-	if (rev < 0)
-		return cni_err_set(e, rev, CNI_ERR_TRY_AGAIN, ADD_FAILED,
-				   "open pinned program %s/%s", j->ctx->conf.pin_dir,
-				   SL_PIN_TO_POD);
-	r = dp_tc_attach(j->host_link.ifindex, prog, &mode);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "attach %s to tc ingress of %s", SL_PIN_FROM_POD, j->host);
-	log_debug("Attached %s to %s (%s)", SL_PIN_FROM_POD, j->host, dp_attach_mode_name(mode));
-	r = dp_tc_attach_egress(j->host_link.ifindex, rev, &mode);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-				   "attach %s to tc egress of %s", SL_PIN_TO_POD, j->host);
-	log_debug("Attached %s to %s (%s)", SL_PIN_TO_POD, j->host, dp_attach_mode_name(mode));
-	return 0;
-}
-
-/* Deletes the endpoint entries of ips[0..n) that still point at our veth. */
-static void ep_remove(int map, const struct add_job *j, int n)
-{
-	for (int i = 0; i < n; i++) {
-		struct sl_ep_val val;
-
-		if (dp_ep_lookup(map, j->ips[i].s_addr, &val) == 0 &&
-		    (int)val.ifindex == j->host_link.ifindex)
-			dp_ep_delete(map, j->ips[i].s_addr);
-	}
-}
-
 static int ep_write(struct add_job *j, int map, struct cni_err *e)
 {
 	struct sl_ep_val val = {
@@ -147,19 +96,15 @@ static int ep_write(struct add_job *j, int map, struct cni_err *e)
 	    .ep_id = (__u32)j->host_link.ifindex,
 	    .flags = SL_EP_F_NONE,
 	};
+	struct in_addr failed;
 	int r;
 
 	memcpy(val.pod_mac, j->pod_link.mac, 6);
 	memcpy(val.host_mac, j->host_link.mac, 6);
-	for (int i = 0; i < j->n_ips; i++) {
-		r = dp_ep_update(map, j->ips[i].s_addr, &val);
-		if (r < 0) {
-			ep_remove(map, j, i);
-			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
-					   "write %s entry for %s", SL_PIN_EP4,
-					   inet_ntoa(j->ips[i]));
-		}
-	}
+	r = ep_entries_write(map, j->ips, j->n_ips, &val, &failed);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
+				   SL_PIN_EP4, inet_ntoa(failed));
 	return 0;
 }
 
@@ -176,6 +121,31 @@ static int ipam_ips(struct add_job *j, const struct cni_result *res, struct cni_
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "IPAM plugin %s returned no IPv4 address",
 				   j->ctx->conf.ipam_type);
+	return 0;
+}
+
+/* Cross-node routing sends a node's pod CIDR to that node: an address outside
+ * it would be unreachable from other nodes. No CIDR published (no agent
+ * status yet) checks nothing; an unreadable one refuses. */
+static int ips_in_podcidr(const struct add_job *j, struct cni_err *e)
+{
+	const struct conf *c = &j->ctx->conf;
+	struct podcidr pc;
+	int r;
+
+	r = podcidr_read(c->state_dir, &pc);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "read the node's pod CIDR from %s/%s", c->state_dir,
+				   PODCIDR_AGENT_FILE);
+	for (int i = 0; i < j->n_ips; i++)
+		if (!podcidr_contains(&pc, j->ips[i]))
+			return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
+					   "IPAM plugin %s returned %s, outside this node's pod "
+					   "CIDR %s: other nodes could not route to it",
+					   c->ipam_type, inet_ntoa(j->ips[i]), pc.text);
 	return 0;
 }
 
@@ -256,18 +226,91 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 	return 0;
 }
 
-int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
+/* runtimeConfig.mac, else CNI_ARGS MAC=, else NULL (the kernel picks one). */
+static const unsigned char *pod_mac_pick(const struct cni_ctx *ctx, unsigned char mac[6])
+{
+	const char *s = ctx->conf.mac[0] ? ctx->conf.mac : ctx->args.mac;
+
+	return s[0] && mac_parse(s, mac) == 0 ? mac : NULL;
+}
+
+/* Undoes the IPAM ADD; a failure here is logged, the ADD's error is the one returned. */
+static void ipam_rollback(struct cni_ctx *ctx)
+{
+	_cleanup_free_ char *out = NULL;
+	struct ipam_call call;
+	struct cni_err e;
+
+	ipam_call_init(&call, ctx, "DEL");
+	if (ipam_delegate(ctx, &call, &out, &e) < 0)
+		log_warn(
+		    "Failed to release the address with IPAM plugin '%s' while undoing ADD: %s",
+		    ctx->conf.ipam_type, e.details);
+}
+
+/* IPAM ADD and what its answer must satisfy; on failure nothing stays allocated. */
+static int ipam_allocate(struct add_job *j, struct cni_result *ipam, struct cni_err *e)
+{
+	_cleanup_free_ char *out = NULL;
+	struct ipam_call call;
+	int r;
+
+	ipam_call_init(&call, j->ctx, "ADD");
+	r = ipam_delegate(j->ctx, &call, &out, e);
+	if (r < 0)
+		return r;
+	r = result_parse(out, ipam, e);
+	if (r >= 0)
+		r = ipam_ips(j, ipam, e);
+	if (r >= 0)
+		r = ips_in_podcidr(j, e);
+	if (r < 0)
+		ipam_rollback(j->ctx);
+	return r;
+}
+
+/* The veth pair, configured on both sides; on failure the veth is gone. */
+static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac, struct cni_err *e)
+{
+	const struct cni_env *env = &j->ctx->env;
+	int r;
+
+	r = veth_create(j->host, env->ifname, ns_fd, j->mtu, pod_mac);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
+				   "create veth %s <-> %s in %s", j->host, env->ifname, env->netns);
+	r = link_get(j->host, &j->host_link);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s",
+			    j->host);
+		goto out_del_veth;
+	}
+	r = netns_run(ns_fd, pod_configure, j);
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j->step, env->netns);
+		goto out_del_veth;
+	}
+	r = host_configure(j, e);
+	if (r < 0)
+		goto out_del_veth;
+	return 0;
+out_del_veth:
+	if (link_delete(j->host) < 0)
+		log_warn("Failed to delete host interface '%s' while undoing ADD", j->host);
+	return r;
+}
+
+int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct add_job j = {.ctx = ctx};
 	const struct cni_env *env = &ctx->env;
 	struct conf *c = &ctx->conf;
 	_cleanup_close_ int ns_fd = -1, lock = -1, map = -1;
-	_cleanup_free_ char *ipam_out = NULL, *del_out = NULL, *text = NULL;
 	struct cni_result ipam = {}, res;
-	unsigned char mac[6], *pod_mac = NULL;
-	struct ipam_call call;
+	const unsigned char *pod_mac;
+	unsigned char mac[6];
+	enum dp_attach_mode mode;
 	struct ep_state st;
-	struct cni_err ignored;
 	int r;
 
 	veth_host_name(env->containerid, env->ifname, j.host);
@@ -278,54 +321,26 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = add_precheck(&j, ns_fd, e);
 	if (r < 0)
 		return r;
-
 	j.mtu = c->mtu;
 	if (!j.mtu && uplink_mtu(&j.mtu) < 0)
 		j.mtu = 1500;
-	if (c->mac[0] || ctx->args.mac[0]) {
-		mac_parse(c->mac[0] ? c->mac : ctx->args.mac, mac);
-		pod_mac = mac;
-	}
-
-	lock = state_lock(c->state_dir, CNI_LOCK_TIMEOUT_MS);
+	pod_mac = pod_mac_pick(ctx, mac);
+	lock = state_lock(c->state_dir, true, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0)
 		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock",
 				   c->state_dir);
 
-	ipam_call_init(&call, ctx, "ADD");
-	r = ipam_exec(&call, &ipam_out, e);
+	r = ipam_allocate(&j, &ipam, e);
 	if (r < 0)
-		return r;
-	r = result_parse(ipam_out, &ipam, e);
-	if (r < 0)
-		goto out_ipam_del;
-	r = ipam_ips(&j, &ipam, e);
+		goto out_free;
+	r = link_wire(&j, ns_fd, pod_mac, e);
 	if (r < 0)
 		goto out_ipam_del;
-
-	r = veth_create(j.host, env->ifname, ns_fd, j.mtu, pod_mac);
-	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "create veth %s <-> %s in %s",
-			    j.host, env->ifname, env->netns);
-		goto out_ipam_del;
-	}
-	r = link_get(j.host, &j.host_link);
-	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s",
-			    j.host);
-		goto out_del_veth;
-	}
-	r = netns_run(ns_fd, pod_configure, &j);
-	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j.step, env->netns);
-		goto out_del_veth;
-	}
-	r = host_configure(&j, e);
-	if (r < 0)
-		goto out_del_veth;
-	r = prog_attach(&j, e);
+	r = pod_progs_attach(c->pin_dir, j.host_link.ifindex, j.host, &mode, e);
 	if (r < 0)
 		goto out_detach;
+	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
+		  dp_attach_mode_name(mode));
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0) {
 		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
@@ -342,36 +357,27 @@ int cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 			    env->containerid, env->ifname, c->state_dir, c->name);
 		goto out_del_ep;
 	}
-
 	result_build(&j, &ipam, &res);
-	text = result_format(&res, c->cni_version);
-	r = json_print_free(text);
-	text = NULL;
+	r = json_print_free(result_format(&res, c->cni_version));
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
 		goto out_del_state;
 	}
 	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid,
 		 env->ifname, inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
-	result_free(&ipam);
-	return 0;
+	goto out_free;
 
 out_del_state:
 	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
 out_del_ep:
-	ep_remove(map, &j, j.n_ips);
+	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
 out_detach:
-	dp_tc_detach_egress(j.host_link.ifindex);
-	dp_tc_detach(j.host_link.ifindex);
-out_del_veth:
+	pod_progs_detach(j.host_link.ifindex);
 	if (link_delete(j.host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);
 out_ipam_del:
-	ipam_call_init(&call, ctx, "DEL");
-	if (ipam_exec(&call, &del_out, &ignored) < 0)
-		log_warn(
-		    "Failed to release the address with IPAM plugin '%s' while undoing ADD: %s",
-		    c->ipam_type, ignored.details);
+	ipam_rollback(ctx);
+out_free:
 	result_free(&ipam);
 	return r;
 }

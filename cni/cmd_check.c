@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "dp.h"
 #include "netlink.h"
@@ -80,10 +81,8 @@ static int host_check(struct check_job *j)
 	const struct cni_result *prev = &j->ctx->conf.prev;
 	const struct conf *c = &j->ctx->conf;
 	_cleanup_close_ int map = -1;
-	enum dp_attach_mode mode;
 	struct link_info link;
-	char name[16] = "";
-	__u32 prog_id;
+	char why[256];
 	int r;
 
 	r = link_get(j->host, &link);
@@ -99,17 +98,9 @@ static int host_check(struct check_job *j)
 			return drift(j->e, r, "route %s/32 dev %s missing on the host",
 				     inet_ntoa(prev->ips[i].addr), j->host);
 	}
-	r = dp_tc_query(link.ifindex, &prog_id, name, &mode);
-	if (r < 0 || strcmp(name, SL_PIN_FROM_POD))
-		return drift(j->e, r == -ENOENT ? 0 : r,
-			     "program %s not attached at tc ingress of %s%s%s", SL_PIN_FROM_POD,
-			     j->host, name[0] ? ", found " : "", name);
-	name[0] = '\0';
-	r = dp_tc_query_egress(link.ifindex, &prog_id, name, &mode);
-	if (r < 0 || strcmp(name, SL_PIN_TO_POD))
-		return drift(j->e, r == -ENOENT ? 0 : r,
-			     "program %s not attached at tc egress of %s%s%s", SL_PIN_TO_POD,
-			     j->host, name[0] ? ", found " : "", name);
+	r = pod_progs_verify(link.ifindex, j->host, why, sizeof(why));
+	if (r)
+		return drift(j->e, r < 0 ? r : 0, "%s", why);
 	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
 	if (map < 0)
 		return drift(j->e, map, "pinned map %s/%s missing", c->pin_dir, SL_PIN_EP4);
@@ -149,7 +140,7 @@ static int prev_iface_find(struct check_job *j, struct cni_err *e)
 			   "prevResult has no container interface named %s", j->ctx->env.ifname);
 }
 
-int cmd_check(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_check(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct check_job j = {.ctx = ctx, .e = e};
 	_cleanup_close_ int ns_fd = -1;
@@ -173,5 +164,5 @@ int cmd_check(struct cni_ctx *ctx, struct cni_err *e)
 	if (!ctx->conf.ipam_type[0])
 		return 0;
 	ipam_call_init(&call, ctx, "CHECK");
-	return ipam_exec(&call, &out, e);
+	return ipam_delegate(ctx, &call, &out, e);
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cmd.h"
 #include "dp.h"
 #include "log.h"
@@ -18,6 +19,7 @@
 static void ep_release(const struct cni_ctx *ctx, const struct in_addr *ips, int n, int ifindex)
 {
 	_cleanup_close_ int map = -1;
+	int r;
 
 	if (!n || ifindex <= 0)
 		return;
@@ -28,17 +30,10 @@ static void ep_release(const struct cni_ctx *ctx, const struct in_addr *ips, int
 			       ctx->conf.pin_dir, SL_PIN_EP4);
 		return;
 	}
-	for (int i = 0; i < n; i++) {
-		struct sl_ep_val val;
-		int r;
-
-		if (dp_ep_lookup(map, ips[i].s_addr, &val) < 0 || (int)val.ifindex != ifindex)
-			continue;
-		r = dp_ep_delete(map, ips[i].s_addr);
-		if (r < 0 && r != -ENOENT)
-			log_warn_errno(r, "Failed to delete %s entry '%s'", SL_PIN_EP4,
-				       inet_ntoa(ips[i]));
-	}
+	r = ep_entries_remove(map, ips, n, ifindex);
+	if (r < 0)
+		log_warn_errno(r, "Failed to delete %s entries of ifindex %d, left to GC",
+			       SL_PIN_EP4, ifindex);
 }
 
 static int ipam_release(struct cni_ctx *ctx, const struct teardown *t, struct cni_err *e)
@@ -57,7 +52,7 @@ static int ipam_release(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		call.input = t->ipam_input;
 		call.input_len = t->ipam_input_len;
 	}
-	return ipam_exec(&call, &out, e);
+	return ipam_delegate(ctx, &call, &out, e);
 }
 
 int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cni_err *e)
@@ -91,12 +86,9 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 	ep_release(ctx, ips, n_ips, ifindex);
 	if (have_link) {
 		/* Routes, neighbours and the peer in the pod go with the link. */
-		r = dp_tc_detach(link.ifindex);
+		r = pod_progs_detach(link.ifindex);
 		if (r < 0)
-			log_warn_errno(r, "Failed to detach from '%s'", host);
-		r = dp_tc_detach_egress(link.ifindex);
-		if (r < 0)
-			log_warn_errno(r, "Failed to detach from the egress of '%s'", host);
+			log_warn_errno(r, "Failed to detach the pod programs from '%s'", host);
 		r = link_delete(host);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,
@@ -114,7 +106,7 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 	return 0;
 }
 
-int cmd_del(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_del(struct cni_ctx *ctx, struct cni_err *e)
 {
 	_cleanup_close_ int lock = -1;
 	struct teardown t = {
@@ -124,7 +116,7 @@ int cmd_del(struct cni_ctx *ctx, struct cni_err *e)
 	    .use_prev = true,
 	};
 
-	lock = state_lock(ctx->conf.state_dir, CNI_LOCK_TIMEOUT_MS);
+	lock = state_lock(ctx->conf.state_dir, true, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0)
 		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, DEL_FAILED, "lock %s/lock",
 				   ctx->conf.state_dir);

@@ -12,10 +12,11 @@
 #include "netlink.h"
 #include "result.h"
 #include "state.h"
+#include "version.h"
 
 #define GC_MAX_STALE 65536
 
-int cmd_version(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_version(struct cni_ctx *ctx, struct cni_err *e)
 {
 	char version[16];
 	int r;
@@ -33,25 +34,23 @@ static int ipam_forward(struct cni_ctx *ctx, const char *command, struct cni_err
 {
 	_cleanup_free_ char *out = NULL;
 	struct ipam_call call;
-	bool has = false;
 	int r;
 
 	if (!ctx->conf.ipam_type[0])
 		return 0;
-	r = ipam_versions(ctx->conf.ipam_type, ctx->env.path, ctx->conf.cni_version, &has, NULL, 0,
-			  e);
+	r = ipam_negotiate(ctx, e);
 	if (r < 0)
 		return r;
-	if (!has || cni_version_cmp(ctx->conf.cni_version, "1.1.0") < 0) {
-		log_debug("IPAM plugin '%s' does not support %s at version %s, not forwarded",
-			  ctx->conf.ipam_type, command, ctx->conf.cni_version);
+	if (cni_version_cmp(ctx->ipam_version, "1.1.0") < 0) {
+		log_debug("IPAM plugin '%s' speaks %s, which has no %s: not forwarded",
+			  ctx->conf.ipam_type, ctx->ipam_version, command);
 		return 0;
 	}
 	ipam_call_init(&call, ctx, command);
-	return ipam_exec(&call, &out, e);
+	return ipam_delegate(ctx, &call, &out, e);
 }
 
-int cmd_status(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_status(struct cni_ctx *ctx, struct cni_err *e)
 {
 	char why[256] = "", path[4096];
 	int r;
@@ -126,9 +125,7 @@ static int gc_attachments(struct gc_job *g)
 {
 	struct cni_ctx *ctx = g->ctx;
 	_cleanup_free_ char *input = NULL;
-	char version[16] = "";
 	struct cni_err e;
-	bool has = false;
 	int r;
 
 	r = state_foreach(ctx->conf.state_dir, ctx->conf.name, gc_collect, g);
@@ -140,14 +137,12 @@ static int gc_attachments(struct gc_job *g)
 	if (!g->n_stale)
 		return 0;
 	if (ctx->conf.ipam_type[0]) {
-		r = ipam_versions(ctx->conf.ipam_type, ctx->env.path, ctx->conf.cni_version, &has,
-				  version, sizeof(version), &e);
+		r = ipam_negotiate(ctx, &e);
 		if (r < 0) {
 			gc_error(g, &e);
 			return 0; /* without IPAM DEL the state files must stay */
 		}
-		r = conf_rewrite_for_del(ctx->input, ctx->input_len,
-					 has ? ctx->conf.cni_version : version, &input);
+		r = conf_rewrite_for_del(ctx->input, ctx->input_len, ctx->ipam_version, &input);
 		if (r < 0) {
 			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed",
 				    "rewrite the request for IPAM DEL");
@@ -231,7 +226,7 @@ static void gc_endpoints(struct gc_job *g)
 	}
 }
 
-int cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
+int cni_cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct gc_job g = {.ctx = ctx};
 	_cleanup_close_ int lock = -1;
@@ -240,7 +235,7 @@ int cmd_gc(struct cni_ctx *ctx, struct cni_err *e)
 	if (!ctx->conf.has_valid)
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "GC needs \"cni.dev/valid-attachments\"");
-	lock = state_lock(ctx->conf.state_dir, CNI_LOCK_TIMEOUT_MS);
+	lock = state_lock(ctx->conf.state_dir, false, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0)
 		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, "GC failed", "lock %s/lock",
 				   ctx->conf.state_dir);

@@ -12,28 +12,7 @@
 #include "conf.h"
 #include "dp.h"
 #include "result.h"
-
-const char *const cni_supported_versions[] = {"0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0", NULL};
-
-bool cni_version_supported(const char *version)
-{
-	for (const char *const *v = cni_supported_versions; *v; v++)
-		if (!strcmp(*v, version))
-			return true;
-	return false;
-}
-
-int cni_version_cmp(const char *a, const char *b)
-{
-	unsigned int va[3] = {}, vb[3] = {};
-
-	sscanf(a, "%u.%u.%u", &va[0], &va[1], &va[2]);
-	sscanf(b, "%u.%u.%u", &vb[0], &vb[1], &vb[2]);
-	for (int i = 0; i < 3; i++)
-		if (va[i] != vb[i])
-			return va[i] < vb[i] ? -1 : 1;
-	return 0;
-}
+#include "version.h"
 
 static bool blank(const char *buf, size_t len)
 {
@@ -97,7 +76,9 @@ static json_t *object_get_nocase(json_t *obj, const char *key)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) if (!strcasecmp(k, key)) return v;
+	json_object_foreach(obj, k, v)
+		if (!strcasecmp(k, key))
+			return v;
 	return NULL;
 }
 
@@ -181,8 +162,7 @@ static int conf_attachments(json_t *root, struct conf *c, struct cni_err *e)
 	c->valid = calloc(json_array_size(list) + 1, sizeof(*c->valid));
 	if (!c->valid)
 		return cni_err_set(e, -ENOMEM, CNI_ERR_INTERNAL, "Out of memory", "%s", key);
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		struct cni_attachment *a = &c->valid[c->n_valid];
 		int r;
 
@@ -316,7 +296,7 @@ int conf_parse_version(const char *buf, size_t len, char *version, size_t size, 
 	return 0;
 }
 
-int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out)
+static int conf_rewrite(const char *buf, size_t len, const char *version, bool for_del, char **out)
 {
 	json_auto_t *root = NULL;
 	const char *k;
@@ -326,13 +306,24 @@ int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char 
 	root = json_loadb(buf, len, 0, NULL);
 	if (!root || !json_is_object(root))
 		return -EINVAL;
-	json_object_foreach_safe(root, tmp, k,
-				 v) if (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult"))
-	    json_object_del(root, k);
+	json_object_foreach_safe(root, tmp, k, v) {
+		if (for_del && (!strncmp(k, "cni.dev/", 8) || !strcmp(k, "prevResult")))
+			json_object_del(root, k);
+	}
 	if (json_object_set_new(root, "cniVersion", json_string(version)) < 0)
 		return -ENOMEM;
 	*out = json_dumps(root, JSON_COMPACT);
 	return *out ? 0 : -ENOMEM;
+}
+
+int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out)
+{
+	return conf_rewrite(buf, len, version, true, out);
+}
+
+int conf_rewrite_version(const char *buf, size_t len, const char *version, char **out)
+{
+	return conf_rewrite(buf, len, version, false, out);
 }
 
 static int args_store(const char *key, const char *val, struct cni_args *a, struct cni_err *e)

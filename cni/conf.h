@@ -39,14 +39,12 @@ int conf_parse_version(const char *buf, size_t len, char *version, size_t size, 
 /* A copy of the request with cniVersion replaced and "cni.dev/..." keys removed,
  * for a DEL synthesised from GC. Caller frees *out. */
 int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char **out);
+/* A copy of the request with only cniVersion replaced, for a delegate that
+ * speaks an older version. Caller frees *out. */
+int conf_rewrite_version(const char *buf, size_t len, const char *version, char **out);
 
 /* CNI_ARGS "K=V;K=V": known keys stored, unknown ignored, a pair without '='
  * or an over-long value is -EINVAL. */
 int cni_args_parse(const char *s, struct cni_args *a, struct cni_err *e);
-
-bool cni_version_supported(const char *version);
-/* <0, 0, >0 like strcmp, for "X.Y.Z" versions. */
-int cni_version_cmp(const char *a, const char *b);
-extern const char *const cni_supported_versions[];
 
 #endif

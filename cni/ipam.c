@@ -243,27 +243,3 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 	return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
 			   "%s %s killed by signal %d", c->type, c->command, WTERMSIG(status));
 }
-
-int ipam_versions(const char *type, const char *cni_path, const char *version, bool *has,
-		  char *highest, size_t size, struct cni_err *e)
-{
-	_cleanup_free_ char *out = NULL;
-	char input[64];
-	struct ipam_call c = {
-	    .type = type,
-	    .cni_path = cni_path,
-	    .command = "VERSION",
-	    .input = input,
-	};
-	int r;
-
-	c.input_len = (size_t)snprintf(input, sizeof(input), "{\"cniVersion\":\"%s\"}", version);
-	r = ipam_exec(&c, &out, e);
-	if (r < 0)
-		return r;
-	r = versions_parse(out, version, has, highest, size);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_DECODE, "Failed to decode result",
-				   "VERSION answer of IPAM plugin %s", type);
-	return 0;
-}

@@ -26,9 +26,4 @@ int ipam_find(const char *cni_path, const char *type, char *path, size_t size, s
  * Exit 0: *out is its stdout (caller frees). Otherwise e carries the plugin's
  * own error (code and msg kept) and a negative errno is returned. */
 int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e);
-/* Asks the plugin for VERSION: *has tells whether it lists version; highest
- * (may be NULL) gets the highest version both it and we support. */
-int ipam_versions(const char *type, const char *cni_path, const char *version, bool *has,
-		  char *highest, size_t size, struct cni_err *e);
-
 #endif

@@ -12,6 +12,7 @@
 #include "dp.h"
 #include "log.h"
 #include "result.h"
+#include "version.h"
 
 #define INPUT_MAX (4 << 20)
 
@@ -27,15 +28,17 @@ static const struct command {
 	const char *name;
 	int (*run)(struct cni_ctx *ctx, struct cni_err *e);
 	unsigned int needs;
-	bool config; /* a full network configuration on stdin */
+	bool config;		 /* a full network configuration on stdin */
+	const char *min_version; /* the spec version that defined the verb */
 } commands[] = {
-    {"ADD", cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
+    {"ADD", cni_cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true, "0.1.0"},
     /* DEL is best-effort: it does not need CNI_NETNS nor a parseable CNI_ARGS. */
-    {"DEL", cmd_del, NEED_CONTAINERID | NEED_IFNAME, true},
-    {"CHECK", cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true},
-    {"STATUS", cmd_status, 0, true},
-    {"GC", cmd_gc, NEED_PATH, true},
-    {"VERSION", cmd_version, 0, false},
+    {"DEL", cni_cmd_del, NEED_CONTAINERID | NEED_IFNAME, true, "0.1.0"},
+    {"CHECK", cni_cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true,
+     "0.4.0"},
+    {"STATUS", cni_cmd_status, 0, true, "1.1.0"},
+    {"GC", cni_cmd_gc, NEED_PATH, true, "1.1.0"},
+    {"VERSION", cni_cmd_version, 0, false, "0.1.0"},
 };
 
 static const char *env_get(const char *name)
@@ -175,6 +178,12 @@ static int run(struct cni_ctx *ctx, char *version, size_t size, struct cni_err *
 	if (r < 0)
 		return r;
 	snprintf(version, size, "%s", ctx->conf.cni_version);
+	/* As libcni's skel: a verb the config's version does not define is
+	 * refused before anything is looked at, so it can never act. */
+	if (cni_version_cmp(ctx->conf.cni_version, cmd->min_version) < 0)
+		return cni_err_set(e, 0, CNI_ERR_VERSION, "Incompatible CNI version",
+				   "%s is not defined at cniVersion %s (it needs %s or later)",
+				   cmd->name, ctx->conf.cni_version, cmd->min_version);
 	log_open("sluice", ctx->conf.log_file, ctx->conf.log_level);
 	dp_libbpf_log_setup();
 	r = env_check(cmd, ctx, e);
@@ -211,6 +220,7 @@ int main(void)
 	}
 	conf_free(&ctx.conf);
 	free((char *)ctx.input);
+	free(ctx.ipam_input);
 	log_close();
 	return r < 0 ? 1 : 0;
 }

@@ -2,52 +2,14 @@
 /* CNI result, error and VERSION JSON (jansson): parse and format per version. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "conf.h"
 #include "result.h"
-
-int cni_err_set(struct cni_err *e, int err, int code, const char *msg, const char *fmt, ...)
-{
-	va_list ap;
-	size_t n;
-
-	e->code = code;
-	snprintf(e->msg, sizeof(e->msg), "%s", msg);
-	va_start(ap, fmt);
-	vsnprintf(e->details, sizeof(e->details), fmt, ap);
-	va_end(ap);
-	n = strlen(e->details);
-	if (err && n < sizeof(e->details))
-		snprintf(e->details + n, sizeof(e->details) - n, ": %s",
-			 strerror(err < 0 ? -err : err));
-	return err < 0 ? err : -EINVAL;
-}
-
-int mac_parse(const char *s, unsigned char mac[6])
-{
-	unsigned int b[6];
-	char tail;
-
-	if (!s || strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6)
-		return -EINVAL;
-	for (int i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
-	return 0;
-}
-
-void mac_format(const unsigned char mac[6], char out[18])
-{
-	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3], mac[4],
-		 mac[5]);
-}
+#include "version.h"
 
 /* --- parse --------------------------------------------------------------------- */
 
@@ -123,8 +85,7 @@ static int ifaces_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "interfaces", CNI_MAX_IFACES, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		struct cni_iface *f = &r->ifaces[r->n_ifaces];
 		json_t *mtu;
 
@@ -155,8 +116,7 @@ static int ips_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "ips", CNI_MAX_IPS, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		struct cni_ip *ip = &r->ips[r->n_ips];
 		json_t *idx;
 
@@ -195,8 +155,7 @@ static int routes_parse(json_t *root, struct cni_result *r, struct cni_err *e)
 	list = array_get(root, "routes", CNI_MAX_ROUTES, e, &err);
 	if (!list)
 		return err;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		struct cni_route *rt = &r->routes[r->n_routes];
 
 		if (!json_is_object(v))
@@ -363,15 +322,15 @@ int versions_parse(const char *json, const char *want, bool *has, char *highest,
 	if (!json_is_array(list))
 		return -EBADMSG;
 	*has = false;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		const char *s = json_string_value(v);
 
 		if (!s)
 			continue;
 		if (!strcmp(s, want))
 			*has = true;
-		if (cni_version_supported(s) && (!*best || cni_version_cmp(s, best) > 0))
+		if (cni_version_supported(s) && cni_version_cmp(s, want) <= 0 &&
+		    (!*best || cni_version_cmp(s, best) > 0))
 			best = s;
 	}
 	if (highest)

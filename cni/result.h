@@ -17,7 +17,8 @@ int cni_err_parse(const char *json, struct cni_err *e);
 
 char *version_format(const char *version);
 /* A VERSION answer: *has tells whether supportedVersions lists want; highest
- * (may be NULL) gets the highest listed version we support too ("" if none). */
+ * (may be NULL) gets the highest listed version that we support too and that
+ * is not above want ("" if none). */
 int versions_parse(const char *json, const char *want, bool *has, char *highest, size_t size);
 
 /* Prints s and a newline on stdout, then frees it; -EIO on failure. */

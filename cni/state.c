@@ -36,7 +36,7 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-int state_lock(const char *state_dir, int timeout_ms)
+int state_lock(const char *state_dir, bool shared, int timeout_ms)
 {
 	struct timespec nap = {0, 10 * 1000 * 1000};
 	char path[PATH_MAX];
@@ -51,7 +51,7 @@ int state_lock(const char *state_dir, int timeout_ms)
 	if (fd < 0)
 		return -errno;
 	for (int waited = 0;; waited += 10) {
-		if (!flock(fd, LOCK_EX | LOCK_NB))
+		if (!flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB))
 			return fd;
 		if (errno != EWOULDBLOCK || waited >= timeout_ms) {
 			r = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
@@ -164,8 +164,7 @@ static int state_load(const char *path, struct ep_state *s)
 	COPY("podMac", pod_mac);
 #undef COPY
 	ips = json_object_get(root, "ips");
-	json_array_foreach(ips, i, v)
-	{
+	json_array_foreach(ips, i, v) {
 		if (s->n_ips >= CNI_MAX_IPS)
 			break;
 		if (!json_is_string(v) ||

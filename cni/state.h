@@ -5,7 +5,6 @@
 
 #include <stdbool.h>
 #include <netinet/in.h>
-#include <sys/types.h>
 
 #include "cni.h"
 
@@ -22,9 +21,11 @@ struct ep_state {
 
 /* mkdir -p: each missing component with mode. */
 int mkdir_p(const char *path, mode_t mode);
-/* Exclusive flock on <state_dir>/lock (dir created 0700); returns the fd to
- * close. Gives up with -ETIMEDOUT after timeout_ms. */
-int state_lock(const char *state_dir, int timeout_ms);
+/* flock on <state_dir>/lock (dir created 0700); returns the fd to close.
+ * ADD and DEL of different attachments touch nothing in common (the IPAM
+ * plugin locks its own store), so they share it; GC, which must not run
+ * beside them, takes it exclusive. Gives up with -ETIMEDOUT after timeout_ms. */
+int state_lock(const char *state_dir, bool shared, int timeout_ms);
 /* <state_dir>/<net>/<containerid>-<ifname>.json, written to a temp file and renamed. */
 int state_write(const char *state_dir, const char *net, const struct ep_state *s);
 /* -ENOENT if there is none. */

@@ -4,7 +4,7 @@
 # stand-in: pod CIDRs from Node objects, routes to the other nodes' pods,
 # cross-node traffic, Node deletion, agent crashes, API faults, malformed objects.
 
-load lib/node
+load lib/cluster
 
 # A Node object with no namespace behind it: its route is harmless (nothing
 # answers at 172.18.0.10) and it changes every agent's route set.

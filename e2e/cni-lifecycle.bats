@@ -3,6 +3,10 @@
 # The CNI plugin's lifecycle as a runtime drives it: ADD, DEL in every shape a
 # runtime sends it, CHECK, GC, STATUS, and many pods at once without leaks.
 
+# Each test runs in a process of its own: the facts add() sets (IP VETH CID
+# NS) are that test's, which shellcheck reads as lost subshell changes.
+# shellcheck disable=SC2030,SC2031
+
 load lib/node
 
 setup_file() {
@@ -220,4 +224,130 @@ assert_pod_present() {
 	for ((i = 1; i <= n; i++)); do ip netns del "$(pod_ns c$i)"; done
 	echo "after: $(node_snapshot)"
 	[ "$(node_snapshot)" = "veths=0 routes=0 leases=0 eps=0 states=0" ]
+}
+
+# variant VERSION [JQ]: a copy of the agent's conflist at cniVersion VERSION,
+# edited by JQ; prints its path.
+variant() {
+	local f=$BATS_TEST_TMPDIR/variant-$RANDOM.conflist
+	jq --arg v "$1" ".cniVersion = \$v | ${2:-.}" "$SL_CONFLIST" >"$f" && echo "$f"
+}
+
+@test "(cni) a conflist at 1.1.0 works with an IPAM plugin that speaks up to 1.0.0, and DEL releases the lease" {
+	local list
+	list=$(variant 1.1.0)
+	SL_CONFLIST=$list add v110
+	assert_pod_present
+	jq -e '.cniVersion == "1.1.0" and .interfaces[0].mtu > 0' "$SL_SCRATCH/pods/v110.json"
+	SL_CONFLIST=$list run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	SL_CONFLIST=$list run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) the IPAM plugin's VERSION answer is asked once per binary, and again after it changes" {
+	local dir=$BATS_TEST_TMPDIR/bin calls=$BATS_TEST_TMPDIR/calls list
+	mkdir -p "$dir"
+	# A host-local that records each command it is run with.
+	# shellcheck disable=SC2016 # $CNI_COMMAND is the wrapper's own
+	printf '#!/bin/sh\necho "$CNI_COMMAND" >>%s\nexec %s\n' "$calls" "$(cni_find_plugin host-local)" >"$dir/hl-rec"
+	chmod +x "$dir/hl-rec"
+	list=$(variant 1.1.0 '.plugins[0].ipam.type = "hl-rec"')
+	SL_CNI_PATH=$dir:$SL_CNI_PATH SL_CONFLIST=$list add ver1
+	SL_CNI_PATH=$dir:$SL_CNI_PATH SL_CONFLIST=$list run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	SL_CNI_PATH=$dir:$SL_CNI_PATH SL_CONFLIST=$list run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	cat "$calls"
+	[ "$(tr '\n' ' ' <"$calls")" = "VERSION ADD DEL DEL " ]
+	touch -d '1 minute ago' "$dir/hl-rec" # an upgrade: another mtime
+	: >"$calls"
+	SL_CNI_PATH=$dir:$SL_CNI_PATH SL_CONFLIST=$list run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	[ "$(tr '\n' ' ' <"$calls")" = "VERSION DEL " ]
+	ip netns del "$NS"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) a DEL whose IPAM release fails keeps what a retry needs, and the retry releases the lease" {
+	local dir=$BATS_TEST_TMPDIR/only-sluice
+	add delretry
+	assert_pod_present
+	# IPAM cannot be found: DEL fails, the lease and the state file stay.
+	mkdir -p "$dir"
+	ln -s "$(cni_find_plugin sluice)" "$dir/sluice"
+	SL_CNI_PATH=$dir run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	leases | grep -qxF "$IP"
+	state_files | grep -qF -- "/$CID-eth0.json"
+	run cni_exec DEL "$CID" "/run/netns/$NS" eth0
+	[ "$status" -eq 0 ]
+	pod_gone "$IP" "$VETH" "$CID"
+	[ "$(node_snapshot)" = "$BASE" ]
+	ip netns del "$NS"
+}
+
+@test "(cni) GC at cniVersion 1.0.0 is refused (1) and deletes nothing" {
+	local conf
+	add gc100
+	conf=$(cni_conf 1.0.0 | jq -c '. + {"cni.dev/valid-attachments": []}')
+	run cni_raw GC "" "" "" <<<"$conf"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.code == 1 and (.details | test("GC")) and (.details | test("1.0.0"))' <<<"$output"
+	assert_pod_present
+	pod_del gc100
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) CHECK at cniVersion 0.3.1 is refused (1), STATUS at 1.0.0 too" {
+	local conf
+	add chk031
+	conf=$(cni_conf 0.3.1 | jq -c --slurpfile r "$SL_SCRATCH/pods/chk031.json" '. + {prevResult: $r[0]}')
+	run cni_raw CHECK "$CID" "/run/netns/$NS" eth0 <<<"$conf"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.code == 1 and (.details | test("CHECK")) and (.details | test("0.3.1"))' <<<"$output"
+	run cni_raw STATUS "" "" "" <<<"$(cni_conf 1.0.0)"
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e '.code == 1 and (.details | test("STATUS")) and (.details | test("1.0.0"))' <<<"$output"
+	pod_del chk031
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) ADD refuses an IPAM address outside the node's pod CIDR (7), naming both, and releases it" {
+	local list ns
+	list=$(variant 1.0.0 '.plugins[0].ipam.ranges = [[{subnet: "10.99.0.0/24"}]]')
+	ns=$(pod_ns out1)
+	ip netns add "$ns"
+	SL_CONFLIST=$list run cni_exec ADD "$(pod_cid out1)" "/run/netns/$ns" eth0
+	echo "$output"
+	[ "$status" -ne 0 ]
+	jq -e --arg c "$SL_POD_CIDR" '.code == 7 and (.details | contains("10.99.0.")) and (.details | contains($c))' <<<"$output"
+	[ -z "$(find "$SL_IPAM_DIR" -name '10.99.*')" ]
+	[ "$(ip -n "$ns" -o link show | grep -vc ': lo:')" -eq 0 ]
+	ip netns del "$ns"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
+@test "(cni) ADD does not log libbpf's refusal to re-create the clsact hook" {
+	local before_log before_err
+	touch "$SL_CNI_LOG" "$SL_CNI_STDERR"
+	before_log=$(wc -l <"$SL_CNI_LOG") before_err=$(wc -l <"$SL_CNI_STDERR")
+	add quiet
+	tail -n +"$((before_log + 1))" "$SL_CNI_LOG"
+	grep -q 'Added ' <(tail -n +"$((before_log + 1))" "$SL_CNI_LOG")
+	run grep -E 'Exclusivity|libbpf' <(tail -n +"$((before_log + 1))" "$SL_CNI_LOG")
+	[ "$status" -eq 1 ]
+	run grep -E 'Exclusivity|libbpf' <(tail -n +"$((before_err + 1))" "$SL_CNI_STDERR")
+	[ "$status" -eq 1 ]
+	pod_del quiet
+	[ "$(node_snapshot)" = "$BASE" ]
 }

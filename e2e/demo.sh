@@ -7,8 +7,8 @@
 # `make demo-down`. Usage: demo.sh up|down
 set -u
 
-# shellcheck source=e2e/lib/node.bash
-. "$(dirname "$0")/lib/node.bash"
+# shellcheck source=e2e/lib/cluster.bash
+. "$(dirname "$0")/lib/cluster.bash"
 
 DEMO_DIR=${SL_DEMO_DIR:-$SL_BUILD/demo}
 STATE=$DEMO_DIR/state

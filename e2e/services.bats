@@ -4,7 +4,7 @@
 # per kube-proxy behaviour, each named after its upstream e2e twin
 # (test/e2e/network/service.go). The test plays the EndpointSlice controller.
 
-load lib/node
+load lib/services
 
 setup_file() {
 	cluster_up 3 "$BATS_FILE_TMPDIR/c" || {

@@ -97,6 +97,19 @@ static int tcx_detach(int ifindex, const struct tc_point *pt)
 }
 #endif
 
+/* Creates the clsact qdisc unless it is there. An existing one is the normal
+ * case (the second hook of every veth), but the kernel refuses it with
+ * "Exclusivity flag on, cannot modify", which libbpf prints as a warning: the
+ * creation runs with libbpf's printing off, and its result is the error code. */
+static int clsact_ensure(struct bpf_tc_hook *hook)
+{
+	libbpf_print_fn_t print = libbpf_set_print(NULL);
+	int err = bpf_tc_hook_create(hook);
+
+	libbpf_set_print(print);
+	return err == -EEXIST ? 0 : err;
+}
+
 static int clsact_attach(int ifindex, const struct tc_point *pt, int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
@@ -105,8 +118,8 @@ static int clsact_attach(int ifindex, const struct tc_point *pt, int prog_fd)
 		    .flags = BPF_TC_F_REPLACE);
 	int err;
 
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
+	err = clsact_ensure(&hook);
+	if (err)
 		return err;
 	return bpf_tc_attach(&hook, &opts);
 }

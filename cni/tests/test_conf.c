@@ -7,6 +7,7 @@
 #include "dp.h"
 #include "state.h"
 #include "unit.h"
+#include "version.h"
 
 /* Trimmed from requests in cni.md (podman 4.3, containerd 1.6, GC). */
 static const char podman_add[] =
@@ -216,6 +217,13 @@ static void test_rewrite(void)
 	CHECK(out && strstr(out, "\"cniVersion\":\"1.0.0\""));
 	CHECK(out && !strstr(out, "cni.dev/"));
 	CHECK(out && strstr(out, "\"host-local\""));
+	free(out);
+	out = NULL;
+
+	UNIT_CASE("a request for an older IPAM plugin: only cniVersion changes");
+	CHECK_INT(conf_rewrite_version(gc_both_keys, strlen(gc_both_keys), "0.4.0", &out), 0);
+	CHECK(out && strstr(out, "\"cniVersion\":\"0.4.0\""));
+	CHECK(out && strstr(out, "cni.dev/valid-attachments"));
 	free(out);
 }
 

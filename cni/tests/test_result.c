@@ -256,6 +256,18 @@ static void test_version(void)
 	CHECK(has);
 	CHECK_STR(best, "1.1.0");
 	CHECK(versions_parse("{}", "1.1.0", &has, best, sizeof(best)) < 0);
+
+	UNIT_CASE("delegate VERSION: never above what the request allows");
+	CHECK_INT(
+	    versions_parse("{\"cniVersion\":\"0.4.0\",\"supportedVersions\":[\"0.3.1\",\"0.4.0\","
+			   "\"1.0.0\",\"1.1.0\"]}",
+			   "0.4.0", &has, best, sizeof(best)),
+	    0);
+	CHECK_STR(best, "0.4.0");
+	CHECK_INT(versions_parse("{\"supportedVersions\":[\"1.0.0\",\"1.1.0\"]}", "0.3.1", &has,
+				 best, sizeof(best)),
+		  0);
+	CHECK_STR(best, "");
 }
 
 static void test_mac(void)

@@ -89,15 +89,28 @@ int main(void)
 	CHECK_INT(state_read(dir, "net1", "c2", "eth0", &got), -ENOENT);
 	CHECK_INT(state_remove(dir, "net1", "1d10eb964059", "eth0"), 0);
 
-	UNIT_CASE("lock is exclusive and times out");
-	lock = state_lock(dir, 0);
+	UNIT_CASE("the exclusive lock (GC) excludes everyone and times out");
+	lock = state_lock(dir, false, 0);
 	CHECK(lock >= 0);
-	lock2 = state_lock(dir, 50);
+	lock2 = state_lock(dir, false, 50);
+	CHECK_INT(lock2, -ETIMEDOUT);
+	lock2 = state_lock(dir, true, 50);
 	CHECK_INT(lock2, -ETIMEDOUT);
 	if (lock >= 0)
 		close(lock);
-	lock2 = state_lock(dir, 0);
+	lock2 = state_lock(dir, false, 0);
 	CHECK(lock2 >= 0);
+	if (lock2 >= 0)
+		close(lock2);
+
+	UNIT_CASE("shared locks (ADD, DEL) do not wait for each other, GC waits for them");
+	lock = state_lock(dir, true, 0);
+	CHECK(lock >= 0);
+	lock2 = state_lock(dir, true, 0);
+	CHECK(lock2 >= 0);
+	CHECK_INT(state_lock(dir, false, 50), -ETIMEDOUT);
+	if (lock >= 0)
+		close(lock);
 	if (lock2 >= 0)
 		close(lock2);
 

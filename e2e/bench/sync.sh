@@ -8,8 +8,8 @@
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=e2e/lib/node.bash
-. "$HERE/../lib/node.bash"
+# shellcheck source=e2e/lib/cluster.bash
+. "$HERE/../lib/cluster.bash"
 
 S=${S:-10000}
 E=${E:-5}

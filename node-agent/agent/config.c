@@ -184,8 +184,8 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 		return 0;
 	case OPT_IPAM:
 		if (strcmp(val, "sluice") && strcmp(val, "host-local"))
-			return err_set(err, len, "invalid %s '%s': must be sluice or host-local",
-				       src, val);
+			return errbuf_set(err, len, "invalid %s '%s': must be sluice or host-local",
+					  src, val);
 		break;
 	case OPT_LEVEL:
 		if (log_level_parse(val, &level))
@@ -259,8 +259,7 @@ static int config_file_load(const char *file, struct config *c, char *err, size_
 	if (!json_is_object(root))
 		return errbuf_set(err, len,
 				  "malformed config file '%s': top level must be an object", file);
-	json_object_foreach(root, key, v)
-	{
+	json_object_foreach(root, key, v) {
 		const struct opt *o = opt_by_key(key);
 
 		if (!o)

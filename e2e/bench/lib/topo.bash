@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # The topology of `make bench` (e2e/bench/datapath.sh) and its suites.
 #
-# A sluice cluster of three nodes (e2e/lib/node.bash cluster_up): node 1 holds
+# A sluice cluster of three nodes (e2e/lib/cluster.bash cluster_up): node 1 holds
 # the client pod "c" and a server pod "s", node 2 a server pod "s", node 3 no
 # pod (it is restarted from empty maps to time a whole programming). Pods are
 # wired by the sluice CNI binary and its agent, unchanged.
@@ -21,8 +21,8 @@
 # shellcheck shell=bash
 
 BN_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=e2e/lib/node.bash
-. "$BN_HERE/../../lib/node.bash"
+# shellcheck source=e2e/lib/services.bash
+. "$BN_HERE/../../lib/services.bash"
 
 export BN_CLUSTER_CIDR=10.245.0.0/16
 BN_PORT=8080
