@@ -72,7 +72,12 @@ $(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
 COMMON_SRCS := $(wildcard common/*.c)
 DP_LOAD_SRCS := bpf/user/pin_load.c bpf/user/sock_load.c
 DP_SRCS := $(filter-out $(DP_LOAD_SRCS),$(wildcard bpf/user/*.c))
-CNI_SRCS := $(filter-out cni/main.c,$(wildcard cni/*.c))
+# cni/: cmd/ (main and the verbs) over ipam/ (delegated and in-process IPAM)
+# over node/ (netlink, netns, tc attach and endpoint entries, state files)
+# over spec/ (the CNI protocol: config, result, versions, errors).
+CNI_DIRS := cni/cmd/ cni/ipam/ cni/node/ cni/spec/
+CNI_INC := $(patsubst %/,-I%,$(CNI_DIRS))
+CNI_SRCS := $(filter-out cni/cmd/main.c,$(wildcard $(CNI_DIRS:%=%*.c)))
 # node-agent/: agent/ (loop, CLI, config, status), kube/ (API client), svc/
 # (Service publisher), node/ (routes, conflist, reattach), lib/ (helpers under
 # all of them); short includes
@@ -92,7 +97,7 @@ LIBDP_LOAD := $(B)/libdp_load.a
 CNI_LIBS := $(LIBDP) $(LIBCOMMON)
 AGENT_LIBS := $(LIBDP_LOAD) $(LIBDP) $(LIBCOMMON)
 
-$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard common/*.h bpf/user/*.h cni/*.h node-agent/*/*.h) bpf/include/sluice/abi.h | check-pkgs
+$(B)/obj/%.o: %.c $(BPF_SKELS) $(wildcard common/*.h bpf/user/*.h cni/*/*.h node-agent/*/*.h) bpf/include/sluice/abi.h | check-pkgs
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
@@ -104,7 +109,9 @@ $(LIBCOMMON) $(LIBDP) $(LIBDP_LOAD):
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(B)/sluice: $(call obj,cni/main.c) $(CNI_OBJS) $(CNI_LIBS)
+$(call obj,cni/cmd/main.c) $(CNI_OBJS): CFLAGS += $(CNI_INC)
+
+$(B)/sluice: $(call obj,cni/cmd/main.c) $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -122,7 +129,7 @@ BPF_TESTS := $(patsubst bpf/tests/%.c,$(B)/tests/bpf_%,$(wildcard bpf/tests/test
 $(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -Icni $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(CNI_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,TEST,$@)

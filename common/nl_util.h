@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libnl-route-3 glue shared by the two netlink files (cni/netlink.c and
+/* libnl-route-3 glue shared by the two netlink files (cni/node/netlink.c and
  * node-agent/node/routes.c): scope-bound cleanup of libnl objects and the one
  * conversion of -NLE_* codes to -errno. Include nowhere else. */
 #ifndef SLUICE_NL_UTIL_H

@@ -89,7 +89,9 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	return 0;
 }
 
-static int ep_write(struct add_job *j, int map, struct cni_err *e)
+/* Opens the pinned endpoint map into *map (the caller closes it, also to undo)
+ * and writes the pod's entries. */
+static int ep_write(struct add_job *j, int *map, struct cni_err *e)
 {
 	struct sl_ep_val val = {
 	    .ifindex = (__u32)j->host_link.ifindex,
@@ -99,9 +101,13 @@ static int ep_write(struct add_job *j, int map, struct cni_err *e)
 	struct in_addr failed;
 	int r;
 
+	*map = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_EP4);
+	if (*map < 0)
+		return cni_err_set(e, *map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
+				   j->ctx->conf.pin_dir, SL_PIN_EP4);
 	memcpy(val.pod_mac, j->pod_link.mac, 6);
 	memcpy(val.host_mac, j->host_link.mac, 6);
-	r = ep_entries_write(map, j->ips, j->n_ips, &val, &failed);
+	r = ep_entries_write(*map, j->ips, j->n_ips, &val, &failed);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
 				   SL_PIN_EP4, inet_ntoa(failed));
@@ -341,15 +347,9 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 		goto out_detach;
 	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
 		  dp_attach_mode_name(mode));
-	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
-	if (map < 0) {
-		r = cni_err_set(e, map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
-				c->pin_dir, SL_PIN_EP4);
-		goto out_detach;
-	}
-	r = ep_write(&j, map, e);
+	r = ep_write(&j, &map, e);
 	if (r < 0)
-		goto out_detach;
+		goto out_del_ep;
 	state_fill(&j, &st);
 	r = state_write(c->state_dir, c->name, &st);
 	if (r < 0) {
