@@ -10,7 +10,7 @@
 #include <jansson.h>
 
 #include "conf.h"
-#include "dp.h"
+#include "sluice/abi.h"
 #include "result.h"
 #include "version.h"
 
