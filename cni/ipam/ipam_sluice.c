@@ -46,7 +46,9 @@ static json_t *get_nocase(json_t *obj, const char *key)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) if (!strcasecmp(k, key)) return v;
+	json_object_foreach(obj, k, v)
+		if (!strcasecmp(k, key))
+			return v;
 	return NULL;
 }
 
@@ -85,15 +87,15 @@ static void ranges_parse(struct isl_req *q, json_t *ipam)
 			 "ipam needs \"ranges\": [[{\"subnet\": ...}]]");
 		return;
 	}
-	json_array_foreach(ranges, i, set)
-	{
+	json_array_foreach(ranges, i, set) {
 		if (i >= POOL_MAX_SETS || !json_is_array(set) || !json_array_size(set)) {
 			snprintf(q->range_err, sizeof(q->range_err),
 				 "ipam.ranges must hold 1..%d non-empty lists of ranges",
 				 POOL_MAX_SETS);
 			return;
 		}
-		json_array_foreach(set, j, o) range_add(q, &q->pool.sets[i], o);
+		json_array_foreach(set, j, o)
+			range_add(q, &q->pool.sets[i], o);
 		q->pool.n_sets++;
 	}
 }
@@ -109,8 +111,7 @@ static int routes_parse(struct isl_req *q, json_t *ipam, struct cni_err *e)
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, BAD_CONF,
 				   "ipam.routes must be a list of at most %d routes",
 				   CNI_MAX_ROUTES);
-	json_array_foreach(routes, i, o)
-	{
+	json_array_foreach(routes, i, o) {
 		struct cni_route *rt = &q->routes[q->n_routes++];
 		const char *dst = str_get(o, "dst"), *gw = str_get(o, "gw");
 
@@ -168,8 +169,7 @@ static int want_from_json(struct isl_req *q, json_t *list, const char *from, str
 
 	if (!json_is_array(list))
 		return 0;
-	json_array_foreach(list, i, v)
-	{
+	json_array_foreach(list, i, v) {
 		if (!json_is_string(v))
 			return cni_err_set(e, 0, CNI_ERR_CONFIG, BAD_CONF, "%s must hold strings",
 					   from);
@@ -185,8 +185,7 @@ static void prev_parse(struct isl_req *q)
 	json_t *ips = json_object_get(json_object_get(q->root, "prevResult"), "ips"), *v;
 	size_t i;
 
-	json_array_foreach(ips, i, v)
-	{
+	json_array_foreach(ips, i, v) {
 		const char *a = str_get(v, "address");
 		char buf[64];
 
@@ -426,8 +425,7 @@ static bool attachment_listed(const char *cid, const char *ifname, void *arg)
 	json_t *list = arg, *a;
 	size_t i;
 
-	json_array_foreach(list, i, a)
-	{
+	json_array_foreach(list, i, a) {
 		const char *c = str_get(a, "containerID"), *f = str_get(a, "ifname");
 
 		if (c && !strcmp(c, cid) && (!ifname || (f && !strcmp(f, ifname))))

@@ -52,14 +52,14 @@ static void status_print_agent(const struct status *st)
 		printf("resources:   %-16s %-6s %-12s %8s %7s %6s %9s\n", "name", "synced",
 		       "version", "objects", "relists", "errors", "malformed");
 	json_array_foreach(json_object_get(st->agent, "resources"), i, v)
-	    printf("             %-16s %-6s %-12s %8lld %7lld %6lld %9lld\n",
-		   json_string_value(json_object_get(v, "name")) ?: "?",
-		   json_is_true(json_object_get(v, "synced")) ? "yes" : "no",
-		   json_string_value(json_object_get(v, "resourceVersion")) ?: "",
-		   json_integer_value(json_object_get(v, "objects")),
-		   json_integer_value(json_object_get(v, "relists")),
-		   json_integer_value(json_object_get(v, "errors")),
-		   json_integer_value(json_object_get(v, "malformed")));
+		printf("             %-16s %-6s %-12s %8lld %7lld %6lld %9lld\n",
+		       json_string_value(json_object_get(v, "name")) ?: "?",
+		       json_is_true(json_object_get(v, "synced")) ? "yes" : "no",
+		       json_string_value(json_object_get(v, "resourceVersion")) ?: "",
+		       json_integer_value(json_object_get(v, "objects")),
+		       json_integer_value(json_object_get(v, "relists")),
+		       json_integer_value(json_object_get(v, "errors")),
+		       json_integer_value(json_object_get(v, "malformed")));
 	v = json_object_get(st->agent, "services");
 	if (v) {
 		json_t *full = json_object_get(v, "mapFull");
@@ -81,9 +81,9 @@ static void status_print_agent(const struct status *st)
 		       json_integer_value(json_object_get(v, "failing")));
 	}
 	json_array_foreach(json_object_get(st->agent, "routes"), i, v)
-	    printf("%s %s via %s\n", i ? "            " : "routes:     ",
-		   json_string_value(json_object_get(v, "dst")) ?: "?",
-		   json_string_value(json_object_get(v, "via")) ?: "?");
+		printf("%s %s via %s\n", i ? "            " : "routes:     ",
+		       json_string_value(json_object_get(v, "dst")) ?: "?",
+		       json_string_value(json_object_get(v, "via")) ?: "?");
 }
 
 static void status_print_text(const struct status *st)

@@ -17,7 +17,8 @@ static const struct {
 } cmds[] = {
     {"run", agent_cmd_run, "load and pin the datapath, write the CNI config, keep running"},
     {"status", agent_cmd_status, "show the pinned datapath, readiness and counters"},
-    {"install-cni", agent_cmd_install_cni, "copy the plugin, its IPAM and loopback into the CNI bin dir"},
+    {"install-cni", agent_cmd_install_cni,
+     "copy the plugin, its IPAM and loopback into the CNI bin dir"},
     {"version", agent_cmd_version, "print the version"},
     {"help", agent_cmd_help, "show this help"},
 };

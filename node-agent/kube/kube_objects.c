@@ -225,8 +225,7 @@ int kube_page_parse(enum kube_kind k, const char *buf, size_t len, const struct 
 		if (!*cont)
 			return -ENOMEM;
 	}
-	json_array_foreach(items, i, item)
-	{
+	json_array_foreach(items, i, item) {
 		char ns[KUBE_NS_MAX], name[KUBE_NAME_MAX], reason[KUBE_WHY_MAX];
 		struct kube_obj *o = obj_from_json(k, item, ns, name, reason, sizeof(reason));
 

@@ -158,8 +158,7 @@ int kp_labels_parse(struct pctx *pc, json_t *meta, struct kube_label **out, __u1
 	if (!*out)
 		return kp_bad(pc, "out of memory");
 	*n_out = (__u16)n;
-	json_object_foreach(labels, key, v)
-	{
+	json_object_foreach(labels, key, v) {
 		if (!json_is_string(v))
 			return kp_bad(pc, "metadata.labels.%.64s: expected a string", key);
 		(*out)[i].key = intern_get(key);
@@ -185,8 +184,7 @@ int kp_ip_list_parse(struct pctx *pc, json_t *arr, const char *path, struct kube
 	size_t i;
 	char p[64];
 
-	json_array_foreach(arr, i, v)
-	{
+	json_array_foreach(arr, i, v) {
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
 		if (!json_is_string(v))
 			return kp_bad(pc, "%s: expected a string", p);

@@ -24,8 +24,7 @@ static int hints_parse(struct pctx *pc, json_t *hints, const char *key, const ch
 		return -EINVAL;
 	if (*arr && json_array_size(*arr) > 255)
 		return kp_bad(pc, "%s%s: too many hints", path, key);
-	json_array_foreach(*arr, i, v)
-	{
+	json_array_foreach(*arr, i, v) {
 		if (!json_is_object(v) || !json_is_string(json_object_get(v, "name")))
 			return kp_bad(pc, "%s%s[%zu].name: expected a string", path, key, i);
 	}
@@ -80,10 +79,10 @@ static int endpoint_parse(struct pctx *pc, json_t *e, size_t i, int family,
 		return kp_bad(pc, "out of memory");
 	ep->n_zone_hints = (__u8)json_array_size(zones);
 	ep->n_node_hints = (__u8)json_array_size(nodes);
-	json_array_foreach(zones, j, v) ep->hints[n++] =
-	    intern_get(json_string_value(json_object_get(v, "name")));
-	json_array_foreach(nodes, j, v) ep->hints[n++] =
-	    intern_get(json_string_value(json_object_get(v, "name")));
+	json_array_foreach(zones, j, v)
+		ep->hints[n++] = intern_get(json_string_value(json_object_get(v, "name")));
+	json_array_foreach(nodes, j, v)
+		ep->hints[n++] = intern_get(json_string_value(json_object_get(v, "name")));
 	for (j = 0; j < n; j++)
 		if (!ep->hints[j])
 			return kp_bad(pc, "out of memory");
@@ -116,8 +115,7 @@ int kube_eps_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 	if (kp_ports_alloc(pc, ports, "ports", sizeof(*s->ports), (void **)&s->ports, &s->n_ports) <
 	    0)
 		return -EINVAL;
-	json_array_foreach(ports, i, v)
-	{
+	json_array_foreach(ports, i, v) {
 		char path[64];
 		long long port = 0;
 
@@ -144,8 +142,7 @@ int kube_eps_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 		if (!s->endpoints)
 			return kp_bad(pc, "out of memory");
 		s->n_endpoints = (__u32)json_array_size(eps);
-		json_array_foreach(eps, i, v)
-		{
+		json_array_foreach(eps, i, v) {
 			if (endpoint_parse(pc, v, i, family, &s->endpoints[i]) < 0)
 				return -EINVAL;
 		}

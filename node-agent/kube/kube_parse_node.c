@@ -26,8 +26,7 @@ int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj
 	    kp_get_str(pc, spec, "podCIDR", "spec.", &str) < 0)
 		return -EINVAL;
 	if (cidrs && json_array_size(cidrs)) {
-		json_array_foreach(cidrs, i, v)
-		{
+		json_array_foreach(cidrs, i, v) {
 			char path[64];
 
 			snprintf(path, sizeof(path), "spec.podCIDRs[%zu]", i);
@@ -47,8 +46,7 @@ int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj
 	if (kp_get_typed(pc, root, "status", "", JSON_OBJECT, &status) < 0 ||
 	    kp_get_typed(pc, status, "addresses", "status.", JSON_ARRAY, &addrs) < 0)
 		return -EINVAL;
-	json_array_foreach(addrs, i, v)
-	{
+	json_array_foreach(addrs, i, v) {
 		const char *type, *addr;
 		char path[64];
 		struct kube_ip ip;

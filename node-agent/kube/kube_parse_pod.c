@@ -40,8 +40,7 @@ int kube_pod_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 	for (i = 0; str && i < sizeof(phases) / sizeof(phases[0]); i++)
 		if (!strcmp(phases[i], str))
 			p->phase = (__u8)i;
-	json_array_foreach(ips, i, v)
-	{
+	json_array_foreach(ips, i, v) {
 		char path[64];
 
 		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);

@@ -86,8 +86,7 @@ static int svc_cluster_ips_parse(struct pctx *pc, json_t *spec, struct kube_serv
 	if (kp_get_str(pc, spec, "clusterIP", "spec.", &cip_str) < 0)
 		return -EINVAL;
 	if (ips) {
-		json_array_foreach(ips, i, cip)
-		{
+		json_array_foreach(ips, i, cip) {
 			if (json_is_string(cip) && !strcmp(json_string_value(cip), "None"))
 				s->headless = true;
 		}
@@ -115,8 +114,7 @@ static int svc_ports_parse(struct pctx *pc, json_t *spec, struct kube_service *s
 	if (kp_ports_alloc(pc, ports, "spec.ports", sizeof(*s->ports), (void **)&s->ports,
 			   &s->n_ports) < 0)
 		return -EINVAL;
-	json_array_foreach(ports, i, v)
-	{
+	json_array_foreach(ports, i, v) {
 		if (svc_port_parse(pc, v, i, &s->ports[i]) < 0)
 			return -EINVAL;
 	}
@@ -164,8 +162,7 @@ static int svc_ingress_parse(struct pctx *pc, json_t *ingress, struct kube_servi
 	json_t *v;
 	size_t i;
 
-	json_array_foreach(ingress, i, v)
-	{
+	json_array_foreach(ingress, i, v) {
 		const char *ip = NULL, *mode = NULL;
 		char p[64];
 
