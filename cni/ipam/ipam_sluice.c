@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "ipam_pool.h"
 #include "ipam_sluice.h"
 #include "log.h"
@@ -39,17 +40,6 @@ bool ipam_sluice_is(const char *type)
 static const char *str_get(json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
-}
-
-static json_t *get_nocase(json_t *obj, const char *key)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(obj, k, v)
-		if (!strcasecmp(k, key))
-			return v;
-	return NULL;
 }
 
 /* One range object into set s; a reason in q->range_err if it is unusable. */
@@ -240,7 +230,7 @@ static int req_parse(struct isl_req *q, const struct ipam_call *c, struct cni_er
 		 q,
 		 json_object_get(json_object_get(json_object_get(q->root, "args"), "cni"), "ips"),
 		 "args.cni.ips", e)) < 0 ||
-	    (r = want_from_json(q, json_is_object(rc) ? get_nocase(rc, "ips") : NULL,
+	    (r = want_from_json(q, json_is_object(rc) ? conf_object_get_nocase(rc, "ips") : NULL,
 				"runtimeConfig.ips", e)) < 0)
 		return r;
 	prev_parse(q);

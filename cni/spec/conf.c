@@ -70,8 +70,7 @@ static int conf_path(json_t *root, const char *key, char *out, size_t size, stru
 	return r < 0 ? r : 0;
 }
 
-/* runtimeConfig: containerd capitalises the keys, so match without case. */
-static json_t *object_get_nocase(json_t *obj, const char *key)
+struct json_t *conf_object_get_nocase(struct json_t *obj, const char *key)
 {
 	const char *k;
 	json_t *v;
@@ -93,7 +92,7 @@ static int conf_runtime(json_t *root, struct conf *c, struct cni_err *e)
 	if (!json_is_object(rc))
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "key \"runtimeConfig\" must be an object");
-	v = object_get_nocase(rc, "mac");
+	v = conf_object_get_nocase(rc, "mac");
 	if (!v)
 		return 0;
 	if (!json_is_string(v) || mac_parse(json_string_value(v), mac) < 0)

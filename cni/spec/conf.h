@@ -43,6 +43,9 @@ int conf_rewrite_for_del(const char *buf, size_t len, const char *version, char 
  * speaks an older version. Caller frees *out. */
 int conf_rewrite_version(const char *buf, size_t len, const char *version, char **out);
 
+/* A member of a JSON object by key without case: containerd capitalises the
+ * runtimeConfig keys. (jansson's json_t, declared without its header.) */
+struct json_t *conf_object_get_nocase(struct json_t *obj, const char *key);
 /* CNI_ARGS "K=V;K=V": known keys stored, unknown ignored, a pair without '='
  * or an over-long value is -EINVAL. */
 int cni_args_parse(const char *s, struct cni_args *a, struct cni_err *e);
