@@ -77,17 +77,17 @@ int agent_loop_config(const struct config *c, struct kube_config *kc)
 }
 
 static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
-			  const struct kube_obj *new)
+			  const struct kube_obj *cur)
 {
 	struct agent *a = ctx;
 
-	const struct kube_obj *o = old ? old : new;
+	const struct kube_obj *o = old ? old : cur;
 	int r;
 
 	a->status_dirty = true;
 	if (o->kind == KUBE_NODE)
 		a->nodes_dirty = true;
-	if (a->svc && (r = svc_pub_changed(a->svc, op, old, new, mono_ms())) < 0)
+	if (a->svc && (r = svc_pub_changed(a->svc, op, old, cur, mono_ms())) < 0)
 		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",
 				kube_kind_name(o->kind), o->ns, o->name);
 }

@@ -12,7 +12,7 @@ enum kube_op { KUBE_OP_ADD, KUBE_OP_UPDATE, KUBE_OP_DELETE };
 /* Called after the store changed: old is NULL on ADD, new is NULL on DELETE.
  * Both are valid only during the call. */
 typedef void (*kube_store_fn)(void *ctx, enum kube_op op, const struct kube_obj *old,
-			      const struct kube_obj *new);
+			      const struct kube_obj *cur);
 
 struct kube_store {
 	enum kube_kind kind;

@@ -286,9 +286,9 @@ static int node_changed(struct svc_pub *p, const struct kube_obj *n, unsigned lo
 }
 
 int svc_pub_changed(struct svc_pub *p, enum kube_op op, const struct kube_obj *old,
-		    const struct kube_obj *new, unsigned long long now)
+		    const struct kube_obj *cur, unsigned long long now)
 {
-	const struct kube_obj *o = new ? new : old;
+	const struct kube_obj *o = cur ? cur : old;
 	struct svc_rec *r;
 
 	switch (o->kind) {
@@ -304,15 +304,15 @@ int svc_pub_changed(struct svc_pub *p, enum kube_op op, const struct kube_obj *o
 			svc_rec_slice_del(r, old->name);
 			svc_rec_dirty(p, r, now);
 		}
-		if (new &&new->u.eps.service) {
-			if (!(r = svc_rec_get(p, new->ns, new->u.eps.service)))
+		if (cur && cur->u.eps.service) {
+			if (!(r = svc_rec_get(p, cur->ns, cur->u.eps.service)))
 				return -ENOMEM;
 			svc_rec_dirty(p, r, now);
-			return svc_rec_slice_add(r, new->name);
+			return svc_rec_slice_add(r, cur->name);
 		}
 		return 0;
 	case KUBE_NODE:
-		return node_changed(p, op == KUBE_OP_DELETE ? NULL : new, now);
+		return node_changed(p, op == KUBE_OP_DELETE ? NULL : cur, now);
 	default:
 		return 0;
 	}

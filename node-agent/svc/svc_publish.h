@@ -44,7 +44,7 @@ int svc_pub_restore(struct svc_pub *p);
 /* Feeds store changes of Services, EndpointSlices and Nodes (other kinds are
  * ignored). now_ms stamps the oldest pending change. */
 int svc_pub_changed(struct svc_pub *p, enum kube_op op, const struct kube_obj *old,
-		    const struct kube_obj *new, unsigned long long now_ms);
+		    const struct kube_obj *cur, unsigned long long now_ms);
 
 /* Publishes every Service that changed. synced: both stores completed their
  * first list; nothing is written before, and the first synced call also

@@ -537,15 +537,15 @@ struct cb_rec {
 };
 
 static void cb_count(void *ctx, enum kube_op op, const struct kube_obj *old,
-		     const struct kube_obj *new)
+		     const struct kube_obj *cur)
 {
 	struct cb_rec *c = ctx;
 
-	if (op == KUBE_OP_ADD && !old && new)
+	if (op == KUBE_OP_ADD && !old && cur)
 		c->add++;
-	if (op == KUBE_OP_UPDATE && old && new)
+	if (op == KUBE_OP_UPDATE && old && cur)
 		c->update++;
-	if (op == KUBE_OP_DELETE && old && !new)
+	if (op == KUBE_OP_DELETE && old && !cur)
 		c->del++;
 }
 

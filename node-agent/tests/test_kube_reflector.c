@@ -15,7 +15,7 @@ struct rec {
 };
 
 static void on_change(void *ctx, enum kube_op op, const struct kube_obj *old,
-		      const struct kube_obj *new)
+		      const struct kube_obj *cur)
 {
 	struct rec *r = ctx;
 

@@ -250,11 +250,11 @@ static void w_note(void *ctx, enum log_level level, const char *msg)
 }
 
 static void w_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
-		      const struct kube_obj *new)
+		      const struct kube_obj *cur)
 {
 	struct world *w = ctx;
 
-	CHECK_INT(svc_pub_changed(w->p, op, old, new, w->now), 0);
+	CHECK_INT(svc_pub_changed(w->p, op, old, cur, w->now), 0);
 }
 
 static void world_init(struct world *w, struct fake *f, bool restore)
