@@ -21,24 +21,36 @@ export B=${B:-50}
 # pods per IPAM: the rounds use 1..N, the burst 1..B of the IPAM's block
 export M=$((N > B ? N : B))
 
-# bench_op CMD I IPAM: one plugin invocation for pod I with that IPAM; prints
-# "IPAM µs". Runs inside the node namespace. ADD saves the result; DEL passes
-# it back as prevResult, as a runtime does.
+# bench_input CMD I IPAM: writes pod I's request for that IPAM, before the
+# round, so that P at once times the plugins and not the harness's jq. DEL
+# passes the ADD's result back as prevResult, as a runtime does.
+bench_input() {
+	local cmd=$1 i=$2 ipam=$3 res
+	res=$SL_SCRATCH/bench/$i
+	if [ "$cmd" = ADD ]; then
+		jq -c --arg t "$ipam" '.ipam.type = $t' <<<"$SL_BENCH_CONF" >"$res.in"
+	else # no ADD result (its ADD failed): an empty request, which fails
+		jq -c --arg t "$ipam" --slurpfile r "$res.add" '.ipam.type = $t | . + {prevResult: $r[0]}' \
+			<<<"$SL_BENCH_CONF" >"$res.in" 2>/dev/null || : >"$res.in"
+	fi
+}
+
+# bench_op CMD I IPAM: one plugin invocation for pod I with its prepared
+# request; prints "IPAM µs". Runs inside the node namespace. ADD keeps the
+# result for the DEL; a DEL that succeeds drops it.
 bench_op() {
-	local cmd=$1 i=$2 ipam=$3 cid ns in res t0 t1 rc
+	local cmd=$1 i=$2 ipam=$3 cid ns res t0 t1 rc
 	cid=$(pod_cid "b$i") ns=/run/netns/$(pod_ns "b$i") res=$SL_SCRATCH/bench/$i
-	in=$(jq -c --arg t "$ipam" '.ipam.type = $t' <<<"$SL_BENCH_CONF")
-	[ "$cmd" = ADD ] || in=$(jq -c --slurpfile r "$res.add" '. + {prevResult: $r[0]}' <<<"$in")
 	t0=${EPOCHREALTIME/./}
 	timeout 30 env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID="$cid" CNI_NETNS="$ns" \
-		CNI_IFNAME=eth0 CNI_PATH="$SL_CNI_PATH" "$SL_BUILD/sluice" <<<"$in" >"$res.out" 2>>"$SL_CNI_STDERR"
+		CNI_IFNAME=eth0 CNI_PATH="$SL_CNI_PATH" "$SL_BUILD/sluice" <"$res.in" >"$res.out" 2>>"$SL_CNI_STDERR"
 	rc=$?
 	t1=${EPOCHREALTIME/./}
 	if [ "$rc" -ne 0 ]; then
 		echo "bench: $cmd of pod $i failed ($rc): $(cat "$res.out")" >&2
 		return 1
 	fi
-	[ "$cmd" = ADD ] && mv "$res.out" "$res.add"
+	if [ "$cmd" = ADD ]; then mv "$res.out" "$res.add"; else rm -f "$res.add"; fi
 	echo "$ipam $((t1 - t0))"
 }
 
@@ -65,6 +77,7 @@ bench_jobs() {
 # samples in <IPAM>-MODE-CMD.us.
 bench_round() {
 	local mode=$1 cmd=$2 d=$SL_SCRATCH/bench ipam i
+	bench_jobs | while read -r ipam i; do bench_input "$cmd" "$i" "$ipam"; done
 	if [ "$mode" = seq ]; then
 		bench_jobs | while read -r ipam i; do bench_op "$cmd" "$i" "$ipam" || exit 1; done >"$d/$mode-$cmd.all" || return 1
 	else
@@ -82,7 +95,8 @@ bench_round() {
 # IPAM; failures are counted, not fatal (DEL runs for every pod). Samples in
 # IPAM-burst-CMD.us, one line per success.
 bench_burst() {
-	local ipam=$1 k=$2 cmd=$3 d=$SL_SCRATCH/bench
+	local ipam=$1 k=$2 cmd=$3 d=$SL_SCRATCH/bench i
+	for ((i = k * M + 1; i <= k * M + B; i++)); do bench_input "$cmd" "$i" "$ipam"; done
 	export -f bench_op pod_cid pod_ns
 	# shellcheck disable=SC2016 # $1 $2 $3 are bash -c's arguments
 	seq $((k * M + 1)) $((k * M + B)) | xargs -P "$B" -I{} bash -c 'bench_op "$1" "$2" "$3"' _ "$cmd" {} "$ipam" |
@@ -118,7 +132,7 @@ floor_op() {
 # Inside the node namespace: the floors, then the four rounds (every IPAM in
 # each), then each IPAM's burst; each round's wall time in ms.
 bench_inner() {
-	local d=$SL_SCRATCH/bench mode cmd t0 i ipam k=0
+	local d=$SL_SCRATCH/bench mode cmd t0 i ipam what k=0
 	mkdir -p "$d"
 	export SL_BENCH_CONF SL_FLOOR_CONF
 	SL_BENCH_CONF=$(cni_conf "")
@@ -127,10 +141,13 @@ bench_inner() {
 	for ((i = 1; i <= N; i++)); do floor_op exec "$i" || return 1; done >"$d/floor-exec.us"
 	for ((i = 1; i <= N; i++)); do floor_op ipam "$i" || return 1; done >"$d/floor-ipam.us"
 	rm -rf "$d/floor-leases"
-	# host-local alone P at once: what a delegated parallel ADD cannot beat.
+	# P at once: a bare process start, what no plugin's parallel ADD can beat
+	# on this machine, and host-local alone, what a delegated one cannot.
 	export -f floor_op cni_find_plugin
-	# shellcheck disable=SC2016 # $1 is bash -c's argument
-	seq 1 "$N" | xargs -P "$P" -I{} bash -c 'floor_op ipam "$1"' _ {} >"$d/floor-ipam-par.us" || return 1
+	for what in exec ipam; do
+		# shellcheck disable=SC2016 # $1 $2 are bash -c's arguments
+		seq 1 "$N" | xargs -P "$P" -I{} bash -c 'floor_op "$1" "$2"' _ "$what" {} >"$d/floor-$what-par.us" || return 1
+	done
 	rm -rf "$d/floor-leases"
 	for mode in seq par; do
 		for cmd in ADD DEL; do
@@ -181,6 +198,7 @@ targets() {
 		"target \($c | ascii_upcase) (in-process IPAM): p50 \($r50 * 100 | round / 100) x exec (<= 1.5) " +
 		"\(if $r50 <= 1.5 then "met" else "MISSED" end), p99 \($r99 * 100 | round / 100) x exec (<= 2.5) " +
 		"\(if $r99 <= 2.5 then "met" else "MISSED" end)"' <<<"$1"
+	jq -r '"\(.parallel.workers) at once p50 / one at a time p50 of a bare process start: \(.ratio_parallel_p50_exec)x"' <<<"$1"
 	jq -r --arg clean "$BENCH_CLEAN" 'def met(ok): if ok then "met" else "MISSED" end;
 		def burst_ok: .add_ok == .pods and .del_ok == .pods and .after == $clean;
 		(., .delegated) as $r |
@@ -229,10 +247,11 @@ bench_main() {
 	json=$(jq -n --argjson n "$N" --arg kernel "$(uname -r)" --argjson cpus "$(nproc)" \
 		--arg leaks "$leaks" --arg date "$(date -u +%FT%TZ)" \
 		--argjson fe "$(stats "$d/floor-exec.us")" --argjson fipam "$(stats "$d/floor-ipam.us")" \
-		--argjson fipamp "$(stats "$d/floor-ipam-par.us")" \
+		--argjson fipamp "$(stats "$d/floor-ipam-par.us")" --argjson fep "$(stats "$d/floor-exec-par.us")" \
 		--argjson own "$(rounds_json sluice)" --argjson del "$(rounds_json host-local)" \
 		'{date: $date, kernel: $kernel, cpus: $cpus, pods: $n, after: $leaks,
-		  floor: {exec: $fe, ipam_add: $fipam, ipam_add_parallel: $fipamp}, ipam: "sluice"} + $own +
+		  floor: {exec: $fe, ipam_add: $fipam, exec_parallel: $fep, ipam_add_parallel: $fipamp},
+		  ipam: "sluice"} + $own + {ratio_parallel_p50_exec: ($fep.p50_ms / $fe.p50_ms * 100 | round / 100)} +
 		 {delegated: ({ipam: "host-local"} + $del |
 			.ratio_parallel_p50.ipam_add = ($fipamp.p50_ms / $fipam.p50_ms * 100 | round / 100))}')
 	printf '%s\n' "$json" >"$outdir/cni.json"
@@ -245,15 +264,15 @@ bench_main() {
 			done
 		done
 	done
-	for what in exec ipam_add ipam_add_parallel; do
+	for what in exec ipam_add exec_parallel ipam_add_parallel; do
 		line=$(jq -r --arg w "$what" '.floor[$w] as $s | [$s.p50_ms, $s.p99_ms, $s.mean_ms, $s.max_ms] | @tsv' <<<"$json")
 		# shellcheck disable=SC2086
-		printf '%-26s %8s %8s %8s %8s\n' "floor: ${what/_add_parallel/ x$P}" $line
+		printf '%-26s %8s %8s %8s %8s\n' "floor: $(sed "s/_add//; s/_parallel/ x$P/" <<<"$what")" $line
 	done
-	echo "(floor: exec = one process start through the same wrapper; ipam_add = host-local alone,"
-	echo " ipam xP = host-local alone P at once. A delegated ADD execs the plugin and host-local, so its"
-	echo " p50 cannot go below exec + ipam_add, nor P at once below ipam xP; an in-process ADD is one"
-	echo " process start. wall and ops/s of the seq and xP rows are the round's, both IPAMs together.)"
+	echo "(floor: exec = one process start through the same wrapper; ipam = host-local's ADD alone;"
+	echo " xP = P of them at once. A delegated ADD execs the plugin and host-local, so its p50 cannot"
+	echo " go below exec + ipam, nor P at once below ipam xP; an in-process ADD is one process start."
+	echo " wall and ops/s of the seq and xP rows are the round's, both IPAMs together.)"
 	targets "$json"
 	echo
 	echo "after all DELs: $leaks"
