@@ -212,3 +212,31 @@ record() {
 		"$FIX/report.md"
 	grep -q '^| Agent start → every resource synced | 480 ms | < 3000 ms: met |$' "$FIX/report.md"
 }
+
+@test "(bench-report) bench-cni's burst rows and parallel targets are judged per IPAM" {
+	cp -r "$TESTDATA" "$W/d"
+	# the fixture's rounds as the in-process IPAM's and host-local's; the
+	# burst: host-local lost one DEL and left a lease
+	jq '. as $r | {ipam: "sluice"} + . + {
+		burst: {pods: 50, add_ok: 50, del_ok: 50, after: "veths=0 routes=0 leases=0 eps=0 states=0",
+			add: (.parallel.add + {n: 50, p50_ms: 120.5}), del: (.parallel.del + {n: 50})},
+		ratio_parallel_p50: {add: 1.8, del: 2.4},
+		delegated: ({ipam: "host-local"} + ($r | {sequential, parallel}) + {
+			burst: {pods: 50, add_ok: 50, del_ok: 49, after: "veths=0 routes=0 leases=1 eps=0 states=0",
+				add: .parallel.add, del: .parallel.del},
+			ratio_parallel_p50: {add: 1.5, del: 1.9}})}' \
+		"$TESTDATA/cni.json" >"$W/d/cni.json"
+	run --separate-stderr "$REPORT" --no-plots -q "$W/d"
+	[ "$status" -eq 0 ]
+	grep -q '^| ADD 50 at once, IPAM sluice | 50 | 120 | 1,038 | 1,333 |$' "$W/d/report.md"
+	grep -q '^| DEL 50 at once, IPAM host-local | 20 | 319 | 1,276 | 1,750 |$' "$W/d/report.md"
+	grep -q '^- IPAM sluice: 10 at once p50 / one at a time p50: ADD 1.8×, DEL 2.4× (target ≤ 2: \*\*MISSED\*\*)$' \
+		"$W/d/report.md"
+	grep -q '^- IPAM host-local: 10 at once p50 / one at a time p50: ADD 1.5×, DEL 1.9× (target ≤ 2: met)$' \
+		"$W/d/report.md"
+	grep -q '^- IPAM sluice: 50 at once: 50/50 ADDs, 50/50 DELs, after: .* (target all succeed, nothing left: met)$' \
+		"$W/d/report.md"
+	grep -q '^- IPAM host-local: 50 at once: 50/50 ADDs, 49/50 DELs, after: .*leases=1.* nothing left: \*\*MISSED\*\*)$' \
+		"$W/d/report.md"
+	jq -e '.subbench.cni.burst.pods == 50 and .subbench.cni.delegated.burst.del_ok == 49' "$W/d/results.json"
+}

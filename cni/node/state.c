@@ -126,7 +126,11 @@ int state_write(const char *state_dir, const char *net, const struct ep_state *s
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0 || rename(tmp, path) < 0) {
+	/* No fsync: what the file describes (veth, routes, endpoint entry)
+	 * does not outlive a power loss either, and a DEL that finds it
+	 * missing or torn goes on from prevResult and releases the lease,
+	 * which the IPAM put on disk, by container id. */
+	if (rename(tmp, path) < 0) {
 		r = -errno;
 		goto out_unlink;
 	}

@@ -618,7 +618,11 @@ def md_cni(doc):
     for d, ipam in ipams:
         if not d.get("sequential"):
             continue
-        for mode, label in (("sequential", "one at a time"), ("parallel", "in parallel")):
+        burst = f"{(d.get('burst') or {}).get('pods', '?')} at once"
+        for mode, label in (("sequential", "one at a time"), ("parallel", "in parallel"),
+                            ("burst", burst)):
+            if mode not in d:
+                continue
             for op in ("add", "del"):
                 s = (d.get(mode) or {}).get(op) or {}
                 rows.append([f"{op.upper()} {label}" + (f", IPAM {ipam}" if ipam else ""),
@@ -632,7 +636,31 @@ def md_cni(doc):
                       f"{workers} workers in parallel", "",
                       md_table(["Operation", "n", "p50 ms", "p99 ms", "wall ms"], rows), "",
                       "Floors: one process start (exec) and host-local alone (ipam_add), the part "
-                      "of an ADD the plugin cannot cut.", ""])
+                      "of an ADD the plugin cannot cut; _parallel: as many at once as the "
+                      "workers.", ""] + md_cni_targets(ipams, workers))
+
+
+def md_cni_targets(ipams, workers):
+    """The parallel targets of each IPAM: P at once p50 / one at a time p50 <= 2;
+    the burst all succeeds and leaves nothing."""
+    out = []
+    for d, ipam in ipams:
+        r, b = d.get("ratio_parallel_p50"), d.get("burst")
+        name = f"IPAM {ipam or 'sluice'}"
+        if isinstance(r, dict):
+            ok = all(num(r.get(k)) is not None and r[k] <= 2 for k in ("add", "del"))
+            out.append(f"- {name}: {workers} at once p50 / one at a time p50: ADD "
+                       f"{r.get('add')}×, DEL {r.get('del')}× (target ≤ 2: "
+                       f"{'met' if ok else '**MISSED**'})")
+        if isinstance(b, dict):
+            pods = b.get("pods")
+            ok = b.get("add_ok") == pods and b.get("del_ok") == pods and \
+                isinstance(b.get("after"), str) and \
+                all(x.endswith("=0") for x in b["after"].split())
+            out.append(f"- {name}: {pods} at once: {b.get('add_ok')}/{pods} ADDs, "
+                       f"{b.get('del_ok')}/{pods} DELs, after: {b.get('after')} "
+                       f"(target all succeed, nothing left: {'met' if ok else '**MISSED**'})")
+    return out + [""] if out else []
 
 
 def md_sync(doc):
