@@ -19,6 +19,8 @@
 
 struct add_job {
 	struct cni_ctx *ctx;
+	struct netlink *nl;	/* the host's (the node's) namespace */
+	struct netlink *pod_nl; /* the pod's, opened once inside it */
 	char host[16];
 	int mtu;
 	struct in_addr ips[CNI_MAX_IPS];
@@ -28,42 +30,40 @@ struct add_job {
 	char step[128]; /* what pod_configure was doing when it failed */
 };
 
-static int ifname_probe(void *arg)
+/* Runs inside the pod's namespace. */
+static int pod_netlink_open(void *arg)
 {
-	struct link_info info;
-
-	return link_get(arg, &info);
+	return netlink_open(arg);
 }
 
-/* Runs inside the pod's namespace. */
-static int pod_configure(void *arg)
+/* The pod's side, through the socket opened in its namespace. */
+static int pod_configure(struct add_job *j)
 {
-	struct add_job *j = arg;
 	struct in_addr gw = {htonl(SL_POD_GATEWAY4)}, any = {0};
 	const char *ifname = j->ctx->env.ifname;
 	int r;
 
 	snprintf(j->step, sizeof(j->step), "find %s", ifname);
-	r = link_get(ifname, &j->pod_link);
+	r = link_get(j->pod_nl, ifname, &j->pod_link);
 	if (r < 0)
 		return r;
 	snprintf(j->step, sizeof(j->step), "set %s up", ifname);
-	r = link_set_up(j->pod_link.ifindex);
+	r = link_set_up(j->pod_nl, j->pod_link.ifindex);
 	for (int i = 0; r >= 0 && i < j->n_ips; i++) {
 		snprintf(j->step, sizeof(j->step), "add address %s/32 to %s", inet_ntoa(j->ips[i]),
 			 ifname);
-		r = addr_add4(j->pod_link.ifindex, j->ips[i], 32);
+		r = addr_add4(j->pod_nl, j->pod_link.ifindex, j->ips[i], 32);
 	}
 	if (r < 0)
 		return r;
 	snprintf(j->step, sizeof(j->step), "add route %s/32 dev %s scope link", SL_POD_GATEWAY4_STR,
 		 ifname);
-	r = route_add4(gw, 32, NULL, j->pod_link.ifindex);
+	r = route_add4(j->pod_nl, gw, 32, NULL, j->pod_link.ifindex);
 	if (r < 0)
 		return r;
 	snprintf(j->step, sizeof(j->step), "add default route via %s dev %s", SL_POD_GATEWAY4_STR,
 		 ifname);
-	return route_add4(any, 0, &gw, j->pod_link.ifindex);
+	return route_add4(j->pod_nl, any, 0, &gw, j->pod_link.ifindex);
 }
 
 static int host_configure(struct add_job *j, struct cni_err *e)
@@ -71,17 +71,17 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	int idx = j->host_link.ifindex;
 	int r;
 
-	r = link_set_up(idx);
+	r = link_set_up(j->nl, idx);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "set host interface %s up",
 				   j->host);
 	for (int i = 0; i < j->n_ips; i++) {
-		r = route_add4(j->ips[i], 32, NULL, idx);
+		r = route_add4(j->nl, j->ips[i], 32, NULL, idx);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
 					   "add route %s/32 dev %s on the host",
 					   inet_ntoa(j->ips[i]), j->host);
-		r = neigh_add4(idx, j->ips[i], j->pod_link.mac);
+		r = neigh_add4(j->nl, idx, j->ips[i], j->pod_link.mac);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
 					   "add neighbour %s on %s", inet_ntoa(j->ips[i]), j->host);
@@ -216,7 +216,11 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 	if (!c->ipam_type[0])
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "missing required key \"ipam\" with a \"type\"");
-	r = netns_run(ns_fd, ifname_probe, (void *)j->ctx->env.ifname);
+	r = netns_run(ns_fd, pod_netlink_open, &j->pod_nl);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "open netlink in %s",
+				   j->ctx->env.netns);
+	r = link_get(j->pod_nl, j->ctx->env.ifname, &info);
 	if (r == 0)
 		return cni_err_set(e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
 				   "container interface %s already exists in %s",
@@ -224,7 +228,7 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 	if (r != -ENODEV)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "look up %s in %s",
 				   j->ctx->env.ifname, j->ctx->env.netns);
-	if (link_get(j->host, &info) == 0)
+	if (link_get(j->nl, j->host, &info) == 0)
 		return cni_err_set(
 		    e, -EEXIST, CNI_ERR_INTERNAL, ADD_FAILED,
 		    "host interface %s of this attachment already exists (ADD without DEL?)",
@@ -281,17 +285,17 @@ static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
 	const struct cni_env *env = &j->ctx->env;
 	int r;
 
-	r = veth_create(j->host, env->ifname, ns_fd, j->mtu, pod_mac);
+	r = veth_create(j->nl, j->host, env->ifname, ns_fd, j->mtu, pod_mac);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
 				   "create veth %s <-> %s in %s", j->host, env->ifname, env->netns);
-	r = link_get(j->host, &j->host_link);
+	r = link_get(j->nl, j->host, &j->host_link);
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s",
 			    j->host);
 		goto out_del_veth;
 	}
-	r = netns_run(ns_fd, pod_configure, j);
+	r = pod_configure(j);
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j->step, env->netns);
 		goto out_del_veth;
@@ -301,7 +305,7 @@ static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
 		goto out_del_veth;
 	return 0;
 out_del_veth:
-	if (link_delete(j->host) < 0)
+	if (link_delete(j->nl, j->host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j->host);
 	return r;
 }
@@ -312,6 +316,7 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	const struct cni_env *env = &ctx->env;
 	struct conf *c = &ctx->conf;
 	_cleanup_close_ int ns_fd = -1, lock = -1, map = -1;
+	_cleanup_netlink_ struct netlink *nl = NULL;
 	struct cni_result ipam = {}, res;
 	const unsigned char *pod_mac;
 	unsigned char mac[6];
@@ -320,15 +325,19 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	int r;
 
 	veth_host_name(env->containerid, env->ifname, j.host);
+	r = netlink_open(&nl);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "open netlink");
+	j.nl = nl;
 	ns_fd = netns_open(env->netns);
 	if (ns_fd < 0)
 		return cni_err_set(e, ns_fd, CNI_ERR_ENV, "Invalid CNI_NETNS",
 				   "CNI_NETNS \"%s\" is not a network namespace", env->netns);
 	r = add_precheck(&j, ns_fd, e);
 	if (r < 0)
-		return r;
+		goto out_free;
 	j.mtu = c->mtu;
-	if (!j.mtu && uplink_mtu(&j.mtu) < 0)
+	if (!j.mtu && uplink_mtu(j.nl, &j.mtu) < 0)
 		j.mtu = 1500;
 	pod_mac = pod_mac_pick(ctx, mac);
 	lock = state_lock(c->state_dir, true, CNI_LOCK_TIMEOUT_MS);
@@ -373,11 +382,12 @@ out_del_ep:
 	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
 out_detach:
 	pod_progs_detach(j.host_link.ifindex);
-	if (link_delete(j.host) < 0)
+	if (link_delete(j.nl, j.host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);
 out_ipam_del:
 	ipam_rollback(ctx);
 out_free:
+	netlink_close(j.pod_nl);
 	result_free(&ipam);
 	return r;
 }

@@ -48,11 +48,15 @@ static int pod_check(void *arg)
 	const char *ifname = j->ctx->env.ifname, *netns = j->ctx->env.netns;
 	struct in_addr gw = {htonl(SL_POD_GATEWAY4)}, any = {0};
 	const struct cni_result *prev = &j->ctx->conf.prev;
+	_cleanup_netlink_ struct netlink *nl = NULL;
 	struct link_info link;
 	char mac[18];
 	int r;
 
-	r = link_get(ifname, &link);
+	r = netlink_open(&nl);
+	if (r < 0)
+		return drift(j->e, r, "netlink in %s unusable", netns);
+	r = link_get(nl, ifname, &link);
 	if (r < 0)
 		return drift(j->e, r, "interface %s missing in %s", ifname, netns);
 	mac_format(link.mac, mac);
@@ -64,12 +68,12 @@ static int pod_check(void *arg)
 
 		if (!ip_ours(j, ip))
 			continue;
-		r = addr_has4(link.ifindex, ip->addr, ip->prefix);
+		r = addr_has4(nl, link.ifindex, ip->addr, ip->prefix);
 		if (r <= 0)
 			return drift(j->e, r, "address %s missing on %s in %s", ip->address, ifname,
 				     netns);
 	}
-	r = route_has4(any, 0, &gw, link.ifindex);
+	r = route_has4(nl, any, 0, &gw, link.ifindex);
 	if (r <= 0)
 		return drift(j->e, r, "default route via %s dev %s missing in %s",
 			     SL_POD_GATEWAY4_STR, ifname, netns);
@@ -80,12 +84,16 @@ static int host_check(struct check_job *j)
 {
 	const struct cni_result *prev = &j->ctx->conf.prev;
 	const struct conf *c = &j->ctx->conf;
+	_cleanup_netlink_ struct netlink *nl = NULL;
 	_cleanup_close_ int map = -1;
 	struct link_info link;
 	char why[256];
 	int r;
 
-	r = link_get(j->host, &link);
+	r = netlink_open(&nl);
+	if (r < 0)
+		return drift(j->e, r, "netlink on the host unusable");
+	r = link_get(nl, j->host, &link);
 	if (r < 0)
 		return drift(j->e, r, "host interface %s missing", j->host);
 	if (!link.up)
@@ -93,7 +101,7 @@ static int host_check(struct check_job *j)
 	for (int i = 0; i < prev->n_ips; i++) {
 		if (!ip_ours(j, &prev->ips[i]))
 			continue;
-		r = route_has4(prev->ips[i].addr, 32, NULL, link.ifindex);
+		r = route_has4(nl, prev->ips[i].addr, 32, NULL, link.ifindex);
 		if (r <= 0)
 			return drift(j->e, r, "route %s/32 dev %s missing on the host",
 				     inet_ntoa(prev->ips[i].addr), j->host);

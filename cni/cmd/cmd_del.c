@@ -59,6 +59,7 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 {
 	const struct conf *c = &ctx->conf;
 	struct in_addr ips[CNI_MAX_IPS];
+	_cleanup_netlink_ struct netlink *nl = NULL;
 	struct link_info link;
 	struct ep_state st;
 	char host[16];
@@ -66,7 +67,10 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 	bool have_link;
 
 	veth_host_name(t->containerid, t->ifname, host);
-	have_link = link_get(host, &link) == 0;
+	r = netlink_open(&nl);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED, "open netlink");
+	have_link = link_get(nl, host, &link) == 0;
 	r = state_read(c->state_dir, c->name, t->containerid, t->ifname, &st);
 	if (r == 0) {
 		memcpy(ips, st.ips, sizeof(ips));
@@ -89,7 +93,7 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		r = pod_progs_detach(link.ifindex);
 		if (r < 0)
 			log_warn_errno(r, "Failed to detach the pod programs from '%s'", host);
-		r = link_delete(host);
+		r = link_delete(nl, host);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,
 					   "delete host interface %s", host);

@@ -168,6 +168,7 @@ static int gc_attachments(struct gc_job *g)
 }
 
 struct ep_sweep {
+	struct netlink *nl;
 	__be32 stale[SL_EP_MAX];
 	int n;
 };
@@ -177,7 +178,7 @@ static int ep_stale(__be32 ip, const struct sl_ep_val *val, void *arg)
 	struct ep_sweep *s = arg;
 	struct link_info link;
 
-	if (link_get_by_index((int)val->ifindex, &link) == 0 && link.is_veth &&
+	if (link_get_by_index(s->nl, (int)val->ifindex, &link) == 0 && link.is_veth &&
 	    veth_name_ours(link.name))
 		return 0;
 	if (s->n < SL_EP_MAX)
@@ -191,6 +192,7 @@ static void gc_endpoints(struct gc_job *g)
 {
 	_cleanup_free_ struct ep_sweep *sweep = calloc(1, sizeof(*sweep));
 	const struct conf *c = &g->ctx->conf;
+	_cleanup_netlink_ struct netlink *nl = NULL;
 	_cleanup_close_ int map = -1;
 	struct cni_err e;
 	int r;
@@ -206,6 +208,13 @@ static void gc_endpoints(struct gc_job *g)
 		gc_error(g, &e);
 		return;
 	}
+	r = netlink_open(&nl);
+	if (r < 0) {
+		cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "open netlink");
+		gc_error(g, &e);
+		return;
+	}
+	sweep->nl = nl;
 	r = dp_ep_foreach(map, ep_stale, sweep);
 	if (r < 0) {
 		cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "iterate %s", SL_PIN_EP4);

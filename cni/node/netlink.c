@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Netlink (libnl-route-3) for the CNI plugin: veth, addresses, routes, neighbours. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <net/if.h>
 
@@ -17,21 +18,39 @@
 #include "netlink.h"
 #include "nl_util.h"
 
-/* A socket bound to the caller's current network namespace. */
-static int sock_open(struct nl_sock **out)
+/* One rtnetlink socket, bound for its life to the network namespace it was
+ * opened in; every call below goes through it. */
+struct netlink {
+	struct nl_sock *sk;
+};
+
+int netlink_open(struct netlink **out)
 {
-	struct nl_sock *sk = nl_socket_alloc();
+	struct netlink *nl = calloc(1, sizeof(*nl));
 	int r;
 
-	if (!sk)
+	if (!nl)
 		return -ENOMEM;
-	r = nl_connect(sk, NETLINK_ROUTE);
+	nl->sk = nl_socket_alloc();
+	if (!nl->sk) {
+		free(nl);
+		return -ENOMEM;
+	}
+	r = nl_connect(nl->sk, NETLINK_ROUTE);
 	if (r < 0) {
-		nl_socket_free(sk);
+		netlink_close(nl);
 		return nl_errno(r);
 	}
-	*out = sk;
+	*out = nl;
 	return 0;
+}
+
+void netlink_close(struct netlink *nl)
+{
+	if (!nl)
+		return;
+	nl_socket_free(nl->sk);
+	free(nl);
 }
 
 static void link_fill(struct rtnl_link *link, struct link_info *out)
@@ -49,16 +68,12 @@ static void link_fill(struct rtnl_link *link, struct link_info *out)
 	out->mtu = (int)rtnl_link_get_mtu(link);
 }
 
-static int link_fetch(int ifindex, const char *name, struct link_info *out)
+static int link_fetch(struct netlink *nl, int ifindex, const char *name, struct link_info *out)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_link_ struct rtnl_link *link = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_link_get_kernel(sk, ifindex, name, &link));
+	r = nl_errno(rtnl_link_get_kernel(nl->sk, ifindex, name, &link));
 	if (r == -ENOENT)
 		return -ENODEV;
 	if (r < 0)
@@ -67,30 +82,26 @@ static int link_fetch(int ifindex, const char *name, struct link_info *out)
 	return 0;
 }
 
-int link_get(const char *name, struct link_info *out)
+int link_get(struct netlink *nl, const char *name, struct link_info *out)
 {
 	if (!name || !*name || strlen(name) >= IFNAMSIZ)
 		return -ENODEV;
-	return link_fetch(0, name, out);
+	return link_fetch(nl, 0, name, out);
 }
 
-int link_get_by_index(int ifindex, struct link_info *out)
+int link_get_by_index(struct netlink *nl, int ifindex, struct link_info *out)
 {
 	if (ifindex <= 0)
 		return -ENODEV;
-	return link_fetch(ifindex, NULL, out);
+	return link_fetch(nl, ifindex, NULL, out);
 }
 
-int link_foreach(int (*fn)(const struct link_info *link, void *ctx), void *ctx)
+int link_foreach(struct netlink *nl, int (*fn)(const struct link_info *link, void *ctx), void *ctx)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_link_alloc_cache(sk, AF_UNSPEC, &cache));
+	r = nl_errno(rtnl_link_alloc_cache(nl->sk, AF_UNSPEC, &cache));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
@@ -104,17 +115,13 @@ int link_foreach(int (*fn)(const struct link_info *link, void *ctx), void *ctx)
 	return 0;
 }
 
-int veth_create(const char *host, const char *peer_name, int peer_ns_fd, int mtu,
-		const unsigned char *peer_mac)
+int veth_create(struct netlink *nl, const char *host, const char *peer_name, int peer_ns_fd,
+		int mtu, const unsigned char *peer_mac)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_addr_ struct nl_addr *mac = NULL;
 	struct rtnl_link *link, *peer;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	link = rtnl_link_veth_alloc();
 	if (!link)
 		return -ENOMEM;
@@ -132,45 +139,36 @@ int veth_create(const char *host, const char *peer_name, int peer_ns_fd, int mtu
 		}
 		rtnl_link_set_addr(peer, mac);
 	}
-	r = nl_errno(rtnl_link_add(sk, link, NLM_F_CREATE | NLM_F_EXCL));
+	r = nl_errno(rtnl_link_add(nl->sk, link, NLM_F_CREATE | NLM_F_EXCL));
 out:
 	rtnl_link_put(peer);
 	rtnl_link_veth_release(link);
 	return r;
 }
 
-int link_set_up(int ifindex)
+int link_set_up(struct netlink *nl, int ifindex)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_link_ struct rtnl_link *orig = NULL, *change = NULL;
-	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	orig = rtnl_link_alloc();
 	change = rtnl_link_alloc();
 	if (!orig || !change)
 		return -ENOMEM;
 	rtnl_link_set_ifindex(orig, ifindex);
 	rtnl_link_set_flags(change, IFF_UP);
-	return nl_errno(rtnl_link_change(sk, orig, change, 0));
+	return nl_errno(rtnl_link_change(nl->sk, orig, change, 0));
 }
 
-int link_delete(const char *name)
+int link_delete(struct netlink *nl, const char *name)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_link_ struct rtnl_link *link = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	link = rtnl_link_alloc();
 	if (!link)
 		return -ENOMEM;
 	rtnl_link_set_name(link, name);
-	r = nl_errno(rtnl_link_delete(sk, link));
+	r = nl_errno(rtnl_link_delete(nl->sk, link));
 	return r == -ENOENT || r == -ENODEV ? 0 : r;
 }
 
@@ -192,16 +190,12 @@ static bool addr4_equal(struct nl_addr *got, struct in_addr want, int prefix)
 	return nl_addr_get_len(got) == 4 && !memcmp(nl_addr_get_binary_addr(got), &want, 4);
 }
 
-int addr_add4(int ifindex, struct in_addr a, int prefix)
+int addr_add4(struct netlink *nl, int ifindex, struct in_addr a, int prefix)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_rtaddr_ struct rtnl_addr *addr = NULL;
 	_cleanup_addr_ struct nl_addr *local = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	addr = rtnl_addr_alloc();
 	local = addr4_build(a, prefix);
 	if (!addr || !local)
@@ -210,20 +204,16 @@ int addr_add4(int ifindex, struct in_addr a, int prefix)
 	r = nl_errno(rtnl_addr_set_local(addr, local));
 	if (r < 0)
 		return r;
-	r = nl_errno(rtnl_addr_add(sk, addr, 0));
+	r = nl_errno(rtnl_addr_add(nl->sk, addr, 0));
 	return r == -EEXIST ? 0 : r;
 }
 
-int addr_has4(int ifindex, struct in_addr a, int prefix)
+int addr_has4(struct netlink *nl, int ifindex, struct in_addr a, int prefix)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_addr_alloc_cache(sk, &cache));
+	r = nl_errno(rtnl_addr_alloc_cache(nl->sk, &cache));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
@@ -237,17 +227,14 @@ int addr_has4(int ifindex, struct in_addr a, int prefix)
 	return 0;
 }
 
-int route_add4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+int route_add4(struct netlink *nl, struct in_addr dst, int prefix, const struct in_addr *gw,
+	       int ifindex)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_route_ struct rtnl_route *route = NULL;
 	_cleanup_addr_ struct nl_addr *d = NULL, *g = NULL;
 	struct rtnl_nexthop *nh;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	route = rtnl_route_alloc();
 	d = addr4_build(dst, prefix);
 	nh = rtnl_route_nh_alloc();
@@ -276,22 +263,18 @@ int route_add4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifi
 		rtnl_route_nh_set_gateway(nh, g);
 	}
 	rtnl_route_add_nexthop(route, nh); /* route owns nh from here */
-	return nl_errno(rtnl_route_add(sk, route, NLM_F_REPLACE));
+	return nl_errno(rtnl_route_add(nl->sk, route, NLM_F_REPLACE));
 }
 
 /* Calls fn with the first next hop of each main-table route to dst/prefix
  * until fn returns non-zero; returns that value, 0 when none did. */
-static int route4_each_hop(struct in_addr dst, int prefix,
+static int route4_each_hop(struct netlink *nl, struct in_addr dst, int prefix,
 			   int (*fn)(struct rtnl_nexthop *nh, void *ctx), void *ctx)
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_cache_ struct nl_cache *cache = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	r = nl_errno(rtnl_route_alloc_cache(nl->sk, AF_INET, 0, &cache));
 	if (r < 0)
 		return r;
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
@@ -322,23 +305,20 @@ static int hop_matches(struct rtnl_nexthop *nh, void *ctx)
 	return !w->gw || addr4_equal(rtnl_route_nh_get_gateway(nh), *w->gw, 32);
 }
 
-int route_has4(struct in_addr dst, int prefix, const struct in_addr *gw, int ifindex)
+int route_has4(struct netlink *nl, struct in_addr dst, int prefix, const struct in_addr *gw,
+	       int ifindex)
 {
 	struct hop_want w = {.ifindex = ifindex, .gw = gw};
 
-	return route4_each_hop(dst, prefix, hop_matches, &w);
+	return route4_each_hop(nl, dst, prefix, hop_matches, &w);
 }
 
-int neigh_add4(int ifindex, struct in_addr a, const unsigned char mac[6])
+int neigh_add4(struct netlink *nl, int ifindex, struct in_addr a, const unsigned char mac[6])
 {
-	_cleanup_sock_ struct nl_sock *sk = NULL;
 	_cleanup_neigh_ struct rtnl_neigh *neigh = NULL;
 	_cleanup_addr_ struct nl_addr *dst = NULL, *ll = NULL;
 	int r;
 
-	r = sock_open(&sk);
-	if (r < 0)
-		return r;
 	neigh = rtnl_neigh_alloc();
 	dst = addr4_build(a, 32);
 	ll = nl_addr_build(AF_LLC, mac, 6);
@@ -350,24 +330,27 @@ int neigh_add4(int ifindex, struct in_addr a, const unsigned char mac[6])
 		return r;
 	rtnl_neigh_set_lladdr(neigh, ll);
 	rtnl_neigh_set_state(neigh, NUD_PERMANENT);
-	return nl_errno(rtnl_neigh_add(sk, neigh, NLM_F_CREATE | NLM_F_REPLACE));
+	return nl_errno(rtnl_neigh_add(nl->sk, neigh, NLM_F_CREATE | NLM_F_REPLACE));
 }
 
-static int hop_mtu(struct rtnl_nexthop *nh, void *ctx)
+static int hop_ifindex(struct rtnl_nexthop *nh, void *ctx)
 {
-	struct link_info info;
-	int r = link_get_by_index(rtnl_route_nh_get_ifindex(nh), &info);
-
-	if (r < 0)
-		return r;
-	*(int *)ctx = info.mtu;
+	*(int *)ctx = rtnl_route_nh_get_ifindex(nh);
 	return 1;
 }
 
-int uplink_mtu(int *mtu)
+int uplink_mtu(struct netlink *nl, int *mtu)
 {
 	struct in_addr any = {0};
-	int r = route4_each_hop(any, 0, hop_mtu, mtu);
+	struct link_info info;
+	int ifindex = 0, r;
 
-	return r < 0 ? r : r ? 0 : -ENOENT;
+	r = route4_each_hop(nl, any, 0, hop_ifindex, &ifindex);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = link_get_by_index(nl, ifindex, &info);
+	if (r < 0)
+		return r;
+	*mtu = info.mtu;
+	return 0;
 }
