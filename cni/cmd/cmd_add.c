@@ -279,8 +279,10 @@ static int ipam_allocate(struct add_job *j, struct cni_result *ipam, struct cni_
 	return r;
 }
 
-/* The veth pair, configured on both sides; on failure the veth is gone. */
-static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac, struct cni_err *e)
+/* The veth pair, configured on both sides, the pod programs on the host
+ * side; on failure the veth (and with it what was attached) is gone. */
+static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
+		     enum dp_attach_mode *mode, struct cni_err *e)
 {
 	const struct cni_env *env = &j->ctx->env;
 	int r;
@@ -300,6 +302,11 @@ static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
 		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j->step, env->netns);
 		goto out_del_veth;
 	}
+	/* Before the host side goes up: no packet passes unfiltered, and the
+	 * clsact qdisc grafted on a down device needs no RCU grace period. */
+	r = pod_progs_attach(j->ctx->conf.pin_dir, j->host_link.ifindex, j->host, mode, e);
+	if (r < 0)
+		goto out_del_veth;
 	r = host_configure(j, e);
 	if (r < 0)
 		goto out_del_veth;
@@ -348,12 +355,9 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = ipam_allocate(&j, &ipam, e);
 	if (r < 0)
 		goto out_free;
-	r = link_wire(&j, ns_fd, pod_mac, e);
+	r = link_wire(&j, ns_fd, pod_mac, &mode, e);
 	if (r < 0)
 		goto out_ipam_del;
-	r = pod_progs_attach(c->pin_dir, j.host_link.ifindex, j.host, &mode, e);
-	if (r < 0)
-		goto out_detach;
 	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
 		  dp_attach_mode_name(mode));
 	r = ep_write(&j, &map, e);
@@ -380,8 +384,7 @@ out_del_state:
 	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
 out_del_ep:
 	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
-out_detach:
-	pod_progs_detach(j.host_link.ifindex);
+	/* The programs go with the link. */
 	if (link_delete(j.nl, j.host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);
 out_ipam_del:

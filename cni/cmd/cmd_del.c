@@ -89,10 +89,8 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 
 	ep_release(ctx, ips, n_ips, ifindex);
 	if (have_link) {
-		/* Routes, neighbours and the peer in the pod go with the link. */
-		r = pod_progs_detach(link.ifindex);
-		if (r < 0)
-			log_warn_errno(r, "Failed to detach the pod programs from '%s'", host);
+		/* Routes, neighbours, the pod programs on its tc hooks and the
+		 * peer in the pod go with the link. */
 		r = link_delete(nl, host);
 		if (r < 0)
 			return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,

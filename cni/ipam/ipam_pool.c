@@ -134,7 +134,12 @@ int pool_set_find(const struct pool *p, struct in_addr a)
 /* --- lease files ---------------------------------------------------------------- */
 
 /* O_EXCL is the claim: of many processes trying one address, one wins. The
- * file and its directory entry are synced before the address is used. */
+ * lease is on disk before the address is used: one fsync of the new file,
+ * which on Linux's filesystems also makes its directory entry durable (ext4
+ * with a journal commits the creation with it, without one it syncs the
+ * parent of a new inode; XFS forces the log past the creation; btrfs logs the
+ * new name). A second fsync of the directory would only add a device flush
+ * per ADD. On tmpfs (/run) both are no-ops anyway. */
 static int lease_claim(int dfd, uint32_t a, const char *cid, const char *ifname)
 {
 	char name[INET_ADDRSTRLEN], body[POOL_LEASE_MAX];
@@ -151,8 +156,6 @@ static int lease_claim(int dfd, uint32_t a, const char *cid, const char *ifname)
 		err = errno ? -errno : -EIO;
 	if (close(fd) < 0 && !err)
 		err = -errno;
-	if (!err && fsync(dfd) < 0)
-		err = -errno;
 	if (err)
 		unlinkat(dfd, name, 0);
 	return err;
@@ -160,18 +163,23 @@ static int lease_claim(int dfd, uint32_t a, const char *cid, const char *ifname)
 
 /* last_reserved_ip.<set>: where the next search starts. Only a hint, so it
  * is rewritten in place as host-local does: a reader that sees it half
- * written starts elsewhere, and O_EXCL still decides who gets an address. */
+ * written starts elsewhere, and O_EXCL still decides who gets an address.
+ * Overwritten, then cut to its length, never truncated to empty first: that
+ * would free its block, which on a filesystem mounted with discard waits for
+ * the device. */
 static void last_write(int dfd, int set, uint32_t a)
 {
 	char name[64], ip[INET_ADDRSTRLEN];
+	size_t n;
 	int fd;
 
 	addr_format(a, ip);
+	n = strlen(ip);
 	snprintf(name, sizeof(name), POOL_LAST_PREFIX "%d", set);
-	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (write(fd, ip, strlen(ip)) < 0)
+	if (pwrite(fd, ip, n, 0) != (ssize_t)n || ftruncate(fd, (off_t)n) < 0)
 		ftruncate(fd, 0); /* an empty hint restarts at the range's start */
 	close(fd);
 }

@@ -11,11 +11,10 @@ static const struct pod_hook {
 	const char *pin;
 	const char *where;
 	int (*attach)(int ifindex, int prog_fd, enum dp_attach_mode *mode);
-	int (*detach)(int ifindex);
 	int (*query)(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
 } pod_hooks[] = {
-    {SL_PIN_FROM_POD, "ingress", dp_tc_attach, dp_tc_detach, dp_tc_query},
-    {SL_PIN_TO_POD, "egress", dp_tc_attach_egress, dp_tc_detach_egress, dp_tc_query_egress},
+    {SL_PIN_FROM_POD, "ingress", dp_tc_attach, dp_tc_query},
+    {SL_PIN_TO_POD, "egress", dp_tc_attach_egress, dp_tc_query_egress},
 };
 
 #define N_HOOKS (sizeof(pod_hooks) / sizeof(pod_hooks[0]))
@@ -38,19 +37,6 @@ int pod_progs_attach(const char *pin_dir, int ifindex, const char *host, enum dp
 					   "attach %s to tc %s of %s", h->pin, h->where, host);
 	}
 	return 0;
-}
-
-int pod_progs_detach(int ifindex)
-{
-	int first = 0;
-
-	for (size_t i = N_HOOKS; i-- > 0;) {
-		int r = pod_hooks[i].detach(ifindex);
-
-		if (r < 0 && !first)
-			first = r;
-	}
-	return first;
 }
 
 int pod_progs_verify(int ifindex, const char *host, char *why, size_t size)

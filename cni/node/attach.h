@@ -15,8 +15,6 @@
  * names the program and hook (code 11 if a pin is missing). */
 int pod_progs_attach(const char *pin_dir, int ifindex, const char *host, enum dp_attach_mode *mode,
 		     struct cni_err *e);
-/* Detaches both; already gone is success. Returns the first error. */
-int pod_progs_detach(int ifindex);
 /* 0 if both programs are attached; otherwise a negative errno or 1 (another
  * program or none there) with what is wrong in why. */
 int pod_progs_verify(int ifindex, const char *host, char *why, size_t size);

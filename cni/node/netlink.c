@@ -130,6 +130,14 @@ int veth_create(struct netlink *nl, const char *host, const char *peer_name, int
 	rtnl_link_set_mtu(link, (unsigned int)mtu);
 	rtnl_link_set_name(peer, peer_name);
 	rtnl_link_set_mtu(peer, (unsigned int)mtu);
+	/* One queue each way, which is what the kernel leaves enabled anyway when
+	 * none is asked for; asked for explicitly, the kernel allocates no
+	 * per-CPU queues only to disable them again at once, which waits for an
+	 * RCU grace period per device (veth_init_queues). */
+	rtnl_link_set_num_tx_queues(link, 1);
+	rtnl_link_set_num_rx_queues(link, 1);
+	rtnl_link_set_num_tx_queues(peer, 1);
+	rtnl_link_set_num_rx_queues(peer, 1);
 	rtnl_link_set_ns_fd(peer, peer_ns_fd);
 	if (peer_mac) {
 		mac = nl_addr_build(AF_LLC, peer_mac, 6);
