@@ -348,10 +348,11 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 		j.mtu = 1500;
 	pod_mac = pod_mac_pick(ctx, mac);
 	lock = state_lock(c->state_dir, true, CNI_LOCK_TIMEOUT_MS);
-	if (lock < 0)
-		return cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock",
-				   c->state_dir);
-
+	if (lock < 0) {
+		r = cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock",
+				c->state_dir);
+		goto out_free;
+	}
 	r = ipam_allocate(&j, &ipam, e);
 	if (r < 0)
 		goto out_free;

@@ -23,6 +23,11 @@ int mkdir_p(const char *path, mode_t mode)
 
 	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
 		return -ENAMETOOLONG;
+	/* The common case, every call after a node's first: one syscall. */
+	if (mkdir(buf, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -errno;
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
 			continue;
