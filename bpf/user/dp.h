@@ -108,6 +108,11 @@ int dp_sock_detach(const char *pin_dir);
 
 enum dp_attach_mode { DP_ATTACH_NONE, DP_ATTACH_TCX, DP_ATTACH_CLSACT };
 
+/* Creates what the tc hooks of ifindex need (the clsact qdisc unless tcx is
+ * used); there already is success. Done once before attaching at both hooks,
+ * it spares each attach asking for the qdisc (a netlink socket and a round
+ * trip each). */
+int dp_tc_hooks_create(int ifindex);
 /* Attaches prog_fd to tc ingress of ifindex (in the caller's netns). Uses tcx
  * when both the kernel and the installed libbpf support it, clsact otherwise.
  * Replaces an earlier sluice attachment. */

@@ -116,8 +116,17 @@ static int clsact_attach(int ifindex, const struct tc_point *pt, int prog_fd)
 		    .attach_point = pt->egress ? BPF_TC_EGRESS : BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIO, .prog_fd = prog_fd,
 		    .flags = BPF_TC_F_REPLACE);
+	libbpf_print_fn_t print;
 	int err;
 
+	/* The qdisc is usually there already (dp_tc_hooks_create, or the other
+	 * hook's attach): asking for it first would be one more round trip. A
+	 * refusal for want of it is no news, so libbpf does not print it. */
+	print = libbpf_set_print(NULL);
+	err = bpf_tc_attach(&hook, &opts);
+	libbpf_set_print(print);
+	if (err != -EINVAL && err != -ENOENT)
+		return err;
 	err = clsact_ensure(&hook);
 	if (err)
 		return err;
@@ -220,6 +229,19 @@ static int tc_query(int ifindex, const struct tc_point *pt, __u32 *prog_id, char
 	if (name)
 		return prog_name(*prog_id, name);
 	return 0;
+}
+
+int dp_tc_hooks_create(int ifindex)
+{
+#if TC_HAVE_TCX
+	return ifindex > 0 ? 0 : -EINVAL; /* tcx needs no qdisc */
+#else
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	return clsact_ensure(&hook);
+#endif
 }
 
 int dp_tc_attach(int ifindex, int prog_fd, enum dp_attach_mode *mode)

@@ -22,10 +22,14 @@ static const struct pod_hook {
 int pod_progs_attach(const char *pin_dir, int ifindex, const char *host, enum dp_attach_mode *mode,
 		     struct cni_err *e)
 {
+	int r = dp_tc_hooks_create(ifindex);
+
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, "Failed to add the pod network",
+				   "create the tc hooks of %s", host);
 	for (size_t i = 0; i < N_HOOKS; i++) {
 		const struct pod_hook *h = &pod_hooks[i];
 		_cleanup_close_ int prog = dp_pin_open(pin_dir, h->pin);
-		int r;
 
 		if (prog < 0)
 			return cni_err_set(e, prog, CNI_ERR_TRY_AGAIN,
