@@ -13,8 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct cni_err e = {};
 	char version[16], *out = NULL;
 
-	if (conf_parse(buf, size, &c, &e) == 0)
-		conf_free(&c);
+	/* As main.c does: a conf is freed whether it parsed or not. */
+	conf_parse(buf, size, &c, &e);
+	conf_free(&c);
 	conf_parse_version(buf, size, version, sizeof(version), &e);
 	if (conf_rewrite_for_del(buf, size, "0.4.0", &out) == 0)
 		free(out);
