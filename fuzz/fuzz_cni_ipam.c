@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* libFuzzer target: the in-process IPAM's request (ipam config, CNI_ARGS, runtimeConfig, prevResult). */
+/* libFuzzer target: the in-process IPAM's request (ipam config, CNI_ARGS, runtimeConfig,
+ * prevResult). */
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <stddef.h>

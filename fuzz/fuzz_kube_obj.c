@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* libFuzzer target: one kind of API object (FUZZ_KIND) as an object, a list page and a watch event. */
+/* libFuzzer target: one kind of API object (FUZZ_KIND) as an object, a list page and a watch event.
+ */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s.ref.phase = KUBE_PHASE_WATCH;
 	slot_status(&s, 200, 0);
 	for (off = 0; off < size; off += chunk)
-		if (slot_body(&s, (const char *)data + off, size - off < chunk ? size - off : chunk) <
-		    0)
+		if (slot_body(&s, (const char *)data + off,
+			      size - off < chunk ? size - off : chunk) < 0)
 			break;
 	kube_reflector_fini(&s.ref);
 	free(s.buf);
