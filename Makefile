@@ -25,7 +25,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
 	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc containerd \
-	busybox-static iputils-ping openssl curl python3 ca-certificates \
+	busybox-static iputils-ping openssl curl python3 ca-certificates libclang-rt-14-dev \
 	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox
 
 PKGS := libbpf jansson libnl-3.0 libnl-route-3.0 libcurl yaml-0.1
@@ -39,9 +39,16 @@ CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2 -Werror \
 # --as-needed: the CNI binary, exec'd per pod, loads no libcurl/libyaml.
 LDFLAGS += -Wl,--as-needed
 LDLIBS += $(PKG_LIBS) -lelf -lz
+# UBSan findings abort (a test that hits one fails); ASan checks leaks at exit.
 ifeq ($(SAN),1)
-CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined
+endif
+# The fuzz build (fuzz/, `make fuzz`): clang, objects instrumented for libFuzzer.
+ifeq ($(FUZZ),1)
+CFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-fno-omit-frame-pointer
+LDFLAGS += -fsanitize=fuzzer,address,undefined
 endif
 
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror \
@@ -153,10 +160,59 @@ $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGEN
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
+# --- fuzzing ----------------------------------------------------------------
+# libFuzzer targets for every parser of outside input (fuzz/README.md). They
+# are built only by the fuzz targets, by a nested make into $(B)/fuzz with
+# clang and FUZZ=1, so `make all` stays as fast as it was.
+FUZZ_B := $(B)/fuzz
+FUZZ_KINDS := svc eps node pod ns netpol
+FUZZ_CNI := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_cni_*.c))
+FUZZ_AGENT := $(filter-out fuzz_kube_obj fuzz_kube_watch $(FUZZ_CNI),\
+	$(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c)))
+FUZZ_NAMES := $(FUZZ_CNI) $(FUZZ_AGENT) $(FUZZ_KINDS:%=fuzz_kube_%) fuzz_kube_watch
+FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+
+$(FUZZ_CNI:%=$(B)/%): $(B)/%: fuzz/%.c $(CNI_OBJS) $(CNI_LIBS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) $(CNI_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(FUZZ_AGENT:%=$(B)/%): $(B)/%: fuzz/%.c $(AGENT_OBJS) $(AGENT_LIBS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# One source, one binary per kind of API object.
+$(FUZZ_KINDS:%=$(B)/fuzz_kube_%): $(B)/fuzz_kube_%: fuzz/fuzz_kube_obj.c $(AGENT_OBJS) $(AGENT_LIBS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) -DFUZZ_KIND=fuzz_kind_$* $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The watch splitter is static in kube_sync.c: the target includes that file.
+$(B)/fuzz_kube_watch: fuzz/fuzz_kube_watch.c $(filter-out %/kube_sync.o,$(AGENT_OBJS)) $(AGENT_LIBS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz-bins: $(FUZZ_BINS)
+
+fuzz-build:
+	$(Q)$(MAKE) --no-print-directory B=$(FUZZ_B) CC=$(CLANG) ARCH_INC=$(ARCH_INC) FUZZ=1 SAN= fuzz-bins
+
+# make fuzz: each target for FUZZ_SECONDS; fuzz-smoke (in make test): a short pass.
+fuzz: fuzz-build
+	$(Q)fuzz/run.sh $(FUZZ_B) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke: fuzz-build
+	$(Q)fuzz/run.sh $(FUZZ_B) $(FUZZ_SMOKE_SECONDS) $(FUZZ_NAMES)
+
+# The unit suites again, built with ASan+UBSan into $(B)/san (make test runs it).
+unit-san:
+	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 unit
+
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent
 
-.PHONY: all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf lint clean help
+PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san
+.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -189,6 +245,8 @@ k8s-tools:
 # Ends with one line "N passed, N failed" summed over all suites.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
 
 unit: $(UNIT_TESTS)
@@ -251,4 +309,5 @@ help:
 	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
-	@echo "make SAN=1      build with ASan/UBSan"
+	@echo "make SAN=1      build with ASan/UBSan (unit-san: the unit suites so, in build/san)"
+	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each; fuzz-smoke: a short pass"

@@ -19,9 +19,10 @@
 
 /* --- the plan (pure) ------------------------------------------------------ */
 
+/* Defined for every len: over 32 (refused by the callers) reads as 32. */
 static __be32 prefix_mask(__u8 len)
 {
-	return len ? htonl(~0u << (32 - len)) : 0;
+	return len ? htonl(~0u << (32 - (len < 32 ? len : 32))) : 0;
 }
 
 static bool prefix_covers(__be32 net, __u8 len, __be32 ip)
