@@ -8,7 +8,8 @@
 # cache is not rebuilt, so a second run takes seconds. Prints one
 # "tool path" line each.
 #
-# usage: e2e/k8s/build.sh [TOOL...]     (default: every tool in TOOLS)
+# usage: e2e/k8s/build.sh [--cached] [TOOL...]   (default: every tool in TOOLS)
+#   --cached  build nothing: print the cached ones, exit 3 if one is missing
 #
 # Adding a tool is one line in TOOLS below plus its package in the module
 # directory's tools.go.
@@ -18,6 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 SL_K8S_CACHE=${SL_K8S_CACHE:-/var/cache/sluice/k8s}
+cached_only=
 
 # The -X version stamps of every k8s.io/kubernetes binary: without them
 # /version says v0.0.0-master. {v}, {major} and {minor} come from go.mod.
@@ -79,6 +81,10 @@ tool_build() {
 	if [ "$moddir" = . ]; then dir=${module##*/}; else dir=$moddir; fi
 	dir=$SL_K8S_CACHE/$dir@$version
 	out=$dir/$name
+	if [ ! -x "$out" ] && [ -n "$cached_only" ]; then
+		echo "k8s/build.sh: $name $version is not built ($out): make k8s-tools" >&2
+		return 3
+	fi
 	if [ ! -x "$out" ]; then
 		mkdir -p "$dir" 2>/dev/null || die "cannot create $dir (run as root, or set SL_K8S_CACHE)"
 		ldflags=$(version_ldflags "$version" "$vars")
@@ -95,6 +101,7 @@ tool_build() {
 
 main() {
 	[ -x "$GO" ] || die "no Go toolchain (looked for go in PATH and /usr/local/go/bin/go)"
+	[ "${1:-}" != --cached ] || { cached_only=1 && shift; }
 	local want=("$@") entry name found
 	[ ${#want[@]} -gt 0 ] || for entry in "${TOOLS[@]}"; do want+=("${entry%%|*}"); done
 	for name in "${want[@]}"; do
@@ -102,7 +109,7 @@ main() {
 		for entry in "${TOOLS[@]}"; do
 			[ "${entry%%|*}" = "$name" ] || continue
 			IFS='|' read -r _ moddir module pkg vars <<<"$entry"
-			tool_build "$name" "$moddir" "$module" "$pkg" "$vars"
+			tool_build "$name" "$moddir" "$module" "$pkg" "$vars" || return
 			found=1
 		done
 		[ -n "$found" ] || die "unknown tool '$name' (known: $(printf '%s ' "${TOOLS[@]%%|*}"))"
