@@ -97,6 +97,8 @@ extendedKeyUsage=serverAuth" &&
 		k8s_openssl ec -in "$d/sa.key" -pubout -out "$d/sa.pub" &&
 		k8s_client_cert admin sluice-e2e-admin system:masters &&
 		k8s_client_cert kcm system:kube-controller-manager &&
+		k8s_client_cert scheduler system:kube-scheduler &&
+		k8s_client_cert kubelet-client kube-apiserver-kubelet-client system:masters &&
 		chmod 600 "$d/ca.key" "$d/sa.key"
 }
 
@@ -171,7 +173,9 @@ k8s_start() {
 		--service-account-issuer https://kubernetes.default.svc.cluster.local \
 		--service-cluster-ip-range "$SL_K8S_SVC_CIDR" --authorization-mode Node,RBAC \
 		--enable-admission-plugins NodeRestriction --allow-privileged=true \
-		--kubelet-preferred-address-types InternalIP --profiling=false || return 1
+		--kubelet-preferred-address-types InternalIP --profiling=false \
+		--kubelet-client-certificate "$d/pki/kubelet-client.crt" \
+		--kubelet-client-key "$d/pki/kubelet-client.key" || return 1
 	if ! wait_for "$SL_K8S_READY_SECS" k8s_readyz; then
 		tail -n 20 "$d/etcd.log" "$d/kube-apiserver.log" >&2
 		k8s_die "kube-apiserver not ready within $SL_K8S_READY_SECS s"
@@ -190,11 +194,22 @@ k8s_start() {
 
 k8s_default_sa() { kc -n default get serviceaccount default >/dev/null 2>&1; }
 
+# k8s_scheduler_start: kube-scheduler (pinned) beside the control plane.
+k8s_scheduler_start() {
+	local d=$SL_K8S_DIR bin
+	bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kube-scheduler | awk '{ print $2 }') || return 1
+	k8s_kubeconfig "$d/scheduler.kubeconfig" scheduler || return 1
+	k8s_spawn kube-scheduler "$bin" --kubeconfig "$d/scheduler.kubeconfig" \
+		--authentication-kubeconfig "$d/scheduler.kubeconfig" \
+		--authorization-kubeconfig "$d/scheduler.kubeconfig" --leader-elect=false \
+		--bind-address 127.0.0.1
+}
+
 # k8s_stop [SCRATCH]: SIGTERM in reverse start order, bounded, then SIGKILL.
 k8s_stop() {
 	[ -z "${1:-}" ] || k8s_vars "$(cat "$1/k8s/ns" 2>/dev/null)" "$1"
 	local c pid i
-	for c in kube-controller-manager kube-apiserver etcd; do
+	for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
 		pid=$(cat "$SL_K8S_DIR/$c.pid" 2>/dev/null) || continue
 		kill -TERM "$pid" 2>/dev/null
 		for ((i = 0; i < 100; i++)); do
