@@ -157,3 +157,31 @@ ds_ready() {
 	[ "$status" = 0 ]
 	[ "$output" = "hello from busybox" ]
 }
+
+agent_pod() { kc -n kube-system get pods -l app.kubernetes.io/name=sluice -o jsonpath='{.items[0].metadata.name}'; }
+svc_map_id() { knode_exec bpftool -j map show pinned /sys/fs/bpf/sluice/sl_svc4 | jq -r .id; }
+new_agent_ready() { [ "$(agent_pod)" != "$1" ] && ds_ready; }
+
+@test "the agent's pod deleted under traffic: the kubelet starts a new one, the pinned maps are reused, no request fails" {
+	local old id vip
+	old=$(agent_pod)
+	id=$(svc_map_id)
+	[ -n "$id" ]
+	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
+	# 300 requests, one every 0.1 s, from the client pod while the agent restarts.
+	kc -n default exec client -- sh -c "n=0; for i in \$(seq 300); do
+		timeout 2 wget -qO- http://$vip/index.html >/dev/null || n=\$((n + 1)); sleep 0.1; done; echo failed=\$n" \
+		>"$BATS_TEST_TMPDIR/load.out" 2>&1 &
+	local load=$!
+	sleep 2
+	kc -n kube-system delete pod "$old" --wait=false
+	wait_for 60 new_agent_ready "$old"
+	# The restart happened while the requests ran.
+	kill -0 "$load"
+	wait "$load"
+	grep -qx 'failed=0' "$BATS_TEST_TMPDIR/load.out"
+	# The new agent reused the pinned map (same id), and serves the Service.
+	[ "$(svc_map_id)" = "$id" ]
+	run kc -n default exec client -- timeout 5 wget -qO- "http://$vip/index.html"
+	[ "$output" = "hello from busybox" ]
+}
