@@ -19,7 +19,9 @@ MANIFEST=$BATS_TEST_DIRNAME/../manifests/sluice.yaml
 # What the kubelet could change on the machine itself, to compare after it.
 machine_snapshot() {
 	echo "sysctls: $(sysctl -n kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forward | tr '\n' ' ')"
-	echo "mounts: $(awk '$2 !~ /^\/run\/netns\/sl-/' /proc/mounts | md5sum)"
+	# Where the node's mounts would land if they escaped its namespace (other
+	# suites may mount elsewhere meanwhile, e.g. podman's storage).
+	echo "mounts: $(awk '$2 ~ /^\/(sys\/fs\/(bpf|cgroup)|proc\/sys|etc\/cni|opt|run$|var\/lib$|var\/lib\/(cni|sluice|kubelet)|var\/log)/' /proc/mounts | md5sum)"
 	local d
 	for d in /opt/cni /var/lib/sluice /var/lib/kubelet /etc/kubernetes /var/log/pods; do
 		[ ! -e "$d" ] || echo "exists: $d"
