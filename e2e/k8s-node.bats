@@ -48,6 +48,9 @@ setup_file() {
 	SL_CRICTL=$("$SL_REPO/e2e/k8s/build.sh" --cached crictl | awk '{ print $2 }') || return 1
 	SL_IMAGES=$("$SL_REPO/e2e/images/build.sh") || return 1
 	SL_IMAGES+=$'\n'"sluice $("$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_SCRATCH/sluice.tar")" || return 1
+	# A second image (its own /etc/sluice-image), for the rolling update.
+	SL_IMAGES+=$'\n'"sluice-next $(SLUICE_IMAGE_REF=localhost/sluice:next \
+		"$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_SCRATCH/sluice-next.tar")" || return 1
 	SL_PAUSE_REF=$(awk '$1 == "pause" { print $2 }' <<<"$SL_IMAGES")
 	SL_BUSYBOX_REF=$(awk '$1 == "busybox" { print $2 }' <<<"$SL_IMAGES")
 	k8s_start "$SL_FABRIC" "$SL_SCRATCH" || return 1
@@ -186,4 +189,29 @@ new_agent_ready() { [ "$(agent_pod)" != "$1" ] && ds_ready; }
 	[ "$(svc_map_id)" = "$id" ]
 	run kc -n default exec client -- timeout 5 wget -qO- "http://$vip/index.html"
 	[ "$output" = "hello from busybox" ]
+}
+
+ds_rolled_out() {
+	kc -n kube-system get ds sluice-agent -o json | jq -e '.status.updatedNumberScheduled == 1 and
+		.status.numberReady == 1 and .status.observedGeneration == .metadata.generation' >/dev/null &&
+		[ "$(kc -n kube-system get pods -l app.kubernetes.io/name=sluice -o jsonpath='{.items[*].spec.containers[0].image}')" = "$1" ]
+}
+
+@test "a rolling update of the DaemonSet to a rebuilt image under traffic: the pinned maps are reused, no request fails" {
+	local id vip
+	id=$(svc_map_id)
+	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
+	kc -n default exec client -- sh -c "n=0; for i in \$(seq 300); do
+		timeout 2 wget -qO- http://$vip/index.html >/dev/null || n=\$((n + 1)); sleep 0.1; done; echo failed=\$n" \
+		>"$BATS_TEST_TMPDIR/load.out" 2>&1 &
+	local load=$!
+	sleep 2
+	kc -n kube-system set image daemonset/sluice-agent '*=localhost/sluice:next'
+	wait_for 60 ds_rolled_out localhost/sluice:next
+	kill -0 "$load"
+	wait "$load"
+	grep -qx 'failed=0' "$BATS_TEST_TMPDIR/load.out"
+	[ "$(svc_map_id)" = "$id" ]
+	# The agent now runs from the other image.
+	[ "$(kc -n kube-system exec "$(agent_pod)" -c agent -- /bin/busybox cat /etc/sluice-image)" = localhost/sluice:next ]
 }

@@ -9,6 +9,8 @@
 #   /bin/busybox                             static; the init container mounting bpffs
 #
 # usage: manifests/image.sh BUILD_DIR OUT.tar     prints "REF OUT.tar"
+#   REF is localhost/sluice:<agent version> (what the manifest names) unless
+#   SLUICE_IMAGE_REF says otherwise (e.g. a registry's name, or a second tag)
 
 set -euo pipefail
 
@@ -66,10 +68,12 @@ main() {
 	command -v jq >/dev/null || die "jq is missing (make deps)"
 	# The tag is the agent's version, as manifests/sluice.yaml names it.
 	version=$("$build/sluice-agent" version | awk '{ print $2 }')
-	ref=localhost/sluice:$version
+	ref=${SLUICE_IMAGE_REF:-localhost/sluice:$version}
 	work=$(mktemp -d)
 	trap 'rm -rf "$work"' EXIT
 	rootfs_build "$build" "$work/rootfs"
+	# What this image was built as: two tags are two distinct images.
+	echo "$ref" >"$work/rootfs/etc/sluice-image"
 	mkdir -p "$(dirname "$out")"
 	oci_archive "$out" "$ref" "$work/rootfs" '["/usr/bin/sluice-agent"]' '["PATH=/usr/bin:/bin"]'
 	echo "$ref $out"
