@@ -215,3 +215,21 @@ ds_rolled_out() {
 	# The agent now runs from the other image.
 	[ "$(kc -n kube-system exec "$(agent_pod)" -c agent -- /bin/busybox cat /etc/sluice-image)" = localhost/sluice:next ]
 }
+
+agent_pods_gone() { [ -z "$(kc -n kube-system get pods -l app.kubernetes.io/name=sluice -o name)" ]; }
+node_not_ready() { ! node_ready; }
+
+@test "uninstall as the README says: kubectl delete, then uninstall.sh on the node with its default paths" {
+	kc delete -f "$SL_SCRATCH/sluice.yaml"
+	wait_for 60 agent_pods_gone
+	run knode_exec "$BATS_TEST_DIRNAME/../manifests/uninstall.sh"
+	[ "$status" = 0 ]
+	grep -qx "remove /sys/fs/bpf/sluice" <<<"$output"
+	for p in /sys/fs/bpf/sluice /etc/cni/net.d/10-sluice.conflist /opt/cni/bin/sluice /var/lib/sluice; do
+		run knode_exec test -e "$p"
+		[ "$status" != 0 ]
+	done
+	knode_exec test -x /opt/cni/bin/loopback
+	# Without the plugin's conflist the runtime's network is not ready.
+	wait_for 30 node_not_ready
+}
