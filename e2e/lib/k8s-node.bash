@@ -25,6 +25,8 @@ KNODE_SYSCTLS=(vm/overcommit_memory kernel/panic kernel/panic_on_oops)
 
 knode_vars() {
 	ctrd_vars
+	# In a cluster (node.bash's cluster_use) every node has a kubelet root of its own.
+	export SL_CTRD_CGROUP=sl-cri-$SL_RND${SL_NODE_IDX:+-$SL_NODE_IDX}
 	export SL_KUBELET_DIR=$SL_SCRATCH/kubelet SL_KUBELET_LOG=$SL_SCRATCH/kubelet/kubelet.log
 }
 
