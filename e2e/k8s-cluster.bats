@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Two real nodes (containerd + kubelet each, e2e/lib/k8s-node.bash) on one
+# Three real nodes (containerd + kubelet each, e2e/lib/k8s-node.bash) on one
 # fabric with the real control plane: the DaemonSet from manifests/sluice.yaml
-# runs on both, each agent routes to the other node's pod CIDR (allocated by
-# the controller-manager), and a pod on one node reaches a pod on the other
-# through a ClusterIP Service.
+# runs on all, each agent routes to the other nodes' pod CIDRs (allocated by
+# the controller-manager), and a pod on one node reaches backends on the two
+# others through a ClusterIP Service.
 
 load lib/node
 load lib/containerd
@@ -12,7 +12,7 @@ load lib/k8s
 load lib/k8s-node
 
 MANIFEST=$BATS_TEST_DIRNAME/../manifests/sluice.yaml
-NODES=2
+NODES=3
 
 setup_file() {
 	local rc=0 problem i
@@ -88,37 +88,59 @@ routes_to_peers() {
 	done
 }
 
-@test "the DaemonSet runs on both nodes, both turn Ready, each agent routes to the other's pod CIDR" {
+@test "the DaemonSet runs on every node, all turn Ready, each agent routes to the others' pod CIDRs" {
 	wait_for 120 nodes_ready
 	wait_for 60 ds_ready
-	wait_for 10 routes_to_peers 1
-	wait_for 10 routes_to_peers 2
+	for ((i = 1; i <= NODES; i++)); do
+		wait_for 10 routes_to_peers "$i"
+	done
 }
 
-@test "a pod on one node reaches a pod on the other through a ClusterIP Service" {
+# web_pod NAME NODE_INDEX: a busybox httpd pod labelled app=web on that node.
+web_pod() {
+	cat <<-EOF
+		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "$1", "namespace": "default", "labels": {"app": "web"}},
+		 "spec": {"nodeName": "$(node_name "$2")", "containers": [{"name": "httpd", "image": "$SL_BUSYBOX_REF",
+		  "imagePullPolicy": "Never", "command": ["httpd", "-f", "-v", "-p", "$SL_HTTP_PORT", "-h", "/www"],
+		  "readinessProbe": {"tcpSocket": {"port": $SL_HTTP_PORT}, "periodSeconds": 1}}]}}
+	EOF
+}
+
+slice_count() {
+	[ "$(kc -n default get endpointslices -l kubernetes.io/service-name=web -o json |
+		jq '[.items[].endpoints[]? | select(.conditions.ready)] | length')" = "$1" ]
+}
+
+@test "a pod on one node reaches backends on the two other nodes through a ClusterIP Service" {
 	kc apply -f - <<-EOF
 		{"apiVersion": "v1", "kind": "List", "items": [
-		 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "default", "labels": {"app": "web"}},
-		  "spec": {"nodeName": "$(node_name 1)", "containers": [{"name": "httpd", "image": "$SL_BUSYBOX_REF",
-		   "imagePullPolicy": "Never", "command": ["httpd", "-f", "-p", "$SL_HTTP_PORT", "-h", "/www"],
-		   "readinessProbe": {"tcpSocket": {"port": $SL_HTTP_PORT}, "periodSeconds": 1}}]}},
+		 $(web_pod web-1 1), $(web_pod web-2 2),
 		 {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "client", "namespace": "default"},
-		  "spec": {"nodeName": "$(node_name 2)", "containers": [{"name": "sleep", "image": "$SL_BUSYBOX_REF",
+		  "spec": {"nodeName": "$(node_name 3)", "containers": [{"name": "sleep", "image": "$SL_BUSYBOX_REF",
 		   "imagePullPolicy": "Never", "command": ["sleep", "3600"]}]}},
 		 {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "default"},
 		  "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": $SL_HTTP_PORT}]}}]}
 	EOF
-	kc -n default wait --for=condition=Ready pod/web pod/client --timeout=90s
-	local vip web_ip client_ip
+	kc -n default wait --for=condition=Ready pod/web-1 pod/web-2 pod/client --timeout=90s
+	local vip ip client_ip i
 	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
-	web_ip=$(kc -n default get pod web -o jsonpath='{.status.podIP}')
 	client_ip=$(kc -n default get pod client -o jsonpath='{.status.podIP}')
 	# Each pod has an address from its own node's pod CIDR.
-	[ "${web_ip%.*}.0/24" = "$(k8s_node_cidr "$(node_name 1)")" ]
-	[ "${client_ip%.*}.0/24" = "$(k8s_node_cidr "$(node_name 2)")" ]
+	for i in 1 2; do
+		ip=$(kc -n default get pod "web-$i" -o jsonpath='{.status.podIP}')
+		[ "${ip%.*}.0/24" = "$(k8s_node_cidr "$(node_name "$i")")" ]
+	done
+	[ "${client_ip%.*}.0/24" = "$(k8s_node_cidr "$(node_name 3)")" ]
+	wait_for 20 slice_count 2
 	wait_for 20 kc -n default exec client -- timeout 5 wget -qO- "http://$vip/index.html"
-	run kc -n default exec client -- timeout 5 wget -qO- "http://$vip/index.html"
-	[ "$output" = "hello from busybox" ]
+	# Every request answered, in one exec: 20 new connections across nodes.
+	run kc -n default exec client -- sh -c "n=0; for i in \$(seq 20); do
+		[ \"\$(timeout 5 wget -qO- http://$vip/index.html)\" = 'hello from busybox' ] || n=\$((n + 1)); done; echo failed=\$n"
+	[ "$output" = failed=0 ]
+	# Both backends served some (httpd -v logs each client; 2^-19 odds to miss one).
+	for i in 1 2; do
+		kc -n default logs "web-$i" | grep -qF "$client_ip"
+	done
 	# The backend sees the client pod's own address across nodes.
 	run kc -n default exec client -- timeout 5 wget -qO- "http://$vip/cgi-bin/ip"
 	[ "$output" = "$client_ip" ]
