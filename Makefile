@@ -234,12 +234,22 @@ deps:
 	@if [ "$$(id -u)" = 0 ]; then bash -c '. e2e/lib/apiserver.bash && kubectl_ensure'; fi
 
 # --- pinned Kubernetes tools ------------------------------------------------
-# Third-party Go tools the e2e suites drive (crictl; later the control plane),
-# pinned in e2e/k8s/go.mod, built once per version into /var/cache/sluice/k8s.
+# Third-party Go tools the e2e suites drive (crictl, etcd and Kubernetes
+# v1.34: e2e/k8s/go.mod, kubernetes/go.mod, etcd/go.mod), built once per
+# version into /var/cache/sluice/k8s (the first time ~15 min).
 deps: k8s-tools
 k8s-tools:
 	$(Q)e2e/k8s/build.sh >/dev/null
 .PHONY: k8s-tools
+
+# --- the container image -----------------------------------------------------
+# sluice's image for manifests/sluice.yaml as an OCI archive, no registry:
+# ctr -n k8s.io images import build/image/sluice.tar (or podman load -i).
+image: $(B)/image/sluice.tar
+$(B)/image/sluice.tar: $(BINS) manifests/image.sh e2e/images/oci.bash
+	@echo "  IMAGE    $@"
+	$(Q)manifests/image.sh $(B) $@ >/dev/null
+.PHONY: image
 
 # Every suite: unit (no root), BPF_PROG_TEST_RUN (root), e2e (root, bats).
 # Ends with one line "N passed, N failed" summed over all suites.
@@ -302,7 +312,8 @@ clean:
 help:
 	@echo "make            build everything into build/"
 	@echo "make deps       install missing Debian packages and build k8s-tools (root)"
-	@echo "make k8s-tools  build the pinned Kubernetes tools (crictl) into /var/cache/sluice/k8s"
+	@echo "make k8s-tools  build the pinned Kubernetes tools (etcd, Kubernetes v1.34, crictl) into /var/cache/sluice/k8s"
+	@echo "make image      sluice's container image as build/image/sluice.tar (OCI archive)"
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
 	@echo "make bench      TPROXY or eBPF? every datapath side by side, report in build/bench (BENCH_QUICK=1: short)"

@@ -14,6 +14,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=e2e/images/oci.bash
+. "$here/oci.bash"
 SL_BUSYBOX=${SL_BUSYBOX:-/bin/busybox}
 SL_IMAGE_CACHE=${SL_IMAGE_CACHE:-/var/cache/sluice/images}
 work=
@@ -24,47 +26,6 @@ BUSYBOX_REF=localhost/sluice/busybox:1
 die() {
 	echo "images/build.sh: $*" >&2
 	exit 1
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# blob_add LAYOUT FILE: moves FILE into LAYOUT's blobs; prints its digest hex.
-blob_add() {
-	local h
-	h=$(sha "$2")
-	mv -f "$2" "$1/blobs/sha256/$h"
-	echo "$h"
-}
-
-# oci_archive OUT REF ROOTFS ENTRYPOINT_JSON: an OCI archive of ROOTFS.
-oci_archive() {
-	local out=$1 ref=$2 rootfs=$3 entry=$4 lay layer config manifest
-	lay=$(mktemp -d "$out.XXXXXX")
-	mkdir -p "$lay/blobs/sha256"
-	tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$rootfs" -cf "$lay/layer" .
-	layer=$(blob_add "$lay" "$lay/layer")
-	jq -cn --arg l "sha256:$layer" --argjson e "$entry" '{
-		architecture: "amd64", os: "linux",
-		config: {Entrypoint: $e, Env: ["PATH=/bin"], WorkingDir: "/"},
-		rootfs: {type: "layers", diff_ids: [$l]}}' >"$lay/config"
-	config=$(blob_add "$lay" "$lay/config")
-	jq -cn --arg c "sha256:$config" --argjson cs "$(stat -c %s "$lay/blobs/sha256/$config")" \
-		--arg l "sha256:$layer" --argjson ls "$(stat -c %s "$lay/blobs/sha256/$layer")" '{
-		schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json",
-		config: {mediaType: "application/vnd.oci.image.config.v1+json", digest: $c, size: $cs},
-		layers: [{mediaType: "application/vnd.oci.image.layer.v1.tar", digest: $l, size: $ls}]}' \
-		>"$lay/manifest"
-	manifest=$(blob_add "$lay" "$lay/manifest")
-	jq -cn --arg m "sha256:$manifest" --argjson ms "$(stat -c %s "$lay/blobs/sha256/$manifest")" \
-		--arg ref "$ref" '{schemaVersion: 2, manifests: [{
-		mediaType: "application/vnd.oci.image.manifest.v1+json", digest: $m, size: $ms,
-		platform: {architecture: "amd64", os: "linux"},
-		annotations: {"io.containerd.image.name": $ref,
-			"org.opencontainers.image.ref.name": ($ref | split(":")[1])}}]}' >"$lay/index.json"
-	echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
-	tar -C "$lay" -cf "$out.tmp" oci-layout index.json blobs
-	rm -rf "$lay"
-	mv -f "$out.tmp" "$out"
 }
 
 pause_build() {
@@ -99,8 +60,8 @@ main() {
 	command -v jq >/dev/null || die "jq is missing (make deps)"
 	[ -x "$SL_BUSYBOX" ] || die "$SL_BUSYBOX is missing (busybox-static; make deps)"
 	local key dir
-	# The inputs: this recipe, pause.c and the busybox binary.
-	key=$(cat "$here/build.sh" "$here/pause.c" "$SL_BUSYBOX" | sha256sum | cut -c1-16)
+	# The inputs: this recipe, the OCI writer, pause.c and the busybox binary.
+	key=$(cat "$here/build.sh" "$here/oci.bash" "$here/pause.c" "$SL_BUSYBOX" | sha256sum | cut -c1-16)
 	dir=$SL_IMAGE_CACHE/$key
 	if [ ! -s "$dir/pause.oci.tar" ] || [ ! -s "$dir/busybox.oci.tar" ]; then
 		mkdir -p "$dir" || die "cannot create $dir (run as root, or set SL_IMAGE_CACHE)"
