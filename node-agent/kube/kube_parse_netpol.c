@@ -332,9 +332,10 @@ static int types_parse(struct pctx *pc, json_t *spec, struct kube_netpol *np)
 	return 0;
 }
 
-/* Fails only when the object is not a NetworkPolicy at all. A bad
- * podSelector leaves sel_ok false (selects nothing); bad policyTypes or
- * rules leave np->error set: both directions isolate, nothing is allowed. */
+/* Fails only when the object is not a NetworkPolicy at all (no spec or no
+ * podSelector object). A podSelector with a bad requirement leaves sel_ok
+ * false (selects nothing); bad policyTypes or rules leave np->error set: the
+ * pods it selects are isolated in its directions and nothing is allowed. */
 int kube_netpol_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o)
 {
 	struct kube_netpol *np = &o->u.np;
@@ -346,9 +347,9 @@ int kube_netpol_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_o
 		return kp_bad(pc, "spec: missing");
 	if (!(np->spec = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS)))
 		return kp_bad(pc, "out of memory");
+	if (!json_is_object(json_object_get(spec, "podSelector")))
+		return kp_bad(pc, "spec.podSelector: expected an object");
 	np->sel_ok = selector_parse(pc, spec, "podSelector", "spec.", &np->pod_sel) == 0;
-	if (np->sel_ok && !np->pod_sel.present)
-		np->sel_ok = kp_bad(pc, "spec.podSelector: expected an object") == 0;
 	if (np->sel_ok && types_parse(pc, spec, np) == 0 &&
 	    rules_parse(pc, spec, "ingress", "from", &np->in, &np->n_in) == 0 &&
 	    rules_parse(pc, spec, "egress", "to", &np->out, &np->n_out) == 0)
