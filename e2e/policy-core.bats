@@ -47,6 +47,7 @@ teardown() {
 }
 
 ns_of() { cluster_pod_ns "$1" "$2"; }
+policy_synced() { on_node "$1" agent_status | jq -e '.policy.syncs >= 1' >/dev/null; }
 netpol() { kube create -f - >/dev/null; }
 agent_policy() { "$SL_BUILD/sluice-agent" policy --pin-dir "$SL_PIN" --cni-state-dir "$SL_STATE_DIR" --json; }
 # shellcheck disable=SC2016 # $1 and $2 expand in the sh -c child
@@ -72,6 +73,23 @@ unreachable() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL
 		.isolation.ingress and (.isolation.egress | not) and .drops.ingress > 0 and .policies[0].name == "deny"'
 	run on_node 1 agent_status
 	echo "$output" | jq -e '.policy.active and .policy.isolatedIngress == 1 and .metrics.SL_DROP_POLICY_INGRESS.packets > 0'
+}
+
+@test "(policy) a restarted agent rewrites nothing that did not change, and the deny holds" {
+	A1=$(cluster_pod_ip 1 a1)
+	netpol <<<'{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"c2"}}}]}]}}'
+	unreachable "$(ns_of 1 c1)" "http://$A1:8080/"
+	pin=$(on_node 1 sh -c 'echo $SL_PIN')
+	before=$(bpftool -j map dump pinned "$pin/sl_ipcache4" | jq -c 'sort_by(.key)')
+	on_node 1 agent_stop
+	on_node 1 agent_start
+	wait_for 15 policy_synced 1
+	run on_node 1 agent_status
+	echo "$output" | jq -e '.policy.writes == 0 and .policy.deletes == 0'
+	[ "$(bpftool -j map dump pinned "$pin/sl_ipcache4" | jq -c 'sort_by(.key)')" = "$before" ]
+	run timeout 3 nsenter --net="/run/netns/$(ns_of 1 c1)" "$SL_BUSYBOX" wget -q -O /dev/null "http://$A1:8080/"
+	[ "$status" -ne 0 ]
+	reachable "$(ns_of 2 c2)" "http://$A1:8080/"
 }
 
 @test "(policy) an allow from a pod on another node by a named port opens TCP only to it" {

@@ -105,6 +105,18 @@ static void ipc_add(struct compiler *c, __be32 ip, __u32 prefix, __u32 id)
 		*e = (struct pol_ipc){.ip = ip, .prefix = prefix, .id = id};
 }
 
+/* The number ip had when last published (kept across restarts), 0 if none. */
+static __u32 ipc_hint(const struct compiler *c, __be32 ip)
+{
+	struct pol_ipc key = {.ip = ip, .prefix = 32};
+	const struct pol_ipc *h;
+
+	if (!c->in->n_hints)
+		return 0;
+	h = bsearch(&key, c->in->hints, c->in->n_hints, sizeof(key), pol_ipc_cmp);
+	return h ? h->id : 0;
+}
+
 /* Pods that are endpoints of policy: not hostNetwork (they are the node),
  * not finished, with an IPv4 address. */
 static int pod_collect(const struct kube_obj *o, void *ctx)
@@ -120,7 +132,7 @@ static int pod_collect(const struct kube_obj *o, void *ctx)
 			continue;
 		cp->o = o;
 		memcpy(&cp->ip, p->ips[i].addr, 4);
-		cp->id = pol_ids_ref(c->ids, o->ns, p->labels, p->n_labels);
+		cp->id = pol_ids_ref(c->ids, o->ns, p->labels, p->n_labels, ipc_hint(c, cp->ip));
 		if (!cp->id)
 			c->err = -ENOMEM;
 		else

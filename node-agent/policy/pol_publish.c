@@ -203,7 +203,8 @@ static int ipc_restore(const void *key, const void *val, void *ctx)
 	if (!e)
 		return r->err;
 	*e = (struct pol_ipc){.ip = k->ip, .prefix = k->prefixlen, .id = v->identity};
-	/* new identities never reuse a number the maps still hold */
+	/* fresh identities never take a number the maps still hold; a pod's
+	 * own number is kept (pol_compile's hints) */
 	if (v->identity >= r->p->ids.next_id && v->identity < SL_ID_CIDR_BASE)
 		r->p->ids.next_id = v->identity + 1;
 	return 0;
@@ -406,8 +407,11 @@ int pol_pub_sync(struct pol_pub *p, struct pol_input *in, bool force)
 		qsort(x.eps, x.n, sizeof(*x.eps), ep_ip_cmp);
 	in->eps = x.eps;
 	in->n_eps = x.n;
+	in->hints = p->cur.ipc;
+	in->n_hints = p->cur.n_ipc;
 	err = pol_compile(&p->ids, in, &ns);
 	in->eps = NULL;
+	in->hints = NULL;
 	if (err < 0) {
 		free(x.eps);
 		return err;

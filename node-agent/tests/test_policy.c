@@ -80,16 +80,22 @@ static void world_fini(struct world *w)
 	kube_store_fini(&w->nodes);
 }
 
-static void compile(struct world *w)
+/* Compiles w; with hints, the IP cache of an earlier compile (a restart). */
+static void compile_hinted(struct world *w, const struct pol_ipc *hints, size_t n_hints)
 {
 	struct pol_ep eps[2] = {{.ip = inet_addr("10.244.1.10"), .ep_id = EP_XA},
 				{.ip = inet_addr("10.244.1.11"), .ep_id = EP_XB}};
 	struct pol_input in = {
-	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2,
+	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2, hints, n_hints,
 	};
 
 	pol_state_free(&w->st);
 	CHECK_INT(pol_compile(&w->ids, &in, &w->st), 0);
+}
+
+static void compile(struct world *w)
+{
+	compile_hinted(w, NULL, 0);
 }
 
 static __u32 ident_of(const struct world *w, const char *ip)
@@ -214,6 +220,29 @@ static void test_identities(void)
 		put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
 		compile(&w);
 		CHECK(ident_of(&w, "10.244.2.10") != ya); /* a new number, never reused */
+	}
+	UNIT_CASE("a restarted agent keeps each pod's number from the IP cache it finds");
+	{
+		size_t n = w.st.n_ipc;
+		struct pol_ipc *old = malloc(n * sizeof(*old));
+		__u32 xa = ident_of(&w, "10.244.1.10"), xb = ident_of(&w, "10.244.1.11");
+
+		memcpy(old, w.st.ipc, n * sizeof(*old));
+		pol_ids_fini(&w.ids);
+		pol_ids_init(&w.ids, SL_ID_FIRST);
+		compile_hinted(&w, old, n);
+		CHECK_INT(ident_of(&w, "10.244.1.10"), xa);
+		CHECK_INT(ident_of(&w, "10.244.1.11"), xb);
+		UNIT_CASE(
+		    "a number claimed by a label set already keeps it; the other gets a new one");
+		old[0].id = old[1].id; /* both pods of x claim one number */
+		pol_ids_fini(&w.ids);
+		pol_ids_init(&w.ids, SL_ID_FIRST);
+		compile_hinted(&w, old, n);
+		CHECK(ident_of(&w, "10.244.1.10") != ident_of(&w, "10.244.1.11"));
+		CHECK(ident_of(&w, "10.244.1.10") == old[1].id ||
+		      ident_of(&w, "10.244.1.11") == old[1].id);
+		free(old);
 	}
 	world_fini(&w);
 }
