@@ -35,10 +35,17 @@ struct cblock {
 	size_t off, n;
 };
 
+/* The identities a pod/namespace peer selects, computed once per compile
+ * however many local endpoints the policy selects (ids in idbuf). */
+struct peer_ids {
+	const struct kube_np_peer *pe;
+	size_t off, n;
+};
+
 struct compiler {
 	const struct pol_input *in;
 	struct pol_ids *ids;
-	struct vec pods, ipc, pol, cidr, blocks, bports;
+	struct vec pods, ipc, pol, cidr, blocks, bports, peers, idbuf;
 	int err;
 };
 
@@ -248,11 +255,34 @@ static void emit_named_out(struct compiler *c, __u32 ep_id, const struct kube_np
 	free(v.v);
 }
 
+static const struct peer_ids *peer_idents(struct compiler *c, const struct kube_np_peer *pe,
+					  const char *pol_ns)
+{
+	struct peer_ids *pi = c->peers.v;
+	__u32 *id;
+
+	for (size_t i = 0; i < c->peers.n; i++)
+		if (pi[i].pe == pe)
+			return &pi[i];
+	if (!(pi = vec_push(c, &c->peers)))
+		return NULL;
+	pi->pe = pe;
+	pi->off = c->idbuf.n;
+	for (size_t h = 0; h < c->ids->size; h++)
+		for (struct pol_ident *e = c->ids->tab[h]; e; e = e->next)
+			if (e->refs && peer_selects(c, pe, pol_ns, e->ns, e->labels, e->n_labels) &&
+			    (id = vec_push(c, &c->idbuf)))
+				*id = e->id;
+	pi->n = c->idbuf.n - pi->off;
+	return pi;
+}
+
 static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			 const struct kube_np_rule *r, const char *pol_ns)
 {
 	struct vec ports = {.elem = sizeof(struct pport)};
 	bool named_out = dir == SL_POL_DIR_OUT && rule_named(r);
+	const struct peer_ids *pi;
 	struct cblock *b;
 
 	ports_of(c, r, dir == SL_POL_DIR_IN ? ep->pod : NULL, false, &ports);
@@ -278,11 +308,10 @@ static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			}
 			continue;
 		}
-		for (size_t h = 0; h < c->ids->size; h++)
-			for (struct pol_ident *e = c->ids->tab[h]; e; e = e->next)
-				if (e->refs &&
-				    peer_selects(c, pe, pol_ns, e->ns, e->labels, e->n_labels))
-					emit(c, ep->ep_id, dir, e->id, ports.v, ports.n);
+		pi = peer_idents(c, pe, pol_ns);
+		for (size_t k = 0; pi && k < pi->n; k++)
+			emit(c, ep->ep_id, dir, ((__u32 *)c->idbuf.v)[pi->off + k], ports.v,
+			     ports.n);
 		if (named_out)
 			emit_named_out(c, ep->ep_id, r, pe, pol_ns);
 	}
@@ -428,7 +457,9 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 			     .pol.elem = sizeof(struct sl_pol_key),
 			     .cidr.elem = sizeof(struct pol_cidr),
 			     .blocks.elem = sizeof(struct cblock),
-			     .bports.elem = sizeof(struct pport)};
+			     .bports.elem = sizeof(struct pport),
+			     .peers.elem = sizeof(struct peer_ids),
+			     .idbuf.elem = sizeof(__u32)};
 
 	memset(out, 0, sizeof(*out));
 	pol_ids_mark(ids);
@@ -455,6 +486,8 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 	free(c.pods.v);
 	free(c.blocks.v);
 	free(c.bports.v);
+	free(c.peers.v);
+	free(c.idbuf.v);
 	if (c.err)
 		pol_state_free(out);
 	return c.err;
