@@ -207,6 +207,8 @@ static void ports_of(struct compiler *c, const struct kube_np_rule *r, const str
 		p->proto = np->proto;
 		p->lo = port;
 		p->hi = np->end_port ? np->end_port : port;
+		if (p->lo == 1 && p->hi == 65535)
+			p->lo = p->hi = 0; /* every port: one entry, not 65535 */
 	}
 }
 

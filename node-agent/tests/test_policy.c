@@ -308,6 +308,13 @@ static void test_peers_and_ports(void)
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
 	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
 	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 3);
+	UNIT_CASE("endPort over every port is one entry");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p",
+	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":1,\"endPort\":65535}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 0));
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 1);
 
 	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
 	put(&w.pols, KUBE_NETPOL,
