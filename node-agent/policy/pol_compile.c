@@ -2,12 +2,11 @@
 /* Compiles Pods, Namespaces and NetworkPolicies into the desired datapath
  * state: identities, the IP cache, and per local endpoint its isolation,
  * allow entries and ipBlock prefixes. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include "pol.h"
 

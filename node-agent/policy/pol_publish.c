@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Publishes the compiled policy state to the pinned maps by difference. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include <arpa/inet.h>
 
 #include "dp.h"
 #include "kube_store.h"
