@@ -31,6 +31,37 @@ static void status_print_obj(const char *kind, const struct status_obj *o)
 	       i->max_entries ? 100.0 * i->entries / i->max_entries : 0.0);
 }
 
+static void status_print_policy(json_t *p)
+{
+	json_t *full = json_object_get(p, "mapFull"), *v;
+	size_t i;
+
+	if (!p)
+		return;
+	printf("policy:      %lld policies (%lld cannot be enforced as written), %lld identities; "
+	       "endpoints %lld, isolated in %lld / out %lld, pending %lld, failed closed %lld\n",
+	       json_integer_value(json_object_get(p, "policies")),
+	       json_integer_value(json_object_get(p, "invalidPolicies")),
+	       json_integer_value(json_object_get(p, "identities")),
+	       json_integer_value(json_object_get(p, "endpoints")),
+	       json_integer_value(json_object_get(p, "isolatedIngress")),
+	       json_integer_value(json_object_get(p, "isolatedEgress")),
+	       json_integer_value(json_object_get(p, "pending")),
+	       json_integer_value(json_object_get(p, "failedClosed")));
+	printf("             map full: sl_ipcache4 %lld, sl_pol %lld, sl_polcidr4 %lld; errors "
+	       "%lld; generation %lld\n",
+	       json_integer_value(json_object_get(full, SL_PIN_IPCACHE4)),
+	       json_integer_value(json_object_get(full, SL_PIN_POL)),
+	       json_integer_value(json_object_get(full, SL_PIN_POLCIDR4)),
+	       json_integer_value(json_object_get(p, "errors")),
+	       json_integer_value(json_object_get(p, "generation")));
+	json_array_foreach(json_object_get(p, "invalid"), i, v)
+		printf("             invalid %s/%s: %s\n",
+		       json_string_value(json_object_get(v, "namespace")) ?: "?",
+		       json_string_value(json_object_get(v, "name")) ?: "?",
+		       json_string_value(json_object_get(v, "error")) ?: "?");
+}
+
 static void status_print_agent(const struct status *st)
 {
 	json_t *api, *v;
@@ -80,6 +111,7 @@ static void status_print_agent(const struct status *st)
 		       json_integer_value(json_object_get(v, "errors")),
 		       json_integer_value(json_object_get(v, "failing")));
 	}
+	status_print_policy(json_object_get(st->agent, "policy"));
 	json_array_foreach(json_object_get(st->agent, "routes"), i, v)
 		printf("%s %s via %s\n", i ? "            " : "routes:     ",
 		       json_string_value(json_object_get(v, "dst")) ?: "?",
@@ -133,13 +165,8 @@ static void status_usage(FILE *f)
 		   "FILE] [--json]\n");
 }
 
-struct status_flags {
-	const char *pin_dir, *state_dir, *state_file;
-	bool json;
-};
-
-/* -1 to go on, else the exit code (--help, bad flags). */
-static int status_flags_parse(int argc, char **argv, struct status_flags *f)
+int status_flags_parse(const char *cmd, void (*usage)(FILE *f), int argc, char **argv,
+		       struct status_flags *f)
 {
 	static const struct option longopts[] = {
 	    {"pin-dir", required_argument, NULL, 'p'},
@@ -166,21 +193,21 @@ static int status_flags_parse(int argc, char **argv, struct status_flags *f)
 			f->json = true;
 			break;
 		case 'h':
-			status_usage(stdout);
+			usage(stdout);
 			return 0;
 		case ':':
-			fprintf(stderr, "sluice-agent status: flag '%s' needs a value\n",
+			fprintf(stderr, "sluice-agent %s: flag '%s' needs a value\n", cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "sluice-agent status: unknown flag '%s'\n",
+			fprintf(stderr, "sluice-agent %s: unknown flag '%s'\n", cmd,
 				argv[optind - 1]);
-			status_usage(stderr);
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluice-agent status: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "sluice-agent %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -195,7 +222,7 @@ int agent_cmd_status(int argc, char **argv)
 	char *text;
 	int r;
 
-	r = status_flags_parse(argc, argv, &f);
+	r = status_flags_parse("status", status_usage, argc, argv, &f);
 	if (r >= 0)
 		return r;
 	r = status_collect(f.pin_dir, &st);
