@@ -247,7 +247,9 @@ mkns() { req POST /api/v1/namespaces "{\"metadata\":{\"name\":\"$1\"}}" && [ "$C
 		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/33"}}]}]}' \
 		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8","except":["11.0.0.0/16"]}}]}]}' \
 		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8"},"podSelector":{}}]}]}' \
-		'{"podSelector":{},"egress":[{"to":[{}]}]}'; do
+		'{"podSelector":{},"egress":[{"to":[{}]}]}' \
+		'{"podSelector":{"matchLabels":{"ns":true}}}' \
+		'{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchExpressions":[{"key":"ns","operator":"In"}]}}]}]}'; do
 		req POST /apis/networking.k8s.io/v1/namespaces/np/networkpolicies "{\"metadata\":{\"name\":\"bad\"},\"spec\":$bad}"
 		[ "$CODE" = 422 ] || { echo "accepted: $bad"; return 1; }
 		jq -e '.reason == "Invalid"' <<<"$BODY"

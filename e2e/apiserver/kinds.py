@@ -216,6 +216,8 @@ def validate_netpol_peer(peer, field, causes):
     if block is not None and sels:
         causes.append((field, "Forbidden: may not specify more than 1 peer type"))
         return
+    for k in sels:
+        validate_selector(peer[k], f"{field}.{k}", causes)
     if block is None:
         return
     try:
@@ -234,8 +236,30 @@ def validate_netpol_peer(peer, field, causes):
                                                             "subset of `cidr`"))
 
 
+def validate_selector(sel, field, causes):
+    """A LabelSelector: string label values, known operators (ValidateLabelSelector)."""
+    if sel is None:
+        return
+    if not isinstance(sel, dict):
+        causes.append((field, "Invalid value: must be an object"))
+        return
+    ml = sel.get("matchLabels") or {}
+    if not isinstance(ml, dict) or not all(isinstance(v, str) for v in ml.values()):
+        causes.append((f"{field}.matchLabels", "Invalid value: must be a map of strings"))
+    for i, req in enumerate(sel.get("matchExpressions") or []):
+        op = req.get("operator") if isinstance(req, dict) else None
+        vals = req.get("values") or [] if isinstance(req, dict) else []
+        f = f"{field}.matchExpressions[{i}]"
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            causes.append((f"{f}.operator", f'Invalid value: "{op}": not a valid selector operator'))
+        elif not all(isinstance(v, str) for v in vals) or (op in ("In", "NotIn")) != bool(vals):
+            causes.append((f"{f}.values", "Invalid value: values must be strings, non-empty "
+                                          "exactly for In and NotIn"))
+
+
 def validate_netpol(spec, causes):
     """ValidateNetworkPolicySpec, the parts a datapath depends on."""
+    validate_selector(spec.get("podSelector"), "spec.podSelector", causes)
     for i, t in enumerate(spec.get("policyTypes") or []):
         if t not in ("Ingress", "Egress"):
             causes.append((f"spec.policyTypes[{i}]", f'Unsupported value: "{t}": supported values: '

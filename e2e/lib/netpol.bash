@@ -128,7 +128,7 @@ netpol_up() {
 			node: $node, netns: $netns, ip: $ip, svc: ($s[0].items[] |
 			select(.metadata.namespace == $ns and .metadata.name == "s-\($ns)-\($p)") | .spec.clusterIP)}'
 	done <"$dir/ips" | jq -cs '{pods: .}' >"$NP_TOPO" || return 1
-	NP_CHECK_DEADLINE=30 netpol_check >&2
+	netpol_check --deadline 30 >&2
 }
 
 # netpol_state FILE: the API objects the model reads.
