@@ -129,7 +129,7 @@ def main():
     ap.add_argument("state")
     ap.add_argument("--cells", default="80/TCP,81/TCP,80/UDP,81/UDP,80/SCTP,81/SCTP")
     ap.add_argument("--via", default="pod,svc")
-    ap.add_argument("--timeout", type=float, default=1.0)
+    ap.add_argument("--timeout", type=float, default=0.7)
     ap.add_argument("--deadline", type=float, default=8.0)
     args = ap.parse_args()
     cells = args.cells.split(",")
