@@ -265,9 +265,27 @@ relabel() {
 @test "(netpol) label changes while probing: a client pod gains, then loses, access with its label" {
 	policy y isolate-b '{podSelector: {matchLabels: {pod: b}}, ingress: [{from: [{namespaceSelector: {matchLabels: {ns: x}}, podSelector: {matchLabels: {role: client}}}]}]}'
 	check
+	# probing all along: only x/c -> y/b may change while the label lands
+	netpol_steady_start np_state_relabel pod x c role client
 	relabel pod x c role=client
+	netpol_steady_wait
 	check
+	netpol_steady_start np_state_relabel pod x c role -
 	relabel pod x c role-
+	netpol_steady_wait
+	check
+}
+
+@test "(netpol) namespace label changes while probing: a namespace gains, then loses, access with its label" {
+	policy x allow-team-blue '{podSelector: {}, ingress: [{from: [{namespaceSelector: {matchLabels: {team: blue}}}]}]}'
+	check
+	netpol_steady_start np_state_relabel ns - z team blue
+	relabel ns z team=blue
+	netpol_steady_wait
+	check
+	netpol_steady_start np_state_relabel ns - z team -
+	relabel ns z team-
+	netpol_steady_wait
 	check
 }
 

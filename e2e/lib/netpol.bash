@@ -168,3 +168,34 @@ np_sctp() { python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK
 
 # np_pod_ip NS POD: from the topology.
 np_pod_ip() { jq -r --arg ns "$1" --arg p "$2" '.pods[] | select(.ns == $ns and .name == $p) | .ip' "$NP_TOPO"; }
+
+# netpol_steady_start STATE2_CMD...: probes in the background, for
+# NP_STEADY_SECONDS (default 6), while the caller changes the API from its
+# current objects to what STATE2_CMD... produces when run with a state file
+# path appended (e.g. the model's own rewrite); netpol_steady_wait collects
+# the verdict: the cells both states agree on never flipped.
+netpol_steady_start() {
+	NP_STEADY_DIR=$(mktemp -d "${BATS_TEST_TMPDIR:-/tmp}/np-steady.XXXXXX") || return 1
+	netpol_state "$NP_STEADY_DIR/before" || return 1
+	"$@" "$NP_STEADY_DIR/before" "$NP_STEADY_DIR/after" || return 1
+	python3 "$NP_DIR/matrix.py" "$NP_TOPO" "$NP_STEADY_DIR/before" --steady "$NP_STEADY_DIR/after" \
+		--deadline "${NP_STEADY_SECONDS:-6}" >"$NP_STEADY_DIR/out" 2>&1 &
+	NP_STEADY_PID=$!
+}
+
+netpol_steady_wait() {
+	local rc=0
+	wait "$NP_STEADY_PID" || rc=$?
+	cat "$NP_STEADY_DIR/out"
+	return $rc
+}
+
+# np_state_relabel KIND NS NAME KEY VALUE BEFORE AFTER: AFTER is BEFORE with
+# one label set (VALUE "-": removed) on a pod (KIND pod) or namespace (KIND ns, NS "-").
+np_state_relabel() {
+	jq --arg k "$1" --arg ns "$2" --arg n "$3" --arg key "$4" --arg v "$5" '.items |= map(
+		if ((($k == "ns" and .kind == "Namespace") or ($k == "pod" and .kind == "Pod" and .metadata.namespace == $ns))
+			and .metadata.name == $n)
+		then (if $v == "-" then del(.metadata.labels[$key]) else .metadata.labels[$key] = $v end) else . end)' \
+		"$6" >"$7"
+}

@@ -123,6 +123,26 @@ def report(expected, actual, bad, names):
               f"got {'allowed' if got else 'denied'}")
 
 
+def steady(args, topo_pods, cells, vias, before, names):
+    """Rounds for --deadline seconds; the cells STATE and STATE2 agree on never flip."""
+    with open(args.steady) as f:
+        after = model.truth_table(model_state(json.load(f), topo_pods, cells))
+    same = {c: {s: {d: (v if after[c][s][d] == v else None) for d, v in r.items()}
+                for s, r in before[c].items()} for c in cells}
+    end, rounds, held = time.monotonic() + args.deadline, 0, 0
+    while time.monotonic() < end or rounds == 0:
+        rounds += 1
+        bad = diffs(same, probe_round(topo_pods, cells, vias, args.timeout), vias, cells)
+        if bad:
+            print(f"round {rounds}: {len(bad)} cells flipped that neither state allows to change:")
+            for via, cell, src, dst, want, got in bad[:40]:
+                print(f"  {src} -> {dst} {cell} via {via}: expected {'allowed' if want else 'denied'} throughout")
+            return 1
+        held += sum(1 for c in cells for r in same[c].values() for v in r.values() if v is not None)
+    print(f"# {rounds} rounds while the change applied: every steady cell held ({held} cell-probes per way)")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("topo")
@@ -131,6 +151,9 @@ def main():
     ap.add_argument("--via", default="pod,svc")
     ap.add_argument("--timeout", type=float, default=0.7)
     ap.add_argument("--deadline", type=float, default=8.0)
+    ap.add_argument("--steady", metavar="STATE2",
+                    help="probe for --deadline seconds while the API moves from STATE to STATE2: "
+                         "every cell the two agree on must hold in every round")
     args = ap.parse_args()
     cells = args.cells.split(",")
     if not sctp_available() and any(c.endswith("/SCTP") for c in cells):
@@ -146,6 +169,8 @@ def main():
         expected = model.truth_table(model_state(json.load(f), topo_pods, cells))
     names = [f'{p["ns"]}/{p["name"]}' for p in topo_pods]
     short = [n.replace("/", "") for n in names]
+    if args.steady:
+        return steady(args, topo_pods, cells, vias, expected, names)
     end, rounds = time.monotonic() + args.deadline, 0
     while True:
         rounds += 1
