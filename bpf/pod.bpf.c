@@ -16,6 +16,7 @@
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
+#include "lib/policy.h"
 #include "sluice/abi.h"
 
 /* ARP from a pod: requests for the gateway are answered here, the rest goes to
@@ -50,18 +51,22 @@ static __always_inline int from_pod_arp(struct __sk_buff *skb, int *verdict)
 
 /* Service handling of a pod's TCP/UDP/SCTP packet: reverse NAT of a reply
  * of a load-balanced flow, else load balancing if it goes to a ClusterIP.
+ * f is set to the flow policy judges (proto 0 when none): the tuple after
+ * DNAT with the client's real source, or the reply as the backend sent it.
  * 0 when neither applies, else as lb4_service. */
 static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphdr *ip4,
-					int *verdict)
+					struct l4_tuple *f, int *verdict)
 {
 	struct l4_tuple t;
 	int ret;
 
+	f->proto = 0;
 	if (!l4_supported(ip4->protocol))
 		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return ret < 0 ? ret : 0;
+	*f = t;
 	ret = lb4_rev_nat(skb, &t);
 	if (ret)
 		return ret;
@@ -71,13 +76,19 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 		 * programs): an old load-balanced flow from the same client port
 		 * to this backend must not reverse-NAT its replies. */
 		ct4_forget_reply(&t, t.daddr, t.dport, t.saddr);
+	if (ret > 0) {
+		f->daddr = t.daddr; /* the backend chosen; the source stays the client */
+		f->dport = t.dport;
+	}
 	return ret;
 }
 
-/* IPv4 from a pod: anti-spoofing, services, then a local pod or the node's routing. */
+/* IPv4 from a pod: anti-spoofing, services, policy, then a local pod or the
+ * node's routing. */
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 {
 	const struct sl_ep_val *src, *dst;
+	struct l4_tuple f;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
 	int ret, lb;
@@ -93,7 +104,7 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	ret = ep4_source(skb, eth, ip4->saddr, &src);
 	if (ret)
 		return ret;
-	lb = from_pod_lb4(skb, ip4, verdict);
+	lb = from_pod_lb4(skb, ip4, &f, verdict);
 	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
 		return lb;
 	if (lb) { /* rewritten: the old packet pointers are gone */
@@ -102,7 +113,16 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 		if (!eth || !ip4)
 			return -SL_DROP_SHORT;
 	}
-	dst = ep4_lookup(ip4->daddr);
+	/* a reply keeps its pre-rewrite destination: the flow's client */
+	dst = ep4_lookup(lb == SL_PATH_REVNAT ? f.daddr : ip4->daddr);
+	if (f.proto) {
+		/* judged before the redirect: it skips the destination's hooks */
+		ret = pol4_check(src, dst, &f, false);
+		if (ret)
+			return ret;
+	}
+	if (lb == SL_PATH_REVNAT && f.daddr != ip4->daddr)
+		dst = ep4_lookup(ip4->daddr); /* after a hairpin: the real client */
 	if (dst)
 		ret = fwd_local4(eth, ip4, dst, verdict);
 	else
@@ -144,8 +164,10 @@ int sl_from_pod(struct __sk_buff *skb)
 	return ret < 0 ? TC_ACT_SHOT : verdict;
 }
 
-/* Into the pod: replies of load-balanced flows whose backend is elsewhere get
- * the service's address back. 0 when nothing was done, else as lb4_rev_nat. */
+/* Into the pod from the node's stack (another node, the node itself):
+ * ingress policy on the tuple as it arrives, then the service's address
+ * back on replies of load-balanced flows whose backend is elsewhere. 0 when
+ * nothing was done, else as lb4_rev_nat or a -SL_DROP_* reason. */
 static __always_inline int to_pod(struct __sk_buff *skb)
 {
 	struct l4_tuple t;
@@ -166,6 +188,10 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return 0; /* not ours to judge: the pod's stack will */
+	/* sent by this node's own stack: no receiving interface */
+	ret = pol4_check(NULL, ep4_lookup(t.daddr), &t, skb->ingress_ifindex == 0);
+	if (ret)
+		return ret;
 	return lb4_rev_nat(skb, &t);
 }
 

@@ -74,6 +74,54 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_aff4 SEC(".maps");
 
+/* IP -> policy identity: pods of every node, this node's addresses. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_IPCACHE_MAX);
+	__type(key, struct sl_ipcache_key);
+	__type(value, struct sl_ipcache_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ipcache4 SEC(".maps");
+
+/* NetworkPolicy allows of this node's endpoints; written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_POL_MAX);
+	__type(key, struct sl_pol_key);
+	__type(value, struct sl_pol_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_pol SEC(".maps");
+
+/* ipBlock prefixes per endpoint and direction; written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_POLCIDR_MAX);
+	__type(key, struct sl_polcidr_key);
+	__type(value, struct sl_polcidr_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_polcidr4 SEC(".maps");
+
+/* Whether any policy exists, and the policy generation; written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_polcfg_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_polcfg SEC(".maps");
+
+/* Policy drops per endpoint; written by programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SL_EP_MAX);
+	__type(key, struct sl_poldrop_key);
+	__type(value, struct sl_poldrop_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_poldrop SEC(".maps");
+
 /* Layout version of the pinned maps; written by the agent, never by programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -84,6 +84,29 @@ int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val
  * and, for UDP only when udp_only is set; returns how many were deleted. */
 int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only);
 
+/* --- policy maps (pol_maps.c) ------------------------------------------------------
+ * Walks hand raw key and value bytes to fn (non-zero stops). */
+
+typedef int (*dp_walk_fn)(const void *key, const void *val, void *ctx);
+
+int dp_ipcache_update(int map_fd, __be32 ip, __u32 prefix, __u32 identity);
+int dp_ipcache_delete(int map_fd, __be32 ip, __u32 prefix);
+int dp_ipcache_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+int dp_pol_update(int map_fd, const struct sl_pol_key *key);
+int dp_pol_delete(int map_fd, const struct sl_pol_key *key);
+int dp_pol_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+int dp_polcidr_update(int map_fd, const struct sl_polcidr_key *key, __u32 set_id);
+int dp_polcidr_delete(int map_fd, const struct sl_polcidr_key *key);
+int dp_polcidr_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+int dp_polcfg_write(int map_fd, const struct sl_polcfg_val *val);
+int dp_polcfg_read(int map_fd, struct sl_polcfg_val *val);
+/* Drops of endpoint ep_id summed over CPUs; -ENOENT when none were counted. */
+int dp_poldrop_read(int map_fd, __u32 ep_id, struct sl_poldrop_val *sum);
+int dp_poldrop_delete(int map_fd, __u32 ep_id);
+/* Sets the identity and SL_EP_F_ISO_* of the existing sl_ep4 entry of ip;
+ * -ENOENT when there is none (it is never created here). */
+int dp_ep_policy_set(int map_fd, __be32 ip, __u32 identity, __u32 flags);
+
 /* --- socket-level load balancing (sock_load.c) ------------------------------------
  * cgroup connect4/sendmsg4/recvmsg4/getpeername4 programs translating ClusterIPs
  * for host-namespace clients, from the same pinned service maps. */

@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "cleanup.h"
+#include "dp.h"
 
 enum dp_fd_kind { DP_FD_OTHER, DP_FD_MAP, DP_FD_PROG };
 
@@ -61,5 +62,31 @@ static inline int dp_obj_info_get(int fd, void *info, __u32 info_len)
  * over the old pin: readers never find the name missing, and whatever the old
  * pin held loses that reference (pins.c). */
 int dp_pin_swap(const char *pin_dir, const char *name, int fd);
+
+/* One entry of a walk, as raw bytes; returns non-zero to stop the walk. */
+
+/* Calls fn for each entry of a hash map. The next key is fetched before fn
+ * runs, so fn may delete the entry it got. Bounded: deletions by others can
+ * make the kernel restart the walk from the first key. */
+static inline int dp_map_walk(int fd, size_t key_size, size_t val_size, __u32 max_entries,
+			      dp_walk_fn fn, void *ctx)
+{
+	_Alignas(8) char cur[32], next[32], val[32];
+	int err, ret;
+
+	if (fd < 0 || key_size > sizeof(cur) || val_size > sizeof(val))
+		return -EINVAL;
+	err = bpf_map_get_next_key(fd, NULL, next);
+	for (__u64 n = 0; !err && n < 4ull * max_entries; n++) {
+		memcpy(cur, next, key_size);
+		err = bpf_map_get_next_key(fd, cur, next);
+		if (bpf_map_lookup_elem(fd, cur, val) < 0)
+			continue; /* deleted meanwhile */
+		ret = fn(cur, val, ctx);
+		if (ret)
+			return ret;
+	}
+	return err == -ENOENT ? 0 : err;
+}
 
 #endif

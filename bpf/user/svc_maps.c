@@ -10,33 +10,6 @@
 #include "dp.h"
 #include "dp_util.h"
 
-/* One entry of a walk, as raw bytes; returns non-zero to stop the walk. */
-typedef int (*walk_fn)(const void *key, const void *val, void *ctx);
-
-/* Calls fn for each entry of a hash map. The next key is fetched before fn
- * runs, so fn may delete the entry it got. Bounded: deletions by others can
- * make the kernel restart the walk from the first key. */
-static int map_walk(int fd, size_t key_size, size_t val_size, __u32 max_entries, walk_fn fn,
-		    void *ctx)
-{
-	_Alignas(8) char cur[32], next[32], val[32];
-	int err, ret;
-
-	if (fd < 0 || key_size > sizeof(cur) || val_size > sizeof(val))
-		return -EINVAL;
-	err = bpf_map_get_next_key(fd, NULL, next);
-	for (__u64 n = 0; !err && n < 4ull * max_entries; n++) {
-		memcpy(cur, next, key_size);
-		err = bpf_map_get_next_key(fd, cur, next);
-		if (bpf_map_lookup_elem(fd, cur, val) < 0)
-			continue; /* deleted meanwhile */
-		ret = fn(cur, val, ctx);
-		if (ret)
-			return ret;
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
 int dp_svc_update(int map_fd, const struct sl_svc_key *key, const struct sl_svc_val *val)
 {
 	struct sl_svc_key k = {};
@@ -77,8 +50,8 @@ int dp_svc_foreach(int map_fd,
 {
 	struct svc_walk w = {.fn = fn, .ctx = ctx};
 
-	return map_walk(map_fd, sizeof(struct sl_svc_key), sizeof(struct sl_svc_val), SL_SVC_MAX,
-			svc_walk_one, &w);
+	return dp_map_walk(map_fd, sizeof(struct sl_svc_key), sizeof(struct sl_svc_val), SL_SVC_MAX,
+			   svc_walk_one, &w);
 }
 
 int dp_be_update(int map_fd, __u32 id, const struct sl_be_val *val)
@@ -113,8 +86,8 @@ int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, v
 {
 	struct be_walk w = {.fn = fn, .ctx = ctx};
 
-	return map_walk(map_fd, sizeof(struct sl_be_key), sizeof(struct sl_be_val), SL_BE_MAX,
-			be_walk_one, &w);
+	return dp_map_walk(map_fd, sizeof(struct sl_be_key), sizeof(struct sl_be_val), SL_BE_MAX,
+			   be_walk_one, &w);
 }
 
 int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val)
@@ -149,8 +122,8 @@ int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val
 {
 	struct revnat_walk w = {.fn = fn, .ctx = ctx};
 
-	return map_walk(map_fd, sizeof(struct sl_revnat_key), sizeof(struct sl_revnat_val),
-			SL_REVNAT_MAX, revnat_walk_one, &w);
+	return dp_map_walk(map_fd, sizeof(struct sl_revnat_key), sizeof(struct sl_revnat_val),
+			   SL_REVNAT_MAX, revnat_walk_one, &w);
 }
 
 struct ct_purge {
@@ -178,7 +151,7 @@ int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only)
 	struct ct_purge p = {.fd = map_fd, .backend_id = backend_id, .udp_only = udp_only};
 	int err;
 
-	err = map_walk(map_fd, sizeof(struct sl_ct_key), sizeof(struct sl_ct_val), SL_CT_MAX,
-		       ct_purge_one, &p);
+	err = dp_map_walk(map_fd, sizeof(struct sl_ct_key), sizeof(struct sl_ct_val), SL_CT_MAX,
+			  ct_purge_one, &p);
 	return err < 0 ? err : p.deleted;
 }

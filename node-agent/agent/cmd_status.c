@@ -133,13 +133,8 @@ static void status_usage(FILE *f)
 		   "FILE] [--json]\n");
 }
 
-struct status_flags {
-	const char *pin_dir, *state_dir, *state_file;
-	bool json;
-};
-
-/* -1 to go on, else the exit code (--help, bad flags). */
-static int status_flags_parse(int argc, char **argv, struct status_flags *f)
+int status_flags_parse(const char *cmd, void (*usage)(FILE *f), int argc, char **argv,
+		       struct status_flags *f)
 {
 	static const struct option longopts[] = {
 	    {"pin-dir", required_argument, NULL, 'p'},
@@ -166,21 +161,21 @@ static int status_flags_parse(int argc, char **argv, struct status_flags *f)
 			f->json = true;
 			break;
 		case 'h':
-			status_usage(stdout);
+			usage(stdout);
 			return 0;
 		case ':':
-			fprintf(stderr, "sluice-agent status: flag '%s' needs a value\n",
+			fprintf(stderr, "sluice-agent %s: flag '%s' needs a value\n", cmd,
 				argv[optind - 1]);
 			return EXIT_USAGE;
 		default:
-			fprintf(stderr, "sluice-agent status: unknown flag '%s'\n",
+			fprintf(stderr, "sluice-agent %s: unknown flag '%s'\n", cmd,
 				argv[optind - 1]);
-			status_usage(stderr);
+			usage(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "sluice-agent status: unexpected argument '%s'\n", argv[optind]);
+		fprintf(stderr, "sluice-agent %s: unexpected argument '%s'\n", cmd, argv[optind]);
 		return EXIT_USAGE;
 	}
 	return -1;
@@ -195,7 +190,7 @@ int agent_cmd_status(int argc, char **argv)
 	char *text;
 	int r;
 
-	r = status_flags_parse(argc, argv, &f);
+	r = status_flags_parse("status", status_usage, argc, argv, &f);
 	if (r >= 0)
 		return r;
 	r = status_collect(f.pin_dir, &st);

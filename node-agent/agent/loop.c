@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "kube_sync.h"
 #include "log.h"
+#include "pol_step.h"
 #include "routes.h"
 #include "status.h"
 #include "svc_publish.h"
@@ -50,6 +51,7 @@ struct agent {
 	struct healthz *healthz;     /* NULL when disabled */
 	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
 	unsigned long long svc_updated_ms;
+	struct pol_step pol;
 };
 
 static const char *mode_name(const struct config *c)
@@ -87,6 +89,7 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 	a->status_dirty = true;
 	if (o->kind == KUBE_NODE)
 		a->nodes_dirty = true;
+	pol_step_changed(&a->pol, old, new);
 	if (a->svc && (r = svc_pub_changed(a->svc, op, old, new, mono_ms())) < 0)
 		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",
 				kube_kind_name(o->kind), o->ns, o->name);
@@ -424,6 +427,7 @@ static void status_publish(struct agent *a, unsigned long long now)
 	    .routes = a->route_strs,
 	};
 	struct svc_stats svc;
+	struct pol_stats pol;
 	char path[CONFIG_PATH_MAX + 32];
 	int r;
 
@@ -440,6 +444,8 @@ static void status_publish(struct agent *a, unsigned long long now)
 		svc_pub_stats(a->svc, &svc);
 		st.svc = &svc;
 	}
+	st.pol = pol_step_stats(&a->pol, &pol);
+	st.netpols = kube_sync_store(&a->ks, KUBE_NETPOL);
 	snprintf(path, sizeof(path), "%s/%s", a->c->cni_state_dir, STATUS_AGENT_FILE);
 	r = status_agent_publish(path, &st);
 	if (r < 0)
@@ -525,6 +531,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		}
 	}
 	svc_start(&a);
+	pol_step_start(&a.pol, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
 			   sizeof(err));
 	if (r < 0)
@@ -549,12 +556,14 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		cni_update(&a);
 		routes_update(&a, now);
 		svc_update(&a, now);
+		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
 		status_publish(&a, now);
 	}
 	a.status_next_ms = 0;
 	status_publish(&a, mono_ms());
 	kube_sync_fini(&a.ks);
+	pol_step_stop(&a.pol);
 	svc_pub_free(a.svc);
 	if (a.svc)
 		svc_dp_close(&a.svc_maps);

@@ -17,6 +17,8 @@ static const struct {
 } cmds[] = {
     {"run", agent_cmd_run, "load and pin the datapath, write the CNI config, keep running"},
     {"status", agent_cmd_status, "show the pinned datapath, readiness and counters"},
+    {"policy", agent_cmd_policy,
+     "show each local endpoint's NetworkPolicy isolation, rules and drops"},
     {"install-cni", agent_cmd_install_cni,
      "copy the plugin, its IPAM and loopback into the CNI bin dir"},
     {"version", agent_cmd_version, "print the version"},

@@ -51,6 +51,8 @@ struct status_route {
 };
 
 struct svc_stats;
+struct pol_stats;
+struct kube_store;
 
 struct status_agent {
 	const char *mode;   /* "kubeconfig", "in-cluster", "standalone" */
@@ -63,11 +65,15 @@ struct status_agent {
 	struct status_resource resources[8];
 	size_t n_routes;
 	const struct status_route *routes;
-	const struct svc_stats *svc; /* NULL: Services are not published */
+	const struct svc_stats *svc;	  /* NULL: Services are not published */
+	const struct pol_stats *pol;	  /* NULL: policies are not published */
+	const struct kube_store *netpols; /* for the policies that cannot be enforced */
 };
 
 /* Writes a as JSON to path atomically (temp file + rename). */
 int status_agent_publish(const char *path, const struct status_agent *a);
+/* Writes j to path the same way (parent directories created). */
+int status_file_write(const char *path, struct json_t *j);
 
 /* Reads the published file into st->agent (st->agent_err on failure). */
 void status_agent_load(struct status *st, const char *path);

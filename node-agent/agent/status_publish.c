@@ -13,6 +13,8 @@
 #include <jansson.h>
 
 #include "cleanup.h"
+#include "kube_store.h"
+#include "pol_publish.h"
 #include "status.h"
 #include "svc_publish.h"
 
@@ -27,6 +29,41 @@ static json_t *svc_build(const struct svc_stats *s)
 			 (json_int_t)s->full[SVC_MAP_REVNAT], "errors", (json_int_t)s->errors,
 			 "failing", (json_int_t)s->failing, "synced", s->gc_done, "writes",
 			 (json_int_t)s->writes, "deletes", (json_int_t)s->deletes);
+}
+
+static int bad_policy(const struct kube_obj *o, void *ctx)
+{
+	if (o->u.np.error || !o->u.np.sel_ok)
+		return json_array_append_new(
+		    ctx, json_pack("{s:s, s:s, s:s}", "namespace", o->ns, "name", o->name, "error",
+				   o->u.np.error ? o->u.np.error : "spec.podSelector: unusable"));
+	return 0;
+}
+
+/* What the policy publisher did, and the NetworkPolicies it cannot enforce as written. */
+static json_t *pol_build(const struct pol_stats *s, const struct kube_store *netpols)
+{
+	json_t *bad = json_array();
+	json_t *j;
+
+	if (!bad)
+		return NULL;
+	if (netpols)
+		kube_store_foreach(netpols, bad_policy, bad);
+	j = json_pack(
+	    "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, "
+	    "s:I, s:I, s:o}",
+	    "active", s->active, "policies", (json_int_t)(netpols ? netpols->count : 0),
+	    "invalidPolicies", (json_int_t)json_array_size(bad), "identities",
+	    (json_int_t)s->identities, "ipcacheEntries", (json_int_t)s->ipcache, "allowEntries",
+	    (json_int_t)s->entries, "cidrEntries", (json_int_t)s->cidrs, "endpoints",
+	    (json_int_t)s->endpoints, "isolatedIngress", (json_int_t)s->iso_in, "isolatedEgress",
+	    (json_int_t)s->iso_out, "pending", (json_int_t)s->pending, "failedClosed",
+	    (json_int_t)s->failed, "mapFull", SL_PIN_IPCACHE4, (json_int_t)s->full[POL_MAP_IPCACHE],
+	    SL_PIN_POL, (json_int_t)s->full[POL_MAP_POL], SL_PIN_POLCIDR4,
+	    (json_int_t)s->full[POL_MAP_CIDR], "errors", (json_int_t)s->errors, "generation",
+	    (json_int_t)s->gen, "syncs", (json_int_t)s->syncs, "invalid", bad);
+	return j;
 }
 
 static json_t *agent_build(const struct status_agent *a)
@@ -61,6 +98,8 @@ static json_t *agent_build(const struct status_agent *a)
 			return NULL;
 	if (a->svc && json_object_set_new(j, "services", svc_build(a->svc)))
 		return NULL;
+	if (a->pol && json_object_set_new(j, "policy", pol_build(a->pol, a->netpols)))
+		return NULL;
 	return json_incref(j);
 }
 
@@ -90,12 +129,18 @@ static int parent_create(const char *path)
 int status_agent_publish(const char *path, const struct status_agent *a)
 {
 	json_auto_t *j = agent_build(a);
+
+	return j ? status_file_write(path, j) : -ENOMEM;
+}
+
+int status_file_write(const char *path, json_t *j)
+{
 	_cleanup_free_ char *text = NULL, *tmp = NULL;
 	_cleanup_close_ int fd = -1;
 	size_t len, off = 0;
 	ssize_t n;
 
-	if (!j || !(text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
+	if (!(text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
 		return -ENOMEM;
 	n = parent_create(path);
 	if (n < 0)

@@ -92,12 +92,16 @@ void kube_obj_free(struct kube_obj *o)
 	case KUBE_POD:
 		free(o->u.pod.uid);
 		labels_free(o->u.pod.labels, o->u.pod.n_labels);
+		intern_put(o->u.pod.node);
+		for (size_t i = 0; i < o->u.pod.n_ports; i++)
+			intern_put(o->u.pod.ports[i].name);
+		free(o->u.pod.ports);
 		break;
 	case KUBE_NAMESPACE:
 		labels_free(o->u.ns.labels, o->u.ns.n_labels);
 		break;
 	case KUBE_NETPOL:
-		free(o->u.np.spec);
+		kube_netpol_free(&o->u.np);
 		break;
 	}
 	intern_put(o->ns);

@@ -109,14 +109,23 @@ enum kube_pod_phase {
 	KUBE_POD_UNKNOWN
 };
 
+/* A container port: what NetworkPolicy named ports resolve against. */
+struct kube_pod_port {
+	const char *name; /* interned; NULL when unnamed */
+	__u16 port;
+	__u8 proto;
+};
+
 struct kube_pod {
 	char *uid;
 	bool host_network;
 	__u8 phase; /* enum kube_pod_phase */
 	__u8 n_ips;
-	__u16 n_labels;
+	__u16 n_labels, n_ports;
 	struct kube_ip ips[2];
 	struct kube_label *labels;
+	const char *node;	     /* interned spec.nodeName; NULL when unscheduled */
+	struct kube_pod_port *ports; /* containers' and initContainers' ports */
 };
 
 struct kube_namespace {
@@ -124,8 +133,54 @@ struct kube_namespace {
 	struct kube_label *labels;
 };
 
+/* A LabelSelector: requirements ANDed; matchLabels become KUBE_SEL_IN. */
+enum kube_sel_op { KUBE_SEL_IN, KUBE_SEL_NOT_IN, KUBE_SEL_EXISTS, KUBE_SEL_NOT_EXISTS };
+
+struct kube_sel_req {
+	const char *key; /* interned */
+	__u8 op;	 /* enum kube_sel_op */
+	__u16 n_values;
+	const char **values; /* interned */
+};
+
+struct kube_selector {
+	bool present; /* absent (nil) selectors leave the dimension unconstrained */
+	__u16 n_reqs;
+	struct kube_sel_req *reqs;
+};
+
+struct kube_np_peer {
+	bool ip_block; /* else pods/namespaces */
+	struct kube_selector pods, nss;
+	struct kube_cidr cidr;
+	__u16 n_except;
+	struct kube_cidr *except;
+};
+
+/* port 0 and name NULL: every port of proto; end_port 0: a single port. */
+struct kube_np_port {
+	__u8 proto;
+	__u16 port, end_port;
+	const char *name; /* interned named port */
+};
+
+struct kube_np_rule {
+	__u16 n_peers, n_ports; /* 0: every peer, every port */
+	struct kube_np_peer *peers;
+	struct kube_np_port *ports;
+};
+
+#define KUBE_NP_INGRESS 0x1
+#define KUBE_NP_EGRESS	0x2
+
 struct kube_netpol {
-	char *spec; /* spec as compact JSON; policies are compiled later */
+	char *spec;  /* spec as compact JSON, as the API wrote it */
+	__u8 types;  /* KUBE_NP_*, policyTypes defaulted */
+	bool sel_ok; /* podSelector parsed: the policy selects pods */
+	struct kube_selector pod_sel;
+	__u16 n_in, n_out;
+	struct kube_np_rule *in, *out;
+	char *error; /* why the rules are unusable (fail closed: isolate, allow nothing) */
 };
 
 struct kube_obj {

@@ -54,5 +54,6 @@ int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj
 int kube_pod_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
 int kube_ns_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
 int kube_netpol_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
+void kube_netpol_free(struct kube_netpol *np);
 
 #endif

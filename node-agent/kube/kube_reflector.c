@@ -17,7 +17,7 @@ const struct kube_resource kube_resources[KUBE_KIND_MAX] = {
     [KUBE_ENDPOINTSLICE] = {"endpointslices", KUBE_ENDPOINTSLICE,
 			    "/apis/discovery.k8s.io/v1/endpointslices", PROXY_SELECTOR, false},
     [KUBE_NODE] = {"nodes", KUBE_NODE, "/api/v1/nodes", NULL, false},
-    [KUBE_POD] = {"pods", KUBE_POD, "/api/v1/pods", NULL, true},
+    [KUBE_POD] = {"pods", KUBE_POD, "/api/v1/pods", NULL, false}, /* policy: every node's */
     [KUBE_NAMESPACE] = {"namespaces", KUBE_NAMESPACE, "/api/v1/namespaces", NULL, false},
     [KUBE_NETPOL] = {"networkpolicies", KUBE_NETPOL, "/apis/networking.k8s.io/v1/networkpolicies",
 		     NULL, false},

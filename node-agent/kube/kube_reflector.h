@@ -23,7 +23,7 @@ struct kube_resource {
 	enum kube_kind kind;
 	const char *path;	    /* collection path, all namespaces */
 	const char *label_selector; /* URL-encoded, NULL for none */
-	bool this_node;		    /* fieldSelector spec.nodeName=<node> (Pods) */
+	bool this_node;		    /* fieldSelector spec.nodeName=<node> */
 };
 
 /* Indexed by enum kube_kind. */

@@ -315,10 +315,18 @@ static void test_backoff_and_retry_after(void)
 
 static void test_pods_field_selector(void)
 {
+	struct kube_resource node_pods = kube_resources[KUBE_POD];
 	struct kube_reflector r;
 
 	kube_reflector_init(&r, &kube_resources[KUBE_POD], "node-a", 1, NULL, NULL, NULL, NULL);
-	UNIT_CASE("pods of this node only");
+	UNIT_CASE("pods of every node: NetworkPolicy selects peers cluster-wide");
+	CHECK_INT(req(&r, 0), 1);
+	CHECK_STR(path, "/api/v1/pods?limit=500");
+	kube_reflector_fini(&r);
+
+	node_pods.this_node = true;
+	kube_reflector_init(&r, &node_pods, "node-a", 1, NULL, NULL, NULL, NULL);
+	UNIT_CASE("a resource of this node only is listed with its field selector");
 	CHECK_INT(req(&r, 0), 1);
 	CHECK_STR(path, "/api/v1/pods?limit=500&fieldSelector=spec.nodeName%3Dnode-a");
 	kube_reflector_fini(&r);

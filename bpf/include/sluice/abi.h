@@ -8,7 +8,7 @@
 
 /* Bumped on any incompatible change of a map layout below; the agent replaces
  * pins whose recorded version differs (sl_info). */
-#define SL_ABI_VERSION 1
+#define SL_ABI_VERSION 2
 
 /* The pin dir every pin name below lives in, unless configured otherwise. */
 #define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
@@ -24,6 +24,11 @@
 #define SL_PIN_REVNAT4	"sl_revnat4"
 #define SL_PIN_CT4	"sl_ct4"
 #define SL_PIN_AFF4	"sl_aff4"
+#define SL_PIN_IPCACHE4 "sl_ipcache4"
+#define SL_PIN_POL	"sl_pol"
+#define SL_PIN_POLCIDR4 "sl_polcidr4"
+#define SL_PIN_POLCFG	"sl_polcfg"
+#define SL_PIN_POLDROP	"sl_poldrop"
 /* Links of the socket-level load balancer (sock.bpf.c) to its cgroup. */
 #define SL_PIN_LNK_CONN4 "sl_lnk_conn4"
 #define SL_PIN_LNK_SEND4 "sl_lnk_send4"
@@ -47,6 +52,9 @@
 #define SL_CT_MAX	262144 /* conntrack entries (LRU) */
 #define SL_AFF_MAX	65536  /* affinity entries (LRU) */
 #define SL_MAX_BACKENDS 65535  /* slots per service port */
+#define SL_IPCACHE_MAX	262144 /* sl_ipcache4: pod IPs cluster-wide + node IPs */
+#define SL_POL_MAX	262144 /* sl_pol: allow entries of this node's endpoints */
+#define SL_POLCIDR_MAX	65536  /* sl_polcidr4: ipBlock prefixes of this node's endpoints */
 
 /* sl_ep4: local pod IPv4 -> endpoint. Written by the CNI plugin on ADD. */
 struct sl_ep_key {
@@ -56,14 +64,93 @@ struct sl_ep_key {
 struct sl_ep_val {
 	__u32 ifindex;	  /* host-side veth, in the node's namespace */
 	__u32 ep_id;	  /* endpoint id (the host veth ifindex for now) */
-	__u32 identity;	  /* policy identity; 0 until policies exist */
+	__u32 identity;	  /* policy identity; SL_ID_PENDING until the agent set it */
 	__u32 flags;	  /* SL_EP_F_* */
 	__u8 pod_mac[6];  /* MAC of the pod's interface */
 	__u8 host_mac[6]; /* MAC of the host-side veth */
 	__u32 pad;
 };
 
-#define SL_EP_F_NONE 0
+#define SL_EP_F_NONE	0
+#define SL_EP_F_ISO_IN	0x1 /* a NetworkPolicy isolates it for ingress */
+#define SL_EP_F_ISO_OUT 0x2 /* ... for egress */
+
+/* Policy identities. An endpoint whose sl_ep4 identity is still
+ * SL_ID_PENDING (the CNI plugin writes 0) has no computed policy yet: while
+ * any NetworkPolicy exists (sl_polcfg SL_POLCFG_F_ACTIVE) it is denied both
+ * ways except to and from this node. */
+#define SL_ID_PENDING	0
+#define SL_ID_HOST	1	   /* this node's own addresses (sl_ipcache4) */
+#define SL_ID_WORLD	2	   /* an address sl_ipcache4 does not hold */
+#define SL_ID_ANY	3	   /* sl_pol wildcard peer: every source or destination */
+#define SL_ID_FIRST	256	   /* identities of (namespace, label set) from here */
+#define SL_ID_CIDR_BASE 0x80000000 /* ipBlock sets (sl_polcidr4), per endpoint and direction */
+
+/* sl_ipcache4 (LPM): every pod IP of the cluster as /32 -> its identity;
+ * this node's addresses -> SL_ID_HOST. A miss is SL_ID_WORLD. */
+struct sl_ipcache_key {
+	__u32 prefixlen;
+	__be32 ip;
+};
+
+struct sl_ipcache_val {
+	__u32 identity;
+	__u32 pad;
+};
+
+#define SL_POL_DIR_IN  0 /* the endpoint receives; the peer is the source */
+#define SL_POL_DIR_OUT 1 /* the endpoint sends; the peer is the destination */
+
+/* sl_polcidr4 (LPM): the ipBlocks of one endpoint and direction, each
+ * boundary prefix (cidrs and excepts of every ipBlock peer) carrying the id
+ * of the set of rules whose cidr-minus-except holds it, so that the longest
+ * match answers for every address. prefixlen = 64 + the IP prefix. */
+struct sl_polcidr_key {
+	__u32 prefixlen;
+	__u32 ep_id;
+	__u8 dir; /* SL_POL_DIR_* */
+	__u8 pad[3];
+	__be32 ip;
+};
+
+struct sl_polcidr_val {
+	__u32 set_id; /* >= SL_ID_CIDR_BASE: the peer in sl_pol */
+	__u32 pad;
+};
+
+/* sl_pol: one allow per {endpoint, direction, peer, protocol, port}; port 0
+ * is every port of the protocol. Peers: an identity, SL_ID_ANY, or an
+ * ipBlock set id. Absent means denied when the endpoint is isolated. */
+struct sl_pol_key {
+	__u32 ep_id;
+	__u32 peer;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir; /* SL_POL_DIR_* */
+};
+
+struct sl_pol_val {
+	__u32 flags; /* none yet */
+};
+
+/* sl_polcfg: array of one, written by the agent. gen changes with every
+ * policy publish: conntrack verdicts of an older gen are judged again. */
+struct sl_polcfg_val {
+	__u32 flags; /* SL_POLCFG_F_* */
+	__u32 gen;
+};
+
+#define SL_POLCFG_F_ACTIVE 0x1 /* some NetworkPolicy exists: pending endpoints are denied */
+
+/* sl_poldrop (per-CPU hash): policy drops per endpoint, by the programs. */
+struct sl_poldrop_key {
+	__u32 ep_id;
+};
+
+struct sl_poldrop_val {
+	__u64 ingress; /* packets to the endpoint denied (incl. pending) */
+	__u64 egress;  /* packets from the endpoint denied (incl. pending) */
+};
 
 /* sl_svc4: the service table. One "master" entry per service port at
  * slot 0 ({vip, port, proto, 0}), its backends at slots 1..count, and one
@@ -142,9 +229,15 @@ struct sl_ct_val {
 	__u16 pad;
 };
 
-#define SL_CT_DIR_OUT	0
-#define SL_CT_DIR_IN	1
+#define SL_CT_DIR_OUT 0
+#define SL_CT_DIR_IN  1
+/* A flow judged by NetworkPolicy, keyed once in the orientation it was
+ * opened (client -> server, after DNAT, with the client's real address);
+ * its packets the other way match the swapped key. backend_id holds the
+ * sl_polcfg gen of the verdict; svc_id and client_ip are unused. */
+#define SL_CT_DIR_POL	2
 #define SL_CT_F_HAIRPIN 0x1
+#define SL_CT_F_POLICY	0x2
 
 /* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */
 struct sl_aff_key {
@@ -186,7 +279,10 @@ struct sl_metric_val {
 	X(SL_DROP_BACKEND_MISSING, 9, "service slot points to no backend")                         \
 	X(SL_DROP_NAT, 10, "NAT rewrite failed")                                                   \
 	X(SL_DROP_CT_FULL, 11, "conntrack entry could not be created (map full)")                  \
-	X(SL_DROP_REJECT, 12, "ICMP unreachable or TCP reset could not be built")
+	X(SL_DROP_REJECT, 12, "ICMP unreachable or TCP reset could not be built")                  \
+	X(SL_DROP_POLICY_INGRESS, 13, "denied by the destination's ingress NetworkPolicy")         \
+	X(SL_DROP_POLICY_EGRESS, 14, "denied by the source's egress NetworkPolicy")                \
+	X(SL_DROP_POLICY_PENDING, 15, "endpoint's policy not computed yet (NetworkPolicies exist)")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
@@ -220,5 +316,14 @@ _Static_assert(sizeof(struct sl_ct_val) == 24, "sl_ct_val layout");
 _Static_assert(sizeof(struct sl_aff_key) == 8, "sl_aff_key layout");
 _Static_assert(sizeof(struct sl_aff_val) == 16, "sl_aff_val layout");
 _Static_assert(sizeof(struct sl_metric_val) == 16, "sl_metric_val layout");
+_Static_assert(sizeof(struct sl_ipcache_key) == 8, "sl_ipcache_key layout");
+_Static_assert(sizeof(struct sl_ipcache_val) == 8, "sl_ipcache_val layout");
+_Static_assert(sizeof(struct sl_polcidr_key) == 16, "sl_polcidr_key layout");
+_Static_assert(sizeof(struct sl_polcidr_val) == 8, "sl_polcidr_val layout");
+_Static_assert(sizeof(struct sl_pol_key) == 12, "sl_pol_key layout");
+_Static_assert(sizeof(struct sl_pol_val) == 4, "sl_pol_val layout");
+_Static_assert(sizeof(struct sl_polcfg_val) == 8, "sl_polcfg_val layout");
+_Static_assert(sizeof(struct sl_poldrop_key) == 4, "sl_poldrop_key layout");
+_Static_assert(sizeof(struct sl_poldrop_val) == 16, "sl_poldrop_val layout");
 
 #endif

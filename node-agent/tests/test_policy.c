@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: Apache-2.0
+/* NetworkPolicy in the agent: label selectors, identities, and compilation of
+ * policies into isolation, allow entries, ipBlock prefixes and the IP cache,
+ * from trimmed API objects. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube_intern.h"
+#include "kube_objects.h"
+#include "kube_store.h"
+#include "pol.h"
+#include "unit.h"
+
+#define EP_XA 7 /* x/a, local */
+#define EP_XB 8 /* x/b, local */
+
+static void noop(void *ctx, enum kube_op op, const struct kube_obj *o, const struct kube_obj *n)
+{
+}
+
+struct world {
+	struct kube_store pods, nss, pols, nodes;
+	struct pol_ids ids;
+	struct pol_state st;
+};
+
+static void put(struct kube_store *s, enum kube_kind k, const char *json)
+{
+	char why[KUBE_WHY_MAX] = "";
+	struct kube_obj *o = kube_obj_parse(k, json, strlen(json), NULL, NULL, why, sizeof(why));
+
+	if (!o) {
+		unit_failed++;
+		printf("FAIL: fixture does not parse (%s): %s\n", why, json);
+		return;
+	}
+	CHECK_INT(kube_store_upsert(s, o), 0);
+}
+
+#define NS(n, extra)                                                                               \
+	"{\"metadata\":{\"name\":\"" n "\",\"labels\":{\"kubernetes.io/metadata.name\":\"" n       \
+	"\",\"ns\":\"" n "\"" extra "}}}"
+#define POD(ns, name, ip, node, host)                                                              \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"" ns                                 \
+	"\",\"labels\":{\"pod\":\"" name "\"}},\"spec\":{\"nodeName\":\"" node                     \
+	"\",\"hostNetwork\":" host                                                                 \
+	",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"serve-80-tcp\","                  \
+	"\"containerPort\":80},{\"name\":\"serve-81-udp\",\"containerPort\":81,\"protocol\":"      \
+	"\"UDP\"}]}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"" ip "\"}}"
+
+static void world_init(struct world *w)
+{
+	memset(w, 0, sizeof(*w));
+	kube_store_init(&w->pods, KUBE_POD, noop, NULL);
+	kube_store_init(&w->nss, KUBE_NAMESPACE, noop, NULL);
+	kube_store_init(&w->pols, KUBE_NETPOL, noop, NULL);
+	kube_store_init(&w->nodes, KUBE_NODE, noop, NULL);
+	pol_ids_init(&w->ids, SL_ID_FIRST);
+	put(&w->nss, KUBE_NAMESPACE, NS("x", ""));
+	put(&w->nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"blue\""));
+	put(&w->pods, KUBE_POD, POD("x", "a", "10.244.1.10", "n1", "false"));
+	put(&w->pods, KUBE_POD, POD("x", "b", "10.244.1.11", "n1", "false"));
+	put(&w->pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+	put(&w->pods, KUBE_POD, POD("y", "h", "172.18.0.3", "n2", "true"));
+	put(&w->nodes, KUBE_NODE,
+	    "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
+	    "\"address\":\"172.18.0.2\"}]}}");
+}
+
+static void world_fini(struct world *w)
+{
+	pol_state_free(&w->st);
+	pol_ids_fini(&w->ids);
+	kube_store_fini(&w->pods);
+	kube_store_fini(&w->nss);
+	kube_store_fini(&w->pols);
+	kube_store_fini(&w->nodes);
+}
+
+static void compile(struct world *w)
+{
+	struct pol_ep eps[2] = {{.ip = inet_addr("10.244.1.10"), .ep_id = EP_XA},
+				{.ip = inet_addr("10.244.1.11"), .ep_id = EP_XB}};
+	struct pol_input in = {
+	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2,
+	};
+
+	pol_state_free(&w->st);
+	CHECK_INT(pol_compile(&w->ids, &in, &w->st), 0);
+}
+
+static __u32 ident_of(const struct world *w, const char *ip)
+{
+	for (size_t i = 0; i < w->st.n_ipc; i++)
+		if (w->st.ipc[i].ip == inet_addr(ip))
+			return w->st.ipc[i].id;
+	return 0;
+}
+
+static const struct pol_ep *ep(const struct world *w, __u32 id)
+{
+	for (size_t i = 0; i < w->st.n_eps; i++)
+		if (w->st.eps[i].ep_id == id)
+			return &w->st.eps[i];
+	return NULL;
+}
+
+static bool has(const struct world *w, __u32 ep_id, __u8 dir, __u32 peer, __u8 proto, __u16 port)
+{
+	struct sl_pol_key k = {
+	    .ep_id = ep_id, .peer = peer, .dport = htons(port), .proto = proto, .dir = dir};
+
+	return w->st.n_pol && bsearch(&k, w->st.pol, w->st.n_pol, sizeof(k), pol_key_cmp) != NULL;
+}
+
+/* Entries of ep_id in dir. */
+static size_t count(const struct world *w, __u32 ep_id, __u8 dir)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < w->st.n_pol; i++)
+		n += w->st.pol[i].ep_id == ep_id && w->st.pol[i].dir == dir;
+	return n;
+}
+
+#define NP(name, spec)                                                                             \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"x\"},\"spec\":" spec "}"
+
+static void test_selectors(void)
+{
+	struct kube_label l[2] = {{intern_get("app"), intern_get("web")},
+				  {intern_get("tier"), intern_get("fe")}};
+	static const struct {
+		const char *name, *sel;
+		bool want;
+	} cases[] = {
+	    {"empty selector matches everything", "{}", true},
+	    {"matchLabels equal", "{\"matchLabels\":{\"app\":\"web\"}}", true},
+	    {"matchLabels differ", "{\"matchLabels\":{\"app\":\"db\"}}", false},
+	    {"matchLabels and expressions are ANDed",
+	     "{\"matchLabels\":{\"app\":\"web\"},\"matchExpressions\":[{\"key\":\"tier\","
+	     "\"operator\":\"In\",\"values\":[\"be\"]}]}",
+	     false},
+	    {"In",
+	     "{\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"x\","
+	     "\"fe\"]}]}",
+	     true},
+	    {"NotIn is true when the key is absent",
+	     "{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"NotIn\",\"values\":[\"a\"]}]"
+	     "}",
+	     true},
+	    {"NotIn false on a listed value",
+	     "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"NotIn\",\"values\":[\"web\"]}]"
+	     "}",
+	     false},
+	    {"Exists", "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"Exists\"}]}", true},
+	    {"DoesNotExist",
+	     "{\"matchExpressions\":[{\"key\":\"app\",\"operator\":\"DoesNotExist\"}]}", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char json[512], why[KUBE_WHY_MAX] = "";
+		struct kube_obj *o;
+
+		UNIT_CASE(cases[i].name);
+		snprintf(json, sizeof(json), NP("s", "{\"podSelector\":%s}"), cases[i].sel);
+		o = kube_obj_parse(KUBE_NETPOL, json, strlen(json), NULL, NULL, why, sizeof(why));
+		CHECK(o != NULL);
+		if (!o)
+			continue;
+		CHECK(o->u.np.sel_ok && !o->u.np.error);
+		CHECK_INT(pol_sel_match(&o->u.np.pod_sel, l, 2), cases[i].want);
+		kube_obj_free(o);
+	}
+	UNIT_CASE("an absent selector matches nothing");
+	CHECK(!pol_sel_match(&(struct kube_selector){0}, l, 2));
+	for (int i = 0; i < 2; i++) {
+		intern_put(l[i].key);
+		intern_put(l[i].value);
+	}
+}
+
+static void test_identities(void)
+{
+	struct world w;
+
+	world_init(&w);
+	compile(&w);
+	UNIT_CASE("one identity per (namespace, labels): same labels in two namespaces differ");
+	CHECK(ident_of(&w, "10.244.1.10") >= SL_ID_FIRST);
+	CHECK(ident_of(&w, "10.244.1.10") != ident_of(&w, "10.244.2.10"));
+	CHECK(ident_of(&w, "10.244.1.10") != ident_of(&w, "10.244.1.11"));
+	CHECK_INT(w.ids.count, 3);
+	UNIT_CASE("hostNetwork pods are the node: not in the IP cache; this node's IP is HOST");
+	CHECK_INT(ident_of(&w, "172.18.0.3"), 0);
+	CHECK_INT(ident_of(&w, "172.18.0.2"), SL_ID_HOST);
+	CHECK_INT(w.st.n_ipc, 4);
+	UNIT_CASE("without policies nothing is isolated and nothing is allowed explicitly");
+	CHECK(!w.st.active);
+	CHECK_INT(ep(&w, EP_XA)->flags, 0);
+	CHECK_INT(ep(&w, EP_XA)->identity, ident_of(&w, "10.244.1.10"));
+	CHECK_INT(w.st.n_pol, 0);
+	UNIT_CASE("identities stay stable across compiles; unused ones are freed");
+	{
+		__u32 ya = ident_of(&w, "10.244.2.10"), xa = ident_of(&w, "10.244.1.10");
+
+		CHECK_INT(kube_store_delete(&w.pods, "y", "a"), 0);
+		compile(&w);
+		CHECK_INT(w.ids.count, 2);
+		CHECK_INT(ident_of(&w, "10.244.1.10"), xa);
+		put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+		compile(&w);
+		CHECK(ident_of(&w, "10.244.2.10") != ya); /* a new number, never reused */
+	}
+	world_fini(&w);
+}
+
+static void test_peers_and_ports(void)
+{
+	struct world w;
+	__u32 xa, xb, ya;
+
+	world_init(&w);
+	compile(&w);
+	xa = ident_of(&w, "10.244.1.10");
+	xb = ident_of(&w, "10.244.1.11");
+	ya = ident_of(&w, "10.244.2.10");
+
+	UNIT_CASE("default-deny-ingress isolates every pod of its namespace, allows nothing");
+	put(&w.pols, KUBE_NETPOL, NP("deny", "{\"podSelector\":{}}"));
+	compile(&w);
+	CHECK(w.st.active);
+	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(ep(&w, EP_XB)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w.st.n_pol, 0);
+	CHECK_INT(ep(&w, EP_XA)->n_pols, 1);
+
+	UNIT_CASE("podSelector peer: pods of the policy's namespace only, on the port given");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":[{"
+		    "\"podSelector\":{}}],\"ports\":[{\"port\":80}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, xa, IPPROTO_TCP, 80));
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, xb, IPPROTO_TCP, 80));
+	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, ya, IPPROTO_TCP, 80));
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 2);
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 0);
+
+	UNIT_CASE("namespaceSelector by the default name label, with a podSelector: ANDed");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{"
+		    "\"matchLabels\":{\"kubernetes.io/metadata.name\":\"y\"}},\"podSelector\":{"
+		    "\"matchLabels\":{\"pod\":\"a\"}}}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_TCP, 0));
+	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_UDP, 0));
+	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_SCTP, 0));
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 3);
+
+	UNIT_CASE("named ingress port resolves on the destination pod with its protocol");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"serve-80-tcp\"},{"
+		    "\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":\"serve-80-tcp\","
+		    "\"protocol\":\"SCTP\"}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_UDP, 81));
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 2); /* SCTP names no port: nothing */
+
+	UNIT_CASE("endPort opens the inclusive range, protocol SCTP never TCP");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80,\"endPort\":82,"
+		    "\"protocol\":\"SCTP\"}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 80));
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
+	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 3);
+
+	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("e", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"egress\":[{\"ports\":[{"
+		    "\"port\":\"serve-80-tcp\"}]}]}"));
+	compile(&w);
+	CHECK_INT(ep(&w, EP_XB)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT); /* types defaulted */
+	CHECK(has(&w, EP_XB, SL_POL_DIR_OUT, ya, IPPROTO_TCP, 80));
+	CHECK(has(&w, EP_XB, SL_POL_DIR_OUT, xa, IPPROTO_TCP, 80));
+	CHECK(!has(&w, EP_XB, SL_POL_DIR_OUT, SL_ID_ANY, IPPROTO_TCP, 80));
+	world_fini(&w);
+}
+
+static void test_ipblock_and_errors(void)
+{
+	struct world w;
+	size_t n_cidr = 0;
+
+	world_init(&w);
+	UNIT_CASE("ipBlock: cidr and except each a prefix; only the cidr's set allows");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+		    "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.2.0/24\"]}}],"
+		    "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
+	compile(&w);
+	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_OUT);
+	for (size_t i = 0; i < w.st.n_cidr; i++) {
+		const struct pol_cidr *c = &w.st.cidr[i];
+
+		if (c->key.ep_id != EP_XA)
+			continue;
+		n_cidr++;
+		CHECK_INT(c->key.dir, SL_POL_DIR_OUT);
+		if (c->key.prefixlen == 64 + 16) {
+			CHECK_INT(c->key.ip, inet_addr("10.244.0.0"));
+			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+		} else {
+			CHECK_INT(c->key.prefixlen, 64 + 24);
+			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+		}
+	}
+	CHECK_INT(n_cidr, 2);
+
+	UNIT_CASE(
+	    "a policy with an except outside its cidr isolates in its directions, allows nothing");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"],\"ingress\":[{\"from\":[{"
+		    "\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"192.168.0.0/16\"]}}]}]}"));
+	compile(&w);
+	CHECK(kube_store_get(&w.pols, "x", "b")->u.np.error != NULL);
+	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w.st.n_pol, 0);
+	CHECK_INT(w.st.n_cidr, 0);
+
+	UNIT_CASE("an unknown protocol or a bad CIDR fails closed the same way");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("b", "{\"podSelector\":{},\"egress\":[{\"ports\":[{\"protocol\":\"ICMP\"}]}]}"));
+	compile(&w);
+	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT);
+	CHECK_INT(w.st.n_pol, 0);
+	put(&w.pols, KUBE_NETPOL,
+	    NP("b", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0."
+		    "0/33\"}}]}]}"));
+	compile(&w);
+	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w.st.n_pol, 0);
+	UNIT_CASE("an endpoint without a Pod stays pending");
+	CHECK_INT(kube_store_delete(&w.pods, "x", "a"), 0);
+	compile(&w);
+	CHECK_INT(ep(&w, EP_XA)->identity, SL_ID_PENDING);
+	CHECK_INT(ep(&w, EP_XA)->flags, 0);
+	world_fini(&w);
+}
+
+int main(void)
+{
+	size_t before = intern_count();
+
+	test_selectors();
+	test_identities();
+	test_peers_and_ports();
+	test_ipblock_and_errors();
+	UNIT_CASE("every interned string is released");
+	CHECK_INT(intern_count(), before);
+	return unit_done();
+}
