@@ -54,7 +54,7 @@ step_apply() {
 # run_case NAME: every step of the case, the matrix checked after each.
 run_case() {
 	local steps s i=0
-	steps=$(python3 "$NP_DIR/cases.py" steps "$1") || return 1
+	steps=$("$NP_PY" "$NP_DIR/cases.py" steps "$1") || return 1
 	while IFS= read -r s; do
 		i=$((i + 1))
 		echo "# step $i: $s"
@@ -64,7 +64,7 @@ run_case() {
 }
 
 @test "(cyclonus) every generated case has its test here" {
-	diff <(python3 "$NP_DIR/cases.py" list | cut -f1) \
+	diff <("$NP_PY" "$NP_DIR/cases.py" list | cut -f1) \
 		<(sed -n 's/^\t*run_case "\(.*\)"$/\1/p' "$BATS_TEST_FILENAME")
 }
 
