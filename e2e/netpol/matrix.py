@@ -77,10 +77,14 @@ def probe_round(topo_pods, cells, vias, timeout, only=None):
         p = subprocess.Popen(["nsenter", f'--net=/run/netns/{src["netns"]}', PROBE_PY,
                               os.path.join(HERE, "probe.py"), str(timeout)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        procs.append((src, p, "".join(f"{line}\n" for line in lines)))
+        # written now, so every prober runs at once (a few KiB: within the pipe's buffer)
+        p.stdin.write("".join(f"{line}\n" for line in lines))
+        p.stdin.close()
+        procs.append((src, p))
     out = {v: {c: {} for c in cells} for v in vias}
-    for src, p, data in procs:
-        stdout, _ = p.communicate(data, timeout=timeout * 4 + 30)
+    for src, p in procs:
+        stdout = p.stdout.read()
+        p.wait(timeout=timeout * 4 + 30)
         if p.returncode != 0:
             raise RuntimeError(f'prober in {src["netns"]} exited {p.returncode}')
         skey = f'{src["ns"]}/{src["name"]}'
