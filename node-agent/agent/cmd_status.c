@@ -31,6 +31,37 @@ static void status_print_obj(const char *kind, const struct status_obj *o)
 	       i->max_entries ? 100.0 * i->entries / i->max_entries : 0.0);
 }
 
+static void status_print_policy(json_t *p)
+{
+	json_t *full = json_object_get(p, "mapFull"), *v;
+	size_t i;
+
+	if (!p)
+		return;
+	printf("policy:      %lld policies (%lld cannot be enforced as written), %lld identities; "
+	       "endpoints %lld, isolated in %lld / out %lld, pending %lld, failed closed %lld\n",
+	       json_integer_value(json_object_get(p, "policies")),
+	       json_integer_value(json_object_get(p, "invalidPolicies")),
+	       json_integer_value(json_object_get(p, "identities")),
+	       json_integer_value(json_object_get(p, "endpoints")),
+	       json_integer_value(json_object_get(p, "isolatedIngress")),
+	       json_integer_value(json_object_get(p, "isolatedEgress")),
+	       json_integer_value(json_object_get(p, "pending")),
+	       json_integer_value(json_object_get(p, "failedClosed")));
+	printf("             map full: sl_ipcache4 %lld, sl_pol %lld, sl_polcidr4 %lld; errors "
+	       "%lld; generation %lld\n",
+	       json_integer_value(json_object_get(full, SL_PIN_IPCACHE4)),
+	       json_integer_value(json_object_get(full, SL_PIN_POL)),
+	       json_integer_value(json_object_get(full, SL_PIN_POLCIDR4)),
+	       json_integer_value(json_object_get(p, "errors")),
+	       json_integer_value(json_object_get(p, "generation")));
+	json_array_foreach(json_object_get(p, "invalid"), i, v)
+		printf("             invalid %s/%s: %s\n",
+		       json_string_value(json_object_get(v, "namespace")) ?: "?",
+		       json_string_value(json_object_get(v, "name")) ?: "?",
+		       json_string_value(json_object_get(v, "error")) ?: "?");
+}
+
 static void status_print_agent(const struct status *st)
 {
 	json_t *api, *v;
@@ -80,6 +111,7 @@ static void status_print_agent(const struct status *st)
 		       json_integer_value(json_object_get(v, "errors")),
 		       json_integer_value(json_object_get(v, "failing")));
 	}
+	status_print_policy(json_object_get(st->agent, "policy"));
 	json_array_foreach(json_object_get(st->agent, "routes"), i, v)
 		printf("%s %s via %s\n", i ? "            " : "routes:     ",
 		       json_string_value(json_object_get(v, "dst")) ?: "?",

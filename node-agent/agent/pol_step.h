@@ -16,6 +16,7 @@ struct pol_step {
 	struct pol_pub *pub; /* NULL when the policy maps are not pinned */
 	bool dirty;
 	unsigned long long next_ms;
+	__u32 logged_gen; /* the generation last logged and reported */
 };
 
 /* Opens the policy maps; logs and leaves policy off when they are missing. */

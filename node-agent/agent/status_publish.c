@@ -52,7 +52,7 @@ static json_t *pol_build(const struct pol_stats *s, const struct kube_store *net
 		kube_store_foreach(netpols, bad_policy, bad);
 	j = json_pack(
 	    "{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, "
-	    "s:I, s:I, s:o}",
+	    "s:I, s:I, s:I, s:I, s:o}",
 	    "active", s->active, "policies", (json_int_t)(netpols ? netpols->count : 0),
 	    "invalidPolicies", (json_int_t)json_array_size(bad), "identities",
 	    (json_int_t)s->identities, "ipcacheEntries", (json_int_t)s->ipcache, "allowEntries",
@@ -62,7 +62,8 @@ static json_t *pol_build(const struct pol_stats *s, const struct kube_store *net
 	    (json_int_t)s->failed, "mapFull", SL_PIN_IPCACHE4, (json_int_t)s->full[POL_MAP_IPCACHE],
 	    SL_PIN_POL, (json_int_t)s->full[POL_MAP_POL], SL_PIN_POLCIDR4,
 	    (json_int_t)s->full[POL_MAP_CIDR], "errors", (json_int_t)s->errors, "generation",
-	    (json_int_t)s->gen, "syncs", (json_int_t)s->syncs, "invalid", bad);
+	    (json_int_t)s->gen, "syncs", (json_int_t)s->syncs, "writes", (json_int_t)s->writes,
+	    "deletes", (json_int_t)s->deletes, "invalid", bad);
 	return j;
 }
 

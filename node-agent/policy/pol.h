@@ -34,14 +34,17 @@ struct pol_ids {
 	struct pol_ident **tab;
 	size_t size, count;
 	__u32 next_id;
+	__u32 *used; /* open-addressing set of the numbers in use (0: empty slot) */
+	size_t used_size;
 };
 
 void pol_ids_init(struct pol_ids *t, __u32 first_id);
 void pol_ids_fini(struct pol_ids *t);
-/* The identity of a pod's (ns, labels), created on first use; one reference
- * more. NULL when out of memory. */
+/* The identity of a pod's (ns, labels), created on first use (numbered hint
+ * when that number is free, e.g. the pod's number before a restart); one
+ * reference more. NULL when out of memory. */
 struct pol_ident *pol_ids_ref(struct pol_ids *t, const char *ns, const struct kube_label *l,
-			      size_t n);
+			      size_t n, __u32 hint);
 /* Every reference dropped (pol_ids_mark) before a recount; pol_ids_sweep
  * frees identities nobody referenced since. */
 void pol_ids_mark(struct pol_ids *t);
@@ -91,6 +94,8 @@ struct pol_input {
 	const char *node;
 	const struct pol_ep *eps; /* ip and ep_id set */
 	size_t n_eps;
+	const struct pol_ipc *hints; /* the IP cache as published, sorted: numbers kept */
+	size_t n_hints;
 };
 
 /* Computes the whole desired state into out (sorted, deduplicated). */

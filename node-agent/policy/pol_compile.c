@@ -2,12 +2,11 @@
 /* Compiles Pods, Namespaces and NetworkPolicies into the desired datapath
  * state: identities, the IP cache, and per local endpoint its isolation,
  * allow entries and ipBlock prefixes. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include "pol.h"
 
@@ -35,10 +34,17 @@ struct cblock {
 	size_t off, n;
 };
 
+/* The identities a pod/namespace peer selects, computed once per compile
+ * however many local endpoints the policy selects (ids in idbuf). */
+struct peer_ids {
+	const struct kube_np_peer *pe;
+	size_t off, n;
+};
+
 struct compiler {
 	const struct pol_input *in;
 	struct pol_ids *ids;
-	struct vec pods, ipc, pol, cidr, blocks, bports;
+	struct vec pods, ipc, pol, cidr, blocks, bports, peers, idbuf;
 	int err;
 };
 
@@ -105,6 +111,18 @@ static void ipc_add(struct compiler *c, __be32 ip, __u32 prefix, __u32 id)
 		*e = (struct pol_ipc){.ip = ip, .prefix = prefix, .id = id};
 }
 
+/* The number ip had when last published (kept across restarts), 0 if none. */
+static __u32 ipc_hint(const struct compiler *c, __be32 ip)
+{
+	struct pol_ipc key = {.ip = ip, .prefix = 32};
+	const struct pol_ipc *h;
+
+	if (!c->in->n_hints)
+		return 0;
+	h = bsearch(&key, c->in->hints, c->in->n_hints, sizeof(key), pol_ipc_cmp);
+	return h ? h->id : 0;
+}
+
 /* Pods that are endpoints of policy: not hostNetwork (they are the node),
  * not finished, with an IPv4 address. */
 static int pod_collect(const struct kube_obj *o, void *ctx)
@@ -120,7 +138,7 @@ static int pod_collect(const struct kube_obj *o, void *ctx)
 			continue;
 		cp->o = o;
 		memcpy(&cp->ip, p->ips[i].addr, 4);
-		cp->id = pol_ids_ref(c->ids, o->ns, p->labels, p->n_labels);
+		cp->id = pol_ids_ref(c->ids, o->ns, p->labels, p->n_labels, ipc_hint(c, cp->ip));
 		if (!cp->id)
 			c->err = -ENOMEM;
 		else
@@ -188,6 +206,8 @@ static void ports_of(struct compiler *c, const struct kube_np_rule *r, const str
 		p->proto = np->proto;
 		p->lo = port;
 		p->hi = np->end_port ? np->end_port : port;
+		if (p->lo == 1 && p->hi == 65535)
+			p->lo = p->hi = 0; /* every port: one entry, not 65535 */
 	}
 }
 
@@ -236,11 +256,34 @@ static void emit_named_out(struct compiler *c, __u32 ep_id, const struct kube_np
 	free(v.v);
 }
 
+static const struct peer_ids *peer_idents(struct compiler *c, const struct kube_np_peer *pe,
+					  const char *pol_ns)
+{
+	struct peer_ids *pi = c->peers.v;
+	__u32 *id;
+
+	for (size_t i = 0; i < c->peers.n; i++)
+		if (pi[i].pe == pe)
+			return &pi[i];
+	if (!(pi = vec_push(c, &c->peers)))
+		return NULL;
+	pi->pe = pe;
+	pi->off = c->idbuf.n;
+	for (size_t h = 0; h < c->ids->size; h++)
+		for (struct pol_ident *e = c->ids->tab[h]; e; e = e->next)
+			if (e->refs && peer_selects(c, pe, pol_ns, e->ns, e->labels, e->n_labels) &&
+			    (id = vec_push(c, &c->idbuf)))
+				*id = e->id;
+	pi->n = c->idbuf.n - pi->off;
+	return pi;
+}
+
 static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			 const struct kube_np_rule *r, const char *pol_ns)
 {
 	struct vec ports = {.elem = sizeof(struct pport)};
 	bool named_out = dir == SL_POL_DIR_OUT && rule_named(r);
+	const struct peer_ids *pi;
 	struct cblock *b;
 
 	ports_of(c, r, dir == SL_POL_DIR_IN ? ep->pod : NULL, false, &ports);
@@ -266,11 +309,10 @@ static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			}
 			continue;
 		}
-		for (size_t h = 0; h < c->ids->size; h++)
-			for (struct pol_ident *e = c->ids->tab[h]; e; e = e->next)
-				if (e->refs &&
-				    peer_selects(c, pe, pol_ns, e->ns, e->labels, e->n_labels))
-					emit(c, ep->ep_id, dir, e->id, ports.v, ports.n);
+		pi = peer_idents(c, pe, pol_ns);
+		for (size_t k = 0; pi && k < pi->n; k++)
+			emit(c, ep->ep_id, dir, ((__u32 *)c->idbuf.v)[pi->off + k], ports.v,
+			     ports.n);
 		if (named_out)
 			emit_named_out(c, ep->ep_id, r, pe, pol_ns);
 	}
@@ -416,7 +458,9 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 			     .pol.elem = sizeof(struct sl_pol_key),
 			     .cidr.elem = sizeof(struct pol_cidr),
 			     .blocks.elem = sizeof(struct cblock),
-			     .bports.elem = sizeof(struct pport)};
+			     .bports.elem = sizeof(struct pport),
+			     .peers.elem = sizeof(struct peer_ids),
+			     .idbuf.elem = sizeof(__u32)};
 
 	memset(out, 0, sizeof(*out));
 	pol_ids_mark(ids);
@@ -443,6 +487,8 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 	free(c.pods.v);
 	free(c.blocks.v);
 	free(c.bports.v);
+	free(c.peers.v);
+	free(c.idbuf.v);
 	if (c.err)
 		pol_state_free(out);
 	return c.err;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Policy identities: a stable number per (namespace, label set), refcounted. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,60 @@ void pol_ids_init(struct pol_ids *t, __u32 first_id)
 	t->next_id = first_id < SL_ID_FIRST ? SL_ID_FIRST : first_id;
 }
 
+static size_t used_slot(const struct pol_ids *t, __u32 id)
+{
+	size_t i = (id * 0x9e3779b1u) & (t->used_size - 1);
+
+	while (t->used[i] && t->used[i] != id)
+		i = (i + 1) & (t->used_size - 1);
+	return i;
+}
+
+static bool id_used(const struct pol_ids *t, __u32 id)
+{
+	return t->used_size && t->used[used_slot(t, id)] == id;
+}
+
+/* Backward-shift deletion keeps every probe chain whole. */
+static void used_del(struct pol_ids *t, __u32 id)
+{
+	size_t i = used_slot(t, id), j = i;
+
+	if (t->used[i] != id)
+		return;
+	for (;;) {
+		t->used[i] = 0;
+		for (;;) {
+			size_t home;
+
+			j = (j + 1) & (t->used_size - 1);
+			if (!t->used[j])
+				return;
+			home = (t->used[j] * 0x9e3779b1u) & (t->used_size - 1);
+			if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j))
+				break;
+		}
+		t->used[i] = t->used[j];
+		i = j;
+	}
+}
+
+/* The used set sized for the table (twice its buckets), filled again. */
+static int used_rebuild(struct pol_ids *t, size_t size)
+{
+	__u32 *used = calloc(size, sizeof(*used));
+
+	if (!used)
+		return -1;
+	free(t->used);
+	t->used = used;
+	t->used_size = size;
+	for (size_t i = 0; i < t->size; i++)
+		for (struct pol_ident *e = t->tab[i]; e; e = e->next)
+			t->used[used_slot(t, e->id)] = e->id;
+	return 0;
+}
+
 static void ident_free(struct pol_ident *e)
 {
 	intern_put(e->ns);
@@ -49,6 +104,7 @@ void pol_ids_fini(struct pol_ids *t)
 	pol_ids_mark(t);
 	pol_ids_sweep(t);
 	free(t->tab);
+	free(t->used);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -68,7 +124,7 @@ static int ids_grow(struct pol_ids *t)
 	free(t->tab);
 	t->tab = tab;
 	t->size = size;
-	return 0;
+	return used_rebuild(t, size * 2);
 }
 
 static struct pol_ident *ident_new(const char *ns, const struct kube_label *sorted, size_t n,
@@ -92,7 +148,7 @@ static struct pol_ident *ident_new(const char *ns, const struct kube_label *sort
 }
 
 struct pol_ident *pol_ids_ref(struct pol_ids *t, const char *ns, const struct kube_label *l,
-			      size_t n)
+			      size_t n, __u32 hint)
 {
 	struct kube_label sorted[n ? n : 1];
 	struct pol_ident *e;
@@ -108,9 +164,16 @@ struct pol_ident *pol_ids_ref(struct pol_ids *t, const char *ns, const struct ku
 	if (!e) {
 		if (t->count >= t->size / 2 && ids_grow(t) < 0)
 			return NULL;
-		if (t->next_id >= SL_ID_CIDR_BASE || !(e = ident_new(ns, sorted, n, h, t->next_id)))
+		bool reuse = hint >= SL_ID_FIRST && hint < SL_ID_CIDR_BASE && !id_used(t, hint);
+		__u32 id = reuse ? hint : t->next_id;
+
+		if (id >= SL_ID_CIDR_BASE || !(e = ident_new(ns, sorted, n, h, id)))
 			return NULL;
-		t->next_id++;
+		if (!reuse)
+			t->next_id++;
+		else if (hint >= t->next_id)
+			t->next_id = hint + 1;
+		t->used[used_slot(t, id)] = id;
 		e->next = t->tab[h & (t->size - 1)];
 		t->tab[h & (t->size - 1)] = e;
 		t->count++;
@@ -139,6 +202,7 @@ void pol_ids_sweep(struct pol_ids *t)
 				continue;
 			}
 			*pp = e->next;
+			used_del(t, e->id);
 			ident_free(e);
 			t->count--;
 		}

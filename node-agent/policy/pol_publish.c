@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Publishes the compiled policy state to the pinned maps by difference. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,7 +202,8 @@ static int ipc_restore(const void *key, const void *val, void *ctx)
 	if (!e)
 		return r->err;
 	*e = (struct pol_ipc){.ip = k->ip, .prefix = k->prefixlen, .id = v->identity};
-	/* new identities never reuse a number the maps still hold */
+	/* fresh identities never take a number the maps still hold; a pod's
+	 * own number is kept (pol_compile's hints) */
 	if (v->identity >= r->p->ids.next_id && v->identity < SL_ID_CIDR_BASE)
 		r->p->ids.next_id = v->identity + 1;
 	return 0;
@@ -302,12 +304,19 @@ struct ep_scan {
 	const struct pol_state *cur;
 };
 
+static int ep_ip_cmp(const void *a, const void *b)
+{
+	const struct pol_ep *x = a, *y = b;
+
+	return x->ip == y->ip ? 0 : ntohl(x->ip) < ntohl(y->ip) ? -1 : 1;
+}
+
+/* The published endpoint of ip (published endpoints are sorted by ip). */
 static const struct pol_ep *ep_find(const struct pol_state *s, __be32 ip)
 {
-	for (size_t i = 0; i < s->n_eps; i++)
-		if (s->eps[i].ip == ip)
-			return &s->eps[i];
-	return NULL;
+	struct pol_ep key = {.ip = ip};
+
+	return s->n_eps ? bsearch(&key, s->eps, s->n_eps, sizeof(key), ep_ip_cmp) : NULL;
 }
 
 static int ep_scan_one(__be32 ip, const struct sl_ep_val *val, void *ctx)
@@ -393,17 +402,24 @@ int pol_pub_sync(struct pol_pub *p, struct pol_input *in, bool force)
 		free(x.eps);
 		return err < 0 ? err : 0;
 	}
+	if (x.n) /* compiled in this order: published endpoints stay sorted */
+		qsort(x.eps, x.n, sizeof(*x.eps), ep_ip_cmp);
 	in->eps = x.eps;
 	in->n_eps = x.n;
+	in->hints = p->cur.ipc;
+	in->n_hints = p->cur.n_ipc;
 	err = pol_compile(&p->ids, in, &ns);
+	in->eps = NULL;
+	in->hints = NULL;
 	if (err < 0) {
 		free(x.eps);
 		return err;
 	}
-	/* allows first: an endpoint never sees its isolation before them */
-	diff_write(p, &ipc_ops, p->cur.ipc, p->cur.n_ipc, ns.ipc, &ns.n_ipc, &ns);
+	/* allows first: an endpoint never sees its isolation before them, and
+	 * an address never maps to an identity whose allows are not written */
 	diff_write(p, &cidr_ops, p->cur.cidr, p->cur.n_cidr, ns.cidr, &ns.n_cidr, &ns);
 	diff_write(p, &pol_ops, p->cur.pol, p->cur.n_pol, ns.pol, &ns.n_pol, &ns);
+	diff_write(p, &ipc_ops, p->cur.ipc, p->cur.n_ipc, ns.ipc, &ns.n_ipc, &ns);
 	eps_publish(p, &ns, x.eps);
 	diff_delete(p, &pol_ops, p->cur.pol, p->cur.n_pol, ns.pol, ns.n_pol);
 	diff_delete(p, &cidr_ops, p->cur.cidr, p->cur.n_cidr, ns.cidr, ns.n_cidr);

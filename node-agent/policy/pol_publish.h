@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Publishes the compiled policy state to the pinned maps: only what changed,
- * allows before isolation, deletes and the generation bump last. */
+ * allows before isolation and addresses, deletes and the generation bump last. */
 #ifndef SLUICE_AGENT_POL_PUBLISH_H
 #define SLUICE_AGENT_POL_PUBLISH_H
 

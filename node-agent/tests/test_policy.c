@@ -80,16 +80,22 @@ static void world_fini(struct world *w)
 	kube_store_fini(&w->nodes);
 }
 
-static void compile(struct world *w)
+/* Compiles w; with hints, the IP cache of an earlier compile (a restart). */
+static void compile_hinted(struct world *w, const struct pol_ipc *hints, size_t n_hints)
 {
 	struct pol_ep eps[2] = {{.ip = inet_addr("10.244.1.10"), .ep_id = EP_XA},
 				{.ip = inet_addr("10.244.1.11"), .ep_id = EP_XB}};
 	struct pol_input in = {
-	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2,
+	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2, hints, n_hints,
 	};
 
 	pol_state_free(&w->st);
 	CHECK_INT(pol_compile(&w->ids, &in, &w->st), 0);
+}
+
+static void compile(struct world *w)
+{
+	compile_hinted(w, NULL, 0);
 }
 
 static __u32 ident_of(const struct world *w, const char *ip)
@@ -215,6 +221,29 @@ static void test_identities(void)
 		compile(&w);
 		CHECK(ident_of(&w, "10.244.2.10") != ya); /* a new number, never reused */
 	}
+	UNIT_CASE("a restarted agent keeps each pod's number from the IP cache it finds");
+	{
+		size_t n = w.st.n_ipc;
+		struct pol_ipc *old = malloc(n * sizeof(*old));
+		__u32 xa = ident_of(&w, "10.244.1.10"), xb = ident_of(&w, "10.244.1.11");
+
+		memcpy(old, w.st.ipc, n * sizeof(*old));
+		pol_ids_fini(&w.ids);
+		pol_ids_init(&w.ids, SL_ID_FIRST);
+		compile_hinted(&w, old, n);
+		CHECK_INT(ident_of(&w, "10.244.1.10"), xa);
+		CHECK_INT(ident_of(&w, "10.244.1.11"), xb);
+		UNIT_CASE(
+		    "a number claimed by a label set already keeps it; the other gets a new one");
+		old[0].id = old[1].id; /* both pods of x claim one number */
+		pol_ids_fini(&w.ids);
+		pol_ids_init(&w.ids, SL_ID_FIRST);
+		compile_hinted(&w, old, n);
+		CHECK(ident_of(&w, "10.244.1.10") != ident_of(&w, "10.244.1.11"));
+		CHECK(ident_of(&w, "10.244.1.10") == old[1].id ||
+		      ident_of(&w, "10.244.1.11") == old[1].id);
+		free(old);
+	}
 	world_fini(&w);
 }
 
@@ -279,6 +308,13 @@ static void test_peers_and_ports(void)
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
 	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
 	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 3);
+	UNIT_CASE("endPort over every port is one entry");
+	put(&w.pols, KUBE_NETPOL,
+	    NP("p",
+	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":1,\"endPort\":65535}]}]}"));
+	compile(&w);
+	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 0));
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 1);
 
 	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
 	put(&w.pols, KUBE_NETPOL,
