@@ -138,6 +138,8 @@ $(B)/sluice-agent: $(call obj,node-agent/agent/main.c) $(AGENT_OBJS) $(AGENT_LIB
 UNIT_TESTS := $(patsubst cni/tests/%.c,$(B)/tests/cni_%,$(wildcard cni/tests/test_*.c)) \
 	$(patsubst node-agent/tests/%.c,$(B)/tests/agent_%,$(wildcard node-agent/tests/test_*.c))
 BPF_TESTS := $(patsubst bpf/tests/%.c,$(B)/tests/bpf_%,$(wildcard bpf/tests/test_*.c))
+# The e2e suites' own models (Python, no root), run with the unit tests.
+PY_TESTS := $(wildcard e2e/*/test_*.py)
 
 $(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,TEST,$@)
@@ -257,10 +259,10 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory unit-san
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
-	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS) $(PY_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
 
 unit: $(UNIT_TESTS)
-	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS)" "" ""
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS) $(PY_TESTS)" "" ""
 
 bpf-test: $(BPF_TESTS)
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "" "$(BPF_TESTS)" ""

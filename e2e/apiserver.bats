@@ -227,6 +227,35 @@ mkns() { req POST /api/v1/namespaces "{\"metadata\":{\"name\":\"$1\"}}" && [ "$C
 	[ "$status" -eq 0 ]
 }
 
+@test "NetworkPolicy: policyTypes and protocol defaulted as SetDefaults_NetworkPolicy, bad rules 422" {
+	mkns np
+	# empty policyTypes is defaulted like an absent one; egress rules add Egress
+	req POST /apis/networking.k8s.io/v1/namespaces/np/networkpolicies \
+		'{"metadata":{"name":"e"},"spec":{"podSelector":{},"policyTypes":[],"egress":[{"ports":[{"port":80},{"port":"serve-81-udp","protocol":"UDP"}]}]}}'
+	[ "$CODE" = 201 ]
+	jq -e '.spec.policyTypes == ["Ingress","Egress"] and .spec.egress[0].ports[0].protocol == "TCP"
+		and .spec.egress[0].ports[1].protocol == "UDP"' <<<"$BODY"
+	req POST /apis/networking.k8s.io/v1/namespaces/np/networkpolicies \
+		'{"metadata":{"name":"eg"},"spec":{"podSelector":{},"policyTypes":["Egress"]}}'
+	[ "$CODE" = 201 ]
+	jq -e '.spec.policyTypes == ["Egress"]' <<<"$BODY"
+	local bad
+	for bad in '{"podSelector":{},"policyTypes":["Sideways"]}' \
+		'{"podSelector":{},"ingress":[{"ports":[{"port":80,"protocol":"ICMP"}]}]}' \
+		'{"podSelector":{},"ingress":[{"ports":[{"port":81,"endPort":80}]}]}' \
+		'{"podSelector":{},"ingress":[{"ports":[{"port":"http","endPort":90}]}]}' \
+		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/33"}}]}]}' \
+		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8","except":["11.0.0.0/16"]}}]}]}' \
+		'{"podSelector":{},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8"},"podSelector":{}}]}]}' \
+		'{"podSelector":{},"egress":[{"to":[{}]}]}' \
+		'{"podSelector":{"matchLabels":{"ns":true}}}' \
+		'{"podSelector":{},"ingress":[{"from":[{"namespaceSelector":{"matchExpressions":[{"key":"ns","operator":"In"}]}}]}]}'; do
+		req POST /apis/networking.k8s.io/v1/namespaces/np/networkpolicies "{\"metadata\":{\"name\":\"bad\"},\"spec\":$bad}"
+		[ "$CODE" = 422 ] || { echo "accepted: $bad"; return 1; }
+		jq -e '.reason == "Invalid"' <<<"$BODY"
+	done
+}
+
 @test "REST: 409 AlreadyExists, generateName, PUT conflicts, no-op patch, 422, 404" {
 	mkns rest
 	req POST /api/v1/namespaces/rest/services "$(svc rest a)"

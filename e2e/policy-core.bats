@@ -114,7 +114,10 @@ unreachable() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL
 
 @test "(policy) a policy that cannot be enforced as written isolates what it selects and is reported" {
 	A1=$(cluster_pod_ip 1 a1)
-	netpol <<<'{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"bad","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8","except":["192.168.0.0/16"]}}]}]}}'
+	# The API rejects an except outside its cidr, as the real server's validation
+	# does: stored raw, as an object written before that validation would be.
+	echo '{"objects":[{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"bad","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"policyTypes":["Ingress"],"ingress":[{"from":[{"ipBlock":{"cidr":"10.0.0.0/8","except":["192.168.0.0/16"]}}]}]}}]}' >"$BATS_TEST_TMPDIR/bad.json"
+	apiserver_objects "$BATS_TEST_TMPDIR/bad.json" >/dev/null
 	unreachable "$(ns_of 1 c1)" "http://$A1:8080/"
 	run on_node 1 agent_status
 	echo "$output" | jq -e '.policy.invalidPolicies == 1 and .policy.invalid[0].name == "bad"'

@@ -179,6 +179,103 @@ def validate_ports(ports, field, causes, need_port=True):
                            f'Unsupported value: "{proto}": supported values: "SCTP", "TCP", "UDP"'))
 
 
+def validate_netpol_port(p, field, causes):
+    """NetworkPolicyPort (ValidateNetworkPolicyPort): protocol, port, endPort."""
+    if p.get("protocol", "TCP") not in ("TCP", "UDP", "SCTP"):
+        causes.append((f"{field}.protocol", f'Unsupported value: "{p.get("protocol")}": '
+                                            'supported values: "SCTP", "TCP", "UDP"'))
+    port, end = p.get("port"), p.get("endPort")
+    if isinstance(port, int) and not isinstance(port, bool):
+        if not 1 <= port <= 65535:
+            causes.append((f"{field}.port", f"Invalid value: {port}: must be between 1 and 65535, inclusive"))
+        if end is not None and (not isinstance(end, int) or not port <= end <= 65535):
+            causes.append((f"{field}.endPort", f"Invalid value: {end}: must be greater than or equal to port"))
+    elif isinstance(port, str):
+        if not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", port) or len(port) > 15 or \
+                not re.search(r"[a-z]", port):
+            causes.append((f"{field}.port", f'Invalid value: "{port}": must be an IANA_SVC_NAME'))
+        if end is not None:
+            causes.append((f"{field}.endPort", "Invalid value: may not be specified when port is non-numeric"))
+    elif port is None:
+        if end is not None:
+            causes.append((f"{field}.endPort", "Invalid value: may not be specified when port is not specified"))
+    else:
+        causes.append((f"{field}.port", "Invalid value: must be an integer or a port name"))
+
+
+def validate_netpol_peer(peer, field, causes):
+    """NetworkPolicyPeer: exactly ipBlock, or one or both selectors; cidr and except."""
+    if not isinstance(peer, dict):
+        causes.append((field, "Invalid value: must be an object"))
+        return
+    sels = [k for k in ("podSelector", "namespaceSelector") if peer.get(k) is not None]
+    block = peer.get("ipBlock")
+    if block is None and not sels:
+        causes.append((field, "Required value: must specify a peer"))
+        return
+    if block is not None and sels:
+        causes.append((field, "Forbidden: may not specify more than 1 peer type"))
+        return
+    for k in sels:
+        validate_selector(peer[k], f"{field}.{k}", causes)
+    if block is None:
+        return
+    try:
+        net = ipaddress.ip_network(block.get("cidr"), strict=False)
+    except (TypeError, ValueError):
+        causes.append((f"{field}.ipBlock.cidr", f'Invalid value: "{block.get("cidr")}": must be a valid CIDR'))
+        return
+    for i, e in enumerate(block.get("except") or []):
+        try:
+            ex = ipaddress.ip_network(e, strict=False)
+        except (TypeError, ValueError):
+            causes.append((f"{field}.ipBlock.except[{i}]", f'Invalid value: "{e}": must be a valid CIDR'))
+            continue
+        if ex.version != net.version or not ex.subnet_of(net) or ex.prefixlen <= net.prefixlen:
+            causes.append((f"{field}.ipBlock.except[{i}]", f'Invalid value: "{e}": must be a strict '
+                                                            "subset of `cidr`"))
+
+
+def validate_selector(sel, field, causes):
+    """A LabelSelector: string label values, known operators (ValidateLabelSelector)."""
+    if sel is None:
+        return
+    if not isinstance(sel, dict):
+        causes.append((field, "Invalid value: must be an object"))
+        return
+    ml = sel.get("matchLabels") or {}
+    if not isinstance(ml, dict) or not all(isinstance(v, str) for v in ml.values()):
+        causes.append((f"{field}.matchLabels", "Invalid value: must be a map of strings"))
+    for i, req in enumerate(sel.get("matchExpressions") or []):
+        op = req.get("operator") if isinstance(req, dict) else None
+        vals = req.get("values") or [] if isinstance(req, dict) else []
+        f = f"{field}.matchExpressions[{i}]"
+        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
+            causes.append((f"{f}.operator", f'Invalid value: "{op}": not a valid selector operator'))
+        elif not all(isinstance(v, str) for v in vals) or (op in ("In", "NotIn")) != bool(vals):
+            causes.append((f"{f}.values", "Invalid value: values must be strings, non-empty "
+                                          "exactly for In and NotIn"))
+
+
+def validate_netpol(spec, causes):
+    """ValidateNetworkPolicySpec, the parts a datapath depends on."""
+    validate_selector(spec.get("podSelector"), "spec.podSelector", causes)
+    for i, t in enumerate(spec.get("policyTypes") or []):
+        if t not in ("Ingress", "Egress"):
+            causes.append((f"spec.policyTypes[{i}]", f'Unsupported value: "{t}": supported values: '
+                                                     '"Egress", "Ingress"'))
+    for kind, peers in (("ingress", "from"), ("egress", "to")):
+        for i, rule in enumerate(spec.get(kind) or []):
+            if not isinstance(rule, dict):
+                causes.append((f"spec.{kind}[{i}]", "Invalid value: must be an object"))
+                continue
+            for j, p in enumerate(rule.get("ports") or []):
+                validate_netpol_port(p if isinstance(p, dict) else {"port": []},
+                                     f"spec.{kind}[{i}].ports[{j}]", causes)
+            for j, pe in enumerate(rule.get(peers) or []):
+                validate_netpol_peer(pe, f"spec.{kind}[{i}].{peers}[{j}]", causes)
+
+
 def validate(rt, obj):
     """Raises Invalid with every problem found (as the real server lists causes)."""
     causes = []
@@ -211,6 +308,8 @@ def validate(rt, obj):
     elif rt.kind == "NetworkPolicy":
         if not isinstance(spec, dict) or not isinstance(spec.get("podSelector", {}), dict):
             causes.append(("spec.podSelector", "Required value"))
+        else:
+            validate_netpol(spec, causes)
     elif rt.kind == "Pod":
         if spec is not None and not isinstance(spec, dict):
             causes.append(("spec", "Invalid value: must be an object"))
@@ -342,7 +441,7 @@ def default_object(rt, obj, old, alloc):
     elif rt.kind == "NetworkPolicy":
         spec = obj.setdefault("spec", {})
         spec.setdefault("podSelector", {})
-        if "policyTypes" not in spec:
+        if not spec.get("policyTypes"):  # len == 0, as SetDefaults_NetworkPolicy tests
             spec["policyTypes"] = ["Ingress"] + (["Egress"] if spec.get("egress") else [])
         for rule in (spec.get("ingress") or []) + (spec.get("egress") or []):
             for p in (rule.get("ports") or []) if isinstance(rule, dict) else []:
