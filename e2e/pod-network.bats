@@ -197,3 +197,28 @@ pin_gateway_neigh() {
 	pod_del 4
 	[ "$status" -eq 0 ]
 }
+
+@test "(agent) a replaced endpoint map is rebuilt from the plugin's state files and the pods move to the new program" {
+	local map_id pinned veth
+	map_id=$(bpftool -j map show pinned "$SL_PIN/sl_ep4" | jq .id)
+	run agent_stop
+	[ "$output" = 0 ]
+	# What an ABI change does to the map: the agent finds it gone and makes a new one.
+	rm "$SL_PIN/sl_ep4"
+	agent_start
+	[ "$(bpftool -j map show pinned "$SL_PIN/sl_ep4" | jq .id)" != "$map_id" ]
+	grep -q 'Restored 3 endpoint entries from the CNI state files' "$SL_AGENT_LOG"
+	run agent_status
+	jq -e '.ready == true and .endpoints == 3' <<<"$output"
+	# Every pod now runs the program that reads the new map.
+	pinned=$(bpftool -j prog show pinned "$SL_PIN/sl_from_pod" | jq .id)
+	for i in 1 2 3; do
+		veth=$(pod_host_veth "$i")
+		node_exec bpftool -j net show dev "$veth" |
+			jq -e --argjson id "$pinned" '[.[0].tc[] | select((.kind | test("ingress")) and .id == $id)] | length == 1'
+	done
+	run ns_ping "$(pod_ns 2)" "$(pod_ip 1)"
+	[ "$status" -eq 0 ]
+	run http_get "$(pod_ns 3)" "http://$(pod_ip 1):$SL_HTTP_PORT/cgi-bin/ip"
+	[ "$output" = "$(pod_ip 3)" ]
+}

@@ -16,6 +16,7 @@
 #include "healthz.h"
 #include "loop.h"
 #include "log.h"
+#include "ep_restore.h"
 #include "reattach.h"
 
 #define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
@@ -216,6 +217,7 @@ static int datapath_setup(const struct config *c)
 {
 	struct dp_pin_report rep = {};
 	struct reattach_stats moved;
+	struct ep_restore_stats back;
 	char err[512];
 	int r;
 
@@ -234,6 +236,13 @@ static int datapath_setup(const struct config *c)
 	r = sock_lb_attach(c);
 	if (r < 0)
 		return r;
+	r = endpoints_restore(c->pin_dir, c->cni_state_dir, &back);
+	if (r < 0)
+		log_warn_errno(r, "Failed to restore endpoint entries from '%s'", c->cni_state_dir);
+	else if (back.restored || back.failed)
+		log_info("Restored %d endpoint entries from the CNI state files (%d failed, %d "
+			 "stale files skipped)",
+			 back.restored, back.failed, back.stale);
 	r = endpoints_reattach(c->pin_dir, &moved);
 	if (r < 0)
 		log_warn_errno(r, "Failed to re-attach existing pods to the new program");

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rebuilding the endpoint map from the CNI plugin's state files after it was replaced. */
+#ifndef SLUICE_AGENT_EP_RESTORE_H
+#define SLUICE_AGENT_EP_RESTORE_H
+
+struct ep_restore_stats {
+	int restored; /* addresses written back into sl_ep4 */
+	int stale;    /* state files whose veth is gone or runs no sluice program */
+	int failed;   /* writes refused (map full) */
+};
+
+/* For every attachment the plugin recorded under state_dir whose host veth
+ * (same ifindex and name, in the caller's netns) still runs sl_from_pod,
+ * writes the sl_ep4 entries of the addresses the map lacks: after a pinned
+ * sl_ep4 was replaced (ABI change) or removed, running pods get their
+ * entries back. Entries already present are left alone. */
+int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st);
+
+#endif
