@@ -79,6 +79,7 @@ unreachable() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL
 	A1=$(cluster_pod_ip 1 a1)
 	netpol <<<'{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"ingress":[{"from":[{"podSelector":{"matchLabels":{"pod":"c2"}}}]}]}}'
 	unreachable "$(ns_of 1 c1)" "http://$A1:8080/"
+	# shellcheck disable=SC2016 # the node's own SL_PIN, expanded by its shell
 	pin=$(on_node 1 sh -c 'echo $SL_PIN')
 	before=$(bpftool -j map dump pinned "$pin/sl_ipcache4" | jq -c 'sort_by(.key)')
 	on_node 1 agent_stop

@@ -63,10 +63,12 @@ answers_are() { [ "$(answers "$1" "$2" "$3")" = "$4" ]; }
 
 # reachable NS URL WANT: eventually (15 s, the agents publish asynchronously)
 # a request answers WANT.
+# shellcheck disable=SC2016 # $1..$3 are the inner sh's arguments
 reachable() { wait_for 15 sh -c '[ "$(timeout 5 nsenter --net=/run/netns/$1 '"$SL_BUSYBOX"' wget -q -O - "$2")" = "$3" ]' _ "$1" "$2" "$3"; }
 # reachable_any NS URL: eventually some answer.
 reachable_any() { wait_for 15 nsenter --net="/run/netns/$1" timeout 5 "$SL_BUSYBOX" wget -q -O /dev/null "$2"; }
 # unreachable NS URL: eventually a request fails.
+# shellcheck disable=SC2016 # $1, $2 are the inner sh's arguments
 unreachable() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL_BUSYBOX"' wget -q -O /dev/null "$2"' _ "$1" "$2"; }
 
 # hex_bytes A.B.C.D: the address as bpftool shows key bytes, a JSON array.

@@ -19,8 +19,8 @@ declare -F cluster_vars >/dev/null || . "$SL_REPO/e2e/lib/cluster.bash"
 # SPEC_JSON is merged into spec (sessionAffinity, type, ...), "labels" into
 # metadata.labels. Prints the ClusterIP.
 svc_apply() {
-	local name=$1 ports=$2 extra=${3:-'{}'} obj
-	obj=$(jq -cn --arg n "$name" --argjson p "$ports" --argjson x "$extra" '{
+	local name=$1 ports=$2 spec=${3:-'{}'} obj
+	obj=$(jq -cn --arg n "$name" --argjson p "$ports" --argjson x "$spec" '{
 		apiVersion: "v1", kind: "Service",
 		metadata: ({name: $n, namespace: "default"} + (if $x.labels then {labels: $x.labels} else {} end)),
 		spec: ({type: "ClusterIP", selector: {app: $n}, ports: $p} + ($x | del(.labels)))}')
