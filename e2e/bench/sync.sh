@@ -101,10 +101,13 @@ change_latency() {
 
 # ep_flags IP: "identity flags" of IP's sl_ep4 entry.
 ep_flags() {
-	local IFS=. k
+	local IFS=. k v
 	read -r -a k <<<"$1"
-	bpftool -j map lookup pinned "$SL_PIN/sl_ep4" key "${k[@]}" 2>/dev/null |
-		jq -r '.value | map(tonumber) | "\(.[8] + .[9] * 256 + .[10] * 65536) \(.[12])"'
+	unset IFS
+	mapfile -t v < <(bpftool -j map lookup pinned "$SL_PIN/sl_ep4" key "${k[@]}" 2>/dev/null |
+		jq -r '.value[]')
+	[ "${#v[@]}" -ge 16 ] || return 1
+	echo "$((v[8] + v[9] * 256 + v[10] * 65536)) $((v[12]))"
 }
 
 # policy_latency N: a local endpoint for svc-S/2's first pod (written into
