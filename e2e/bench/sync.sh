@@ -27,6 +27,7 @@ TARGET_SYNC_MS=3000
 TARGET_RSS_KB=$((40 * 1024))
 OUT_NAME=sync.json
 if [ "$PODS" = 1 ]; then
+	export SL_API_READY_SECS=${SL_API_READY_SECS:-60} # a 120k-object preload
 	NS_LIST=$(seq -f 'pns-%g' 0 $((NSS - 1)) | paste -sd,)
 	NS=pns-$((S / 2 % NSS)) # the namespace of svc-S/2, labelled by change_latency
 	TARGET_RSS_KB=$((64 * 1024))
