@@ -157,6 +157,12 @@ $(B)/tests/bpf_%: bpf/tests/%.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SK
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
+# The policy publisher on real pinned maps: the agent's objects linked in.
+$(B)/tests/bpf_test_pol_publish: bpf/tests/test_pol_publish.c $(wildcard bpf/tests/*.h) $(AGENT_OBJS) $(AGENT_LIBS) $(BPF_SKELS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $< $(AGENT_OBJS) $(AGENT_LIBS) $(LDLIBS) -o $@
+
 # Benchmarks of the datapath: built like the BPF tests, never run by make test.
 $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)

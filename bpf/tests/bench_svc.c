@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* ns per packet of sl_from_pod's service paths (conntrack hit, new flow,
- * reject) with 1, 10k and 100k services in sl_svc4, by BPF_PROG_TEST_RUN.
- * Root; runs in a private network namespace. Usage: bpf_bench_svc [out.json] */
+ * reject) with 1, 10k and 100k services in sl_svc4, and of the same paths
+ * with NetworkPolicy on the backend (0, 1, 100 and 10k allows), by
+ * BPF_PROG_TEST_RUN. Root; runs in a private network namespace.
+ * Usage: bpf_bench_svc [out.json] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -51,8 +53,11 @@ struct tcp_pkt {
 } __attribute__((packed));
 
 struct fds {
-	int prog, ep, svc, be, revnat, ct;
+	int prog, ep, svc, be, revnat, ct, ipc, pol, cfg;
 };
+
+#define ID_CLIENT 256 /* pod A's identity in the policy rounds */
+#define ID_SERVER 257
 
 /* What one row of the table measures. */
 struct bench_case {
@@ -142,6 +147,51 @@ static int services_fill(const struct fds *f, int n)
 	return err;
 }
 
+/* NetworkPolicy in force in the cluster; the backend pod B is isolated for
+ * ingress with n allows (n > 0), the last two admitting A on 8080/TCP (the
+ * service's backend port) and 80/TCP (pod_to_pod); the others name other
+ * identities and ports, as a busy endpoint's would.
+ * n == 0: policies exist but none selects B (what an unpoliced pod pays). */
+static int policy_fill(const struct fds *f, int n)
+{
+	__u32 ep_b = if_nametoindex("hb");
+	struct sl_polcfg_val cfg = {.flags = SL_POLCFG_F_ACTIVE, .gen = 1};
+	struct sl_ipcache_key ka = {.prefixlen = 32, .ip = IP_A},
+			      kb = {.prefixlen = 32, .ip = IP_B};
+	struct sl_ipcache_val va = {.identity = ID_CLIENT}, vb = {.identity = ID_SERVER};
+	struct sl_ep_val a = {.ifindex = if_nametoindex("ha"), .identity = ID_CLIENT},
+			 b = {.ifindex = ep_b, .identity = ID_SERVER};
+	int err;
+
+	a.ep_id = a.ifindex;
+	b.ep_id = ep_b;
+	b.flags = n ? SL_EP_F_ISO_IN : 0;
+	memcpy(a.pod_mac, mac_a, 6);
+	memcpy(a.host_mac, host_a, 6);
+	memcpy(b.pod_mac, mac_b, 6);
+	memcpy(b.host_mac, host_b, 6);
+	if (bpf_map_update_elem(f->ipc, &ka, &va, BPF_ANY) ||
+	    bpf_map_update_elem(f->ipc, &kb, &vb, BPF_ANY) ||
+	    bpf_map_update_elem(f->cfg, &(__u32){0}, &cfg, BPF_ANY))
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		bool mine = i >= n - 2;
+		struct sl_pol_key k = {.ep_id = ep_b,
+				       .peer = mine ? ID_CLIENT : ID_SERVER + 1 + i / 8,
+				       .dport =
+					   htons(mine ? (i == n - 1 ? 8080 : 80) : 1000 + i % 8),
+				       .proto = IPPROTO_TCP,
+				       .dir = SL_POL_DIR_IN};
+		struct sl_pol_val v = {};
+
+		if (bpf_map_update_elem(f->pol, &k, &v, BPF_ANY))
+			return -errno;
+	}
+	if ((err = dp_ep_update(f->ep, IP_A, &a)) || (err = dp_ep_update(f->ep, IP_B, &b)))
+		return err;
+	return 0;
+}
+
 /* Average ns per packet over RUNS single runs: every run starts from the
  * original packet (a repeat would run on the rewritten one). */
 static int case_measure(const struct fds *f, const struct bench_case *c, double *ns)
@@ -202,8 +252,10 @@ static int overhead_measure(const struct fds *f, double *ns)
 	return 0;
 }
 
-static int round_run(int n_svc, const struct bench_case *cases, int n_cases, double *res,
-		     double *overhead)
+/* One round on a fresh object: n_svc services, then (n_rules >= 0) the
+ * policy of policy_fill, then each case and the harness. */
+static int round_run(int n_svc, int n_rules, const struct bench_case *cases, int n_cases,
+		     double *res, double *overhead)
 {
 	struct sl_pod *skel = sl_pod__open();
 	struct bpf_map *map;
@@ -223,8 +275,13 @@ static int round_run(int n_svc, const struct bench_case *cases, int n_cases, dou
 	    .be = bpf_map__fd(skel->maps.sl_be4),
 	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
+	    .pol = bpf_map__fd(skel->maps.sl_pol),
+	    .cfg = bpf_map__fd(skel->maps.sl_polcfg),
 	};
 	err = services_fill(&f, n_svc);
+	if (!err && n_rules >= 0)
+		err = policy_fill(&f, n_rules);
 	for (int i = 0; !err && i < n_cases; i++)
 		err = case_measure(&f, &cases[i], &res[i]);
 	if (!err)
@@ -234,43 +291,66 @@ out_destroy:
 	return err;
 }
 
+static void table_print(const char *what, const int *rows, int n_rows,
+			const struct bench_case *cases, int n_cases, double res[][8],
+			const double *overhead)
+{
+	printf("%-10s", what);
+	for (int c = 0; c < n_cases; c++)
+		printf(" %12s", cases[c].name);
+	printf(" %12s\n", "harness");
+	for (int s = 0; s < n_rows; s++) {
+		printf("%-10d", rows[s]);
+		for (int c = 0; c < n_cases; c++)
+			printf(" %12.1f", res[s][c]);
+		printf(" %12.1f\n", overhead[s]);
+	}
+}
+
+static void json_rows(FILE *json, const char *what, const int *rows, int n_rows,
+		      const struct bench_case *cases, int n_cases, double res[][8],
+		      const double *overhead)
+{
+	for (int s = 0; s < n_rows; s++) {
+		fprintf(json, "%s{\"%s\":%d", s ? "," : "", what, rows[s]);
+		for (int c = 0; c < n_cases; c++)
+			fprintf(json, ",\"%s\":%.1f", cases[c].name, res[s][c]);
+		fprintf(json, ",\"harness\":%.1f,\"ct_hit_net\":%.1f}", overhead[s],
+			res[s][0] - overhead[s]);
+	}
+}
+
 int main(int argc, char **argv)
 {
-	static const int sizes[] = {1, 10000, 100000};
+	static const int sizes[] = {1, 10000, 100000}, rules[] = {0, 100, 10000};
 	const struct bench_case cases[] = {
 	    {"ct_hit", htonl(VIP_BASE + 1), 0x10, TC_ACT_REDIRECT},
 	    {"new_flow", htonl(VIP_BASE + 1), 0x02, TC_ACT_REDIRECT},
 	    {"reject", VIP_REJECT, 0x02, TC_ACT_REDIRECT},
 	    {"pod_to_pod", IP_B, 0x10, TC_ACT_REDIRECT},
 	};
-	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3 };
-	double res[N_SIZES][N_CASES], overhead[N_SIZES];
+	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3, N_RULES = 3 };
+	double res[N_SIZES][8], overhead[N_SIZES], pres[N_RULES][8], poverhead[N_RULES];
 	FILE *json = NULL;
-	int err;
+	int err = 0;
 
 	if (bpf_test_enter("bpf_bench_svc", netns_setup,
 			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	for (int s = 0; s < N_SIZES; s++) {
-		err = round_run(sizes[s], cases, N_CASES, res[s], &overhead[s]);
-		if (err) {
-			fprintf(stderr, "bench with %d services failed: %s\n", sizes[s],
-				strerror(-err));
-			return 1;
-		}
+	for (int s = 0; !err && s < N_SIZES; s++)
+		err = round_run(sizes[s], -1, cases, N_CASES, res[s], &overhead[s]);
+	for (int s = 0; !err && s < N_RULES; s++)
+		err = round_run(1, rules[s], cases, N_CASES, pres[s], &poverhead[s]);
+	if (err) {
+		fprintf(stderr, "bench failed: %s\n", strerror(-err));
+		return 1;
 	}
 
 	printf("sl_from_pod, ns/packet (BPF_PROG_TEST_RUN, mean of %d runs)\n", RUNS);
-	printf("%-10s", "services");
-	for (int c = 0; c < N_CASES; c++)
-		printf(" %12s", cases[c].name);
-	printf(" %12s\n", "harness");
-	for (int s = 0; s < N_SIZES; s++) {
-		printf("%-10d", sizes[s]);
-		for (int c = 0; c < N_CASES; c++)
-			printf(" %12.1f", res[s][c]);
-		printf(" %12.1f\n", overhead[s]);
-	}
+	table_print("services", sizes, N_SIZES, cases, N_CASES, res, overhead);
+	printf("with NetworkPolicy (1 service; the backend isolated for ingress with N "
+	       "allows; 0: policies exist, none selects it)\n");
+	table_print("allows", rules, N_RULES, cases, N_CASES, pres, poverhead);
 	printf("harness: the timing cost of a single run, included in every column\n");
 	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
 		fprintf(stderr, "cannot write %s: %s\n", argv[1], strerror(errno));
@@ -281,13 +361,9 @@ int main(int argc, char **argv)
 		    json,
 		    "{\"unit\":\"ns/packet\",\"runs\":%d,\"target_ct_hit_ns\":150,\"results\":[",
 		    RUNS);
-		for (int s = 0; s < N_SIZES; s++) {
-			fprintf(json, "%s{\"services\":%d", s ? "," : "", sizes[s]);
-			for (int c = 0; c < N_CASES; c++)
-				fprintf(json, ",\"%s\":%.1f", cases[c].name, res[s][c]);
-			fprintf(json, ",\"harness\":%.1f", overhead[s]);
-			fprintf(json, "}");
-		}
+		json_rows(json, "services", sizes, N_SIZES, cases, N_CASES, res, overhead);
+		fprintf(json, "],\"policy\":[");
+		json_rows(json, "allows", rules, N_RULES, cases, N_CASES, pres, poverhead);
 		fprintf(json, "]}\n");
 		fclose(json);
 	}

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
 """Writes N Services + N EndpointSlices (M endpoints each) as a --preload JSON
-list, or as a /_sluice/objects body (--wrap)."""
+list, or as a /_sluice/objects body (--wrap); with --pods, the Pod behind
+every endpoint, and with --policies, K NetworkPolicies with pod and
+namespace selectors."""
 
 import argparse
 import ipaddress
@@ -48,6 +50,44 @@ def objects(n, m, namespaces, prefix, start=0, ip_base=None, ep_octet=244, with_
     return out
 
 
+def pods(n, m, namespaces, prefix, ep_octet=244):
+    """The Pod behind each endpoint of objects(): same name, namespace and IP."""
+    out = []
+    for i in range(n):
+        ns = namespaces[i % len(namespaces)]
+        for j in range(m):
+            k = i * m + j
+            ip = f"10.{ep_octet + (k >> 16) % 8}.{(k >> 8) & 255}.{k & 255}"
+            out.append({
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": f"{prefix}{i}-{j}", "namespace": ns,
+                             "labels": {"app": f"{prefix}{i}", "tier": f"t{j}"}},
+                "spec": {"nodeName": f"node-{j % 3}",
+                         "containers": [{"name": "c", "ports": [
+                             {"name": "http", "containerPort": 8080, "protocol": "TCP"}]}]},
+                "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]}})
+    return out
+
+
+def policies(k, n, namespaces, prefix):
+    """K NetworkPolicies: policy p selects app=<service p>'s pods and admits
+    tier t0 pods of namespaces labelled team=<p % 10> and its own app on 8080."""
+    out = []
+    for p in range(k):
+        i = p % max(n, 1)
+        out.append({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": f"pol-{p}", "namespace": namespaces[i % len(namespaces)]},
+            "spec": {"podSelector": {"matchLabels": {"app": f"{prefix}{i}"}},
+                     "policyTypes": ["Ingress"],
+                     "ingress": [{"from": [
+                         {"namespaceSelector": {"matchLabels": {"team": f"t{p % 10}"}},
+                          "podSelector": {"matchLabels": {"tier": "t0"}}},
+                         {"podSelector": {"matchLabels": {"app": f"{prefix}{i}"}}}],
+                         "ports": [{"port": 8080, "protocol": "TCP"}]}]}})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-n", "--services", type=int, default=10000)
@@ -64,6 +104,8 @@ def main():
     ap.add_argument("--no-namespaces", action="store_true", help="no Namespace objects")
     ap.add_argument("--wrap", action="store_true",
                     help='write {"objects": [...]} for POST /_sluice/objects')
+    ap.add_argument("--pods", action="store_true", help="the Pod behind every endpoint")
+    ap.add_argument("--policies", type=int, default=0, help="NetworkPolicies to add")
     ap.add_argument("-o", "--out", default="-")
     a = ap.parse_args()
     nss = [x for x in a.namespaces.split(",") if x]
@@ -71,6 +113,16 @@ def main():
         ap.error("need services >= 0, 0 <= endpoints <= 1000 and one namespace")
     objs = objects(a.services, a.endpoints, nss, a.prefix, a.start, a.cluster_ip_base,
                    a.endpoint_octet, not a.no_namespaces)
+    if a.pods or a.policies:
+        for o in objs:  # what namespaceSelectors select on
+            if o["kind"] == "Namespace":
+                idx = nss.index(o["metadata"]["name"])
+                o["metadata"]["labels"] = {"kubernetes.io/metadata.name": o["metadata"]["name"],
+                                           "team": f"t{idx % 10}"}
+    if a.pods:
+        objs += pods(a.services, a.endpoints, nss, a.prefix, a.endpoint_octet)
+    if a.policies:
+        objs += policies(a.policies, a.services, nss, a.prefix)
     data = json.dumps({"objects": objs} if a.wrap else objs, separators=(",", ":"))
     if a.out == "-":
         sys.stdout.write(data)

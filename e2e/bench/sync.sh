@@ -4,7 +4,12 @@
 # and S EndpointSlices (E endpoints each): time from agent start to every
 # resource synced, the agent's peak RSS, the stand-in's own serving time, and
 # the time from one change (kubectl label of a Service) to the agent seeing it.
-# Usage: sync.sh OUTDIR   (env: S=10000 E=5 RUNS=1). Writes OUTDIR/sync.json.
+# With PODS=1 the Pod behind every endpoint is preloaded too, spread with the
+# Services over NSS namespaces, plus POLICIES NetworkPolicies (pod and
+# namespace selectors), and the time from a policy write to the agent having
+# applied it to a local endpoint (sl_ep4 isolation flag) is measured.
+# Usage: sync.sh OUTDIR   (env: S=10000 E=5 PODS=0 NSS=1 POLICIES=0).
+# Writes OUTDIR/sync.json (OUTDIR/sync-policy.json with PODS=1).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -13,9 +18,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 S=${S:-10000}
 E=${E:-5}
+PODS=${PODS:-0}
+NSS=${NSS:-1}
+POLICIES=${POLICIES:-0}
 NS=bench
+NS_LIST=bench
 TARGET_SYNC_MS=3000
 TARGET_RSS_KB=$((40 * 1024))
+OUT_NAME=sync.json
+if [ "$PODS" = 1 ]; then
+	SL_API_READY_SECS=60 # a 120k-object preload (apiserver.bash set its default at source)
+	NS_LIST=$(seq -f 'pns-%g' 0 $((NSS - 1)) | paste -sd,)
+	NS=pns-$((S / 2 % NSS)) # the namespace of svc-S/2, labelled by change_latency
+	TARGET_RSS_KB=$((64 * 1024))
+	OUT_NAME=sync-policy.json
+fi
 
 bench_die() {
 	echo "bench-sync: $*" >&2
@@ -83,8 +100,63 @@ change_latency() {
 		'. + {kubectl_start_ms: $k0, kubectl_end_ms: $k1}'
 }
 
+# ep_flags IP: "identity flags" of IP's sl_ep4 entry.
+ep_flags() {
+	local IFS=. k v
+	read -r -a k <<<"$1"
+	unset IFS
+	mapfile -t v < <(bpftool -j map lookup pinned "$SL_PIN/sl_ep4" key "${k[@]}" 2>/dev/null |
+		jq -r '.value[]')
+	[ "${#v[@]}" -ge 16 ] || return 1
+	echo "$((v[8] + v[9] * 256 + v[10] * 65536)) $((v[12]))"
+}
+
+# policy_latency N: a local endpoint for svc-S/2's first pod (written into
+# sl_ep4 as the CNI plugin would), then N times a NetworkPolicy selecting it
+# created and deleted with kubectl; each time the ms from kubectl's start to
+# the agent having set (cleared) the endpoint's ingress isolation. Prints a
+# JSON list of the samples.
+policy_latency() {
+	local n=$1 i=$((S / 2)) k ip ipk want t0 t1 flags samples=() doc
+	k=$((i * E))
+	ip="10.$((244 + (k >> 16) % 8)).$(((k >> 8) & 255)).$((k & 255))"
+	local IFS=.
+	read -r -a ipk <<<"$ip"
+	unset IFS
+	bpftool map update pinned "$SL_PIN/sl_ep4" key "${ipk[@]}" \
+		value 1 0 0 0 0x92 0x10 0 0 0 0 0 0 0 0 0 0 2 0 0 0 0 1 2 0 0 0 0 2 0 0 0 0 ||
+		bench_die "could not write the stand-in endpoint"
+	# shellcheck disable=SC2016 # expanded by eval, at each try
+	wait_for 10 eval '[ "$(ep_flags "$ip" | cut -d" " -f1)" -ge 256 ]' ||
+		bench_die "the agent never gave $ip an identity: $(ep_flags "$ip")"
+	doc=$(jq -cn --arg ns "$NS" --arg app "svc-$i" '{apiVersion: "networking.k8s.io/v1",
+		kind: "NetworkPolicy", metadata: {name: "bench-latency", namespace: $ns},
+		spec: {podSelector: {matchLabels: {app: $app}}, policyTypes: ["Ingress"]}}')
+	for ((j = 0; j < 2 * n; j++)); do
+		t0=${EPOCHREALTIME/./}
+		if ((j % 2 == 0)); then
+			want=1
+			kube create -f - <<<"$doc" >/dev/null || bench_die "kubectl create failed"
+		else
+			want=0
+			kube delete networkpolicy -n "$NS" bench-latency >/dev/null ||
+				bench_die "kubectl delete failed"
+		fi
+		for ((w = 0; w < 2000; w++)); do
+			flags=$(ep_flags "$ip" | cut -d" " -f2)
+			[ "$((flags & 1))" = "$want" ] && break
+		done
+		t1=${EPOCHREALTIME/./}
+		[ "$((flags & 1))" = "$want" ] || bench_die "the agent never applied policy change $j"
+		samples+=("$(((t1 - t0) / 1000))")
+		sleep 0.2
+	done
+	printf '%s\n' "${samples[@]}" | jq -sc .
+}
+
 bench_main() {
 	local outdir=$1 pid t_spawn t_synced agent_ms hwm rss list_bench stats0 stats1 lat json preload
+	local pol_lat
 	mkdir -p "$outdir" || exit 1
 	outdir=$(cd "$outdir" && pwd)
 	trap cluster_down EXIT
@@ -95,7 +167,11 @@ bench_main() {
 	cluster_vars "$(sl_rand_hex)" "$(mktemp -d /tmp/sl-bench-sync.XXXXXX)" 1
 	preload=$SL_CLUSTER_SCRATCH/preload.json
 	echo "bench-sync: $S Services + $S EndpointSlices ($((S * E)) endpoints) preloaded; one agent ($(nproc) CPUs, kernel $(uname -r))"
-	python3 "$SL_REPO/e2e/apiserver/gen_objects.py" -n "$S" -m "$E" --namespaces "$NS" -o "$preload" ||
+	local extra=()
+	[ "$PODS" = 1 ] && extra=(--pods --policies "$POLICIES") &&
+		echo "bench-sync: plus $((S * E)) Pods in $NSS namespaces and $POLICIES NetworkPolicies"
+	python3 "$SL_REPO/e2e/apiserver/gen_objects.py" -n "$S" -m "$E" --namespaces "$NS_LIST" \
+		"${extra[@]}" -o "$preload" ||
 		bench_die "gen_objects.py failed"
 	fabric_setup || exit 1
 	# No periodic bookmarks: the services resourceVersion in the agent's
@@ -115,7 +191,7 @@ bench_main() {
 	t_spawn=$(now_ms)
 	agent_start || bench_die "the agent did not sync; see $SL_AGENT_LOG"
 	pid=$(agent_pid)
-	wait_for 30 agent_synced || bench_die "the agent's status never showed every resource synced"
+	wait_for 120 agent_synced || bench_die "the agent's status never showed every resource synced"
 	t_synced=$(log_ts "Synced every resource") || bench_die "no 'Synced every resource' line in $SL_AGENT_LOG"
 	agent_ms=$(sed -n 's/.*Synced every resource with the API in \([0-9]*\) ms.*/\1/p' "$SL_AGENT_LOG" | head -n1)
 	stats1=$(apiserver_stats) || exit 1
@@ -124,6 +200,8 @@ bench_main() {
 
 	sleep 1.5 # the status file is rewritten at most once a second: start the change from a quiet agent
 	lat=$(change_latency "svc-$((S / 2))") || exit 1
+	pol_lat=null
+	[ "$PODS" = 1 ] && { pol_lat=$(policy_latency 5) || exit 1; }
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
 
@@ -132,9 +210,14 @@ bench_main() {
 		--argjson sync_ms "$((t_synced - t_spawn))" --argjson agent_ms "${agent_ms:-null}" \
 		--argjson hwm "$hwm" --argjson rss "$rss" --argjson lb "$list_bench" \
 		--argjson s0 "$stats0" --argjson s1 "$stats1" --argjson lat "$lat" \
-		--argjson tsync "$TARGET_SYNC_MS" --argjson trss "$TARGET_RSS_KB" '
+		--argjson tsync "$TARGET_SYNC_MS" --argjson trss "$TARGET_RSS_KB" \
+		--argjson pods "$([ "$PODS" = 1 ] && echo $((S * E)) || echo 0)" --argjson nss "$NSS" \
+		--argjson npol "$([ "$PODS" = 1 ] && echo "$POLICIES" || echo 0)" --argjson pl "$pol_lat" '
 		{date: $date, kernel: $kernel, cpus: $cpus,
-		 objects: {services: $s, endpointslices: $s, endpoints: ($s * $e)},
+		 objects: {services: $s, endpointslices: $s, endpoints: ($s * $e), pods: $pods,
+			   namespaces: $nss, networkpolicies: $npol},
+		 policy_apply_ms: (if $pl == null then null else {samples: $pl, max: ($pl | max),
+				   median: ($pl | sort | .[length / 2 | floor])} end),
 		 agent: {start_to_synced_ms: $sync_ms, own_sync_ms: $agent_ms,
 			 peak_rss_kb: $hwm, rss_kb: $rss},
 		 standin: {list_seconds_during_sync: (($s1.listSeconds - $s0.listSeconds) * 1000 | round / 1000),
@@ -145,20 +228,21 @@ bench_main() {
 				  kubectl_start_to_agent_ms: (if $lat.agent_ms == null then null else ($lat.agent_ms - $lat.kubectl_start_ms | . * 10 | round / 10) end)}),
 		 targets: {sync_ms: $tsync, peak_rss_kb: $trss,
 			   sync_met: ($sync_ms < $tsync), rss_met: ($hwm < $trss)}}')
-	printf '%s\n' "$json" >"$outdir/sync.json"
+	printf '%s\n' "$json" >"$outdir/$OUT_NAME"
 	jq -r '
 		"",
-		"initial sync (\(.objects.services) Services, \(.objects.endpointslices) EndpointSlices, \(.objects.endpoints) endpoints)",
+		"initial sync (\(.objects.services) Services, \(.objects.endpointslices) EndpointSlices, \(.objects.endpoints) endpoints, \(.objects.pods) Pods, \(.objects.networkpolicies) NetworkPolicies)",
 		"  agent start -> all resources synced   \(.agent.start_to_synced_ms) ms   (target < \(.targets.sync_ms) ms: \(if .targets.sync_met then "met" else "MISSED" end); agent'"'"'s own count \(.agent.own_sync_ms) ms)",
-		"  agent peak RSS (VmHWM)                \(.agent.peak_rss_kb / 1024 | . * 10 | round / 10) MB   (target < 40 MB: \(if .targets.rss_met then "met" else "MISSED" end); now \(.agent.rss_kb / 1024 | . * 10 | round / 10) MB)",
+		"  agent peak RSS (VmHWM)                \(.agent.peak_rss_kb / 1024 | . * 10 | round / 10) MB   (target < \(.targets.peak_rss_kb / 1024) MB: \(if .targets.rss_met then "met" else "MISSED" end); now \(.agent.rss_kb / 1024 | . * 10 | round / 10) MB)",
 		"  stand-in serving the agent'"'"'s lists    \(.standin.list_seconds_during_sync * 1000 | round) ms in \(.standin.lists_during_sync) list requests, \(.standin.list_bytes_during_sync / 1048576 | . * 10 | round / 10) MB",
 		"  same lists by a plain client          \(.standin.plain_client_list_seconds * 1000 | round) ms",
 		"one change (kubectl label service)",
 		"  stand-in streamed it -> agent status  \(.change.stream_to_agent_ms) ms   (a watch of our own stamps the stream)",
-		"  kubectl started -> agent status       \(.change.kubectl_start_to_agent_ms) ms   (kubectl itself ran \(.change.kubectl_end_ms - .change.kubectl_start_ms) ms)"' \
+		"  kubectl started -> agent status       \(.change.kubectl_start_to_agent_ms) ms   (kubectl itself ran \(.change.kubectl_end_ms - .change.kubectl_start_ms) ms)",
+		if .policy_apply_ms then "policy write (kubectl start) -> applied to the endpoint in sl_ep4: median \(.policy_apply_ms.median) ms, max \(.policy_apply_ms.max) ms, samples \(.policy_apply_ms.samples)" else empty end' \
 		<<<"$json"
 	echo
-	echo "written: $outdir/sync.json"
+	echo "written: $outdir/$OUT_NAME"
 	jq -e '.change.agent_ms != null' <<<"$json" >/dev/null || bench_die "the agent never showed the change"
 }
 
