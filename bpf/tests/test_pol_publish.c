@@ -45,7 +45,7 @@ static void put(struct kube_store *s, enum kube_kind k, const char *json)
 
 #define NS(n)                                                                                      \
 	"{\"metadata\":{\"name\":\"" n "\",\"labels\":{\"kubernetes.io/metadata.name\":\"" n "\"}" \
-											     "}}"
+	"}}"
 #define POD(ns, name, role, ip, node)                                                              \
 	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"" ns                                 \
 	"\",\"labels\":{\"pod\":\"" name "\",\"role\":\"" role                                     \
