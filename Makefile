@@ -264,7 +264,7 @@ $(B)/image/sluice.tar: $(BINS) manifests/image.sh e2e/images/oci.bash
 # Ends with one line "N passed, N failed" summed over all suites.
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory lint >/dev/null
+	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory unit-san
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS) $(PY_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
