@@ -181,7 +181,7 @@ FUZZ_AGENT := $(filter-out fuzz_kube_obj fuzz_kube_watch $(FUZZ_CNI),\
 FUZZ_NAMES := $(FUZZ_CNI) $(FUZZ_AGENT) $(FUZZ_KINDS:%=fuzz_kube_%) fuzz_kube_watch
 FUZZ_BINS := $(FUZZ_NAMES:%=$(B)/%)
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 8
+FUZZ_SMOKE_SECONDS ?= 3
 
 $(FUZZ_CNI:%=$(B)/%): $(B)/%: fuzz/%.c $(CNI_OBJS) $(CNI_LIBS)
 	$(call msg,FUZZ,$@)
