@@ -135,6 +135,14 @@ client_ip() {
 	esac
 }
 
+# backend_ip DP VARIANT: the server that must answer (/who).
+backend_ip() {
+	case $1 in
+	direct | sluice-*) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
+	*) ptp_server_ip "$([ "$2" = same ] && echo "${NODE[$1]}" || echo 0)" ;;
+	esac
+}
+
 # user_rss DP: kB of the row's user-space parts (the agent, a proxy), or null.
 user_rss() {
 	case $1 in
@@ -147,13 +155,15 @@ user_rss() {
 
 # check DP VARIANT: the row answers, from the right backend, which sees the client.
 check() {
-	local ns cg url got want
+	local ns cg url got want path
 	read -r ns cg url <<<"$(target "$1" "$2")"
-	want=$(client_ip "$1")
 	[ "$cg" = - ] && cg=
-	got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
-		nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "${url}ip" 2>&1)
-	[ "$got" = "$want" ] || { echo "GET ${url}ip from the client answered '$got', want '$want'"; return 1; }
+	for path in ip who; do
+		if [ "$path" = ip ]; then want=$(client_ip "$1"); else want=$(backend_ip "$1" "$2"); fi
+		got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
+			nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "$url$path" 2>&1)
+		[ "$got" = "$want" ] || { echo "GET $url$path from the client answered '$got', want '$want'"; return 1; }
+	done
 }
 
 # --- programming ------------------------------------------------------------------------------

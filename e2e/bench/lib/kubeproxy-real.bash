@@ -33,6 +33,7 @@ SL_K8S_IP=$KPR_API_IP
 declare -A KPR_MODE=([kube-proxy-iptables]=iptables [kube-proxy-nftables]=nftables)
 # shellcheck disable=SC2034 # read by datapath.sh
 KPR_MAX=${BENCH_KPR_MAX_SERVICES:-1000}
+# shellcheck disable=SC2034 # read by datapath.sh
 KPR_MEASURED=4
 KPR_FILLERS=0
 
@@ -113,19 +114,41 @@ kpr_rules() {
 	esac
 }
 
-# kpr_count ROW NS: how many Services of namespace bench its rules dispatch.
-kpr_count() {
+# kpr_dispatch ROW NS: one line per Service of namespace bench that the
+# rules dispatch (iptables: its KUBE-SERVICES jump, nftables: its entry in
+# the service-ips map).
+kpr_dispatch() {
 	case ${KPR_MODE[$1]} in
-	iptables) kpr_rules "$1" "$2" | grep -c '^-A KUBE-SERVICES .*"bench/.* cluster IP".* -j KUBE-SVC-' ;;
+	iptables) kpr_rules "$1" "$2" | grep '^-A KUBE-SERVICES .*"bench/.* cluster IP".* -j KUBE-SVC-' ;;
 	nftables) nsenter --net="/run/netns/$2" nft list map ip kube-proxy service-ips 2>/dev/null |
-		grep -o 'goto service-[^ ,]*-bench/' | wc -l ;;
+		grep -o 'goto service-[^ ,]*-bench/[^ ,]*' ;;
 	esac
 }
+
+kpr_count() { kpr_dispatch "$@" | grep -c .; }
 
 kpr_count_is() { [ "$(kpr_count "$1" "$2")" = "$3" ]; }
 
 # kpr_extra_at ROW NS IP: the rules send Service bench/extra to IP:8080.
-kpr_extra_at() { kpr_rules "$1" "$2" | grep -q "bench/extra.*${3//./\\.}[:/]8080"; }
+# iptables: followed from its KUBE-SERVICES jump through its KUBE-SVC chain to
+# a KUBE-SEP DNAT (past 1000 endpoints kube-proxy drops the SEP comments);
+# nftables: its endpoint chain, named for Service and endpoint, exists.
+kpr_extra_at() {
+	case ${KPR_MODE[$1]} in
+	iptables) kpr_rules "$1" "$2" | awk -v to="--to-destination $3:8080" '
+		{ l[NR] = $0 }
+		/^-A KUBE-SERVICES .*"bench\/extra cluster IP"/ { svc = $NF }
+		END {
+			for (i = 1; i <= NR; i++) { split(l[i], f, " "); if (f[2] == svc && l[i] ~ /-j KUBE-SEP-/) sep[f[length(f)]] = 1 }
+			for (i = 1; i <= NR; i++) { split(l[i], f, " "); if ((f[2] in sep) && index(l[i], to)) found = 1 }
+			exit !found
+		}' ;;
+	nftables) kpr_rules "$1" "$2" | grep -q "chain endpoint-[^ ]*-bench/extra[^ ]*__${3//./\\.}/8080 " ;;
+	esac
+}
+
+# kpr_extra_gone ROW NS: Service bench/extra is no longer dispatched.
+kpr_extra_gone() { ! kpr_dispatch "$1" "$2" | grep -q 'bench/extra'; }
 
 # kpr_wait_ms T0 CMD...: polls CMD every 50 ms within the budget; prints the
 # ms from T0 (kpr_us) to the first success, 124 without output past the budget.
@@ -191,9 +214,9 @@ kpr_version() { "$SL_KUBE_PROXY" --version 2>/dev/null | awk '{ print $2 }'; }
 
 # --- the whole set ------------------------------------------------------------------------
 
-# kpr_up SCRATCH ROW,NS,NODE_IP,VIP,IP,VIP,IP...: the control plane,
-# the namespace, the measured Services (same-node, cross-node VIP and backend) and one
-# kube-proxy per row, each ready (healthz) with its 4 measured Services.
+# kpr_up SCRATCH ROW,NS,NODE_IP,VIP,IP,VIP,IP...: the control plane, the
+# namespace, one kube-proxy per row, healthy; the measured Services
+# (same-node, cross-node VIP and backend) prepared for the first write.
 kpr_up() {
 	local scratch=$1 a row ns ip d
 	shift
@@ -212,18 +235,19 @@ kpr_up() {
 		kpr_svc "m-$row-same" "$same" "$sameip" >>"$SL_K8S_DIR/measured.json" &&
 			kpr_svc "m-$row-cross" "$cross" "$crossip" >>"$SL_K8S_DIR/measured.json" || return 1
 	done
-	kpr_create "$SL_K8S_DIR/measured.json" || kpr_err "the measured Services were not created" || return 1
 	for a in "$@"; do
 		IFS=, read -r row ns ip _ <<<"$a"
 		kpr_start "$row" "$ns" "$ip"
 	done
 	for a in "$@"; do
-		IFS=, read -r row ns _ <<<"$a"
-		kpr_wait_ms "$(kpr_us)" kpr_count_is "$row" "$ns" "$KPR_MEASURED" >/dev/null ||
-			kpr_err "$row did not program the measured Services: $(tail -n 5 "$(kpr_dir "$row")/kube-proxy.log")" ||
-			return 1
+		IFS=, read -r row ns ip _ <<<"$a"
+		wait_for 30 kpr_healthy "$ip" ||
+			kpr_err "$row did not get healthy: $(tail -n 5 "$(kpr_dir "$row")/kube-proxy.log")" || return 1
 	done
 }
+
+# kpr_healthy NODE_IP: kube-proxy's /healthz on the node answers 200 (it synced).
+kpr_healthy() { nsenter --net="/run/netns/$SL_K8S_NS" curl -sf --max-time 2 "http://$1:10256/healthz" >/dev/null; }
 
 # kpr_down: every kube-proxy, then the control plane.
 kpr_down() {
@@ -236,13 +260,17 @@ kpr_down() {
 }
 
 # kpr_fillers_prepare N: the objects that bring the API to N fillers (it
-# only grows) into $SL_K8S_DIR/fillers.json; kpr_fillers_write sends them.
+# only grows; the measured Services with the first write) into
+# $SL_K8S_DIR/fillers.json; kpr_fillers_write sends them.
 kpr_fillers_prepare() {
 	: >"$SL_K8S_DIR/fillers.json"
-	[ "$1" -le "$KPR_FILLERS" ] || kpr_fillers "$KPR_FILLERS" "$1" >"$SL_K8S_DIR/fillers.json"
+	[ -e "$SL_K8S_DIR/measured.written" ] || cat "$SL_K8S_DIR/measured.json" >"$SL_K8S_DIR/fillers.json"
+	[ "$1" -le "$KPR_FILLERS" ] || kpr_fillers "$KPR_FILLERS" "$1" >>"$SL_K8S_DIR/fillers.json"
 }
 
-kpr_fillers_write() { kpr_create "$SL_K8S_DIR/fillers.json" && KPR_FILLERS=$1; }
+kpr_fillers_write() {
+	kpr_create "$SL_K8S_DIR/fillers.json" && KPR_FILLERS=$1 && touch "$SL_K8S_DIR/measured.written"
+}
 
 # kpr_extra_add IP / kpr_extra_move IP / kpr_extra_delete: Service bench/extra
 # (10.111.250.3:80) created with endpoint IP, moved to IP, deleted; one
@@ -264,4 +292,3 @@ kpr_extra_delete() {
 		kpr_api DELETE /apis/discovery.k8s.io/v1/namespaces/bench/endpointslices/extra </dev/null
 }
 
-kpr_extra_gone() { ! kpr_rules "$1" "$2" | grep -q 'bench/extra'; }
