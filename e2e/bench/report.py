@@ -582,7 +582,9 @@ def md_program(view):
         "## Programming time (ms)", "",
         "The kernel-programming step alone (rule-file generation untimed): the whole set, then "
         "adding, changing and removing one Service; for sluice also the whole set from agent start, "
-        "listing everything from the API (a restarted node)." +
+        "listing everything from the API (a restarted node). The real kube-proxy rows "
+        "(kube-proxy-*) are end to end instead: from the API write to the rules in the node, and "
+        "\"from the API\" is kube-proxy started on a cleaned node until all are in its rules." +
         (f" \"> budget\": stopped after {budget} s." if budget is not None else ""), "",
         md_table(["Datapath", "Services", "Full set", "Add one", "Change one", "Remove one",
                   "Full set from the API"], rows),
