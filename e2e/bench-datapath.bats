@@ -13,6 +13,9 @@ setup_file() {
 	SL_CLUSTER_RND=$(printf '%04x' $((RANDOM % 65536)))
 	export SL_CLUSTER_RND
 	find /tmp -maxdepth 1 -name "sl-bench.*" | sort >"$BATS_FILE_TMPDIR/scratch-before"
+	# The real kube-proxy rows have their own suite (bench-kubeproxy-real.bats).
+	BENCH_DATAPATHS="direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables"
+	export BENCH_DATAPATHS="$BENCH_DATAPATHS kp-ipvs tproxy-haproxy tproxy-nginx"
 	BENCH_SIZES="1 200" BENCH_DURATION=1 BENCH_ROUNDS=1 BENCH_SCALE_ROUNDS=1 BENCH_BUDGET_S=60 \
 		timeout 600 "$BATS_TEST_DIRNAME/bench/datapath.sh" "$OUT" >"$BATS_FILE_TMPDIR/run.log" 2>&1
 	echo $? >"$BATS_FILE_TMPDIR/rc"

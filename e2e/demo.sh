@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The demo: a 3-node emulated cluster (one sluice-agent per node, all learning
-# from the Kubernetes API stand-in), a pod on each node plus a second one on
-# node 1; shows cross-node ping and HTTP, the routes the agents installed, and
-# how to point kubectl at the cluster; then waits for Ctrl-C or
-# `make demo-down`. Usage: demo.sh up|down
+# The demo: a 3-node emulated cluster (one sluice-agent per node), a pod on
+# each node plus a second one on node 1; shows cross-node ping and HTTP, the
+# routes the agents installed, a Service load-balanced across nodes with the
+# client IP kept (kubectl get svc,endpointslices, then the requests), and how
+# to point kubectl at the cluster; then waits for Ctrl-C or `make demo-down`.
+# The agents learn from a real etcd + kube-apiserver + controller-manager
+# v1.34.4 (e2e/lib/k8s.bash, at 172.18.0.250 in the fabric) when the pinned
+# binaries are built (make k8s-tools), else from the API stand-in, saying so.
+# Usage: demo.sh up|down
 set -u
 
-# shellcheck source=e2e/lib/cluster.bash
-. "$(dirname "$0")/lib/cluster.bash"
+# shellcheck source=e2e/lib/services.bash
+. "$(dirname "$0")/lib/services.bash"
+SL_K8S_IP=172.18.0.250
+# shellcheck source=e2e/lib/k8s.bash
+. "$(dirname "$0")/lib/k8s.bash"
 
 DEMO_DIR=${SL_DEMO_DIR:-$SL_BUILD/demo}
 STATE=$DEMO_DIR/state
@@ -27,6 +34,7 @@ demo_pid_alive() {
 demo_teardown() {
 	echo
 	echo "demo: tearing down"
+	demo_real_down
 	cluster_down
 	rm -f "$STATE"
 }
@@ -37,8 +45,60 @@ pod_line() {
 		"$(cluster_pod_ip "$1" "$2")"
 }
 
+# demo_real_down: the real control plane, if this demo started one.
+demo_real_down() {
+	[ -f "$SL_CLUSTER_SCRATCH/k8s/ns" ] && k8s_stop "$SL_CLUSTER_SCRATCH"
+	return 0
+}
+
+# demo_real_api: the real control plane in the fabric, the Nodes in it with
+# the pod CIDRs they have, and every agent restarted against it (the cluster's
+# kubeconfig, which kube and the agents read, now names the real server).
+# Status 3 when the binaries are not built.
+demo_real_api() {
+	local i cidr
+	k8s_tools >/dev/null 2>&1 || return 3
+	k8s_start "$SL_FABRIC" "$SL_CLUSTER_SCRATCH" || return 1
+	for ((i = 1; i <= NODES; i++)); do
+		cidr=$(node_pod_cidr "$i")
+		kc create -f - >/dev/null <<-EOF || return 1
+			{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "$(node_name "$i")"},
+			 "spec": {"podCIDR": "$cidr", "podCIDRs": ["$cidr"]},
+			 "status": {"addresses": [{"type": "InternalIP", "address": "$(node_ip "$i")"}]}}
+		EOF
+	done
+	cp "$SL_K8S_ADMIN" "$SL_KUBECONFIG" || return 1
+	SL_KUBECTL=$SL_KUBECTL_BIN
+	for ((i = 1; i <= NODES; i++)); do
+		on_node "$i" agent_stop >/dev/null && on_node "$i" agent_start || return 1
+	done
+	wait_for 10 cluster_agents_ready
+}
+
+# demo_who I ID: pod ID's server on node I answers /who with its name.
+demo_who() { on_node "$1" demo_who_write "$2" "$1"; }
+demo_who_write() { echo "pod $1 on node $2" >"$(www_dir)/who"; }
+
+# demo_service A_IP C_IP: Service "web" (no selector: its EndpointSlice names
+# pod a on node 1 and pod c on node 3), shown, then requested from pod b on
+# node 2: which backend answered, and whom it saw.
+demo_service() {
+	local vip i who seen
+	vip=$(svc_apply web "[{\"name\":\"http\",\"port\":80,\"targetPort\":$SL_HTTP_PORT}]" '{"selector":null}') || return 1
+	eps_apply web "[{\"name\":\"http\",\"port\":$SL_HTTP_PORT,\"protocol\":\"TCP\"}]" \
+		"$(ep "$1" 1)" "$(ep "$2" 3)" >/dev/null || return 1
+	vip=$(kube get service web -o jsonpath='{.spec.clusterIP}') || return 1
+	kube get svc,endpointslices -o wide
+	wait_for 10 http_get "$(cluster_pod_ns 2 b)" "http://$vip/who" >/dev/null
+	for ((i = 1; i <= 12; i++)); do
+		who=$(http_get "$(cluster_pod_ns 2 b)" "http://$vip/who")
+		seen=$(http_get "$(cluster_pod_ns 2 b)" "http://$vip/cgi-bin/ip")
+		printf '   pod b -> http://%s/  answered by %-16s  which saw the client as %s\n' "$vip" "$who" "$seen"
+	done
+}
+
 demo_up() {
-	local i p a b c
+	local i p a b c rc
 	if [ -e "$STATE" ]; then
 		if demo_pid_alive; then
 			echo "demo: already running (pid $(demo_pid)); stop it with 'make demo-down'" >&2
@@ -56,8 +116,15 @@ demo_up() {
 	cluster_state_save "$STATE"
 	echo "DEMO_PID=$$" >>"$STATE"
 
-	bold "1. API stand-in on $SL_API_URL in $SL_FABRIC; $NODES nodes, Node objects created with kubectl"
+	bold "1. $NODES nodes, their agents, and the Kubernetes API in $SL_FABRIC"
 	cluster_up "$NODES" "$SL_CLUSTER_SCRATCH" || { cluster_diag; exit 1; }
+	rc=0
+	demo_real_api || rc=$?
+	case $rc in
+	0) echo "   real control plane: etcd, kube-apiserver, kube-controller-manager v1.34.4 on $SL_K8S_URL" ;;
+	3) echo "   the pinned Kubernetes is not built (make k8s-tools): using the API stand-in on $SL_API_URL" ;;
+	*) cluster_diag; exit 1 ;;
+	esac
 	kube get nodes -o custom-columns='NAME:.metadata.name,POD-CIDR:.spec.podCIDR,INTERNAL-IP:.status.addresses[0].address'
 	for ((i = 1; i <= NODES; i++)); do
 		printf '   agent on %s: %s\n' "$(node_name "$i")" \
@@ -91,7 +158,11 @@ demo_up() {
 	printf '   pod c saw pod d (node 1) as:      '
 	http_get "$(cluster_pod_ns 1 d)" "http://$c:$SL_HTTP_PORT/cgi-bin/ip"
 
-	bold "6. Point kubectl at the cluster (in another terminal)"
+	bold "6. A Service across nodes: backends pod a (node 1) and pod c (node 3), client pod b (node 2)"
+	demo_who 1 a && demo_who 3 c || exit 1
+	demo_service "$a" "$c" || { cluster_diag; exit 1; }
+
+	bold "7. Point kubectl at the cluster (in another terminal)"
 	cat <<-EOF
 		   nsenter --net=/run/netns/$SL_FABRIC $SL_KUBECTL --kubeconfig $SL_KUBECONFIG get nodes
 		   e.g. delete node 3 and watch its route vanish from the others:
@@ -99,11 +170,11 @@ demo_up() {
 		   ip -n $(node_name 1) route show proto 0x53
 	EOF
 
-	bold "7. Other things to look at"
+	bold "8. Other things to look at"
 	cat <<-EOF
 		   agent status:   $SL_BUILD/sluice-agent status --pin-dir /sys/fs/bpf/sluice-$SL_CLUSTER_RND-1 --cni-state-dir $SL_CLUSTER_SCRATCH/n1/state
 		   agent logs:     tail -f $SL_CLUSTER_SCRATCH/n*/agent.log
-		   stand-in log:   tail -f $SL_API_LOG
+		   API log:        tail -f $([ -f "$SL_CLUSTER_SCRATCH/k8s/ns" ] && echo "$SL_K8S_DIR/kube-apiserver.log" || echo "$SL_API_LOG")
 		   a shell in b:   nsenter --net=/run/netns/$(cluster_pod_ns 2 b) sh
 	EOF
 	bold "Running. Ctrl-C or 'make demo-down' stops the demo and removes everything."
@@ -128,7 +199,7 @@ demo_down() {
 		echo "demo: the demo process did not stop within 30 s; tearing down here" >&2
 	fi
 	if grep -q ' SL_CLUSTER_RND=' "$STATE"; then
-		cluster_state_load "$STATE" && cluster_down
+		cluster_state_load "$STATE" && demo_real_down && cluster_down
 	else # a state file from the one-node demo
 		node_state_load "$STATE" && node_teardown
 	fi

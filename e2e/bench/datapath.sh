@@ -10,7 +10,8 @@
 #        BENCH_DURATION (s per run), BENCH_ROUNDS (at the first size),
 #        BENCH_SCALE_ROUNDS (at the others), BENCH_CONNECTIONS, BENCH_THREADS,
 #        BENCH_BUDGET_S (longest a programming step may take),
-#        BENCH_DATAPATHS (ids to run, default all).
+#        BENCH_DATAPATHS (ids to run, default all), BENCH_KPR_MAX_SERVICES
+#        (largest size of the real kube-proxy rows, default 1000).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +25,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib/kubeproxy.bash"
 # shellcheck source=e2e/bench/lib/tproxy.bash
 . "$HERE/lib/tproxy.bash"
+# shellcheck source=e2e/bench/lib/kubeproxy-real.bash
+. "$HERE/lib/kubeproxy-real.bash"
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	SIZES=${BENCH_SIZES:-1 1000}
@@ -42,17 +45,19 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 
 # Every datapath in report order; the plain node each module row owns; the
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
-ALL=(direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs
-	tproxy-haproxy tproxy-nginx)
+ALL=(direct direct-ptp sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
+	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
-	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7)
+	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9)
+KPR_ROWS=(kube-proxy-iptables kube-proxy-nftables) # lib/kubeproxy-real.bash, the real binary
 declare -A MOD=([kp-iptables-nft]=kp_iptnft [kp-iptables-legacy]=kp_iptlegacy [kp-nftables]=kp_nft
 	[kp-ipvs]=kp_ipvs [tproxy-haproxy]=tp_haproxy [tproxy-nginx]=tp_nginx)
 # Rows whose cost can depend on the number of Services: measured at every size.
-SCALED=" direct sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs "
+SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs "
 declare -A OFF=() # datapath -> why it stopped (unavailable, over budget)
 
 REC=
+KPR_SIZE= # the size the real kube-proxy rows were last programmed at
 VIP_SAME=
 VIP_CROSS=
 
@@ -80,15 +85,16 @@ rec_meta() {
 	rec "$(jq -cn --arg date "$(date -u +%FT%TZ)" --arg kernel "$(uname -r)" \
 		--arg cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" --argjson cpus "$(nproc)" \
 		--arg nginx "$(ver nginx -v)" --arg haproxy "$(ver haproxy -v)" --arg wrk "$(ver wrk -v)" \
+		--arg kubeproxy "$(kpr_tools >/dev/null 2>&1 && kpr_version || echo "not built")" \
 		--arg iptables "$(ver iptables --version)" --arg nft "$(ver nft --version)" \
 		--arg sluice "$(git -C "$SL_REPO" describe --always --dirty 2>/dev/null || echo unknown)" \
 		--argjson d "$DURATION" --argjson r "$ROUNDS" --argjson sr "$SCALE_ROUNDS" --argjson c "$BN_CONNS" \
 		--argjson t "$BN_THREADS" --argjson b "$BN_BUDGET_S" --argjson q "$([ "${BENCH_QUICK:-0}" = 1 ] && echo true || echo false)" \
 		--arg sizes "$SIZES" '{kind: "meta", date: $date, kernel: $kernel, cpu_model: $cpu, cpus: $cpus,
-		versions: {nginx: $nginx, haproxy: $haproxy, wrk: $wrk, iptables: $iptables, nft: $nft, sluice: $sluice},
+		versions: {nginx: $nginx, haproxy: $haproxy, wrk: $wrk, iptables: $iptables, nft: $nft, sluice: $sluice, kube_proxy: $kubeproxy},
 		params: {duration_s: $d, rounds: $r, scale_rounds: $sr, connections: $c, threads: $t,
 			sizes: ($sizes | split(" ") | map(select(. != "") | tonumber)), quick: $q, budget_s: $b,
-			services_counted: "N Services present, the two measured ones among them",
+			services_counted: "N Services present, the two measured ones among them (the real kube-proxy rows: the four measured of both rows, one API server)",
 			position: "measured Service at the middle of KUBE-SERVICES (iptables rows)"}}')"
 }
 
@@ -129,10 +135,19 @@ client_ip() {
 	esac
 }
 
+# backend_ip DP VARIANT: the server that must answer (/who).
+backend_ip() {
+	case $1 in
+	direct | sluice-*) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
+	*) ptp_server_ip "$([ "$2" = same ] && echo "${NODE[$1]}" || echo 0)" ;;
+	esac
+}
+
 # user_rss DP: kB of the row's user-space parts (the agent, a proxy), or null.
 user_rss() {
 	case $1 in
 	sluice-*) sb_agent_rss 1 ;;
+	kube-proxy-*) kpr_rss_kb "$1" ;;
 	tproxy-*) "${MOD[$1]}_rss_kb" "$(ptp_node_ns "${NODE[$1]}")" ;;
 	*) echo null ;;
 	esac
@@ -140,13 +155,15 @@ user_rss() {
 
 # check DP VARIANT: the row answers, from the right backend, which sees the client.
 check() {
-	local ns cg url got want
+	local ns cg url got want path
 	read -r ns cg url <<<"$(target "$1" "$2")"
-	want=$(client_ip "$1")
 	[ "$cg" = - ] && cg=
-	got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
-		nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "${url}ip" 2>&1)
-	[ "$got" = "$want" ] || { echo "GET ${url}ip from the client answered '$got', want '$want'"; return 1; }
+	for path in ip who; do
+		if [ "$path" = ip ]; then want=$(client_ip "$1"); else want=$(backend_ip "$1" "$2"); fi
+		got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
+			nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "$url$path" 2>&1)
+		[ "$got" = "$want" ] || { echo "GET $url$path from the client answered '$got', want '$want'"; return 1; }
+	done
 }
 
 # --- programming ------------------------------------------------------------------------------
@@ -221,6 +238,98 @@ program_sluice() {
 	fi
 }
 
+# kpr_live: the real kube-proxy rows still running.
+kpr_live() {
+	local dp
+	for dp in "${KPR_ROWS[@]}"; do
+		wanted "$dp" && [ -z "${OFF[$dp]:-}" ] && echo "$dp"
+	done
+}
+
+# kpr_measure N OP T0 PRED [ARG]: every live real row's ms from T0 until
+# "PRED ROW NS [ARG]" holds, polled side by side, recorded as OP.
+kpr_measure() {
+	local n=$1 op=$2 t0=$3 pred=$4 arg=${5:-} dp pids=() rc
+	local -a rows
+	mapfile -t rows < <(kpr_live)
+	for dp in "${rows[@]}"; do
+		kpr_wait_ms "$t0" "$pred" "$dp" "$(ptp_node_ns "${NODE[$dp]}")" ${arg:+"$arg"} >"$BN_SCRATCH/$dp.ms" &
+		pids+=($!)
+	done
+	for dp in "${rows[@]}"; do
+		rc=0
+		wait "${pids[0]}" || rc=$?
+		pids=("${pids[@]:1}")
+		case $rc in
+		0) rec_program "$dp" "$n" "$op" "$(cat "$BN_SCRATCH/$dp.ms")" ok ;;
+		124) rec_program "$dp" "$n" "$op" "" budget ;;
+		*) rec_program "$dp" "$n" "$op" "" error ;;
+		esac
+		say "$dp $op at $n Services: $(cat "$BN_SCRATCH/$dp.ms" 2>/dev/null || echo "over budget") ms"
+	done
+}
+
+# program_kpr N: the real kube-proxies get N Services through the API (the
+# whole set, then one Service added, moved, removed), then restart from
+# clean rules with N present.
+program_kpr() {
+	local n=$1 fillers t0 dp ns want ms
+	fillers=$((n > KPR_MEASURED ? n - KPR_MEASURED : 0))
+	want=$((fillers + KPR_MEASURED))
+	if [ "$n" -gt "$KPR_MAX" ]; then
+		for dp in $(kpr_live); do OFF[$dp]="the real API server is loaded with at most $KPR_MAX Services (BENCH_KPR_MAX_SERVICES)"; done
+		return 1
+	fi
+	kpr_fillers_prepare "$fillers" || return 1
+	t0=$(kpr_us)
+	if ! kpr_fillers_write "$fillers"; then
+		for dp in $(kpr_live); do OFF[$dp]="creating $fillers fillers through the real API server failed"; done
+		return 1
+	fi
+	say "real API server: $(wc -l <"$SL_K8S_DIR/fillers.json") objects (Services, EndpointSlices) written in $((($(kpr_us) - t0) / 1000)) ms"
+	kpr_measure "$n" full "$t0" kpr_count_is "$want"
+	t0=$(kpr_us)
+	kpr_extra_add "$(ptp_server_ip 8)" && kpr_measure "$n" add "$t0" kpr_extra_at "$(ptp_server_ip 8)"
+	t0=$(kpr_us)
+	kpr_extra_move "$(ptp_server_ip 0)" && kpr_measure "$n" change "$t0" kpr_extra_at "$(ptp_server_ip 0)"
+	t0=$(kpr_us)
+	kpr_extra_delete && kpr_measure "$n" remove "$t0" kpr_extra_gone
+	for dp in $(kpr_live); do
+		ns=$(ptp_node_ns "${NODE[$dp]}")
+		kpr_stop "$dp"
+		kpr_cleanup "$dp" "$ns" || say "$dp: kube-proxy --cleanup failed"
+		t0=$(kpr_us)
+		kpr_start "$dp" "$ns" "$(ptp_node_ip "${NODE[$dp]}")"
+		if ms=$(kpr_wait_ms "$t0" kpr_count_is "$dp" "$ns" "$want"); then
+			rec_program "$dp" "$n" full_sync "$ms" ok
+		else
+			rec_program "$dp" "$n" full_sync "" budget
+		fi
+	done
+}
+
+# kpr_bench_up: the real control plane and kube-proxies, or the rows off with why.
+kpr_bench_up() {
+	local dp args=() k rc=0 why
+	[ -n "$(kpr_live)" ] || return 0
+	kpr_tools >/dev/null 2>&1 || rc=$?
+	if [ "$rc" = 0 ]; then
+		for dp in $(kpr_live); do
+			k=${NODE[$dp]}
+			args+=("$dp,$(ptp_node_ns "$k"),$(ptp_node_ip "$k"),10.111.$k.1,$(ptp_server_ip "$k"),10.111.$k.2,$(ptp_server_ip 0)")
+		done
+		kpr_up "$SL_CLUSTER_SCRATCH" "${args[@]}" && return 0
+		why="the real control plane or kube-proxy did not come up (see $SL_CLUSTER_SCRATCH/k8s)"
+	else
+		why="the pinned Kubernetes v1.34.4 is not built: make k8s-tools"
+	fi
+	for dp in $(kpr_live); do
+		OFF[$dp]=$why
+		rec_skip "$dp" "$why"
+		say "$dp skipped: $why"
+	done
+}
+
 # --- one size ------------------------------------------------------------------------------------
 
 run_size() {
@@ -238,6 +347,11 @@ run_size() {
 		fi
 		case $dp in
 		sluice-tc) program_sluice "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; } ;;
+		kube-proxy-*)
+			# one API write programs both real rows: done at the first of them
+			[ "$KPR_SIZE" = "$n" ] || { KPR_SIZE=$n && program_kpr "$n"; }
+			[ -z "${OFF[$dp]:-}" ] || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; }
+			;;
 		kp-* | tproxy-*)
 			program_module "$dp" "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; }
 			;;
@@ -278,13 +392,13 @@ bench_main() {
 	mkdir -p "$outdir" || exit 1
 	REC=$(cd "$outdir" && pwd)/records.jsonl
 	: >"$REC"
-	trap bench_topo_down EXIT
+	trap 'kpr_down; bench_topo_down' EXIT
 	trap 'exit 130' INT TERM HUP
 	rec_meta
 	# The socket-level rows need the agents' --sock-lb-pods; the tc rows run
 	# their client outside the node's cgroup, where no socket program is.
 	export SL_AGENT_EXTRA_ARGS=--sock-lb-pods
-	bench_topo_up "$(mktemp -d /tmp/sl-bench.XXXXXX)" 7 || { cluster_diag; bench_die "the topology did not come up"; }
+	bench_topo_up "$(mktemp -d /tmp/sl-bench.XXXXXX)" 9 || { cluster_diag; bench_die "the topology did not come up"; }
 	export BN_SCRATCH=$SL_CLUSTER_SCRATCH/modules
 	mkdir -p "$BN_SCRATCH" || exit 1
 	for dp in "${ALL[@]}"; do
@@ -299,6 +413,7 @@ bench_main() {
 			;;
 		esac
 	done
+	kpr_bench_up
 	read -r VIP_SAME VIP_CROSS <<<"$(sb_measured_up)" || bench_die "the measured Services were not created"
 	wait_until 15 check sluice-tc same || say "sluice-tc does not answer yet: $(check sluice-tc same)"
 	for n in $SIZES; do

@@ -18,13 +18,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT_DIR = os.path.join(HERE, "plots")
 
 # Datapath ids in display order (the contract's); "direct" is the ratio baseline.
-DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-sock", "kp-iptables-nft",
-             "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx")
+DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-sock", "kube-proxy-iptables",
+             "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx")
 BASELINE = "direct"
 VARIANTS = {"same": "same-node", "cross": "cross-node"}
 MODES = {"keepalive": "keep-alive", "close": "new connections"}
-# full_sync (sluice only): agent start -> every Service programmed, listing
-# them from the API; "full" is the map writes alone, like a restore run.
+# full_sync (sluice, real kube-proxy): agent/kube-proxy start -> every Service
+# programmed, listing them from the API; "full" is the map writes alone, like
+# a restore run (real kube-proxy: the API write of N Services -> all in the rules).
 OPS = ("full", "add", "change", "remove", "full_sync")
 PERCENTILES = {"p50": "p50", "p99": "p99", "p999": "p99.9"}
 SUBBENCHES = ("bpf", "cni", "sync")
@@ -44,6 +45,10 @@ DATAPATH_NOTES = {
                   "the kube-proxy and TPROXY rows)",
     "sluice-tc": "sluice ClusterIP, tc datapath",
     "sluice-sock": "sluice ClusterIP, socket-level load balancing",
+    "kube-proxy-iptables": "the real kube-proxy v1.34.4 binary, iptables mode (iptables-nft), "
+                           "Services and EndpointSlices from a real kube-apiserver",
+    "kube-proxy-nftables": "the real kube-proxy v1.34.4 binary, nftables mode, Services and "
+                           "EndpointSlices from a real kube-apiserver",
     "kp-iptables-nft": "kube-proxy iptables mode rule shape, iptables-nft",
     "kp-iptables-legacy": "kube-proxy iptables mode rule shape, iptables-legacy",
     "kp-nftables": "kube-proxy nftables mode rule shape (verdict maps)",
@@ -577,7 +582,9 @@ def md_program(view):
         "## Programming time (ms)", "",
         "The kernel-programming step alone (rule-file generation untimed): the whole set, then "
         "adding, changing and removing one Service; for sluice also the whole set from agent start, "
-        "listing everything from the API (a restarted node)." +
+        "listing everything from the API (a restarted node). The real kube-proxy rows "
+        "(kube-proxy-*) are end to end instead: from the API write to the rules in the node, and "
+        "\"from the API\" is kube-proxy started on a cleaned node until all are in its rules." +
         (f" \"> budget\": stopped after {budget} s." if budget is not None else ""), "",
         md_table(["Datapath", "Services", "Full set", "Add one", "Change one", "Remove one",
                   "Full set from the API"], rows),
