@@ -47,7 +47,7 @@ setup() {
 	local b
 	b=$(grep -o 'pod b on sl-n-[0-9a-f]*-2 .* ip [0-9.]*' "$OUT" | awk '{ print $NF }')
 	[ -n "$b" ]
-	[ "$(grep -c 'answered by pod . on node . *which saw the client as' "$OUT")" = 12 ]
+	[ "$(grep -c 'answered by pod . on node . *which saw the client as' "$OUT")" = 24 ]
 	grep -q 'answered by pod a on node 1 *which saw the client as' "$OUT"
 	grep -q 'answered by pod c on node 3 *which saw the client as' "$OUT"
 	run bash -c "grep 'which saw the client as' '$OUT' | grep -v 'client as $b\$'"

@@ -90,7 +90,7 @@ demo_service() {
 	vip=$(kube get service web -o jsonpath='{.spec.clusterIP}') || return 1
 	kube get svc,endpointslices -o wide
 	wait_for 10 http_get "$(cluster_pod_ns 2 b)" "http://$vip/who" >/dev/null
-	for ((i = 1; i <= 12; i++)); do
+	for ((i = 1; i <= 24; i++)); do
 		who=$(http_get "$(cluster_pod_ns 2 b)" "http://$vip/who")
 		seen=$(http_get "$(cluster_pod_ns 2 b)" "http://$vip/cgi-bin/ip")
 		printf '   pod b -> http://%s/  answered by %-16s  which saw the client as %s\n' "$vip" "$who" "$seen"
