@@ -9,16 +9,13 @@
 
 load lib/node
 
-setup_file() {
-	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
-	agent_start || return 1
-}
+setup_file() { node_setup_file; }
 
 teardown_file() { node_teardown; }
 
 setup() { BASE=$(node_snapshot); }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+teardown() { node_test_diag; }
 
 # add ID: pod_add and the facts a later check needs: IP VETH CID NS.
 add() {

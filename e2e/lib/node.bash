@@ -484,6 +484,16 @@ pod_gone() {
 	return 1
 }
 
+# node_setup_file: a one-node suite's setup_file: a fresh node in
+# BATS_FILE_TMPDIR/n with its agent running.
+node_setup_file() {
+	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
+	agent_start || return 1
+}
+
+# node_test_diag: a test's teardown: node_diag when the test failed.
+node_test_diag() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+
 # node_diag: what to look at when a test fails.
 node_diag() {
 	{
