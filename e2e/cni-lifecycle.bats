@@ -191,13 +191,7 @@ assert_pod_present() {
 	mkdir -p "$d"
 	for ((i = 1; i <= n; i++)); do ip netns add "$(pod_ns c$i)"; done
 	start=$(date +%s)
-	for ((i = 1; i <= n; i++)); do
-		(
-			cni_exec ADD "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/add.$i" 2>&1
-			echo $? >"$d/rc.add.$i"
-		) 3>&- &
-	done
-	wait
+	cni_exec_all ADD c "$n" "$d"
 	echo "ADDs took $(($(date +%s) - start)) s"
 	ok=$(cat "$d"/rc.add.* | grep -cx 0)
 	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.add.* | head -3 | sed 's/rc\.add\./add./' | xargs cat; false; }
@@ -208,13 +202,7 @@ assert_pod_present() {
 	[ "$(ep_count)" -eq "$n" ]
 	[ "$(state_file_count)" -eq "$n" ]
 	start=$(date +%s)
-	for ((i = 1; i <= n; i++)); do
-		(
-			cni_exec DEL "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/del.$i" 2>&1
-			echo $? >"$d/rc.del.$i"
-		) 3>&- &
-	done
-	wait
+	cni_exec_all DEL c "$n" "$d"
 	echo "DELs took $(($(date +%s) - start)) s"
 	ok=$(cat "$d"/rc.del.* | grep -cx 0)
 	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.del.* | head -3 | sed 's/rc\.del\./del./' | xargs cat; false; }
