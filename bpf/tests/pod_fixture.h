@@ -106,4 +106,26 @@ static inline struct sl_pod *pod_fixture_load(int ct_fd)
 	return skel;
 }
 
+/* A test's run on a fresh unpinned skeleton: the namespace entered, the
+ * skeleton loaded ("skeleton loads"), run on its fds when both programs
+ * loaded. -1: no namespace; 1: no skeleton; 0: run. */
+static inline int pod_fixture_run(const char *test, const char *const *setup, size_t n,
+				  void (*run)(const struct fds *f))
+{
+	struct sl_pod *skel;
+	struct fds f;
+
+	if (pod_fixture_enter(test, setup, n) < 0)
+		return -1;
+	UNIT_CASE("skeleton loads");
+	skel = pod_fixture_load(-1);
+	if (!skel)
+		return 1;
+	f = fds_of(skel);
+	if (f.from_pod >= 0 && f.to_pod >= 0)
+		run(&f);
+	sl_pod__destroy(skel);
+	return 0;
+}
+
 #endif

@@ -276,27 +276,19 @@ static void test_generation(const struct fds *f)
 	from(f, 'a', IP_A, 5002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);
 }
 
+static void test_all(const struct fds *f)
+{
+	seed(f);
+	test_unpoliced_and_pending(f);
+	test_ingress(f);
+	test_egress_and_ipblock(f);
+	test_generation(f);
+}
+
 int main(void)
 {
-	struct sl_pod *skel;
-	struct fds f;
-
-	if (pod_fixture_enter("bpf_test_policy", netns_setup,
-			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (pod_fixture_run("bpf_test_policy", netns_setup,
+			    sizeof(netns_setup) / sizeof(netns_setup[0]), test_all) < 0)
 		return 1;
-
-	UNIT_CASE("skeleton loads");
-	skel = pod_fixture_load(-1);
-	if (!skel)
-		return unit_done();
-	f = fds_of(skel);
-	if (f.from_pod >= 0 && f.to_pod >= 0) {
-		seed(&f);
-		test_unpoliced_and_pending(&f);
-		test_ingress(&f);
-		test_egress_and_ipblock(&f);
-		test_generation(&f);
-	}
-	sl_pod__destroy(skel);
 	return unit_done();
 }

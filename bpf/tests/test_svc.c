@@ -631,30 +631,25 @@ static void test_ct_full(void)
 	sl_pod__destroy(skel);
 }
 
+static void test_all(const struct fds *f)
+{
+	seed(f);
+	test_tcp(f);
+	test_udp(f);
+	test_affinity(f);
+	test_reject(f);
+	test_hairpin(f);
+	test_maps(f);
+}
+
 int main(void)
 {
-	struct sl_pod *skel;
-	struct fds f;
+	int ran = pod_fixture_run("bpf_test_svc", netns_setup,
+				  sizeof(netns_setup) / sizeof(netns_setup[0]), test_all);
 
-	if (pod_fixture_enter("bpf_test_svc", netns_setup,
-			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (ran < 0)
 		return 1;
-
-	UNIT_CASE("skeleton loads");
-	skel = pod_fixture_load(-1);
-	if (!skel)
-		return unit_done();
-	f = fds_of(skel);
-	if (f.from_pod >= 0 && f.to_pod >= 0) {
-		seed(&f);
-		test_tcp(&f);
-		test_udp(&f);
-		test_affinity(&f);
-		test_reject(&f);
-		test_hairpin(&f);
-		test_maps(&f);
-	}
-	sl_pod__destroy(skel);
-	test_ct_full();
+	if (ran == 0)
+		test_ct_full();
 	return unit_done();
 }
