@@ -23,6 +23,16 @@ add() {
 	IP=$(pod_ip "$1") VETH=$(pod_host_veth "$1") CID=$(pod_cid "$1") NS=$(pod_ns "$1")
 }
 
+# check_reports WORD: CHECK of the pod add() made fails with an error that
+# names WORD (any case) and the pod's IP.
+check_reports() {
+	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -ne 0 ] || return 1
+	jq -e --arg ip "$IP" --arg w "$1" \
+		'.code > 0 and ((.msg + " " + (.details // "")) | test($w; "i") and contains($ip))' <<<"$output"
+}
+
 # ADD made each thing DEL must remove, so "nothing left" is not vacuous.
 assert_pod_present() {
 	ip -n "$SL_NODE" link show dev "$VETH" >/dev/null
@@ -122,10 +132,7 @@ assert_pod_present() {
 @test "(cni) CHECK reports a removed host route" {
 	add chk2
 	ip -n "$SL_NODE" route del "$IP/32" dev "$VETH"
-	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
-	echo "$output"
-	[ "$status" -ne 0 ]
-	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("route"; "i") and contains($ip))' <<<"$output"
+	check_reports route
 	pod_del chk2
 	[ "$(node_snapshot)" = "$BASE" ]
 }
@@ -133,10 +140,7 @@ assert_pod_present() {
 @test "(cni) CHECK reports a removed pod address" {
 	add chk3
 	ip -n "$NS" addr del "$IP/32" dev eth0
-	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
-	echo "$output"
-	[ "$status" -ne 0 ]
-	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("addr"; "i") and contains($ip))' <<<"$output"
+	check_reports addr
 	pod_del chk3
 	[ "$(node_snapshot)" = "$BASE" ]
 }
