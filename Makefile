@@ -147,10 +147,10 @@ $(B)/tests/cni_%: cni/tests/%.c $(CNI_OBJS) $(CNI_LIBS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(CNI_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(B)/tests/agent_%: node-agent/tests/%.c $(AGENT_OBJS) $(AGENT_LIBS)
+$(B)/tests/agent_%: node-agent/tests/%.c $(wildcard node-agent/tests/*.h) $(AGENT_OBJS) $(AGENT_LIBS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $(filter-out %.h,$^) $(LDLIBS) -o $@
 
 $(B)/tests/bpf_%: bpf/tests/%.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,TEST,$@)
@@ -158,10 +158,11 @@ $(B)/tests/bpf_%: bpf/tests/%.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SK
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
 # The policy publisher on real pinned maps: the agent's objects linked in.
-$(B)/tests/bpf_test_pol_publish: bpf/tests/test_pol_publish.c $(wildcard bpf/tests/*.h) $(AGENT_OBJS) $(AGENT_LIBS) $(BPF_SKELS)
+# Its API-object fixtures are the agent tests' (node-agent/tests/kube_fixture.h).
+$(B)/tests/bpf_test_pol_publish: bpf/tests/test_pol_publish.c $(wildcard bpf/tests/*.h node-agent/tests/*.h) $(AGENT_OBJS) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,TEST,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $< $(AGENT_OBJS) $(AGENT_LIBS) $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) -Inode-agent/tests $(LDFLAGS) $< $(AGENT_OBJS) $(AGENT_LIBS) $(LDLIBS) -o $@
 
 # Benchmarks of the datapath: built like the BPF tests, never run by make test.
 $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)

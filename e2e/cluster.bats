@@ -13,20 +13,8 @@ PHANTOM=9
 setup_file() {
 	# Bookmarks rarely: an idle reflector keeps its listed resourceVersion, so a
 	# compaction really makes every agent's next watch answer 410.
-	cluster_up 3 "$BATS_FILE_TMPDIR/c" --bookmark-interval 30 || {
-		cluster_diag
-		cluster_down
-		return 1
-	}
-	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
-	local p
-	for p in 1:a 2:b 3:c; do
-		cluster_pod_add "${p%:*}" "${p#*:}" >/dev/null || {
-			cluster_diag
-			cluster_down
-			return 1
-		}
-	done
+	cluster_file_up 3 --bookmark-interval 30 || return 1
+	cluster_pods_add 1:a 2:b 3:c || return 1
 	on_node 1 ns_serve "$(cluster_pod_ns 1 a)" && on_node 3 ns_serve "$(cluster_pod_ns 3 c)" || return 1
 	# A route that is not ours, in node 1: sluice must never touch it.
 	ip -n "$(node_name 1)" route add 10.250.0.0/24 via 172.18.0.200 proto static || return 1

@@ -7,16 +7,13 @@
 
 load lib/node
 
-setup_file() {
-	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
-	agent_start || return 1
-}
+setup_file() { node_setup_file; }
 
 teardown_file() { node_teardown; }
 
 setup() { BASE=$(node_snapshot); }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+teardown() { node_test_diag; }
 
 LEASES() { echo "$SL_IPAM_DIR/sluice"; }
 
@@ -92,14 +89,8 @@ del_raw() {
 	local n=20 i d=$BATS_TEST_TMPDIR/par
 	mkdir -p "$d"
 	for ((i = 1; i <= n; i++)); do ip netns add "$(pod_ns p$i)"; done
-	for ((i = 1; i <= n; i++)); do
-		(
-			cni_exec ADD "$(pod_cid p$i)" "/run/netns/$(pod_ns p$i)" eth0 >"$d/add.$i" 2>&1
-			echo $? >"$d/rc.$i"
-		) 3>&- &
-	done
-	wait
-	[ "$(cat "$d"/rc.* | grep -cx 0)" -eq "$n" ]
+	cni_exec_all ADD p "$n" "$d"
+	[ "$(cat "$d"/rc.add.* | grep -cx 0)" -eq "$n" ]
 	[ "$(cat "$d"/add.* | jq -r '.ips[0].address' | sort -u | grep -c .)" -eq "$n" ]
 	[ "$(lease_count)" -eq "$n" ]
 	# Each lease names its own pod.
@@ -107,11 +98,8 @@ del_raw() {
 		ip=$(jq -r '.ips[0].address | split("/")[0]' "$d/add.$i")
 		[ "$(head -n1 "$(LEASES)/$ip" | tr -d '\r')" = "$(pod_cid p$i)" ]
 	done
-	for ((i = 1; i <= n; i++)); do
-		(cni_exec DEL "$(pod_cid p$i)" "/run/netns/$(pod_ns p$i)" eth0 >/dev/null 2>&1; echo $? >"$d/rc.$i") 3>&- &
-	done
-	wait
-	[ "$(cat "$d"/rc.* | grep -cx 0)" -eq "$n" ]
+	cni_exec_all DEL p "$n" "$d"
+	[ "$(cat "$d"/rc.del.* | grep -cx 0)" -eq "$n" ]
 	for ((i = 1; i <= n; i++)); do ip netns del "$(pod_ns p$i)"; done
 	[ "$(node_snapshot)" = "$BASE" ]
 }

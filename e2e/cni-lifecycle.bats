@@ -9,21 +9,28 @@
 
 load lib/node
 
-setup_file() {
-	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
-	agent_start || return 1
-}
+setup_file() { node_setup_file; }
 
 teardown_file() { node_teardown; }
 
 setup() { BASE=$(node_snapshot); }
 
-teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+teardown() { node_test_diag; }
 
 # add ID: pod_add and the facts a later check needs: IP VETH CID NS.
 add() {
 	pod_add "$1" >/dev/null || return 1
 	IP=$(pod_ip "$1") VETH=$(pod_host_veth "$1") CID=$(pod_cid "$1") NS=$(pod_ns "$1")
+}
+
+# check_reports WORD: CHECK of the pod add() made fails with an error that
+# names WORD (any case) and the pod's IP.
+check_reports() {
+	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
+	echo "$output"
+	[ "$status" -ne 0 ] || return 1
+	jq -e --arg ip "$IP" --arg w "$1" \
+		'.code > 0 and ((.msg + " " + (.details // "")) | test($w; "i") and contains($ip))' <<<"$output"
 }
 
 # ADD made each thing DEL must remove, so "nothing left" is not vacuous.
@@ -125,10 +132,7 @@ assert_pod_present() {
 @test "(cni) CHECK reports a removed host route" {
 	add chk2
 	ip -n "$SL_NODE" route del "$IP/32" dev "$VETH"
-	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
-	echo "$output"
-	[ "$status" -ne 0 ]
-	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("route"; "i") and contains($ip))' <<<"$output"
+	check_reports route
 	pod_del chk2
 	[ "$(node_snapshot)" = "$BASE" ]
 }
@@ -136,10 +140,7 @@ assert_pod_present() {
 @test "(cni) CHECK reports a removed pod address" {
 	add chk3
 	ip -n "$NS" addr del "$IP/32" dev eth0
-	run cni_exec CHECK "$CID" "/run/netns/$NS" eth0
-	echo "$output"
-	[ "$status" -ne 0 ]
-	jq -e --arg ip "$IP" '.code > 0 and ((.msg + " " + (.details // "")) | test("addr"; "i") and contains($ip))' <<<"$output"
+	check_reports addr
 	pod_del chk3
 	[ "$(node_snapshot)" = "$BASE" ]
 }
@@ -194,13 +195,7 @@ assert_pod_present() {
 	mkdir -p "$d"
 	for ((i = 1; i <= n; i++)); do ip netns add "$(pod_ns c$i)"; done
 	start=$(date +%s)
-	for ((i = 1; i <= n; i++)); do
-		(
-			cni_exec ADD "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/add.$i" 2>&1
-			echo $? >"$d/rc.add.$i"
-		) 3>&- &
-	done
-	wait
+	cni_exec_all ADD c "$n" "$d"
 	echo "ADDs took $(($(date +%s) - start)) s"
 	ok=$(cat "$d"/rc.add.* | grep -cx 0)
 	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.add.* | head -3 | sed 's/rc\.add\./add./' | xargs cat; false; }
@@ -211,13 +206,7 @@ assert_pod_present() {
 	[ "$(ep_count)" -eq "$n" ]
 	[ "$(state_file_count)" -eq "$n" ]
 	start=$(date +%s)
-	for ((i = 1; i <= n; i++)); do
-		(
-			cni_exec DEL "$(pod_cid c$i)" "/run/netns/$(pod_ns c$i)" eth0 >"$d/del.$i" 2>&1
-			echo $? >"$d/rc.del.$i"
-		) 3>&- &
-	done
-	wait
+	cni_exec_all DEL c "$n" "$d"
 	echo "DELs took $(($(date +%s) - start)) s"
 	ok=$(cat "$d"/rc.del.* | grep -cx 0)
 	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.del.* | head -3 | sed 's/rc\.del\./del./' | xargs cat; false; }

@@ -9,22 +9,11 @@
 
 load lib/netpol
 
-setup_file() {
-	netpol_up "$BATS_FILE_TMPDIR" || {
-		cluster_diag
-		cluster_down
-		return 1
-	}
-	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
-}
+setup_file() { netpol_setup_file; }
 
 teardown_file() { cluster_down; }
 
-setup() {
-	cluster_state_load "$BATS_FILE_TMPDIR/cluster.state"
-	export NP_TOPO=$BATS_FILE_TMPDIR/topo.json
-	RELABELED=
-}
+setup() { netpol_setup; }
 
 teardown() {
 	if [ -z "${BATS_TEST_COMPLETED:-}" ]; then

@@ -9,26 +9,11 @@
 load lib/services
 
 setup_file() {
-	cluster_up 2 "$BATS_FILE_TMPDIR/c" || {
-		cluster_diag
-		cluster_down
-		return 1
-	}
-	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
+	cluster_file_up 2 || return 1
 	# node 1: server a1, client c1; node 2: client c2; all in namespace x.
 	local p ip
-	for p in 1:a1 1:c1 2:c2; do
-		cluster_pod_add "${p%:*}" "${p#*:}" >/dev/null || {
-			cluster_diag
-			cluster_down
-			return 1
-		}
-	done
-	if ! { on_node 1 pod_serve a1 && on_node 1 udp_serve a1 5353; }; then
-		cluster_diag
-		cluster_down
-		return 1
-	fi
+	cluster_pods_add 1:a1 1:c1 2:c2 || return 1
+	{ on_node 1 pod_serve a1 && on_node 1 udp_serve a1 5353; } || cluster_abort || return 1
 	kube create -f - >/dev/null <<<'{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"x","labels":{"kubernetes.io/metadata.name":"x"}}}'
 	for p in 1:a1 1:c1 2:c2; do
 		ip=$(cluster_pod_ip "${p%:*}" "${p#*:}")

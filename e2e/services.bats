@@ -7,27 +7,11 @@
 load lib/services
 
 setup_file() {
-	cluster_up 3 "$BATS_FILE_TMPDIR/c" || {
-		cluster_diag
-		cluster_down
-		return 1
-	}
-	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
+	cluster_file_up 3 || return 1
 	# node 1: client c1, server a1; node 2: servers b1, b2; node 3: client c3.
-	local p
-	for p in 1:c1 1:a1 2:b1 2:b2 3:c3; do
-		cluster_pod_add "${p%:*}" "${p#*:}" >/dev/null || {
-			cluster_diag
-			cluster_down
-			return 1
-		}
-	done
-	if ! { on_node 1 pod_serve a1 && on_node 2 pod_serve b1 && on_node 2 pod_serve b2 &&
-		on_node 2 pod_serve b1 8081 && on_node 2 udp_serve b1 5353; }; then
-		cluster_diag
-		cluster_down
-		return 1
-	fi
+	cluster_pods_add 1:c1 1:a1 2:b1 2:b2 3:c3 || return 1
+	{ on_node 1 pod_serve a1 && on_node 2 pod_serve b1 && on_node 2 pod_serve b2 &&
+		on_node 2 pod_serve b1 8081 && on_node 2 udp_serve b1 5353; } || cluster_abort || return 1
 }
 
 teardown_file() { cluster_down; }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The node the pod-program tests (test_pod.c, test_svc.c) build: two pod
- * veths ha/hb and an uplink up0 with a router behind, their MACs and the
- * pods' addresses. */
+/* The node the pod-program tests (test_pod.c, test_svc.c, test_policy.c)
+ * build: two pod veths ha/hb and an uplink up0 with a router behind, their
+ * MACs and the pods' addresses, and the loaded skeleton's fds. */
 #ifndef SLUICE_TESTS_POD_FIXTURE_H
 #define SLUICE_TESTS_POD_FIXTURE_H
 
@@ -45,5 +45,87 @@ static const __u8 mac_router[6] = {0x02, 0, 0, 0, 0, 0x02};
 	    "ip link set ha up && ip link set pa up && ip link set hb up && ip link set pb up",    \
 	    "ip link set up0 up && ip link set up1 up", "ip addr add 10.0.0.1/24 dev up0",         \
 	    "ip neigh replace 10.0.0.2 lladdr 02:00:00:00:00:02 dev up0 nud permanent"
+
+/* The fixture's link indexes, set by pod_fixture_enter. */
+static int if_a, if_b, if_up;
+
+/* Enters the test's private namespace, built by the n lines of setup, and
+ * finds its links ha, hb and up0; -1 (said on stderr) when it cannot. */
+static inline int pod_fixture_enter(const char *test, const char *const *setup, size_t n)
+{
+	if (bpf_test_enter(test, setup, n) < 0)
+		return -1;
+	if_a = if_nametoindex("ha");
+	if_b = if_nametoindex("hb");
+	if_up = if_nametoindex("up0");
+	if (!if_a || !if_b || !if_up) {
+		fprintf(stderr, "netns setup failed: links missing\n");
+		return -1;
+	}
+	return 0;
+}
+
+/* The programs and maps of a loaded pod skeleton. */
+struct fds {
+	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct, aff;
+};
+
+static inline struct fds fds_of(const struct sl_pod *skel)
+{
+	return (struct fds){
+	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
+	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
+	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .ep = bpf_map__fd(skel->maps.sl_ep4),
+	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
+	    .pol = bpf_map__fd(skel->maps.sl_pol),
+	    .cidr = bpf_map__fd(skel->maps.sl_polcidr4),
+	    .cfg = bpf_map__fd(skel->maps.sl_polcfg),
+	    .drop = bpf_map__fd(skel->maps.sl_poldrop),
+	    .svc = bpf_map__fd(skel->maps.sl_svc4),
+	    .be = bpf_map__fd(skel->maps.sl_be4),
+	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
+	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	    .aff = bpf_map__fd(skel->maps.sl_aff4),
+	};
+}
+
+/* The skeleton with private maps (nothing pinned); ct_fd >= 0 replaces sl_ct4. */
+static inline struct sl_pod *pod_fixture_load(int ct_fd)
+{
+	struct sl_pod *skel = sl_pod__open();
+	struct bpf_map *map;
+
+	CHECK(skel != NULL);
+	if (!skel)
+		return NULL;
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	if (ct_fd >= 0)
+		CHECK_INT(bpf_map__reuse_fd(skel->maps.sl_ct4, ct_fd), 0);
+	CHECK_INT(sl_pod__load(skel), 0);
+	return skel;
+}
+
+/* A test's run on a fresh unpinned skeleton: the namespace entered, the
+ * skeleton loaded ("skeleton loads"), run on its fds when both programs
+ * loaded. -1: no namespace; 1: no skeleton; 0: run. */
+static inline int pod_fixture_run(const char *test, const char *const *setup, size_t n,
+				  void (*run)(const struct fds *f))
+{
+	struct sl_pod *skel;
+	struct fds f;
+
+	if (pod_fixture_enter(test, setup, n) < 0)
+		return -1;
+	UNIT_CASE("skeleton loads");
+	skel = pod_fixture_load(-1);
+	if (!skel)
+		return 1;
+	f = fds_of(skel);
+	if (f.from_pod >= 0 && f.to_pod >= 0)
+		run(&f);
+	sl_pod__destroy(skel);
+	return 0;
+}
 
 #endif

@@ -29,7 +29,6 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int if_a, if_b, if_up;
 static char pin_dir[64];
 
 struct arp_pkt {
@@ -531,16 +530,9 @@ static void test_bpffs_guard(void)
 
 int main(void)
 {
-	if (bpf_test_enter("bpf_test_pod", netns_setup,
-			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (pod_fixture_enter("bpf_test_pod", netns_setup,
+			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	if_a = if_nametoindex("ha");
-	if_b = if_nametoindex("hb");
-	if_up = if_nametoindex("up0");
-	if (!if_a || !if_b || !if_up) {
-		fprintf(stderr, "netns setup failed: links missing\n");
-		return 1;
-	}
 	test_run();
 	test_load_and_pin();
 	test_bpffs_guard();

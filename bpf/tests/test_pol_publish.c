@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "dp.h"
+#include "kube_fixture.h"
 #include "kube_objects.h"
 #include "kube_store.h"
 #include "log.h"
@@ -25,23 +26,6 @@
 #define EP_XC 9
 
 static char pin_dir[64];
-
-static void noop(void *ctx, enum kube_op op, const struct kube_obj *o, const struct kube_obj *n)
-{
-}
-
-static void put(struct kube_store *s, enum kube_kind k, const char *json)
-{
-	char why[KUBE_WHY_MAX] = "";
-	struct kube_obj *o = kube_obj_parse(k, json, strlen(json), NULL, NULL, why, sizeof(why));
-
-	if (!o) {
-		unit_failed++;
-		printf("FAIL: fixture does not parse (%s): %s\n", why, json);
-		return;
-	}
-	CHECK_INT(kube_store_upsert(s, o), 0);
-}
 
 #define NS(n)                                                                                      \
 	"{\"metadata\":{\"name\":\"" n "\",\"labels\":{\"kubernetes.io/metadata.name\":\"" n "\"}" \
@@ -66,29 +50,32 @@ static void world_init(struct world *w)
 	    POD("y", "f", "db", "10.244.2.15", "n2"), POD("y", "g", "db", "10.244.2.16", "n2"),
 	    POD("y", "h", "cache", "10.244.2.17", "n2")};
 
-	kube_store_init(&w->pods, KUBE_POD, noop, NULL);
-	kube_store_init(&w->nss, KUBE_NAMESPACE, noop, NULL);
-	kube_store_init(&w->pols, KUBE_NETPOL, noop, NULL);
-	kube_store_init(&w->nodes, KUBE_NODE, noop, NULL);
-	put(&w->nss, KUBE_NAMESPACE, NS("x"));
-	put(&w->nss, KUBE_NAMESPACE, NS("y"));
-	put(&w->pods, KUBE_POD, POD("x", "a", "api", "10.244.1.10", "n1"));
-	put(&w->pods, KUBE_POD, POD("x", "b", "api", "10.244.1.11", "n1"));
-	put(&w->pods, KUBE_POD, POD("x", "c", "api", "10.244.1.12", "n1"));
+	kube_store_init(&w->pods, KUBE_POD, fixture_noop, NULL);
+	kube_store_init(&w->nss, KUBE_NAMESPACE, fixture_noop, NULL);
+	kube_store_init(&w->pols, KUBE_NETPOL, fixture_noop, NULL);
+	kube_store_init(&w->nodes, KUBE_NODE, fixture_noop, NULL);
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("x"));
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("y"));
+	fixture_put(&w->pods, KUBE_POD, POD("x", "a", "api", "10.244.1.10", "n1"));
+	fixture_put(&w->pods, KUBE_POD, POD("x", "b", "api", "10.244.1.11", "n1"));
+	fixture_put(&w->pods, KUBE_POD, POD("x", "c", "api", "10.244.1.12", "n1"));
 	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++)
-		put(&w->pods, KUBE_POD, remote[i]);
+		fixture_put(&w->pods, KUBE_POD, remote[i]);
 	/* a takes db pods of any namespace; b web pods on 80 and 443; c
 	 * sends only to 10.0.0.0/8 but not 10.1.0.0/16 */
-	put(&w->pols, KUBE_NETPOL,
+	fixture_put(
+	    &w->pols, KUBE_NETPOL,
 	    NP("a", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":[{"
 		    "\"namespaceSelector\":{},\"podSelector\":{\"matchLabels\":{\"role\":\"db\"}}}]"
 		    "}]}"));
-	put(&w->pols, KUBE_NETPOL,
+	fixture_put(
+	    &w->pols, KUBE_NETPOL,
 	    NP("b",
 	       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{\"from\":[{"
 	       "\"namespaceSelector\":{},\"podSelector\":{\"matchLabels\":{\"role\":\"web\"}}}],"
 	       "\"ports\":[{\"port\":80},{\"port\":443}]}]}"));
-	put(&w->pols, KUBE_NETPOL,
+	fixture_put(
+	    &w->pols, KUBE_NETPOL,
 	    NP("c",
 	       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}},\"policyTypes\":[\"Egress\"],"
 	       "\"egress\":[{\"to\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":["
@@ -193,7 +180,7 @@ static void test_label_change(void)
 	UNIT_CASE("a label change on one remote pod rewrites only the entries it affects");
 	was = ipc_get("10.244.2.13");
 	CHECK(pol_has(EP_XB, was, 80));
-	put(&w.pods, KUBE_POD, POD("y", "d", "db", "10.244.2.13", "n2"));
+	fixture_put(&w.pods, KUBE_POD, POD("y", "d", "db", "10.244.2.13", "n2"));
 	sync_count(p, &w, &wr, &del);
 	/* its IP's new identity, and a's 3 allows of it (TCP, UDP, SCTP) ... */
 	CHECK_INT(wr, 1 + 3);
@@ -204,7 +191,7 @@ static void test_label_change(void)
 	CHECK(pol_has(EP_XA, ipc_get("10.244.2.13"), 0));
 
 	UNIT_CASE("a label change on a pod no policy names rewrites its IP cache entry only");
-	put(&w.pods, KUBE_POD, POD("y", "h", "queue", "10.244.2.17", "n2"));
+	fixture_put(&w.pods, KUBE_POD, POD("y", "h", "queue", "10.244.2.17", "n2"));
 	sync_count(p, &w, &wr, &del);
 	CHECK_INT(wr, 1);
 	CHECK_INT(del, 0);

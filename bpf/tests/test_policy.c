@@ -24,12 +24,6 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int if_a, if_b, if_up;
-
-struct fds {
-	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct;
-};
-
 static void ep_put(const struct fds *f, __be32 ip, int ifindex, const __u8 *mac, const __u8 *host,
 		   __u32 identity, __u32 flags)
 {
@@ -282,57 +276,19 @@ static void test_generation(const struct fds *f)
 	from(f, 'a', IP_A, 5002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);
 }
 
-static struct fds fds_of(const struct sl_pod *skel)
+static void test_all(const struct fds *f)
 {
-	return (struct fds){
-	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
-	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
-	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
-	    .ep = bpf_map__fd(skel->maps.sl_ep4),
-	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
-	    .pol = bpf_map__fd(skel->maps.sl_pol),
-	    .cidr = bpf_map__fd(skel->maps.sl_polcidr4),
-	    .cfg = bpf_map__fd(skel->maps.sl_polcfg),
-	    .drop = bpf_map__fd(skel->maps.sl_poldrop),
-	    .svc = bpf_map__fd(skel->maps.sl_svc4),
-	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
-	    .ct = bpf_map__fd(skel->maps.sl_ct4),
-	};
+	seed(f);
+	test_unpoliced_and_pending(f);
+	test_ingress(f);
+	test_egress_and_ipblock(f);
+	test_generation(f);
 }
 
 int main(void)
 {
-	struct bpf_map *map;
-	struct sl_pod *skel;
-	struct fds f;
-
-	if (bpf_test_enter("bpf_test_policy", netns_setup,
-			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (pod_fixture_run("bpf_test_policy", netns_setup,
+			    sizeof(netns_setup) / sizeof(netns_setup[0]), test_all) < 0)
 		return 1;
-	if_a = if_nametoindex("ha");
-	if_b = if_nametoindex("hb");
-	if_up = if_nametoindex("up0");
-	if (!if_a || !if_b || !if_up) {
-		fprintf(stderr, "netns setup failed: links missing\n");
-		return 1;
-	}
-
-	UNIT_CASE("skeleton loads");
-	skel = sl_pod__open();
-	CHECK(skel != NULL);
-	if (!skel)
-		return unit_done();
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	CHECK_INT(sl_pod__load(skel), 0);
-	f = fds_of(skel);
-	if (f.from_pod >= 0 && f.to_pod >= 0) {
-		seed(&f);
-		test_unpoliced_and_pending(&f);
-		test_ingress(&f);
-		test_egress_and_ipblock(&f);
-		test_generation(&f);
-	}
-	sl_pod__destroy(skel);
 	return unit_done();
 }

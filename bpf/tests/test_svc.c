@@ -26,13 +26,6 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int if_a, if_b;
-
-/* The maps and programs of the loaded skeleton. */
-struct fds {
-	int from_pod, to_pod, metrics, ep, svc, be, revnat, ct, aff;
-};
-
 struct icmp_err_pkt {
 	struct ethhdr eth;
 	struct iphdr ip;
@@ -606,38 +599,6 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(dp_ct_purge_backend(-1, 1, false), -EINVAL);
 }
 
-/* The program and map fds of a loaded skeleton. */
-static struct fds fds_of(const struct sl_pod *skel)
-{
-	return (struct fds){
-	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
-	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
-	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
-	    .ep = bpf_map__fd(skel->maps.sl_ep4),
-	    .svc = bpf_map__fd(skel->maps.sl_svc4),
-	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
-	    .ct = bpf_map__fd(skel->maps.sl_ct4),
-	    .aff = bpf_map__fd(skel->maps.sl_aff4),
-	};
-}
-
-/* The skeleton with private maps (nothing pinned); ct_fd >= 0 replaces sl_ct4. */
-static struct sl_pod *skel_load(int ct_fd)
-{
-	struct sl_pod *skel = sl_pod__open();
-	struct bpf_map *map;
-
-	CHECK(skel != NULL);
-	if (!skel)
-		return NULL;
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	if (ct_fd >= 0)
-		CHECK_INT(bpf_map__reuse_fd(skel->maps.sl_ct4, ct_fd), 0);
-	CHECK_INT(sl_pod__load(skel), 0);
-	return skel;
-}
-
 /* A conntrack map that refuses new entries: a full one-entry hash stands in
  * for an LRU that cannot evict. The flow is dropped and counted as conntrack
  * full, a cause a user can tell from a failed NAT rewrite. */
@@ -656,7 +617,7 @@ static void test_ct_full(void)
 	if (ct < 0)
 		return;
 	CHECK_INT(bpf_map_update_elem(ct, &k, &v, BPF_ANY), 0);
-	skel = skel_load(ct);
+	skel = pod_fixture_load(ct);
 	close(ct);
 	if (!skel)
 		return;
@@ -670,36 +631,25 @@ static void test_ct_full(void)
 	sl_pod__destroy(skel);
 }
 
+static void test_all(const struct fds *f)
+{
+	seed(f);
+	test_tcp(f);
+	test_udp(f);
+	test_affinity(f);
+	test_reject(f);
+	test_hairpin(f);
+	test_maps(f);
+}
+
 int main(void)
 {
-	struct sl_pod *skel;
-	struct fds f;
+	int ran = pod_fixture_run("bpf_test_svc", netns_setup,
+				  sizeof(netns_setup) / sizeof(netns_setup[0]), test_all);
 
-	if (bpf_test_enter("bpf_test_svc", netns_setup,
-			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (ran < 0)
 		return 1;
-	if_a = if_nametoindex("ha");
-	if_b = if_nametoindex("hb");
-	if (!if_a || !if_b) {
-		fprintf(stderr, "netns setup failed: links missing\n");
-		return 1;
-	}
-
-	UNIT_CASE("skeleton loads");
-	skel = skel_load(-1);
-	if (!skel)
-		return unit_done();
-	f = fds_of(skel);
-	if (f.from_pod >= 0 && f.to_pod >= 0) {
-		seed(&f);
-		test_tcp(&f);
-		test_udp(&f);
-		test_affinity(&f);
-		test_reject(&f);
-		test_hairpin(&f);
-		test_maps(&f);
-	}
-	sl_pod__destroy(skel);
-	test_ct_full();
+	if (ran == 0)
+		test_ct_full();
 	return unit_done();
 }

@@ -34,19 +34,14 @@ int dp_ipcache_foreach(int map_fd, dp_walk_fn fn, void *ctx)
 
 int dp_pol_update(int map_fd, const struct sl_pol_key *k)
 {
-	struct sl_pol_key key = {};
 	struct sl_pol_val val = {};
 
-	memcpy(&key, k, sizeof(key));
-	return bpf_map_update_elem(map_fd, &key, &val, BPF_ANY);
+	return bpf_map_update_elem(map_fd, k, &val, BPF_ANY);
 }
 
 int dp_pol_delete(int map_fd, const struct sl_pol_key *k)
 {
-	struct sl_pol_key key = {};
-
-	memcpy(&key, k, sizeof(key));
-	return bpf_map_delete_elem(map_fd, &key);
+	return bpf_map_delete_elem(map_fd, k);
 }
 
 int dp_pol_foreach(int map_fd, dp_walk_fn fn, void *ctx)
@@ -57,19 +52,14 @@ int dp_pol_foreach(int map_fd, dp_walk_fn fn, void *ctx)
 
 int dp_polcidr_update(int map_fd, const struct sl_polcidr_key *k, __u32 set_id)
 {
-	struct sl_polcidr_key key = {};
 	struct sl_polcidr_val val = {.set_id = set_id};
 
-	memcpy(&key, k, sizeof(key));
-	return bpf_map_update_elem(map_fd, &key, &val, BPF_ANY);
+	return bpf_map_update_elem(map_fd, k, &val, BPF_ANY);
 }
 
 int dp_polcidr_delete(int map_fd, const struct sl_polcidr_key *k)
 {
-	struct sl_polcidr_key key = {};
-
-	memcpy(&key, k, sizeof(key));
-	return bpf_map_delete_elem(map_fd, &key);
+	return bpf_map_delete_elem(map_fd, k);
 }
 
 int dp_polcidr_foreach(int map_fd, dp_walk_fn fn, void *ctx)

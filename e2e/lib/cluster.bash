@@ -175,6 +175,32 @@ cluster_diag() {
 	tail -n 10 "$SL_API_DIR/stderr" >&2 2>/dev/null
 }
 
+# cluster_abort: a suite's setup_file failed: the diagnosis, the cluster
+# down; returns 1.
+cluster_abort() {
+	cluster_diag
+	cluster_down
+	return 1
+}
+
+# cluster_file_up N [stand-in args...]: a suite's setup_file cluster of N
+# nodes in BATS_FILE_TMPDIR/c, its state saved for every test; aborted when
+# it does not come up.
+cluster_file_up() {
+	local n=$1
+	shift
+	cluster_up "$n" "$BATS_FILE_TMPDIR/c" "$@" || cluster_abort || return 1
+	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
+}
+
+# cluster_pods_add I:ID...: the pods ID on nodes I; aborted when one fails.
+cluster_pods_add() {
+	local p
+	for p in "$@"; do
+		cluster_pod_add "${p%:*}" "${p#*:}" >/dev/null || cluster_abort || return 1
+	done
+}
+
 # cluster_down: idempotent, safe after a partial cluster_up or from another
 # process (after cluster_state_load): agents, stand-in, servers, namespaces,
 # pins, scratch.

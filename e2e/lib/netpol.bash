@@ -134,6 +134,27 @@ netpol_up() {
 	netpol_check --deadline 30 >&2
 }
 
+# netpol_setup_file: a netpol suite's setup_file: the cluster of netpol_up
+# in BATS_FILE_TMPDIR, its state saved for every test (diagnosed and torn
+# down when it does not come up).
+netpol_setup_file() {
+	netpol_up "$BATS_FILE_TMPDIR" || {
+		cluster_diag
+		cluster_down
+		return 1
+	}
+	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
+}
+
+# netpol_setup: a netpol suite's setup: the cluster state and topology of
+# netpol_setup_file; RELABELED (set by a test that relabels) cleared.
+netpol_setup() {
+	cluster_state_load "$BATS_FILE_TMPDIR/cluster.state"
+	export NP_TOPO=$BATS_FILE_TMPDIR/topo.json
+	# shellcheck disable=SC2034 # read by the suites' teardown
+	RELABELED=
+}
+
 # netpol_state FILE: the API objects the model reads.
 netpol_state() { kube get namespaces,pods,networkpolicies -A -o json >"$1"; }
 

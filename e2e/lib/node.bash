@@ -484,6 +484,30 @@ pod_gone() {
 	return 1
 }
 
+# node_setup_file: a one-node suite's setup_file: a fresh node in
+# BATS_FILE_TMPDIR/n with its agent running.
+node_setup_file() {
+	node_setup "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/n" || return 1
+	agent_start || return 1
+}
+
+# node_test_diag: a test's teardown: node_diag when the test failed.
+node_test_diag() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
+
+# cni_exec_all CMD PREFIX N DIR: cni_exec CMD for the pods PREFIX1..PREFIXN
+# (their namespaces made by the caller), all at once; pod i's output in
+# DIR/cmd.i and its status in DIR/rc.cmd.i (cmd: CMD in lower case).
+cni_exec_all() {
+	local cmd=$1 pre=$2 n=$3 d=$4 c=${1,,} i
+	for ((i = 1; i <= n; i++)); do
+		(
+			cni_exec "$cmd" "$(pod_cid "$pre$i")" "/run/netns/$(pod_ns "$pre$i")" eth0 >"$d/$c.$i" 2>&1
+			echo $? >"$d/rc.$c.$i"
+		) 3>&- &
+	done
+	wait
+}
+
 # node_diag: what to look at when a test fails.
 node_diag() {
 	{

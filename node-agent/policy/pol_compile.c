@@ -9,11 +9,7 @@
 #include <string.h>
 
 #include "pol.h"
-
-struct vec {
-	void *v;
-	size_t n, cap, elem;
-};
+#include "vec.h"
 
 /* A resolved port range of one protocol; lo 0: every port. */
 struct pport {
@@ -48,20 +44,14 @@ struct compiler {
 	int err;
 };
 
-static void *vec_push(struct compiler *c, struct vec *v)
+/* A new zeroed element of v; out of memory: NULL, and c fails. */
+static void *compiler_push(struct compiler *c, struct vec *v)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		void *p = realloc(v->v, cap * v->elem);
+	void *e = vec_push(v, 64);
 
-		if (!p) {
-			c->err = -ENOMEM;
-			return NULL;
-		}
-		v->v = p;
-		v->cap = cap;
-	}
-	return memset((char *)v->v + v->n++ * v->elem, 0, v->elem);
+	if (!e)
+		c->err = -ENOMEM;
+	return e;
 }
 
 static size_t vec_sort_uniq(struct vec *v, int (*cmp)(const void *, const void *))
@@ -105,7 +95,7 @@ static int cpod_cmp(const void *a, const void *b)
 
 static void ipc_add(struct compiler *c, __be32 ip, __u32 prefix, __u32 id)
 {
-	struct pol_ipc *e = vec_push(c, &c->ipc);
+	struct pol_ipc *e = compiler_push(c, &c->ipc);
 
 	if (e)
 		*e = (struct pol_ipc){.ip = ip, .prefix = prefix, .id = id};
@@ -134,7 +124,7 @@ static int pod_collect(const struct kube_obj *o, void *ctx)
 	if (p->host_network || p->phase == KUBE_POD_SUCCEEDED || p->phase == KUBE_POD_FAILED)
 		return 0;
 	for (int i = 0; i < p->n_ips; i++) {
-		if (p->ips[i].family != 4 || !(cp = vec_push(c, &c->pods)))
+		if (p->ips[i].family != 4 || !(cp = compiler_push(c, &c->pods)))
 			continue;
 		cp->o = o;
 		memcpy(&cp->ip, p->ips[i].addr, 4);
@@ -195,13 +185,13 @@ static void ports_of(struct compiler *c, const struct kube_np_rule *r, const str
 	struct pport *p;
 
 	for (size_t i = 0; !r->n_ports && !named_only && i < sizeof(all); i++)
-		if ((p = vec_push(c, v)))
+		if ((p = compiler_push(c, v)))
 			p->proto = all[i];
 	for (size_t i = 0; i < r->n_ports; i++) {
 		const struct kube_np_port *np = &r->ports[i];
 		__u16 port = np->name ? port_by_name(pod, np->name, np->proto) : np->port;
 
-		if ((np->name && !port) || (!np->name && named_only) || !(p = vec_push(c, v)))
+		if ((np->name && !port) || (!np->name && named_only) || !(p = compiler_push(c, v)))
 			continue;
 		p->proto = np->proto;
 		p->lo = port;
@@ -226,7 +216,7 @@ static void emit(struct compiler *c, __u32 ep_id, __u8 dir, __u32 peer, const st
 
 	for (size_t i = 0; i < n; i++)
 		for (__u32 q = p[i].lo; q <= p[i].hi; q++) {
-			if (!(k = vec_push(c, &c->pol)))
+			if (!(k = compiler_push(c, &c->pol)))
 				return;
 			k->ep_id = ep_id;
 			k->peer = peer;
@@ -265,14 +255,14 @@ static const struct peer_ids *peer_idents(struct compiler *c, const struct kube_
 	for (size_t i = 0; i < c->peers.n; i++)
 		if (pi[i].pe == pe)
 			return &pi[i];
-	if (!(pi = vec_push(c, &c->peers)))
+	if (!(pi = compiler_push(c, &c->peers)))
 		return NULL;
 	pi->pe = pe;
 	pi->off = c->idbuf.n;
 	for (size_t h = 0; h < c->ids->size; h++)
 		for (struct pol_ident *e = c->ids->tab[h]; e; e = e->next)
 			if (e->refs && peer_selects(c, pe, pol_ns, e->ns, e->labels, e->n_labels) &&
-			    (id = vec_push(c, &c->idbuf)))
+			    (id = compiler_push(c, &c->idbuf)))
 				*id = e->id;
 	pi->n = c->idbuf.n - pi->off;
 	return pi;
@@ -296,13 +286,13 @@ static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 		const struct kube_np_peer *pe = &r->peers[i];
 
 		if (pe->ip_block) {
-			if (pe->cidr.ip.family != 4 || !(b = vec_push(c, &c->blocks)))
+			if (pe->cidr.ip.family != 4 || !(b = compiler_push(c, &c->blocks)))
 				continue;
 			b->peer = pe;
 			b->off = c->bports.n;
 			b->n = ports.n;
 			for (size_t j = 0; j < ports.n; j++) {
-				struct pport *p = vec_push(c, &c->bports);
+				struct pport *p = compiler_push(c, &c->bports);
 
 				if (p)
 					*p = ((struct pport *)ports.v)[j];
@@ -346,7 +336,7 @@ static void boundary_add(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			 const struct kube_cidr *p, __u32 set)
 {
 	const struct cblock *blocks = c->blocks.v;
-	struct pol_cidr *e = vec_push(c, &c->cidr);
+	struct pol_cidr *e = compiler_push(c, &c->cidr);
 
 	if (!e)
 		return;

@@ -9,6 +9,7 @@
 #include "dp.h"
 #include "kube_store.h"
 #include "pol_publish.h"
+#include "vec.h"
 
 struct pol_pub {
 	int ep, ipc, pol, cidr, cfg, drop;
@@ -171,25 +172,17 @@ static void diff_delete(struct pol_pub *p, const struct diff_ops *o, const void 
 
 struct restore {
 	struct pol_pub *p;
-	void *arr;
-	size_t n, cap, elem;
+	struct vec arr;
 	int err;
 };
 
 static void *restore_push(struct restore *r)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		void *a = realloc(r->arr, cap * r->elem);
+	void *e = vec_push(&r->arr, 256);
 
-		if (!a) {
-			r->err = -ENOMEM;
-			return NULL;
-		}
-		r->arr = a;
-		r->cap = cap;
-	}
-	return memset((char *)r->arr + r->n++ * r->elem, 0, r->elem);
+	if (!e)
+		r->err = -ENOMEM;
+	return e;
 }
 
 static int ipc_restore(const void *key, const void *val, void *ctx)
@@ -235,17 +228,17 @@ static int cidr_restore(const void *key, const void *val, void *ctx)
 static int restore_one(struct pol_pub *p, int (*walk)(int, dp_walk_fn, void *), int fd,
 		       dp_walk_fn fn, const struct diff_ops *o, void **arr, size_t *n)
 {
-	struct restore r = {.p = p, .elem = o->elem};
+	struct restore r = {.p = p, .arr.elem = o->elem};
 	int err = walk(fd, fn, &r);
 
 	if (err < 0 || r.err < 0) {
-		free(r.arr);
+		free(r.arr.v);
 		return err < 0 ? err : r.err;
 	}
-	if (r.n)
-		qsort(r.arr, r.n, r.elem, o->cmp);
-	*arr = r.arr;
-	*n = r.n;
+	if (r.arr.n)
+		qsort(r.arr.v, r.arr.n, r.arr.elem, o->cmp);
+	*arr = r.arr.v;
+	*n = r.arr.n;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "kube_intern.h"
+#include "kube_fixture.h"
 #include "kube_objects.h"
 #include "kube_store.h"
 #include "pol.h"
@@ -17,28 +18,11 @@
 #define EP_XA 7 /* x/a, local */
 #define EP_XB 8 /* x/b, local */
 
-static void noop(void *ctx, enum kube_op op, const struct kube_obj *o, const struct kube_obj *n)
-{
-}
-
 struct world {
 	struct kube_store pods, nss, pols, nodes;
 	struct pol_ids ids;
 	struct pol_state st;
 };
-
-static void put(struct kube_store *s, enum kube_kind k, const char *json)
-{
-	char why[KUBE_WHY_MAX] = "";
-	struct kube_obj *o = kube_obj_parse(k, json, strlen(json), NULL, NULL, why, sizeof(why));
-
-	if (!o) {
-		unit_failed++;
-		printf("FAIL: fixture does not parse (%s): %s\n", why, json);
-		return;
-	}
-	CHECK_INT(kube_store_upsert(s, o), 0);
-}
 
 #define NS(n, extra)                                                                               \
 	"{\"metadata\":{\"name\":\"" n "\",\"labels\":{\"kubernetes.io/metadata.name\":\"" n       \
@@ -54,18 +38,19 @@ static void put(struct kube_store *s, enum kube_kind k, const char *json)
 static void world_init(struct world *w)
 {
 	memset(w, 0, sizeof(*w));
-	kube_store_init(&w->pods, KUBE_POD, noop, NULL);
-	kube_store_init(&w->nss, KUBE_NAMESPACE, noop, NULL);
-	kube_store_init(&w->pols, KUBE_NETPOL, noop, NULL);
-	kube_store_init(&w->nodes, KUBE_NODE, noop, NULL);
+	kube_store_init(&w->pods, KUBE_POD, fixture_noop, NULL);
+	kube_store_init(&w->nss, KUBE_NAMESPACE, fixture_noop, NULL);
+	kube_store_init(&w->pols, KUBE_NETPOL, fixture_noop, NULL);
+	kube_store_init(&w->nodes, KUBE_NODE, fixture_noop, NULL);
 	pol_ids_init(&w->ids, SL_ID_FIRST);
-	put(&w->nss, KUBE_NAMESPACE, NS("x", ""));
-	put(&w->nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"blue\""));
-	put(&w->pods, KUBE_POD, POD("x", "a", "10.244.1.10", "n1", "false"));
-	put(&w->pods, KUBE_POD, POD("x", "b", "10.244.1.11", "n1", "false"));
-	put(&w->pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
-	put(&w->pods, KUBE_POD, POD("y", "h", "172.18.0.3", "n2", "true"));
-	put(&w->nodes, KUBE_NODE,
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("x", ""));
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"blue\""));
+	fixture_put(&w->pods, KUBE_POD, POD("x", "a", "10.244.1.10", "n1", "false"));
+	fixture_put(&w->pods, KUBE_POD, POD("x", "b", "10.244.1.11", "n1", "false"));
+	fixture_put(&w->pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+	fixture_put(&w->pods, KUBE_POD, POD("y", "h", "172.18.0.3", "n2", "true"));
+	fixture_put(
+	    &w->nodes, KUBE_NODE,
 	    "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"addresses\":[{\"type\":\"InternalIP\","
 	    "\"address\":\"172.18.0.2\"}]}}");
 }
@@ -217,7 +202,7 @@ static void test_identities(void)
 		compile(&w);
 		CHECK_INT(w.ids.count, 2);
 		CHECK_INT(ident_of(&w, "10.244.1.10"), xa);
-		put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+		fixture_put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
 		compile(&w);
 		CHECK(ident_of(&w, "10.244.2.10") != ya); /* a new number, never reused */
 	}
@@ -259,7 +244,7 @@ static void test_peers_and_ports(void)
 	ya = ident_of(&w, "10.244.2.10");
 
 	UNIT_CASE("default-deny-ingress isolates every pod of its namespace, allows nothing");
-	put(&w.pols, KUBE_NETPOL, NP("deny", "{\"podSelector\":{}}"));
+	fixture_put(&w.pols, KUBE_NETPOL, NP("deny", "{\"podSelector\":{}}"));
 	compile(&w);
 	CHECK(w.st.active);
 	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
@@ -268,7 +253,8 @@ static void test_peers_and_ports(void)
 	CHECK_INT(ep(&w, EP_XA)->n_pols, 1);
 
 	UNIT_CASE("podSelector peer: pods of the policy's namespace only, on the port given");
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":[{"
 		    "\"podSelector\":{}}],\"ports\":[{\"port\":80}]}]}"));
 	compile(&w);
@@ -279,10 +265,11 @@ static void test_peers_and_ports(void)
 	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 0);
 
 	UNIT_CASE("namespaceSelector by the default name label, with a podSelector: ANDed");
-	put(&w.pols, KUBE_NETPOL,
-	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{"
-		    "\"matchLabels\":{\"kubernetes.io/metadata.name\":\"y\"}},\"podSelector\":{"
-		    "\"matchLabels\":{\"pod\":\"a\"}}}]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("p",
+		       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{"
+		       "\"matchLabels\":{\"kubernetes.io/metadata.name\":\"y\"}},\"podSelector\":{"
+		       "\"matchLabels\":{\"pod\":\"a\"}}}]}]}"));
 	compile(&w);
 	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_TCP, 0));
 	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_UDP, 0));
@@ -290,26 +277,29 @@ static void test_peers_and_ports(void)
 	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 3);
 
 	UNIT_CASE("named ingress port resolves on the destination pod with its protocol");
-	put(&w.pols, KUBE_NETPOL,
-	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"serve-80-tcp\"},{"
-		    "\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":\"serve-80-tcp\","
-		    "\"protocol\":\"SCTP\"}]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("p",
+		       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"serve-80-tcp\"},{"
+		       "\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":\"serve-80-tcp\","
+		       "\"protocol\":\"SCTP\"}]}]}"));
 	compile(&w);
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_UDP, 81));
 	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 2); /* SCTP names no port: nothing */
 
 	UNIT_CASE("endPort opens the inclusive range, protocol SCTP never TCP");
-	put(&w.pols, KUBE_NETPOL,
-	    NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80,\"endPort\":82,"
-		    "\"protocol\":\"SCTP\"}]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("p",
+		       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80,\"endPort\":82,"
+		       "\"protocol\":\"SCTP\"}]}]}"));
 	compile(&w);
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 80));
 	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
 	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
 	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 3);
 	UNIT_CASE("endPort over every port is one entry");
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("p",
 	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":1,\"endPort\":65535}]}]}"));
 	compile(&w);
@@ -317,7 +307,8 @@ static void test_peers_and_ports(void)
 	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 1);
 
 	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("e", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"egress\":[{\"ports\":[{"
 		    "\"port\":\"serve-80-tcp\"}]}]}"));
 	compile(&w);
@@ -335,10 +326,11 @@ static void test_ipblock_and_errors(void)
 
 	world_init(&w);
 	UNIT_CASE("ipBlock: cidr and except each a prefix; only the cidr's set allows");
-	put(&w.pols, KUBE_NETPOL,
-	    NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
-		    "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.2.0/24\"]}}],"
-		    "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("b",
+		       "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+		       "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.2.0/24\"]}}],"
+		       "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
 	compile(&w);
 	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_OUT);
 	for (size_t i = 0; i < w.st.n_cidr; i++) {
@@ -360,7 +352,8 @@ static void test_ipblock_and_errors(void)
 
 	UNIT_CASE(
 	    "a policy with an except outside its cidr isolates in its directions, allows nothing");
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"],\"ingress\":[{\"from\":[{"
 		    "\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"192.168.0.0/16\"]}}]}]}"));
 	compile(&w);
@@ -370,12 +363,14 @@ static void test_ipblock_and_errors(void)
 	CHECK_INT(w.st.n_cidr, 0);
 
 	UNIT_CASE("an unknown protocol or a bad CIDR fails closed the same way");
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("b", "{\"podSelector\":{},\"egress\":[{\"ports\":[{\"protocol\":\"ICMP\"}]}]}"));
 	compile(&w);
 	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT);
 	CHECK_INT(w.st.n_pol, 0);
-	put(&w.pols, KUBE_NETPOL,
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
 	    NP("b", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0."
 		    "0/33\"}}]}]}"));
 	compile(&w);
