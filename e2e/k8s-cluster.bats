@@ -23,7 +23,7 @@ setup_file() {
 	SL_K8S_COMPONENTS+=(kubelet kube-scheduler crictl coredns)
 	k8s_tools >/dev/null || rc=$?
 	if [ "$rc" = 3 ]; then
-		export SKIP_REASON="the pinned Kubernetes v1.34.4 and etcd are not built: run 'make k8s-tools' (or SL_K8S_BUILD=1)"
+		export SKIP_REASON="the pinned Kubernetes v1.34.4, etcd and CoreDNS are not built: run 'make k8s-tools' (or SL_K8S_BUILD=1)"
 		return 0
 	fi
 	[ "$rc" = 0 ] || return 1
