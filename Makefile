@@ -244,8 +244,8 @@ deps:
 	@if [ "$$(id -u)" = 0 ]; then bash -c '. e2e/lib/apiserver.bash && kubectl_ensure'; fi
 
 # --- pinned Kubernetes tools ------------------------------------------------
-# Third-party Go tools the e2e suites drive (crictl, etcd and Kubernetes
-# v1.34: e2e/k8s/go.mod, kubernetes/go.mod, etcd/go.mod), built once per
+# Third-party Go tools the e2e suites drive (crictl, etcd, CoreDNS and Kubernetes
+# v1.34: e2e/k8s/go.mod, kubernetes/go.mod, etcd/go.mod, coredns/go.mod), built once per
 # version into /var/cache/sluice/k8s (the first time ~15 min).
 deps: k8s-tools
 k8s-tools:
@@ -323,7 +323,7 @@ clean:
 help:
 	@echo "make            build everything into build/"
 	@echo "make deps       install missing Debian packages and build k8s-tools (root)"
-	@echo "make k8s-tools  build the pinned Kubernetes tools (etcd, Kubernetes v1.34, crictl) into /var/cache/sluice/k8s"
+	@echo "make k8s-tools  build the pinned Kubernetes tools (etcd, Kubernetes v1.34, crictl, CoreDNS) into /var/cache/sluice/k8s"
 	@echo "make image      sluice's container image as build/image/sluice.tar (OCI archive)"
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"

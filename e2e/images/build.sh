@@ -5,6 +5,8 @@
 #   pause    the sandbox image: a static pause (pause.c) as /pause
 #   busybox  busybox-static with every applet linked, /www/index.html and a
 #            CGI /www/cgi-bin/ip answering the client's address, for traffic tests
+#   coredns  only when SL_COREDNS names the pinned CoreDNS binary
+#            (e2e/k8s/build.sh coredns): /coredns, static, for the cluster DNS
 # Each archive is written as an OCI layout (one uncompressed layer), named by an
 # io.containerd.image.name annotation, and cached under
 # $SL_IMAGE_CACHE/<hash of the inputs>/ so a second run only prints the paths.
@@ -22,6 +24,7 @@ work=
 CC=${CC:-gcc}
 PAUSE_REF=localhost/sluice/pause:1
 BUSYBOX_REF=localhost/sluice/busybox:1
+COREDNS_REF=localhost/sluice/coredns:1
 
 die() {
 	echo "images/build.sh: $*" >&2
@@ -56,6 +59,24 @@ busybox_build() {
 	oci_archive "$2" "$BUSYBOX_REF" "$r" '["/bin/sh"]'
 }
 
+# coredns_build OUT: the CoreDNS binary alone (it is static), cached by its
+# own key (the binary is large and most suites do not need it).
+coredns_build() {
+	local key dir r
+	[ -x "$SL_COREDNS" ] || die "SL_COREDNS=$SL_COREDNS is not an executable"
+	key=$(cat "$here/build.sh" "$here/oci.bash" "$SL_COREDNS" | sha256sum | cut -c1-16)
+	dir=$SL_IMAGE_CACHE/coredns-$key
+	if [ ! -s "$dir/coredns.oci.tar" ]; then
+		mkdir -p "$dir" || die "cannot create $dir (run as root, or set SL_IMAGE_CACHE)"
+		r=$(mktemp -d)
+		mkdir -p "$r/etc" "$r/tmp"
+		cp "$SL_COREDNS" "$r/coredns"
+		oci_archive "$dir/coredns.oci.tar" "$COREDNS_REF" "$r" '["/coredns"]'
+		rm -rf "$r"
+	fi
+	echo "coredns $COREDNS_REF $dir/coredns.oci.tar"
+}
+
 main() {
 	command -v jq >/dev/null || die "jq is missing (make deps)"
 	[ -x "$SL_BUSYBOX" ] || die "$SL_BUSYBOX is missing (busybox-static; make deps)"
@@ -72,6 +93,7 @@ main() {
 	fi
 	echo "pause $PAUSE_REF $dir/pause.oci.tar"
 	echo "busybox $BUSYBOX_REF $dir/busybox.oci.tar"
+	[ -z "${SL_COREDNS:-}" ] || coredns_build
 }
 
 main "$@"

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # A real Kubernetes node on an emulated one (node.bash): containerd (Debian's
 # 1.6, containerd.bash's config) and kubelet v1.34.4 in the node's network
-# namespace and in a private mount namespace that makes the node look like a
-# machine of its own to what runs there, so manifests/sluice.yaml's default
-# paths work unchanged:
+# namespace, in a UTS namespace whose hostname is the node's name (the kubelet
+# takes its Node name from it; hostNetwork pods see it), and in a private
+# mount namespace that makes the node look like a machine of its own to what
+# runs there, so manifests/sluice.yaml's default paths work unchanged:
 #   /run, /var/lib, /var/log      tmpfs (pod netns, shim sockets, libcni cache,
 #                                 /var/lib/sluice, the kubelet's log dirs)
 #   /etc/cni/net.d, /opt/cni      tmpfs (the conflist and the CNI bin dir)
@@ -30,7 +31,7 @@ knode_vars() {
 	export SL_KUBELET_DIR=$SL_SCRATCH/kubelet SL_KUBELET_LOG=$SL_SCRATCH/kubelet/kubelet.log
 }
 
-# knode_holder_start: the private mount namespace, held by a sleeping process.
+# knode_holder_start: the private mount and UTS namespaces, held by a sleeping process.
 knode_holder_start() {
 	local f cg2
 	cg2=$(cgroup2_root)
@@ -40,8 +41,9 @@ knode_holder_start() {
 	done
 	(
 		# shellcheck disable=SC2016 # $1.. are the inner shell's
-		exec nsenter --net="/run/netns/$SL_NODE" unshare --mount --propagation private sh -ec '
+		exec nsenter --net="/run/netns/$SL_NODE" unshare --mount --uts --propagation private sh -ec '
 			d=$1 cg2=$2 cg=$3
+			echo "$4" >/proc/sys/kernel/hostname
 			for m in /run /var/lib /var/log /etc/cni/net.d; do
 				mount -t tmpfs -o mode=0755 tmpfs "$m"
 			done
@@ -60,7 +62,7 @@ knode_holder_start() {
 				mount --bind "$d/sysctl/$f" "$p"
 			done
 			echo $$ >"$d/holder.pid"
-			exec sleep 100000' _ "$SL_CTRD_DIR" "$cg2" "$SL_CGROUP"
+			exec sleep 100000' _ "$SL_CTRD_DIR" "$cg2" "$SL_CGROUP" "$SL_NODE"
 	) </dev/null >>"$SL_CTRD_LOG" 2>&1 3>&- &
 	wait_for 5 test -s "$SL_CTRD_DIR/holder.pid" ||
 		sl_die "mount namespace holder did not start: $(tail -n 5 "$SL_CTRD_LOG")"
@@ -88,7 +90,7 @@ knode_cgroups() {
 knode_containerd_start() {
 	SL_CNI_BIN=/opt/cni/bin SL_CONF_DIR=/etc/cni/net.d ctrd_config >"$SL_CTRD_CONF" || return 1
 	(
-		exec nsenter -t "$(ctrd_holder_pid)" -m -n containerd --config "$SL_CTRD_CONF" --log-level info
+		exec nsenter -t "$(ctrd_holder_pid)" -m -n -u containerd --config "$SL_CTRD_CONF" --log-level info
 	) </dev/null >>"$SL_CTRD_LOG" 2>&1 3>&- &
 	echo $! >"$SL_CTRD_DIR/containerd.pid"
 	wait_for 20 sl_ctr version >/dev/null || sl_die "containerd did not answer in 20 s" || return 1
@@ -119,11 +121,14 @@ knode_kubelet_config() {
 		healthzBindAddress: 127.0.0.1
 		readOnlyPort: 0
 		resolvConf: /etc/resolv.conf
+		clusterDomain: cluster.local
+		clusterDNS: [$SL_K8S_DNS_IP]
 		serializeImagePulls: false
 	EOF
 }
 
-# knode_kubelet_start: the node's kubelet with its own system:node identity.
+# knode_kubelet_start: the node's kubelet with its own system:node identity;
+# no --hostname-override: its Node name is the UTS namespace's hostname.
 knode_kubelet_start() {
 	local d=$SL_KUBELET_DIR bin
 	bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kubelet | awk '{ print $2 }') || return 1
@@ -132,9 +137,9 @@ knode_kubelet_start() {
 		k8s_kubeconfig "$d/kubeconfig" "kubelet-$SL_NODE" &&
 		knode_kubelet_config >"$d/config.yaml" || return 1
 	(
-		exec nsenter -t "$(ctrd_holder_pid)" -m -n "$bin" --config "$d/config.yaml" \
+		exec nsenter -t "$(ctrd_holder_pid)" -m -n -u "$bin" --config "$d/config.yaml" \
 			--kubeconfig "$d/kubeconfig" --root-dir "$d/root" --cert-dir "$d/pki" \
-			--hostname-override "$SL_NODE" --node-ip "$SL_NODE_IP"
+			--node-ip "$SL_NODE_IP"
 	) </dev/null >>"$SL_KUBELET_LOG" 2>&1 3>&- &
 	echo $! >"$d/kubelet.pid"
 }
@@ -188,4 +193,4 @@ knode_cgroups_remove() {
 }
 
 # knode_exec CMD...: CMD on the node as its host processes see it.
-knode_exec() { nsenter -t "$(ctrd_holder_pid)" -m -n "$@"; }
+knode_exec() { nsenter -t "$(ctrd_holder_pid)" -m -n -u "$@"; }

@@ -15,6 +15,8 @@ SL_REPO=${SL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SL_K8S_IP=${SL_K8S_IP:-172.18.0.1}
 SL_K8S_PORT=${SL_K8S_PORT:-6443}
 SL_K8S_SVC_CIDR=10.96.0.0/12
+# The cluster DNS address the kubelets hand to pods (kubeadm's: the 10th of the range).
+export SL_K8S_DNS_IP=10.96.0.10
 SL_K8S_CLUSTER_CIDR=10.244.0.0/16
 SL_K8S_READY_SECS=${SL_K8S_READY_SECS:-60}
 SL_K8S_COMPONENTS=(etcd kube-apiserver kube-controller-manager kubectl)
