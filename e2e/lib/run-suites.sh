@@ -6,6 +6,8 @@ set -u
 logdir=$1 unit=$2 bpf=$3 bats_files=$4
 mkdir -p "$logdir"
 passed=0 failed=0 skipped=0
+# Suites of the "real" lane (see below).
+REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|bench-kubeproxy-real|containerd|podman|demo)}
 
 # A C suite's last line is "N passed, N failed"; a suite that dies before it counts as one failure.
 run_c() {
@@ -40,11 +42,20 @@ need_root() {
 for t in $unit; do run_c "$t"; done
 for t in $bpf; do need_root "$(basename "$t")" && run_c "$t"; done
 
-if [ -n "$bats_files" ] && need_root e2e; then
-	log="$logdir/e2e.tap"
-	echo "== e2e (bats)"
-	# shellcheck disable=SC2086
-	bats --formatter tap $bats_files 2>&1 | tee "$log" | grep -E '^(not ok|ok|#)' | sed 's/^/   /'
+# bats_lane NAME FILES...: one bats run, its TAP in $logdir/e2e-NAME.tap, its
+# lines echoed live with the lane's name.
+bats_lane() {
+	local name=$1
+	shift
+	[ $# -gt 0 ] || return 0
+	bats --timing --formatter tap "$@" 2>&1 | tee "$logdir/e2e-$name.tap" |
+		grep --line-buffered -E '^(not ok|ok|#)' | sed -u "s/^/   [$name] /"
+}
+
+# tap_count TAP: adds a lane's results to the totals.
+tap_count() {
+	local log=$1 p f s planned
+	[ -f "$log" ] || return 0
 	s=$(grep -cE '^ok .*# skip' "$log")
 	p=$(grep -E '^ok ' "$log" | grep -cv '# skip')
 	f=$(grep -cE '^not ok ' "$log")
@@ -54,6 +65,28 @@ if [ -n "$bats_files" ] && need_root e2e; then
 		f=$((planned - p - s))
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+# Two lanes run side by side: the suites that run real Kubernetes parts
+# (control plane, kubelet, containerd, podman: mostly waiting on daemons) and
+# the rest. Each suite's names carry its own random id, so the lanes share
+# nothing; SL_E2E_LANES=1 runs everything in one lane.
+if [ -n "$bats_files" ] && need_root e2e; then
+	echo "== e2e (bats)"
+	rm -f "$logdir"/e2e-*.tap
+	real=() emu=()
+	for f in $bats_files; do
+		if [ "${SL_E2E_LANES:-2}" != 1 ] && [[ $(basename "$f") =~ $REAL_LANE ]]; then
+			real+=("$f")
+		else
+			emu+=("$f")
+		fi
+	done
+	bats_lane real "${real[@]}" &
+	bats_lane emu "${emu[@]}"
+	wait
+	tap_count "$logdir/e2e-real.tap"
+	tap_count "$logdir/e2e-emu.tap"
 fi
 
 if [ "$skipped" -gt 0 ]; then
