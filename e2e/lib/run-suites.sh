@@ -52,6 +52,24 @@ bats_lane() {
 		grep --line-buffered -E '^(not ok|ok|#)' | sed -u "s/^/   [$name] /"
 }
 
+# k8s_tools_wait: when make test builds the pinned Kubernetes tools in the
+# background, waits (at most an hour) for that build's exit code.
+k8s_tools_wait() {
+	local rc=${SL_K8S_TOOLS_RC:-} i=0
+	[ -n "$rc" ] || return 0
+	while [ ! -s "$rc" ] && [ $i -lt 3600 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	if [ "$(cat "$rc" 2>/dev/null)" != 0 ]; then
+		echo "   [real] k8s tools build failed or timed out; see ${rc%.rc}.log"
+		tail -n 5 "${rc%.rc}.log" 2>/dev/null | sed 's/^/   [real] | /'
+	else
+		echo "   [real] k8s tools ready after waiting ${i} s"
+	fi
+	return 0
+}
+
 # tap_count TAP: adds a lane's results to the totals.
 tap_count() {
 	local log=$1 p f s planned
@@ -82,7 +100,7 @@ if [ -n "$bats_files" ] && need_root e2e; then
 			emu+=("$f")
 		fi
 	done
-	bats_lane real "${real[@]}" &
+	{ k8s_tools_wait && bats_lane real "${real[@]}"; } &
 	bats_lane emu "${emu[@]}"
 	wait
 	tap_count "$logdir/e2e-real.tap"
