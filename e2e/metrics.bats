@@ -119,6 +119,12 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 	[ -n "$used" ]
 	echo "dashboard, not exported: $(comm -23 <(echo "$used") <(echo "$exported"))"
 	[ -z "$(comm -23 <(echo "$used") <(echo "$exported"))" ]
+	# every query is valid PromQL (Grafana's variables set as a user would)
+	jq '{groups: [{name: "dashboard", rules: [[.. | objects | .expr? // empty] | to_entries[]
+		| {record: "dashboard:query\(.key)",
+		   expr: (.value | gsub("\\$__rate_interval"; "5m") | gsub("\\$instance"; ".*"))}]}]}' \
+		"$SL_REPO/manifests/grafana-dashboard.json" >"$BATS_TEST_TMPDIR/rules.yaml"
+	promtool check rules "$BATS_TEST_TMPDIR/rules.yaml"
 	# the README's metric table lists exactly what is exported
 	listed=$(grep -oE '^\| `(sluice|process)_[a-z_]+`' "$SL_REPO/README.md" | tr -d '|` ' | sort -u)
 	echo "README vs exported: $(diff <(echo "$listed") <(echo "$exported"))"
