@@ -6,6 +6,8 @@
 
 load lib/services
 
+bats_require_minimum_version 1.5.0
+
 setup_file() {
 	cluster_file_up 1 || return 1
 	cluster_pods_add 1:c1 1:s1 || return 1
@@ -55,7 +57,7 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 	grep -q '^process_resident_memory_bytes [1-9]' <<<"$out"
 	grep -q '^process_open_fds [1-9]' <<<"$out"
 	# Off the node's loopback it is not served.
-	! on_node 1 node_exec curl -sS --max-time 2 "http://$(node_ip 1):9965/metrics"
+	run ! on_node 1 node_exec curl -sS --max-time 2 "http://$(node_ip 1):9965/metrics"
 }
 
 @test "(metrics) drops, forwards and a Service port's flows, packets and bytes move with traffic" {
@@ -70,7 +72,7 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 	for _ in 1 2 3; do http_get "$c1" "http://$ip/" >/dev/null; done
 	# A packet from an address the pod does not own is dropped as spoofed.
 	ns_exec "$c1" ip addr add 10.244.1.250/32 dev eth0
-	! ns_exec "$c1" timeout 3 "$SL_BUSYBOX" ping -c 2 -W 1 -I 10.244.1.250 "$s1"
+	run ! ns_exec "$c1" timeout 3 "$SL_BUSYBOX" ping -c 2 -W 1 -I 10.244.1.250 "$s1"
 	after=$(scrape)
 	echo "$after" | grep "$SVC" >&2
 	# the Service port is labelled with its Service; four or more flows (the wait's included)
@@ -126,6 +128,7 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 		"$SL_REPO/manifests/grafana-dashboard.json" >"$BATS_TEST_TMPDIR/rules.yaml"
 	promtool check rules "$BATS_TEST_TMPDIR/rules.yaml"
 	# the README's metric table lists exactly what is exported
+	# shellcheck disable=SC2016 # backquotes of the Markdown table
 	listed=$(grep -oE '^\| `(sluice|process)_[a-z_]+`' "$SL_REPO/README.md" | tr -d '|` ' | sort -u)
 	echo "README vs exported: $(diff <(echo "$listed") <(echo "$exported"))"
 	[ "$listed" = "$exported" ]
