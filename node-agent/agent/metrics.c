@@ -3,6 +3,7 @@
 #include <math.h> /* isinf, isnan: macros, no libm */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -30,16 +31,30 @@ void metrics_family(struct http_buf *b, const char *name, const char *type, cons
 	http_buf_printf(b, "\n# TYPE %s %s\n", name, type);
 }
 
+/* The shortest of %.15g..%.17g that reads back as v. */
+static const char *shortest(double v, char *buf, size_t len)
+{
+	for (int prec = 15; prec < 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return buf;
+	}
+	snprintf(buf, len, "%.17g", v);
+	return buf;
+}
+
 static void value_write(struct http_buf *b, double v)
 {
+	char buf[32];
+
 	if (isinf(v))
 		http_buf_printf(b, v > 0 ? "+Inf" : "-Inf");
 	else if (isnan(v))
 		http_buf_printf(b, "NaN");
-	else if (v > -1e15 && v < 1e15 && v == (double)(long long)v)
-		http_buf_printf(b, "%.0f", v);
+	else if (v > -9e18 && v < 9e18 && v == (double)(long long)v)
+		http_buf_printf(b, "%.0f", v); /* counters: every digit a double holds */
 	else
-		http_buf_printf(b, "%.9g", v);
+		http_buf_printf(b, "%s", shortest(v, buf, sizeof(buf)));
 }
 
 /* name{a="x",b="y",extra="v"} value */

@@ -71,9 +71,13 @@ static void datapath_write(struct http_buf *b, const char *pin_dir)
 	}
 }
 
+/* One service port's counters; svc points into the publisher, which does not
+ * change while the page is built. */
 struct svc_sample {
-	char ns[64], name[256], port[8], ip[INET_ADDRSTRLEN];
-	const char *proto;
+	const char *svc; /* "namespace/name" */
+	__be32 vip;
+	__be16 port;
+	__u8 proto;
 	struct sl_svcstat_val v;
 };
 
@@ -92,20 +96,29 @@ static int svc_sample_add(__u32 id, const char *svc, __be32 vip, __be16 port, __
 	struct svc_walk *w = ctx;
 	struct sl_svcstat_val v;
 	struct svc_sample *s;
-	const char *slash = strchr(svc, '/');
 
 	if (dp_svcstat_read(w->fd, id, &v) < 0)
 		return 0; /* beyond the map: not counted */
 	s = vec_push(&w->samples, 64);
 	if (!s)
 		return -ENOMEM;
-	snprintf(s->ns, sizeof(s->ns), "%.*s", slash ? (int)(slash - svc) : 0, svc);
-	snprintf(s->name, sizeof(s->name), "%s", slash ? slash + 1 : svc);
-	snprintf(s->port, sizeof(s->port), "%u", ntohs(port));
-	inet_ntop(AF_INET, &vip, s->ip, sizeof(s->ip));
-	s->proto = proto_name(proto);
-	s->v = v;
+	*s = (struct svc_sample){svc, vip, port, proto, v};
 	return 0;
+}
+
+static void svc_sample_write(struct http_buf *b, const char *name, const struct svc_sample *s,
+			     __u64 value)
+{
+	const char *slash = strchr(s->svc, '/');
+	char ns[256], port[8], ip[INET_ADDRSTRLEN];
+	struct metrics_label l[] = {L("namespace", ns), L("service", slash ? slash + 1 : s->svc),
+				    L("ip", ip), L("port", port),
+				    L("protocol", proto_name(s->proto))};
+
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - s->svc) : 0, s->svc);
+	snprintf(port, sizeof(port), "%u", ntohs(s->port));
+	inet_ntop(AF_INET, &s->vip, ip, sizeof(ip));
+	metrics_sample(b, name, l, sizeof(l) / sizeof(l[0]), (double)value);
 }
 
 /* Flows, packets and bytes per published service port. */
@@ -135,12 +148,9 @@ static void services_write(struct http_buf *b, const struct metrics_src *src)
 		metrics_family(b, fams[f].name, "counter", fams[f].help);
 		for (size_t i = 0; i < w.samples.n; i++) {
 			const struct svc_sample *s = (struct svc_sample *)w.samples.v + i;
-			struct metrics_label l[] = {L("namespace", s->ns), L("service", s->name),
-						    L("ip", s->ip), L("port", s->port),
-						    L("protocol", s->proto)};
 
-			metrics_sample(b, fams[f].name, l, 5,
-				       (double)*(const __u64 *)((const char *)&s->v + fams[f].off));
+			svc_sample_write(b, fams[f].name, s,
+					 *(const __u64 *)((const char *)&s->v + fams[f].off));
 		}
 	}
 	free(w.samples.v);
@@ -271,7 +281,7 @@ static void cni_write(struct http_buf *b, const char *pin_dir)
 	static const char *const ops[SL_CNI_OP_MAX] = {
 	    [SL_CNI_OP_ADD] = "ADD", [SL_CNI_OP_DEL] = "DEL"};
 	static const __u64 bounds_us[SL_CNI_BUCKETS] = SL_CNI_BUCKETS_US;
-	static double bounds[SL_CNI_BUCKETS];
+	double bounds[SL_CNI_BUCKETS];
 	struct sl_cnistat_val v[SL_CNI_OP_MAX];
 	_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_CNISTAT);
 
