@@ -27,7 +27,7 @@ DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev 
 	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc containerd \
 	busybox-static iputils-ping openssl curl python3 ca-certificates libclang-rt-14-dev \
 	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox \
-	clang-format shellcheck yamllint
+	clang-format shellcheck yamllint prometheus
 
 PKGS := libbpf jansson libnl-3.0 libnl-route-3.0 libcurl yaml-0.1
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

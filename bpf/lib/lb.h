@@ -14,6 +14,7 @@
 #include "lib/icmp.h"
 #include "lib/l4.h"
 #include "lib/maps.h"
+#include "lib/metrics.h"
 #include "lib/nat.h"
 #include "sluice/abi.h"
 
@@ -193,11 +194,13 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 	struct sl_be_val be;
 	bool hairpin;
 	int path, ret;
+	__u32 svc_id;
 
 	cur = lb4_ct_backend(t, &ct);
 	if (cur) {
 		be = *cur;
 		hairpin = ct->flags & SL_CT_F_HAIRPIN;
+		svc_id = ct->svc_id;
 		path = SL_PATH_SVC_CT;
 	} else {
 		/* The ClusterIP marker first: most pod traffic is to no Service,
@@ -215,6 +218,7 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		ret = lb4_select(t, svc, &be, &hairpin);
 		if (ret)
 			return ret;
+		svc_id = svc->id;
 		path = SL_PATH_SVC_NEW;
 	}
 	ret = nat4_addr(skb, t, false, be.ip);
@@ -222,7 +226,10 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		ret = nat4_port(skb, t, false, be.port);
 	if (!ret && hairpin)
 		ret = nat4_addr(skb, t, true, bpf_htonl(SL_SVC_LOOPBACK4));
-	return ret ? ret : path;
+	if (ret)
+		return ret;
+	metrics_svc_count(svc_id, path == SL_PATH_SVC_NEW, skb->len);
+	return path;
 }
 
 #endif

@@ -122,6 +122,27 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_poldrop SEC(".maps");
 
+/* Per service port flows, packets and bytes (lib/metrics.h); written by
+ * programs, zeroed by the agent when an id changes hands. max_entries is set
+ * at load (dp_load_and_pin). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_REVNAT_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_svcstat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_svcstat SEC(".maps");
+
+/* CNI ADD/DEL counts and latency; written by the CNI plugin (mmap), never by programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_CNI_OP_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_cnistat_val);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_cnistat SEC(".maps");
+
 /* Layout version of the pinned maps; written by the agent, never by programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -68,6 +68,7 @@ static inline int pod_fixture_enter(const char *test, const char *const *setup, 
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
 	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct, aff;
+	int svcstat;
 };
 
 static inline struct fds fds_of(const struct sl_pod *skel)
@@ -76,6 +77,7 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .from_pod = bpf_program__fd(skel->progs.sl_from_pod),
 	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
 	    .ep = bpf_map__fd(skel->maps.sl_ep4),
 	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
 	    .pol = bpf_map__fd(skel->maps.sl_pol),

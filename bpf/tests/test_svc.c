@@ -123,9 +123,12 @@ static void seed(const struct fds *f)
 
 static void test_tcp(const struct fds *f)
 {
+	struct sl_svcstat_val st0, st;
 	struct tcp_pkt in, out;
 	struct sl_ct_val ct;
 	__u32 len;
+
+	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st0), 0);
 
 	UNIT_CASE("SYN to a ClusterIP is DNATed to the backend with valid checksums");
 	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x02);
@@ -162,6 +165,15 @@ static void test_tcp(const struct fds *f)
 	CHECK(tcp_csums_ok(&out));
 	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), 0);
 	CHECK_INT(ct.tcp_flags, 0x12);
+
+	UNIT_CASE("the service port counts the new flow and both packets with their bytes");
+	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
+	CHECK_INT(st.flows - st0.flows, 1);
+	CHECK_INT(st.packets - st0.packets, 2);
+	CHECK_INT(st.bytes - st0.bytes, 2 * sizeof(in));
+	CHECK_INT(dp_svcstat_reset(f->svcstat, 1), 0);
+	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
+	CHECK_INT(st.flows + st.packets + st.bytes, 0);
 
 	UNIT_CASE("the local backend's reply is reverse-NATed to VIP:port");
 	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40000, 0x12);

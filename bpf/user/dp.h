@@ -107,6 +107,17 @@ int dp_poldrop_delete(int map_fd, __u32 ep_id);
  * -ENOENT when there is none (it is never created here). */
 int dp_ep_policy_set(int map_fd, __be32 ip, __u32 identity, __u32 flags);
 
+/* --- observability maps (stat_maps.c) ---------------------------------------------- */
+
+/* Counters of service port svc_id summed over CPUs; -ENOENT beyond the map. */
+int dp_svcstat_read(int map_fd, __u32 svc_id, struct sl_svcstat_val *sum);
+/* Zeroes svc_id's counters (an id given to another service port). */
+int dp_svcstat_reset(int map_fd, __u32 svc_id);
+/* Counts one CNI call of op (SL_CNI_OP_*) that took usec, in the sl_cnistat
+ * pinned under pin_dir, with atomic adds on its shared memory. */
+int dp_cnistat_record(const char *pin_dir, unsigned int op, bool ok, __u64 usec);
+int dp_cnistat_read(int map_fd, unsigned int op, struct sl_cnistat_val *val);
+
 /* --- socket-level load balancing (sock_load.c) ------------------------------------
  * cgroup connect4/sendmsg4/recvmsg4/getpeername4 programs translating ClusterIPs
  * for host-namespace clients, from the same pinned service maps. */

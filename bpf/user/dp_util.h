@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "cleanup.h"
 #include "dp.h"
@@ -87,6 +88,28 @@ static inline int dp_map_walk(int fd, size_t key_size, size_t val_size, __u32 ma
 			return ret;
 	}
 	return err == -ENOENT ? 0 : err;
+}
+
+/* sl_svcstat costs max_entries x 24 bytes on every CPU: its size comes from
+ * this budget, with a floor, and covers every service id where it can. */
+#define DP_SVCSTAT_BUDGET (64ull << 20)
+#define DP_SVCSTAT_FLOOR  4096
+
+/* Sizes sl_svcstat in obj (opened, not loaded) for this machine: every object
+ * sharing the pin sets the same size, or libbpf refuses to reuse it. */
+static inline int dp_svcstat_size(struct bpf_object *obj)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, SL_PIN_SVCSTAT);
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 n;
+
+	if (!map)
+		return -ENOENT;
+	if (ncpu < 0)
+		return ncpu;
+	n = DP_SVCSTAT_BUDGET / ((__u64)ncpu * sizeof(struct sl_svcstat_val));
+	n = n < DP_SVCSTAT_FLOOR ? DP_SVCSTAT_FLOOR : n > SL_REVNAT_MAX ? SL_REVNAT_MAX : n;
+	return bpf_map__set_max_entries(map, (__u32)n);
 }
 
 #endif

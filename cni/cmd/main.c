@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -30,15 +31,17 @@ static const struct command {
 	unsigned int needs;
 	bool config;		 /* a full network configuration on stdin */
 	const char *min_version; /* the spec version that defined the verb */
+	int stat_op;		 /* SL_CNI_OP_* counted in sl_cnistat, -1: not counted */
 } commands[] = {
-    {"ADD", cni_cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true, "0.1.0"},
+    {"ADD", cni_cmd_add, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true, "0.1.0",
+     SL_CNI_OP_ADD},
     /* DEL is best-effort: it does not need CNI_NETNS nor a parseable CNI_ARGS. */
-    {"DEL", cni_cmd_del, NEED_CONTAINERID | NEED_IFNAME, true, "0.1.0"},
-    {"CHECK", cni_cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true,
-     "0.4.0"},
-    {"STATUS", cni_cmd_status, 0, true, "1.1.0"},
-    {"GC", cni_cmd_gc, NEED_PATH, true, "1.1.0"},
-    {"VERSION", cni_cmd_version, 0, false, "0.1.0"},
+    {"DEL", cni_cmd_del, NEED_CONTAINERID | NEED_IFNAME, true, "0.1.0", SL_CNI_OP_DEL},
+    {"CHECK", cni_cmd_check, NEED_CONTAINERID | NEED_NETNS | NEED_IFNAME | NEED_ARGS, true, "0.4.0",
+     -1},
+    {"STATUS", cni_cmd_status, 0, true, "1.1.0", -1},
+    {"GC", cni_cmd_gc, NEED_PATH, true, "1.1.0", -1},
+    {"VERSION", cni_cmd_version, 0, false, "0.1.0", -1},
 };
 
 static const char *env_get(const char *name)
@@ -152,8 +155,31 @@ static const struct command *command_find(const char *name)
 	return NULL;
 }
 
+static __u64 mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (__u64)t.tv_sec * 1000000 + (__u64)t.tv_nsec / 1000;
+}
+
+/* Counts the call for the agent's /metrics; never fails the call. */
+static void call_count(const struct cni_ctx *ctx, const struct command *cmd, int r, __u64 t0)
+{
+	int err;
+
+	if (cmd->stat_op < 0)
+		return;
+	err = dp_cnistat_record(ctx->conf.pin_dir, (unsigned int)cmd->stat_op, r >= 0,
+				mono_us() - t0);
+	if (err < 0)
+		log_msg(LOG_LVL_DEBUG, err, "Failed to count %s in %s/%s", cmd->name,
+			ctx->conf.pin_dir, SL_PIN_CNISTAT);
+}
+
 static int run(struct cni_ctx *ctx, char *version, size_t size, struct cni_err *e)
 {
+	__u64 t0 = mono_us();
 	const struct command *cmd;
 	int r;
 
@@ -192,7 +218,9 @@ static int run(struct cni_ctx *ctx, char *version, size_t size, struct cni_err *
 	if (cmd->needs & NEED_CONTAINERID)
 		log_debug("%s %s/%s netns '%s'", cmd->name, ctx->env.containerid, ctx->env.ifname,
 			  ctx->env.netns);
-	return cmd->run(ctx, e);
+	r = cmd->run(ctx, e);
+	call_count(ctx, cmd, r, t0);
+	return r;
 }
 
 int main(void)

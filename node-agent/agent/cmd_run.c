@@ -14,6 +14,7 @@
 #include "conflist.h"
 #include "dp.h"
 #include "healthz.h"
+#include "metrics.h"
 #include "loop.h"
 #include "log.h"
 #include "ep_restore.h"
@@ -94,7 +95,8 @@ static void run_usage(FILE *f)
 	       "         [--ipam sluice|host-local] [--ipam-data-dir DIR] [--mtu N] [--portmap]\n"
 	       "         [--cni-log-file FILE] [--log-file FILE]\n"
 	       "         [--log-level error|warn|info|debug] [--cgroup DIR] [--sock-lb-pods]\n"
-	       "         [--healthz-bind-address IP:PORT] [--config FILE]\n"
+	       "         [--healthz-bind-address IP:PORT] [--metrics-bind-address IP:PORT]\n"
+	       "         [--config FILE]\n"
 	       "\n"
 	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
 	       "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
@@ -104,7 +106,8 @@ static void run_usage(FILE *f)
 	       "there are left to the tc datapath unless --sock-lb-pods. kube-proxy's\n"
 	       "/healthz and /livez are served on --healthz-bind-address "
 	       "(default " HEALTHZ_DEFAULT_BIND ";\n"
-	       "\"\" or \"0\" turns them off).\n");
+	       "\"\" or \"0\" turns them off), Prometheus /metrics on --metrics-bind-address\n"
+	       "(default " METRICS_DEFAULT_BIND "; \"\" or \"0\" turns it off).\n");
 }
 
 static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)

@@ -16,6 +16,8 @@
 #include "dp.h"
 #include "errbuf.h"
 #include "healthz.h"
+#include "http_server.h"
+#include "metrics.h"
 
 enum opt_kind {
 	OPT_NAME,  /* node name: RFC 1123 subdomain */
@@ -60,6 +62,7 @@ static const struct opt opts[] = {
     OPT("cgroup", "cgroup", OPT_PATH, cgroup),
     OPT("sock-lb-pods", "sockLbPods", OPT_BOOL, sock_lb_pods),
     OPT("healthz-bind-address", "healthzBindAddress", OPT_ADDR, healthz_bind),
+    OPT("metrics-bind-address", "metricsBindAddress", OPT_ADDR, metrics_bind),
     OPT("config", NULL, OPT_PATH, config_file),
 };
 
@@ -163,7 +166,7 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 
 		if (!strcmp(val, "0"))
 			val = "";
-		if (val[0] && healthz_addr_parse(val, &ip, &port) < 0)
+		if (val[0] && http_addr_parse(val, &ip, &port) < 0)
 			return errbuf_set(
 			    err, len,
 			    "invalid %s '%s': must be IPv4:port (e.g. 0.0.0.0:10256), or \"\" or "
@@ -282,6 +285,7 @@ static void config_defaults(struct config *c)
 	snprintf(c->sa_dir, sizeof(c->sa_dir), "%s", CONFIG_DEFAULT_SA_DIR);
 	snprintf(c->ipam, sizeof(c->ipam), "%s", CONFIG_DEFAULT_IPAM);
 	snprintf(c->healthz_bind, sizeof(c->healthz_bind), "%s", HEALTHZ_DEFAULT_BIND);
+	snprintf(c->metrics_bind, sizeof(c->metrics_bind), "%s", METRICS_DEFAULT_BIND);
 	c->log_level = LOG_LVL_INFO;
 }
 

@@ -42,6 +42,7 @@ struct config {
 	char sa_dir[CONFIG_PATH_MAX];	     /* service-account dir for in-cluster config */
 	char cgroup[CONFIG_PATH_MAX]; /* cgroup v2 for socket-level LB; "" : the cgroup2 root */
 	char healthz_bind[32];	      /* "a.b.c.d:port" of /healthz and /livez; "" : off */
+	char metrics_bind[32];	      /* "a.b.c.d:port" of /metrics; "" : off */
 	enum config_api api;
 	int mtu; /* 0 : the plugin takes the uplink's */
 	bool portmap;

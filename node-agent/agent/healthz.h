@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include <linux/types.h>
+struct http_reply;
 
 #define HEALTHZ_DEFAULT_BIND "127.0.0.1:10256"
 #define HEALTHZ_STALE_MS     60000 /* 2 x kube-proxy's default syncPeriod of 30 s */
@@ -22,25 +22,12 @@ struct healthz_state {
  * than HEALTHZ_STALE_MS; pending_since_ms 0 : nothing is waiting. */
 bool healthz_fresh(unsigned long long now_ms, unsigned long long pending_since_ms);
 
-/* "a.b.c.d:port" (IPv4 literal, port 1..65535): 0 with ip/port in network
- * order, -EINVAL otherwise. */
-int healthz_addr_parse(const char *s, __be32 *ip, __be16 *port);
+/* The http_server handler; ctx is a struct healthz_state kept current by the loop. */
+void healthz_handle(void *ctx, const char *path, struct http_reply *r);
 
 /* One HTTP response for the request in req[0..len): its length in out, 0 when
  * the request head is not complete yet. now is CLOCK_REALTIME. */
 size_t healthz_respond(const char *req, size_t len, const struct healthz_state *st,
 		       const struct timespec *now, char *out, size_t out_len);
-
-struct healthz;
-
-/* Listens on bind (see healthz_addr_parse), non-blocking, in the caller's
- * network namespace. */
-int healthz_open(const char *bind, struct healthz **out);
-void healthz_close(struct healthz *h);
-/* Readable when a client connects or sends: add it to the caller's poll. */
-int healthz_fd(const struct healthz *h);
-/* Accepts, reads and answers whatever is ready, without blocking; drops
- * clients idle for more than a few seconds. */
-void healthz_serve(struct healthz *h, const struct healthz_state *st, unsigned long long now_ms);
 
 #endif

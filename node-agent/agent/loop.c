@@ -14,9 +14,11 @@
 
 #include "conflist.h"
 #include "healthz.h"
+#include "http_server.h"
 #include "loop.h"
 #include "kube_sync.h"
 #include "log.h"
+#include "metrics_collect.h"
 #include "pol_step.h"
 #include "routes.h"
 #include "status.h"
@@ -48,7 +50,11 @@ struct agent {
 	struct svc_pub *svc; /* NULL when the service maps are not pinned */
 	struct svc_dp svc_maps;
 	unsigned long svc_ops;	     /* map writes + deletes last published in status */
-	struct healthz *healthz;     /* NULL when disabled */
+	struct http_server *healthz; /* NULL when disabled */
+	struct healthz_state hs;
+	struct http_server *metrics; /* NULL when disabled */
+	struct metrics_src msrc;
+	struct metrics_hist publish; /* watch event to map write, seconds */
 	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
@@ -142,9 +148,10 @@ static void svc_update(struct agent *a, unsigned long long now)
 	bool synced =
 	    a->ks.slots[KUBE_SERVICE].ref.synced && a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced;
 	unsigned long writes, deletes;
+	unsigned long long since = 0;
 	struct timespec t0, t1;
 	struct svc_stats st;
-	bool first;
+	bool first, pending;
 
 	if (!a->svc)
 		return;
@@ -152,12 +159,15 @@ static void svc_update(struct agent *a, unsigned long long now)
 	first = synced && !st.gc_done;
 	writes = st.writes;
 	deletes = st.deletes;
+	pending = svc_pub_pending(a->svc, &since);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* errors were reported through svc_note, once per Service */
 	(void)svc_pub_sync(a->svc, kube_sync_store(&a->ks, KUBE_SERVICE),
 			   kube_sync_store(&a->ks, KUBE_ENDPOINTSLICE), synced, now);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	svc_pub_stats(a->svc, &st);
+	if (pending && since && (st.writes != writes || st.deletes != deletes))
+		metrics_hist_observe(&a->publish, (double)(mono_ms() - since) / 1000.0);
 	/* make bench reads this line: the time to program one change */
 	if (st.writes != writes || st.deletes != deletes)
 		log_debug("Service maps: %lu writes, %lu deletes in %lld us", st.writes - writes,
@@ -458,21 +468,44 @@ static void status_publish(struct agent *a, unsigned long long now)
  * 2 x syncPeriod, or when the first sync has not been published in that time. */
 static void healthz_update(struct agent *a, unsigned long long now)
 {
-	struct healthz_state hs = {.last_updated = a->svc_updated, .node_eligible = true};
 	unsigned long long since = 0;
 	struct svc_stats st;
 
 	if (!a->healthz)
 		return;
+	a->hs = (struct healthz_state){.last_updated = a->svc_updated, .node_eligible = true};
 	if (a->svc) {
 		svc_pub_stats(a->svc, &st);
 		if (!st.gc_done)
 			since = a->start_ms;
 		else
 			svc_pub_pending(a->svc, &since);
-		hs.healthy = healthz_fresh(now, since);
+		a->hs.healthy = healthz_fresh(now, since);
 	}
-	healthz_serve(a->healthz, &hs, now);
+	http_server_serve(a->healthz, now);
+}
+
+/* Serves what on bind from the loop's poll; NULL (logged) when it cannot: like
+ * kube-proxy, the datapath matters more than its probes and metrics. */
+static struct http_server *server_start(int epfd, const char *bind, http_handler_fn fn, void *ctx,
+					const char *what)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	struct http_server *h = NULL;
+	int r;
+
+	if (!bind[0])
+		return NULL;
+	r = http_server_open(bind, fn, ctx, &h);
+	ev.data.fd = r < 0 ? -1 : http_server_fd(h);
+	if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		log_error_errno(r < 0 ? r : -errno,
+				"Failed to serve %s on '%s'; running without it", what, bind);
+		http_server_close(h);
+		return NULL;
+	}
+	log_info("Serving %s on http://%s", what, bind);
+	return h;
 }
 
 /* Whether fd is among the ready members of the epoll set epfd. */
@@ -499,7 +532,13 @@ static int signal_read(int sfd)
 
 int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 {
-	struct agent a = {.c = c, .kc = kc, .status_dirty = true, .start_ms = mono_ms()};
+	static const double publish_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+						0.1,   0.25,   0.5,   1,    2.5,   5};
+	struct agent a = {.c = c,
+			  .kc = kc,
+			  .status_dirty = true,
+			  .start_ms = mono_ms(),
+			  .publish = {publish_bounds, sizeof(publish_bounds) / sizeof(double)}};
 	struct epoll_event ev = {.events = EPOLLIN};
 	char err[512];
 	bool sig_ready;
@@ -516,26 +555,16 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 			close(epfd);
 		return log_error_errno(r, "Failed to set up the event loop");
 	}
-	if (c->healthz_bind[0]) {
-		r = healthz_open(c->healthz_bind, &a.healthz);
-		ev.data.fd = r < 0 ? -1 : healthz_fd(a.healthz);
-		if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-			/* like kube-proxy: the datapath matters more than its probe */
-			log_error_errno(r < 0 ? r : -errno,
-					"Failed to serve /healthz on '%s'; running without it",
-					c->healthz_bind);
-			healthz_close(a.healthz);
-			a.healthz = NULL;
-		} else {
-			log_info("Serving /healthz and /livez on http://%s", c->healthz_bind);
-		}
-	}
+	a.healthz =
+	    server_start(epfd, c->healthz_bind, healthz_handle, &a.hs, "/healthz and /livez");
 	svc_start(&a);
 	pol_step_start(&a.pol, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
 			   sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the API client: %s", err);
+	a.msrc = (struct metrics_src){c->pin_dir, &a.ks, a.svc, &a.publish};
+	a.metrics = server_start(epfd, c->metrics_bind, metrics_handle, &a.msrc, "/metrics");
 	log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server, mode_name(c),
 		 kc->source, kc->context[0] ? ", context " : "", kc->context);
 	while (!sig) {
@@ -558,6 +587,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		svc_update(&a, now);
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
+		if (a.metrics)
+			http_server_serve(a.metrics, now);
 		status_publish(&a, now);
 	}
 	a.status_next_ms = 0;
@@ -567,7 +598,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	svc_pub_free(a.svc);
 	if (a.svc)
 		svc_dp_close(&a.svc_maps);
-	healthz_close(a.healthz);
+	http_server_close(a.healthz);
+	http_server_close(a.metrics);
 	close(epfd);
 	free(a.routes);
 	free(a.route_strs);

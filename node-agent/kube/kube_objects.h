@@ -230,6 +230,7 @@ enum kube_ev_type {
 	KUBE_EV_BOOKMARK,
 	KUBE_EV_ERROR
 };
+#define KUBE_EV_TYPES (KUBE_EV_ERROR + 1)
 
 struct kube_event {
 	enum kube_ev_type type;

@@ -408,6 +408,7 @@ int kube_reflector_on_watch_line(struct kube_reflector *r, const char *line, siz
 		return 0;
 	}
 	r->events++;
+	r->watch_events[ev.type]++;
 	switch (ev.type) {
 	case KUBE_EV_ADDED:
 	case KUBE_EV_MODIFIED:

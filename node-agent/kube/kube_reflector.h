@@ -59,6 +59,7 @@ struct kube_reflector {
 	char watch_error[KUBE_WHY_MAX]; /* a watch ERROR event other than 410 */
 	/* counters */
 	unsigned int lists, watches, relists, errors, malformed;
+	unsigned long watch_events[KUBE_EV_TYPES]; /* by enum kube_ev_type, since start */
 	char last_error[KUBE_WHY_MAX];
 	kube_note_fn note;
 	void *note_ctx;

@@ -60,6 +60,13 @@ static int dp_revnat_each(void *ctx, int (*fn)(__u32, const struct sl_revnat_val
 	return dp_revnat_foreach(((struct svc_dp *)ctx)->fd[SVC_MAP_REVNAT], fn, c);
 }
 
+static int dp_stats_reset(void *ctx, __u32 id)
+{
+	int fd = ((struct svc_dp *)ctx)->stat_fd;
+
+	return fd < 0 ? 0 : dp_svcstat_reset(fd, id);
+}
+
 const struct svc_map_ops svc_dp_ops = {
     .svc_update = dp_svc_up,
     .svc_delete = dp_svc_del,
@@ -70,12 +77,14 @@ const struct svc_map_ops svc_dp_ops = {
     .svc_foreach = dp_svc_each,
     .be_foreach = dp_be_each,
     .revnat_foreach = dp_revnat_each,
+    .stats_reset = dp_stats_reset,
 };
 
 int svc_dp_open(const char *pin_dir, struct svc_dp *d)
 {
 	for (int m = 0; m < SVC_MAP_N; m++)
 		d->fd[m] = -1;
+	d->stat_fd = dp_pin_open(pin_dir, SL_PIN_SVCSTAT); /* -errno: an older datapath */
 	for (int m = 0; m < SVC_MAP_N; m++) {
 		d->fd[m] = dp_pin_open(pin_dir, svc_map_name(m));
 		if (d->fd[m] < 0) {
@@ -95,4 +104,7 @@ void svc_dp_close(struct svc_dp *d)
 			close(d->fd[m]);
 		d->fd[m] = -1;
 	}
+	if (d->stat_fd >= 0)
+		close(d->stat_fd);
+	d->stat_fd = -1;
 }

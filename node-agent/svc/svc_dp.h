@@ -25,11 +25,14 @@ struct svc_map_ops {
 	int (*revnat_foreach)(void *ctx,
 			      int (*fn)(__u32 id, const struct sl_revnat_val *val, void *c),
 			      void *c);
+	/* Optional: zeroes the per service port counters of an id given out anew. */
+	int (*stats_reset)(void *ctx, __u32 id);
 };
 
 /* The pinned maps under a pin dir, through dp.h: the agent's map layer. */
 struct svc_dp {
 	int fd[SVC_MAP_N];
+	int stat_fd; /* sl_svcstat; -1 without it (counters then start where they were) */
 };
 extern const struct svc_map_ops svc_dp_ops;
 int svc_dp_open(const char *pin_dir, struct svc_dp *d);

@@ -117,6 +117,9 @@ static int rec_port_id(struct svc_pub *p, struct svc_rec *rec, __u64 key)
 		}
 		return e;
 	}
+	/* a new id starts its counters at 0; failing that, they go on from the old port's */
+	if (created && p->ops->stats_reset)
+		(void)p->ops->stats_reset(p->ops_ctx, (__u32)id);
 	if (p->ports[id].owner == rec)
 		return id;
 	if (p->ports[id].owner) {
@@ -385,4 +388,21 @@ void svc_pub_stats(const struct svc_pub *p, struct svc_stats *st)
 	st->vips = p->vip_ids.count;
 	st->services = p->n_services;
 	st->failing = p->n_failing;
+}
+
+int svc_pub_port_foreach(const struct svc_pub *p, svc_port_fn fn, void *ctx)
+{
+	for (size_t id = 1; id < p->ports_cap; id++) {
+		const struct pub_port *pp = &p->ports[id];
+		__u64 key;
+		int r;
+
+		if (!pp->present || !pp->owner || !svc_ids_key_of(&p->svc_ids, (__u32)id, &key))
+			continue;
+		r = fn((__u32)id, pp->owner->key, (__be32)(key >> 24), (__be16)(key >> 8),
+		       (__u8)key, ctx);
+		if (r)
+			return r;
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "healthz.h"
+#include "http_server.h"
 #include "unit.h"
 
 static const struct timespec now = {.tv_sec = 1764067800,
@@ -84,16 +85,16 @@ static void test_addr(void)
 	__be16 port;
 
 	UNIT_CASE("bind addresses");
-	CHECK_INT(healthz_addr_parse("127.0.0.1:10256", &ip, &port), 0);
+	CHECK_INT(http_addr_parse("127.0.0.1:10256", &ip, &port), 0);
 	CHECK_INT(ntohs(port), 10256);
 	CHECK_INT(ntohl(ip), 0x7f000001);
-	CHECK_INT(healthz_addr_parse("0.0.0.0:1", &ip, &port), 0);
-	CHECK_INT(healthz_addr_parse(":10256", &ip, &port), -EINVAL);
-	CHECK_INT(healthz_addr_parse("127.0.0.1", &ip, &port), -EINVAL);
-	CHECK_INT(healthz_addr_parse("127.0.0.1:0", &ip, &port), -EINVAL);
-	CHECK_INT(healthz_addr_parse("127.0.0.1:65536", &ip, &port), -EINVAL);
-	CHECK_INT(healthz_addr_parse("localhost:10256", &ip, &port), -EINVAL);
-	CHECK_INT(healthz_addr_parse("127.0.0.1:10256x", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("0.0.0.0:1", &ip, &port), 0);
+	CHECK_INT(http_addr_parse(":10256", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("127.0.0.1", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("127.0.0.1:0", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("127.0.0.1:65536", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("localhost:10256", &ip, &port), -EINVAL);
+	CHECK_INT(http_addr_parse("127.0.0.1:10256x", &ip, &port), -EINVAL);
 }
 
 static int parse(const char *bind, struct config *c, char *err, size_t len)

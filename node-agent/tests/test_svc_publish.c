@@ -33,6 +33,8 @@ struct fake {
 	char ops[OPS_MAX]; /* one letter per write: V/v marker, B/b backend, S/s slot, R/r revnat,
 			      M/m master */
 	size_t n_ops;
+	__u32 resets[16]; /* ids whose per service port counters were zeroed */
+	size_t n_resets;
 };
 
 static struct fake_ent *fake_find(struct fake_ent *t, const struct sl_svc_key *sk, __u32 id,
@@ -209,6 +211,15 @@ static int f_rev_each(void *ctx, int (*fn)(__u32, const struct sl_revnat_val *, 
 	return 0;
 }
 
+static int f_stats_reset(void *ctx, __u32 id)
+{
+	struct fake *f = ctx;
+
+	if (f->n_resets < sizeof(f->resets) / sizeof(f->resets[0]))
+		f->resets[f->n_resets++] = id;
+	return 0;
+}
+
 static const struct svc_map_ops fake_ops = {
     .svc_update = f_svc_update,
     .svc_delete = f_svc_delete,
@@ -219,6 +230,7 @@ static const struct svc_map_ops fake_ops = {
     .svc_foreach = f_svc_each,
     .be_foreach = f_be_each,
     .revnat_foreach = f_rev_each,
+    .stats_reset = f_stats_reset,
 };
 
 static struct fake_ent *master_of(struct fake *f, const char *vip, int port, int proto)
@@ -500,6 +512,27 @@ static void cluster_put(struct world *w)
 	eps_put(w, "old-1", "old", EP("10.244.2.9", "node-b"), HTTP_EP);
 }
 
+struct port_seen {
+	__u32 want;
+	int n;
+	char svc[64], vip[16];
+	int port, proto;
+};
+
+static int port_seen_fn(__u32 id, const char *svc, __be32 vip, __be16 port, __u8 proto, void *ctx)
+{
+	struct port_seen *s = ctx;
+
+	s->n++;
+	if (id != s->want)
+		return 0;
+	snprintf(s->svc, sizeof(s->svc), "%s", svc);
+	inet_ntop(AF_INET, &vip, s->vip, sizeof(s->vip));
+	s->port = ntohs(port);
+	s->proto = proto;
+	return 0;
+}
+
 static void test_restart(void)
 {
 	static struct fake f, before_maps;
@@ -526,10 +559,12 @@ static void test_restart(void)
 	CHECK_INT(st.restored_ports, 4);
 	CHECK_INT(st.restored_backends, 5);
 	CHECK_INT(st.restored_vips, 3);
+	f.n_resets = 0;
 	cluster_put(&w);
 	CHECK_INT(sync(&w), 0);
 	CHECK_STR(f.ops, "");
 	CHECK(same_maps(&f, &before_maps));
+	CHECK_INT(f.n_resets, 0); /* restored ids keep their traffic counters */
 
 	UNIT_CASE("restart: a new Service gets a fresh id, not a restored one");
 	svc_put(&w, "new", "10.96.0.20", HTTP, "");
@@ -543,6 +578,18 @@ static void test_restart(void)
 		for (size_t i = 0; i < FAKE_MAX; i++)
 			same += n && f.rev[i].used && f.rev[i].id == n->sv.id;
 		CHECK_INT(same, 1);
+		UNIT_CASE("a fresh service id starts its traffic counters at 0");
+		CHECK_INT(f.n_resets, 1);
+		CHECK_INT(f.resets[0], n ? n->sv.id : 0);
+		UNIT_CASE("published service ports are listed with their Service for /metrics");
+		struct port_seen seen = {.want = n ? n->sv.id : 0};
+
+		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &seen), 0);
+		CHECK_INT(seen.n, 5);
+		CHECK_STR(seen.svc, "shop/new");
+		CHECK_STR(seen.vip, "10.96.0.20");
+		CHECK_INT(seen.port, 80);
+		CHECK_INT(seen.proto, IPPROTO_TCP);
 	}
 	world_fini(&w);
 

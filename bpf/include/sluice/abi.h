@@ -34,6 +34,8 @@
 #define SL_PIN_LNK_SEND4 "sl_lnk_send4"
 #define SL_PIN_LNK_RECV4 "sl_lnk_recv4"
 #define SL_PIN_LNK_PEER4 "sl_lnk_peer4"
+#define SL_PIN_SVCSTAT	 "sl_svcstat" /* per service port counters, by the programs */
+#define SL_PIN_CNISTAT	 "sl_cnistat" /* CNI ADD/DEL counts and latency, by the CNI plugin */
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
@@ -302,6 +304,38 @@ enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
 
 #define SL_METRICS_MAX 64
 
+/* sl_svcstat: per-CPU array indexed by svc_id: what this node's pods sent to
+ * each service port (client -> backend direction, counted once DNAT is done).
+ * The agent zeroes an id's entry when it gives the id to a service port. Its
+ * size is set at load from the number of CPUs (at most SL_REVNAT_MAX); ids
+ * beyond it are not counted. */
+struct sl_svcstat_val {
+	__u64 flows;   /* new flows load-balanced */
+	__u64 packets; /* packets, new and established flows */
+	__u64 bytes;
+};
+
+/* sl_cnistat: array (BPF_F_MMAPABLE) indexed by SL_CNI_OP_*: the CNI plugin
+ * maps it and adds with atomic instructions; the agent reads it. Latency
+ * buckets are not cumulative: le[i] counts calls that took at most
+ * SL_CNI_BUCKETS_US[i] and more than the bound before. */
+#define SL_CNI_OP_ADD  0
+#define SL_CNI_OP_DEL  1
+#define SL_CNI_OP_MAX  2
+#define SL_CNI_BUCKETS 11
+#define SL_CNI_BUCKETS_US                                                                          \
+	{                                                                                          \
+		5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,      \
+		    10000000                                                                       \
+	}
+
+struct sl_cnistat_val {
+	__u64 calls;
+	__u64 errors; /* calls that answered with a CNI error */
+	__u64 sum_us; /* latency, from the plugin's start to its answer */
+	__u64 le[SL_CNI_BUCKETS];
+};
+
 _Static_assert(sizeof(struct sl_ep_key) == 4, "sl_ep_key layout");
 _Static_assert(sizeof(struct sl_ep_val) == 32, "sl_ep_val layout");
 _Static_assert(sizeof(struct sl_info_val) == 16, "sl_info_val layout");
@@ -325,5 +359,7 @@ _Static_assert(sizeof(struct sl_pol_val) == 4, "sl_pol_val layout");
 _Static_assert(sizeof(struct sl_polcfg_val) == 8, "sl_polcfg_val layout");
 _Static_assert(sizeof(struct sl_poldrop_key) == 4, "sl_poldrop_key layout");
 _Static_assert(sizeof(struct sl_poldrop_val) == 16, "sl_poldrop_val layout");
+_Static_assert(sizeof(struct sl_svcstat_val) == 24, "sl_svcstat_val layout");
+_Static_assert(sizeof(struct sl_cnistat_val) == 112, "sl_cnistat_val layout");
 
 #endif
