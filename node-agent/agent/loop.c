@@ -26,6 +26,7 @@
 #define STATUS_MIN_INTERVAL_MS 1000
 #define ROUTES_RESYNC_MS       60000 /* puts back routes someone removed */
 #define ROUTES_RETRY_MS	       5000
+#define HEALTHZ_RETRY_MS       2000 /* binding the health server again */
 
 struct agent {
 	struct config *c;
@@ -47,9 +48,11 @@ struct agent {
 	unsigned long long status_next_ms, start_ms;
 	struct svc_pub *svc; /* NULL when the service maps are not pinned */
 	struct svc_dp svc_maps;
-	unsigned long svc_ops;	     /* map writes + deletes last published in status */
-	struct healthz *healthz;     /* NULL when disabled */
-	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
+	unsigned long svc_ops;	 /* map writes + deletes last published in status */
+	struct healthz *healthz; /* NULL when disabled or not bound yet */
+	int epfd;		 /* the loop's epoll set, which the health server joins */
+	unsigned long long healthz_retry_ms; /* when to try binding again; 0: never tried */
+	struct timespec svc_updated;	     /* CLOCK_REALTIME of the last complete service sync */
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
 };
@@ -454,6 +457,35 @@ static void status_publish(struct agent *a, unsigned long long now)
 	a->status_next_ms = now + STATUS_MIN_INTERVAL_MS;
 }
 
+/* The health server joins the loop. Its port may be taken for a while: during
+ * a migration kube-proxy still serves its own /healthz on 0.0.0.0:10256. Like
+ * kube-proxy the agent runs without it (the datapath matters more than its
+ * probe), and tries again every HEALTHZ_RETRY_MS, so it serves the probes
+ * soon after kube-proxy is gone instead of waiting for a liveness restart. */
+static void healthz_start(struct agent *a, unsigned long long now)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	const char *bind = a->c->healthz_bind;
+	int r;
+
+	if (a->healthz || !bind[0] || now < a->healthz_retry_ms)
+		return;
+	r = healthz_open(bind, &a->healthz);
+	ev.data.fd = r < 0 ? -1 : healthz_fd(a->healthz);
+	if (r < 0 || epoll_ctl(a->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		if (!a->healthz_retry_ms)
+			log_error_errno(r < 0 ? r : -errno,
+					"Failed to serve /healthz on '%s'; running without it, "
+					"trying again every %d s",
+					bind, HEALTHZ_RETRY_MS / 1000);
+		healthz_close(a->healthz);
+		a->healthz = NULL;
+		a->healthz_retry_ms = mono_ms() + HEALTHZ_RETRY_MS;
+		return;
+	}
+	log_info("Serving /healthz and /livez on http://%s", bind);
+}
+
 /* kube-proxy's rule: unhealthy while changes have waited longer than
  * 2 x syncPeriod, or when the first sync has not been published in that time. */
 static void healthz_update(struct agent *a, unsigned long long now)
@@ -462,6 +494,7 @@ static void healthz_update(struct agent *a, unsigned long long now)
 	unsigned long long since = 0;
 	struct svc_stats st;
 
+	healthz_start(a, now);
 	if (!a->healthz)
 		return;
 	if (a->svc) {
@@ -516,20 +549,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 			close(epfd);
 		return log_error_errno(r, "Failed to set up the event loop");
 	}
-	if (c->healthz_bind[0]) {
-		r = healthz_open(c->healthz_bind, &a.healthz);
-		ev.data.fd = r < 0 ? -1 : healthz_fd(a.healthz);
-		if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-			/* like kube-proxy: the datapath matters more than its probe */
-			log_error_errno(r < 0 ? r : -errno,
-					"Failed to serve /healthz on '%s'; running without it",
-					c->healthz_bind);
-			healthz_close(a.healthz);
-			a.healthz = NULL;
-		} else {
-			log_info("Serving /healthz and /livez on http://%s", c->healthz_bind);
-		}
-	}
+	a.epfd = epfd;
+	healthz_start(&a, 0);
 	svc_start(&a);
 	pol_step_start(&a.pol, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
