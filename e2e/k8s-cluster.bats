@@ -7,6 +7,11 @@
 # others through a ClusterIP Service. Each node has its own hostname (its Node
 # name); CoreDNS (e2e/k8s/coredns/) answers as kube-dns through a ClusterIP
 # that only sluice carries; a fourth node joins and leaves the running cluster.
+# Under cross-node load (client pod on node 3, backends on nodes 1 and 2) the
+# agent pods are deleted and the DaemonSet rolled to a rebuilt image with no
+# request failed; the Services suite's essential cases run against the real
+# EndpointSlice controller; a fifth node migrates from the real kube-proxy
+# (iptables mode, in the node's namespaces only) to sluice as the README says.
 # The tier's start time is printed ("# start: N s").
 
 load lib/node
@@ -20,7 +25,7 @@ NODES=3
 
 setup_file() {
 	local rc=0 problem i
-	SL_K8S_COMPONENTS+=(kubelet kube-scheduler crictl coredns)
+	SL_K8S_COMPONENTS+=(kubelet kube-scheduler kube-proxy crictl coredns)
 	k8s_tools >/dev/null || rc=$?
 	if [ "$rc" = 3 ]; then
 		export SKIP_REASON="the pinned Kubernetes v1.34.4, etcd and CoreDNS are not built: run 'make k8s-tools' (or SL_K8S_BUILD=1)"
@@ -30,7 +35,7 @@ setup_file() {
 	problem=$(ctrd_env_problem)
 	[ -z "$problem" ] || { echo "$problem" >&2; return 1; }
 	export MACHINE_SYSCTLS
-	MACHINE_SYSCTLS=$(sysctl -n kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forward | tr '\n' ' ')
+	MACHINE_SYSCTLS=$(machine_sysctls)
 	cluster_vars "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/c" "$NODES"
 	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
 	sl_need_root && bpffs_ensure && mkdir -p "$SL_CLUSTER_SCRATCH" && fabric_setup || return 1
@@ -39,6 +44,9 @@ setup_file() {
 	SL_IMAGES=$(SL_COREDNS=$("$SL_REPO/e2e/k8s/build.sh" --cached coredns | awk '{ print $2 }') \
 		"$SL_REPO/e2e/images/build.sh") || return 1
 	SL_IMAGES+=$'\n'"sluice $("$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_CLUSTER_SCRATCH/sluice.tar")" || return 1
+	# A rebuilt image (its own /etc/sluice-image), for the rolling update.
+	SL_IMAGES+=$'\n'"sluice-next $(SLUICE_IMAGE_REF=localhost/sluice:next \
+		"$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_CLUSTER_SCRATCH/sluice-next.tar")" || return 1
 	SL_PAUSE_REF=$(awk '$1 == "pause" { print $2 }' <<<"$SL_IMAGES")
 	SL_BUSYBOX_REF=$(awk '$1 == "busybox" { print $2 }' <<<"$SL_IMAGES")
 	SL_COREDNS_REF=$(awk '$1 == "coredns" { print $2 }' <<<"$SL_IMAGES")
@@ -72,8 +80,10 @@ teardown_file() {
 	cluster_state_load "$BATS_FILE_TMPDIR/cluster.state" || return 0
 	k8s_vars "$SL_FABRIC" "$SL_CLUSTER_SCRATCH"
 	local i left=""
-	# One slot more: the node the add/remove test joins (idempotent if never up).
-	SL_CLUSTER_N=$((NODES + 1))
+	# Two slots more: the nodes the add/remove and the kube-proxy migration
+	# tests join (idempotent if never up).
+	SL_CLUSTER_N=$((NODES + 2))
+	kproxy_stop "$SL_CLUSTER_N"
 	for ((i = 1; i <= SL_CLUSTER_N; i++)); do
 		on_node "$i" knode_down
 	done
@@ -84,7 +94,20 @@ teardown_file() {
 	left+=$(find /sys/fs/bpf /sys/fs/cgroup -maxdepth 4 -name "*$SL_CLUSTER_RND*" 2>/dev/null | tr '\n' ' ')
 	left+=$(awk -v r="$SL_CLUSTER_RND" 'index($0, r)' /proc/mounts | tr '\n' ' ')
 	[ -z "${left// /}" ] || { echo "left behind: $left" >&2; return 1; }
-	[ "$(sysctl -n kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forward | tr '\n' ' ')" = "$MACHINE_SYSCTLS" ]
+	local now
+	now=$(machine_sysctls)
+	[ "$now" = "$MACHINE_SYSCTLS" ] || { printf 'machine sysctls changed:\n%s\n%s\n' "$MACHINE_SYSCTLS" "$now" >&2; return 1; }
+}
+
+# machine_sysctls: the machine-wide ones a kubelet or kube-proxy could write
+# (the conntrack ones only once nf_conntrack is loaded).
+machine_sysctls() {
+	local k
+	for k in kernel.panic kernel.panic_on_oops vm.overcommit_memory net.ipv4.ip_forward \
+		net.netfilter.nf_conntrack_max net.netfilter.nf_conntrack_tcp_timeout_established \
+		net.netfilter.nf_conntrack_tcp_timeout_close_wait; do
+		sysctl -e -n "$k" 2>/dev/null | sed "s/^/$k=/"
+	done | tr '\n' ' '
 }
 
 setup() {
@@ -228,6 +251,181 @@ slice_count() {
 	[[ $output == *"NXDOMAIN"* ]]
 }
 
+# load_start NAME URL: from the client pod (node 3), one request every 0.1 s
+# to URL until load_stop; counts in $BATS_FILE_TMPDIR/NAME.out.
+load_start() {
+	kc -n default exec client -- sh -c "rm -f /tmp/stop-$1; n=0 t=0; while [ ! -e /tmp/stop-$1 ]; do
+		t=\$((t + 1)); timeout 2 wget -qO- $2 >/dev/null || n=\$((n + 1)); sleep 0.1; done
+		echo requests=\$t failed=\$n" >"$BATS_FILE_TMPDIR/$1.out" 2>&1 &
+	echo $! >"$BATS_FILE_TMPDIR/$1.pid"
+}
+
+# load_stop NAME: ends the load; fails unless it ran >= 20 requests, none failed.
+load_stop() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/$1.pid")
+	# Still running: the load spanned what happened meanwhile.
+	kill -0 "$pid"
+	kc -n default exec client -- touch "/tmp/stop-$1"
+	wait "$pid"
+	cat "$BATS_FILE_TMPDIR/$1.out" >&3
+	grep -Eqx 'requests=([2-9][0-9]|[0-9]{3,}) failed=0' "$BATS_FILE_TMPDIR/$1.out"
+}
+
+agent_on() {
+	kc -n kube-system get pods -l app.kubernetes.io/name=sluice --field-selector "spec.nodeName=$(node_name "$1")" \
+		-o jsonpath='{.items[0].metadata.name}'
+}
+
+# node_svc_map_id I: the id of node I's pinned Service map (in its own bpffs).
+node_svc_map_id() {
+	(cluster_use "$1" && knode_vars &&
+		knode_exec bpftool -j map show pinned /sys/fs/bpf/sluice/sl_svc4 | jq -r .id)
+}
+
+# replaced I OLD: node I's agent is a pod other than OLD, and ready.
+replaced() {
+	local now
+	now=$(agent_on "$1") && [ -n "$now" ] && [ "$now" != "$2" ] && agents_ready_on "$(node_name "$1")"
+}
+
+@test "agent pods deleted on the client's and a backend's node under cross-node load: restarted by kubelet, maps reused, no request fails" {
+	local vip old1 old3 id1 id3
+	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
+	old1=$(agent_on 1) old3=$(agent_on 3)
+	id1=$(node_svc_map_id 1) id3=$(node_svc_map_id 3)
+	[ -n "$id1" ] && [ -n "$id3" ]
+	# From node 3 to backends on nodes 1 and 2: every request crosses nodes.
+	load_start delete "http://$vip/index.html"
+	sleep 2
+	kc -n kube-system delete pod "$old1" "$old3" --wait=false
+	wait_for 60 replaced 1 "$old1"
+	wait_for 60 replaced 3 "$old3"
+	sleep 2
+	load_stop delete
+	[ "$(node_svc_map_id 1)" = "$id1" ]
+	[ "$(node_svc_map_id 3)" = "$id3" ]
+}
+
+ds_rolled_out() {
+	kc -n kube-system get ds sluice-agent -o json | jq -e --argjson n "$NODES" '.status.updatedNumberScheduled == $n and
+		.status.numberReady == $n and .status.observedGeneration == .metadata.generation' >/dev/null &&
+		[ "$(kc -n kube-system get pods -l app.kubernetes.io/name=sluice -o json |
+			jq -r '[.items[] | select(.metadata.deletionTimestamp == null) | .spec.containers[0].image] | unique | join(" ")')" = "$1" ]
+}
+
+@test "a rolling update of the DaemonSet to a rebuilt image under cross-node load, node by node: maps reused, no request fails" {
+	local vip i ids=() t0
+	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
+	for ((i = 1; i <= NODES; i++)); do
+		ids[i]=$(node_svc_map_id "$i")
+	done
+	load_start roll "http://$vip/index.html"
+	sleep 2
+	t0=$(now_ms)
+	kc -n kube-system set image daemonset/sluice-agent '*=localhost/sluice:next'
+	wait_for 120 ds_rolled_out localhost/sluice:next
+	echo "# rolled out on $NODES nodes: $((($(now_ms) - t0) / 1000)) s" >&3
+	sleep 2
+	load_stop roll
+	for ((i = 1; i <= NODES; i++)); do
+		[ "$(node_svc_map_id "$i")" = "${ids[i]}" ]
+		[ "$(kc -n kube-system exec "$(agent_on "$i")" -c agent -- /bin/busybox cat /etc/sluice-image)" = localhost/sluice:next ]
+	done
+}
+
+# echo_deploy REPLICAS: Deployment echo, busybox httpd answering GET / with
+# its pod's name, on a port named "http"; Service echo targets the name.
+echo_deploy() {
+	kc apply -f - <<-EOF
+		{"apiVersion": "v1", "kind": "List", "items": [
+		 {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo", "namespace": "default"},
+		  "spec": {"replicas": $1, "selector": {"matchLabels": {"app": "echo"}},
+		   "template": {"metadata": {"labels": {"app": "echo"}}, "spec": {"terminationGracePeriodSeconds": 0,
+		    "containers": [{"name": "httpd", "image": "$SL_BUSYBOX_REF", "imagePullPolicy": "Never",
+		     "command": ["sh", "-c", "mkdir /tmp/w && cp -r /www/cgi-bin /tmp/w/ && hostname >/tmp/w/index.html && exec httpd -f -p $SL_HTTP_PORT -h /tmp/w"],
+		     "ports": [{"name": "http", "containerPort": $SL_HTTP_PORT}],
+		     "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1}}]}}}},
+		 {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo", "namespace": "default"},
+		  "spec": {"selector": {"app": "echo"}, "ports": [{"port": 80, "targetPort": "http"}]}}]}
+	EOF
+}
+
+# echo_pods: the names of the ready pods in Service echo's EndpointSlices, sorted.
+echo_pods() {
+	kc -n default get endpointslices -l kubernetes.io/service-name=echo -o json |
+		jq -r '[.items[].endpoints[]? | select(.conditions.ready) | .targetRef.name] | sort | join(" ")'
+}
+echo_pods_are() { [ "$(echo_pods)" = "$1" ]; }
+echo_count() { [ "$(echo_pods | wc -w)" = "$1" ]; }
+
+# answers N: the distinct answers of N requests to Service echo from the client pod, sorted.
+answers() {
+	kc -n default exec client -- sh -c "for i in \$(seq $1); do timeout 5 wget -qO- http://echo/; done" | sort -u | xargs
+}
+answers_are() { [ "$(answers "$1")" = "$2" ]; }
+# spread: 30 requests reach every ready pod (one missed: 3 * (2/3)^30 = 1.5e-5).
+spread() { answers_are 30 "$(echo_pods)"; }
+affine() { [ "$(answers 8 | wc -w)" = 1 ]; }
+# refused VIP: the client pod's connect to VIP:80 is refused, inside wget's 5 s.
+refused() {
+	kc -n default exec client -- sh -c "timeout 5 wget -qO- http://$1/ 2>&1; echo rc=\$?" >"$BATS_TEST_TMPDIR/refused"
+	grep -q 'Connection refused' "$BATS_TEST_TMPDIR/refused" && grep -qx 'rc=1' "$BATS_TEST_TMPDIR/refused"
+}
+echo_replaced() { [ "$(echo_pods)" != "$1" ] && echo_count 1; }
+
+@test "(services, real) a Deployment's pods behind a Service with a named targetPort: the controller-manager's EndpointSlice, every pod answers" {
+	echo_deploy 3
+	kc -n default rollout status deployment/echo --timeout=90s
+	wait_for 30 echo_count 3
+	# The slice carries the port the name resolved to.
+	[ "$(kc -n default get endpointslices -l kubernetes.io/service-name=echo -o jsonpath='{.items[0].ports[0].port}')" = "$SL_HTTP_PORT" ]
+	wait_for 20 kc -n default exec client -- timeout 5 wget -qO- http://echo/
+	spread
+}
+
+@test "(services, real) session affinity ClientIP keeps one backend; switched back to None it spreads again" {
+	kc -n default patch service echo -p '{"spec": {"sessionAffinity": "ClientIP"}}'
+	wait_for 15 affine
+	run answers 20
+	[ "$(wc -w <<<"$output")" = 1 ]
+	kc -n default patch service echo -p '{"spec": {"sessionAffinity": "None"}}'
+	wait_for 15 spread
+}
+
+@test "(services, real) endpoints follow the Deployment scaled down and its pod deleted (real EndpointSlice controller)" {
+	local one new
+	kc -n default scale deployment/echo --replicas=1
+	wait_for 60 echo_count 1
+	one=$(echo_pods)
+	wait_for 15 answers_are 10 "$one"
+	# The ReplicaSet replaces the deleted pod; only the new one answers.
+	kc -n default delete pod "$one" --wait=false
+	wait_for 60 echo_replaced "$one"
+	new=$(echo_pods)
+	wait_for 15 answers_are 10 "$new"
+}
+
+@test "(services, real) should be rejected when no endpoints exist: scaled to 0, a pod's and a node's connect refused" {
+	local vip
+	vip=$(kc -n default get service echo -o jsonpath='{.spec.clusterIP}')
+	kc -n default scale deployment/echo --replicas=0
+	wait_for 60 echo_count 0
+	# Refused, not dropped: wget ends with "Connection refused" well inside its 5 s.
+	wait_for 15 refused "$vip"
+	refused "$vip"
+	# From node 2's own network (the socket-level balancer refuses the connect).
+	run on_node 2 host_exec python3 -c '
+import socket, sys, time
+t = time.monotonic()
+try: socket.create_connection((sys.argv[1], 80), timeout=5)
+except ConnectionRefusedError: print(int((time.monotonic() - t) * 1000)); sys.exit(0)
+sys.exit(1)' "$vip"
+	[ "$status" = 0 ]
+	[ "$output" -lt 1000 ]
+	kc -n default delete deployment echo --wait=false
+}
+
 # agents_ready_on NODE...: each of these nodes runs one ready sluice agent pod.
 agents_ready_on() {
 	kc -n kube-system get pods -l app.kubernetes.io/name=sluice -o json |
@@ -280,4 +478,118 @@ no_peer_route() { ! ip -n "$(node_name "$1")" -4 route show proto 0x53 | grep -q
 	# pod garbage collector's 40 s quarantine of the gone node's pod).
 	wait_for 30 agents_ready_on "$(node_name 1)" "$(node_name 2)" "$(node_name 3)"
 	nodes_ready "$NODES"
+}
+
+# kproxy_start I: the real kube-proxy v1.34.4 (iptables mode) as node I's own
+# process, in the node's namespaces only (network, mount: its xtables lock in
+# the node's /run, UTS: its Node name), with kubeadm's defaults (healthz on
+# 0.0.0.0:10256) and the node's address (no Node object exists before its kubelet)
+# except conntrack: kubeadm's sizes nf_conntrack_max, which is machine-wide,
+# so 0 ("leave as is") as kind does; --cluster-cidr as kubeadm sets it.
+kproxy_start() {
+	(
+		cluster_use "$1" && knode_vars || exit 1
+		local d=$SL_SCRATCH/kube-proxy bin
+		bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kube-proxy | awk '{ print $2 }') || exit 1
+		mkdir -p "$d" && k8s_client_cert "kube-proxy-$SL_NODE" system:kube-proxy &&
+			k8s_kubeconfig "$d/kubeconfig" "kube-proxy-$SL_NODE" || exit 1
+		nsenter -t "$(ctrd_holder_pid)" -m -n -u "$bin" --kubeconfig "$d/kubeconfig" \
+			--bind-address "$SL_NODE_IP" --proxy-mode iptables --cluster-cidr "$SL_K8S_CLUSTER_CIDR" \
+			--conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 \
+			--conntrack-tcp-timeout-close-wait=0 --conntrack-udp-timeout=0 --conntrack-udp-timeout-stream=0 \
+			</dev/null >>"$d/kube-proxy.log" 2>&1 3>&- &
+		echo $! >"$d/pid"
+	)
+}
+
+# kproxy_stop I: SIGTERM (its DaemonSet pod deleted), bounded, then SIGKILL.
+kproxy_stop() {
+	local f=$SL_CLUSTER_SCRATCH/n$1/kube-proxy/pid pid
+	pid=$(cat "$f" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid" 2>/dev/null
+	rm -f "$f"
+}
+
+# on_knode I CMD...: CMD in node I's namespaces, as its host processes see it.
+on_knode() { (cluster_use "$1" && knode_vars && knode_exec "${@:2}"); }
+
+# kproxy_has_web I: kube-proxy's rules on node I dispatch Service default/web.
+kproxy_has_web() { on_knode "$1" iptables-save -t nat | grep -q '^-A KUBE-SERVICES .*"default/web cluster IP"'; }
+
+# host_gets I URL N: N requests from node I's own network (its cgroup: the
+# socket programs see them); prints the distinct answers, fails on any failure.
+host_gets() {
+	local i out=""
+	for ((i = 0; i < $3; i++)); do
+		out+=$(on_node "$1" host_exec timeout 5 "$SL_BUSYBOX" wget -qO- "$2")$'\n' || return 1
+	done
+	sort -u <<<"$out" | grep . | xargs
+}
+
+# kube_chains I: the KUBE-* names in node I's iptables and ip6tables rules
+# and its nft tables named kube-proxy, one a line (the kubelet's own make
+# IPv6 twins when ip6tables' nat table exists, so names, not counts).
+kube_chains() {
+	on_knode "$1" sh -c 'iptables-save; ip6tables-save; nft list tables' |
+		grep -o -e 'KUBE-[A-Z0-9-]*' -e 'kube-proxy' | sort -u
+}
+
+@test "migrating a node from the real kube-proxy (iptables): a Service works through it, sluice installed, kube-proxy stopped and --cleanup, the Service keeps working, no KUBE- rule left" {
+	local m=$((NODES + 2)) name vip i
+	# shellcheck disable=SC2031 # for on_node and cluster_use in this test
+	SL_CLUSTER_N=$m
+	name=$(node_name "$m")
+	vip=$(kc -n default get service web -o jsonpath='{.spec.clusterIP}')
+	# A node with containerd, its kubelet not started yet: nothing of sluice.
+	(cluster_node_setup "$m" && knode_vars && mkdir -p "$SL_CTRD_DIR" "$SL_KUBELET_DIR" &&
+		knode_holder_start && knode_cgroups && knode_containerd_start)
+	# Its Node, as the kubelet registers it before kube-proxy's pod starts
+	# (kube-proxy waits 30 s for it); the kubelet adopts it later.
+	kc create -f - >/dev/null <<<"{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"$name\"},
+		\"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"$(node_ip "$m")\"}]}}"
+	# Its gateway (a Service's address is routed before kube-proxy's DNAT
+	# rewrites it), and the pod network as the previous plugin left it:
+	# routes to each node's pod CIDR (host-gw).
+	ip -n "$name" route add default via "$SL_K8S_IP"
+	for ((i = 1; i <= NODES; i++)); do
+		ip -n "$name" route add "$(k8s_node_cidr "$(node_name "$i")")" via "$(node_ip "$i")" proto static
+	done
+	run on_node "$m" host_exec timeout 2 "$SL_BUSYBOX" wget -qO- "http://$vip/index.html"
+	[ "$status" != 0 ]
+	# kube-proxy programs the Service; the node's own connections go through its DNAT.
+	kproxy_start "$m"
+	wait_for 30 kproxy_has_web "$m"
+	wait_for 10 on_node "$m" host_exec timeout 1 "$SL_BUSYBOX" wget -qO- "http://$vip/index.html"
+	[ "$(host_gets "$m" "http://$vip/index.html" 10)" = "hello from busybox" ]
+	on_knode "$m" iptables-save -c -t nat | grep -q '^\[[1-9][0-9]*:[0-9]*\] -A KUBE-SEP-.*"default/web" .* -j DNAT'
+	# Install sluice first: the kubelet joins, the DaemonSet's agent starts
+	# beside kube-proxy (whose /healthz holds 0.0.0.0:10256).
+	(cluster_use "$m" && knode_vars && knode_kubelet_start)
+	wait_for 90 agents_ready_on "$(node_name 1)" "$(node_name 2)" "$(node_name 3)" "$name"
+	[ "$(host_gets "$m" "http://$vip/index.html" 5)" = "hello from busybox" ]
+	# Then remove kube-proxy: stopped, its rules removed by its own --cleanup.
+	kproxy_stop "$m"
+	on_knode "$m" "$("$SL_REPO/e2e/k8s/build.sh" --cached kube-proxy | awk '{ print $2 }')" --cleanup \
+		>>"$SL_CLUSTER_SCRATCH/n$m/kube-proxy/cleanup.log" 2>&1
+	# What is left is the kubelet's own (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
+	# KUBE-IPTABLES-HINT), as on node 1, which never ran kube-proxy.
+	run kube_chains "$m"
+	echo "$output"
+	[ "$output" = "$(kube_chains 1)" ]
+	[[ $output != *KUBE-SERVICES* && $output != *KUBE-SVC-* && $output != *kube-proxy* ]]
+	# And the previous plugin's routes: the agent, which left them alone, puts its own.
+	for ((i = 1; i <= NODES; i++)); do
+		ip -n "$name" route del "$(k8s_node_cidr "$(node_name "$i")")" proto static
+	done
+	wait_for 15 routes_to_peers "$m" "$NODES"
+	[ "$(host_gets "$m" "http://$vip/index.html" 20)" = "hello from busybox" ]
+	run on_node "$m" host_exec timeout 5 "$SL_BUSYBOX" wget -qO- "http://$vip/cgi-bin/ip"
+	[ "$output" = "$(node_ip "$m")" ]
+	# The agent, without its probes beside kube-proxy, serves them now, not restarted.
+	kc -n kube-system logs "$(agent_on "$m")" -c agent >"$BATS_TEST_TMPDIR/agent.log"
+	grep -q 'Failed to serve /healthz .*trying again' "$BATS_TEST_TMPDIR/agent.log"
+	grep -q 'Serving /healthz' "$BATS_TEST_TMPDIR/agent.log"
+	on_knode "$m" curl -sf http://127.0.0.1:10256/livez
+	[ "$(kc -n kube-system get pod "$(agent_on "$m")" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 0 ]
 }

@@ -28,6 +28,16 @@
 #define STATUS_MIN_INTERVAL_MS 1000
 #define ROUTES_RESYNC_MS       60000 /* puts back routes someone removed */
 #define ROUTES_RETRY_MS	       5000
+#define SERVER_RETRY_MS	       2000 /* binding an HTTP server again */
+
+/* One of the loop's HTTP servers (/healthz, /metrics). */
+struct loop_server {
+	struct http_server *h; /* NULL when disabled or not bound yet */
+	const char *bind, *what;
+	http_handler_fn fn;
+	void *ctx;
+	unsigned long long retry_ms; /* when to try binding again; 0: never tried */
+};
 
 struct agent {
 	struct config *c;
@@ -49,10 +59,10 @@ struct agent {
 	unsigned long long status_next_ms, start_ms;
 	struct svc_pub *svc; /* NULL when the service maps are not pinned */
 	struct svc_dp svc_maps;
-	unsigned long svc_ops;	     /* map writes + deletes last published in status */
-	struct http_server *healthz; /* NULL when disabled */
+	unsigned long svc_ops; /* map writes + deletes last published in status */
+	int epfd;	       /* the loop's epoll set, which the HTTP servers join */
+	struct loop_server healthz, metrics;
 	struct healthz_state hs;
-	struct http_server *metrics; /* NULL when disabled */
 	struct metrics_src msrc;
 	struct metrics_hist publish; /* watch event to map write, seconds */
 	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
@@ -464,6 +474,41 @@ static void status_publish(struct agent *a, unsigned long long now)
 	a->status_next_ms = now + STATUS_MIN_INTERVAL_MS;
 }
 
+/* A server joins the loop's poll. Its port may be taken for a while: during
+ * a migration kube-proxy still serves its own /healthz on 0.0.0.0:10256. Like
+ * kube-proxy the agent runs without it (the datapath matters more than its
+ * probes and metrics), and tries again every SERVER_RETRY_MS, so it serves the
+ * probes soon after kube-proxy is gone instead of waiting for a liveness restart. */
+static void server_start(struct agent *a, struct loop_server *s, unsigned long long now)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int r;
+
+	if (s->h || !s->bind[0] || now < s->retry_ms)
+		return;
+	r = http_server_open(s->bind, s->fn, s->ctx, &s->h);
+	ev.data.fd = r < 0 ? -1 : http_server_fd(s->h);
+	if (r < 0 || epoll_ctl(a->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		if (!s->retry_ms)
+			log_error_errno(r < 0 ? r : -errno,
+					"Failed to serve %s on '%s'; running without it, trying "
+					"again every %d s",
+					s->what, s->bind, SERVER_RETRY_MS / 1000);
+		http_server_close(s->h);
+		s->h = NULL;
+		s->retry_ms = mono_ms() + SERVER_RETRY_MS;
+		return;
+	}
+	log_info("Serving %s on http://%s", s->what, s->bind);
+}
+
+static void server_serve(struct agent *a, struct loop_server *s, unsigned long long now)
+{
+	server_start(a, s, now);
+	if (s->h)
+		http_server_serve(s->h, now);
+}
+
 /* kube-proxy's rule: unhealthy while changes have waited longer than
  * 2 x syncPeriod, or when the first sync has not been published in that time. */
 static void healthz_update(struct agent *a, unsigned long long now)
@@ -471,8 +516,6 @@ static void healthz_update(struct agent *a, unsigned long long now)
 	unsigned long long since = 0;
 	struct svc_stats st;
 
-	if (!a->healthz)
-		return;
 	a->hs = (struct healthz_state){.last_updated = a->svc_updated, .node_eligible = true};
 	if (a->svc) {
 		svc_pub_stats(a->svc, &st);
@@ -482,30 +525,7 @@ static void healthz_update(struct agent *a, unsigned long long now)
 			svc_pub_pending(a->svc, &since);
 		a->hs.healthy = healthz_fresh(now, since);
 	}
-	http_server_serve(a->healthz, now);
-}
-
-/* Serves what on bind from the loop's poll; NULL (logged) when it cannot: like
- * kube-proxy, the datapath matters more than its probes and metrics. */
-static struct http_server *server_start(int epfd, const char *bind, http_handler_fn fn, void *ctx,
-					const char *what)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-	struct http_server *h = NULL;
-	int r;
-
-	if (!bind[0])
-		return NULL;
-	r = http_server_open(bind, fn, ctx, &h);
-	ev.data.fd = r < 0 ? -1 : http_server_fd(h);
-	if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
-		log_error_errno(r < 0 ? r : -errno,
-				"Failed to serve %s on '%s'; running without it", what, bind);
-		http_server_close(h);
-		return NULL;
-	}
-	log_info("Serving %s on http://%s", what, bind);
-	return h;
+	server_serve(a, &a->healthz, now);
 }
 
 /* Whether fd is among the ready members of the epoll set epfd. */
@@ -555,8 +575,12 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 			close(epfd);
 		return log_error_errno(r, "Failed to set up the event loop");
 	}
-	a.healthz =
-	    server_start(epfd, c->healthz_bind, healthz_handle, &a.hs, "/healthz and /livez");
+	a.epfd = epfd;
+	a.healthz = (struct loop_server){.bind = c->healthz_bind,
+					 .what = "/healthz and /livez",
+					 .fn = healthz_handle,
+					 .ctx = &a.hs};
+	server_start(&a, &a.healthz, 0);
 	svc_start(&a);
 	pol_step_start(&a.pol, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
@@ -564,7 +588,9 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the API client: %s", err);
 	a.msrc = (struct metrics_src){c->pin_dir, &a.ks, a.svc, &a.publish};
-	a.metrics = server_start(epfd, c->metrics_bind, metrics_handle, &a.msrc, "/metrics");
+	a.metrics = (struct loop_server){
+	    .bind = c->metrics_bind, .what = "/metrics", .fn = metrics_handle, .ctx = &a.msrc};
+	server_start(&a, &a.metrics, 0);
 	log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server, mode_name(c),
 		 kc->source, kc->context[0] ? ", context " : "", kc->context);
 	while (!sig) {
@@ -587,8 +613,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		svc_update(&a, now);
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
-		if (a.metrics)
-			http_server_serve(a.metrics, now);
+		server_serve(&a, &a.metrics, now);
 		status_publish(&a, now);
 	}
 	a.status_next_ms = 0;
@@ -598,8 +623,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	svc_pub_free(a.svc);
 	if (a.svc)
 		svc_dp_close(&a.svc_maps);
-	http_server_close(a.healthz);
-	http_server_close(a.metrics);
+	http_server_close(a.healthz.h);
+	http_server_close(a.metrics.h);
 	close(epfd);
 	free(a.routes);
 	free(a.route_strs);
