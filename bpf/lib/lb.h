@@ -159,7 +159,7 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	p->fwd = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
 	p->rep =
 	    ct4_reply_key(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr);
-	p->fv.last_seen_ns = bpf_ktime_get_ns();
+	p->fv.last_seen_ns = ct4_now();
 	p->fv.backend_id = be_id;
 	p->fv.svc_id = svc->id;
 	p->fv.client_ip = t->saddr;

@@ -156,7 +156,7 @@ static __always_inline int pol4_track(const struct l4_tuple *f, __u32 gen)
 
 	p.fwd = ct4_key(f->saddr, f->daddr, f->sport, f->dport, f->proto);
 	p.rep = ct4_key(f->daddr, f->saddr, f->dport, f->sport, f->proto);
-	p.fv.last_seen_ns = bpf_ktime_get_ns();
+	p.fv.last_seen_ns = ct4_now();
 	p.fv.tcp_flags = f->tcp_flags;
 	p.fv.flags = SL_CT_F_POLICY;
 	p.rv = p.fv;

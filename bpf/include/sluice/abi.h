@@ -223,7 +223,7 @@ struct sl_ct_key {
 };
 
 struct sl_ct_val {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */
 	__u32 backend_id;   /* Service flows: the backend chosen */
 	__u32 svc_id;
 	__be32 client_ip; /* the client's real address (differs from the
