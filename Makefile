@@ -222,7 +222,7 @@ unit-san:
 BINS := $(B)/sluice $(B)/sluice-agent
 
 PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san
-.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf lint clean help
+.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf bench-policy lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -318,6 +318,12 @@ bench-sync: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/sync.sh $(B)/bench
 
+# make bench-policy: API write of a NetworkPolicy -> new connections reflect
+# it, p99 over N writes (default 40), build/bench/policy.json.
+bench-policy: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/policy.sh $(B)/bench
+
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 	shellcheck -x $$(git ls-files '*.sh' '*.bash' .ci/run)
@@ -338,5 +344,6 @@ help:
 	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
+	@echo "make bench-policy a NetworkPolicy write -> new connections reflect it (p99 over N=40 writes)"
 	@echo "make SAN=1      build with ASan/UBSan (unit-san: the unit suites so, in build/san)"
 	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each; fuzz-smoke: a short pass"

@@ -49,14 +49,18 @@ static __always_inline int from_pod_arp(struct __sk_buff *skb, int *verdict)
 	return fwd_redirect_result(bpf_redirect(skb->ifindex, 0), SL_PATH_ARP_REPLY, verdict);
 }
 
-/* Service handling of a pod's TCP/UDP/SCTP packet: reverse NAT of a reply
- * of a load-balanced flow, else load balancing if it goes to a ClusterIP.
- * f is set to the flow policy judges (proto 0 when none): the tuple after
- * DNAT with the client's real source, or the reply as the backend sent it.
- * 0 when neither applies, else as lb4_service. */
+/* Service handling of a pod's TCP/UDP/SCTP packet, with the one conntrack
+ * lookup of its tuple: reverse NAT of a reply of a load-balanced flow, else
+ * load balancing if it goes to a ClusterIP. f is set to the flow policy
+ * judges (proto 0 when none): the tuple after DNAT with the client's real
+ * source, or the reply as the backend sent it; *ct to the entry of the flow
+ * the packet continues (NULL: it opens one, whose entries p holds when it
+ * is a Service flow). 0 when neither applies, else as lb4_service. */
 static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphdr *ip4,
-					struct l4_tuple *f, int *verdict)
+					struct l4_tuple *f, struct sl_ct_val **ct,
+					struct ct4_pair *p, int *verdict)
 {
+	struct sl_ct_val *e;
 	struct l4_tuple t;
 	int ret;
 
@@ -67,11 +71,19 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 	if (ret)
 		return ret < 0 ? ret : 0;
 	*f = t;
-	ret = lb4_rev_nat(skb, &t);
-	if (ret)
-		return ret;
-	ret = lb4_service(skb, &t, verdict);
-	if (!ret && (t.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
+	e = ct4_lookup(&t);
+	if (e && (e->flags & SL_CT_F_REPLY)) {
+		*ct = e;
+		return lb4_rev_nat(skb, &t, e);
+	}
+	if (e && (e->flags & SL_CT_F_POLICY) && !ct4_opens(&t)) {
+		*ct = e; /* a policed flow to a pod: no Service to look for */
+		return 0;
+	}
+	ret = lb4_service(skb, &t, e, p, verdict);
+	if (ret == SL_PATH_SVC_CT)
+		*ct = e;
+	if (!ret && ct4_opens(&t))
 		/* A new connection straight to a pod (e.g. balanced by the socket
 		 * programs): an old load-balanced flow from the same client port
 		 * to this backend must not reverse-NAT its replies. */
@@ -88,6 +100,8 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 {
 	const struct sl_ep_val *src, *dst;
+	struct sl_ct_val *ct = NULL;
+	struct ct4_pair p;
 	struct l4_tuple f;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
@@ -104,7 +118,8 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	ret = ep4_source(skb, eth, ip4->saddr, &src);
 	if (ret)
 		return ret;
-	lb = from_pod_lb4(skb, ip4, &f, verdict);
+	p.fwd.proto = 0;
+	lb = from_pod_lb4(skb, ip4, &f, &ct, &p, verdict);
 	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
 		return lb;
 	if (lb) { /* rewritten: the old packet pointers are gone */
@@ -117,7 +132,7 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	dst = ep4_lookup(lb == SL_PATH_REVNAT ? f.daddr : ip4->daddr);
 	if (f.proto) {
 		/* judged before the redirect: it skips the destination's hooks */
-		ret = pol4_check(src, dst, &f, false);
+		ret = pol4_check(src, dst, &f, ct, &p, false);
 		if (ret)
 			return ret;
 	}
@@ -170,6 +185,7 @@ int sl_from_pod(struct __sk_buff *skb)
  * nothing was done, else as lb4_rev_nat or a -SL_DROP_* reason. */
 static __always_inline int to_pod(struct __sk_buff *skb)
 {
+	struct sl_ct_val *ct;
 	struct l4_tuple t;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
@@ -188,11 +204,14 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return 0; /* not ours to judge: the pod's stack will */
+	ct = ct4_lookup(&t);
+	if (ct && !(ct->flags & SL_CT_F_REPLY) && ct4_opens(&t))
+		ct = NULL; /* a new connection on an old tuple */
 	/* sent by this node's own stack: no receiving interface */
-	ret = pol4_check(NULL, ep4_lookup(t.daddr), &t, skb->ingress_ifindex == 0);
+	ret = pol4_check(NULL, ep4_lookup(t.daddr), &t, ct, NULL, skb->ingress_ifindex == 0);
 	if (ret)
 		return ret;
-	return lb4_rev_nat(skb, &t);
+	return lb4_rev_nat(skb, &t, ct);
 }
 
 SEC("tc")

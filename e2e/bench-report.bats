@@ -99,6 +99,10 @@ record() {
 		vs_tproxy_haproxy same close MISSED 1.6
 		vs_tproxy_haproxy cross keepalive met 1.9
 		vs_tproxy_haproxy cross close MISSED 1.5833
+		policy_to_tc same keepalive not measured null
+		policy_to_tc same close not measured null
+		policy_to_tc cross keepalive not measured null
+		policy_to_tc cross close not measured null
 		add_one_service - - met 0.25
 	EOF
 	diff -u "$W/want" "$W/got"

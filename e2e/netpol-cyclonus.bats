@@ -289,6 +289,10 @@ run_case() {
 	run_case "port pathological: named port that doesn't match its protocol egress"
 }
 
+@test "(cyclonus) port named port serve-81-tcp egress to an ipblock with except [port,protocol,peer-ipblock,direction,egress]" {
+	run_case "port named port serve-81-tcp egress to an ipblock with except"
+}
+
 @test "(cyclonus) conflict: deny all + allow all from same source [conflict]" {
 	run_case "conflict: deny all + allow all from same source"
 }

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Conntrack of load-balanced flows: one LRU entry per direction. */
+/* Conntrack: one LRU entry per direction of a tracked flow, each keyed by the
+ * tuple its packets carry, so a packet finds its flow with one lookup. */
 #ifndef SL_LIB_CT_H
 #define SL_LIB_CT_H
+
+#include <stdbool.h>
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -11,9 +14,18 @@
 
 #define CT_TOUCH_NS 1000000000ull /* last_seen is refreshed at most this often */
 
+/* The two entries of a new flow, written together once its verdict is known
+ * (ct4_pair_commit). fwd.proto 0: none. */
+struct ct4_pair {
+	struct sl_ct_key fwd;
+	struct sl_ct_key rep;
+	struct sl_ct_val fv;
+	struct sl_ct_val rv;
+};
+
 /* The conntrack key of a tuple, every byte set (hash keys compare bytes). */
 static __always_inline struct sl_ct_key ct4_key(__be32 saddr, __be32 daddr, __be16 sport,
-						__be16 dport, __u8 proto, __u8 dir)
+						__be16 dport, __u8 proto)
 {
 	struct sl_ct_key key = {};
 
@@ -22,7 +34,6 @@ static __always_inline struct sl_ct_key ct4_key(__be32 saddr, __be32 daddr, __be
 	key.sport = sport;
 	key.dport = dport;
 	key.proto = proto;
-	key.dir = dir;
 	return key;
 }
 
@@ -31,21 +42,36 @@ static __always_inline struct sl_ct_key ct4_key(__be32 saddr, __be32 daddr, __be
 static __always_inline struct sl_ct_key ct4_reply_key(const struct l4_tuple *t, __be32 be_ip,
 						      __be16 be_port, __be32 reply_daddr)
 {
-	return ct4_key(be_ip, reply_daddr, be_port, t->sport, t->proto, SL_CT_DIR_IN);
+	return ct4_key(be_ip, reply_daddr, be_port, t->sport, t->proto);
 }
 
-static __always_inline struct sl_ct_val *ct4_lookup(const struct l4_tuple *t, __u8 dir)
+/* The entry of the flow the packet of tuple t belongs to, either direction. */
+static __always_inline struct sl_ct_val *ct4_lookup(const struct l4_tuple *t)
 {
-	struct sl_ct_key key = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+	struct sl_ct_key key = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
 
 	return bpf_map_lookup_elem(&sl_ct4, &key);
+}
+
+/* Whether the packet opens a new connection (TCP SYN without ACK): on a
+ * known forward tuple it starts a new flow rather than continuing the old. */
+static __always_inline bool ct4_opens(const struct l4_tuple *t)
+{
+	return (t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN;
+}
+
+/* The time conntrack keeps (last_seen_ns): CLOCK_MONOTONIC at tick
+ * resolution, plenty for a 1 s refresh, and no clock read per packet. */
+static __always_inline __u64 ct4_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
 }
 
 /* Marks the entry used; writes only when something changed, so established
  * flows do not bounce the cache line on every packet. */
 static __always_inline void ct4_touch(struct sl_ct_val *ct, __u8 tcp_flags)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = ct4_now();
 
 	if (now - ct->last_seen_ns >= CT_TOUCH_NS)
 		ct->last_seen_ns = now;
@@ -53,24 +79,20 @@ static __always_inline void ct4_touch(struct sl_ct_val *ct, __u8 tcp_flags)
 		ct->tcp_flags |= tcp_flags; /* a lost race loses a flag bit, never a flow */
 }
 
-/* Both directions of a new flow: OUT keyed by the client's tuple t (to the
- * VIP), IN by the backend's reply (ct4_reply_key). -SL_DROP_CT_FULL when the
- * map refuses an entry. */
-static __always_inline int ct4_create(const struct l4_tuple *t, __be32 be_ip, __be16 be_port,
-				      __be32 reply_daddr, const struct sl_ct_val *val)
+/* Writes both entries of p, allowed under policy generation gen.
+ * -SL_DROP_CT_FULL when the map refuses one. */
+static __always_inline int ct4_pair_commit(struct ct4_pair *p, __u32 gen)
 {
-	struct sl_ct_key key;
-
-	key = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, SL_CT_DIR_OUT);
-	if (bpf_map_update_elem(&sl_ct4, &key, val, BPF_ANY) < 0)
+	p->fv.pol_gen = gen;
+	p->rv.pol_gen = gen;
+	if (bpf_map_update_elem(&sl_ct4, &p->fwd, &p->fv, BPF_ANY) < 0)
 		return -SL_DROP_CT_FULL;
-	key = ct4_reply_key(t, be_ip, be_port, reply_daddr);
-	if (bpf_map_update_elem(&sl_ct4, &key, val, BPF_ANY) < 0)
+	if (bpf_map_update_elem(&sl_ct4, &p->rep, &p->rv, BPF_ANY) < 0)
 		return -SL_DROP_CT_FULL;
 	return 0;
 }
 
-/* Deletes the reply (IN) entry of the flow t to a backend. */
+/* Deletes the reply entry of the flow t to a backend. */
 static __always_inline void ct4_forget_reply(const struct l4_tuple *t, __be32 be_ip, __be16 be_port,
 					     __be32 reply_daddr)
 {

@@ -40,62 +40,46 @@ static __always_inline const struct sl_be_val *lb4_be_lookup(__u32 id)
 	return bpf_map_lookup_elem(&sl_be4, &key);
 }
 
-/* A reply of a load-balanced flow (conntrack IN entry): its source becomes
- * the service's VIP and port, and after a hairpin its destination the real
- * client again. 0 when t is no such reply, SL_PATH_REVNAT once rewritten,
- * -SL_DROP_* on failure. */
-static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct l4_tuple *t)
+/* A reply of a load-balanced flow (ct, the entry of t's tuple, a Service
+ * reply entry): its source becomes the service's VIP and port, and after a
+ * hairpin its destination the real client again. 0 when t is no such reply,
+ * SL_PATH_REVNAT once rewritten, -SL_DROP_* on failure. */
+static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct l4_tuple *t,
+				       struct sl_ct_val *ct)
 {
-	const struct sl_revnat_val *rn;
-	struct sl_revnat_key rk = {};
-	struct sl_ct_val *ct;
-	__be32 client;
-	bool hairpin;
 	int ret;
 
-	ct = ct4_lookup(t, SL_CT_DIR_IN);
-	if (!ct)
+	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
 		return 0;
-	rk.id = ct->svc_id;
-	rn = bpf_map_lookup_elem(&sl_revnat4, &rk);
-	if (!rn)
-		return 0; /* the service is gone: the reply is passed as it is */
 	ct4_touch(ct, t->tcp_flags);
-	client = ct->client_ip;
-	hairpin = ct->flags & SL_CT_F_HAIRPIN;
-
-	ret = nat4_addr(skb, t, true, rn->vip);
+	ret = nat4_addr(skb, t, true, ct->nat_ip);
 	if (!ret)
-		ret = nat4_port(skb, t, true, rn->port);
-	if (!ret && hairpin)
-		ret = nat4_addr(skb, t, false, client);
+		ret = nat4_port(skb, t, true, ct->nat_port);
+	if (!ret && (ct->flags & SL_CT_F_HAIRPIN))
+		ret = nat4_addr(skb, t, false, ct->client_ip);
 	return ret ? ret : SL_PATH_REVNAT;
 }
 
-/* The backend of an established flow, if it still exists and the packet does
- * not open a new connection on the same tuple (TCP SYN without ACK). */
-static __always_inline const struct sl_be_val *lb4_ct_backend(struct l4_tuple *t,
-							      struct sl_ct_val **out)
+/* Whether ct, the entry of t's tuple, is a Service flow's forward entry t
+ * continues: not a TCP SYN opening a new connection on the old tuple (whose
+ * reply entry is then forgotten, lest it revive the old flow), and for UDP
+ * the backend still there. TCP and SCTP trust their entry: a connection to a
+ * vanished backend fails and the client's next one is balanced anew; a UDP
+ * flow has no such end, so a datagram checks its backend (one lookup). */
+static __always_inline bool lb4_ct_continues(const struct l4_tuple *t, struct sl_ct_val *ct)
 {
-	const struct sl_be_val *be;
-	struct sl_ct_val *ct;
-
-	ct = ct4_lookup(t, SL_CT_DIR_OUT);
-	if (!ct)
-		return NULL;
-	be = lb4_be_lookup(ct->backend_id);
-	if (!be)
-		return NULL; /* its entries go with the backend (dp_ct_purge_backend) */
-	if ((t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN) {
-		/* The old flow's reply entry would revive it: forget it. */
-		ct4_forget_reply(t, be->ip, be->port,
+	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)))
+		return false;
+	if (ct4_opens(t)) {
+		ct4_forget_reply(t, ct->nat_ip, ct->nat_port,
 				 ct->flags & SL_CT_F_HAIRPIN ? bpf_htonl(SL_SVC_LOOPBACK4)
 							     : t->saddr);
-		return NULL;
+		return false;
 	}
+	if (t->proto == IPPROTO_UDP && !lb4_be_lookup(ct->backend_id))
+		return false; /* its entries go with the backend (dp_ct_purge_backend) */
 	ct4_touch(ct, t->tcp_flags);
-	*out = ct;
-	return be;
+	return true;
 }
 
 /* The backend sessionAffinity keeps for client at svc, if still fresh and present. */
@@ -158,12 +142,12 @@ static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __
 	return be;
 }
 
-/* Picks a backend for a new flow to the service port svc, records it in
- * conntrack (and affinity) and says whether the flow hairpins. */
+/* Picks a backend for a new flow to the service port svc (and records
+ * affinity); the flow's two conntrack entries go to p, for the caller to
+ * write once the flow is allowed. Says whether the flow hairpins. */
 static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_val *svc,
-				      struct sl_be_val *out, bool *hairpin)
+				      struct sl_be_val *out, bool *hairpin, struct ct4_pair *p)
 {
-	struct sl_ct_val ct = {};
 	const struct sl_be_val *be;
 	__u32 be_id = 0;
 
@@ -173,32 +157,41 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	*out = *be;
 	*hairpin = be->ip == t->saddr;
 
-	ct.last_seen_ns = bpf_ktime_get_ns();
-	ct.backend_id = be_id;
-	ct.svc_id = svc->id;
-	ct.client_ip = t->saddr;
-	ct.tcp_flags = t->tcp_flags;
-	ct.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
-	return ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
-			  &ct);
+	p->fwd = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
+	p->rep =
+	    ct4_reply_key(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr);
+	p->fv.last_seen_ns = ct4_now();
+	p->fv.backend_id = be_id;
+	p->fv.svc_id = svc->id;
+	p->fv.client_ip = t->saddr;
+	p->fv.tcp_flags = t->tcp_flags;
+	p->fv.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
+	p->rv = p->fv;
+	p->fv.nat_ip = out->ip;
+	p->fv.nat_port = out->port;
+	p->rv.nat_ip = t->daddr;
+	p->rv.nat_port = t->dport;
+	p->rv.flags |= SL_CT_F_REPLY;
+	return 0;
 }
 
-/* A packet from a pod to a service: DNAT to the flow's backend. 0 when t goes
- * to no service, SL_PATH_SVC_NEW/SVC_CT once rewritten, SL_PATH_SVC_REJECT with
- * *verdict set when answered by ICMP, -SL_DROP_* on failure. */
-static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t, int *verdict)
+/* A packet from a pod to a service: DNAT to the flow's backend, from ct (the
+ * entry of t's tuple, or NULL) when it continues a flow, else chosen anew
+ * with the new flow's entries in p. 0 when t goes to no service,
+ * SL_PATH_SVC_NEW/SVC_CT once rewritten, SL_PATH_SVC_REJECT with *verdict
+ * set when answered by ICMP, -SL_DROP_* on failure. */
+static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t,
+				       struct sl_ct_val *ct, struct ct4_pair *p, int *verdict)
 {
 	const struct sl_svc_val *svc;
-	const struct sl_be_val *cur;
-	struct sl_ct_val *ct = NULL;
 	struct sl_be_val be;
 	bool hairpin;
 	int path, ret;
 	__u32 svc_id;
 
-	cur = lb4_ct_backend(t, &ct);
-	if (cur) {
-		be = *cur;
+	if (lb4_ct_continues(t, ct)) {
+		be.ip = ct->nat_ip;
+		be.port = ct->nat_port;
 		hairpin = ct->flags & SL_CT_F_HAIRPIN;
 		svc_id = ct->svc_id;
 		path = SL_PATH_SVC_CT;
@@ -215,7 +208,7 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 				return -SL_DROP_NO_LOCAL_BACKEND;
 			return icmp4_reject(skb, verdict);
 		}
-		ret = lb4_select(t, svc, &be, &hairpin);
+		ret = lb4_select(t, svc, &be, &hairpin, p);
 		if (ret)
 			return ret;
 		svc_id = svc->id;

@@ -15,6 +15,7 @@
 #include "sluice/abi.h"
 
 #define POL_PENDING 0x100 /* internal flag: policy not computed yet, deny */
+#define POL_TRACK   1	  /* pol_judge: allowed, and an end is policed */
 
 static __always_inline const struct sl_polcfg_val *pol_cfg(void)
 {
@@ -128,80 +129,83 @@ static __always_inline int pol_side(const struct sl_ep_val *ep, __u32 fl, __u8 d
 }
 
 /* The verdict on flow f opened by src (local endpoint or NULL) towards dst
- * (local endpoint or NULL): the source's egress and the destination's ingress. */
+ * (local endpoint or NULL): the source's egress and the destination's
+ * ingress. 0: allowed with neither end policed (or a pod reaching itself,
+ * hairpin included), POL_TRACK: allowed by policy, else the drop reason. */
 static __always_inline int pol_judge(const struct sl_ep_val *src, const struct sl_ep_val *dst,
 				     const struct l4_tuple *f, bool peer_host)
 {
-	int ret = pol_side(src, pol_ep_flags(src), SL_POL_DIR_OUT, f, peer_host);
-
-	if (ret)
-		return ret;
-	return pol_side(dst, pol_ep_flags(dst), SL_POL_DIR_IN, f, peer_host);
-}
-
-static __always_inline void pol_reverse(const struct l4_tuple *f, struct l4_tuple *r)
-{
-	*r = *f;
-	r->saddr = f->daddr;
-	r->daddr = f->saddr;
-	r->sport = f->dport;
-	r->dport = f->sport;
-}
-
-/* A packet of the L4 tuple f leaving src and/or entering dst (local
- * endpoints, either NULL): passes when neither is policed, when it belongs
- * to a flow allowed under the current policy generation (either way), or
- * when it opens a flow both ends allow, which is then remembered. A flow of
- * an older generation is judged again, in the orientation it was opened.
- * 0 or a -SL_DROP_* reason. */
-static __always_inline int pol4_check(const struct sl_ep_val *src, const struct sl_ep_val *dst,
-				      const struct l4_tuple *f, bool peer_host)
-{
-	const struct sl_polcfg_val *cfg;
-	struct sl_ct_val *ct, val = {};
-	struct sl_ct_key key;
-	struct l4_tuple r;
-	__u32 gen;
 	int ret;
 
 	if (!(pol_ep_flags(src) | pol_ep_flags(dst)))
 		return 0;
 	if (f->saddr == f->daddr || f->saddr == bpf_htonl(SL_SVC_LOOPBACK4) ||
 	    f->daddr == bpf_htonl(SL_SVC_LOOPBACK4))
-		return 0; /* a pod cannot block itself (hairpin included) */
-	cfg = pol_cfg();
-	gen = cfg ? cfg->gen : 0;
+		return 0;
+	ret = pol_side(src, pol_ep_flags(src), SL_POL_DIR_OUT, f, peer_host);
+	if (!ret)
+		ret = pol_side(dst, pol_ep_flags(dst), SL_POL_DIR_IN, f, peer_host);
+	return ret ? ret : POL_TRACK;
+}
 
-	ct = ct4_lookup(f, SL_CT_DIR_POL);
-	if (ct && (f->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) != TCP_FL_SYN) {
-		if (ct->backend_id == gen)
-			return 0;
-		ret = pol_judge(src, dst, f, peer_host);
-		if (!ret)
-			ct->backend_id = gen;
-		return ret;
-	}
-	pol_reverse(f, &r);
-	ct = ct ? NULL : ct4_lookup(&r, SL_CT_DIR_POL);
+/* Both entries of a policed flow that is no Service flow: f as opened and
+ * its reply, allowed under gen. */
+static __always_inline int pol4_track(const struct l4_tuple *f, __u32 gen)
+{
+	struct ct4_pair p = {};
+
+	p.fwd = ct4_key(f->saddr, f->daddr, f->sport, f->dport, f->proto);
+	p.rep = ct4_key(f->daddr, f->saddr, f->dport, f->sport, f->proto);
+	p.fv.last_seen_ns = ct4_now();
+	p.fv.tcp_flags = f->tcp_flags;
+	p.fv.flags = SL_CT_F_POLICY;
+	p.rv = p.fv;
+	p.rv.flags |= SL_CT_F_REPLY;
+	return ct4_pair_commit(&p, gen);
+}
+
+/* A packet of the L4 tuple f leaving src and/or entering dst (local
+ * endpoints, either NULL). ct: the conntrack entry of its flow when it
+ * continues one (found by its own tuple; f is then the flow's tuple after
+ * DNAT with the client's source, or the reply as the server sent it). Such
+ * a packet passes when the entry was allowed under the current policy
+ * generation, else the flow is judged again in the orientation it was opened.
+ * Without ct the packet opens a flow both ends must allow; its entries (p,
+ * a new Service flow's; else, when an end is policed, its own) are written
+ * with the verdict's generation. 0 or a -SL_DROP_* reason. */
+static __always_inline int pol4_check(const struct sl_ep_val *src, const struct sl_ep_val *dst,
+				      const struct l4_tuple *f, struct sl_ct_val *ct,
+				      struct ct4_pair *p, bool peer_host)
+{
+	const struct sl_polcfg_val *cfg = pol_cfg();
+	__u32 gen = cfg ? cfg->gen : 0;
+	struct l4_tuple r;
+	int ret;
+
 	if (ct) {
-		if (ct->backend_id == gen)
+		if (ct->pol_gen == gen)
 			return 0;
-		ret = pol_judge(dst, src, &r, peer_host); /* as it was opened */
-		if (!ret)
-			ct->backend_id = gen;
-		return ret;
+		r = *f;
+		if (ct->flags & SL_CT_F_REPLY) { /* judged as it was opened */
+			r.saddr = ct->flags & SL_CT_F_POLICY ? f->daddr : ct->client_ip;
+			r.daddr = f->saddr;
+			r.sport = f->dport;
+			r.dport = f->sport;
+			ret = pol_judge(dst, src, &r, peer_host);
+		} else {
+			ret = pol_judge(src, dst, &r, peer_host);
+		}
+		if (ret < 0)
+			return ret;
+		ct->pol_gen = gen;
+		return 0;
 	}
 	ret = pol_judge(src, dst, f, peer_host);
-	if (ret)
+	if (ret < 0)
 		return ret;
-	val.last_seen_ns = bpf_ktime_get_ns();
-	val.backend_id = gen;
-	val.tcp_flags = f->tcp_flags;
-	val.flags = SL_CT_F_POLICY;
-	key = ct4_key(f->saddr, f->daddr, f->sport, f->dport, f->proto, SL_CT_DIR_POL);
-	if (bpf_map_update_elem(&sl_ct4, &key, &val, BPF_ANY) < 0)
-		return -SL_DROP_CT_FULL;
-	return 0;
+	if (p && p->fwd.proto)
+		return ct4_pair_commit(p, gen);
+	return ret == POL_TRACK ? pol4_track(f, gen) : 0;
 }
 
 #endif

@@ -2,13 +2,16 @@
 /* ns per packet of sl_from_pod's service paths (conntrack hit, new flow,
  * reject) with 1, 10k and 100k services in sl_svc4, and of the same paths
  * with NetworkPolicy on the backend (0, 1, 100 and 10k allows), by
- * BPF_PROG_TEST_RUN. Root; runs in a private network namespace.
+ * BPF_PROG_TEST_RUN, as the mean and the median of the runs. Root; runs in
+ * a private network namespace.
  * Usage: bpf_bench_svc [out.json] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -58,6 +61,27 @@ struct fds {
 
 #define ID_CLIENT 256 /* pod A's identity in the policy rounds */
 #define ID_SERVER 257
+
+/* A figure both ways: the mean of the runs, and their median, which a run
+ * preempted on a loaded machine does not move. */
+struct ns_stat {
+	double mean, med;
+};
+
+static __u32 durations[RUNS]; /* of the runs of one measurement */
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median_of(__u32 *v, int n)
+{
+	qsort(v, n, sizeof(*v), u32_cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + (double)v[n / 2]) / 2;
+}
 
 /* What one row of the table measures. */
 struct bench_case {
@@ -192,9 +216,9 @@ static int policy_fill(const struct fds *f, int n)
 	return 0;
 }
 
-/* Average ns per packet over RUNS single runs: every run starts from the
- * original packet (a repeat would run on the rewritten one). */
-static int case_measure(const struct fds *f, const struct bench_case *c, double *ns)
+/* ns per packet over RUNS single runs: every run starts from the original
+ * packet (a repeat would run on the rewritten one). */
+static int case_measure(const struct fds *f, const struct bench_case *c, struct ns_stat *ns)
 {
 	struct tcp_pkt in = pkt_build(c->daddr, c->tcp_flags);
 	struct __sk_buff ctx = {};
@@ -213,22 +237,25 @@ static int case_measure(const struct fds *f, const struct bench_case *c, double 
 			return err;
 		if ((int)opts.retval != c->want_retval)
 			return -EPROTO;
-		if (i >= 0)
+		if (i >= 0) {
 			total += opts.duration;
+			durations[i] = opts.duration;
+		}
 	}
-	*ns = (double)total / RUNS;
+	ns->mean = (double)total / RUNS;
+	ns->med = median_of(durations, RUNS);
 	return 0;
 }
 
 /* The harness's own cost per single run: pod-to-pod forwarding timed one run
  * at a time minus the same timed over a repeat of 100 (TTL 255 keeps every
  * repetition on the same path). */
-static int overhead_measure(const struct fds *f, double *ns)
+static int overhead_measure(const struct fds *f, struct ns_stat *ns)
 {
 	struct bench_case c = {"pod_to_pod", IP(10, 244, 1, 11), 0x10, TC_ACT_REDIRECT};
 	struct tcp_pkt in = pkt_build(c.daddr, c.tcp_flags);
 	struct __sk_buff ctx = {};
-	double single;
+	struct ns_stat single;
 	__u64 total = 0;
 	int err;
 
@@ -247,15 +274,17 @@ static int overhead_measure(const struct fds *f, double *ns)
 		if (err)
 			return err;
 		total += opts.duration;
+		durations[i] = opts.duration; /* already per repetition */
 	}
-	*ns = single - (double)total / (RUNS / 100);
+	ns->mean = single.mean - (double)total / (RUNS / 100);
+	ns->med = single.med - median_of(durations, RUNS / 100);
 	return 0;
 }
 
 /* One round on a fresh object: n_svc services, then (n_rules >= 0) the
  * policy of policy_fill, then each case and the harness. */
 static int round_run(int n_svc, int n_rules, const struct bench_case *cases, int n_cases,
-		     double *res, double *overhead)
+		     struct ns_stat *res, struct ns_stat *overhead)
 {
 	struct sl_pod *skel = sl_pod__open();
 	struct bpf_map *map;
@@ -292,8 +321,8 @@ out_destroy:
 }
 
 static void table_print(const char *what, const int *rows, int n_rows,
-			const struct bench_case *cases, int n_cases, double res[][8],
-			const double *overhead)
+			const struct bench_case *cases, int n_cases, struct ns_stat res[][8],
+			const struct ns_stat *overhead, bool med)
 {
 	printf("%-10s", what);
 	for (int c = 0; c < n_cases; c++)
@@ -302,21 +331,25 @@ static void table_print(const char *what, const int *rows, int n_rows,
 	for (int s = 0; s < n_rows; s++) {
 		printf("%-10d", rows[s]);
 		for (int c = 0; c < n_cases; c++)
-			printf(" %12.1f", res[s][c]);
-		printf(" %12.1f\n", overhead[s]);
+			printf(" %12.1f", med ? res[s][c].med : res[s][c].mean);
+		printf(" %12.1f\n", med ? overhead[s].med : overhead[s].mean);
 	}
 }
 
 static void json_rows(FILE *json, const char *what, const int *rows, int n_rows,
-		      const struct bench_case *cases, int n_cases, double res[][8],
-		      const double *overhead)
+		      const struct bench_case *cases, int n_cases, struct ns_stat res[][8],
+		      const struct ns_stat *overhead)
 {
 	for (int s = 0; s < n_rows; s++) {
 		fprintf(json, "%s{\"%s\":%d", s ? "," : "", what, rows[s]);
 		for (int c = 0; c < n_cases; c++)
-			fprintf(json, ",\"%s\":%.1f", cases[c].name, res[s][c]);
-		fprintf(json, ",\"harness\":%.1f,\"ct_hit_net\":%.1f}", overhead[s],
-			res[s][0] - overhead[s]);
+			fprintf(json, ",\"%s\":%.1f,\"%s_median\":%.1f", cases[c].name,
+				res[s][c].mean, cases[c].name, res[s][c].med);
+		fprintf(json,
+			",\"harness\":%.1f,\"ct_hit_net\":%.1f,\"harness_median\":%.1f,"
+			"\"ct_hit_net_median\":%.1f}",
+			overhead[s].mean, res[s][0].mean - overhead[s].mean, overhead[s].med,
+			res[s][0].med - overhead[s].med);
 	}
 }
 
@@ -330,7 +363,7 @@ int main(int argc, char **argv)
 	    {"pod_to_pod", IP_B, 0x10, TC_ACT_REDIRECT},
 	};
 	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3, N_RULES = 3 };
-	double res[N_SIZES][8], overhead[N_SIZES], pres[N_RULES][8], poverhead[N_RULES];
+	struct ns_stat res[N_SIZES][8], overhead[N_SIZES], pres[N_RULES][8], poverhead[N_RULES];
 	FILE *json = NULL;
 	int err = 0;
 
@@ -346,11 +379,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	printf("sl_from_pod, ns/packet (BPF_PROG_TEST_RUN, mean of %d runs)\n", RUNS);
-	table_print("services", sizes, N_SIZES, cases, N_CASES, res, overhead);
-	printf("with NetworkPolicy (1 service; the backend isolated for ingress with N "
-	       "allows; 0: policies exist, none selects it)\n");
-	table_print("allows", rules, N_RULES, cases, N_CASES, pres, poverhead);
+	for (int med = 0; med <= 1; med++) {
+		printf("sl_from_pod, ns/packet (BPF_PROG_TEST_RUN, %s of %d runs)\n",
+		       med ? "median" : "mean", RUNS);
+		table_print("services", sizes, N_SIZES, cases, N_CASES, res, overhead, med);
+		printf("with NetworkPolicy (1 service; the backend isolated for ingress with N "
+		       "allows; 0: policies exist, none selects it)\n");
+		table_print("allows", rules, N_RULES, cases, N_CASES, pres, poverhead, med);
+	}
 	printf("harness: the timing cost of a single run, included in every column\n");
 	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
 		fprintf(stderr, "cannot write %s: %s\n", argv[1], strerror(errno));

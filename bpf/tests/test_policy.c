@@ -102,17 +102,33 @@ static struct sl_poldrop_val drops(const struct fds *f, int ep)
 	return sum;
 }
 
-static bool pol_ct_has(const struct fds *f, __be32 s, __be32 d, __u16 sp, __u16 dp, __u8 proto)
+/* Whether the conntrack entry of the tuple is of kind (SL_CT_F_POLICY and/or
+ * SL_CT_F_REPLY bits) and allowed under policy generation gen. */
+static bool ct_allowed(const struct fds *f, __be32 s, __be32 d, __u16 sp, __u16 dp, __u8 kind,
+		       __u32 gen)
 {
-	struct sl_ct_key k = {.saddr = s,
-			      .daddr = d,
-			      .sport = htons(sp),
-			      .dport = htons(dp),
-			      .proto = proto,
-			      .dir = SL_CT_DIR_POL};
+	struct sl_ct_key k = {
+	    .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp), .proto = IPPROTO_TCP};
 	struct sl_ct_val v;
 
-	return bpf_map_lookup_elem(f->ct, &k, &v) == 0 && (v.flags & SL_CT_F_POLICY);
+	return bpf_map_lookup_elem(f->ct, &k, &v) == 0 &&
+	       (v.flags & (SL_CT_F_POLICY | SL_CT_F_REPLY)) == kind && v.pol_gen == gen;
+}
+
+/* Whether the policed flow s:sp -> d:dp has both its entries, allowed under gen. */
+static bool pol_ct_has(const struct fds *f, __be32 s, __be32 d, __u16 sp, __u16 dp, __u32 gen)
+{
+	return ct_allowed(f, s, d, sp, dp, SL_CT_F_POLICY, gen) &&
+	       ct_allowed(f, d, s, dp, sp, SL_CT_F_POLICY | SL_CT_F_REPLY, gen);
+}
+
+static bool ct_exists(const struct fds *f, __be32 s, __be32 d, __u16 sp, __u16 dp)
+{
+	struct sl_ct_key k = {
+	    .saddr = s, .daddr = d, .sport = htons(sp), .dport = htons(dp), .proto = IPPROTO_TCP};
+	struct sl_ct_val v;
+
+	return bpf_map_lookup_elem(f->ct, &k, &v) == 0;
 }
 
 /* A TCP segment from pod a or b through sl_from_pod: verdict and metric. */
@@ -163,7 +179,7 @@ static void test_unpoliced_and_pending(const struct fds *f)
 {
 	UNIT_CASE("without any policy, pods talk and no policy conntrack entry is made");
 	from(f, 'a', IP_B, 1000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);
-	CHECK(!pol_ct_has(f, IP_A, IP_B, 1000, 80, IPPROTO_TCP));
+	CHECK(!ct_exists(f, IP_A, IP_B, 1000, 80) && !ct_exists(f, IP_B, IP_A, 80, 1000));
 
 	UNIT_CASE(
 	    "a pending endpoint is denied both ways while policies exist, counted per endpoint");
@@ -194,7 +210,7 @@ static void test_ingress(const struct fds *f)
 	UNIT_CASE("an allow for the source identity on TCP 80 opens 80 only, not 81, not UDP");
 	pol_put(f, if_b, SL_POL_DIR_IN, ID_A, IPPROTO_TCP, 80);
 	from(f, 'a', IP_B, 2001, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);
-	CHECK(pol_ct_has(f, IP_A, IP_B, 2001, 80, IPPROTO_TCP));
+	CHECK(pol_ct_has(f, IP_A, IP_B, 2001, 80, 1));
 	from(f, 'a', IP_B, 2002, 81, 0x02, TC_ACT_SHOT, SL_DROP_POLICY_INGRESS);
 	{
 		struct udp_pkt u = udp_build(IP_A, IP_B, 2003, 80, false);
@@ -221,9 +237,15 @@ static void test_ingress(const struct fds *f)
 	UNIT_CASE(
 	    "a Service flow is judged on the chosen backend's port with the client's address");
 	from(f, 'a', VIP, 2008, 80, 0x02, TC_ACT_SHOT, SL_DROP_POLICY_INGRESS); /* 8080 not open */
+	UNIT_CASE("a denied Service flow leaves no conntrack entry");
+	CHECK(!ct_exists(f, IP_A, VIP, 2008, 80) && !ct_exists(f, IP_B, IP_A, 8080, 2008));
 	pol_put(f, if_b, SL_POL_DIR_IN, ID_A, IPPROTO_TCP, 8080);
 	from(f, 'a', VIP, 2009, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW);
-	CHECK(pol_ct_has(f, IP_A, IP_B, 2009, 8080, IPPROTO_TCP));
+	UNIT_CASE("an allowed Service flow keeps its verdict in its own two entries, none more");
+	CHECK(ct_allowed(f, IP_A, VIP, 2009, 80, 0, 1));
+	CHECK(ct_allowed(f, IP_B, IP_A, 8080, 2009, SL_CT_F_REPLY, 1));
+	CHECK(!ct_exists(f, IP_A, IP_B, 2009, 8080));
+	from(f, 'a', VIP, 2009, 80, 0x10, TC_ACT_REDIRECT, SL_PATH_SVC_CT);
 	UNIT_CASE("the backend's reply is reverse-NATed and passes");
 	from(f, 'b', IP_A, 8080, 2009, 0x12, TC_ACT_REDIRECT, SL_PATH_REVNAT);
 }
@@ -271,6 +293,18 @@ static void test_generation(const struct fds *f)
 	cfg_set(f, SL_POLCFG_F_ACTIVE, 3);
 	from(f, 'b', IP_A, 80, 5001, 0x12, TC_ACT_REDIRECT, SL_PATH_LOCAL);
 	from(f, 'a', IP_B, 5001, 80, 0x10, TC_ACT_REDIRECT, SL_PATH_LOCAL);
+	CHECK(pol_ct_has(f, IP_A, IP_B, 5001, 80, 3));
+	UNIT_CASE("a Service flow is judged again too: the reply as opened (client to backend)");
+	from(f, 'a', VIP, 5003, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW);
+	pol_del(f, if_b, SL_POL_DIR_IN, ID_A, IPPROTO_TCP, 8080);
+	cfg_set(f, SL_POLCFG_F_ACTIVE, 4);
+	from(f, 'b', IP_A, 8080, 5003, 0x12, TC_ACT_SHOT, SL_DROP_POLICY_INGRESS);
+	from(f, 'a', VIP, 5003, 80, 0x10, TC_ACT_SHOT, SL_DROP_POLICY_INGRESS);
+	pol_put(f, if_b, SL_POL_DIR_IN, ID_A, IPPROTO_TCP, 8080);
+	cfg_set(f, SL_POLCFG_F_ACTIVE, 5);
+	from(f, 'b', IP_A, 8080, 5003, 0x10, TC_ACT_REDIRECT, SL_PATH_REVNAT);
+	CHECK(ct_allowed(f, IP_B, IP_A, 8080, 5003, SL_CT_F_REPLY, 5));
+	CHECK(ct_allowed(f, IP_A, VIP, 5003, 80, 0, 3)); /* judged at its own next packet */
 	UNIT_CASE("a hairpin to itself is never judged");
 	ep_set(f, 'a', ID_A, SL_EP_F_ISO_OUT | SL_EP_F_ISO_IN);
 	from(f, 'a', IP_A, 5002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);

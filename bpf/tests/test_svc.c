@@ -66,17 +66,22 @@ static void revnat_put(const struct fds *f, __u32 id, __be32 vip, __u16 port)
 	CHECK_INT(dp_revnat_update(f->revnat, id, &v), 0);
 }
 
+#define CT_FWD	 0	       /* a Service flow's forward entry */
+#define CT_REPLY SL_CT_F_REPLY /* ... its reply entry */
+
+/* The conntrack entry of a tuple, if it is of the kind expected. */
 static int ct_get(const struct fds *f, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport,
-		  __u8 proto, __u8 dir, struct sl_ct_val *val)
+		  __u8 proto, __u8 kind, struct sl_ct_val *val)
 {
 	struct sl_ct_key k = {.saddr = saddr,
 			      .daddr = daddr,
 			      .sport = htons(sport),
 			      .dport = htons(dport),
-			      .proto = proto,
-			      .dir = dir};
+			      .proto = proto};
 
-	return bpf_map_lookup_elem(f->ct, &k, val);
+	if (bpf_map_lookup_elem(f->ct, &k, val))
+		return -errno;
+	return (val->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) == kind ? 0 : -EPROTO;
 }
 
 static void seed(const struct fds *f)
@@ -144,15 +149,19 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(out.ip.ttl, 63);
 
 	UNIT_CASE("the new flow has both conntrack entries");
-	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, CT_FWD, &ct), 0);
 	CHECK_INT(ct.backend_id, 1);
 	CHECK_INT(ct.svc_id, 1);
 	CHECK_INT(ct.client_ip, IP_A);
 	CHECK_INT(ct.tcp_flags, 0x02);
 	CHECK(ct.last_seen_ns > 0 && ct.last_seen_ns <= mono_ns());
-	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct.nat_ip, IP_B); /* DNAT from the entry, no backend lookup */
+	CHECK_INT(ntohs(ct.nat_port), 8080);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, CT_REPLY, &ct), 0);
 	CHECK_INT(ct.backend_id, 1);
-	CHECK_INT(ct.flags, 0);
+	CHECK_INT(ct.flags, SL_CT_F_REPLY);
+	CHECK_INT(ct.nat_ip, VIP); /* reverse NAT from the entry */
+	CHECK_INT(ntohs(ct.nat_port), 80);
 
 	UNIT_CASE("an established packet keeps its backend after the slots change");
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 2, 0, 0, 0); /* slot 1 -> remote backend */
@@ -163,7 +172,7 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
 	CHECK(tcp_csums_ok(&out));
-	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct_get(f, IP_A, VIP, 40000, 80, IPPROTO_TCP, CT_FWD, &ct), 0);
 	CHECK_INT(ct.tcp_flags, 0x12);
 
 	UNIT_CASE("the service port counts the new flow and both packets with their bytes");
@@ -195,8 +204,8 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 	CHECK(tcp_csums_ok(&out));
-	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), -ENOENT);
-	CHECK_INT(ct_get(f, IP_REMOTE, IP_A, 8080, 40000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40000, IPPROTO_TCP, CT_REPLY, &ct), -ENOENT);
+	CHECK_INT(ct_get(f, IP_REMOTE, IP_A, 8080, 40000, IPPROTO_TCP, CT_REPLY, &ct), 0);
 
 	UNIT_CASE("a remote backend's reply is reverse-NATed at tc egress (sl_to_pod)");
 	in = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 40000, 0x12);
@@ -245,19 +254,19 @@ static void test_tcp(const struct fds *f)
 	       &len);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 80);
-	CHECK_INT(ct_get(f, IP_A, IP_B, 40002, 80, IPPROTO_TCP, SL_CT_DIR_OUT, &ct), -ENOENT);
+	CHECK_INT(ct_get(f, IP_A, IP_B, 40002, 80, IPPROTO_TCP, CT_FWD, &ct), -ENOENT);
 
 	UNIT_CASE("a SYN straight to a backend forgets an old flow's reply entry on its ports");
 	in = tcp_build(mac_a, host_a, IP_A, VIP, 40003, 80, 0x02);
 	len = sizeof(out);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
 	       &out, &len);
-	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, CT_REPLY, &ct), 0);
 	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40003, 8080, 0x02);
 	len = sizeof(out);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
 	       &len);
-	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, SL_CT_DIR_IN, &ct), -ENOENT);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, CT_REPLY, &ct), -ENOENT);
 	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40003, 0x12);
 	len = sizeof(out);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
@@ -272,7 +281,33 @@ static void test_tcp(const struct fds *f)
 	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40004, 8080, 0x10);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL,
 	       NULL);
-	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40004, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40004, IPPROTO_TCP, CT_REPLY, &ct), 0);
+
+	UNIT_CASE("an established TCP flow rewrites from its entries alone, both ways");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	CHECK_INT(dp_be_delete(f->be, 1), 0);
+	CHECK_INT(dp_revnat_delete(f->revnat, 1), 0);
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x10);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40005, 0x10);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_REVNAT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, VIP);
+	CHECK_INT(ntohs(out.tcp.source), 80);
+	CHECK(tcp_csums_ok(&out));
+	UNIT_CASE("a SYN on its tuple is balanced anew, not sent to the deleted backend");
+	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING,
+	       NULL, NULL);
+	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
+	revnat_put(f, 1, VIP, 80);
 }
 
 static void test_udp(const struct fds *f)
@@ -289,7 +324,7 @@ static void test_udp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.udp.dest), 5353);
 	CHECK(udp_csums_ok(&out));
-	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, CT_FWD, &ct), 0);
 	CHECK_INT(ct.backend_id, 3);
 
 	UNIT_CASE("a UDP flow whose backend was deleted picks a live one");
@@ -300,9 +335,9 @@ static void test_udp(const struct fds *f)
 	       &out, &len);
 	CHECK_INT(out.ip.daddr, IP_REMOTE2);
 	CHECK(udp_csums_ok(&out));
-	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, SL_CT_DIR_OUT, &ct), 0);
+	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, CT_FWD, &ct), 0);
 	CHECK_INT(ct.backend_id, 4);
-	CHECK_INT(ct_get(f, IP_REMOTE2, IP_A, 5353, 5000, IPPROTO_UDP, SL_CT_DIR_IN, &ct), 0);
+	CHECK_INT(ct_get(f, IP_REMOTE2, IP_A, 5353, 5000, IPPROTO_UDP, CT_REPLY, &ct), 0);
 
 	UNIT_CASE("a UDP datagram without checksum keeps checksum 0");
 	in = udp_build(IP_A, VIP, 5001, 53, true);
@@ -543,8 +578,8 @@ static void test_hairpin(const struct fds *f)
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
 	CHECK(tcp_csums_ok(&out));
 	CHECK(!memcmp(out.eth.h_dest, mac_a, 6));
-	CHECK_INT(ct_get(f, IP_A, LOOPBACK, 8080, 43000, IPPROTO_TCP, SL_CT_DIR_IN, &ct), 0);
-	CHECK_INT(ct.flags, SL_CT_F_HAIRPIN);
+	CHECK_INT(ct_get(f, IP_A, LOOPBACK, 8080, 43000, IPPROTO_TCP, CT_REPLY, &ct), 0);
+	CHECK_INT(ct.flags, SL_CT_F_HAIRPIN | SL_CT_F_REPLY);
 	CHECK_INT(ct.client_ip, IP_A);
 
 	UNIT_CASE("the hairpin reply is restored to VIP -> client");
@@ -607,7 +642,8 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(purged, 4); /* two UDP flows, both directions */
 	purged = dp_ct_purge_backend(f->ct, 2, false);
 	CHECK_INT(purged, 2);
-	CHECK_INT(dp_ct_purge_backend(f->ct, 1, false), 3); /* flows 40003 (OUT only), 40004 */
+	/* flows 40003 and 40005 (forward entry only), 40004 */
+	CHECK_INT(dp_ct_purge_backend(f->ct, 1, false), 4);
 	CHECK_INT(dp_ct_purge_backend(-1, 1, false), -EINVAL);
 }
 

@@ -45,7 +45,7 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 
 # Every datapath in report order; the plain node each module row owns; the
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
-ALL=(direct direct-ptp sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
+ALL=(direct direct-ptp sluice-tc sluice-tc-policy sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
 	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
 	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9)
@@ -113,7 +113,7 @@ target() {
 		if [ "$v" = same ]; then echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip "$k"):$BN_PORT/"; else
 			echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip 0):$BN_PORT/"; fi
 		;;
-	sluice-tc | sluice-sock)
+	sluice-tc | sluice-tc-policy | sluice-sock)
 		local cg=-
 		[ "$dp" = sluice-sock ] && cg=$(on_node 1 printenv SL_CGROUP)
 		if [ "$v" = same ]; then echo "$(sluice_pod_ns 1 c) $cg http://$VIP_SAME/"; else
@@ -164,6 +164,23 @@ check() {
 			nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "$url$path" 2>&1)
 		[ "$got" = "$want" ] || { echo "GET $url$path from the client answered '$got', want '$want'"; return 1; }
 	done
+}
+
+# policy_check: the "sluice-tc + policy" row works with its policy on, and
+# the policy is not vacuous: the other server (not allowed) is refused.
+policy_check() {
+	local v ret=0
+	sb_policy on || { echo "the agents did not publish the policy within 20 s"; return 1; }
+	for v in same cross; do
+		check sluice-tc-policy "$v" || { ret=1; break; }
+	done
+	if [ "$ret" = 0 ] && nsenter --net="/run/netns/$(sluice_pod_ns 2 s)" \
+		curl -sS --max-time 2 "http://$(sluice_pod_ip 1 s):$BN_PORT/ip" >/dev/null 2>&1; then
+		echo "the server on node 2 reached the isolated server on node 1"
+		ret=1
+	fi
+	sb_policy off || { echo "the agents did not drop the policy within 20 s"; ret=1; }
+	return "$ret"
 }
 
 # --- programming ------------------------------------------------------------------------------
@@ -347,6 +364,14 @@ run_size() {
 		fi
 		case $dp in
 		sluice-tc) program_sluice "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; } ;;
+		sluice-tc-policy)
+			if ! why=$(policy_check); then
+				OFF[$dp]=$why
+				rec_skip "$dp" "$why" "$n"
+				say "$dp skipped: $why"
+				continue
+			fi
+			;;
 		kube-proxy-*)
 			# one API write programs both real rows: done at the first of them
 			[ "$KPR_SIZE" = "$n" ] || { KPR_SIZE=$n && program_kpr "$n"; }
@@ -368,6 +393,8 @@ run_size() {
 	say "rows: ${rows[*]}"
 	for ((r = 1; r <= rounds; r++)); do
 		for dp in "${rows[@]}"; do
+			# the same client, Service and server as sluice-tc, the policy on
+			[ "$dp" != sluice-tc-policy ] || sb_policy on || say "the policy is not published"
 			for v in "${variants[@]}"; do
 				for mode in keepalive close; do
 					read -r ns cg url <<<"$(target "$dp" "$v")"
@@ -383,6 +410,7 @@ run_size() {
 						"$(jq .rps <<<"$out")" "$(jq .latency_us.p99 <<<"$out")" >&2
 				done
 			done
+			[ "$dp" != sluice-tc-policy ] || sb_policy off || say "the policy is not withdrawn"
 		done
 	done
 }
@@ -415,6 +443,7 @@ bench_main() {
 	done
 	kpr_bench_up
 	read -r VIP_SAME VIP_CROSS <<<"$(sb_measured_up)" || bench_die "the measured Services were not created"
+	sb_pods_up || bench_die "the Pod objects of the measured pods were not created"
 	wait_until 15 check sluice-tc same || say "sluice-tc does not answer yet: $(check sluice-tc same)"
 	for n in $SIZES; do
 		run_size "$n" "$first"

@@ -18,7 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PLOT_DIR = os.path.join(HERE, "plots")
 
 # Datapath ids in display order (the contract's); "direct" is the ratio baseline.
-DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-sock", "kube-proxy-iptables",
+DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-tc-policy", "sluice-sock", "kube-proxy-iptables",
              "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx")
 BASELINE = "direct"
 VARIANTS = {"same": "same-node", "cross": "cross-node"}
@@ -33,6 +33,8 @@ SUBBENCHES = ("bpf", "cni", "sync")
 # The targets for the sluice tc datapath.
 TC = "sluice-tc"
 TPROXY = "tproxy-haproxy"
+TC_POLICY = "sluice-tc-policy"
+POLICY_MIN = 0.97
 RATIO_MIN = {"keepalive": 0.97, "close": 0.95}
 FLAT_MAX = 1.03
 TPROXY_MIN = 1.8
@@ -44,6 +46,9 @@ DATAPATH_NOTES = {
     "direct-ptp": "client pod to the server pod's IP on the plain ptp-wired nodes (the floor of "
                   "the kube-proxy and TPROXY rows)",
     "sluice-tc": "sluice ClusterIP, tc datapath",
+    "sluice-tc-policy": "sluice-tc + policy: the same client, Service and server with an allow "
+                        "NetworkPolicy selecting the server (written before its runs, deleted "
+                        "after)",
     "sluice-sock": "sluice ClusterIP, socket-level load balancing",
     "kube-proxy-iptables": "the real kube-proxy v1.34.4 binary, iptables mode (iptables-nft), "
                            "Services and EndpointSlices from a real kube-apiserver",
@@ -294,6 +299,17 @@ def target_tproxy(groups, smallest, variant, mode):
                   detail, variant=variant, mode=mode)
 
 
+def target_policy(groups, smallest, variant, mode):
+    tc = median_of((groups.get((smallest, TC, variant, mode)) or {}).get("rps"))
+    pol = median_of((groups.get((smallest, TC_POLICY, variant, mode)) or {}).get("rps"))
+    m = round(pol / tc, 4) if tc and pol else None
+    detail = (f"{fmt_count(pol)} / {fmt_count(tc)} req/s at {fmt_services(smallest)}" if m
+              else f"no {TC_POLICY} or {TC} data")
+    return target("policy_to_tc", f"{TC} + policy {MODES[mode]} ≥ {POLICY_MIN} × {TC} "
+                  f"({VARIANTS[variant]})", POLICY_MIN, m, m is not None and m >= POLICY_MIN,
+                  detail, variant=variant, mode=mode)
+
+
 def target_add(programs, largest):
     text = f"{TC}: adding one Service ≤ {ADD_MAX_MS:g} ms at the largest size"
     p = programs.get((TC, largest, "add")) if largest is not None else None
@@ -321,6 +337,8 @@ def targets_evaluate(groups, programs, sizes, largest):
         out += [target_flat(groups, v, m) for m in MODES]
     for v in variants:
         out += [target_tproxy(groups, smallest, v, m) for m in MODES]
+    for v in variants:
+        out += [target_policy(groups, smallest, v, m) for m in MODES]
     out.append(target_add(programs, largest))
     return out
 

@@ -114,6 +114,12 @@ def port_cases():
     for pname, ports in (PORTS[3], PORTS[7], PORTS[10], PORTS[12]):
         yield (f"port {pname} egress", "port,protocol,direction,egress",
                [step([directed("port", "egress", [{"ports": ports}])])])
+    # a name resolves on the destination pod, also when the peer is an ipBlock
+    yield ("port named port serve-81-tcp egress to an ipblock with except",
+           "port,protocol,peer-ipblock,direction,egress",
+           [step([directed("port", "egress", [{"to": [{"ipBlock": {"cidr": "10.244.0.0/16",
+                                                                  "except": ["10.244.2.0/24"]}}],
+                                               "ports": [{"port": "serve-81-tcp", "protocol": "TCP"}]}])])])
 
 
 def conflict_cases():

@@ -24,10 +24,12 @@ struct cpod {
 };
 
 /* An ipBlock peer of the endpoint and direction being compiled, with the
- * ports of its rule (an offset into the compiler's block port list). */
+ * ports of its rule (an offset into the compiler's block port list), and
+ * the rule when it is an egress rule with named ports. */
 struct cblock {
 	const struct kube_np_peer *peer;
 	size_t off, n;
+	const struct kube_np_rule *named;
 };
 
 /* The identities a pod/namespace peer selects, computed once per compile
@@ -291,6 +293,7 @@ static void rule_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			b->peer = pe;
 			b->off = c->bports.n;
 			b->n = ports.n;
+			b->named = named_out ? r : NULL;
 			for (size_t j = 0; j < ports.n; j++) {
 				struct pport *p = compiler_push(c, &c->bports);
 
@@ -351,21 +354,65 @@ static void boundary_add(struct compiler *c, const struct pol_ep *ep, __u8 dir,
 			     blocks[i].n);
 }
 
+/* The set of the boundary prefix p among those from index first on, or a
+ * new boundary with its allows (++*set). */
+static __u32 boundary_set(struct compiler *c, const struct pol_ep *ep, __u8 dir,
+			  const struct kube_cidr *p, size_t first, __u32 *set)
+{
+	const struct pol_cidr *e = c->cidr.v;
+
+	for (size_t i = first; i < c->cidr.n; i++)
+		if (e[i].key.prefixlen == 64u + p->prefix && !memcmp(&e[i].key.ip, p->ip.addr, 4))
+			return e[i].set_id;
+	boundary_add(c, ep, dir, p, ++*set);
+	return *set;
+}
+
+/* Egress named ports towards ipBlocks: a name resolves only on a pod (the
+ * destination's container ports), so every known pod an ipBlock holds gets
+ * a /32 boundary whose set adds the ports its rule names, as that pod
+ * serves them. Other addresses in the block open nothing by name. */
+static void blocks_named(struct compiler *c, const struct pol_ep *ep, size_t first, __u32 *set)
+{
+	const struct cblock *blocks = c->blocks.v;
+	const struct cpod *pods = c->pods.v;
+	struct vec v = {.elem = sizeof(struct pport)};
+	struct kube_cidr p = {.ip.family = 4, .prefix = 32};
+	__u32 id = 0;
+
+	for (size_t i = 0; i < c->pods.n; i++) {
+		memcpy(p.ip.addr, &pods[i].ip, 4);
+		for (size_t j = 0, found = 0; j < c->blocks.n; j++) {
+			if (!blocks[j].named || !block_holds(blocks[j].peer, &p))
+				continue;
+			if (!found++)
+				id = boundary_set(c, ep, SL_POL_DIR_OUT, &p, first, set);
+			v.n = 0;
+			ports_of(c, blocks[j].named, pods[i].o, true, &v);
+			emit(c, ep->ep_id, SL_POL_DIR_OUT, id, v.v, v.n);
+		}
+	}
+	free(v.v);
+}
+
 /* The ipBlocks gathered for ep and dir: each boundary prefix (every cidr
  * and except) gets a set of its own holding the rules that cover it whole,
  * so the longest prefix match answers for any address. */
 static void blocks_compile(struct compiler *c, const struct pol_ep *ep, __u8 dir)
 {
 	const struct cblock *blocks = c->blocks.v;
+	size_t first = c->cidr.n;
 	__u32 set = SL_ID_CIDR_BASE;
 
 	for (size_t i = 0; i < c->blocks.n; i++) {
 		const struct kube_np_peer *pe = blocks[i].peer;
 
-		boundary_add(c, ep, dir, &pe->cidr, ++set);
+		boundary_set(c, ep, dir, &pe->cidr, first, &set);
 		for (size_t j = 0; j < pe->n_except; j++)
-			boundary_add(c, ep, dir, &pe->except[j], ++set);
+			boundary_set(c, ep, dir, &pe->except[j], first, &set);
 	}
+	if (dir == SL_POL_DIR_OUT)
+		blocks_named(c, ep, first, &set);
 	c->blocks.n = c->bports.n = 0;
 }
 

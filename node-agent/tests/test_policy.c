@@ -351,6 +351,41 @@ static void test_ipblock_and_errors(void)
 	CHECK_INT(n_cidr, 2);
 
 	UNIT_CASE(
+	    "egress named port to an ipBlock: resolved on each pod the block holds, as a /32");
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
+	    NP("b",
+	       "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
+	       "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.1.0/24\"]}}],"
+	       "\"ports\":[{\"port\":\"serve-80-tcp\"},{\"port\":\"serve-81-udp\",\"protocol\":"
+	       "\"UDP\"},{\"port\":\"serve-80-tcp\",\"protocol\":\"SCTP\"},{\"port\":53,"
+	       "\"protocol\":\"UDP\"}]}]}"));
+	compile(&w);
+	n_cidr = 0;
+	for (size_t i = 0; i < w.st.n_cidr; i++) {
+		const struct pol_cidr *c = &w.st.cidr[i];
+
+		if (c->key.ep_id != EP_XA)
+			continue;
+		n_cidr++;
+		if (c->key.prefixlen == 64 + 32) { /* y/a, the one pod in the block */
+			CHECK_INT(c->key.ip, inet_addr("10.244.2.10"));
+			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 81));
+			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_SCTP, 80));
+		} else if (c->key.prefixlen == 64 + 16) { /* other addresses: no name resolves */
+			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+		} else { /* the except, where x/a and x/b live */
+			CHECK_INT(c->key.prefixlen, 64 + 24);
+			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+		}
+	}
+	CHECK_INT(n_cidr, 3);
+	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_OUT), 4);
+
+	UNIT_CASE(
 	    "a policy with an except outside its cidr isolates in its directions, allows nothing");
 	fixture_put(
 	    &w.pols, KUBE_NETPOL,

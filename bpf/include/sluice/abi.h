@@ -8,7 +8,7 @@
 
 /* Bumped on any incompatible change of a map layout below; the agent replaces
  * pins whose recorded version differs (sl_info). */
-#define SL_ABI_VERSION 2
+#define SL_ABI_VERSION 3
 
 /* The pin dir every pin name below lives in, unless configured otherwise. */
 #define SL_DEFAULT_PIN_DIR "/sys/fs/bpf/sluice"
@@ -207,39 +207,41 @@ struct sl_revnat_val {
 	__u16 pad;
 };
 
-/* sl_ct4 (LRU): one entry per direction. SL_CT_DIR_OUT is keyed by the
- * client's tuple to the VIP, SL_CT_DIR_IN by the backend's reply tuple
- * (backend -> client, after hairpin source rewrite if any). */
+/* sl_ct4 (LRU): two entries per tracked flow, each keyed by the tuple its
+ * packets carry on the wire, so that every packet finds its flow with one
+ * lookup of its own tuple. A Service flow: the client's tuple to the VIP
+ * (forward) and the backend's reply tuple (backend -> client, or -> the
+ * hairpin loopback address; SL_CT_F_REPLY). A flow judged by NetworkPolicy
+ * that is no Service flow: its tuple as opened (client -> server, with
+ * SL_CT_F_POLICY) and the swapped one (SL_CT_F_POLICY | SL_CT_F_REPLY). */
 struct sl_ct_key {
 	__be32 saddr;
 	__be32 daddr;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 dir; /* SL_CT_DIR_* */
-	__u16 pad;
+	__u8 pad; /* was the direction (ABI 2) */
+	__u16 pad2;
 };
 
 struct sl_ct_val {
-	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
-	__u32 backend_id;
+	__u64 last_seen_ns; /* bpf_ktime_get_coarse_ns() */
+	__u32 backend_id;   /* Service flows: the backend chosen */
 	__u32 svc_id;
 	__be32 client_ip; /* the client's real address (differs from the
 			   * wire source after a hairpin rewrite) */
+	__be32 nat_ip;	  /* Service flows: forward entry the backend's address
+			   * (DNAT), reply entry the VIP (reverse NAT) */
+	__be16 nat_port;  /* ... and the port, the same way */
 	__u8 tcp_flags;	  /* TCP flags seen, OR-ed */
 	__u8 flags;	  /* SL_CT_F_* */
-	__u16 pad;
+	__u32 pol_gen;	  /* the sl_polcfg gen under which the flow was last
+			   * allowed; another gen means "judge it again" */
 };
 
-#define SL_CT_DIR_OUT 0
-#define SL_CT_DIR_IN  1
-/* A flow judged by NetworkPolicy, keyed once in the orientation it was
- * opened (client -> server, after DNAT, with the client's real address);
- * its packets the other way match the swapped key. backend_id holds the
- * sl_polcfg gen of the verdict; svc_id and client_ip are unused. */
-#define SL_CT_DIR_POL	2
 #define SL_CT_F_HAIRPIN 0x1
-#define SL_CT_F_POLICY	0x2
+#define SL_CT_F_POLICY	0x2 /* tracked for NetworkPolicy only: nothing to rewrite */
+#define SL_CT_F_REPLY	0x4 /* keyed by the reply direction of the flow */
 
 /* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */
 struct sl_aff_key {
@@ -346,7 +348,7 @@ _Static_assert(sizeof(struct sl_be_val) == 8, "sl_be_val layout");
 _Static_assert(sizeof(struct sl_revnat_key) == 4, "sl_revnat_key layout");
 _Static_assert(sizeof(struct sl_revnat_val) == 8, "sl_revnat_val layout");
 _Static_assert(sizeof(struct sl_ct_key) == 16, "sl_ct_key layout");
-_Static_assert(sizeof(struct sl_ct_val) == 24, "sl_ct_val layout");
+_Static_assert(sizeof(struct sl_ct_val) == 32, "sl_ct_val layout");
 _Static_assert(sizeof(struct sl_aff_key) == 8, "sl_aff_key layout");
 _Static_assert(sizeof(struct sl_aff_val) == 16, "sl_aff_val layout");
 _Static_assert(sizeof(struct sl_metric_val) == 16, "sl_metric_val layout");

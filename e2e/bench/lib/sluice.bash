@@ -136,3 +136,43 @@ sb_full() {
 
 # sb_agent_rss I: node I's agent RSS (kB).
 sb_agent_rss() { proc_rss_kb "$(on_node "$1" agent_pid)"; }
+
+# sb_pods_up: the Pod objects of the client (bench: client) and the two
+# servers (bench: server), so that a NetworkPolicy can name them (the agents
+# find a pod by its IP); with no policy they change nothing.
+sb_pods_up() {
+	local spec i id role
+	for spec in 1:c:client 1:s:server 2:s:server; do
+		IFS=: read -r i id role <<<"$spec"
+		jq -cn --arg ns "$SB_NS" --arg name "$role-$i" --arg role "$role" --arg node "$(node_name "$i")" \
+			--arg hip "$(node_ip "$i")" --arg ip "$(sluice_pod_ip "$i" "$id")" '{apiVersion: "v1", kind: "Pod",
+			metadata: {name: $name, namespace: $ns, labels: {bench: $role}},
+			spec: {nodeName: $node, containers: [{name: "c", image: "nginx",
+				ports: [{name: "http", containerPort: 8080, protocol: "TCP"}]}]},
+			status: {phase: "Running", hostIP: $hip, podIP: $ip, podIPs: [{ip: $ip}],
+				conditions: [{type: "Ready", status: "True"}]}}'
+	done | jq -cs '{apiVersion: "v1", kind: "List", items: .}' | kube apply -f - >/dev/null
+}
+
+# sb_isolated I: the endpoints node I's agent has isolated for ingress.
+sb_isolated() { on_node "$1" agent_status | jq -r '.policy.isolatedIngress // 0'; }
+
+# sb_policy on|off: the "sluice-tc + policy" row's NetworkPolicy (the servers
+# isolated for ingress, the client allowed on 8080/TCP) written or deleted,
+# once both servers' agents have published it.
+sb_policy() {
+	local want=0
+	if [ "$1" = on ]; then
+		want=1
+		jq -cn --arg ns "$SB_NS" '{apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+			metadata: {name: "bench-allow", namespace: $ns},
+			spec: {podSelector: {matchLabels: {bench: "server"}}, policyTypes: ["Ingress"],
+				ingress: [{from: [{podSelector: {matchLabels: {bench: "client"}}}],
+					ports: [{protocol: "TCP", port: 8080}]}]}}' | kube apply -f - >/dev/null || return 1
+	else
+		kube delete networkpolicy bench-allow -n "$SB_NS" >/dev/null 2>&1
+	fi
+	wait_until 20 sb_policy_is "$want"
+}
+
+sb_policy_is() { [ "$(sb_isolated 1)" = "$1" ] && [ "$(sb_isolated 2)" = "$1" ]; }
