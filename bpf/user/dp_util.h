@@ -89,4 +89,9 @@ static inline int dp_map_walk(int fd, size_t key_size, size_t val_size, __u32 ma
 	return err == -ENOENT ? 0 : err;
 }
 
+/* The test hook SLUICE_TEST_MAP_MAX (map_sizes.c): shrinks maps of obj before
+ * load; -EINVAL for a malformed value. */
+struct bpf_object;
+int dp_map_sizes_apply(struct bpf_object *obj);
+
 #endif

@@ -245,6 +245,9 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	skel = sl_pod__open_opts(&opts);
 	if (!skel)
 		return -errno;
+	err = dp_map_sizes_apply(skel->obj);
+	if (err)
+		goto out_destroy;
 	err = plan_abi(pin_dir, skel->maps.sl_info, &plan);
 	if (err)
 		goto out_destroy;

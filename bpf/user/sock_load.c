@@ -107,7 +107,9 @@ int dp_sock_attach(const char *pin_dir, const char *cgroup_path, bool lb_pods)
 		return -errno;
 	skel->rodata->host_netns_cookie = cookie;
 	skel->rodata->lb_pods = lb_pods;
-	err = sl_sock__load(skel);
+	err = dp_map_sizes_apply(skel->obj);
+	if (!err)
+		err = sl_sock__load(skel);
 	if (err)
 		goto out_destroy;
 
