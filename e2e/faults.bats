@@ -53,10 +53,18 @@ setup() {
 # answers NS: one request from NS to web answers.
 answers() { ns_exec "$1" timeout 5 "$SL_BUSYBOX" wget -q -O /dev/null "http://$VIP/"; }
 
+# vip_hex A.B.C.D: the address as bpftool prints key bytes ("0x0a 0x60 ...").
+vip_hex() {
+	local IFS=.
+	# shellcheck disable=SC2086
+	set -- $1
+	printf '0x%02x 0x%02x 0x%02x 0x%02x' "$1" "$2" "$3" "$4"
+}
+
 # vip_in_map VIP: the current node's sl_svc4 has entries for VIP.
 vip_in_map() {
 	bpftool -j map dump pinned "$SL_PIN/sl_svc4" |
-		jq -e --arg v "$1" 'any(.[]; (.key[0:4] | map(tonumber) | join(".")) == $v)' >/dev/null
+		jq -e --arg v "$(vip_hex "$1")" 'any(.[]; (.key[0:4] | join(" ")) == $v)' >/dev/null
 }
 vip_not_in_map() { ! vip_in_map "$1"; }
 
@@ -88,12 +96,7 @@ full_count() { on_node 3 agent_status | jq '.services.mapFull.sl_svc4'; }
 full_gt() { [ "$(full_count)" -gt "$1" ]; }
 
 # vip_entries I VIP: node I's sl_svc4 entries of VIP, "key -> value" in hex.
-vip_entries() {
-	local IFS=.
-	# shellcheck disable=SC2086
-	set -- "$1" "$2" $2
-	on_node "$1" svc_map_dump sl_svc4 | grep "^$(printf '0x%02x 0x%02x 0x%02x 0x%02x' "$3" "$4" "$5" "$6") "
-}
+vip_entries() { on_node "$1" svc_map_dump sl_svc4 | grep "^$(vip_hex "$2") "; }
 
 # port_81_in_map I: node I publishes some frontend on port 81.
 port_81_in_map() {

@@ -170,4 +170,4 @@ cni_add_killed() {
 }
 
 # The steps of ADD the hook knows (cni/cmd/cmd_add.c, in order).
-export CNI_ADD_STEPS="lock ipam veth pod-config attach host-config ep state result"
+export CNI_ADD_STEPS="lock ipam veth pod-config attach host-config state ep result"
