@@ -122,9 +122,9 @@ failed() { jq -r .fail <<<"$1"; }
 		# the runtime saw the plugin die: it calls DEL (no prevResult)
 		on_node 1 cni_exec DEL "$(on_node 1 pod_cid k)" "/run/netns/$(on_node 1 pod_ns k)" eth0
 		ip netns del "$(on_node 1 pod_ns k)"
-		out=$(leaks_diff)
+		out=$(on_node 1 leak_snapshot)
 		echo "after $step: $out"
-		[ "$out" = none ]
+		[ "$out" = "$(cat "$SL_FAULT_DIR/base.1")" ]
 	done
 	t=$(conv_secs)
 	out=$(traffic_stop t)
@@ -136,13 +136,14 @@ failed() { jq -r .fail <<<"$1"; }
 # --- the agent killed ----------------------------------------------------------------------
 
 @test "(faults) agent kill -9 during CNI ADDs: every pod wired, nothing leaks" {
-	local i out t rc
+	local i out t rc pids=()
 	traffic_start t "$C1" "$VIP"
 	for i in 1 2 3 4; do
 		(on_node 1 pod_add "q$i" >"$BATS_TEST_TMPDIR/add.$i" 2>&1; echo $? >"$BATS_TEST_TMPDIR/rc.$i") 3>&- &
+		pids+=($!)
 	done
 	on_node 1 agent_kill
-	wait
+	wait "${pids[@]}"
 	conv_start
 	on_node 1 agent_start
 	wait_for 15 on_node 1 agent_synced
@@ -162,15 +163,16 @@ failed() { jq -r .fail <<<"$1"; }
 }
 
 @test "(faults) agent kill -9 during a burst of Service updates: converges to the API's state" {
-	local out t
+	local out t pid
 	traffic_start t "$C1" "$VIP"
-	api_churn burst burst 200 --updates 400 >"$BATS_TEST_TMPDIR/burst" 2>&1 &
+	api_churn burst burst 200 --updates 400 >"$BATS_TEST_TMPDIR/burst" 2>&1 3>&- &
+	pid=$!
 	sleep 1.5
 	on_node 1 agent_kill
 	sleep 1
 	conv_start
 	on_node 1 agent_start
-	wait
+	wait "$pid"
 	cat "$BATS_TEST_TMPDIR/burst"
 	wait_for 20 maps_agree
 	t=$(conv_secs)
@@ -185,17 +187,18 @@ failed() { jq -r .fail <<<"$1"; }
 }
 
 @test "(faults) agent kill -9 during its initial sync (1000 Services): converges, no leak" {
-	local out t lists synced
+	local out t lists synced pid
 	on_node 1 agent_kill
 	raw_services sync 1000
 	traffic_start t "$C1" "$VIP"
 	lists=$(apiserver_stats | jq .lists)
 	(on_node 1 agent_start >/dev/null 2>&1) 3>&- &
+	pid=$!
 	# killed once its first list went out, before it reports synced
 	wait_for 15 lists_gt "$lists"
 	synced=$(on_node 1 agent_synced && echo yes || echo no)
 	on_node 1 agent_kill
-	wait
+	wait "$pid" || true
 	echo "synced when killed: $synced"
 	conv_start
 	on_node 1 agent_start
