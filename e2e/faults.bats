@@ -87,7 +87,7 @@ raw_services() {
 			ports: [{name: "http", port: 80, targetPort: 9090, protocol: "TCP"}]}}]}' >"$f"
 	apiserver_objects "$f" >/dev/null
 }
-raw_delete() { kube delete services -l "sluice-test=$1" >/dev/null; }
+raw_delete() { api_churn delete "$1" >/dev/null; }
 
 lists_gt() { [ "$(apiserver_stats | jq .lists)" -gt "$1" ]; }
 
