@@ -228,6 +228,13 @@ leak-check: deps
 	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 $(B)/san/sluice $(B)/san/sluice-agent
 	$(Q)SLUICE_BUILD=$(abspath $(B)/san) bats e2e/reliability/leakcheck.bats
 
+# faults-full: the fault matrix with API faults of FAULT_SECS (60) s, and the
+# HTTP/2 connection reset against the real kube-apiserver (make k8s-tools).
+FAULT_SECS ?= 60
+faults-full: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) bats e2e/faults.bats e2e/reliability/faults-real.bats
+
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SLUICE_BUILD=$(abspath $(B)) SOAK_MINUTES=$(SOAK_MINUTES) SOAK_OUT=$(abspath $(B))/soak \
@@ -236,7 +243,7 @@ soak: deps
 # --- targets --------------------------------------------------------------
 BINS := $(B)/sluice $(B)/sluice-agent
 
-PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san leak-check soak
+PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san leak-check soak faults-full
 .PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
@@ -348,5 +355,6 @@ help:
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
 	@echo "make SAN=1      build with ASan/UBSan (unit-san: the unit suites so, in build/san)"
 	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each; fuzz-smoke: a short pass"
+	@echo "make faults-full the fault matrix with 60 s API faults + the HTTP/2 reset on the real kube-apiserver"
 	@echo "make leak-check the agent under LeakSanitizer: full relists + 10,000 Service updates, 0 bytes leaked"
 	@echo "make soak       SOAK_MINUTES (10) of API churn at 50/s with traffic; RSS/fd CSV and plot in build/soak"

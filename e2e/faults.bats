@@ -239,21 +239,21 @@ failed() { jq -r .fail <<<"$1"; }
 	[ "$(leaks_diff)" = none ]
 }
 
-# api_fault_case NAME FAULT_JSON: FAULT for FAULT_SECS with every watch
+# api_fault_case ID NAME FAULT_JSON: FAULT for FAULT_SECS with every watch
 # dropped; a Service written meanwhile (raw, past the fault) is published once
 # the fault ends.
 api_fault_case() {
-	local name=$1 out t vip=10.98.0.1
+	local id=$1 name=$2 out t vip=10.98.0.1
 	traffic_start t "$C1" "$VIP"
-	apiserver_fault "$2" >/dev/null
-	raw_services "f$name" 1 10.98
+	apiserver_fault "$3" >/dev/null
+	raw_services "$id" 1 10.98
 	sleep "$FAULT_SECS"
 	apiserver_fault '{"reset":true}' >/dev/null
 	conv_start
 	wait_for 30 on_node 1 vip_in_map "$vip"
 	wait_for 20 maps_agree
 	t=$(conv_secs)
-	raw_delete "f$name"
+	raw_delete "$id"
 	wait_for 20 on_node 1 vip_not_in_map "$vip"
 	wait_for 20 cluster_agents_ready
 	out=$(traffic_stop t)
@@ -263,16 +263,16 @@ api_fault_case() {
 }
 
 @test "(faults) API server answering slowly (watch events 500 ms apart)" {
-	api_fault_case "slow (500 ms per watch event)" '{"slowStreamMs":500,"dropWatches":true}'
+	api_fault_case slow "slow (500 ms per watch event)" '{"slowStreamMs":500,"dropWatches":true}'
 }
 
 @test "(faults) API server answering 429 with Retry-After: 2" {
-	api_fault_case "answering 429 + Retry-After 2" '{"status429":{"count":1000000,"retryAfter":2},"dropWatches":true}'
+	api_fault_case tooMany "answering 429 + Retry-After 2" '{"status429":{"count":1000000,"retryAfter":2},"dropWatches":true}'
 	[ "$(apiserver_stats | jq .status429)" -gt 0 ]
 }
 
 @test "(faults) API server answering 500" {
-	api_fault_case "answering 500" '{"status500":{"count":1000000},"dropWatches":true}'
+	api_fault_case internal "answering 500" '{"status500":{"count":1000000},"dropWatches":true}'
 	[ "$(apiserver_stats | jq .status500)" -gt 0 ]
 }
 
