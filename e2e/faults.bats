@@ -21,15 +21,15 @@ setup_file() {
 		"$(ep "$(cluster_pod_ip 1 a1)" 1)" "$(ep "$(cluster_pod_ip 2 b1)" 2)" || cluster_abort || return 1
 	export VIP
 	# Node 3's service map holds what it has now and 4 entries more.
-	wait_for 15 on_node 3 vip_in_map "$VIP" || cluster_abort || return 1
+	wait_secs 15 on_node 3 vip_in_map "$VIP" || cluster_abort || return 1
 	TINY=$(($(on_node 3 map_count sl_svc4) + 4))
 	export TINY
 	on_node 3 agent_stop >/dev/null
 	SLUICE_TEST_MAP_MAX=sl_svc4=$TINY on_node 3 agent_start || cluster_abort || return 1
 	cluster_pods_add 3:c3 || return 1
-	wait_for 15 cluster_agents_ready && wait_for 15 on_node 1 vip_in_map "$VIP" || cluster_abort || return 1
-	wait_for 15 on_node 3 vip_in_map "$VIP" || cluster_abort || return 1
-	wait_for 15 answers "$(cluster_pod_ns 1 c1)" && wait_for 15 answers "$(cluster_pod_ns 3 c3)" ||
+	wait_secs 15 cluster_agents_ready && wait_secs 15 on_node 1 vip_in_map "$VIP" || cluster_abort || return 1
+	wait_secs 15 on_node 3 vip_in_map "$VIP" || cluster_abort || return 1
+	wait_secs 15 answers "$(cluster_pod_ns 1 c1)" && wait_secs 15 answers "$(cluster_pod_ns 3 c3)" ||
 		cluster_abort || return 1
 	leaks_baseline
 }
@@ -146,7 +146,7 @@ failed() { jq -r .fail <<<"$1"; }
 	wait "${pids[@]}"
 	conv_start
 	on_node 1 agent_start
-	wait_for 15 on_node 1 agent_synced
+	wait_secs 15 on_node 1 agent_synced
 	t=$(conv_secs)
 	# the plugin needs no agent: every ADD succeeded and its pod answers
 	for i in 1 2 3 4; do
@@ -174,11 +174,11 @@ failed() { jq -r .fail <<<"$1"; }
 	on_node 1 agent_start
 	wait "$pid"
 	cat "$BATS_TEST_TMPDIR/burst"
-	wait_for 20 maps_agree
+	wait_secs 20 maps_agree
 	t=$(conv_secs)
 	[ "$(svc_keys 1 | wc -l)" -ge 200 ]
 	api_churn delete burst
-	wait_for 20 maps_agree
+	wait_secs 20 maps_agree
 	out=$(traffic_stop t)
 	fault_row "agent kill -9 during a burst (200 Services created, 400 updates)" "$(traffic_summary "$out")" \
 		"$(failed "$out")" "$t" "$(leaks_after)"
@@ -195,18 +195,18 @@ failed() { jq -r .fail <<<"$1"; }
 	(on_node 1 agent_start >/dev/null 2>&1) 3>&- &
 	pid=$!
 	# killed once its first list went out, before it reports synced
-	wait_for 15 lists_gt "$lists"
+	wait_secs 15 lists_gt "$lists"
 	synced=$(on_node 1 agent_synced && echo yes || echo no)
 	on_node 1 agent_kill
 	wait "$pid" || true
 	echo "synced when killed: $synced"
 	conv_start
 	on_node 1 agent_start
-	wait_for 20 maps_agree
+	wait_secs 20 maps_agree
 	t=$(conv_secs)
 	[ "$(svc_keys 1 | wc -l)" -ge 1000 ]
 	raw_delete sync
-	wait_for 20 maps_agree
+	wait_secs 20 maps_agree
 	out=$(traffic_stop t)
 	fault_row "agent kill -9 during its initial sync (1000 Services; synced at kill: $synced)" \
 		"$(traffic_summary "$out")" "$(failed "$out")" "$t" "$(leaks_after)"
@@ -223,15 +223,15 @@ failed() { jq -r .fail <<<"$1"; }
 	conv_start
 	# the agents reconnect and find their resourceVersions gone
 	svc_apply fresh '[{"name":"http","port":80,"targetPort":9090}]' >/dev/null
-	wait_for 30 on_node 1 vip_in_map "$(svc_ip fresh)"
-	wait_for 20 maps_agree
+	wait_secs 30 on_node 1 vip_in_map "$(svc_ip fresh)"
+	wait_secs 20 maps_agree
 	t=$(conv_secs)
 	gone=$(apiserver_stats | jq .status410)
 	echo "410s after the restart: $gone"
 	[ "$gone" -ge 6 ]
 	svc_delete fresh
-	wait_for 20 maps_agree
-	wait_for 15 cluster_agents_ready
+	wait_secs 20 maps_agree
+	wait_secs 15 cluster_agents_ready
 	out=$(traffic_stop t)
 	fault_row "API server restarted, history lost (410 on every watch: $gone)" "$(traffic_summary "$out")" \
 		"$(failed "$out")" "$t" "$(leaks_after)"
@@ -250,12 +250,12 @@ api_fault_case() {
 	sleep "$FAULT_SECS"
 	apiserver_fault '{"reset":true}' >/dev/null
 	conv_start
-	wait_for 30 on_node 1 vip_in_map "$vip"
-	wait_for 20 maps_agree
+	wait_secs 30 on_node 1 vip_in_map "$vip"
+	wait_secs 20 maps_agree
 	t=$(conv_secs)
 	raw_delete "$id"
-	wait_for 20 on_node 1 vip_not_in_map "$vip"
-	wait_for 20 cluster_agents_ready
+	wait_secs 20 on_node 1 vip_not_in_map "$vip"
+	wait_secs 20 cluster_agents_ready
 	out=$(traffic_stop t)
 	fault_row "API server $name for ${FAULT_SECS} s" "$(traffic_summary "$out")" "$(failed "$out")" "$t" "$(leaks_after)"
 	[ "$(failed "$out")" -eq 0 ]
@@ -287,7 +287,7 @@ api_fault_case() {
 	echo "node 3: sl_svc4 max $TINY, $base used"
 	# 4 Services without endpoints (2 entries each? at least 1): they cannot all fit
 	raw_services tiny 4 10.99
-	wait_for 15 full_gt "$full0"
+	wait_secs 15 full_gt "$full0"
 	full=$(full_count)
 	echo "sl_svc4 full: $full0 -> $full"
 	[ "$full" -gt "$full0" ]
@@ -295,19 +295,19 @@ api_fault_case() {
 	svc_apply web '[{"name":"http","port":80,"targetPort":9090},{"name":"alt","port":81,"targetPort":9090}]' >/dev/null
 	eps_apply web '[{"name":"http","port":9090,"protocol":"TCP"},{"name":"alt","port":9090,"protocol":"TCP"}]' \
 		"$(ep "$(cluster_pod_ip 1 a1)" 1)" "$(ep "$(cluster_pod_ip 2 b1)" 2)"
-	wait_for 10 full_gt "$full"
+	wait_secs 10 full_gt "$full"
 	full=$(full_count)
 	[ "$(vip_entries 3 "$VIP")" = "$before" ]
 	answers "$C3"
 	# room again: the tiny Services go, web's second port is published
 	raw_delete tiny
 	conv_start
-	wait_for 20 port_81_in_map 3
+	wait_secs 20 port_81_in_map 3
 	t=$(conv_secs)
 	svc_apply web '[{"name":"http","port":80,"targetPort":9090}]' >/dev/null
 	eps_apply web '[{"name":"http","port":9090,"protocol":"TCP"}]' \
 		"$(ep "$(cluster_pod_ip 1 a1)" 1)" "$(ep "$(cluster_pod_ip 2 b1)" 2)"
-	wait_for 20 svc_count_is 3 "$base"
+	wait_secs 20 svc_count_is 3 "$base"
 	out=$(traffic_stop t)
 	fault_row "maps tiny (sl_svc4 of $TINY): full $((full - full0)) times, web's old state kept" \
 		"$(traffic_summary "$out") (node 3)" "$(failed "$out")" "$t (after room)" "$(leaks_after)"
@@ -334,8 +334,8 @@ api_fault_case() {
 	conv_start
 	on_node 1 agent_stop >/dev/null
 	on_node 1 agent_start
-	wait_for 20 on_node 1 vip_in_map "$VIP"
-	wait_for 20 maps_agree
+	wait_secs 20 on_node 1 vip_in_map "$VIP"
+	wait_secs 20 maps_agree
 	t=$(conv_secs)
 	veth=$(on_node 1 pod_host_veth a1)
 	on_node 1 ep_has "$(cluster_pod_ip 1 a1)"
@@ -365,9 +365,9 @@ api_fault_case() {
 	on_node 2 tcp_serve b1 9090
 	eps_apply web '[{"name":"http","port":9090,"protocol":"TCP"}]' \
 		"$(ep "$(cluster_pod_ip 1 a1)" 1)" "$(ep "$ip_new" 2)"
-	wait_for 20 on_node 2 vip_in_map "$VIP"
-	wait_for 20 maps_agree
-	wait_for 15 cluster_agents_ready
+	wait_secs 20 on_node 2 vip_in_map "$VIP"
+	wait_secs 20 maps_agree
+	wait_secs 15 cluster_agents_ready
 	t=$(conv_secs)
 	out=$(traffic_stop t)
 	fault_row "node 2 reboot (netns, veths, pins gone; agent restarted; DEL + ADD)" \

@@ -103,10 +103,21 @@ leaks_diff() {
 
 leaks_clean() { [ "$(leaks_diff)" = none ]; }
 
+# wait_secs SECS CMD...: CMD until it succeeds, for at most SECS seconds of
+# the clock (wait_for counts tries, too many for a slow CMD on a busy machine).
+wait_secs() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.2
+	done
+}
+
 # leaks_after: eventually (the agents reconcile within 15 s) no leak; prints
 # "none" or what is left.
 leaks_after() {
-	wait_for 15 leaks_clean 2>/dev/null
+	wait_secs 15 leaks_clean
 	leaks_diff
 }
 
