@@ -233,7 +233,8 @@ leak-check: deps
 FAULT_SECS ?= 60
 faults-full: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) bats e2e/faults.bats e2e/reliability/faults-real.bats
+	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) FAULTS_FULL=1 \
+		bats e2e/faults.bats e2e/reliability/faults-real.bats
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -6,7 +6,8 @@
 # files, node routes, endpoint/service/backend/reverse-NAT entries) against
 # the baseline taken before the first case. The table goes to fd 3 and to
 # $SL_BUILD/faults-table.md (README "Reliability"). FAULT_SECS (10) is how
-# long an API fault lasts.
+# long an API fault lasts. make test runs a representative subset (about
+# 80 s); FAULTS_FULL=1 (make faults-full) runs every case.
 
 load lib/faults
 
@@ -105,6 +106,9 @@ port_81_in_map() {
 }
 svc_count_is() { [ "$(on_node "$1" map_count sl_svc4)" = "$2" ]; }
 
+# full_only: a case that make test leaves to make faults-full, for time.
+full_only() { [ -n "${FAULTS_FULL:-}" ] || skip "make faults-full runs it (FAULTS_FULL=1)"; }
+
 # failed JSON: the failed requests of a traffic_stop.
 failed() { jq -r .fail <<<"$1"; }
 
@@ -136,6 +140,7 @@ failed() { jq -r .fail <<<"$1"; }
 # --- the agent killed ----------------------------------------------------------------------
 
 @test "(faults) agent kill -9 during CNI ADDs: every pod wired, nothing leaks" {
+	full_only
 	local i out t rc pids=()
 	traffic_start t "$C1" "$VIP"
 	for i in 1 2 3 4; do
@@ -163,6 +168,7 @@ failed() { jq -r .fail <<<"$1"; }
 }
 
 @test "(faults) agent kill -9 during a burst of Service updates: converges to the API's state" {
+	full_only
 	local out t pid
 	traffic_start t "$C1" "$VIP"
 	api_churn burst burst 200 --updates 400 >"$BATS_TEST_TMPDIR/burst" 2>&1 3>&- &
@@ -263,15 +269,18 @@ api_fault_case() {
 }
 
 @test "(faults) API server answering slowly (watch events 500 ms apart)" {
+	full_only
 	api_fault_case slow "slow (500 ms per watch event)" '{"slowStreamMs":500,"dropWatches":true}'
 }
 
 @test "(faults) API server answering 429 with Retry-After: 2" {
+	full_only
 	api_fault_case tooMany "answering 429 + Retry-After 2" '{"status429":{"count":1000000,"retryAfter":2},"dropWatches":true}'
 	[ "$(apiserver_stats | jq .status429)" -gt 0 ]
 }
 
 @test "(faults) API server answering 500" {
+	full_only
 	api_fault_case internal "answering 500" '{"status500":{"count":1000000},"dropWatches":true}'
 	[ "$(apiserver_stats | jq .status500)" -gt 0 ]
 }
@@ -316,6 +325,7 @@ api_fault_case() {
 }
 
 @test "(faults) pins removed under a running agent: traffic flows, a restart restores them" {
+	full_only
 	local out t f0 veth
 	traffic_start t "$C1" "$VIP"
 	rm -rf "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1"/*
