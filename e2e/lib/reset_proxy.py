@@ -40,14 +40,17 @@ def pump(src, dst, pair, path):
     except OSError:
         pass
     with lock:
-        gone = pair in conns
+        mine = pair in conns
         conns.discard(pair)
     for s in pair:
         try:
-            s.shutdown(socket.SHUT_RDWR)
+            if mine:  # an end of its own: relayed as one (FIN)
+                s.shutdown(socket.SHUT_RDWR)
+            else:     # reset: linger 0, so the close sends a RST
+                s.close()
         except OSError:
             pass
-    if gone:
+    if mine:
         stats_write(path)
 
 
@@ -56,10 +59,16 @@ def reset_all(path):
         pairs = list(conns)
         conns.clear()
         stats["reset"] += len(pairs)
+    # A close() would not wake the pumps blocked in recv() (nor free the
+    # socket before they return); SHUT_RD wakes them without sending
+    # anything, and their close() then sends the RST.
     for pair in pairs:
         for s in pair:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            s.close()
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
     stats_write(path)
 
 
