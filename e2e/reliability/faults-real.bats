@@ -92,59 +92,62 @@ vip_in_map() {
 
 vip_gone() { ! vip_in_map "$1"; }
 
-@test "(faults-real) the one HTTP/2 connection all watches share is reset: no request fails, a later Service is published" {
-	local vip vip2 out t base
-	local open0 open1 open2 vip3
+# reset_once N: the relay resets every connection; then Service webN is
+# made (N odd) or web(N-1) deleted (N even) through the real server, and the
+# agent must follow. Sets RESET to "OPEN SECS": connections reset, seconds to
+# converge (not printed: VIPS must outlive the call).
+reset_once() {
+	local n=$1 open t
+	open=$(proxy open)
+	kill -USR1 "$(cat "$BATS_FILE_TMPDIR/proxy.pid")"
+	conv_start
+	if ((n % 2)); then
+		VIPS[n]=$(web_service "web$n" "$(pod_ip web)")
+		wait_for 60 vip_in_map "${VIPS[n]}" || return 1
+	else
+		kc delete service "web$((n - 1))" >/dev/null && kc delete endpointslice "web$((n - 1))-1" >/dev/null
+		wait_for 60 vip_gone "${VIPS[n - 1]}" || return 1
+	fi
+	wait_for 30 all_synced || return 1
+	t=$(conv_secs)
+	sleep 3 # the watches settle on their connection(s)
+	RESET="$open $t"
+}
+
+@test "(faults-real) the one HTTP/2 connection all watches share is reset: no request fails, every change after it is published" {
+	local vip out n r opens="" worst=0 single=0 base
+	VIPS=()
 	wait_for 20 all_synced
-	open0=$(proxy open)
-	echo "connections through the relay at start: $(proxy accepted) accepted, $open0 open" >&3
 	pod_add web >/dev/null
 	pod_add cl >/dev/null
 	tcp_serve web 9090
 	vip=$(web_service web "$(pod_ip web)")
 	wait_for 20 vip_in_map "$vip"
+	sleep 3
 	base=$(leak_snapshot)
 	traffic_start t "$(pod_ns cl)" "$vip"
 	sleep 2
-	# the first reset ends the connections of the start; the agent reconnects
-	# (with HTTP/2 its watches then share one connection), a change is seen
-	kill -USR1 "$(cat "$BATS_FILE_TMPDIR/proxy.pid")"
-	wait_for 5 proxy_reset
-	vip2=$(web_service web2 "$(pod_ip web)")
-	wait_for 60 vip_in_map "$vip2"
-	sleep 3
-	open1=$(proxy open)
-	echo "after the first reset: $(proxy accepted) accepted, $open1 open" >&3
-	# the second reset; the watches come back multiplexed on one HTTP/2 connection
-	kill -USR1 "$(cat "$BATS_FILE_TMPDIR/proxy.pid")"
-	kc delete service web2 >/dev/null
-	kc delete endpointslice web2-1 >/dev/null
-	wait_for 60 vip_gone "$vip2"
-	wait_for 30 all_synced
-	sleep 3
-	open2=$(proxy open)
-	echo "after the second reset: $(proxy accepted) accepted, $open2 open" >&3
-	# the third reset ends every watch at once when they share one connection
-	kill -USR1 "$(cat "$BATS_FILE_TMPDIR/proxy.pid")"
-	conv_start
-	vip3=$(web_service web3 "$(pod_ip web)")
-	wait_for 60 vip_in_map "$vip3"
-	wait_for 30 all_synced
-	t=$(conv_secs)
-	kc delete service web3 >/dev/null
-	kc delete endpointslice web3-1 >/dev/null
-	wait_for 60 vip_gone "$vip3"
-	sleep 2
+	# Resets until one hit a single connection carrying all six watches (the
+	# agent opens one per watch at start, and after a reconnect multiplexes
+	# them on one when they reconnect together), at most 6, an even count.
+	for ((n = 1; n <= 6; n++)); do
+		reset_once "$n"
+		r=$RESET
+		echo "reset $n: ${r% *} connection(s) open before, converged in ${r#* } s" >&3
+		opens+="${opens:+, }${r% *}"
+		[ "${r% *}" = 1 ] && single=1
+		worst=$(awk -v a="$worst" -v b="${r#* }" 'BEGIN { print (b > a) ? b : a }')
+		((n % 2 == 0 && single)) && break
+	done
 	out=$(traffic_stop t)
-	echo "reset: $(proxy reset) connection(s); after: $(proxy accepted) accepted, $(proxy open) open" >&3
-	grep -iE 'watch|reconnect|relist' "$SL_AGENT_LOG" | tail -n 5 | sed 's/^/# /' >&3
-	fault_row "API connections reset 3 times (real kube-apiserver, HTTP/2; connections: $open0, $open1, then $open2 carrying all 6 watches)" \
-		"$(traffic_summary "$out")" "$(jq .fail <<<"$out")" "$t" \
+	echo "relay: $(proxy accepted) connections accepted, $(proxy reset) reset" >&3
+	fault_row "API connection reset (real kube-apiserver, HTTP/2; $n resets, connections open at each: $opens)" \
+		"$(traffic_summary "$out")" "$(jq .fail <<<"$out")" "$worst (slowest)" \
 		"$([ "$(leak_snapshot)" = "$base" ] && echo none || echo "$(leak_snapshot) vs $base")"
 	fault_table | tail -n 1 >&3
 	# the row joins faults.bats' table when both run (make faults-full)
 	[ ! -f "$SL_BUILD/faults-table.md" ] || fault_table | tail -n 1 >>"$SL_BUILD/faults-table.md"
+	[ "$single" = 1 ]
 	[ "$(jq .fail <<<"$out")" -eq 0 ]
-	[ "$(proxy open)" -ge 1 ]
 	[ "$(leak_snapshot)" = "$base" ]
 }
