@@ -193,6 +193,7 @@ failed() { jq -r .fail <<<"$1"; }
 }
 
 @test "(faults) agent kill -9 during its initial sync (1000 Services): converges, no leak" {
+	full_only
 	local out t lists synced pid
 	on_node 1 agent_kill
 	raw_services sync 1000
