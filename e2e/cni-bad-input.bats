@@ -162,3 +162,46 @@ expect_clean() {
 	expect_error 11
 	expect_clean
 }
+
+# --- path traversal ---------------------------------------------------------------------
+
+# Every name the plugin turns into a path: the container id and interface
+# name (state file, lease), the network name (state and lease directories),
+# the IPAM type (a binary in CNI_PATH) and the in-process IPAM's dataDir. Each
+# bad value is refused by ADD, CHECK and DEL alike with an error, and nothing
+# is written, read or removed outside: a canary beside the state dir survives.
+@test "(cni) every name that becomes a path refuses traversal (ADD, CHECK, DEL), nothing outside touched" {
+	local canary=$SL_SCRATCH/escape cmd v n=0
+	mkdir -p "$canary" && echo keep >"$canary/x.json" && echo keep >"$canary/eth0"
+	for cmd in ADD CHECK DEL; do
+		for v in ../escape/x ../../escape .. a/../../escape; do
+			run plugin CNI_COMMAND=$cmd CNI_CONTAINERID="$v" CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 <<<"$CONF"
+			expect_error 4
+			run plugin CNI_COMMAND=$cmd CNI_CONTAINERID=trav CNI_NETNS="/run/netns/$TNS" CNI_IFNAME="$v" <<<"$CONF"
+			[ "$status" -ne 0 ] # 4, or 4 for a name over 15 characters
+			jq -e '.code == 4' <<<"$output"
+			n=$((n + 2))
+		done
+		for v in ../escape .. a/b /escape; do
+			run plugin CNI_COMMAND=$cmd CNI_CONTAINERID=trav CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 \
+				<<<"$(jq -c --arg v "$v" '.name = $v' <<<"$CONF")"
+			expect_error 7
+			run plugin CNI_COMMAND=$cmd CNI_CONTAINERID=trav CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 \
+				<<<"$(jq -c --arg v "$v" '.ipam.type = $v' <<<"$CONF")"
+			expect_error 7
+			n=$((n + 2))
+		done
+		run plugin CNI_COMMAND=$cmd CNI_CONTAINERID=trav CNI_NETNS="/run/netns/$TNS" CNI_IFNAME=eth0 \
+			<<<"$(jq -c '.ipam = {type: "sluice", dataDir: "escape-rel/../escape-data", ranges: [[{subnet: "10.250.0.0/24"}]]}' <<<"$CONF")"
+		echo "$cmd dataDir: $output"
+		[ "$status" -ne 0 ]
+		n=$((n + 1))
+	done
+	echo "$n refused"
+	[ "$(cat "$canary/x.json" "$canary/eth0")" = "$(printf 'keep\nkeep')" ]
+	# no other "escape" anywhere: not beside the node's dirs, nor in the cwd or /
+	[ "$(find "$SL_SCRATCH" -name '*escape*' | sort)" = "$canary" ]
+	[ -z "$(find . / -maxdepth 1 -name 'escape*')" ]
+	rm -rf "$canary"
+	expect_clean
+}

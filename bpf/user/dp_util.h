@@ -112,4 +112,8 @@ static inline int dp_svcstat_size(struct bpf_object *obj)
 	return bpf_map__set_max_entries(map, (__u32)n);
 }
 
+/* The test hook SLUICE_TEST_MAP_MAX (map_sizes.c): shrinks maps of obj before
+ * load; -EINVAL for a malformed value. */
+int dp_map_sizes_apply(struct bpf_object *obj);
+
 #endif

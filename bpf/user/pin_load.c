@@ -246,6 +246,8 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	if (!skel)
 		return -errno;
 	err = dp_svcstat_size(skel->obj);
+	if (!err)
+		err = dp_map_sizes_apply(skel->obj);
 	if (err)
 		goto out_destroy;
 	err = plan_abi(pin_dir, skel->maps.sl_info, &plan);

@@ -109,6 +109,8 @@ int dp_sock_attach(const char *pin_dir, const char *cgroup_path, bool lb_pods)
 	skel->rodata->lb_pods = lb_pods;
 	err = dp_svcstat_size(skel->obj);
 	if (!err)
+		err = dp_map_sizes_apply(skel->obj);
+	if (!err)
 		err = sl_sock__load(skel);
 	if (err)
 		goto out_destroy;

@@ -14,6 +14,7 @@
 #include "podcidr.h"
 #include "result.h"
 #include "state.h"
+#include "test_kill.h"
 
 #define ADD_FAILED "Failed to add the pod network"
 
@@ -200,6 +201,32 @@ static void state_fill(const struct add_job *j, struct ep_state *s)
 	s->n_ips = j->n_ips;
 }
 
+/* The state file first, then the endpoint entries, so a DEL after a crash
+ * between the two still finds the addresses to remove; on failure neither
+ * is left. */
+static int ep_record(struct add_job *j, int *map, struct cni_err *e)
+{
+	const struct cni_env *env = &j->ctx->env;
+	const struct conf *c = &j->ctx->conf;
+	struct ep_state st;
+	int r;
+
+	state_fill(j, &st);
+	r = state_write(c->state_dir, c->name, &st);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED,
+				   "write state file for %s-%s in %s/%s", env->containerid,
+				   env->ifname, c->state_dir, c->name);
+	test_kill_at("state");
+	r = ep_write(j, map, e);
+	if (r < 0) { /* ep_write left no entry */
+		state_remove(c->state_dir, c->name, env->containerid, env->ifname);
+		return r;
+	}
+	test_kill_at("ep");
+	return 0;
+}
+
 /* Checks that need nothing undone: datapath ready, netns usable, names free. */
 static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 {
@@ -291,6 +318,7 @@ static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED,
 				   "create veth %s <-> %s in %s", j->host, env->ifname, env->netns);
+	test_kill_at("veth");
 	r = link_get(j->nl, j->host, &j->host_link);
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "find the new host interface %s",
@@ -302,11 +330,13 @@ static int link_wire(struct add_job *j, int ns_fd, const unsigned char *pod_mac,
 		cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "%s in %s", j->step, env->netns);
 		goto out_del_veth;
 	}
+	test_kill_at("pod-config");
 	/* Before the host side goes up: no packet passes unfiltered, and the
 	 * clsact qdisc grafted on a down device needs no RCU grace period. */
 	r = pod_progs_attach(j->ctx->conf.pin_dir, j->host_link.ifindex, j->host, mode, e);
 	if (r < 0)
 		goto out_del_veth;
+	test_kill_at("attach");
 	r = host_configure(j, e);
 	if (r < 0)
 		goto out_del_veth;
@@ -328,7 +358,6 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	const unsigned char *pod_mac;
 	unsigned char mac[6];
 	enum dp_attach_mode mode;
-	struct ep_state st;
 	int r;
 
 	veth_host_name(env->containerid, env->ifname, j.host);
@@ -353,38 +382,35 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 				c->state_dir);
 		goto out_free;
 	}
+	test_kill_at("lock");
 	r = ipam_allocate(&j, &ipam, e);
 	if (r < 0)
 		goto out_free;
+	test_kill_at("ipam");
 	r = link_wire(&j, ns_fd, pod_mac, &mode, e);
 	if (r < 0)
 		goto out_ipam_del;
 	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
 		  dp_attach_mode_name(mode));
-	r = ep_write(&j, &map, e);
+	test_kill_at("host-config");
+	r = ep_record(&j, &map, e);
 	if (r < 0)
-		goto out_del_ep;
-	state_fill(&j, &st);
-	r = state_write(c->state_dir, c->name, &st);
-	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "write state file for %s-%s in %s/%s",
-			    env->containerid, env->ifname, c->state_dir, c->name);
-		goto out_del_ep;
-	}
+		goto out_del_link;
 	result_build(&j, &ipam, &res);
 	r = json_print_free(result_format(&res, c->cni_version));
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
-		goto out_del_state;
+		goto out_del_record;
 	}
+	test_kill_at("result");
 	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid,
 		 env->ifname, inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
 	goto out_free;
 
-out_del_state:
-	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
-out_del_ep:
+out_del_record:
 	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
+	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
+out_del_link:
 	/* The programs go with the link. */
 	if (link_delete(j.nl, j.host) < 0)
 		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);

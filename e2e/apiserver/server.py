@@ -911,6 +911,9 @@ def main():
     ap.add_argument("--no-gzip", action="store_true")
     ap.add_argument("--preload", help="JSON list of objects to create at start")
     ap.add_argument("--log", help="request log file")
+    ap.add_argument("--start-rv", type=int, default=0,
+                    help="resourceVersion to start from, all before it compacted: a restart "
+                         "that lost its history (every older watch gets 410)")
     args = ap.parse_args()
     if bool(args.token) == bool(args.token_file):
         ap.error("exactly one of --token and --token-file is needed")
@@ -932,6 +935,9 @@ def main():
     except (OSError, ssl.SSLError) as e:
         ap.error(f"cannot load --cert/--key: {e}")
     store = Store(args.compaction_window, args.service_cidr)
+    if args.start_rv > 0:
+        store.rv = store.compacted = args.start_rv
+        store.hist_base = store.rv + 1
     if not args.no_bootstrap:
         bootstrap(store, args.listen)
     if args.preload:

@@ -200,8 +200,10 @@ agent_start() {
 	# Always a cgroup of our own: the agent's default is the machine's root.
 	local cgroup=${SL_AGENT_CGROUP:-$SL_CGROUP}
 	# More flags for every agent, e.g. --sock-lb-pods (make bench).
-	local extra
+	local extra wrap
 	read -r -a extra <<<"${SL_AGENT_EXTRA_ARGS:-}"
+	# A command the agent runs under, e.g. setpriv (e2e/hardening.bats).
+	read -r -a wrap <<<"${SL_AGENT_WRAP:-}"
 	[ -n "$cgroup" ] && [ "$cgroup" != "$(cgroup2_root)" ] || sl_die "no per-node cgroup (SL_CGROUP)" || return 1
 	mkdir -p "$cgroup" || return 1
 	# "if" keeps a caller's errexit (bats) from ending the subshell before it
@@ -216,7 +218,7 @@ agent_start() {
 		if bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$pidfile" \
 			nsenter --net="/run/netns/$SL_NODE" \
 			env -u KUBECONFIG -u KUBERNETES_SERVICE_HOST -u KUBERNETES_SERVICE_PORT \
-			"$SL_BUILD/sluice-agent" run \
+			"${wrap[@]}" "$SL_BUILD/sluice-agent" run \
 			--node-name "$SL_NODE" "${api[@]}" --pin-dir "$SL_PIN" \
 			--cni-conf-dir "$SL_CONF_DIR" --cni-bin-dir "$SL_CNI_BIN" \
 			--cni-state-dir "$SL_STATE_DIR" --ipam-data-dir "$SL_IPAM_DIR" \
