@@ -1,33 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
-/* /healthz and /livez with kube-proxy's meaning and JSON shape: a tiny non-blocking HTTP/1.x server
- * on epoll. */
-#define _GNU_SOURCE /* memmem, accept4 */
+/* /healthz and /livez with kube-proxy's meaning and JSON shape, served by http_srv. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "healthz.h"
-
-#define CONN_MAX     32
-#define REQ_MAX	     2048
-#define CONN_IDLE_MS 5000
-
-struct conn {
-	int fd; /* -1 : free */
-	size_t len;
-	unsigned long long since_ms;
-	char buf[REQ_MAX];
-};
+#include "http_srv.h"
 
 struct healthz {
-	int lfd, epfd;
-	struct conn conns[CONN_MAX];
+	struct http_srv *srv;
+	struct healthz_state st; /* as of the last healthz_serve() */
 };
 
 bool healthz_fresh(unsigned long long now, unsigned long long since)
@@ -77,46 +62,25 @@ static void time_fmt(const struct timespec *t, char *buf, size_t len)
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
 
-static size_t reply(char *out, size_t out_len, int code, const char *reason, const char *body)
-{
-	int n =
-	    snprintf(out, out_len,
-		     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n"
-		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		     code, reason, code == 200 || code == 503 ? "application/json" : "text/plain",
-		     strlen(body), body);
-
-	return n < 0 || (size_t)n >= out_len ? 0 : (size_t)n;
-}
-
 size_t healthz_respond(const char *req, size_t len, const struct healthz_state *st,
 		       const struct timespec *now, char *out, size_t out_len)
 {
 	char path[64], last[64] = "0001-01-01 00:00:00 +0000 UTC", cur[64], body[256];
-	const char *sp, *end = memmem(req, len, "\r\n\r\n", 4);
-	bool head, livez;
-	size_t plen;
+	bool head, livez, ok;
+	int r = http_req_parse(req, len, &head, path, sizeof(path));
 
-	if (!end && !(end = memmem(req, len, "\n\n", 2)))
-		return len >= REQ_MAX ? reply(out, out_len, 431, "Request Header Fields Too Large",
-					      "too large\n")
-				      : 0;
-	head = len >= 5 && !memcmp(req, "HEAD ", 5);
-	if (!head && (len < 4 || memcmp(req, "GET ", 4)))
-		return reply(out, out_len, 405, "Method Not Allowed", "only GET\n");
-	req += head ? 5 : 4;
-	sp = memchr(req, ' ', (size_t)(end - req));
-	plen = sp ? (size_t)(sp - req) : 0;
-	if (!plen || plen >= sizeof(path))
-		return reply(out, out_len, 400, "Bad Request", "bad request line\n");
-	memcpy(path, req, plen);
-	path[plen] = '\0';
-	path[strcspn(path, "?")] = '\0';
+	if (r == -EAGAIN)
+		return 0;
+	if (r < 0)
+		return http_reply_error(out, out_len, r);
 	livez = !strcmp(path, "/livez");
 	if (!livez && strcmp(path, "/healthz"))
-		return reply(out, out_len, 404, "Not Found", "404 page not found\n");
-	if (st->last_updated.tv_sec)
-		time_fmt(&st->last_updated, last, sizeof(last));
+		return http_reply(out, out_len, 404, "text/plain", "", "404 page not found\n",
+				  false);
+	ok = st->healthy && (livez || st->node_eligible);
+	/* kube-proxy answers a healthy probe with lastUpdated = currentTime */
+	if (ok || st->last_updated.tv_sec)
+		time_fmt(ok ? now : &st->last_updated, last, sizeof(last));
 	time_fmt(now, cur, sizeof(cur));
 	if (livez)
 		snprintf(body, sizeof(body), "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\"}",
@@ -125,139 +89,63 @@ size_t healthz_respond(const char *req, size_t len, const struct healthz_state *
 		snprintf(body, sizeof(body),
 			 "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": %s}",
 			 last, cur, st->node_eligible ? "true" : "false");
-	len = st->healthy && (livez || st->node_eligible)
-		  ? reply(out, out_len, 200, "OK", body)
-		  : reply(out, out_len, 503, "Service Unavailable", body);
-	if (head && len) { /* same head, no body */
-		char *b = strstr(out, "\r\n\r\n");
+	return http_reply(out, out_len, ok ? 200 : 503, "application/json", "", body, head);
+}
 
-		len = b ? (size_t)(b + 4 - out) : len;
-	}
-	return len;
+/* http_srv's answer: the state the loop handed to the last healthz_serve(). */
+static size_t healthz_answer(void *ctx, void *lis_ctx, const char *req, size_t len, char *out,
+			     size_t out_len)
+{
+	struct healthz *h = ctx;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return healthz_respond(req, len, &h->st, &now, out, out_len);
 }
 
 int healthz_open(const char *bind_addr, struct healthz **out)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	struct epoll_event ev = {.events = EPOLLIN};
 	struct healthz *h;
-	int one = 1, r;
+	__be32 ip;
+	__be16 port;
+	int r;
 
-	r = healthz_addr_parse(bind_addr, &sa.sin_addr.s_addr, &sa.sin_port);
+	r = healthz_addr_parse(bind_addr, &ip, &port);
 	if (r < 0)
 		return r;
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
-	for (int i = 0; i < CONN_MAX; i++)
-		h->conns[i].fd = -1;
-	h->epfd = -1;
-	h->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (h->lfd < 0)
-		goto out_errno;
-	setsockopt(h->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(h->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(h->lfd, 64) < 0)
-		goto out_errno;
-	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	ev.data.fd = h->lfd;
-	if (h->epfd < 0 || epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &ev) < 0)
-		goto out_errno;
+	r = http_srv_new(healthz_answer, h, &h->srv);
+	if (r < 0)
+		goto out_free;
+	r = http_srv_listen(h->srv, ip, port, NULL);
+	if (r < 0)
+		goto out_srv;
 	*out = h;
 	return 0;
-out_errno:
-	r = -errno;
-	healthz_close(h);
+out_srv:
+	http_srv_free(h->srv);
+out_free:
+	free(h);
 	return r;
-}
-
-static void conn_close(struct healthz *h, struct conn *c)
-{
-	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-	c->len = 0;
 }
 
 void healthz_close(struct healthz *h)
 {
 	if (!h)
 		return;
-	for (int i = 0; i < CONN_MAX; i++)
-		if (h->conns[i].fd >= 0)
-			conn_close(h, &h->conns[i]);
-	if (h->epfd >= 0)
-		close(h->epfd);
-	if (h->lfd >= 0)
-		close(h->lfd);
+	http_srv_free(h->srv);
 	free(h);
 }
 
 int healthz_fd(const struct healthz *h)
 {
-	return h->epfd;
-}
-
-static void conns_accept(struct healthz *h, unsigned long long now)
-{
-	for (int n = 0; n < CONN_MAX; n++) {
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev = {.events = EPOLLIN};
-		struct conn *c = NULL;
-
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error: the next readiness retries */
-		for (int i = 0; i < CONN_MAX && !c; i++)
-			if (h->conns[i].fd < 0)
-				c = &h->conns[i];
-		ev.data.fd = fd;
-		if (!c || epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd); /* too many clients at once */
-			continue;
-		}
-		c->fd = fd;
-		c->len = 0;
-		c->since_ms = now;
-	}
-}
-
-static void conn_read(struct healthz *h, struct conn *c, const struct healthz_state *st)
-{
-	char out[1024];
-	struct timespec now;
-	ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-	size_t len;
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		conn_close(h, c);
-		return;
-	}
-	c->len += (size_t)n;
-	clock_gettime(CLOCK_REALTIME, &now);
-	len = healthz_respond(c->buf, c->len, st, &now, out, sizeof(out));
-	if (!len)
-		return;
-	/* a few hundred bytes on a fresh socket: one non-blocking write */
-	(void)!write(c->fd, out, len);
-	conn_close(h, c);
+	return http_srv_fd(h->srv);
 }
 
 void healthz_serve(struct healthz *h, const struct healthz_state *st, unsigned long long now)
 {
-	struct epoll_event evs[CONN_MAX + 1];
-	int n = epoll_wait(h->epfd, evs, CONN_MAX + 1, 0);
-
-	for (int i = 0; i < n; i++) {
-		if (evs[i].data.fd == h->lfd) {
-			conns_accept(h, now);
-			continue;
-		}
-		for (int j = 0; j < CONN_MAX; j++)
-			if (h->conns[j].fd == evs[i].data.fd)
-				conn_read(h, &h->conns[j], st);
-	}
-	for (int j = 0; j < CONN_MAX; j++)
-		if (h->conns[j].fd >= 0 && now - h->conns[j].since_ms > CONN_IDLE_MS)
-			conn_close(h, &h->conns[j]);
+	h->st = *st;
+	http_srv_serve(h->srv, now);
 }
