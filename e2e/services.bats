@@ -501,3 +501,110 @@ print("ok=%d fail=%d secs=%.1f rate=%.0f errs=%s" % (ok, fail, el, (ok + fail) /
 	out=$(on_node 1 node_exec curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/nope)
 	[ "$out" = 404 ]
 }
+
+# --- health check node ports and /healthz (kube-proxy's healthcheck package) ---------------
+
+# hc NODE PORT: the health check node port of node NODE as a load balancer asks it
+# (from node 1, over the fabric): "CODE LOCALENDPOINTS", or "refused".
+hc() {
+	local out rc=0
+	out=$(on_node 1 node_exec curl -sS -m 3 -w '\n%{http_code}' "http://$(node_ip "$1"):$2/") || rc=$?
+	[ "$rc" -ne 7 ] || { echo refused; return 0; }
+	[ "$rc" -eq 0 ] || { echo "curl failed ($rc)"; return 0; }
+	echo "$(tail -n1 <<<"$out") $(head -n -1 <<<"$out" | jq -r .localEndpoints)"
+}
+# hc_is NODE PORT WANT: eventually (15 s) hc NODE PORT says WANT.
+# shellcheck disable=SC2317 # called through wait_for
+hc_is_now() { [ "$(hc "$1" "$2")" = "$3" ]; }
+hc_is() { wait_for 15 hc_is_now "$@" || { echo "node $1 port $2: $(hc "$1" "$2"), want $3"; return 1; }; }
+
+# lb_local_apply PORT: $SVC as a LoadBalancer with externalTrafficPolicy Local and
+# healthCheckNodePort PORT (what the real API allocates; the stand-in takes it as given).
+lb_local_apply() {
+	svc_apply "$SVC" "$HTTP" "{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":$1}" >/dev/null
+}
+hc_port() { echo $((32000 + 0x$(sl_rand_hex) % 700)); }
+
+@test "(services) LoadBalancers ESIPP should only target nodes with endpoints" {
+	local port out
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)" "$(ep "$(ip_of 2 b2)" 2)"
+	hc_is 2 "$port" "200 2"
+	hc_is 1 "$port" "503 0"
+	hc_is 3 "$port" "503 0"
+	# kube-proxy's exact answer: headers and the JSON body
+	out=$(on_node 1 node_exec curl -sS -i -m 3 "http://$(node_ip 2):$port/any/path")
+	echo "$out"
+	grep -q $'^Content-Type: application/json\r$' <<<"$out"
+	grep -q $'^X-Content-Type-Options: nosniff\r$' <<<"$out"
+	grep -q $'^X-Load-Balancing-Endpoint-Weight: 2\r$' <<<"$out"
+	sed '1,/^\r$/d' <<<"$out" | jq -e --arg n "$SVC" \
+		'. == {service: {namespace: "default", name: $n}, localEndpoints: 2, serviceProxyHealthy: true}'
+}
+
+@test "(services) should fail health check node port if there are only terminating endpoints" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	hc_is 2 "$port" "200 1"
+	# b1 terminates: still serving, no longer ready
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2 false true true)"
+	hc_is 2 "$port" "503 0"
+	# while the Service itself still reaches the terminating endpoint (kube-proxy's fallback)
+	reachable "$C1" "http://$(svc_ip "$SVC")/" b1
+}
+
+@test "(services) LoadBalancers ESIPP should handle updates to ExternalTrafficPolicy field" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	hc_is 2 "$port" "200 1"
+	# Cluster: the health port is released on every node
+	svc_apply "$SVC" "$HTTP" '{"type":"LoadBalancer","externalTrafficPolicy":"Cluster"}' >/dev/null
+	hc_is 2 "$port" refused
+	hc_is 1 "$port" refused
+	run on_node 2 node_exec ss -Hlnt "sport = :$port"
+	[ -z "$output" ]
+	# Local again: allocated again
+	lb_local_apply "$port"
+	hc_is 2 "$port" "200 1"
+	# and released when the Service goes
+	svc_delete "$SVC"
+	SVC=
+	hc_is 2 "$port" refused
+}
+
+# healthz_is NODE CODE ELIGIBLE: eventually node NODE's /healthz answers CODE with nodeEligible ELIGIBLE.
+# shellcheck disable=SC2317 # called through wait_for
+healthz_is_now() {
+	local out
+	out=$(on_node "$1" node_exec curl -sS -m 3 -w '\n%{http_code}' http://127.0.0.1:10256/healthz) || return 1
+	[ "$(tail -n1 <<<"$out")" = "$2" ] && head -n -1 <<<"$out" | jq -e ".nodeEligible == $3" >/dev/null
+}
+healthz_is() { wait_for 15 healthz_is_now "$@"; }
+
+@test "(agent) /healthz is 503 while the Node is tainted ToBeDeletedByClusterAutoscaler or deleted" {
+	local node
+	node=$(node_name 3)
+	healthz_is 3 200 true
+	kube get node "$node" -o json |
+		jq -c '.spec.taints = [{key: "ToBeDeletedByClusterAutoscaler", value: "1765069200", effect: "NoSchedule"}]' |
+		kube replace -f - >/dev/null
+	healthz_is 3 503 false
+	# /livez ignores the node's state
+	[ "$(on_node 3 node_exec curl -sS -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/livez)" = 200 ]
+	kube get node "$node" -o json | jq -c 'del(.spec.taints)' | kube replace -f - >/dev/null
+	healthz_is 3 200 true
+	kube delete node "$node" >/dev/null
+	healthz_is 3 503 false
+	node_object_create 3
+	healthz_is 3 200 true
+	# the other nodes route to its pods again
+	wait_for 15 on_node 1 routes_right 1
+}
