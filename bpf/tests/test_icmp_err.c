@@ -9,9 +9,11 @@
 #include "l4_pkt.h"
 #include "pod_fixture.h"
 
-#define IP_REMOTE IP(10, 244, 2, 5) /* backend pod on another node */
-#define IP_ROUTER IP(10, 0, 0, 2)
-#define VIP	  IP(10, 96, 0, 10) /* UDP 53 -> B:5353 (svc 1), TCP 80 -> REMOTE:8080 (svc 2) */
+#define IP_REMOTE   IP(10, 244, 2, 5) /* backend pod on another node */
+#define IP_ROUTER   IP(10, 0, 0, 2)
+#define VIP	    IP(10, 96, 0, 10) /* UDP 53 -> B:5353 (svc 1), TCP 80 -> REMOTE:8080 (svc 2) */
+#define VIP_HAIRPIN IP(10, 96, 0, 30) /* UDP 53 -> A:5353 (svc 3), the client itself */
+#define LOOPBACK    htonl(SL_SVC_LOOPBACK4)
 
 static const char *const netns_setup[] = {
     POD_FIXTURE_LINKS,
@@ -83,6 +85,18 @@ static void seed(const struct fds *f)
 	k.slot = 0;
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 2, .count = 1}), 0);
 	k = (struct sl_svc_key){.vip = VIP};
+	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.flags = SL_SVC_F_VIP}), 0);
+
+	be = (struct sl_be_val){.ip = IP_A, .port = htons(5353), .proto = IPPROTO_UDP};
+	rn = (struct sl_revnat_val){.vip = VIP_HAIRPIN, .port = htons(53)};
+	k = (struct sl_svc_key){
+	    .vip = VIP_HAIRPIN, .port = htons(53), .proto = IPPROTO_UDP, .slot = 1};
+	CHECK_INT(dp_be_update(f->be, 3, &be), 0);
+	CHECK_INT(dp_revnat_update(f->revnat, 3, &rn), 0);
+	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 3}), 0);
+	k.slot = 0;
+	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 3, .count = 1}), 0);
+	k = (struct sl_svc_key){.vip = VIP_HAIRPIN};
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.flags = SL_SVC_F_VIP}), 0);
 }
 
@@ -163,6 +177,28 @@ static void test_frag_needed(const struct fds *f)
 	CHECK(err_csums_ok(&out, qlen));
 }
 
+static void test_hairpin(const struct fds *f)
+{
+	struct udp_pkt sent = udp_build(IP_A, VIP_HAIRPIN, 40002, 53, false);
+	struct udp_pkt seen = udp_build(LOOPBACK, IP_A, 40002, 5353, false);
+	const size_t qlen = sizeof(struct iphdr) + sizeof(struct udphdr);
+	struct icmp_err in, out;
+	__u32 len;
+
+	UNIT_CASE("a pod reaching itself through its Service: the error comes back as the VIP's");
+	expect(f->from_pod, f->metrics, &sent, sizeof(sent), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	/* its own stack answers the loopback address it saw as the client */
+	in = err_build(mac_a, host_a, IP_A, LOOPBACK, 3, 3, 0, &seen.ip, qlen);
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(qlen), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_ICMP_REVNAT, &out, &len);
+	CHECK_INT(out.ip.saddr, VIP_HAIRPIN);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK(!memcmp(out.quote, &sent.ip, qlen));
+	CHECK(err_csums_ok(&out, qlen));
+}
+
 static void test_not_ours(const struct fds *f)
 {
 	struct tcp_pkt other = tcp_build(mac_a, host_a, IP_A, IP_REMOTE, 41001, 8080, 0x10);
@@ -188,6 +224,7 @@ static void test_all(const struct fds *f)
 	seed(f);
 	test_port_unreachable(f);
 	test_frag_needed(f);
+	test_hairpin(f);
 	test_not_ours(f);
 }
 
