@@ -11,6 +11,7 @@
 #include "lib/arp.h"
 #include "lib/ep.h"
 #include "lib/fwd.h"
+#include "lib/icmp_err.h"
 #include "lib/l4.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
@@ -119,7 +120,11 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	if (ret)
 		return ret;
 	p.fwd.proto = 0;
-	lb = from_pod_lb4(skb, ip4, &f, &ct, &p, verdict);
+	f.proto = 0;
+	if (ip4->protocol == IPPROTO_ICMP) /* an error a local backend sends its client */
+		lb = icmp4_err_rev_nat(skb);
+	else
+		lb = from_pod_lb4(skb, ip4, &f, &ct, &p, verdict);
 	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
 		return lb;
 	if (lb) { /* rewritten: the old packet pointers are gone */
@@ -181,8 +186,9 @@ int sl_from_pod(struct __sk_buff *skb)
 
 /* Into the pod from the node's stack (another node, the node itself):
  * ingress policy on the tuple as it arrives, then the service's address
- * back on replies of load-balanced flows whose backend is elsewhere. 0 when
- * nothing was done, else as lb4_rev_nat or a -SL_DROP_* reason. */
+ * back on replies of load-balanced flows whose backend is elsewhere, and on
+ * ICMP errors about them. 0 when nothing was done, else as lb4_rev_nat,
+ * icmp4_err_rev_nat or a -SL_DROP_* reason. */
 static __always_inline int to_pod(struct __sk_buff *skb)
 {
 	struct sl_ct_val *ct;
@@ -199,6 +205,8 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 	if (pkt_pull(skb, ETH_HLEN + sizeof(struct iphdr)))
 		return 0;
 	ip4 = pkt_ipv4(skb);
+	if (ip4 && ip4->protocol == IPPROTO_ICMP) /* from a remote backend, or a router */
+		return icmp4_err_rev_nat(skb);
 	if (!ip4 || !l4_supported(ip4->protocol))
 		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);

@@ -501,3 +501,206 @@ print("ok=%d fail=%d secs=%.1f rate=%.0f errs=%s" % (ok, fail, el, (ok + fail) /
 	out=$(on_node 1 node_exec curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/nope)
 	[ "$out" = 404 ]
 }
+
+# --- health check node ports and /healthz (kube-proxy's healthcheck package) ---------------
+
+# within SECS CMD...: CMD succeeds within SECS seconds of wall time (each try
+# may itself take seconds, so wait_for's count of tries would stretch a failure).
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.2
+	done
+}
+
+# hc NODE PORT: the health check node port of node NODE as a load balancer asks it
+# (from node 1, over the fabric): "CODE LOCALENDPOINTS", or "refused".
+hc() {
+	local out rc=0
+	out=$(on_node 1 node_exec curl -sS -m 3 -w '\n%{http_code}' "http://$(node_ip "$1"):$2/") || rc=$?
+	[ "$rc" -ne 7 ] || { echo refused; return 0; }
+	[ "$rc" -eq 0 ] || { echo "curl failed ($rc)"; return 0; }
+	echo "$(tail -n1 <<<"$out") $(head -n -1 <<<"$out" | jq -r .localEndpoints)"
+}
+# hc_is NODE PORT WANT: within 15 s hc NODE PORT says WANT.
+hc_is_now() { [ "$(hc "$1" "$2")" = "$3" ]; }
+hc_is() { within 15 hc_is_now "$@" || { echo "node $1 port $2: $(hc "$1" "$2"), want $3"; return 1; }; }
+
+# lb_local_apply PORT: $SVC as a LoadBalancer with externalTrafficPolicy Local and
+# healthCheckNodePort PORT (what the real API allocates; the stand-in takes it as given).
+lb_local_apply() {
+	svc_apply "$SVC" "$HTTP" "{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\",\"healthCheckNodePort\":$1}" >/dev/null
+}
+hc_port() { echo $((32000 + 0x$(sl_rand_hex) % 700)); }
+
+@test "(services) LoadBalancers ESIPP should only target nodes with endpoints" {
+	local port out
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)" "$(ep "$(ip_of 2 b2)" 2)"
+	hc_is 2 "$port" "200 2"
+	hc_is 1 "$port" "503 0"
+	hc_is 3 "$port" "503 0"
+	# kube-proxy's exact answer: headers and the JSON body
+	out=$(on_node 1 node_exec curl -sS -i -m 3 "http://$(node_ip 2):$port/any/path")
+	echo "$out"
+	grep -q $'^Content-Type: application/json\r$' <<<"$out"
+	grep -q $'^X-Content-Type-Options: nosniff\r$' <<<"$out"
+	grep -q $'^X-Load-Balancing-Endpoint-Weight: 2\r$' <<<"$out"
+	sed '1,/^\r$/d' <<<"$out" | jq -e --arg n "$SVC" \
+		'. == {service: {namespace: "default", name: $n}, localEndpoints: 2, serviceProxyHealthy: true}'
+}
+
+@test "(services) should fail health check node port if there are only terminating endpoints" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	hc_is 2 "$port" "200 1"
+	# b1 terminates: still serving, no longer ready
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2 false true true)"
+	hc_is 2 "$port" "503 0"
+	# while the Service itself still reaches the terminating endpoint (kube-proxy's fallback)
+	reachable "$C1" "http://$(svc_ip "$SVC")/" b1
+}
+
+@test "(services) LoadBalancers ESIPP should handle updates to ExternalTrafficPolicy field" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	hc_is 2 "$port" "200 1"
+	# Cluster: the health port is released on every node
+	svc_apply "$SVC" "$HTTP" '{"type":"LoadBalancer","externalTrafficPolicy":"Cluster"}' >/dev/null
+	hc_is 2 "$port" refused
+	hc_is 1 "$port" refused
+	run on_node 2 node_exec ss -Hlnt "sport = :$port"
+	[ -z "$output" ]
+	# Local again: allocated again
+	lb_local_apply "$port"
+	hc_is 2 "$port" "200 1"
+	# and released when the Service goes
+	svc_delete "$SVC"
+	hc_is 2 "$port" refused
+}
+
+# healthz_is NODE CODE ELIGIBLE: within 15 s node NODE's /healthz answers CODE with nodeEligible ELIGIBLE.
+healthz_is_now() {
+	local out
+	out=$(on_node "$1" node_exec curl -sS -m 3 -w '\n%{http_code}' http://127.0.0.1:10256/healthz) || return 1
+	[ "$(tail -n1 <<<"$out")" = "$2" ] && head -n -1 <<<"$out" | jq -e ".nodeEligible == $3" >/dev/null
+}
+healthz_is() { within 15 healthz_is_now "$@"; }
+
+@test "(agent) /healthz is 503 while the Node is tainted ToBeDeletedByClusterAutoscaler or deleted" {
+	local node
+	node=$(node_name 3)
+	healthz_is 3 200 true
+	kube get node "$node" -o json |
+		jq -c '.spec.taints = [{key: "ToBeDeletedByClusterAutoscaler", value: "1765069200", effect: "NoSchedule"}]' |
+		kube replace -f - >/dev/null
+	healthz_is 3 503 false
+	# /livez ignores the node's state
+	[ "$(on_node 3 node_exec curl -sS -m 3 -o /dev/null -w '%{http_code}' http://127.0.0.1:10256/livez)" = 200 ]
+	kube get node "$node" -o json | jq -c 'del(.spec.taints)' | kube replace -f - >/dev/null
+	healthz_is 3 200 true
+	kube delete node "$node" >/dev/null
+	healthz_is 3 503 false
+	node_object_create 3
+	healthz_is 3 200 true
+	# the other nodes route to its pods again
+	wait_for 15 on_node 1 routes_right 1
+}
+
+# --- ICMP errors from backends, reverse-translated for the client -------------------------
+
+# udp_connected_err NS IP PORT: one datagram on a connected UDP socket, then a
+# receive: prints "refused" when ICMP port unreachable came back for it, else
+# what happened ("timeout", an answer).
+udp_connected_err() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"q")
+try:
+    print("answer", s.recv(2048).decode())
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2" "$3"
+}
+udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
+
+@test "(services) ICMP port unreachable from a backend refuses the client's connected UDP socket" {
+	local vip
+	new_svc
+	# nothing listens on 5454 in the backends: their stacks answer port unreachable
+	vip=$(svc_apply "$SVC" '[{"name":"dns","port":53,"targetPort":5454,"protocol":"UDP"}]')
+	# a remote backend: the error is translated on its way into the client (sl_to_pod)
+	eps_apply "$SVC" '[{"name":"dns","port":5454,"protocol":"UDP"}]' "$(ep "$(ip_of 2 b1)" 2)"
+	within 15 udp_refused "$C1" "$vip" 53 || { udp_connected_err "$C1" "$vip" 53; false; }
+	# a backend on the client's node: translated as it leaves the backend (sl_from_pod)
+	eps_apply "$SVC" '[{"name":"dns","port":5454,"protocol":"UDP"}]' "$(ep "$(ip_of 1 a1)" 1)"
+	within 15 udp_refused "$C1" "$vip" 53 || { udp_connected_err "$C1" "$vip" 53; false; }
+}
+
+# tcp_upload NS IP PORT BYTES: sends BYTES over one connection, prints the
+# server's count of what arrived (15 s to finish).
+tcp_upload() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+s.sendall(b"x" * int(sys.argv[3]))
+s.shutdown(socket.SHUT_WR)
+print(s.recv(64).decode())
+' "$2" "$3" "$4"
+}
+
+# tcp_sink ID PORT: a server in pod ID answering each connection with the
+# number of bytes it received.
+tcp_sink() {
+	local ns
+	ns=$(pod_ns "$1")
+	nsenter --net="/run/netns/$ns" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept(); n = 0
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        n += len(d)
+    c.sendall(str(n).encode()); c.close()
+' "$2" </dev/null >>"$SL_SCRATCH/sink.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/sink-$ns-$2"
+	wait_for 5 ns_listening "$ns" "$2"
+}
+
+@test "(services) path-MTU discovery works through a ClusterIP (fragmentation needed is translated)" {
+	local vip veth
+	on_node 2 pod_add m1 >/dev/null
+	on_node 2 tcp_sink m1 9000
+	# the node forwards into m1 over a 1400-byte link while both ends say MSS 1460:
+	# only the node's "fragmentation needed" can tell the client to send less
+	veth=$(on_node 2 pod_host_veth m1)
+	on_node 2 node_exec ip link set dev "$veth" mtu 1400
+	new_svc
+	vip=$(svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]')
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$(on_node 2 pod_ip m1)" 2)"
+	reachable_any_tcp() { [ "$(tcp_upload "$C1" "$vip" 90 10)" = 10 ]; }
+	within 15 reachable_any_tcp
+	run tcp_upload "$C1" "$vip" 90 300000
+	echo "$output"
+	on_node 2 pod_del m1
+	[ "$output" = 300000 ]
+}

@@ -21,4 +21,14 @@ static __always_inline __sum16 csum_of(void *buf, __u32 len)
 	return csum_fold(bpf_csum_diff(NULL, 0, buf, len, 0));
 }
 
+/* A checksum after the bytes it covers changed by diff, a bpf_csum_diff()
+ * of the old and the new bytes (RFC 1624). */
+static __always_inline __sum16 csum_apply(__sum16 sum, __s64 diff)
+{
+	__u64 s = (__u64)(__u16)~sum + (__u32)diff;
+
+	s = (s & 0xffffffff) + (s >> 32);
+	return csum_fold((__s64)((s & 0xffffffff) + (s >> 32)));
+}
+
 #endif

@@ -37,12 +37,14 @@ static void healthz_answer(const struct healthz_state *st, const struct timespec
 			   const char *path, struct http_reply *r)
 {
 	char last[64] = "0001-01-01 00:00:00 +0000 UTC", cur[64];
-	bool livez = !strcmp(path, "/livez");
+	bool livez = !strcmp(path, "/livez"), ok;
 
 	if (!livez && strcmp(path, "/healthz"))
 		return; /* 404 */
-	if (st->last_updated.tv_sec)
-		time_fmt(&st->last_updated, last, sizeof(last));
+	ok = st->healthy && (livez || st->node_eligible);
+	/* kube-proxy answers a healthy probe with lastUpdated = currentTime */
+	if (ok || st->last_updated.tv_sec)
+		time_fmt(ok ? now : &st->last_updated, last, sizeof(last));
 	time_fmt(now, cur, sizeof(cur));
 	if (livez)
 		http_buf_printf(&r->body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\"}", last,
@@ -52,7 +54,7 @@ static void healthz_answer(const struct healthz_state *st, const struct timespec
 				"{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", "
 				"\"nodeEligible\": %s}",
 				last, cur, st->node_eligible ? "true" : "false");
-	r->code = st->healthy && (livez || st->node_eligible) ? 200 : 503;
+	r->code = ok ? 200 : 503;
 	r->type = "application/json";
 }
 

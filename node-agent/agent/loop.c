@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "conflist.h"
+#include "hcnp.h"
 #include "healthz.h"
 #include "http_server.h"
 #include "loop.h"
@@ -49,6 +50,7 @@ struct agent {
 	bool cidr_mismatch_logged, node_gone_logged;
 	bool synced_logged;
 	bool nodes_dirty;
+	bool node_eligible; /* kube-proxy's nodeEligible for /healthz */
 	unsigned long long routes_next_ms;
 	struct route_want *routes;
 	struct status_route *route_strs;
@@ -65,6 +67,8 @@ struct agent {
 	struct healthz_state hs;
 	struct metrics_src msrc;
 	struct metrics_hist publish; /* watch event to map write, seconds */
+	struct hcnp *hcnp;	     /* NULL when it could not be set up */
+	bool hc_dirty;		     /* Services or EndpointSlices changed */
 	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
@@ -94,6 +98,29 @@ int agent_loop_config(const struct config *c, struct kube_config *kc)
 	return 0;
 }
 
+/* kube-proxy's SyncNode: the own Node is eligible for load-balancer traffic
+ * unless it is being deleted or tainted ToBeDeletedByClusterAutoscaler; a
+ * Node gone from the API (cur NULL) is deleted, so not eligible either. */
+static void node_eligibility_sync(struct agent *a, const struct kube_obj *cur)
+{
+	const struct kube_node *n = cur ? &cur->u.node : NULL;
+	bool eligible = n && !n->deleting && !n->to_be_deleted;
+
+	if (eligible == a->node_eligible)
+		return;
+	a->node_eligible = eligible;
+	if (eligible)
+		log_info("Node '%s' is eligible for load-balancer traffic again; /healthz answers "
+			 "200 when healthy",
+			 a->c->node_name);
+	else
+		log_warn("Node '%s' is %s; /healthz answers 503 (nodeEligible false)",
+			 a->c->node_name,
+			 !n	       ? "deleted from the API"
+			 : n->deleting ? "being deleted"
+				       : "tainted ToBeDeletedByClusterAutoscaler");
+}
+
 static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
 			  const struct kube_obj *cur)
 {
@@ -105,6 +132,10 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 	a->status_dirty = true;
 	if (o->kind == KUBE_NODE)
 		a->nodes_dirty = true;
+	if (o->kind == KUBE_NODE && !strcmp(o->name, a->c->node_name))
+		node_eligibility_sync(a, cur);
+	if (o->kind == KUBE_SERVICE || o->kind == KUBE_ENDPOINTSLICE)
+		a->hc_dirty = true;
 	pol_step_changed(&a->pol, old, cur);
 	if (a->svc && (r = svc_pub_changed(a->svc, op, old, cur, mono_ms())) < 0)
 		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",
@@ -509,23 +540,72 @@ static void server_serve(struct agent *a, struct loop_server *s, unsigned long l
 		http_server_serve(s->h, now);
 }
 
-/* kube-proxy's rule: unhealthy while changes have waited longer than
+/* kube-proxy's IsHealthy(): unhealthy while changes have waited longer than
  * 2 x syncPeriod, or when the first sync has not been published in that time. */
-static void healthz_update(struct agent *a, unsigned long long now)
+static bool proxy_healthy(struct agent *a, unsigned long long now)
 {
 	unsigned long long since = 0;
 	struct svc_stats st;
 
-	a->hs = (struct healthz_state){.last_updated = a->svc_updated, .node_eligible = true};
-	if (a->svc) {
-		svc_pub_stats(a->svc, &st);
-		if (!st.gc_done)
-			since = a->start_ms;
-		else
-			svc_pub_pending(a->svc, &since);
-		a->hs.healthy = healthz_fresh(now, since);
-	}
+	if (!a->svc)
+		return false;
+	svc_pub_stats(a->svc, &st);
+	if (!st.gc_done)
+		since = a->start_ms;
+	else
+		svc_pub_pending(a->svc, &since);
+	return healthz_fresh(now, since);
+}
+
+static void healthz_update(struct agent *a, unsigned long long now)
+{
+	a->hs = (struct healthz_state){.last_updated = a->svc_updated,
+				       .node_eligible = a->node_eligible,
+				       .healthy = proxy_healthy(a, now)};
 	server_serve(a, &a->healthz, now);
+}
+
+/* The health check node ports follow the Services and EndpointSlices once
+ * both are listed; answered with the proxy's health. */
+static void hcnp_update(struct agent *a, unsigned long long now)
+{
+	bool synced =
+	    a->ks.slots[KUBE_SERVICE].ref.synced && a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced;
+	struct hcnp_want *wants = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!a->hcnp)
+		return;
+	if (synced && (a->hc_dirty || hcnp_retry_due(a->hcnp, now))) {
+		r = hcnp_wants(kube_sync_store(&a->ks, KUBE_SERVICE),
+			       kube_sync_store(&a->ks, KUBE_ENDPOINTSLICE), a->c->node_name, &wants,
+			       &n);
+		if (r < 0)
+			log_error_errno(r, "Failed to compute the health check node ports");
+		/* bind failures were reported through svc_note, once per try */
+		else if ((r = hcnp_sync(a->hcnp, wants, n, now)) == -ENOMEM)
+			log_error_errno(r, "Failed to update the health check node ports");
+		a->hc_dirty = r == -ENOMEM; /* a failed bind has its own retry time */
+		free(wants);
+	}
+	hcnp_serve(a->hcnp, proxy_healthy(a, now), now);
+}
+
+/* Sets up the health check node port servers on the loop's poll. */
+static void hcnp_start(struct agent *a, int epfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int r = hcnp_new(htonl(INADDR_ANY), svc_note, a, &a->hcnp);
+
+	ev.data.fd = r < 0 ? -1 : hcnp_fd(a->hcnp);
+	if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		log_error_errno(r < 0 ? r : -errno,
+				"Failed to set up the health check node port servers; running "
+				"without them");
+		hcnp_free(a->hcnp);
+		a->hcnp = NULL;
+	}
 }
 
 /* Whether fd is among the ready members of the epoll set epfd. */
@@ -557,6 +637,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	struct agent a = {.c = c,
 			  .kc = kc,
 			  .status_dirty = true,
+			  .node_eligible = true,
 			  .start_ms = mono_ms(),
 			  .publish = {publish_bounds, sizeof(publish_bounds) / sizeof(double)}};
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -582,6 +663,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 					 .ctx = &a.hs};
 	server_start(&a, &a.healthz, 0);
 	svc_start(&a);
+	hcnp_start(&a, epfd);
 	pol_step_start(&a.pol, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
 			   sizeof(err));
@@ -614,6 +696,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
 		server_serve(&a, &a.metrics, now);
+		hcnp_update(&a, now);
 		status_publish(&a, now);
 	}
 	a.status_next_ms = 0;
@@ -625,6 +708,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		svc_dp_close(&a.svc_maps);
 	http_server_close(a.healthz.h);
 	http_server_close(a.metrics.h);
+	hcnp_free(a.hcnp);
 	close(epfd);
 	free(a.routes);
 	free(a.route_strs);

@@ -60,6 +60,7 @@ struct kube_service {
 	__u16 n_ports, n_external_ips; /* external_ips: spec.externalIPs, then LB ingress IPs */
 	__u16 n_lb_ips;
 	__u32 affinity_timeout; /* seconds, when affinity_client_ip */
+	__u16 hc_node_port;	/* spec.healthCheckNodePort; 0 when unset */
 	struct kube_ip cluster_ips[2];
 	struct kube_svc_port *ports;
 	struct kube_ip *external_ips; /* n_external_ips + n_lb_ips entries */
@@ -98,7 +99,9 @@ struct kube_node {
 	__u8 n_pod_cidrs, n_internal_ips, n_external_ips;
 	struct kube_cidr pod_cidrs[2];
 	struct kube_ip internal_ips[2], external_ips[2];
-	const char *zone; /* interned topology.kubernetes.io/zone; NULL when absent */
+	const char *zone;   /* interned topology.kubernetes.io/zone; NULL when absent */
+	bool deleting;	    /* metadata.deletionTimestamp is set */
+	bool to_be_deleted; /* tainted ToBeDeletedByClusterAutoscaler (any effect) */
 };
 
 enum kube_pod_phase {

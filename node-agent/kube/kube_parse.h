@@ -49,6 +49,8 @@ const char *kp_label_get(json_t *meta, const char *key);
 /* --- one parser per kind: root is the object, meta its metadata ------------- */
 
 int kube_svc_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
+/* spec.healthCheckNodePort of a Service, into s->hc_node_port. */
+int kube_svc_hc_parse(struct pctx *pc, json_t *spec, struct kube_service *s);
 int kube_eps_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
 int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);
 int kube_pod_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Parses a Node: pod CIDRs, addresses, zone. */
+/* Parses a Node: pod CIDRs, addresses, zone, and whether it is on its way out. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +14,29 @@
 #include "kube_objects.h"
 #include "kube_parse.h"
 
+/* kube-proxy's nodeEligible facts: a deletionTimestamp, the cluster autoscaler's taint. */
+static int node_leaving_parse(struct pctx *pc, json_t *meta, json_t *spec, struct kube_node *n)
+{
+	json_t *taints, *v;
+	size_t i;
+
+	n->deleting = kp_field(meta, "deletionTimestamp") != NULL;
+	if (kp_get_typed(pc, spec, "taints", "spec.", JSON_ARRAY, &taints) < 0)
+		return -EINVAL;
+	json_array_foreach(taints, i, v) {
+		const char *key;
+		char path[48];
+
+		snprintf(path, sizeof(path), "spec.taints[%zu].", i);
+		if (!json_is_object(v))
+			return kp_bad(pc, "spec.taints[%zu]: expected an object", i);
+		if (kp_get_str(pc, v, "key", path, &key) < 0)
+			return -EINVAL;
+		n->to_be_deleted |= key && !strcmp(key, "ToBeDeletedByClusterAutoscaler");
+	}
+	return 0;
+}
+
 int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o)
 {
 	struct kube_node *n = &o->u.node;
@@ -24,6 +47,8 @@ int kube_node_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj
 	if (kp_get_typed(pc, root, "spec", "", JSON_OBJECT, &spec) < 0 ||
 	    kp_get_typed(pc, spec, "podCIDRs", "spec.", JSON_ARRAY, &cidrs) < 0 ||
 	    kp_get_str(pc, spec, "podCIDR", "spec.", &str) < 0)
+		return -EINVAL;
+	if (node_leaving_parse(pc, meta, spec, n) < 0)
 		return -EINVAL;
 	if (cidrs && json_array_size(cidrs)) {
 		json_array_foreach(cidrs, i, v) {

@@ -223,7 +223,8 @@ int kube_svc_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 	if (svc_type_parse(pc, spec, s) < 0 || svc_cluster_ips_parse(pc, spec, s) < 0 ||
 	    svc_ports_parse(pc, spec, s) < 0 || svc_affinity_parse(pc, spec, s) < 0 ||
 	    svc_traffic_policy_parse(pc, spec, "externalTrafficPolicy", &s->etp_local) < 0 ||
-	    svc_traffic_policy_parse(pc, spec, "internalTrafficPolicy", &s->itp_local) < 0)
+	    svc_traffic_policy_parse(pc, spec, "internalTrafficPolicy", &s->itp_local) < 0 ||
+	    kube_svc_hc_parse(pc, spec, s) < 0)
 		return -EINVAL;
 	(void)meta;
 	return svc_external_ips_parse(pc, root, spec, s);

@@ -32,14 +32,19 @@ static void test_responses(void)
 {
 	const char *r;
 
-	UNIT_CASE("healthy /healthz: 200 with lastUpdated, currentTime, nodeEligible");
+	UNIT_CASE("healthy /healthz: 200, lastUpdated is currentTime (kube-proxy), nodeEligible");
 	r = respond("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", true, true, true);
 	CHECK(!strncmp(r, "HTTP/1.1 200 OK\r\n", 17));
 	CHECK(strstr(r, "Content-Type: application/json\r\n") != NULL);
 	CHECK(strstr(r, "X-Content-Type-Options: nosniff\r\n") != NULL);
-	CHECK(strstr(r,
-		     "\r\n\r\n{\"lastUpdated\": \"2025-11-25 10:49:50 +0000 UTC\",\"currentTime\": "
-		     "\"2025-11-25 10:50:00.25 +0000 UTC\", \"nodeEligible\": true}") != NULL);
+	CHECK(strstr(
+		  r,
+		  "\r\n\r\n{\"lastUpdated\": \"2025-11-25 10:50:00.25 +0000 UTC\",\"currentTime\": "
+		  "\"2025-11-25 10:50:00.25 +0000 UTC\", \"nodeEligible\": true}") != NULL);
+
+	UNIT_CASE("unhealthy: lastUpdated is the last complete sync");
+	r = respond("GET /healthz HTTP/1.1\r\n\r\n", false, true, true);
+	CHECK(strstr(r, "{\"lastUpdated\": \"2025-11-25 10:49:50 +0000 UTC\",") != NULL);
 
 	UNIT_CASE("stale programming: 503 on both");
 	CHECK(!strncmp(respond("GET /healthz HTTP/1.1\r\n\r\n", false, true, true), "HTTP/1.1 503 ",
@@ -48,14 +53,16 @@ static void test_responses(void)
 		       13));
 
 	UNIT_CASE("node not eligible: /healthz 503, /livez 200 without nodeEligible");
-	CHECK(!strncmp(respond("GET /healthz HTTP/1.1\r\n\r\n", true, false, true), "HTTP/1.1 503 ",
-		       13));
+	r = respond("GET /healthz HTTP/1.1\r\n\r\n", true, false, true);
+	CHECK(!strncmp(r, "HTTP/1.1 503 ", 13));
+	CHECK(strstr(r, "\"lastUpdated\": \"2025-11-25 10:49:50 +0000 UTC\"") != NULL);
+	CHECK(strstr(r, "\"nodeEligible\": false}") != NULL);
 	r = respond("GET /livez?verbose HTTP/1.0\r\n\r\n", true, false, true);
 	CHECK(!strncmp(r, "HTTP/1.1 200 ", 13));
 	CHECK(strstr(r, "nodeEligible") == NULL);
 
 	UNIT_CASE("never updated: Go's zero time");
-	CHECK(strstr(respond("GET /healthz HTTP/1.1\r\n\r\n", true, true, false),
+	CHECK(strstr(respond("GET /healthz HTTP/1.1\r\n\r\n", false, true, false),
 		     "\"lastUpdated\": \"0001-01-01 00:00:00 +0000 UTC\"") != NULL);
 
 	UNIT_CASE("incomplete head: no answer yet; other paths and methods");

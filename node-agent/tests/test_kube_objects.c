@@ -248,8 +248,31 @@ static void test_node_pod_ns_netpol(void)
 	if (o) {
 		CHECK_INT(o->u.node.n_pod_cidrs, 1);
 		CHECK_INT(o->u.node.n_internal_ips, 0);
+		CHECK_INT(o->u.node.deleting, 0);
+		CHECK_INT(o->u.node.to_be_deleted, 0);
 		kube_obj_free(o);
 	}
+	UNIT_CASE("Node on its way out: deletionTimestamp, the autoscaler's taint, other taints");
+	o = parse(KUBE_NODE, "{\"metadata\":{\"name\":\"n3\",\"deletionTimestamp\":"
+			     "\"2026-12-07T01:00:00Z\"},\"spec\":{\"taints\":[{\"key\":"
+			     "\"node.kubernetes.io/unschedulable\",\"effect\":\"NoSchedule\"}]}}");
+	CHECK(o != NULL);
+	if (o) {
+		CHECK_INT(o->u.node.deleting, 1);
+		CHECK_INT(o->u.node.to_be_deleted, 0);
+		kube_obj_free(o);
+	}
+	o = parse(KUBE_NODE, "{\"metadata\":{\"name\":\"n4\"},\"spec\":{\"taints\":[{\"key\":"
+			     "\"ToBeDeletedByClusterAutoscaler\",\"value\":\"1733530000\","
+			     "\"effect\":\"NoSchedule\"}]}}");
+	CHECK(o != NULL);
+	if (o) {
+		CHECK_INT(o->u.node.deleting, 0);
+		CHECK_INT(o->u.node.to_be_deleted, 1);
+		kube_obj_free(o);
+	}
+	CHECK(parse(KUBE_NODE, "{\"metadata\":{\"name\":\"n5\"},\"spec\":{\"taints\":[1]}}") ==
+	      NULL);
 
 	UNIT_CASE("Pod parsed field by field");
 	o = parse(KUBE_POD, pod_json);

@@ -298,7 +298,8 @@ struct sl_metric_val {
 	X(SL_PATH_SVC_NEW, 37, "service: new flow load-balanced")                                  \
 	X(SL_PATH_SVC_CT, 38, "service: established flow (conntrack hit)")                         \
 	X(SL_PATH_SVC_REJECT, 39, "service: rejected with ICMP unreachable")                       \
-	X(SL_PATH_REVNAT, 40, "service reply reverse-NATed")
+	X(SL_PATH_REVNAT, 40, "service reply reverse-NATed")                                       \
+	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
 enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };

@@ -21,10 +21,15 @@ __attribute__((format(printf, 2, 3))) void http_buf_printf(struct http_buf *b, c
 							   ...);
 void http_buf_free(struct http_buf *b);
 
-/* What a handler answers: code 0 : 404. type defaults to text/plain. */
+/* What a handler answers: code 0 : 404. type defaults to text/plain; extra
+ * header lines (each ending in CRLF) when not NULL. Methods other than GET
+ * and HEAD are answered 405 unless the handler sets any_method (Go's
+ * default handlers answer every method). */
 struct http_reply {
 	int code;
 	const char *type;
+	char extra[128];
+	bool any_method;
 	struct http_buf body;
 };
 
@@ -37,7 +42,7 @@ int http_addr_parse(const char *s, __be32 *ip, __be16 *port);
 
 /* The whole response to the request in req[0..len) into out: 1 when done, 0
  * when the request head is not complete yet, -ENOMEM. Bad requests are
- * answered here (400, 405, 431); the handler sees GET and HEAD only. */
+ * answered here (400, 431, and 405 as struct http_reply says). */
 int http_respond(const char *req, size_t len, http_handler_fn fn, void *ctx, struct http_buf *out);
 
 struct http_server;

@@ -115,50 +115,66 @@ static const char *reason_of(int code)
 	}
 }
 
-static int reply_format(struct http_buf *out, int code, const char *type, const char *body,
-			size_t body_len, bool head)
+static int reply_format(struct http_buf *out, int code, const char *type, const char *extra,
+			const char *body, size_t body_len, bool head)
 {
 	http_buf_printf(out,
 			"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nX-Content-Type-Options: nosniff\r\n"
-			"Content-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
-			code, reason_of(code), type, body_len, head ? 0 : (int)body_len, body);
+			"%sContent-Length: %zu\r\nConnection: close\r\n\r\n%.*s",
+			code, reason_of(code), type, extra, body_len, head ? 0 : (int)body_len,
+			body);
 	return out->failed ? -ENOMEM : 1;
 }
 
 static int reply_text(struct http_buf *out, int code, const char *text)
 {
-	return reply_format(out, code, "text/plain", text, strlen(text), false);
+	return reply_format(out, code, "text/plain", "", text, strlen(text), false);
+}
+
+/* The request line "METHOD SP target SP": path (without the query) and
+ * whether the method is GET or HEAD; -EINVAL when malformed. */
+static int request_line(const char *req, const char *end, char *path, size_t path_len, bool *head,
+			bool *get)
+{
+	const char *target = memchr(req, ' ', (size_t)(end - req)), *sp;
+	size_t plen;
+
+	if (!target || target == req)
+		return -EINVAL;
+	*head = target - req == 4 && !memcmp(req, "HEAD", 4);
+	*get = target - req == 3 && !memcmp(req, "GET", 3);
+	target++;
+	sp = memchr(target, ' ', (size_t)(end - target));
+	plen = sp ? (size_t)(sp - target) : 0;
+	if (!plen || plen >= path_len)
+		return -EINVAL;
+	memcpy(path, target, plen);
+	path[plen] = '\0';
+	path[strcspn(path, "?")] = '\0';
+	return 0;
 }
 
 int http_respond(const char *req, size_t len, http_handler_fn fn, void *ctx, struct http_buf *out)
 {
-	const char *sp, *end = memmem(req, len, "\r\n\r\n", 4);
+	const char *end = memmem(req, len, "\r\n\r\n", 4);
 	struct http_reply r = {};
+	bool head, get;
 	char path[64];
-	size_t plen;
-	bool head;
 	int ret;
 
 	if (!end && !(end = memmem(req, len, "\n\n", 2)))
 		return len >= REQ_MAX ? reply_text(out, 431, "too large\n") : 0;
-	head = len >= 5 && !memcmp(req, "HEAD ", 5);
-	if (!head && (len < 4 || memcmp(req, "GET ", 4)))
-		return reply_text(out, 405, "only GET\n");
-	req += head ? 5 : 4;
-	sp = memchr(req, ' ', (size_t)(end - req));
-	plen = sp ? (size_t)(sp - req) : 0;
-	if (!plen || plen >= sizeof(path))
+	if (request_line(req, end, path, sizeof(path), &head, &get) < 0)
 		return reply_text(out, 400, "bad request line\n");
-	memcpy(path, req, plen);
-	path[plen] = '\0';
-	path[strcspn(path, "?")] = '\0';
 	fn(ctx, path, &r);
-	if (r.body.failed)
+	if (!head && !get && !r.any_method)
+		ret = reply_text(out, 405, "only GET\n");
+	else if (r.body.failed)
 		ret = reply_text(out, 500, "out of memory\n");
 	else if (!r.code)
 		ret = reply_text(out, 404, "404 page not found\n");
 	else
-		ret = reply_format(out, r.code, r.type ? r.type : "text/plain",
+		ret = reply_format(out, r.code, r.type ? r.type : "text/plain", r.extra,
 				   r.body.data ? r.body.data : "", r.body.len, head);
 	http_buf_free(&r.body);
 	return ret;

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ICMP errors about load-balanced flows, reverse-translated for the client: the quoted packet
+ * back to the service's address and port, and the error's source too where the backend sent it. */
+#ifndef SL_LIB_ICMP_ERR_H
+#define SL_LIB_ICMP_ERR_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/csum.h"
+#include "lib/ct.h"
+#include "lib/icmp.h"
+#include "lib/l4.h"
+#include "lib/maps.h"
+#include "sluice/abi.h"
+
+#define ICMP_TIME_EXCEEDED 11
+
+/* What an error's rewrite touches, after the Ethernet header: its own IPv4
+ * header, the ICMP header, the quoted IPv4 header and the quote's first 8
+ * L4 bytes (the ports; for UDP also its checksum). */
+struct icmp4_err_head {
+	struct iphdr ip;
+	struct icmp4_hdr icmp;
+	struct iphdr qip;
+	__be16 qsport;
+	__be16 qdport;
+	__be16 qword;	/* UDP: length */
+	__sum16 qcheck; /* UDP: checksum */
+};
+
+/* The fields of the quoted packet a translation changes: its addresses and ports. */
+struct icmp4_err_ids {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+};
+
+#define ICMP_ERR_QUOTE_OFF (ETH_HLEN + sizeof(struct iphdr) + sizeof(struct icmp4_hdr))
+#define ICMP_ERR_TCP_CSUM  (ICMP_ERR_QUOTE_OFF + sizeof(struct iphdr) + 16)
+
+/* The quoted TCP checksum, when the quote holds it (kernels quote up to 576
+ * bytes): updated by pdiff; its change folded into *qdiff, the change of the
+ * quote that the ICMP checksum covers. */
+static __always_inline int icmp4_err_tcp_csum(struct __sk_buff *skb, __s64 pdiff, __s64 *qdiff)
+{
+	__be32 old, cur;
+
+	if (skb->len < ICMP_ERR_TCP_CSUM + 4)
+		return 0;
+	if (bpf_skb_load_bytes(skb, ICMP_ERR_TCP_CSUM, &old, 4) < 0)
+		return -SL_DROP_NAT;
+	cur = old;
+	*(__sum16 *)&cur = csum_apply(*(__sum16 *)&old, pdiff);
+	*qdiff = bpf_csum_diff(&old, 4, &cur, 4, (__u32)*qdiff);
+	if (bpf_skb_store_bytes(skb, ICMP_ERR_TCP_CSUM, &cur, 4, BPF_F_RECOMPUTE_CSUM) < 0)
+		return -SL_DROP_NAT;
+	return 0;
+}
+
+/* The quote of h becomes the client's packet as it sent it (to vip:port, from
+ * client), with its checksums, and the ICMP checksum follows. */
+static __always_inline int icmp4_err_quote(struct __sk_buff *skb, struct icmp4_err_head *h,
+					   __be32 vip, __be16 port, __be32 client)
+{
+	struct icmp4_err_ids old = {h->qip.saddr, h->qip.daddr, h->qsport, h->qdport};
+	struct icmp4_err_ids cur = {client, vip, h->qsport, port};
+	__u8 quote_old[sizeof(struct iphdr) + 8];
+	__s64 pdiff, qdiff;
+	int ret;
+
+	__builtin_memcpy(quote_old, &h->qip, sizeof(quote_old));
+	pdiff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&cur, sizeof(cur), 0);
+	h->qip.saddr = client;
+	h->qip.daddr = vip;
+	h->qdport = port;
+	h->qip.check = 0;
+	h->qip.check = csum_of(&h->qip, sizeof(h->qip));
+	if (h->qip.protocol == IPPROTO_UDP && h->qcheck) {
+		h->qcheck = csum_apply(h->qcheck, pdiff);
+		if (!h->qcheck)
+			h->qcheck = (__sum16)0xffff; /* 0 would mean "no checksum" */
+	}
+	qdiff = bpf_csum_diff((__be32 *)quote_old, sizeof(quote_old), (__be32 *)&h->qip,
+			      sizeof(quote_old), 0);
+	if (h->qip.protocol == IPPROTO_TCP) {
+		ret = icmp4_err_tcp_csum(skb, pdiff, &qdiff);
+		if (ret)
+			return ret;
+	}
+	h->icmp.checksum = csum_apply(h->icmp.checksum, qdiff);
+	return 0;
+}
+
+/* An ICMP error (destination unreachable, fragmentation needed among them,
+ * or time exceeded) about a load-balanced flow, sent by its backend or by a
+ * router on the way: the quoted packet is the client's as the backend saw
+ * it (to backend:port), found in conntrack as the flow's reply tuple turned
+ * round, whose entry holds the VIP:port replies come from. It becomes the client's packet again (to
+ * VIP:port), so the client's socket learns of the error (ECONNREFUSED, a smaller path MTU); the
+ * error's own source becomes the VIP where the backend itself sent it. 0 when the packet is no such
+ * error (also with IP options: the layout is fixed), SL_PATH_ICMP_REVNAT once rewritten,
+ * -SL_DROP_NAT when that failed. */
+static __always_inline int icmp4_err_rev_nat(struct __sk_buff *skb)
+{
+	struct icmp4_err_head h;
+	struct sl_ct_key key;
+	struct sl_ct_val *ct;
+	__be32 client, backend;
+	int ret;
+
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, &h, sizeof(h)) < 0)
+		return 0;
+	if (h.ip.ihl != 5 || h.ip.protocol != IPPROTO_ICMP || (h.ip.frag_off & bpf_htons(0x3fff)) ||
+	    (h.icmp.type != ICMP_DEST_UNREACH && h.icmp.type != ICMP_TIME_EXCEEDED) ||
+	    h.qip.ihl != 5 || !l4_supported(h.qip.protocol) || (h.qip.frag_off & bpf_htons(0x1fff)))
+		return 0;
+	key = ct4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol);
+	ct = bpf_map_lookup_elem(&sl_ct4, &key);
+	if (!ct || !(ct->flags & SL_CT_F_REPLY))
+		return 0; /* not about a load-balanced flow */
+	/* after a hairpin the backend saw the loopback address as the client */
+	client = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h.qip.saddr;
+	backend = h.qip.daddr;
+
+	ret = icmp4_err_quote(skb, &h, ct->nat_ip, ct->nat_port, client);
+	if (ret)
+		return ret;
+	if (h.ip.saddr == backend)
+		h.ip.saddr = ct->nat_ip;
+	if (h.ip.daddr != client && (ct->flags & SL_CT_F_HAIRPIN))
+		h.ip.daddr = client;
+	h.ip.check = 0;
+	h.ip.check = csum_of(&h.ip, sizeof(h.ip));
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), BPF_F_RECOMPUTE_CSUM) < 0)
+		return -SL_DROP_NAT;
+	return SL_PATH_ICMP_REVNAT;
+}
+
+#endif
