@@ -76,8 +76,14 @@ static __always_inline bool lb4_ct_continues(const struct l4_tuple *t, struct sl
 							     : t->saddr);
 		return false;
 	}
-	if (t->proto == IPPROTO_UDP && !lb4_be_lookup(ct->backend_id))
-		return false; /* its entries go with the backend (dp_ct_purge_backend) */
+	if (t->proto == IPPROTO_UDP) {
+		/* its entries go with the backend (dp_ct_purge_backend), but the
+		 * id may already name a new backend: the entry's address decides */
+		const struct sl_be_val *be = lb4_be_lookup(ct->backend_id);
+
+		if (!be || be->ip != ct->nat_ip || be->port != ct->nat_port)
+			return false;
+	}
 	ct4_touch(ct, t->tcp_flags);
 	return true;
 }
