@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/ct.h"
+#include "lib/events.h"
 #include "lib/icmp.h"
 #include "lib/l4.h"
 #include "lib/maps.h"
@@ -165,6 +166,7 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	struct sl_ct_val ct = {};
 	const struct sl_be_val *be;
 	__u32 be_id = 0;
+	int ret;
 
 	be = lb4_backend_choose(t->daddr, t->dport, t->proto, svc, t->saddr, &be_id);
 	if (!be)
@@ -178,8 +180,11 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	ct.client_ip = t->saddr;
 	ct.tcp_flags = t->tcp_flags;
 	ct.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
-	return ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
-			  &ct);
+	ret = ct4_create(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr,
+			 &ct);
+	if (!ret)
+		events_flow(t, svc->id, be_id, out);
+	return ret;
 }
 
 /* A packet from a pod to a service: DNAT to the flow's backend. 0 when t goes

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/ct.h"
+#include "lib/events.h"
 #include "lib/l4.h"
 #include "lib/maps.h"
 #include "sluice/abi.h"
@@ -201,6 +202,7 @@ static __always_inline int pol4_check(const struct sl_ep_val *src, const struct 
 	key = ct4_key(f->saddr, f->daddr, f->sport, f->dport, f->proto, SL_CT_DIR_POL);
 	if (bpf_map_update_elem(&sl_ct4, &key, &val, BPF_ANY) < 0)
 		return -SL_DROP_CT_FULL;
+	events_policy_allow(f);
 	return 0;
 }
 
