@@ -386,3 +386,22 @@ void svc_pub_stats(const struct svc_pub *p, struct svc_stats *st)
 	st->services = p->n_services;
 	st->failing = p->n_failing;
 }
+
+int svc_pub_foreach_port(const struct svc_pub *p, svc_port_fn fn, void *ctx)
+{
+	char ns[KUBE_NS_MAX], name[KUBE_NAME_MAX];
+	__u64 key;
+	int r;
+
+	for (size_t id = 1; id < p->ports_cap; id++) {
+		const struct pub_port *pp = &p->ports[id];
+
+		if (!pp->present || !pp->owner || !svc_ids_key_of(&p->svc_ids, id, &key))
+			continue;
+		svc_rec_name(pp->owner, ns, name);
+		r = fn((__u32)id, ns, name, key, ctx);
+		if (r)
+			return r;
+	}
+	return 0;
+}

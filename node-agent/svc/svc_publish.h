@@ -59,4 +59,9 @@ bool svc_pub_pending(const struct svc_pub *p, unsigned long long *since_ms);
 
 void svc_pub_stats(const struct svc_pub *p, struct svc_stats *st);
 
+/* Each published service port: its svc_id, the Service it belongs to and its
+ * svc_ids_key() {ip, port, proto}; non-zero from fn stops and is returned. */
+typedef int (*svc_port_fn)(__u32 id, const char *ns, const char *name, __u64 key, void *ctx);
+int svc_pub_foreach_port(const struct svc_pub *p, svc_port_fn fn, void *ctx);
+
 #endif
