@@ -194,3 +194,13 @@ const char *names_node(const struct names *n, __be32 ip)
 			return n->nodes[i].name;
 	return NULL;
 }
+
+int names_pod_ip(const struct names *n, const char *ns_name, __be32 *ip)
+{
+	for (size_t i = 0; n && i < n->n_pods; i++)
+		if (!strcmp(n->pods[i].text, ns_name)) {
+			*ip = htonl(n->pods[i].key);
+			return 0;
+		}
+	return -ENOENT;
+}

@@ -32,6 +32,8 @@ void names_freep(struct names **n);
 const char *names_svc(const struct names *n, __u32 svc_id);
 /* "ns/name" of the pod with IPv4 ip, NULL unknown. */
 const char *names_pod(const struct names *n, __be32 ip);
+/* The IPv4 address of pod "ns/name"; -ENOENT unknown. */
+int names_pod_ip(const struct names *n, const char *ns_name, __be32 *ip);
 /* The node whose pod CIDR holds ip, or whose address ip is; NULL unknown. */
 const char *names_node(const struct names *n, __be32 ip);
 
