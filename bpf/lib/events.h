@@ -57,6 +57,7 @@ static __always_inline void events_drop(struct __sk_buff *skb, __u32 reason)
 	ev.type = SL_EV_DROP;
 	ev.code = reason;
 	ev.ifindex = skb->ingress_ifindex ? skb->ingress_ifindex : skb->ifindex;
+	ev.eth_proto = skb->protocol;
 	if (skb->protocol == bpf_htons(ETH_P_IP) &&
 	    !bpf_skb_load_bytes(skb, ETH_HLEN, &ip4, sizeof(ip4))) {
 		ev.saddr = ip4.saddr;

@@ -102,6 +102,9 @@ static json_t *event_json(const struct mon *mo, const struct sl_event *e)
 		json_object_set_new(j, "reason", json_string(dp_metric_name(e->code) ?: "?"));
 		json_object_set_new(j, "why", json_string(dp_metric_desc(e->code) ?: "?"));
 		json_object_set_new(j, "ifindex", json_integer(e->ifindex));
+		if (e->eth_proto != htons(0x0800))
+			json_object_set_new(j, "etherType",
+					    json_sprintf("0x%04x", ntohs(e->eth_proto)));
 	}
 	if (svc_id)
 		json_object_set_new(j, "service",
@@ -150,6 +153,8 @@ static void event_print(json_t *j, bool as_json)
 	printf("%s %-6s %-4s %s -> %s", jstr(j, "time"), type, jstr(j, "proto"), src, dst);
 	if (json_object_get(j, "service"))
 		printf(" service %s", jstr(j, "service"));
+	if (json_object_get(j, "etherType"))
+		printf(" ethertype %s", jstr(j, "etherType"));
 	if (!strcmp(type, "drop"))
 		printf(": %s (%s)", jstr(j, "reason"), jstr(j, "why"));
 	else if (!strcmp(type, "flow"))

@@ -326,8 +326,8 @@ struct sl_event {
 	__u32 backend_id; /* SL_EV_FLOW */
 	__be32 be_ip;	  /* SL_EV_FLOW */
 	__be16 be_port;
-	__u16 pad;
-	__u32 pad2;
+	__be16 eth_proto; /* the frame's EtherType (drops of non-IPv4 frames) */
+	__u32 pad;
 };
 
 /* sl_evcfg: array of one, written by the monitor. Events of the types in
