@@ -136,8 +136,8 @@ int dp_evcfg_lease(int map_fd, __u32 types, unsigned int lease_ms);
 int dp_evcfg_clear(int map_fd);
 int dp_evcfg_read(int map_fd, struct sl_evcfg_val *val);
 int dp_events_open(int ring_fd, dp_event_fn fn, void *ctx, struct dp_events **out);
-/* Delivers what arrived within timeout_ms: the number of events or -errno
- * (-EINTR on a signal). */
+/* Waits timeout_ms (the programs do not wake readers), then delivers what
+ * arrived: the number of events or -errno (-EINTR on a signal). */
 int dp_events_poll(struct dp_events *ev, int timeout_ms);
 void dp_events_free(struct dp_events *ev);
 

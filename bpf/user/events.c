@@ -92,9 +92,16 @@ int dp_events_open(int ring_fd, dp_event_fn fn, void *ctx, struct dp_events **ou
 	return 0;
 }
 
+/* The programs write without waking readers (bpf/lib/events.h): the wait
+ * ends at the timeout, and what arrived meanwhile is consumed then. */
 int dp_events_poll(struct dp_events *ev, int timeout_ms)
 {
-	return ring_buffer__poll(ev->rb, timeout_ms);
+	int r = ring_buffer__poll(ev->rb, timeout_ms), c;
+
+	if (r < 0)
+		return r;
+	c = ring_buffer__consume(ev->rb);
+	return c < 0 ? c : r + c;
 }
 
 void dp_events_free(struct dp_events *ev)

@@ -20,6 +20,7 @@
 
 #define LEASE_MS 3000 /* events stop this long after a monitor dies unannounced */
 #define RENEW_MS 1000
+#define POLL_MS	 100 /* events show this late at most (no wakeups, events.h) */
 
 struct mon {
 	struct status_flags f;
@@ -193,7 +194,7 @@ static int monitor_loop(struct mon *mo, struct dp_events *ev)
 				return r;
 			renew = inspect_mono_ns() + RENEW_MS * 1000000ull;
 		}
-		r = dp_events_poll(ev, RENEW_MS / 4);
+		r = dp_events_poll(ev, POLL_MS);
 		if (r < 0 && r != -EINTR)
 			return r;
 	}
