@@ -36,7 +36,7 @@ int routes_list(struct route_have **out, size_t *n);
 
 /* What the node's routing table says about one destination (ip route get). */
 struct route_hit {
-	int type; /* RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE, ... */
+	int type;   /* RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE, ... */
 	__be32 via; /* 0: on-link */
 	int ifindex;
 };
