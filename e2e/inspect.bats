@@ -120,8 +120,11 @@ setup() {
 	wait_for 10 jq -se 'any(.[]; .type == "flow" and .service == "default/web:http" and (.backendPod == "default/a1" or .backendPod == "default/b1") and .srcPod == "default/c1")' "$out"
 	wait_for 10 jq -se 'any(.[]; .type == "drop" and .reason == "SL_DROP_NO_LOCAL_BACKEND" and .service == "default/loc:http")' "$out"
 	kill -TERM "$MON_PID"
-	wait "$MON_PID" || true
+	rc=0
+	wait "$MON_PID" || rc=$?
 	MON_PID=
+	[ "$rc" -eq 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/mon.err" ]
 	# it gave its lease back on exit
 	run lease_live 1
 	[ "$status" -ne 0 ]
@@ -167,5 +170,8 @@ setup() {
 	echo "$output" | jq -e 'length == 2 and all(.[]; .pod != null)'
 	run sa 1 ct --json
 	[ "$status" -eq 0 ]
+	on_node 1 agent_start
+	# the agent stopped cleanly (status 0) also under ASan (make SAN=1)
+	[ "$(on_node 1 agent_stop)" = 0 ]
 	on_node 1 agent_start
 }

@@ -46,12 +46,14 @@ static json_t *addr_json(__be32 ip, __be16 port, __u8 proto)
 static int svc_row(const struct sl_svc_key *k, const struct sl_svc_val *v, void *ctx)
 {
 	struct tab *t = ctx;
-	json_t *flags = json_array(), *ids = json_array();
 	struct sl_svc_key slot = *k;
 	struct sl_svc_val sv;
+	json_t *flags, *ids;
 
 	if (k->slot || !k->port) /* backend slots and VIP markers */
 		return 0;
+	flags = json_array();
+	ids = json_array();
 	if (v->flags & SL_SVC_F_AFFINITY)
 		json_array_append_new(flags, json_sprintf("affinity=%us", v->affinity_timeout));
 	if (v->flags & SL_SVC_F_DROP_EMPTY)
