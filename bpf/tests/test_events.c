@@ -83,6 +83,31 @@ static void send_new_flow(const struct fds *f, __u16 sport)
 	       NULL);
 }
 
+/* B accepts A (identity 256) on TCP 8080; policies exist. */
+static void policy_seed(const struct fds *f)
+{
+	struct sl_pol_key k = {.ep_id = if_b,
+			       .peer = 256,
+			       .dport = htons(8080),
+			       .proto = IPPROTO_TCP,
+			       .dir = SL_POL_DIR_IN};
+	struct sl_polcfg_val cfg = {.flags = SL_POLCFG_F_ACTIVE, .gen = 1};
+
+	CHECK_INT(dp_ipcache_update(f->ipc, IP_A, 32, 256), 0);
+	CHECK_INT(dp_ep_policy_set(f->ep, IP_A, 256, 0), 0);
+	CHECK_INT(dp_ep_policy_set(f->ep, IP_B, 257, SL_EP_F_ISO_IN), 0);
+	CHECK_INT(dp_pol_update(f->pol, &k), 0);
+	CHECK_INT(dp_polcfg_write(f->cfg, &cfg), 0);
+}
+
+static void send_to_b(const struct fds *f, __u16 sport, __u8 flags)
+{
+	struct tcp_pkt p = tcp_build(mac_a, host_a, IP_A, IP_B, sport, 8080, flags);
+
+	expect(f->from_pod, f->metrics, &p, sizeof(p), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL,
+	       NULL);
+}
+
 static void run(const struct fds *f, int ring, int cfg)
 {
 	struct seen s = {};
@@ -126,6 +151,18 @@ static void run(const struct fds *f, int ring, int cfg)
 	evcfg_set(cfg, SL_EV_F(SL_EV_DROP) | SL_EV_F(SL_EV_FLOW), -1);
 	send_spoofed(f);
 	send_new_flow(f, 2002);
+	CHECK_INT(dp_events_poll(ev, 0), 0);
+
+	UNIT_CASE("a lease for policy: a new flow NetworkPolicy allowed arrives, once");
+	policy_seed(f);
+	evcfg_set(cfg, SL_EV_F(SL_EV_POLICY), 3000);
+	send_to_b(f, 3000, 0x02);
+	CHECK_INT(dp_events_poll(ev, 100), 1);
+	CHECK_INT(s.last.type, SL_EV_POLICY);
+	CHECK_INT(s.last.saddr, IP_A);
+	CHECK_INT(s.last.daddr, IP_B);
+	CHECK_INT(ntohs(s.last.dport), 8080);
+	send_to_b(f, 3000, 0x10); /* the same flow's next packet: judged already */
 	CHECK_INT(dp_events_poll(ev, 0), 0);
 
 	UNIT_CASE("a cleared lease: nothing is written");
