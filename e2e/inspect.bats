@@ -157,6 +157,31 @@ setup() {
 	[ "$status" -eq 2 ]
 }
 
+# explain_is SRC DST WANT: explain's first outcome's fate and result are WANT.
+explain_is() { [ "$(sa 1 explain "$1" "$2" --json | jq -r '.outcomes[0] | "\(.fate) \(.result)"')" = "$3" ]; }
+
+@test "(inspect) explain names the NetworkPolicy behind a denial, monitor shows it" {
+	c1=$(cluster_pod_ip 1 c1)
+	a1=$(cluster_pod_ip 1 a1)
+	jq -cn '{apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy",
+		metadata: {name: "deny-a1", namespace: "default"},
+		spec: {podSelector: {matchLabels: {app: "a1"}}, policyTypes: ["Ingress"]}}' |
+		kube create -f - >/dev/null
+	wait_for 15 explain_is "$c1" "$a1:8080/tcp" "drop SL_DROP_POLICY_INGRESS"
+	run sa 1 explain "$c1" "$a1:8080/tcp" --json
+	echo "$output" | jq -e '.outcomes[0].policies.destination == "default/deny-a1"'
+	run sa 1 explain "$c1" "$a1:8080/tcp"
+	[[ "$output" == *"NetworkPolicies selecting the destination: default/deny-a1"* ]]
+	sa_exec 1 monitor --type drop --pod default/a1 --json >"$BATS_TEST_TMPDIR/mon.json" 2>&3 3>&- &
+	MON_PID=$!
+	wait_for 5 lease_live 1
+	run get "$C1" "http://$a1:8080/"
+	[ "$status" -ne 0 ]
+	wait_for 10 jq -se 'any(.[]; .reason == "SL_DROP_POLICY_INGRESS" and .dstPod == "default/a1")' "$BATS_TEST_TMPDIR/mon.json"
+	kube delete networkpolicy deny-a1 >/dev/null
+	wait_for 15 explain_is "$c1" "$a1:8080/tcp" "local SL_PATH_LOCAL"
+}
+
 @test "(inspect) the tables still answer after the agent was killed" {
 	wait_for 15 named 1
 	before=$(sa 1 backends --json)

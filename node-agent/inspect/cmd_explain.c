@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `sluice-agent explain SRC[:PORT] DST:PORT[/PROTO]`: what the datapath would
  * do with such a packet, step by step, from the pinned maps. */
+#define _GNU_SOURCE /* asprintf */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include "dp.h"
 #include "explain.h"
 #include "names.h"
+#include "pol_step.h"
 
 static void explain_usage(FILE *f)
 {
@@ -58,6 +60,58 @@ static int endpoint_parse(const char *s, bool need_port, __be32 *ip, __be16 *por
 	return inet_pton(AF_INET, buf, ip) == 1 ? 0 : -EINVAL;
 }
 
+/* "ns/name, ..." of the NetworkPolicies agent-policy.json says select the
+ * local endpoint ip; NULL when none or unknown. */
+static char *policies_of(json_t *report, const char *ip)
+{
+	char *out = NULL, *prev;
+	json_t *e, *p;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(report, "endpoints"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "ip")) ?: "", ip))
+			continue;
+		json_array_foreach(json_object_get(e, "policies"), j, p) {
+			prev = out;
+			if (asprintf(&out, "%s%s%s/%s", prev ? prev : "", prev ? ", " : "",
+				     json_string_value(json_object_get(p, "namespace")) ?: "?",
+				     json_string_value(json_object_get(p, "name")) ?: "?") < 0)
+				out = NULL;
+			free(prev);
+		}
+	}
+	return out;
+}
+
+/* Adds "policies" (the NetworkPolicies selecting each local end) to the
+ * outcomes whose verdict came from an isolated endpoint. */
+static void policies_add(json_t *j, const struct explain_q *q, const char *report_path)
+{
+	json_t *report = json_load_file(report_path, 0, NULL), *o;
+	char a[INSPECT_ADDR_MAX];
+	size_t i;
+
+	if (!report)
+		return;
+	json_array_foreach(json_object_get(j, "outcomes"), i, o) {
+		const char *why = json_string_value(json_object_get(o, "why")) ?: "";
+		_cleanup_free_ char *src = NULL, *dst = NULL;
+		char ip[INSPECT_ADDR_MAX], *colon;
+
+		if (!strstr(why, " of endpoint "))
+			continue;
+		snprintf(ip, sizeof(ip), "%s", json_string_value(json_object_get(o, "dst")) ?: "");
+		colon = strchr(ip, ':');
+		if (colon)
+			*colon = '\0';
+		src = policies_of(report, inspect_addr(q->src, 0, a));
+		dst = policies_of(report, ip);
+		json_object_set_new(o, "policies",
+				    json_pack("{s:s?, s:s?}", "source", src, "destination", dst));
+	}
+	json_decref(report);
+}
+
 static json_t *explain_json(const struct explain *x, const struct names *names)
 {
 	json_t *steps = json_array(), *outs = json_array();
@@ -85,7 +139,7 @@ static json_t *explain_json(const struct explain *x, const struct names *names)
 
 static void explain_print(json_t *j, const char *src, const char *dst)
 {
-	json_t *v;
+	json_t *v, *pols;
 	size_t i, n = json_array_size(json_object_get(j, "outcomes"));
 
 	printf("%s -> %s\n", src, dst);
@@ -104,6 +158,13 @@ static void explain_print(json_t *j, const char *src, const char *dst)
 		printf("%s => %s (%s)\n", json_string_value(json_object_get(v, "why")),
 		       json_string_value(json_object_get(v, "fate")),
 		       json_string_value(json_object_get(v, "result")));
+		pols = json_object_get(v, "policies");
+		if (json_string_value(json_object_get(pols, "source")))
+			printf("    NetworkPolicies selecting the source: %s\n",
+			       json_string_value(json_object_get(pols, "source")));
+		if (json_string_value(json_object_get(pols, "destination")))
+			printf("    NetworkPolicies selecting the destination: %s\n",
+			       json_string_value(json_object_get(pols, "destination")));
 	}
 }
 
@@ -140,6 +201,7 @@ int agent_cmd_explain(int argc, char **argv)
 		return 1;
 	}
 	j = explain_json(x, names);
+	policies_add(j, &q, status_flags_file(&f, POL_REPORT_FILE, path, sizeof(path)));
 	if (f.json) {
 		_cleanup_free_ char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 
