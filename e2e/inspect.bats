@@ -119,6 +119,9 @@ setup() {
 	[ "$status" -ne 0 ]
 	wait_for 10 jq -se 'any(.[]; .type == "flow" and .service == "default/web:http" and (.backendPod == "default/a1" or .backendPod == "default/b1") and .srcPod == "default/c1")' "$out"
 	wait_for 10 jq -se 'any(.[]; .type == "drop" and .reason == "SL_DROP_NO_LOCAL_BACKEND" and .service == "default/loc:http")' "$out"
+	# a host-network client: balanced by the socket programs at connect()
+	on_node 1 host_exec timeout 5 "$SL_BUSYBOX" wget -q -O /dev/null "http://$WEB/"
+	wait_for 10 jq -se 'any(.[]; .type == "flow" and .src == "this node" and .service == "default/web:http")' "$out"
 	kill -TERM "$MON_PID"
 	rc=0
 	wait "$MON_PID" || rc=$?

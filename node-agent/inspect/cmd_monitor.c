@@ -112,6 +112,8 @@ static json_t *event_json(const struct mon *mo, const struct sl_event *e)
 				    names_svc(mo->names, svc_id)
 					? json_string(names_svc(mo->names, svc_id))
 					: json_sprintf("svc %u", svc_id));
+	if (e->type == SL_EV_FLOW && !e->saddr) /* from the socket programs */
+		json_object_set_new(j, "src", json_string("this node"));
 	if (e->type == SL_EV_FLOW) {
 		json_object_set_new(j, "backend",
 				    json_string(inspect_addr(e->be_ip, e->be_port, be)));
