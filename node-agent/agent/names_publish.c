@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* agent-names.json (jansson): the Kubernetes names behind the maps' ids and
  * addresses (service ports, pods, nodes), for the CLI's tables, `monitor`
- * and `explain`, which read it without the API and while the agent is down. */
+ * and `explain`, which read it without the API and while the agent is down.
+ * Written entry by entry: 10k Services must not build a 10k-object tree. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +15,28 @@
 #include "status.h"
 #include "svc_publish.h"
 
-struct port_ctx {
-	const struct kube_store *svcs;
-	json_t *arr;
+struct names_out {
+	FILE *f;
+	const struct svc_pub *svc;
+	const struct kube_store *svcs, *pods, *nodes;
+	bool first; /* no entry yet in the current array */
 };
+
+/* One array element; o is consumed. */
+static int entry_put(struct names_out *c, json_t *o)
+{
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	r = fputs(c->first ? "\n  " : ",\n  ", c->f) == EOF ||
+		    json_dumpf(o, c->f, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0
+		? -EIO
+		: 0;
+	c->first = false;
+	json_decref(o);
+	return r;
+}
 
 /* The Service port's name ("" unnamed) from the Service store, NULL unknown. */
 static const char *port_name(const struct kube_store *svcs, const char *ns, const char *name,
@@ -33,29 +52,27 @@ static const char *port_name(const struct kube_store *svcs, const char *ns, cons
 
 static int port_add(__u32 id, const char *ns, const char *name, __u64 key, void *ctx)
 {
-	struct port_ctx *c = ctx;
+	struct names_out *c = ctx;
 	__be16 port = (__be16)(key >> 8);
 	const char *pn = port_name(c->svcs, ns, name, port, (__u8)key);
 
-	return json_array_append_new(c->arr,
-				     json_pack("{s:I, s:s, s:s, s:s?}", "id", (json_int_t)id,
-					       "namespace", ns, "name", name, "port", pn))
-		   ? -ENOMEM
-		   : 0;
+	return entry_put(c, json_pack("{s:I, s:s, s:s, s:s?}", "id", (json_int_t)id, "namespace",
+				      ns, "name", name, "port", pn));
 }
 
 static int pod_add(const struct kube_obj *o, void *ctx)
 {
 	char ip[INET_ADDRSTRLEN];
+	int r;
 
 	for (int i = 0; i < o->u.pod.n_ips; i++) {
 		if (o->u.pod.ips[i].family != 4 || o->u.pod.host_network)
 			continue;
 		inet_ntop(AF_INET, o->u.pod.ips[i].addr, ip, sizeof(ip));
-		if (json_array_append_new(ctx,
-					  json_pack("{s:s, s:s, s:s, s:s?}", "ip", ip, "namespace",
-						    o->ns, "name", o->name, "node", o->u.pod.node)))
-			return -ENOMEM;
+		r = entry_put(ctx, json_pack("{s:s, s:s, s:s, s:s?}", "ip", ip, "namespace", o->ns,
+					     "name", o->name, "node", o->u.pod.node));
+		if (r)
+			return r;
 	}
 	return 0;
 }
@@ -74,30 +91,62 @@ static int node_add(const struct kube_obj *o, void *ctx)
 	for (int i = 0; i < n->n_internal_ips && !ip[0]; i++)
 		if (n->internal_ips[i].family == 4)
 			inet_ntop(AF_INET, n->internal_ips[i].addr, ip, sizeof(ip));
-	return json_array_append_new(
-		   ctx, json_pack("{s:s, s:s, s:s}", "name", o->name, "podCIDR", cidr, "ip", ip))
-		   ? -ENOMEM
-		   : 0;
+	return entry_put(ctx,
+			 json_pack("{s:s, s:s, s:s}", "name", o->name, "podCIDR", cidr, "ip", ip));
+}
+
+/* "name": [entries...] with the entries fn writes; sep leads it. */
+static int array_put(struct names_out *c, const char *sep, const char *name,
+		     int (*fn)(struct names_out *c))
+{
+	int r;
+
+	if (fprintf(c->f, "%s\"%s\": [", sep, name) < 0)
+		return -EIO;
+	c->first = true;
+	r = fn(c);
+	if (!r && fputs(c->first ? "]" : "\n]", c->f) == EOF)
+		r = -EIO;
+	return r;
+}
+
+static int ports_put(struct names_out *c)
+{
+	return c->svc ? svc_pub_foreach_port(c->svc, port_add, c) : 0;
+}
+
+static int pods_put(struct names_out *c)
+{
+	return c->pods ? kube_store_foreach(c->pods, pod_add, c) : 0;
+}
+
+static int nodes_put(struct names_out *c)
+{
+	return c->nodes ? kube_store_foreach(c->nodes, node_add, c) : 0;
+}
+
+static int names_fill(FILE *f, void *ctx)
+{
+	struct names_out *c = ctx;
+	int r;
+
+	c->f = f;
+	if (fprintf(f, "{\"version\": %d", NAMES_VERSION) < 0)
+		return -EIO;
+	r = array_put(c, ",\n", "servicePorts", ports_put);
+	if (!r)
+		r = array_put(c, ",\n", "pods", pods_put);
+	if (!r)
+		r = array_put(c, ",\n", "nodes", nodes_put);
+	if (!r && fputs("}\n", f) == EOF)
+		r = -EIO;
+	return r;
 }
 
 int names_publish(const char *path, const struct svc_pub *svc, const struct kube_store *svcs,
 		  const struct kube_store *pods, const struct kube_store *nodes)
 {
-	json_t *j = json_pack("{s:i, s:[], s:[], s:[]}", "version", NAMES_VERSION, "servicePorts",
-			      "pods", "nodes");
-	struct port_ctx pc = {.svcs = svcs};
-	int r = j ? 0 : -ENOMEM;
+	struct names_out c = {.svc = svc, .svcs = svcs, .pods = pods, .nodes = nodes};
 
-	if (!r && svc) {
-		pc.arr = json_object_get(j, "servicePorts");
-		r = svc_pub_foreach_port(svc, port_add, &pc);
-	}
-	if (!r && pods)
-		r = kube_store_foreach(pods, pod_add, json_object_get(j, "pods"));
-	if (!r && nodes)
-		r = kube_store_foreach(nodes, node_add, json_object_get(j, "nodes"));
-	if (!r)
-		r = status_file_write(path, j);
-	json_decref(j);
-	return r;
+	return status_file_write_with(path, names_fill, &c);
 }
