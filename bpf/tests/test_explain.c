@@ -91,7 +91,8 @@ static void maps_seed(const struct fds *f)
 		CHECK_INT(dp_revnat_update(f->revnat, id, &rn), 0);
 }
 
-/* B accepts from A on TCP 8080 and from anyone on TCP 7070; policies exist. */
+/* B accepts from A on TCP 8080 and from anyone on TCP 7070; A accepts
+ * nothing (only replies of flows it opened); policies exist. */
 static void policy_seed(const struct fds *f)
 {
 	struct sl_pol_key k = {.ep_id = if_b,
@@ -107,6 +108,7 @@ static void policy_seed(const struct fds *f)
 	CHECK_INT(dp_pol_update(f->pol, &k), 0);
 	CHECK_INT(dp_polcfg_write(f->cfg, &cfg), 0);
 	CHECK_INT(dp_ep_policy_set(f->ep, IP_B, ID_B, SL_EP_F_ISO_IN), 0);
+	CHECK_INT(dp_ep_policy_set(f->ep, IP_A, ID_A, SL_EP_F_ISO_IN), 0); /* admits nothing */
 }
 
 /* Pod A's affinity to REMOTE (backend 3) at VIP_AFF (svc 5), used just now. */
@@ -258,6 +260,10 @@ static void run(const struct fds *f)
 	    {"policy allows A to B:8080", false, IP_A, IP_B, 0, 8080, 1, EXPLAIN_LOCAL},
 	    {"policy allows A through the Service to B:8080", false, IP_A, VIP1, 0, 80, 2,
 	     EXPLAIN_LOCAL},
+	    {"a reply to A (reverse NAT, policy conntrack) passes A's isolation", false, IP_B, IP_A,
+	     8080, 40000, 1, EXPLAIN_LOCAL},
+	    {"a new flow from B to A is denied (ingress of A)", false, IP_B, IP_A, 0, 22, 1,
+	     EXPLAIN_DROP},
 	    {"policy denies A to B:9090 (ingress of B)", false, IP_A, IP_B, 0, 9090, 1,
 	     EXPLAIN_DROP},
 	    {"policy: B:8443 denied, REMOTE:8443 allowed, either taken", false, IP_A, VIP1, 0, 443,

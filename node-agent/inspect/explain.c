@@ -164,6 +164,33 @@ static int pol_side(const struct walk *w, const struct sl_ep_val *ep, __u32 fl, 
 	return dir == SL_POL_DIR_OUT ? -SL_DROP_POLICY_EGRESS : -SL_DROP_POLICY_INGRESS;
 }
 
+/* A packet of a known flow (SRC:PORT given, not a SYN): its policy entry,
+ * in either orientation, judged under the current generation. */
+static bool pol_ct_allowed(const struct walk *w, const struct flow *f)
+{
+	struct sl_ct_key k = {.saddr = f->saddr,
+			      .daddr = f->daddr,
+			      .sport = f->sport,
+			      .dport = f->dport,
+			      .proto = f->proto,
+			      .dir = SL_CT_DIR_POL};
+	struct sl_polcfg_val cfg = {};
+	struct sl_ct_val ct;
+
+	if (!f->sport)
+		return false;
+	dp_polcfg_read(w->m->cfg, &cfg);
+	if (!dp_ct_lookup(w->m->ct, &k, &ct))
+		return ct.backend_id == cfg.gen;
+	k = (struct sl_ct_key){.saddr = f->daddr,
+			       .daddr = f->saddr,
+			       .sport = f->dport,
+			       .dport = f->sport,
+			       .proto = f->proto,
+			       .dir = SL_CT_DIR_POL};
+	return !dp_ct_lookup(w->m->ct, &k, &ct) && ct.backend_id == cfg.gen;
+}
+
 /* pol4_check for a new flow f (an established one keeps its verdict until the
  * policy generation changes, then is judged again the same way). */
 static int pol_check(const struct walk *w, const struct sl_ep_val *src, const struct sl_ep_val *dst,
@@ -179,6 +206,10 @@ static int pol_check(const struct walk *w, const struct sl_ep_val *src, const st
 	}
 	if (f->saddr == f->daddr || f->saddr == lo || f->daddr == lo) {
 		out_why(o, "policy: a pod reaching itself is always allowed; ");
+		return 0;
+	}
+	if (pol_ct_allowed(w, f)) {
+		out_why(o, "policy: a flow already allowed under the current policy generation; ");
 		return 0;
 	}
 	ret = pol_side(w, src, sfl, SL_POL_DIR_OUT, f, o);
