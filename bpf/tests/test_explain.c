@@ -262,6 +262,8 @@ static void run(const struct fds *f)
 	     EXPLAIN_LOCAL},
 	    {"a reply to A (reverse NAT, policy conntrack) passes A's isolation", false, IP_B, IP_A,
 	     8080, 40000, 1, EXPLAIN_LOCAL},
+	    {"an established A to B:8080 passes by its policy-only conntrack entry", false, IP_A,
+	     IP_B, 40000, 8080, 1, EXPLAIN_LOCAL},
 	    {"a new flow from B to A is denied (ingress of A)", false, IP_B, IP_A, 0, 22, 1,
 	     EXPLAIN_DROP},
 	    {"policy denies A to B:9090 (ingress of B)", false, IP_A, IP_B, 0, 9090, 1,
@@ -272,6 +274,17 @@ static void run(const struct fds *f)
 	     EXPLAIN_DROP},
 	    {"policy allows anyone to B:7070", true, IP_REMOTE, IP_B, 0, 7070, 1, EXPLAIN_LOCAL},
 	};
+
+	/* after a policy change (generation 2) entries are judged again: the
+	 * reply as its flow was opened (A to B:8080, allowed), not as it goes
+	 * (B to A, which A's isolation would deny) */
+	const struct xcase regen_cases[] = {
+	    {"new generation: an established A to B:8080 is judged again", false, IP_A, IP_B, 40000,
+	     8080, 1, EXPLAIN_LOCAL},
+	    {"new generation: a reply to A is judged as its flow was opened", false, IP_B, IP_A,
+	     8080, 40000, 1, EXPLAIN_LOCAL},
+	};
+	struct sl_polcfg_val cfg2 = {.flags = SL_POLCFG_F_ACTIVE, .gen = 2};
 
 	maps_seed(f);
 	affinity_seed(f);
@@ -292,6 +305,9 @@ static void run(const struct fds *f)
 	policy_seed(f);
 	for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++)
 		case_run(f, &m, &policy_cases[i]);
+	CHECK_INT(dp_polcfg_write(f->cfg, &cfg2), 0);
+	for (size_t i = 0; i < sizeof(regen_cases) / sizeof(regen_cases[0]); i++)
+		case_run(f, &m, &regen_cases[i]);
 }
 
 int main(void)
