@@ -164,6 +164,12 @@ $(B)/tests/bpf_test_pol_publish: bpf/tests/test_pol_publish.c $(wildcard bpf/tes
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) -Inode-agent/tests $(LDFLAGS) $< $(AGENT_OBJS) $(AGENT_LIBS) $(LDLIBS) -o $@
 
+# explain (node-agent/inspect) against the programs on the same maps.
+$(B)/tests/bpf_test_explain: bpf/tests/test_explain.c $(wildcard bpf/tests/*.h) $(AGENT_OBJS) $(AGENT_LIBS) $(BPF_SKELS)
+	$(call msg,TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(AGENT_INC) $(LDFLAGS) $< $(AGENT_OBJS) $(AGENT_LIBS) $(LDLIBS) -o $@
+
 # Benchmarks of the datapath: built like the BPF tests, never run by make test.
 $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGENT_LIBS) $(BPF_SKELS)
 	$(call msg,BENCH,$@)

@@ -10,6 +10,7 @@
 
 #include "lib/arp.h"
 #include "lib/ep.h"
+#include "lib/events.h"
 #include "lib/fwd.h"
 #include "lib/icmp_err.h"
 #include "lib/l4.h"
@@ -181,6 +182,8 @@ int sl_from_pod(struct __sk_buff *skb)
 	int ret = from_pod(skb, &verdict);
 
 	metrics_count(ret < 0 ? -ret : ret, len);
+	if (ret < 0)
+		events_drop(skb, -ret);
 	return ret < 0 ? TC_ACT_SHOT : verdict;
 }
 
@@ -230,6 +233,8 @@ int sl_to_pod(struct __sk_buff *skb)
 
 	if (ret)
 		metrics_count(ret < 0 ? -ret : ret, len);
+	if (ret < 0)
+		events_drop(skb, -ret);
 	return ret < 0 ? TC_ACT_SHOT : TC_ACT_OK;
 }
 

@@ -8,6 +8,7 @@
 
 #define SL_MAPS_SOCK /* this object owns sl_sock4 (lib/maps.h) */
 #include "lib/consts.h"
+#include "lib/events.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
 #include "sluice/abi.h"
@@ -110,8 +111,13 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 	/* Host clients are one client (the node) and have no source address
 	 * yet at connect time: their affinity key is client 0, which no pod
 	 * address can be. */
-	if (!be)
+	if (!be) {
+		struct l4_tuple t = {.daddr = key.vip, .dport = key.port, .proto = key.proto};
+
 		be = lb4_backend_choose(key.vip, key.port, key.proto, svc, 0, &id);
+		if (be) /* a new flow of the node (source 0.0.0.0: not bound yet) */
+			events_flow(&t, svc->id, id, be);
+	}
 	if (!be)
 		return sock4_reject();
 

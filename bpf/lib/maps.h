@@ -142,6 +142,21 @@ struct {
 	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_cnistat SEC(".maps");
+/* Datapath events for `sluice-agent monitor`; written by programs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SL_EVENTS_SIZE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_events SEC(".maps");
+
+/* Whether a monitor listens, and to what; written by the monitor. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_evcfg_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_evcfg SEC(".maps");
 
 /* Layout version of the pinned maps; written by the agent, never by programs. */
 struct {

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/ct.h"
+#include "lib/events.h"
 #include "lib/l4.h"
 #include "lib/maps.h"
 #include "sluice/abi.h"
@@ -203,9 +204,16 @@ static __always_inline int pol4_check(const struct sl_ep_val *src, const struct 
 	ret = pol_judge(src, dst, f, peer_host);
 	if (ret < 0)
 		return ret;
-	if (p && p->fwd.proto)
-		return ct4_pair_commit(p, gen);
-	return ret == POL_TRACK ? pol4_track(f, gen) : 0;
+	if (p && p->fwd.proto) {
+		if (ct4_pair_commit(p, gen) < 0)
+			return -SL_DROP_CT_FULL;
+		events_flow_pair(p);
+	} else if (ret == POL_TRACK && pol4_track(f, gen) < 0) {
+		return -SL_DROP_CT_FULL;
+	}
+	if (ret == POL_TRACK)
+		events_policy_allow(f);
+	return 0;
 }
 
 #endif

@@ -2,17 +2,20 @@
 /* ns per packet of sl_from_pod's service paths (conntrack hit, new flow,
  * reject) with 1, 10k and 100k services in sl_svc4, and of the same paths
  * with NetworkPolicy on the backend (0, 1, 100 and 10k allows), by
- * BPF_PROG_TEST_RUN, as the mean and the median of the runs. Root; runs in
- * a private network namespace.
+ * BPF_PROG_TEST_RUN, as the mean and the median of the runs, and of all of
+ * them with a monitor listening (events written to sl_events and read by a
+ * thread) and without. Root; runs in a private network namespace.
  * Usage: bpf_bench_svc [out.json] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_ether.h>
@@ -32,6 +35,7 @@
 #define N_BACKENDS 1000	      /* shared by all services */
 #define VIP_BASE   0x0a600000 /* 10.96.0.0: service i is VIP_BASE + i + 1, port 80 */
 #define VIP_REJECT IP(10, 95, 0, 1)
+#define VIP_DROP   IP(10, 95, 0, 2) /* Local traffic policy, no local backend: a drop */
 
 static const __u8 mac_a[6] = {0x02, 0xaa, 0, 0, 0, 0x0a};
 static const __u8 host_a[6] = {0x02, 0xbb, 0, 0, 0, 0x0a};
@@ -159,10 +163,13 @@ static int services_fill(const struct fds *f, int n)
 				return err;
 		}
 	}
-	{
-		struct sl_svc_key k = {.vip = VIP_REJECT, .port = htons(80), .proto = IPPROTO_TCP};
-		struct sl_svc_key marker = {.vip = VIP_REJECT};
-		struct sl_svc_val empty = {.id = SL_REVNAT_MAX}, vip = {.flags = SL_SVC_F_VIP};
+	for (int i = 0; !err && i < 2; i++) {
+		__be32 v = i ? VIP_DROP : VIP_REJECT;
+		struct sl_svc_key k = {.vip = v, .port = htons(80), .proto = IPPROTO_TCP};
+		struct sl_svc_key marker = {.vip = v};
+		struct sl_svc_val empty = {.id = SL_REVNAT_MAX - i,
+					   .flags = i ? SL_SVC_F_DROP_EMPTY : 0},
+				  vip = {.flags = SL_SVC_F_VIP};
 
 		err = dp_svc_update(f->svc, &marker, &vip);
 		if (!err)
@@ -281,12 +288,57 @@ static int overhead_measure(const struct fds *f, struct ns_stat *ns)
 	return 0;
 }
 
+/* A monitor: every event type leased for the round, the ring read by a
+ * thread as `sluice-agent monitor` reads it. */
+struct listener {
+	pthread_t thread;
+	struct dp_events *ev;
+	volatile bool stop;
+	unsigned long events;
+};
+
+static int listener_count(const struct sl_event *e, void *ctx)
+{
+	((struct listener *)ctx)->events++;
+	return 0;
+}
+
+static void *listener_run(void *arg)
+{
+	struct listener *l = arg;
+
+	while (!l->stop)
+		dp_events_poll(l->ev, 10);
+	return NULL;
+}
+
+static int listener_start(struct listener *l, int ring_fd, int cfg_fd)
+{
+	int err;
+
+	err = dp_evcfg_lease(
+	    cfg_fd, SL_EV_F(SL_EV_DROP) | SL_EV_F(SL_EV_FLOW) | SL_EV_F(SL_EV_POLICY), 600 * 1000);
+	if (!err)
+		err = dp_events_open(ring_fd, listener_count, l, &l->ev);
+	if (!err)
+		err = -pthread_create(&l->thread, NULL, listener_run, l);
+	return err;
+}
+
+static void listener_stop(struct listener *l)
+{
+	l->stop = true;
+	pthread_join(l->thread, NULL);
+	dp_events_free(l->ev);
+}
+
 /* One round on a fresh object: n_svc services, then (n_rules >= 0) the
  * policy of policy_fill, then each case and the harness. */
-static int round_run(int n_svc, int n_rules, const struct bench_case *cases, int n_cases,
-		     struct ns_stat *res, struct ns_stat *overhead)
+static int round_run(int n_svc, int n_rules, bool monitor, const struct bench_case *cases,
+		     int n_cases, struct ns_stat *res, struct ns_stat *overhead)
 {
 	struct sl_pod *skel = sl_pod__open();
+	struct listener l = {};
 	struct bpf_map *map;
 	struct fds f;
 	int err;
@@ -311,10 +363,17 @@ static int round_run(int n_svc, int n_rules, const struct bench_case *cases, int
 	err = services_fill(&f, n_svc);
 	if (!err && n_rules >= 0)
 		err = policy_fill(&f, n_rules);
+	if (!err && monitor)
+		err = listener_start(&l, bpf_map__fd(skel->maps.sl_events),
+				     bpf_map__fd(skel->maps.sl_evcfg));
 	for (int i = 0; !err && i < n_cases; i++)
 		err = case_measure(&f, &cases[i], &res[i]);
 	if (!err)
 		err = overhead_measure(&f, overhead);
+	if (monitor && l.ev)
+		listener_stop(&l);
+	if (!err && monitor && !l.events)
+		err = -ENODATA; /* the listener must have seen the rounds' events */
 out_destroy:
 	sl_pod__destroy(skel);
 	return err;
@@ -355,15 +414,17 @@ static void json_rows(FILE *json, const char *what, const int *rows, int n_rows,
 
 int main(int argc, char **argv)
 {
-	static const int sizes[] = {1, 10000, 100000}, rules[] = {0, 100, 10000};
+	static const int sizes[] = {1, 10000, 100000}, rules[] = {0, 100, 10000}, mon[] = {0, 1};
 	const struct bench_case cases[] = {
 	    {"ct_hit", htonl(VIP_BASE + 1), 0x10, TC_ACT_REDIRECT},
 	    {"new_flow", htonl(VIP_BASE + 1), 0x02, TC_ACT_REDIRECT},
 	    {"reject", VIP_REJECT, 0x02, TC_ACT_REDIRECT},
 	    {"pod_to_pod", IP_B, 0x10, TC_ACT_REDIRECT},
+	    {"drop", VIP_DROP, 0x02, TC_ACT_SHOT},
 	};
-	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3, N_RULES = 3 };
+	enum { N_CASES = sizeof(cases) / sizeof(cases[0]), N_SIZES = 3, N_RULES = 3, N_MON = 2 };
 	struct ns_stat res[N_SIZES][8], overhead[N_SIZES], pres[N_RULES][8], poverhead[N_RULES];
+	struct ns_stat mres[N_MON][8], moverhead[N_MON];
 	FILE *json = NULL;
 	int err = 0;
 
@@ -371,9 +432,11 @@ int main(int argc, char **argv)
 			   sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
 	for (int s = 0; !err && s < N_SIZES; s++)
-		err = round_run(sizes[s], -1, cases, N_CASES, res[s], &overhead[s]);
+		err = round_run(sizes[s], -1, false, cases, N_CASES, res[s], &overhead[s]);
 	for (int s = 0; !err && s < N_RULES; s++)
-		err = round_run(1, rules[s], cases, N_CASES, pres[s], &poverhead[s]);
+		err = round_run(1, rules[s], false, cases, N_CASES, pres[s], &poverhead[s]);
+	for (int s = 0; !err && s < N_MON; s++)
+		err = round_run(1, -1, mon[s], cases, N_CASES, mres[s], &moverhead[s]);
 	if (err) {
 		fprintf(stderr, "bench failed: %s\n", strerror(-err));
 		return 1;
@@ -386,6 +449,9 @@ int main(int argc, char **argv)
 		printf("with NetworkPolicy (1 service; the backend isolated for ingress with N "
 		       "allows; 0: policies exist, none selects it)\n");
 		table_print("allows", rules, N_RULES, cases, N_CASES, pres, poverhead, med);
+		printf("with a monitor (1 service; 0: nobody listens, 1: every event type leased "
+		       "and read; new_flow and drop write an event each)\n");
+		table_print("monitor", mon, N_MON, cases, N_CASES, mres, moverhead, med);
 	}
 	printf("harness: the timing cost of a single run, included in every column\n");
 	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
@@ -400,6 +466,8 @@ int main(int argc, char **argv)
 		json_rows(json, "services", sizes, N_SIZES, cases, N_CASES, res, overhead);
 		fprintf(json, "],\"policy\":[");
 		json_rows(json, "allows", rules, N_RULES, cases, N_CASES, pres, poverhead);
+		fprintf(json, "],\"monitor\":[");
+		json_rows(json, "monitor", mon, N_MON, cases, N_CASES, mres, moverhead);
 		fprintf(json, "]}\n");
 		fclose(json);
 	}

@@ -117,6 +117,39 @@ int dp_svcstat_reset(int map_fd, __u32 svc_id);
  * pinned under pin_dir, with atomic adds on its shared memory. */
 int dp_cnistat_record(const char *pin_dir, unsigned int op, bool ok, __u64 usec);
 int dp_cnistat_read(int map_fd, unsigned int op, struct sl_cnistat_val *val);
+/* --- single lookups and walks for the CLI (lookup.c) -------------------------------
+ * The lookups the programs do, from user space; -ENOENT when absent. */
+
+int dp_svc_lookup(int map_fd, const struct sl_svc_key *key, struct sl_svc_val *val);
+int dp_be_lookup(int map_fd, __u32 id, struct sl_be_val *val);
+int dp_revnat_lookup(int map_fd, __u32 id, struct sl_revnat_val *val);
+int dp_ct_lookup(int map_fd, const struct sl_ct_key *key, struct sl_ct_val *val);
+int dp_ct_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+int dp_aff_lookup(int map_fd, __be32 client, __u32 svc_id, struct sl_aff_val *val);
+/* The /32 entry of ip (the programs look up no shorter prefix). */
+int dp_ipcache_lookup(int map_fd, __be32 ip, __u32 *identity);
+int dp_pol_lookup(int map_fd, const struct sl_pol_key *key);
+/* The longest ipBlock prefix of {ep_id, dir} holding ip. */
+int dp_polcidr_lookup(int map_fd, __u32 ep_id, __u8 dir, __be32 ip, __u32 *set_id);
+
+/* --- datapath events (events.c) ---------------------------------------------------
+ * sl_evcfg holds the listeners' lease; sl_events is the ring they read. */
+
+struct dp_events;
+/* Called per event; non-zero stops the poll and is returned by it. */
+typedef int (*dp_event_fn)(const struct sl_event *ev, void *ctx);
+
+/* Asks for events of types (SL_EV_F bits) for lease_ms from now, keeping the
+ * types of another listener whose lease is still running. */
+int dp_evcfg_lease(int map_fd, __u32 types, unsigned int lease_ms);
+/* Stops events now (the lost counter is kept). */
+int dp_evcfg_clear(int map_fd);
+int dp_evcfg_read(int map_fd, struct sl_evcfg_val *val);
+int dp_events_open(int ring_fd, dp_event_fn fn, void *ctx, struct dp_events **out);
+/* Waits timeout_ms (the programs do not wake readers), then delivers what
+ * arrived: the number of events or -errno (-EINTR on a signal). */
+int dp_events_poll(struct dp_events *ev, int timeout_ms);
+void dp_events_free(struct dp_events *ev);
 
 /* --- socket-level load balancing (sock_load.c) ------------------------------------
  * cgroup connect4/sendmsg4/recvmsg4/getpeername4 programs translating ClusterIPs

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* `sluice-agent status`: what is pinned, whether the CNI plugin can run, counters. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,54 +162,6 @@ static void status_usage(FILE *f)
 {
 	fprintf(f, "usage: sluice-agent status [--pin-dir DIR] [--cni-state-dir DIR | --state-file "
 		   "FILE] [--json]\n");
-}
-
-int status_flags_parse(const char *cmd, void (*usage)(FILE *f), int argc, char **argv,
-		       struct status_flags *f)
-{
-	static const struct option longopts[] = {
-	    {"pin-dir", required_argument, NULL, 'p'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"cni-state-dir", required_argument, NULL, 'd'},
-	    {"state-file", required_argument, NULL, 'f'},
-	    {"help", no_argument, NULL, 'h'},
-	    {},
-	};
-	const char **value_of[] = {
-	    ['p'] = &f->pin_dir, ['d'] = &f->state_dir, ['f'] = &f->state_file};
-	int opt;
-
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-		case 'd':
-		case 'f':
-			*value_of[opt] = optarg;
-			break;
-		case 'j':
-			f->json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			fprintf(stderr, "sluice-agent %s: flag '%s' needs a value\n", cmd,
-				argv[optind - 1]);
-			return EXIT_USAGE;
-		default:
-			fprintf(stderr, "sluice-agent %s: unknown flag '%s'\n", cmd,
-				argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "sluice-agent %s: unexpected argument '%s'\n", cmd, argv[optind]);
-		return EXIT_USAGE;
-	}
-	return -1;
 }
 
 int agent_cmd_status(int argc, char **argv)

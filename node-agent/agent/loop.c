@@ -20,6 +20,7 @@
 #include "kube_sync.h"
 #include "log.h"
 #include "metrics_collect.h"
+#include "names.h"
 #include "pol_step.h"
 #include "routes.h"
 #include "status.h"
@@ -501,6 +502,11 @@ static void status_publish(struct agent *a, unsigned long long now)
 	r = status_agent_publish(path, &st);
 	if (r < 0)
 		log_warn_errno(r, "Failed to write agent status '%s'", path);
+	snprintf(path, sizeof(path), "%s/%s", a->c->cni_state_dir, NAMES_FILE);
+	r = names_publish(path, a->svc, kube_sync_store(&a->ks, KUBE_SERVICE),
+			  kube_sync_store(&a->ks, KUBE_POD), kube_sync_store(&a->ks, KUBE_NODE));
+	if (r < 0)
+		log_warn_errno(r, "Failed to write the names of the maps' ids '%s'", path);
 	a->status_dirty = false;
 	a->status_next_ms = now + STATUS_MIN_INTERVAL_MS;
 }

@@ -4,6 +4,7 @@
 #define SLUICE_AGENT_STATUS_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "dp.h"
 
@@ -74,6 +75,10 @@ struct status_agent {
 int status_agent_publish(const char *path, const struct status_agent *a);
 /* Writes j to path the same way (parent directories created). */
 int status_file_write(const char *path, struct json_t *j);
+/* The same with what fill writes to f (0 or -errno): for files too big to
+ * build in memory first. */
+typedef int (*status_fill_fn)(FILE *f, void *ctx);
+int status_file_write_with(const char *path, status_fill_fn fill, void *ctx);
 
 /* Reads the published file into st->agent (st->agent_err on failure). */
 void status_agent_load(struct status *st, const char *path);

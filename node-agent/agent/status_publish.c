@@ -134,18 +134,15 @@ int status_agent_publish(const char *path, const struct status_agent *a)
 	return j ? status_file_write(path, j) : -ENOMEM;
 }
 
-int status_file_write(const char *path, json_t *j)
+int status_file_write_with(const char *path, status_fill_fn fill, void *ctx)
 {
-	_cleanup_free_ char *text = NULL, *tmp = NULL;
-	_cleanup_close_ int fd = -1;
-	size_t len, off = 0;
-	ssize_t n;
+	_cleanup_free_ char *tmp = NULL;
+	FILE *f;
+	int fd, r;
 
-	if (!(text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)))
-		return -ENOMEM;
-	n = parent_create(path);
-	if (n < 0)
-		return (int)n;
+	r = (int)parent_create(path);
+	if (r < 0)
+		return r;
 	if (asprintf(&tmp, "%s.XXXXXX", path) < 0) {
 		tmp = NULL;
 		return -ENOMEM;
@@ -153,23 +150,38 @@ int status_file_write(const char *path, json_t *j)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	len = strlen(text);
-	text[len++] = '\n'; /* replaces the NUL: written by length */
-	while (off < len) {
-		n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out_unlink;
-		off += (size_t)n;
-	}
-	if (fchmod(fd, 0644) < 0 || rename(tmp, path) < 0)
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
 		goto out_unlink;
-	return 0;
+	}
+	r = fill(f, ctx);
+	if (fflush(f) == EOF && !r)
+		r = -errno;
+	if (!r && fchmod(fileno(f), 0644) < 0)
+		r = -errno;
+	if (fclose(f) == EOF && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (!r)
+		return 0;
 out_unlink:
-	n = -errno;
 	unlink(tmp);
-	return (int)n;
+	return r;
+}
+
+static int json_fill(FILE *f, void *ctx)
+{
+	if (json_dumpf(ctx, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 || fputc('\n', f) == EOF)
+		return -EIO;
+	return 0;
+}
+
+int status_file_write(const char *path, json_t *j)
+{
+	return status_file_write_with(path, json_fill, j);
 }
 
 void status_agent_load(struct status *st, const char *path)

@@ -404,3 +404,85 @@ int routes_sync(const struct route_want *want, size_t n, struct routes_report *r
 		op_apply(sk, &ops[i], rep);
 	return 0;
 }
+
+int routes_list(struct route_have **out, size_t *n)
+{
+	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	struct view_read vr __attribute__((cleanup(view_read_free))) = {};
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	if (r < 0)
+		return r;
+	nl_cache_foreach(cache, route_classify, &vr);
+	if (vr.err < 0)
+		return vr.err;
+	*out = vr.ours.v;
+	*n = vr.ours.n;
+	vr.ours.v = NULL;
+	return 0;
+}
+
+struct route_get_ctx {
+	struct route_hit *out;
+	bool got;
+};
+
+static int route_get_parse(struct nl_msg *msg, void *arg)
+{
+	struct route_get_ctx *c = arg;
+	struct nlmsghdr *nlh = nlmsg_hdr(msg);
+	struct rtmsg *rtm = nlmsg_data(nlh);
+	struct nlattr *tb[RTA_MAX + 1];
+
+	if (nlh->nlmsg_type != RTM_NEWROUTE || nlmsg_parse(nlh, sizeof(*rtm), tb, RTA_MAX, NULL))
+		return NL_SKIP;
+	c->out->type = rtm->rtm_type;
+	if (tb[RTA_GATEWAY] && nla_len(tb[RTA_GATEWAY]) == 4)
+		memcpy(&c->out->via, nla_data(tb[RTA_GATEWAY]), 4);
+	if (tb[RTA_OIF])
+		c->out->ifindex = (int)nla_get_u32(tb[RTA_OIF]);
+	c->got = true;
+	return NL_OK;
+}
+
+int routes_get(__be32 dst, struct route_hit *out)
+{
+	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
+	struct rtmsg rtm = {.rtm_family = AF_INET, .rtm_dst_len = 32};
+	struct route_get_ctx c = {.out = out};
+	struct nl_msg *msg;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (!sk)
+		return -ENOMEM;
+	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
+	if (r < 0)
+		return r;
+	msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_REQUEST);
+	if (!msg)
+		return -ENOMEM;
+	r = nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO);
+	if (!r)
+		r = nla_put(msg, RTA_DST, 4, &dst);
+	if (!r)
+		r = nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, route_get_parse, &c);
+	if (!r)
+		r = nl_send_auto(sk, msg);
+	nlmsg_free(msg);
+	if (r >= 0)
+		r = nl_recvmsgs_default(sk);
+	r = r < 0 ? nl_errno(r) : 0;
+	if (r == -ENETUNREACH || r == -EHOSTUNREACH) {
+		out->type = RTN_UNREACHABLE;
+		return 0;
+	}
+	return r < 0 ? r : c.got ? 0 : -ENOENT;
+}

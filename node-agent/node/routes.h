@@ -29,6 +29,19 @@ struct routes_report {
  * with the reason) so the caller logs it. */
 int routes_sync(const struct route_want *want, size_t n, struct routes_report *rep);
 
+struct route_have;
+/* The routes of the node netns tagged SL_RTPROT, as the kernel has them now
+ * (malloc'd; the caller frees *out). */
+int routes_list(struct route_have **out, size_t *n);
+
+/* What the node's routing table says about one destination (ip route get). */
+struct route_hit {
+	int type;   /* RTN_UNICAST, RTN_LOCAL, RTN_UNREACHABLE, ... */
+	__be32 via; /* 0: on-link */
+	int ifindex;
+};
+int routes_get(__be32 dst, struct route_hit *out);
+
 /* --- the pure part of routes_sync, exposed for its unit tests -------------- */
 
 /* One IPv4 route of the main table as the kernel has it. */

@@ -29,6 +29,8 @@
 #define SL_PIN_POLCIDR4 "sl_polcidr4"
 #define SL_PIN_POLCFG	"sl_polcfg"
 #define SL_PIN_POLDROP	"sl_poldrop"
+#define SL_PIN_EVENTS	"sl_events" /* ring buffer of datapath events (monitor) */
+#define SL_PIN_EVCFG	"sl_evcfg"  /* whether anyone listens to sl_events */
 /* Links of the socket-level load balancer (sock.bpf.c) to its cgroup. */
 #define SL_PIN_LNK_CONN4 "sl_lnk_conn4"
 #define SL_PIN_LNK_SEND4 "sl_lnk_send4"
@@ -339,6 +341,44 @@ struct sl_cnistat_val {
 	__u64 le[SL_CNI_BUCKETS];
 };
 
+/* sl_events (ring buffer): what `sluice-agent monitor` shows. Written only
+ * while sl_evcfg says a listener is there: an event point pays one array
+ * lookup when nobody listens, and established packets pay nothing. */
+#define SL_EVENTS_SIZE (256 * 1024) /* bytes of the ring */
+
+#define SL_EV_DROP    1 /* a packet dropped: code is the SL_DROP_* reason */
+#define SL_EV_FLOW    2 /* a new service flow: svc_id, backend_id, be_ip:be_port */
+#define SL_EV_POLICY  3 /* a new flow allowed by NetworkPolicy (denials are drops) */
+#define SL_EV_F(type) (1u << (type))
+
+struct sl_event {
+	__u64 ts_ns;	     /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u8 type;	     /* SL_EV_* */
+	__u8 proto;	     /* 0 when the packet was no TCP/UDP/SCTP over IPv4 */
+	__u16 code;	     /* SL_EV_DROP: SL_DROP_*; SL_EV_FLOW: SL_PATH_SVC_NEW */
+	__u32 ifindex;	     /* the interface the packet came from, 0 unknown */
+	__be32 saddr, daddr; /* as the packet was when it was dropped or seen */
+	__be16 sport, dport;
+	__u32 svc_id;	  /* SL_EV_FLOW */
+	__u32 backend_id; /* SL_EV_FLOW */
+	__be32 be_ip;	  /* SL_EV_FLOW */
+	__be16 be_port;
+	__be16 eth_proto; /* the frame's EtherType (drops of non-IPv4 frames) */
+	__u32 pad;
+};
+
+/* sl_evcfg: array of one, written by the monitor. Events of the types in
+ * types are written while bpf_ktime_get_ns() < until_ns: a listener renews
+ * its lease every second, so one killed with SIGKILL stops them within the
+ * lease; it clears both when it exits. lost counts ring-full failures. */
+struct sl_evcfg_val {
+	__u64 until_ns;
+	__u32 types; /* SL_EV_F(SL_EV_*) */
+	__u32 lost;
+};
+
+_Static_assert(sizeof(struct sl_event) == 48, "sl_event layout");
+_Static_assert(sizeof(struct sl_evcfg_val) == 16, "sl_evcfg_val layout");
 _Static_assert(sizeof(struct sl_ep_key) == 4, "sl_ep_key layout");
 _Static_assert(sizeof(struct sl_ep_val) == 32, "sl_ep_val layout");
 _Static_assert(sizeof(struct sl_info_val) == 16, "sl_info_val layout");
