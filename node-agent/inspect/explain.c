@@ -496,9 +496,12 @@ static int ct_walk(struct walk *w, const struct flow *f)
 		outcome(w, f, 0, 0);
 		return 1;
 	}
-	if (dp_be_lookup(w->m->be, w->ct.backend_id, &be) && f->proto == IPPROTO_UDP) {
+	if (f->proto == IPPROTO_UDP && (dp_be_lookup(w->m->be, w->ct.backend_id, &be) ||
+					be.ip != w->ct.nat_ip || be.port != w->ct.nat_port)) {
 		w->has_ct = false; /* lb4_ct_continues: a datagram needs its backend */
-		step(w->x, "conntrack names backend %u, which is gone: judged as a new flow",
+		step(w->x,
+		     "conntrack names backend %u, which is gone or now another address: judged "
+		     "as a new flow",
 		     w->ct.backend_id);
 		return 0;
 	}
