@@ -65,7 +65,8 @@ static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct l4_tuple *t
  * reply entry is then forgotten, lest it revive the old flow), and for UDP
  * the backend still there. TCP and SCTP trust their entry: a connection to a
  * vanished backend fails and the client's next one is balanced anew; a UDP
- * flow has no such end, so a datagram checks its backend (one lookup). */
+ * flow has no such end, so a datagram checks its backend is still there at
+ * the same address (one lookup). */
 static __always_inline bool lb4_ct_continues(const struct l4_tuple *t, struct sl_ct_val *ct)
 {
 	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)))
@@ -77,8 +78,7 @@ static __always_inline bool lb4_ct_continues(const struct l4_tuple *t, struct sl
 		return false;
 	}
 	if (t->proto == IPPROTO_UDP) {
-		/* its entries go with the backend (dp_ct_purge_backend), but the
-		 * id may already name a new backend: the entry's address decides */
+		/* gone, or its id now names another address (ids are reused) */
 		const struct sl_be_val *be = lb4_be_lookup(ct->backend_id);
 
 		if (!be || be->ip != ct->nat_ip || be->port != ct->nat_port)

@@ -339,6 +339,14 @@ static void test_udp(const struct fds *f)
 	CHECK_INT(ct.backend_id, 4);
 	CHECK_INT(ct_get(f, IP_REMOTE2, IP_A, 5353, 5000, IPPROTO_UDP, CT_REPLY, &ct), 0);
 
+	UNIT_CASE("a UDP flow whose backend id now names another address follows it");
+	be_put(f, 4, IP_B, 5353, IPPROTO_UDP); /* ids are reused by the agent */
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	be_put(f, 4, IP_REMOTE2, 5353, IPPROTO_UDP);
+
 	UNIT_CASE("a UDP datagram without checksum keeps checksum 0");
 	in = udp_build(IP_A, VIP, 5001, 53, true);
 	len = sizeof(out);
@@ -639,7 +647,8 @@ static void test_maps(const struct fds *f)
 	purged = dp_ct_purge_backend(f->ct, 2, true);
 	CHECK_INT(purged, 0); /* backend 2 has a TCP flow only */
 	purged = dp_ct_purge_backend(f->ct, 4, true);
-	CHECK_INT(purged, 4); /* two UDP flows, both directions */
+	CHECK_INT(purged,
+		  5); /* two UDP flows, both directions, and the reply entry of 5000 via IP_B */
 	purged = dp_ct_purge_backend(f->ct, 2, false);
 	CHECK_INT(purged, 2);
 	/* flows 40003 and 40005 (forward entry only), 40004 */
