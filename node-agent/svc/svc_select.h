@@ -43,4 +43,12 @@ int svc_select(const struct kube_service *svc, const struct kube_svc_port *sp,
 	       const struct kube_endpointslice *const *slices, size_t n_slices,
 	       const struct svc_node *node, struct svc_choice *out);
 
+/* svc_select under traffic policy local (Local: only this node's endpoints,
+ * dropped when there are none) instead of the internalTrafficPolicy: an
+ * external frontend chooses with externalTrafficPolicy, and what pods and
+ * the node send to it with Cluster (kube-proxy's short-circuit). */
+int svc_select_policy(const struct kube_service *svc, const struct kube_svc_port *sp,
+		      const struct kube_endpointslice *const *slices, size_t n_slices,
+		      const struct svc_node *node, bool local, struct svc_choice *out);
+
 #endif
