@@ -18,14 +18,14 @@
 #include "healthz.h"
 
 enum opt_kind {
-	OPT_NAME,  /* node name: RFC 1123 subdomain */
-	OPT_CIDR,  /* IPv4 CIDR, stored canonical */
-	OPT_PATH,  /* absolute path */
-	OPT_INT,   /* mtu */
-	OPT_BOOL,  /* flag without value; JSON boolean */
-	OPT_LEVEL, /* log level */
-	OPT_IPAM,  /* "sluice" or "host-local" */
-	OPT_ADDR,  /* ipv4:port; "" or "0" : off */
+	OPT_NAME,   /* node name: RFC 1123 subdomain */
+	OPT_CIDR,   /* IPv4 CIDR, stored canonical */
+	OPT_PATH,   /* absolute path */
+	OPT_INT,    /* mtu */
+	OPT_BOOL,   /* flag without value; JSON boolean */
+	OPT_LEVEL,  /* log level */
+	OPT_IPAM,   /* "sluice" or "host-local" */
+	OPT_ADDR,   /* ipv4:port; "" or "0" : off */
 	OPT_NPADDR, /* "primary" or IPv4 CIDRs, comma-separated */
 };
 
@@ -161,18 +161,19 @@ int np_addrs_parse(const char *s, struct np_addrs *out, char *err, size_t err_le
 					  "invalid nodeport-addresses '%s': more than %d CIDRs", s,
 					  CONFIG_NPADDR_CIDRS);
 		if (!slash || (size_t)(slash - tok) >= sizeof(addr))
-			return errbuf_set(err, err_len,
-					  "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR "
-					  "or \"primary\"",
-					  s, tok);
+			return errbuf_set(
+			    err, err_len,
+			    "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR "
+			    "or \"primary\"",
+			    s, tok);
 		memcpy(addr, tok, slash - tok);
 		addr[slash - tok] = '\0';
 		prefix = strtoul(slash + 1, &end, 10);
 		if (inet_pton(AF_INET, addr, &out->net[out->n]) != 1 || slash[1] < '0' ||
 		    slash[1] > '9' || *end || prefix > 32)
-			return errbuf_set(err, err_len,
-					  "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR",
-					  s, tok);
+			return errbuf_set(
+			    err, err_len,
+			    "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR", s, tok);
 		out->prefix[out->n] = (__u8)prefix;
 		out->net[out->n] &= prefix ? htonl(~0u << (32 - prefix)) : 0;
 		out->n++;

@@ -10,10 +10,10 @@
 
 #include "log.h"
 
-#define CONFIG_PATH_MAX 256
-#define CONFIG_NAME_MAX 254 /* a DNS subdomain (253) + NUL */
-#define CONFIG_MTU_MIN	576
-#define CONFIG_MTU_MAX	65535
+#define CONFIG_PATH_MAX	    256
+#define CONFIG_NAME_MAX	    254 /* a DNS subdomain (253) + NUL */
+#define CONFIG_MTU_MIN	    576
+#define CONFIG_MTU_MAX	    65535
 #define CONFIG_NPADDR_MAX   256
 #define CONFIG_NPADDR_CIDRS 16
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The addresses a Service answers on (ClusterIPs, NodePorts, externalIPs, LB IPs) as sl_svc4 keys. */
+/* The addresses a Service answers on (ClusterIPs, NodePorts, externalIPs, LB IPs) as sl_svc4 keys.
+ */
 #include <arpa/inet.h>
 #include <string.h>
 
@@ -48,7 +49,7 @@ size_t svc_frontends_max(const struct kube_service *svc, size_t n_node_ips)
 
 /* The EXT and INT frontends of one external address and port. */
 static size_t ext_pair(const struct kube_service *svc, const struct kube_svc_port *sp, __be32 ip,
-		       __u16 port, bool lb, struct svc_frontend *out)
+		       __u16 port, bool lb, __be32 snat_ip, struct svc_frontend *out)
 {
 	__u16 flags = lb && any_src_range4(svc) ? SL_SVC_F_SRC_RANGES : 0;
 
@@ -58,6 +59,7 @@ static size_t ext_pair(const struct kube_service *svc, const struct kube_svc_por
 	    .local = svc->etp_local,
 	    .flags = flags,
 	    .lb = lb,
+	    .snat_ip = snat_ip,
 	};
 	out[1] = (struct svc_frontend){
 	    .key = svc_ids_key_scoped(ip, htons(port), sp->proto, SL_SVC_SCOPE_INT),
@@ -84,11 +86,12 @@ size_t svc_frontends_build(const struct kube_service *svc, const __be32 *node_ip
 				    .local = svc->itp_local,
 				};
 		for (size_t i = 0; np && sp->node_port && i < n_node_ips; i++)
-			n += ext_pair(svc, sp, node_ips[i], sp->node_port, false, &out[n]);
+			n += ext_pair(svc, sp, node_ips[i], sp->node_port, false, node_ips[i],
+				      &out[n]);
 		for (size_t i = 0; i < n_ext; i++)
 			if (ip4_get(&svc->external_ips[i], &ip))
 				n += ext_pair(svc, sp, ip, sp->port, i >= svc->n_external_ips,
-					      &out[n]);
+					      n_node_ips ? node_ips[0] : 0, &out[n]);
 	}
 	return n;
 }
@@ -134,4 +137,39 @@ bool svc_src_ranges_hold_node(const struct kube_service *svc, const __be32 *node
 				return true;
 	}
 	return false;
+}
+
+size_t svc_lbsrc_max(const struct kube_service *svc)
+{
+	return (size_t)svc->n_lb_ips * svc->n_ports * (svc->n_src_ranges + svc->n_lb_ips);
+}
+
+size_t svc_lbsrc_build(const struct kube_service *svc, const __be32 *node_ips, size_t n_node_ips,
+		       __u32 (*id_of)(void *ctx, __u64 key), void *ctx, struct sl_lbsrc_key *out)
+{
+	bool self = svc_src_ranges_hold_node(svc, node_ips, n_node_ips);
+	size_t n = 0;
+	__be32 ip, src;
+
+	if (svc->type != KUBE_SVC_LOAD_BALANCER || !any_src_range4(svc))
+		return 0;
+	for (int i = svc->n_external_ips; i < svc->n_external_ips + svc->n_lb_ips; i++) {
+		if (!ip4_get(&svc->external_ips[i], &ip))
+			continue;
+		for (int j = 0; j < svc->n_ports; j++) {
+			const struct kube_svc_port *sp = &svc->ports[j];
+			__u32 id = id_of(ctx, svc_ids_key_scoped(ip, htons(sp->port), sp->proto,
+								 SL_SVC_SCOPE_EXT));
+
+			for (int k = 0; id && k < svc->n_src_ranges; k++)
+				if (ip4_get(&svc->src_ranges[k].ip, &src))
+					out[n++] = (struct sl_lbsrc_key){
+					    32 + svc->src_ranges[k].prefix, id, src};
+			for (int k = svc->n_external_ips;
+			     id && self && k < svc->n_external_ips + svc->n_lb_ips; k++)
+				if (ip4_get(&svc->external_ips[k], &src))
+					out[n++] = (struct sl_lbsrc_key){64, id, src};
+		}
+	}
+	return n;
 }

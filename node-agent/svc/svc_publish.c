@@ -29,8 +29,9 @@ static void rec_want_free(struct rec_want *w)
 	free(w->ports);
 }
 
-static int rec_want_build(const struct svc_pub *p, const struct svc_rec *rec, const struct kube_store *svcs,
-			  const struct kube_store *slice_store, struct rec_want *w)
+static int rec_want_build(const struct svc_pub *p, const struct svc_rec *rec,
+			  const struct kube_store *svcs, const struct kube_store *slice_store,
+			  struct rec_want *w)
 {
 	char ns[KUBE_NS_MAX], name[KUBE_NAME_MAX];
 	const struct kube_service *svc;
@@ -137,6 +138,7 @@ static int rec_port_publish(struct svc_pub *p, struct svc_rec *rec, const struct
 	if (e < 0)
 		return e;
 	c.flags |= wp->flags;
+	c.snat_ip = wp->snat_ip;
 	id = rec_port_id(p, rec, wp->key);
 	if (id < 0) {
 		free(c.backends);

@@ -42,6 +42,7 @@ static int restore_svc(const struct sl_svc_key *k, const struct sl_svc_val *v, v
 	pp->count = v->count;
 	pp->flags = v->flags;
 	pp->timeout = v->affinity_timeout;
+	pp->snat_ip = v->snat_ip;
 	p->st.restored_ports++;
 	return 0;
 }

@@ -28,6 +28,7 @@ struct svc_backend {
 struct svc_choice {
 	__u16 flags; /* SL_SVC_F_AFFINITY, SL_SVC_F_DROP_EMPTY */
 	__u32 affinity_timeout;
+	__be32 snat_ip;		      /* set by the caller for external frontends */
 	size_t n;		      /* usable backends, sorted by ip, port */
 	struct svc_backend *backends; /* malloc'd, n entries */
 };

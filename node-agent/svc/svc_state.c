@@ -144,8 +144,7 @@ void svc_rec_maybe_drop(struct svc_pub *p, struct svc_rec *r, bool svc_exists)
 {
 	struct svc_rec **pp;
 
-	if (svc_exists || r->n_slices || r->n_ports || r->n_vips || r->dirty ||
-	    r->failed)
+	if (svc_exists || r->n_slices || r->n_ports || r->n_vips || r->dirty || r->failed)
 		return;
 	for (pp = &p->recs[rec_bucket(r->key)]; *pp && *pp != r; pp = &(*pp)->next)
 		;

@@ -24,7 +24,7 @@ struct svc_rec {
 	size_t n_ports, ports_cap;
 	__u32 *vips; /* marker ids held (vip table) */
 	size_t n_vips;
-	char key[];    /* "ns/name" */
+	char key[]; /* "ns/name" */
 };
 
 /* One published service port, indexed by svc_id. */
@@ -33,6 +33,7 @@ struct pub_port {
 	struct svc_rec *owner; /* NULL: found in the maps at restart, nobody wants it yet */
 	__u16 count, flags;    /* master */
 	__u32 timeout;
+	__be32 snat_ip;
 	__u32 n_slots; /* slots 1..n_slots are in sl_svc4 */
 	__u32 *slots;  /* backend ids, n_slots entries (0: slot absent) */
 };

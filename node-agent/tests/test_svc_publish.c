@@ -710,10 +710,11 @@ static const struct sl_revnat_val *revnat_of(struct fake *f, __u32 id)
 }
 
 #define NP_SVC                                                                                     \
-	"{'metadata':{'name':'np','namespace':'shop'},'spec':{'type':'%s','clusterIP':'10.96.0.30'," \
-	"'clusterIPs':['10.96.0.30'],'ports':[{'name':'http','protocol':'TCP','port':80,"           \
-	"'targetPort':8080,'nodePort':30080}],'externalIPs':['192.0.2.7'],"                         \
-	"'externalTrafficPolicy':'%s','loadBalancerSourceRanges':['203.0.113.0/24']},"               \
+	"{'metadata':{'name':'np','namespace':'shop'},'spec':{'type':'%s','clusterIP':'10.96.0."   \
+	"30',"                                                                                     \
+	"'clusterIPs':['10.96.0.30'],'ports':[{'name':'http','protocol':'TCP','port':80,"          \
+	"'targetPort':8080,'nodePort':30080}],'externalIPs':['192.0.2.7'],"                        \
+	"'externalTrafficPolicy':'%s','loadBalancerSourceRanges':['203.0.113.0/24']},"             \
 	"'status':{'loadBalancer':{'ingress':[{'ip':'198.51.100.9'}]}}}"
 
 static void test_external_frontends(void)
@@ -746,6 +747,7 @@ static void test_external_frontends(void)
 		CHECK_INT(mi->sv.count, 2); /* pods and the node: Cluster (short-circuit) */
 		CHECK_INT(m->sv.flags & SL_SVC_F_SRC_RANGES, 0); /* NodePorts ignore the ranges */
 		CHECK(m->sv.id != mi->sv.id);
+		CHECK(m->sv.snat_ip == node_ips[i]); /* SNAT to the address the client used */
 		rv = revnat_of(&f, m->sv.id);
 		CHECK(rv && rv->vip == node_ips[i] && rv->port == htons(30080));
 		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_INT, 0);
@@ -754,6 +756,7 @@ static void test_external_frontends(void)
 	}
 	m = entry_at(&f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 1 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
+	CHECK(m && m->sv.snat_ip == node_ips[0]); /* not a node address: the first one */
 	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 1 && (m->sv.flags & SL_SVC_F_SRC_RANGES));
 	CHECK(svc_pub_port_id(w.p, svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),

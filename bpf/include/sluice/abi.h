@@ -178,7 +178,9 @@ struct sl_svc_val {
 	__u16 count;		/* master: usable backends (slots 1..count) */
 	__u16 flags;		/* master: SL_SVC_F_* */
 	__u32 affinity_timeout; /* master: seconds, with SL_SVC_F_AFFINITY */
-	__u32 pad;
+	__be32 snat_ip;		/* master, scope EXT: the node address remote backends
+				 * see as the source (externalTrafficPolicy Cluster);
+				 * was padding */
 };
 
 #define SL_SVC_F_AFFINITY   0x1	 /* sessionAffinity: ClientIP */
