@@ -31,7 +31,10 @@
  *    local ones keep the client's address, remote ones are SNATed to the
  *    frontend's node address (snat_ip) and forwarded by the FIB;
  *  - a port no Service has on an external IP: rejected; on a node address:
- *    the node's own, passed.
+ *    the node's own, passed;
+ *  - an address without a marker in scope EXT (traffic to pods of this
+ *    node, to the node while no Service is external): passed after that one
+ *    lookup.
  */
 
 /* Forwards a translated packet by the FIB (the stack would refuse a local source). */
@@ -85,10 +88,11 @@ static __always_inline int from_net_new(struct __sk_buff *skb, struct l4_tuple *
 	return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 }
 
-/* A packet to a frontend address: t's destination is one. 0 when it is not. */
-static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t, int *verdict)
+/* A packet to a frontend address (marker's): its Service port's, if any. */
+static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t,
+				       const struct sl_svc_val *marker, int *verdict)
 {
-	const struct sl_svc_val *svc, *marker;
+	const struct sl_svc_val *svc;
 	const struct sl_be_val *cur;
 	struct sl_ct_val *ct = NULL;
 	struct sl_be_val be;
@@ -96,8 +100,7 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 
 	svc = lb4_svc_lookup_scope(t->daddr, t->dport, t->proto, SL_SVC_SCOPE_EXT, 0);
 	if (!svc) {
-		marker = lb4_svc_lookup_scope(t->daddr, 0, 0, SL_SVC_SCOPE_EXT, 0);
-		if (marker && (marker->flags & SL_SVC_F_VIP))
+		if (marker->flags & SL_SVC_F_VIP)
 			return icmp4_reject(skb, verdict); /* a port the external IP lacks */
 		return 0;
 	}
@@ -117,6 +120,7 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 /* >= 0: the SL_PATH_* taken (0: not ours, passed), with *verdict set; < 0: a -SL_DROP_* reason. */
 static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 {
+	const struct sl_svc_val *marker;
 	struct l4_tuple t;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
@@ -130,13 +134,20 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	ip4 = pkt_ipv4(skb);
 	if (!ip4 || !l4_supported(ip4->protocol))
 		return 0;
+	/* One lookup for everything else arriving (pods of other nodes): a
+	 * frontend or node address has a marker in scope EXT. */
+	marker = lb4_svc_lookup_scope(ip4->daddr, 0, 0, SL_SVC_SCOPE_EXT, 0);
+	if (!marker)
+		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return ret < 0 ? ret : 0;
-	ret = np4_rev_snat(skb, &t);
-	if (ret)
-		return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
-	return from_net_lb(skb, &t, verdict);
+	if (marker->flags & SL_SVC_F_NODEIP) {
+		ret = np4_rev_snat(skb, &t);
+		if (ret)
+			return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
+	}
+	return from_net_lb(skb, &t, marker, verdict);
 }
 
 SEC("tc")

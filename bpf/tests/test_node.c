@@ -72,6 +72,7 @@ static void seed(void)
 	be_put(1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
 	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
+	svc_ext(NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
 	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
 	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
 	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
@@ -84,6 +85,7 @@ static void seed(void)
 	svc_ext(EXT_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
 	svc_ext(EXT_IP, 80, IPPROTO_TCP, 0, 7, 1, 0);
 	svc_ext(EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	svc_ext(LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
 	svc_ext(LB_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
 	svc_ext(LB_IP, 80, IPPROTO_TCP, 0, 6, 1, SL_SVC_F_SRC_RANGES);
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
@@ -262,6 +264,12 @@ static void test_policy_reject(void)
 
 	UNIT_CASE("(nodeport) the node's other ports are the node's: passed untouched, uncounted");
 	in = from_client(CLIENT, NODE_IP, 40013, 22, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+
+	UNIT_CASE("(nodeport) traffic to an address without a marker passes after one lookup");
+	in = from_client(CLIENT, IP_B, 40016, 8080, 0x02);
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
 	CHECK(!memcmp(&in, &out, sizeof(in)));

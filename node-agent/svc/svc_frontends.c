@@ -107,6 +107,11 @@ size_t svc_markers_build(const struct kube_service *svc, const __be32 *node_ips,
 			out[n++] = (struct svc_marker){ip, SL_SVC_SCOPE_INT, SL_SVC_F_VIP};
 	for (size_t i = 0; has_node_ports(svc) && i < n_node_ips; i++)
 		out[n++] = (struct svc_marker){node_ips[i], SL_SVC_SCOPE_INT, SL_SVC_F_NODEIP};
+	/* The uplink program looks at nothing else for an address without a
+	 * marker: node addresses (NodePorts, and the SNAT replies of every
+	 * external frontend) get one while the Service has any. */
+	for (size_t i = 0; (has_node_ports(svc) || (svc->n_ports && n_ext)) && i < n_node_ips; i++)
+		out[n++] = (struct svc_marker){node_ips[i], SL_SVC_SCOPE_EXT, SL_SVC_F_NODEIP};
 	for (size_t i = 0; svc->n_ports && i < n_ext; i++) {
 		bool node_ip = false;
 

@@ -41,7 +41,8 @@ size_t svc_frontends_build(const struct kube_service *svc, const __be32 *node_ip
 			   size_t n_node_ips, struct svc_frontend *out);
 
 /* The markers svc needs: its ClusterIPs (INT, VIP), the node addresses when it
- * has a NodePort (INT, NODEIP), its externalIPs and LB IPs (INT and EXT, VIP).
+ * has a NodePort (INT, NODEIP) or any external frontend (EXT, NODEIP), its
+ * externalIPs and LB IPs (INT and EXT, VIP).
  * out holds svc_frontends_max() entries; returns how many were written. */
 size_t svc_markers_build(const struct kube_service *svc, const __be32 *node_ips, size_t n_node_ips,
 			 struct svc_marker *out);

@@ -87,11 +87,15 @@ static void test_markers(void)
 	    "markers: ClusterIP VIP, node addresses NODEIP, an LB IP on a node address skipped");
 	CHECK(svc_frontends_max(&o->u.svc, 2) <= 32);
 	n = svc_markers_build(&o->u.svc, node, 2, m);
-	CHECK_INT(n, 3);
+	CHECK_INT(n, 5);
 	CHECK_INT(m[0].flags, SL_SVC_F_VIP);
 	CHECK_INT(m[1].flags, SL_SVC_F_NODEIP);
+	CHECK_INT(m[1].scope, SL_SVC_SCOPE_INT);
 	CHECK_INT(m[2].ip, node[1]);
 	CHECK_INT(m[2].flags, SL_SVC_F_NODEIP);
+	CHECK_INT(m[3].scope, SL_SVC_SCOPE_EXT); /* the uplink's marker of each node address */
+	CHECK_INT(m[4].ip, node[1]);
+	CHECK_INT(m[4].flags, SL_SVC_F_NODEIP);
 	kube_obj_free(o);
 }
 
