@@ -217,10 +217,15 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 		_ "http://$N2:$np/" >"$BATS_TEST_TMPDIR/fails" &
 	load=$!
 	sleep 0.5
+	log=$SL_CLUSTER_SCRATCH/n2/agent.log
+	log_lines=$(wc -l <"$log")
 	on_node 2 agent_kill
 	on_node 2 agent_start
 	wait "$load"
 	[ "$(cat "$BATS_TEST_TMPDIR/fails")" = 0 ]
+	# the restarted agent found its NodePorts in the maps and removed none
+	wait_for 10 on_node 2 agent_synced
+	run ! grep -E 'Service maps: [0-9]+ writes, [1-9][0-9]* deletes' <(tail -n +"$((log_lines + 1))" "$log")
 	nat_after=$(bpftool -j map dump pinned "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-2/sl_nat4" | jq length)
 	[ "$nat_after" -ge "$nat_before" ] # the pinned SNAT table outlived the agent
 }

@@ -142,8 +142,8 @@ static void svc_start(struct agent *a)
 /* Publishes changed Services once both stores had their first full list. */
 static void svc_update(struct agent *a, unsigned long long now)
 {
-	bool synced =
-	    a->ks.slots[KUBE_SERVICE].ref.synced && a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced;
+	bool synced = a->ks.slots[KUBE_SERVICE].ref.synced &&
+		      a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced && ns_step_ready(&a->ns);
 	unsigned long writes, deletes;
 	struct timespec t0, t1;
 	struct svc_stats st;
@@ -559,8 +559,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 
 		cni_update(&a);
 		routes_update(&a, now);
-		svc_update(&a, now);
 		a.status_dirty |= ns_step_update(&a.ns, &a.ks, c, a.svc, now);
+		svc_update(&a, now);
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
 		status_publish(&a, now);

@@ -43,6 +43,11 @@ void ns_step_stop(struct ns_step *s)
 	s->prog_fd = s->lbsrc_fd = -1;
 }
 
+bool ns_step_ready(const struct ns_step *s)
+{
+	return s->prog_fd < 0 || s->addrs_done;
+}
+
 void ns_step_changed(struct ns_step *s, const struct kube_obj *o)
 {
 	if (o->kind == KUBE_NODE)
@@ -211,7 +216,8 @@ bool ns_step_update(struct ns_step *s, const struct kube_sync *ks, const struct 
 
 	if (!svc || s->prog_fd < 0)
 		return false;
-	if (now >= s->next_ms && ks->slots[KUBE_NODE].ref.synced) {
+	/* "primary" is the Node's address: known once the Nodes are listed */
+	if (now >= s->next_ms && (!s->np.primary || ks->slots[KUBE_NODE].ref.synced)) {
 		s->next_ms = now + NS_RESYNC_MS;
 		n = node_addrs_read(a, NS_ADDR_MAX);
 		if (n < 0) {
@@ -219,6 +225,7 @@ bool ns_step_update(struct ns_step *s, const struct kube_sync *ks, const struct 
 		} else {
 			changed |= node_ips_sync(s, a, (size_t)n, node_primary(ks, c), svc, now);
 			changed |= uplinks_sync(s, a, (size_t)n);
+			s->addrs_done = true;
 		}
 	}
 	if (s->lbsrc_fd >= 0 && ks->slots[KUBE_SERVICE].ref.synced &&

@@ -24,6 +24,7 @@ struct ns_step {
 	__be32 ips[NS_ADDR_MAX]; /* NodePort addresses published */
 	size_t n_ips;
 	bool lbsrc_dirty;
+	bool addrs_done; /* the NodePort addresses were published once */
 	unsigned long long next_ms, lbsrc_next_ms;
 };
 
@@ -31,6 +32,10 @@ struct ns_step {
 void ns_step_start(struct ns_step *s, const struct config *c);
 /* Closes what start opened; the program stays attached (the datapath outlives the agent). */
 void ns_step_stop(struct ns_step *s);
+/* Whether Services may be published: the NodePort addresses are known (or
+ * north-south is off). Publishing before would remove, as unwanted, the
+ * NodePorts a restarted agent found in the maps. */
+bool ns_step_ready(const struct ns_step *s);
 /* A store change: Services and this node's Node matter. */
 void ns_step_changed(struct ns_step *s, const struct kube_obj *o);
 /* Reads the node's addresses (every 10 s, or when the Node changed), publishes
