@@ -7,6 +7,8 @@
 # service.go, conntrack.go). The test plays the EndpointSlice controller and
 # the load balancer controller (status.loadBalancer).
 
+bats_require_minimum_version 1.5.0
+
 load lib/services
 
 setup_file() {

@@ -50,11 +50,21 @@ const volatile __u16 snat_port_max = 65535;
 #define NAT_TRIES	  16 /* random probes for a free SNAT port */
 #define NAT_TOUCH_NS	  1000000000ull
 #define NAT_TCP_IDLE_NS	  (7200ull * 1000000000ull) /* established TCP, as conntrack */
+#define NAT_TCP_CLOSE_NS  (10ull * 1000000000ull)   /* after a FIN or RST */
 #define NAT_OTHER_IDLE_NS (300ull * 1000000000ull)  /* UDP and SCTP */
+#define TCP_FL_RST	  0x04
 
+/* Idle past its protocol's timeout: its port may serve another flow. A
+ * closing TCP flow is free soon, or new connections (one SNAT port each)
+ * would use the range up in minutes. */
 static __always_inline bool nat4_expired(const struct sl_nat_val *v, __u8 proto, __u64 now)
 {
-	return now - v->last_seen_ns > (proto == IPPROTO_TCP ? NAT_TCP_IDLE_NS : NAT_OTHER_IDLE_NS);
+	__u64 idle = NAT_OTHER_IDLE_NS;
+
+	if (proto == IPPROTO_TCP)
+		idle =
+		    v->tcp_flags & (TCP_FL_FIN | TCP_FL_RST) ? NAT_TCP_CLOSE_NS : NAT_TCP_IDLE_NS;
+	return now - v->last_seen_ns > idle;
 }
 
 static __always_inline struct sl_nat_key nat4_key(__be32 saddr, __be32 daddr, __be16 sport,
@@ -71,11 +81,24 @@ static __always_inline struct sl_nat_key nat4_key(__be32 saddr, __be32 daddr, __
 	return key;
 }
 
+/* The flow's TCP flags changed (a FIN or RST, or a new SYN on the tuple):
+ * the other direction's entry learns them too (the REV entry holds the port). */
+static __always_inline void nat4_flags_share(const struct sl_nat_val *v, __u8 proto, __u8 other_dir)
+{
+	/* the other direction's key: the rewritten tuple, reversed */
+	struct sl_nat_key key = nat4_key(v->daddr, v->saddr, v->dport, v->sport, proto, other_dir);
+	struct sl_nat_val *o = bpf_map_lookup_elem(&sl_nat4, &key);
+
+	if (o)
+		o->tcp_flags = v->tcp_flags;
+}
+
 /* The live entry of t in direction dir, refreshed; NULL when none or idle too long. */
 static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, __u8 dir)
 {
 	struct sl_nat_key key = nat4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
 	struct sl_nat_val *v = bpf_map_lookup_elem(&sl_nat4, &key);
+	__u8 closing = t->tcp_flags & (TCP_FL_FIN | TCP_FL_RST), flags;
 	__u64 now;
 
 	if (!v)
@@ -85,6 +108,14 @@ static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, 
 		return NULL;
 	if (now - v->last_seen_ns >= NAT_TOUCH_NS)
 		v->last_seen_ns = now;
+	flags = v->tcp_flags | closing;
+	if ((t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
+		flags = 0; /* a new connection on the tuple: open again */
+	if (flags != v->tcp_flags) {
+		v->tcp_flags = flags;
+		nat4_flags_share(v, t->proto,
+				 dir == SL_NAT_DIR_FWD ? SL_NAT_DIR_REV : SL_NAT_DIR_FWD);
+	}
 	return v;
 }
 

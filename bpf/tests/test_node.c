@@ -189,6 +189,30 @@ static void test_snat(void)
 	CHECK_INT(ntohs(out.tcp.dest), 40001);
 	CHECK(tcp_csums_ok(&out));
 
+	UNIT_CASE("(nodeport) a FIN marks both SNAT entries closing (their port is free sooner)");
+	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x11);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
+	       NULL);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(v.tcp_flags, 0x01);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(v.tcp_flags, 0x01);
+
+	UNIT_CASE("(nodeport) a closed flow idle past 10 s translates no more: its port is free");
+	v.last_seen_ns -= 11ull * 1000000000ull;
+	{
+		struct sl_nat_key k = {.saddr = IP_REMOTE,
+				       .daddr = NODE_IP,
+				       .sport = htons(8080),
+				       .dport = htons(port),
+				       .proto = IPPROTO_TCP,
+				       .dir = SL_NAT_DIR_REV};
+
+		CHECK_INT(bpf_map_update_elem(nf.nat, &k, &v, BPF_EXIST), 0);
+	}
+	in = from_client(IP_REMOTE, NODE_IP, 8080, port, 0x10);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, NULL, NULL);
+
 	UNIT_CASE("(nodeport) a SNAT flow whose backend is gone is balanced again");
 	CHECK_INT(dp_be_delete(nf.be, 2), 0);
 	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);

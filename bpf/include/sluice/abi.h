@@ -302,6 +302,8 @@ struct sl_nat_val {
 	__be16 sport;
 	__be16 dport;
 	__u32 backend_id; /* FWD: the backend, checked against sl_be4 */
+	__u8 tcp_flags; /* TCP flags seen either way, OR-ed: FIN or RST shortens the idle timeout */
+	__u8 pad[7];
 };
 
 #define SL_NAT_DIR_FWD 0
@@ -404,7 +406,7 @@ _Static_assert(sizeof(struct sl_polcfg_val) == 8, "sl_polcfg_val layout");
 _Static_assert(sizeof(struct sl_poldrop_key) == 4, "sl_poldrop_key layout");
 _Static_assert(sizeof(struct sl_poldrop_val) == 16, "sl_poldrop_val layout");
 _Static_assert(sizeof(struct sl_nat_key) == 16, "sl_nat_key layout");
-_Static_assert(sizeof(struct sl_nat_val) == 24, "sl_nat_val layout");
+_Static_assert(sizeof(struct sl_nat_val) == 32, "sl_nat_val layout");
 _Static_assert(sizeof(struct sl_lbsrc_key) == 12, "sl_lbsrc_key layout");
 _Static_assert(sizeof(struct sl_lbsrc_val) == 4, "sl_lbsrc_val layout");
 
