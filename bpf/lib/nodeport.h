@@ -38,14 +38,16 @@ struct {
 /*
  * SNAT ports. A node socket gets its ephemeral port from
  * net.ipv4.ip_local_port_range (32768-60999 by default) and NodePorts sit in
- * 30000-32767: the SNAT range lies above both, so the kernel never hands
- * one of its ports to a socket, and an entry is keyed by the whole reply
- * tuple {backend, backend port, node address, port}, so only a socket that
- * binds such a port by hand AND talks to that very backend port could meet
- * a translated reply. The loader may move the range (const volatile).
+ * 30000-32767: the SNAT range 10000-29999 lies below both, so the kernel
+ * never hands one of its ports to a node's connection (a kubelet probe to a
+ * pod, say). An entry is claimed by the whole reply tuple {backend, backend
+ * port, node address, port}: a packet is taken for a SNAT reply only when it
+ * comes from that very backend port to that port, which a node server
+ * listening there would see only from a backend connecting out of its own
+ * service port. The loader may move the range (const volatile).
  */
-const volatile __u16 snat_port_min = 61000;
-const volatile __u16 snat_port_max = 65535;
+const volatile __u16 snat_port_min = 10000;
+const volatile __u16 snat_port_max = 29999;
 
 #define NAT_TRIES	  16 /* random probes for a free SNAT port */
 #define NAT_TOUCH_NS	  1000000000ull
