@@ -137,11 +137,17 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	/* One lookup for everything else arriving (pods of other nodes): a
 	 * frontend or node address has a marker in scope EXT. */
 	marker = lb4_svc_lookup_scope(ip4->daddr, 0, 0, SL_SVC_SCOPE_EXT, 0);
-	if (!marker)
-		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return ret < 0 ? ret : 0;
+	if (!marker) {
+		if ((t.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
+			/* A new connection straight to a pod: an old NodePort flow
+			 * from the same client port to it must not reverse-NAT
+			 * its replies (sl_from_pod does the same for pods). */
+			ct4_forget_reply(&t, t.daddr, t.dport, t.saddr);
+		return 0;
+	}
 	if (marker->flags & SL_SVC_F_NODEIP) {
 		ret = np4_rev_snat(skb, &t);
 		if (ret)

@@ -136,6 +136,14 @@ static void test_local(void)
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_CT, &out, &len);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) a SYN from the same client port straight to the pod forgets the "
+		  "reply entry");
+	in = from_client(CLIENT, IP_B, 40000, 8080, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), -ENOENT);
 }
 
 static void test_snat(void)
