@@ -98,22 +98,25 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	struct sl_be_val be;
 	int ret;
 
+	/* Established flows first (local backends, then SNAT ones): a packet
+	 * of a long flow pays the marker and one more lookup. */
+	cur = lb4_ct_backend(t, &ct);
+	if (cur) {
+		be = *cur;
+		return from_net_dnat(skb, t, &be, SL_PATH_NS_CT);
+	}
+	ret = np4_nat_fwd(skb, t);
+	if (ret)
+		return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 	svc = lb4_svc_lookup_scope(t->daddr, t->dport, t->proto, SL_SVC_SCOPE_EXT, 0);
 	if (!svc) {
 		if (marker->flags & SL_SVC_F_VIP)
 			return icmp4_reject(skb, verdict); /* a port the external IP lacks */
 		return 0;
 	}
+	/* checked when a flow starts, as kube-proxy's firewall chain */
 	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !np4_src_allowed(svc->id, t->saddr))
 		return -SL_DROP_LB_SOURCE;
-	ret = np4_nat_fwd(skb, t);
-	if (ret)
-		return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
-	cur = lb4_ct_backend(t, &ct);
-	if (cur) {
-		be = *cur;
-		return from_net_dnat(skb, t, &be, SL_PATH_NS_CT);
-	}
 	return from_net_new(skb, t, svc, verdict);
 }
 
@@ -148,7 +151,7 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 			ct4_forget_reply(&t, t.daddr, t.dport, t.saddr);
 		return 0;
 	}
-	if (marker->flags & SL_SVC_F_NODEIP) {
+	if ((marker->flags & SL_SVC_F_NODEIP) && np4_snat_port(t.dport)) {
 		ret = np4_rev_snat(skb, &t);
 		if (ret)
 			return ret < 0 ? ret : from_net_fib(skb, ret, verdict);

@@ -59,6 +59,14 @@ const volatile __u16 snat_port_max = 29999;
 /* Idle past its protocol's timeout: its port may serve another flow. A
  * closing TCP flow is free soon, or new connections (one SNAT port each)
  * would use the range up in minutes. */
+/* Whether port (network order) can be a SNAT port: replies to others skip sl_nat4. */
+static __always_inline bool np4_snat_port(__be16 port)
+{
+	__u16 p = bpf_ntohs(port);
+
+	return p >= snat_port_min && p <= snat_port_max;
+}
+
 static __always_inline bool nat4_expired(const struct sl_nat_val *v, __u8 proto, __u64 now)
 {
 	__u64 idle = NAT_OTHER_IDLE_NS;
