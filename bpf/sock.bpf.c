@@ -111,7 +111,8 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 	 * yet at connect time: their affinity key is client 0, which no pod
 	 * address can be. */
 	if (!be)
-		be = lb4_backend_choose(key.vip, key.port, key.proto, svc, 0, &id);
+		be =
+		    lb4_backend_choose(key.vip, key.port, key.proto, SL_SVC_SCOPE_INT, svc, 0, &id);
 	if (!be)
 		return sock4_reject();
 

@@ -29,6 +29,17 @@ struct routes_report {
  * with the reason) so the caller logs it. */
 int routes_sync(const struct route_want *want, size_t n, struct routes_report *rep);
 
+/* One IPv4 address of the node's netns and the interface holding it. */
+struct node_addr {
+	__be32 ip;
+	int ifindex;
+};
+
+/* The node's own IPv4 addresses but loopback ones (the local table's /32
+ * local routes), at most max, in out; how many, or -errno. The interfaces
+ * holding them are the node's uplinks. */
+int node_addrs_read(struct node_addr *out, size_t max);
+
 /* --- the pure part of routes_sync, exposed for its unit tests -------------- */
 
 /* One IPv4 route of the main table as the kernel has it. */
