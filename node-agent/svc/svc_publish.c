@@ -428,6 +428,8 @@ int svc_pub_port_foreach(const struct svc_pub *p, svc_port_fn fn, void *ctx)
 
 		if (!pp->present || !pp->owner || !svc_ids_key_of(&p->svc_ids, (__u32)id, &key))
 			continue;
+		if (key >> 56 != SL_SVC_SCOPE_INT)
+			continue; /* an external frontend's twin: same labels, pods never use it */
 		r = fn((__u32)id, pp->owner->key, (__be32)(key >> 24), (__be16)(key >> 8),
 		       (__u8)key, ctx);
 		if (r)

@@ -811,6 +811,23 @@ static void test_external_frontends(void)
 						      IPPROTO_TCP, SL_SVC_SCOPE_EXT)) == m->sv.id);
 	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
 	CHECK(m && m->sv.count == 2 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
+	UNIT_CASE("external: /metrics lists a frontend once, by its scope INT port (what pods "
+		  "send), so no two series share labels");
+	{
+		struct port_seen in = {.want = m ? m->sv.id : 0};
+		struct port_seen ex = {
+		    .want = svc_pub_port_id(w.p,
+					    svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
+							       IPPROTO_TCP, SL_SVC_SCOPE_EXT))};
+
+		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &in), 0);
+		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &ex), 0);
+		CHECK(ex.want != 0 && ex.want != in.want);
+		CHECK_STR(in.vip, "198.51.100.9");
+		CHECK_INT(in.port, 80);
+		CHECK_STR(ex.svc, ""); /* the EXT port is not listed */
+		CHECK_INT(in.n, 5);    /* ClusterIP, 2 NodePorts, externalIP, LB IP */
+	}
 	for (int sc = 0; sc < 2; sc++) {
 		v = entry_at(&f, "192.0.2.7", 0, 0, sc, 0);
 		CHECK(v && v->sv.flags == SL_SVC_F_VIP);
