@@ -56,7 +56,7 @@ BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror \
 	-Ibpf/include -Ibpf -I$(B)/bpf -I$(ARCH_INC)
 
 # --- the datapath ---------------------------------------------------------
-BPF_PROGS := pod sock
+BPF_PROGS := pod sock node
 BPF_OBJS := $(BPF_PROGS:%=$(B)/bpf/%.bpf.o)
 BPF_SKELS := $(BPF_PROGS:%=$(B)/bpf/%.skel.h)
 BPF_LIB_HDRS := $(wildcard bpf/lib/*.h) bpf/include/sluice/abi.h

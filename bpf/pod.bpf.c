@@ -187,6 +187,27 @@ int sl_from_pod(struct __sk_buff *skb)
 	return ret < 0 ? TC_ACT_SHOT : verdict;
 }
 
+/* A flow sl_from_net DNATed to this pod (NodePort, external or LB IP): its
+ * packets carry the pod's address, so only the reply entry, keyed by t
+ * turned round, knows it. It was judged as it opened; here it is judged
+ * again by that entry when policy changed, and no policy entry is written
+ * over it. 0 when t is such a flow and allowed, 1 when it is none, else the
+ * drop reason. */
+static __always_inline int to_pod_ns(const struct l4_tuple *t)
+{
+	struct l4_tuple r = *t;
+	struct sl_ct_val *rep;
+
+	r.saddr = t->daddr;
+	r.daddr = t->saddr;
+	r.sport = t->dport;
+	r.dport = t->sport;
+	rep = ct4_lookup(&r);
+	if (!rep || (rep->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
+		return 1;
+	return pol4_check(ep4_lookup(t->daddr), NULL, &r, rep, NULL, false);
+}
+
 /* Into the pod from the node's stack (another node, the node itself):
  * ingress policy on the tuple as it arrives, then the service's address
  * back on replies of load-balanced flows whose backend is elsewhere, and on
@@ -218,6 +239,10 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 	ct = ct4_lookup(&t);
 	if (ct && !(ct->flags & SL_CT_F_REPLY) && ct4_opens(&t))
 		ct = NULL; /* a new connection on an old tuple */
+	if (!ct)
+		ret = to_pod_ns(&t);
+	if (!ct && ret <= 0)
+		return ret;
 	/* sent by this node's own stack: no receiving interface */
 	ret = pol4_check(NULL, ep4_lookup(t.daddr), &t, ct, NULL, skb->ingress_ifindex == 0);
 	if (ret)

@@ -114,7 +114,8 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 	if (!be) {
 		struct l4_tuple t = {.daddr = key.vip, .dport = key.port, .proto = key.proto};
 
-		be = lb4_backend_choose(key.vip, key.port, key.proto, svc, 0, &id);
+		be =
+		    lb4_backend_choose(key.vip, key.port, key.proto, SL_SVC_SCOPE_INT, svc, 0, &id);
 		if (be) /* a new flow of the node (source 0.0.0.0: not bound yet) */
 			events_flow(&t, svc->id, id, be);
 	}

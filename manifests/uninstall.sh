@@ -4,7 +4,8 @@
 # (`kubectl delete -f manifests/sluice.yaml` first, or the agent writes them
 # again): the pinned datapath (which detaches the socket-level programs), the
 # CNI conflist, the agent's routes to other nodes' pod CIDRs (routing protocol
-# 0x53, so no other route is touched), the plugin binary and the agent's state.
+# 0x53, so no other route is touched), the uplink program sl_from_net at tc
+# ingress of the node's interfaces, the plugin binary and the agent's state.
 # loopback and host-local stay in the CNI bin dir: other plugins use them.
 # Pods wired by sluice keep their veths until they are deleted; drain the node
 # or recreate them once the next network plugin is installed.
@@ -46,6 +47,27 @@ routes_remove() {
 	[ -n "$dry" ] || ip -4 route flush proto "$ROUTE_PROTO"
 }
 
+# uplinks_detach: sl_from_net off every interface. `bpftool net show` lists
+# clsact filters and tcx attachments alike, one "DEV(IFINDEX) KIND NAME..."
+# line each; only the program of that name is removed.
+uplinks_detach() {
+	local dev kind name
+	command -v bpftool >/dev/null || {
+		echo "bpftool missing: detach sl_from_net by hand (tc filter del dev DEV ingress pref 1)" >&2
+		return 0
+	}
+	bpftool net show | while read -r dev kind name _; do
+		[ "${name%%:*}" = sl_from_net ] || continue
+		dev=${dev%(*}
+		echo "detach sl_from_net from $dev ($kind)"
+		[ -n "$dry" ] && continue
+		case $kind in
+		tcx/*) bpftool net detach tcx_ingress dev "$dev" ;;
+		*) tc filter del dev "$dev" ingress pref 1 ;;
+		esac
+	done
+}
+
 main() {
 	case ${1:-} in
 	-n) dry=1 ;;
@@ -57,6 +79,7 @@ main() {
 	if [ -e "$PIN_DIR" ] && [ "$(stat -f -c %T "$PIN_DIR")" != bpf_fs ]; then
 		die "$PIN_DIR is not on a bpffs; refusing to remove it"
 	fi
+	uplinks_detach
 	remove "$CONF_DIR/10-sluice.conflist" "$PIN_DIR" "$BIN_DIR/sluice" "$STATE_DIR"
 	routes_remove
 }

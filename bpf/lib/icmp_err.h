@@ -122,8 +122,8 @@ static __always_inline int icmp4_err_rev_nat(struct __sk_buff *skb)
 		return 0;
 	key = ct4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol);
 	ct = bpf_map_lookup_elem(&sl_ct4, &key);
-	if (!ct || !(ct->flags & SL_CT_F_REPLY))
-		return 0; /* not about a load-balanced flow */
+	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
+		return 0; /* not about a load-balanced flow (a policed one has no VIP) */
 	/* after a hairpin the backend saw the loopback address as the client */
 	client = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h.qip.saddr;
 	backend = h.qip.daddr;

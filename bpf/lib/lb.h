@@ -20,16 +20,25 @@
 
 #define NS_PER_SEC 1000000000ull
 
-static __always_inline const struct sl_svc_val *lb4_svc_lookup(__be32 vip, __be16 port, __u8 proto,
-							       __u16 slot)
+/* The sl_svc4 entry {vip, port, proto, scope, slot}. */
+static __always_inline const struct sl_svc_val *
+lb4_svc_lookup_scope(__be32 vip, __be16 port, __u8 proto, __u8 scope, __u16 slot)
 {
 	struct sl_svc_key key = {};
 
 	key.vip = vip;
 	key.port = port;
 	key.proto = proto;
+	key.scope = scope;
 	key.slot = slot;
 	return bpf_map_lookup_elem(&sl_svc4, &key);
+}
+
+/* The same in scope SL_SVC_SCOPE_INT: what pods and the node's sockets see. */
+static __always_inline const struct sl_svc_val *lb4_svc_lookup(__be32 vip, __be16 port, __u8 proto,
+							       __u16 slot)
+{
+	return lb4_svc_lookup_scope(vip, port, proto, SL_SVC_SCOPE_INT, slot);
 }
 
 static __always_inline const struct sl_be_val *lb4_be_lookup(__u32 id)
@@ -122,10 +131,11 @@ static __always_inline void lb4_aff_update(__be32 client, __u32 svc_id, __u32 be
 /* The one backend choice of the datapath, for the tc programs (lb4_select)
  * and the socket programs (sock.bpf.c) alike: for a new flow of client to the
  * service port {vip, port, proto} with master svc (count > 0), the backend
- * sessionAffinity keeps while fresh, else a random slot's; the affinity entry
+ * sessionAffinity keeps while fresh, else a random slot's of the service
+ * port's scope (SL_SVC_SCOPE_*); the affinity entry
  * is refreshed or recorded. NULL when the slot or its backend is missing. */
 static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __be16 port,
-								  __u8 proto,
+								  __u8 proto, __u8 scope,
 								  const struct sl_svc_val *svc,
 								  __be32 client, __u32 *be_id)
 {
@@ -135,7 +145,8 @@ static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __
 	if (svc->flags & SL_SVC_F_AFFINITY)
 		be = lb4_aff_backend(client, svc, be_id);
 	if (!be) {
-		slot = lb4_svc_lookup(vip, port, proto, (bpf_get_prandom_u32() % svc->count) + 1);
+		slot = lb4_svc_lookup_scope(vip, port, proto, scope,
+					    (bpf_get_prandom_u32() % svc->count) + 1);
 		if (!slot)
 			return NULL;
 		be = lb4_be_lookup(slot->id);
@@ -148,6 +159,30 @@ static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __
 	return be;
 }
 
+/* The two conntrack entries of the new flow t of service port svc_id to
+ * backend out (be_id), for the caller to write once the flow is allowed:
+ * the forward one keyed by t, the reply one by the backend's answer. */
+static __always_inline void lb4_pair_fill(const struct l4_tuple *t, __u32 svc_id,
+					  const struct sl_be_val *out, __u32 be_id, bool hairpin,
+					  struct ct4_pair *p)
+{
+	p->fwd = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
+	p->rep =
+	    ct4_reply_key(t, out->ip, out->port, hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr);
+	p->fv.last_seen_ns = ct4_now();
+	p->fv.backend_id = be_id;
+	p->fv.svc_id = svc_id;
+	p->fv.client_ip = t->saddr;
+	p->fv.tcp_flags = t->tcp_flags;
+	p->fv.flags = hairpin ? SL_CT_F_HAIRPIN : 0;
+	p->rv = p->fv;
+	p->fv.nat_ip = out->ip;
+	p->fv.nat_port = out->port;
+	p->rv.nat_ip = t->daddr;
+	p->rv.nat_port = t->dport;
+	p->rv.flags |= SL_CT_F_REPLY;
+}
+
 /* Picks a backend for a new flow to the service port svc (and records
  * affinity); the flow's two conntrack entries go to p, for the caller to
  * write once the flow is allowed. Says whether the flow hairpins. */
@@ -157,27 +192,13 @@ static __always_inline int lb4_select(struct l4_tuple *t, const struct sl_svc_va
 	const struct sl_be_val *be;
 	__u32 be_id = 0;
 
-	be = lb4_backend_choose(t->daddr, t->dport, t->proto, svc, t->saddr, &be_id);
+	be = lb4_backend_choose(t->daddr, t->dport, t->proto, SL_SVC_SCOPE_INT, svc, t->saddr,
+				&be_id);
 	if (!be)
 		return -SL_DROP_BACKEND_MISSING;
 	*out = *be;
 	*hairpin = be->ip == t->saddr;
-
-	p->fwd = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
-	p->rep =
-	    ct4_reply_key(t, out->ip, out->port, *hairpin ? bpf_htonl(SL_SVC_LOOPBACK4) : t->saddr);
-	p->fv.last_seen_ns = ct4_now();
-	p->fv.backend_id = be_id;
-	p->fv.svc_id = svc->id;
-	p->fv.client_ip = t->saddr;
-	p->fv.tcp_flags = t->tcp_flags;
-	p->fv.flags = *hairpin ? SL_CT_F_HAIRPIN : 0;
-	p->rv = p->fv;
-	p->fv.nat_ip = out->ip;
-	p->fv.nat_port = out->port;
-	p->rv.nat_ip = t->daddr;
-	p->rv.nat_port = t->dport;
-	p->rv.flags |= SL_CT_F_REPLY;
+	lb4_pair_fill(t, svc->id, out, be_id, *hairpin, p);
 	return 0;
 }
 
@@ -191,6 +212,7 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 {
 	const struct sl_svc_val *svc;
 	struct sl_be_val be;
+	__u16 marker_flags;
 	bool hairpin;
 	int path, ret;
 	__u32 svc_id;
@@ -202,11 +224,15 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		svc_id = ct->svc_id;
 		path = SL_PATH_SVC_CT;
 	} else {
-		/* The ClusterIP marker first: most pod traffic is to no Service,
-		 * and pays one lookup here instead of two. */
-		if (!lb4_svc_lookup(t->daddr, 0, 0, 0))
-			return 0; /* not a ClusterIP */
+		/* The marker first: most pod traffic is to no Service, and
+		 * pays one lookup here instead of two. */
+		svc = lb4_svc_lookup(t->daddr, 0, 0, 0);
+		if (!svc)
+			return 0; /* not a ClusterIP, external IP or node address */
+		marker_flags = svc->flags;
 		svc = lb4_svc_lookup(t->daddr, t->dport, t->proto, 0);
+		if (!svc && (marker_flags & SL_SVC_F_NODEIP))
+			return 0; /* the node's other ports are the node's */
 		if (!svc)
 			return icmp4_reject(skb, verdict); /* a port the Service lacks */
 		if (svc->count == 0) {

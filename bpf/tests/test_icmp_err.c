@@ -212,6 +212,24 @@ static void test_not_ours(const struct fds *f)
 	expect_at(f->to_pod, f->metrics, &in, ERR_LEN(qlen), if_a, false, TC_ACT_OK, 0, &out, &len);
 	CHECK(!memcmp(&in, &out, ERR_LEN(qlen)));
 
+	UNIT_CASE("an error about a policed flow that is no service's (policy entries) passes "
+		  "untouched");
+	{
+		struct sl_ct_key rk = {.saddr = IP_REMOTE,
+				       .daddr = IP_A,
+				       .sport = htons(8080),
+				       .dport = htons(41001),
+				       .proto = IPPROTO_TCP};
+		struct sl_ct_val rv = {.flags = SL_CT_F_POLICY | SL_CT_F_REPLY};
+
+		CHECK_INT(bpf_map_update_elem(f->ct, &rk, &rv, BPF_ANY), 0);
+		len = sizeof(out);
+		expect_at(f->to_pod, f->metrics, &in, ERR_LEN(qlen), if_a, false, TC_ACT_OK, 0,
+			  &out, &len);
+		CHECK(!memcmp(&in, &out, ERR_LEN(qlen)));
+		bpf_map_delete_elem(f->ct, &rk);
+	}
+
 	UNIT_CASE("an echo request is no error: untouched");
 	in = err_build(mac_uplink, host_a, IP_ROUTER, IP_A, 8, 0, 0, &other.ip, qlen);
 	len = sizeof(out);

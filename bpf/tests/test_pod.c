@@ -378,7 +378,8 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 16); /* every map but sl_ep4 */
+	CHECK_INT(rep.maps_created, 18); /* every map but sl_ep4, with the uplink's sl_nat4
+					  * and sl_lbsrc4 */
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), 0);
@@ -392,6 +393,10 @@ static void test_load_and_pin(void)
 	CHECK_STR(info.name, SL_PIN_FROM_POD);
 	CHECK_INT(info.type, BPF_PROG_TYPE_SCHED_CLS);
 	prog_id = info.id;
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_NET, &info), 0);
+	CHECK_STR(info.name, SL_PIN_FROM_NET); /* the uplink program, pinned with them */
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_NAT4, &info), 0);
+	CHECK_INT(info.max_entries, SL_NAT_MAX);
 	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_METRICS, &info), 0);
 	CHECK_INT(info.entries, SL_METRICS_MAX);
 	/* sized for this machine's CPUs, the same for every loader (reused below) */

@@ -310,6 +310,53 @@ static void test_generation(const struct fds *f)
 	from(f, 'a', IP_A, 5002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL);
 }
 
+/* The conntrack pair sl_from_net writes for a NodePort flow client:cport ->
+ * node:30080 to B:8080, allowed under gen. */
+static void np_flow_put(const struct fds *f, __be32 client, __u16 cport, __u32 gen)
+{
+	struct sl_ct_key fk = {.saddr = client,
+			       .daddr = IP_NODE,
+			       .sport = htons(cport),
+			       .dport = htons(30080),
+			       .proto = IPPROTO_TCP};
+	struct sl_ct_key rk = {.saddr = IP_B,
+			       .daddr = client,
+			       .sport = htons(8080),
+			       .dport = htons(cport),
+			       .proto = IPPROTO_TCP};
+	struct sl_ct_val fv = {.svc_id = 7, .backend_id = 1, .client_ip = client, .pol_gen = gen};
+	struct sl_ct_val rv = fv;
+
+	fv.nat_ip = IP_B;
+	fv.nat_port = htons(8080);
+	rv.nat_ip = IP_NODE;
+	rv.nat_port = htons(30080);
+	rv.flags = SL_CT_F_REPLY;
+	CHECK_INT(bpf_map_update_elem(f->ct, &fk, &fv, BPF_ANY), 0);
+	CHECK_INT(bpf_map_update_elem(f->ct, &rk, &rv, BPF_ANY), 0);
+}
+
+static void test_nodeport_flow(const struct fds *f)
+{
+	UNIT_CASE("a NodePort flow DNATed by the uplink passes sl_to_pod by its reply entry, "
+		  "which stays a Service entry (no policy entry written over it)");
+	np_flow_put(f, IP_REMOTE, 6000, 5);
+	to_b(f, IP_REMOTE, 6000, 8080, 0x10, false, TC_ACT_OK, 0);
+	CHECK(ct_allowed(f, IP_B, IP_REMOTE, 8080, 6000, SL_CT_F_REPLY, 5));
+	CHECK(!ct_exists(f, IP_REMOTE, IP_B, 6000, 8080));
+	UNIT_CASE("after a policy change it is judged again there, as opened, and drops");
+	pol_del(f, if_b, SL_POL_DIR_IN, ID_REMOTE, IPPROTO_TCP, 0);
+	cfg_set(f, SL_POLCFG_F_ACTIVE, 6);
+	to_b(f, IP_REMOTE, 6000, 8080, 0x10, false, TC_ACT_SHOT, SL_DROP_POLICY_INGRESS);
+	CHECK(ct_allowed(f, IP_B, IP_REMOTE, 8080, 6000, SL_CT_F_REPLY, 5));
+	UNIT_CASE("allowed again, it passes and its entry records the new generation");
+	pol_put(f, if_b, SL_POL_DIR_IN, ID_REMOTE, IPPROTO_TCP, 0);
+	cfg_set(f, SL_POLCFG_F_ACTIVE, 7);
+	to_b(f, IP_REMOTE, 6000, 8080, 0x10, false, TC_ACT_OK, 0);
+	CHECK(ct_allowed(f, IP_B, IP_REMOTE, 8080, 6000, SL_CT_F_REPLY, 7));
+	CHECK(!ct_exists(f, IP_REMOTE, IP_B, 6000, 8080));
+}
+
 static void test_all(const struct fds *f)
 {
 	seed(f);
@@ -317,6 +364,7 @@ static void test_all(const struct fds *f)
 	test_ingress(f);
 	test_egress_and_ipblock(f);
 	test_generation(f);
+	test_nodeport_flow(f);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 #define VIP_EMPTY   IP(10, 96, 0, 20) /* TCP 80: no backends; TCP 81: Local, none */
 #define VIP_HAIRPIN IP(10, 96, 0, 30) /* TCP 80 -> A itself */
 #define LOOPBACK    htonl(SL_SVC_LOOPBACK4)
+#define NODE_IP	    IP(10, 0, 0, 1) /* NodePort 30080/TCP -> B:8080 */
 
 static const char *const netns_setup[] = {
     POD_FIXTURE_LINKS,
@@ -124,6 +125,33 @@ static void seed(const struct fds *f)
 	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 0, 6, 1, 0, 0);
 	revnat_put(f, 6, VIP_HAIRPIN, 80);
 	svc_put(f, VIP_HAIRPIN, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
+}
+
+static void test_node_port(const struct fds *f)
+{
+	struct tcp_pkt in, out;
+	__u32 len = sizeof(out);
+
+	/* the node's address: a NodePort (scope INT, as pods see it) and its marker */
+	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 1, 1, 0, 0, 0);
+	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 0, 8, 1, 0, 0);
+	revnat_put(f, 8, NODE_IP, 30080);
+	svc_put(f, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP, 0);
+	UNIT_CASE("a pod's SYN to a NodePort on the node's address is balanced like a ClusterIP");
+	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 43000, 30080, 0x02);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE(
+	    "a pod's packet to another port of the node's address goes to the node, not rejected");
+	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 43001, 22, 0x02);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_OK, SL_PATH_STACK, &out,
+	       &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
 }
 
 static void test_tcp(const struct fds *f)
@@ -697,6 +725,7 @@ static void test_all(const struct fds *f)
 	test_reject(f);
 	test_hairpin(f);
 	test_maps(f);
+	test_node_port(f); /* last: test_maps counts the entries before it */
 }
 
 int main(void)

@@ -98,6 +98,11 @@ int dp_pol_foreach(int map_fd, dp_walk_fn fn, void *ctx);
 int dp_polcidr_update(int map_fd, const struct sl_polcidr_key *key, __u32 set_id);
 int dp_polcidr_delete(int map_fd, const struct sl_polcidr_key *key);
 int dp_polcidr_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+/* North-south (ns_maps.c): loadBalancerSourceRanges entries, SNAT entries. */
+int dp_lbsrc_update(int map_fd, const struct sl_lbsrc_key *key);
+int dp_lbsrc_delete(int map_fd, const struct sl_lbsrc_key *key);
+int dp_lbsrc_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+int dp_nat_foreach(int map_fd, dp_walk_fn fn, void *ctx);
 int dp_polcfg_write(int map_fd, const struct sl_polcfg_val *val);
 int dp_polcfg_read(int map_fd, struct sl_polcfg_val *val);
 /* Drops of endpoint ep_id summed over CPUs; -ENOENT when none were counted. */
@@ -193,6 +198,11 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 /* Egress twins of dp_tc_detach and dp_tc_query (SL_PIN_TO_POD). */
 int dp_tc_detach_egress(int ifindex);
 int dp_tc_query_egress(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
+
+/* sl_from_net (SL_PIN_FROM_NET) at tc ingress of an uplink: the same three. */
+int dp_tc_attach_uplink(int ifindex, int prog_fd, enum dp_attach_mode *mode);
+int dp_tc_detach_uplink(int ifindex);
+int dp_tc_query_uplink(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode);
 
 const char *dp_attach_mode_name(enum dp_attach_mode mode);
 const char *dp_metric_name(unsigned int index); /* NULL for unused indexes */

@@ -18,6 +18,7 @@
 
 #include "dp.h"
 #include "dp_util.h"
+#include "node.skel.h"
 #include "pod.skel.h"
 
 /* What became of the pinned maps before the load. */
@@ -176,17 +177,18 @@ static void report_replaced(struct dp_pin_report *rep, const char *name, const c
 }
 
 /* Unlinks the pins libbpf must not reuse; counts what it will reuse or create. */
-static int pins_sort(struct sl_pod *skel, struct pin_plan *plan, struct dp_pin_report *rep)
+static int pins_sort(struct bpf_object *obj, const struct bpf_map *info, struct pin_plan *plan,
+		     struct dp_pin_report *rep)
 {
 	struct bpf_map *map;
 	char why[32];
 	int r;
 
-	bpf_object__for_each_map(map, skel->obj)
+	bpf_object__for_each_map(map, obj)
 	{
 		const char *path = bpf_map__pin_path(map);
 		_cleanup_close_ int fd = -1;
-		bool is_info = map == skel->maps.sl_info;
+		bool is_info = map == info;
 
 		if (!path)
 			continue; /* not pinned by name: .rodata and friends */
@@ -229,6 +231,39 @@ static int info_write(int fd)
 	return bpf_map_update_elem(fd, &key, &val, BPF_ANY);
 }
 
+/* The uplink program (node.bpf.c), after the pod programs: it shares their
+ * maps (now pinned and current) and adds its own (sl_nat4, sl_lbsrc4). */
+static int node_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	struct dp_pin_report shared = {};
+	struct pin_plan plan = {};
+	struct sl_node *skel;
+	int err;
+
+	skel = sl_node__open_opts(&opts);
+	if (!skel)
+		return -errno;
+	/* sized as the pod object's, or the shared pins would look changed */
+	err = dp_svcstat_size(skel->obj);
+	if (!err)
+		err = dp_map_sizes_apply(skel->obj);
+	if (!err)
+		err = pins_sort(skel->obj, NULL, &plan, &shared);
+	if (err)
+		goto out_destroy;
+	rep->maps_created += shared.maps_created;
+	for (int i = 0; i < shared.maps_replaced && i < 8; i++)
+		report_replaced(rep, shared.replaced[i], "layout");
+	err = sl_node__load(skel);
+	if (err)
+		goto out_destroy;
+	err = dp_pin_swap(pin_dir, SL_PIN_FROM_NET, bpf_program__fd(skel->progs.sl_from_net));
+out_destroy:
+	sl_node__destroy(skel);
+	return err;
+}
+
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -253,7 +288,7 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	err = plan_abi(pin_dir, skel->maps.sl_info, &plan);
 	if (err)
 		goto out_destroy;
-	err = pins_sort(skel, &plan, rep);
+	err = pins_sort(skel->obj, skel->maps.sl_info, &plan, rep);
 	if (err)
 		goto out_destroy;
 	err = sl_pod__load(skel);
@@ -268,6 +303,8 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	if (err)
 		goto out_destroy;
 	err = dp_pin_swap(pin_dir, SL_PIN_FROM_POD, bpf_program__fd(skel->progs.sl_from_pod));
+	if (!err)
+		err = node_load_and_pin(pin_dir, rep);
 out_destroy:
 	/* The pins keep the maps and the program alive. */
 	sl_pod__destroy(skel);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* tc attachment of the pod programs, sl_from_pod at ingress and sl_to_pod at
- * egress: tcx where libbpf and the kernel have it, a clsact filter (handle 1,
- * priority 1) otherwise. */
+ * egress, and of sl_from_net at the ingress of each uplink: tcx where libbpf and the kernel have
+ * it, a clsact filter (handle 1, priority 1) otherwise. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +43,7 @@ struct tc_point {
 
 static const struct tc_point tc_ingress = {false, SL_PIN_FROM_POD};
 static const struct tc_point tc_egress = {true, SL_PIN_TO_POD};
+static const struct tc_point tc_uplink = {false, SL_PIN_FROM_NET};
 
 #if TC_HAVE_TCX
 /* The id of our program attached with tcx at pt, -ENOENT if none. */
@@ -272,6 +273,21 @@ int dp_tc_query(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode 
 int dp_tc_query_egress(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
 {
 	return tc_query(ifindex, &tc_egress, prog_id, name, mode);
+}
+
+int dp_tc_attach_uplink(int ifindex, int prog_fd, enum dp_attach_mode *mode)
+{
+	return tc_attach(ifindex, &tc_uplink, prog_fd, mode);
+}
+
+int dp_tc_detach_uplink(int ifindex)
+{
+	return tc_detach(ifindex, &tc_uplink);
+}
+
+int dp_tc_query_uplink(int ifindex, __u32 *prog_id, char name[16], enum dp_attach_mode *mode)
+{
+	return tc_query(ifindex, &tc_uplink, prog_id, name, mode);
 }
 
 const char *dp_attach_mode_name(enum dp_attach_mode mode)

@@ -411,11 +411,15 @@ def default_service(spec, old, alloc):
     if stype in ("NodePort", "LoadBalancer"):
         spec.setdefault("externalTrafficPolicy", "Cluster")
         oldnp = {p.get("nodePort") for p in ospec.get("ports") or [] if isinstance(p, dict)}
+        taken = {}  # port -> nodePort: one port number under two protocols shares its nodePort
         for p in spec.get("ports") or []:
-            if not p.get("nodePort"):
+            if not p.get("nodePort") and taken.get(p.get("port")):
+                p["nodePort"] = taken[p.get("port")]
+            elif not p.get("nodePort"):
                 p["nodePort"] = alloc.new_port()
-            elif p["nodePort"] not in oldnp:
+            elif p["nodePort"] not in oldnp and p["nodePort"] not in taken.values():
                 alloc.take_port(p["nodePort"])
+            taken.setdefault(p.get("port"), p["nodePort"])
     else:
         for p in spec.get("ports") or []:
             p.pop("nodePort", None)

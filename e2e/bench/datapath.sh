@@ -46,14 +46,22 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 # Every datapath in report order; the plain node each module row owns; the
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
 ALL=(direct direct-ptp sluice-tc sluice-tc-policy sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
-	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx)
+	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct sluice-nodeport sluice-np-local)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
 	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9)
 KPR_ROWS=(kube-proxy-iptables kube-proxy-nftables) # lib/kubeproxy-real.bash, the real binary
 declare -A MOD=([kp-iptables-nft]=kp_iptnft [kp-iptables-legacy]=kp_iptlegacy [kp-nftables]=kp_nft
 	[kp-ipvs]=kp_ipvs [tproxy-haproxy]=tp_haproxy [tproxy-nginx]=tp_nginx)
 # Rows whose cost can depend on the number of Services: measured at every size.
-SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs "
+SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs ns-direct sluice-nodeport sluice-np-local "
+# North-south rows (lib/sluice.bash sb_np_up): their client is outside the
+# cluster (EXT), the measured Services are reached on NodePorts.
+NS_ROWS=" ns-direct sluice-nodeport sluice-np-local "
+EXT=
+NP_SAME=
+NP_CROSS=
+NP_LOCAL=
+MEASURED=2 # Services measured among the N present (3 with the north-south rows)
 declare -A OFF=() # datapath -> why it stopped (unavailable, over budget)
 
 REC=
@@ -113,6 +121,12 @@ target() {
 		if [ "$v" = same ]; then echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip "$k"):$BN_PORT/"; else
 			echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip 0):$BN_PORT/"; fi
 		;;
+	ns-direct) echo "$EXT - http://$(sluice_pod_ip "$([ "$v" = same ] && echo 1 || echo 2)" s):$BN_PORT/" ;;
+	sluice-nodeport)
+		if [ "$v" = same ]; then echo "$EXT - http://$(node_ip 1):$NP_SAME/"; else
+			echo "$EXT - http://$(node_ip 1):$NP_CROSS/"; fi
+		;;
+	sluice-np-local) echo "$EXT - http://$(node_ip "$([ "$v" = same ] && echo 1 || echo 2)"):$NP_LOCAL/" ;;
 	sluice-tc | sluice-tc-policy | sluice-sock)
 		local cg=-
 		[ "$dp" = sluice-sock ] && cg=$(on_node 1 printenv SL_CGROUP)
@@ -127,9 +141,12 @@ target() {
 	esac
 }
 
-# client_ip DP: the address the backend must see (every row keeps it).
+# client_ip DP VARIANT: the address the backend must see (every row keeps
+# it but a NodePort's remote backend, which sees the node: SNAT).
 client_ip() {
 	case $1 in
+	sluice-nodeport) if [ "$2" = cross ]; then node_ip 1; else echo "$SL_EXTERNAL_IP"; fi ;;
+	ns-direct | sluice-np-local) echo "$SL_EXTERNAL_IP" ;;
 	direct | sluice-*) sluice_pod_ip 1 c ;;
 	*) ptp_client_ip "${NODE[$1]}" ;;
 	esac
@@ -138,7 +155,7 @@ client_ip() {
 # backend_ip DP VARIANT: the server that must answer (/who).
 backend_ip() {
 	case $1 in
-	direct | sluice-*) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
+	direct | sluice-* | ns-direct) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
 	*) ptp_server_ip "$([ "$2" = same ] && echo "${NODE[$1]}" || echo 0)" ;;
 	esac
 }
@@ -159,7 +176,7 @@ check() {
 	read -r ns cg url <<<"$(target "$1" "$2")"
 	[ "$cg" = - ] && cg=
 	for path in ip who; do
-		if [ "$path" = ip ]; then want=$(client_ip "$1"); else want=$(backend_ip "$1" "$2"); fi
+		if [ "$path" = ip ]; then want=$(client_ip "$1" "$2"); else want=$(backend_ip "$1" "$2"); fi
 		got=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
 			nsenter --net="/run/netns/$ns" curl -sS --max-time 5 "$url$path" 2>&1)
 		[ "$got" = "$want" ] || { echo "GET $url$path from the client answered '$got', want '$want'"; return 1; }
@@ -351,9 +368,9 @@ kpr_bench_up() {
 
 run_size() {
 	local n=$1 first=$2
-	local fillers=$((n > 2 ? n - 2 : 0)) dp rows=() variants=(same) rounds=$SCALE_ROUNDS r v mode
+	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants=(same) rounds=$SCALE_ROUNDS r v mode
 	local ns cg url out why
-	say "--- $n Services ($fillers fillers + 2 measured)"
+	say "--- $n Services ($fillers fillers + $MEASURED measured)"
 	[ "$first" = 1 ] && variants=(same cross) && rounds=$ROUNDS
 	for dp in "${ALL[@]}"; do
 		wanted "$dp" || continue
@@ -444,6 +461,12 @@ bench_main() {
 	kpr_bench_up
 	read -r VIP_SAME VIP_CROSS <<<"$(sb_measured_up)" || bench_die "the measured Services were not created"
 	sb_pods_up || bench_die "the Pod objects of the measured pods were not created"
+	for dp in $NS_ROWS; do wanted "$dp" && MEASURED=3; done
+	if [ "$MEASURED" = 3 ]; then
+		EXT=$(cluster_external_add) || bench_die "the outside client did not come up"
+		bn_sysctls "$EXT" || bench_die "the outside client's sysctls were refused"
+		read -r NP_SAME NP_CROSS NP_LOCAL <<<"$(sb_np_up)" || bench_die "the NodePort Services were not created"
+	fi
 	wait_until 15 check sluice-tc same || say "sluice-tc does not answer yet: $(check sluice-tc same)"
 	for n in $SIZES; do
 		run_size "$n" "$first"

@@ -19,7 +19,8 @@ PLOT_DIR = os.path.join(HERE, "plots")
 
 # Datapath ids in display order (the contract's); "direct" is the ratio baseline.
 DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-tc-policy", "sluice-sock", "kube-proxy-iptables",
-             "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx")
+             "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx",
+             "ns-direct", "sluice-nodeport", "sluice-np-local")
 BASELINE = "direct"
 VARIANTS = {"same": "same-node", "cross": "cross-node"}
 MODES = {"keepalive": "keep-alive", "close": "new connections"}
@@ -60,6 +61,13 @@ DATAPATH_NOTES = {
     "kp-ipvs": "kube-proxy IPVS mode",
     "tproxy-haproxy": "iptables TPROXY + HAProxy, transparent (client IP kept)",
     "tproxy-nginx": "iptables TPROXY + nginx stream, transparent (client IP kept)",
+    "ns-direct": "north-south: a client outside the cluster to the server pod's IP, routed by "
+                 "the node (the limit of the NodePort rows)",
+    "sluice-nodeport": "north-south: the outside client to a NodePort on node 1; same-node: "
+                       "local backend (DNAT, client IP kept), cross-node: remote backend "
+                       "(DNAT + SNAT to node 1)",
+    "sluice-np-local": "north-south: externalTrafficPolicy Local NodePort on the node the "
+                       "client enters (node 1 same-node, node 2 cross-node), client IP kept",
 }
 
 NOT_MEASURED = "not measured"

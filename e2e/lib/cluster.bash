@@ -152,6 +152,23 @@ routes_expected() {
 # routes_right I [SKIP...]: node I's routes are exactly routes_expected.
 routes_right() { [ "$(node_routes "$1")" = "$(routes_expected "$@")" ]; }
 
+# --- an outside client ---------------------------------------------------------------
+
+SL_EXTERNAL_IP=172.18.0.250
+
+# cluster_external_add: a client outside the cluster on the fabric, no node
+# (namespace sl-e-<rnd>, 172.18.0.250/16), with routes to every node's pod
+# CIDR via that node, as a router in front of the cluster would have;
+# prints its namespace. Removed by cluster_down.
+cluster_external_add() {
+	local ns=sl-e-$SL_CLUSTER_RND i
+	ip netns add "$ns" && fabric_attach "$ns" "$SL_EXTERNAL_IP" e1 || return 1
+	for ((i = 1; i <= SL_CLUSTER_N; i++)); do
+		ip -n "$ns" route add "$(node_pod_cidr "$i")" via "$(node_ip "$i")" || return 1
+	done
+	echo "$ns"
+}
+
 # cluster_pod_add I ID: a pod on node I; prints its IP.
 cluster_pod_add() { on_node "$1" pod_add "$2"; }
 cluster_pod_ip() { on_node "$1" pod_ip "$2"; }
@@ -214,7 +231,7 @@ cluster_down() {
 		done
 	done
 	apiserver_stop >/dev/null 2>&1
-	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^sl-[pnxf]-$SL_CLUSTER_RND(-|$)"); do
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^sl-[pnxfe]-$SL_CLUSTER_RND(-|$)"); do
 		ns_pids_kill "$ns"
 		ip netns del "$ns" 2>/dev/null
 	done

@@ -96,6 +96,7 @@ static void run_usage(FILE *f)
 	       "         [--cni-log-file FILE] [--log-file FILE]\n"
 	       "         [--log-level error|warn|info|debug] [--cgroup DIR] [--sock-lb-pods]\n"
 	       "         [--healthz-bind-address IP:PORT] [--metrics-bind-address IP:PORT]\n"
+	       "         [--nodeport-addresses CIDRS|primary]\n"
 	       "         [--config FILE]\n"
 	       "\n"
 	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"

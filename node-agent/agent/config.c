@@ -20,14 +20,15 @@
 #include "metrics.h"
 
 enum opt_kind {
-	OPT_NAME,  /* node name: RFC 1123 subdomain */
-	OPT_CIDR,  /* IPv4 CIDR, stored canonical */
-	OPT_PATH,  /* absolute path */
-	OPT_INT,   /* mtu */
-	OPT_BOOL,  /* flag without value; JSON boolean */
-	OPT_LEVEL, /* log level */
-	OPT_IPAM,  /* "sluice" or "host-local" */
-	OPT_ADDR,  /* ipv4:port; "" or "0" : off */
+	OPT_NAME,   /* node name: RFC 1123 subdomain */
+	OPT_CIDR,   /* IPv4 CIDR, stored canonical */
+	OPT_PATH,   /* absolute path */
+	OPT_INT,    /* mtu */
+	OPT_BOOL,   /* flag without value; JSON boolean */
+	OPT_LEVEL,  /* log level */
+	OPT_IPAM,   /* "sluice" or "host-local" */
+	OPT_ADDR,   /* ipv4:port; "" or "0" : off */
+	OPT_NPADDR, /* "primary" or IPv4 CIDRs, comma-separated */
 };
 
 struct opt {
@@ -63,6 +64,7 @@ static const struct opt opts[] = {
     OPT("sock-lb-pods", "sockLbPods", OPT_BOOL, sock_lb_pods),
     OPT("healthz-bind-address", "healthzBindAddress", OPT_ADDR, healthz_bind),
     OPT("metrics-bind-address", "metricsBindAddress", OPT_ADDR, metrics_bind),
+    OPT("nodeport-addresses", "nodePortAddresses", OPT_NPADDR, nodeport_addrs),
     OPT("config", NULL, OPT_PATH, config_file),
 };
 
@@ -138,6 +140,62 @@ int cidr4_parse(const char *s, char *out, size_t out_len, char *err, size_t err_
 	return 0;
 }
 
+int np_addrs_parse(const char *s, struct np_addrs *out, char *err, size_t err_len)
+{
+	char buf[CONFIG_NPADDR_MAX], *save = NULL, *tok;
+
+	memset(out, 0, sizeof(*out));
+	if (!strcmp(s, "primary")) {
+		out->primary = true;
+		return 0;
+	}
+	if (strlen(s) >= sizeof(buf))
+		return errbuf_set(err, err_len, "invalid nodeport-addresses: longer than %zu",
+				  sizeof(buf) - 1);
+	snprintf(buf, sizeof(buf), "%s", s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		const char *slash = strchr(tok, '/');
+		char addr[INET_ADDRSTRLEN];
+		unsigned long prefix;
+		char *end;
+
+		if (out->n == CONFIG_NPADDR_CIDRS)
+			return errbuf_set(err, err_len,
+					  "invalid nodeport-addresses '%s': more than %d CIDRs", s,
+					  CONFIG_NPADDR_CIDRS);
+		if (!slash || (size_t)(slash - tok) >= sizeof(addr))
+			return errbuf_set(
+			    err, err_len,
+			    "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR "
+			    "or \"primary\"",
+			    s, tok);
+		memcpy(addr, tok, slash - tok);
+		addr[slash - tok] = '\0';
+		prefix = strtoul(slash + 1, &end, 10);
+		if (inet_pton(AF_INET, addr, &out->net[out->n]) != 1 || slash[1] < '0' ||
+		    slash[1] > '9' || *end || prefix > 32)
+			return errbuf_set(
+			    err, err_len,
+			    "invalid nodeport-addresses '%s': '%s' is not an IPv4 CIDR", s, tok);
+		out->prefix[out->n] = (__u8)prefix;
+		out->net[out->n] &= prefix ? htonl(~0u << (32 - prefix)) : 0;
+		out->n++;
+	}
+	if (!out->n)
+		return errbuf_set(err, err_len, "invalid nodeport-addresses '%s': no CIDR", s);
+	return 0;
+}
+
+bool np_addrs_match(const struct np_addrs *a, __u32 ip, __u32 primary)
+{
+	if (a->primary)
+		return ip == primary;
+	for (int i = 0; i < a->n; i++)
+		if ((ip & (a->prefix[i] ? htonl(~0u << (32 - a->prefix[i])) : 0)) == a->net[i])
+			return true;
+	return !a->n;
+}
+
 static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src,
 		       char *err, size_t len)
 {
@@ -172,6 +230,13 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 			    "invalid %s '%s': must be IPv4:port (e.g. 0.0.0.0:10256), or \"\" or "
 			    "\"0\" to disable",
 			    src, val);
+		break;
+	}
+	case OPT_NPADDR: {
+		struct np_addrs na;
+
+		if (np_addrs_parse(val, &na, err, len) < 0)
+			return -EINVAL;
 		break;
 	}
 	case OPT_INT:

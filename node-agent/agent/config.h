@@ -6,12 +6,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <linux/types.h>
+
 #include "log.h"
 
-#define CONFIG_PATH_MAX 256
-#define CONFIG_NAME_MAX 254 /* a DNS subdomain (253) + NUL */
-#define CONFIG_MTU_MIN	576
-#define CONFIG_MTU_MAX	65535
+#define CONFIG_PATH_MAX	    256
+#define CONFIG_NAME_MAX	    254 /* a DNS subdomain (253) + NUL */
+#define CONFIG_MTU_MIN	    576
+#define CONFIG_MTU_MAX	    65535
+#define CONFIG_NPADDR_MAX   256
+#define CONFIG_NPADDR_CIDRS 16
 
 #define CONFIG_DEFAULT_CNI_CONF_DIR  "/etc/cni/net.d"
 #define CONFIG_DEFAULT_CNI_BIN_DIR   "/opt/cni/bin"
@@ -43,6 +47,7 @@ struct config {
 	char cgroup[CONFIG_PATH_MAX]; /* cgroup v2 for socket-level LB; "" : the cgroup2 root */
 	char healthz_bind[32];	      /* "a.b.c.d:port" of /healthz and /livez; "" : off */
 	char metrics_bind[32];	      /* "a.b.c.d:port" of /metrics; "" : off */
+	char nodeport_addrs[CONFIG_NPADDR_MAX]; /* --nodeport-addresses; "" : every node address */
 	enum config_api api;
 	int mtu; /* 0 : the plugin takes the uplink's */
 	bool portmap;
@@ -57,6 +62,21 @@ struct config {
  * standalone, which needs --pod-cidr. On failure returns -errno and puts a
  * one-line message in err. */
 int config_parse(int argc, char **argv, struct config *c, char *err, size_t err_len);
+
+/* --nodeport-addresses as kube-proxy reads it: "primary" (the node's own
+ * InternalIP), or IPv4 CIDRs, comma-separated, that select node addresses. */
+struct np_addrs {
+	bool primary;
+	int n;
+	__u32 net[CONFIG_NPADDR_CIDRS]; /* network order, host bits cleared */
+	__u8 prefix[CONFIG_NPADDR_CIDRS];
+};
+
+int np_addrs_parse(const char *s, struct np_addrs *out, char *err, size_t err_len);
+
+/* Whether node address ip (network order) serves NodePorts under a; primary
+ * is the node's primary address (0 when unknown). */
+bool np_addrs_match(const struct np_addrs *a, __u32 ip, __u32 primary);
 
 /* Checks an IPv4 CIDR "a.b.c.d/n": 0 and the canonical form in out, or -EINVAL
  * with the reason in err. */

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics_collect.h"
 #include "names.h"
+#include "ns_step.h"
 #include "pol_step.h"
 #include "routes.h"
 #include "status.h"
@@ -73,6 +74,7 @@ struct agent {
 	struct timespec svc_updated; /* CLOCK_REALTIME of the last complete service sync */
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
+	struct ns_step ns;
 };
 
 static const char *mode_name(const struct config *c)
@@ -138,6 +140,7 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 	if (o->kind == KUBE_SERVICE || o->kind == KUBE_ENDPOINTSLICE)
 		a->hc_dirty = true;
 	pol_step_changed(&a->pol, old, cur);
+	ns_step_changed(&a->ns, o);
 	if (a->svc && (r = svc_pub_changed(a->svc, op, old, cur, mono_ms())) < 0)
 		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",
 				kube_kind_name(o->kind), o->ns, o->name);
@@ -187,8 +190,8 @@ static void svc_start(struct agent *a)
 /* Publishes changed Services once both stores had their first full list. */
 static void svc_update(struct agent *a, unsigned long long now)
 {
-	bool synced =
-	    a->ks.slots[KUBE_SERVICE].ref.synced && a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced;
+	bool synced = a->ks.slots[KUBE_SERVICE].ref.synced &&
+		      a->ks.slots[KUBE_ENDPOINTSLICE].ref.synced && ns_step_ready(&a->ns);
 	unsigned long writes, deletes;
 	unsigned long long since = 0;
 	struct timespec t0, t1;
@@ -671,6 +674,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	svc_start(&a);
 	hcnp_start(&a, epfd);
 	pol_step_start(&a.pol, c);
+	ns_step_start(&a.ns, c);
 	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
 			   sizeof(err));
 	if (r < 0)
@@ -698,6 +702,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 
 		cni_update(&a);
 		routes_update(&a, now);
+		a.status_dirty |= ns_step_update(&a.ns, &a.ks, c, a.svc, now);
 		svc_update(&a, now);
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
 		healthz_update(&a, now);
@@ -709,6 +714,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	status_publish(&a, mono_ms());
 	kube_sync_fini(&a.ks);
 	pol_step_stop(&a.pol);
+	ns_step_stop(&a.ns);
 	svc_pub_free(a.svc);
 	if (a.svc)
 		svc_dp_close(&a.svc_maps);

@@ -69,6 +69,7 @@ void kube_obj_free(struct kube_obj *o)
 		}
 		free(o->u.svc.ports);
 		free(o->u.svc.external_ips);
+		free(o->u.svc.src_ranges);
 		break;
 	case KUBE_ENDPOINTSLICE:
 		intern_put(o->u.eps.service);

@@ -59,11 +59,14 @@ struct kube_service {
 	__u8 n_cluster_ips;
 	__u16 n_ports, n_external_ips; /* external_ips: spec.externalIPs, then LB ingress IPs */
 	__u16 n_lb_ips;
+	__u16 n_src_ranges;
+	__u16 health_node_port; /* spec.healthCheckNodePort, 0 when absent (served elsewhere) */
 	__u32 affinity_timeout; /* seconds, when affinity_client_ip */
 	__u16 hc_node_port;	/* spec.healthCheckNodePort; 0 when unset */
 	struct kube_ip cluster_ips[2];
 	struct kube_svc_port *ports;
 	struct kube_ip *external_ips; /* n_external_ips + n_lb_ips entries */
+	struct kube_cidr *src_ranges; /* spec.loadBalancerSourceRanges, host bits cleared */
 };
 
 enum kube_addr_type { KUBE_ADDR_IPV4, KUBE_ADDR_IPV6, KUBE_ADDR_FQDN };

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Parses a Service: type, cluster IPs, ports, session affinity, traffic policies, external IPs. */
+/* Parses a Service: type, cluster IPs, ports, session affinity, traffic policies, external IPs,
+ * load balancer source ranges. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -211,6 +212,51 @@ static int svc_external_ips_parse(struct pctx *pc, json_t *root, json_t *spec,
 	return 0;
 }
 
+/* Clears the host bits of an address under prefix bits. */
+static void cidr_mask(struct kube_cidr *c)
+{
+	unsigned int len = c->ip.family == 4 ? 4 : 16;
+
+	for (unsigned int i = 0; i < len; i++) {
+		unsigned int keep = c->prefix > i * 8 ? c->prefix - i * 8 : 0;
+
+		if (keep < 8)
+			c->ip.addr[i] &= (__u8)(0xff00 >> keep);
+	}
+}
+
+/* spec.loadBalancerSourceRanges (CIDRs, either family) and spec.healthCheckNodePort. */
+static int svc_lb_parse(struct pctx *pc, json_t *spec, struct kube_service *s)
+{
+	long long hc = 0;
+	json_t *ranges, *v;
+	size_t i;
+
+	if (kp_get_int(pc, spec, "healthCheckNodePort", "spec.", 0, 65535, &hc) < 0 ||
+	    kp_get_typed(pc, spec, "loadBalancerSourceRanges", "spec.", JSON_ARRAY, &ranges) < 0)
+		return -EINVAL;
+	s->health_node_port = (__u16)hc;
+	if (!ranges || !json_array_size(ranges))
+		return 0;
+	if (json_array_size(ranges) > 0xffff)
+		return kp_bad(pc, "spec.loadBalancerSourceRanges: too many ranges");
+	s->src_ranges = calloc(json_array_size(ranges), sizeof(*s->src_ranges));
+	if (!s->src_ranges)
+		return kp_bad(pc, "out of memory");
+	json_array_foreach(ranges, i, v) {
+		char p[64];
+
+		snprintf(p, sizeof(p), "spec.loadBalancerSourceRanges[%zu]", i);
+		if (!json_is_string(v))
+			return kp_bad(pc, "%s: expected a CIDR string", p);
+		if (kp_cidr_parse(pc, json_string_value(v), p, &s->src_ranges[i]) < 0)
+			return -EINVAL;
+		cidr_mask(&s->src_ranges[i]);
+		s->n_src_ranges++;
+	}
+	return 0;
+}
+
 int kube_svc_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj *o)
 {
 	struct kube_service *s = &o->u.svc;
@@ -224,7 +270,7 @@ int kube_svc_parse(struct pctx *pc, json_t *root, json_t *meta, struct kube_obj 
 	    svc_ports_parse(pc, spec, s) < 0 || svc_affinity_parse(pc, spec, s) < 0 ||
 	    svc_traffic_policy_parse(pc, spec, "externalTrafficPolicy", &s->etp_local) < 0 ||
 	    svc_traffic_policy_parse(pc, spec, "internalTrafficPolicy", &s->itp_local) < 0 ||
-	    kube_svc_hc_parse(pc, spec, s) < 0)
+	    kube_svc_hc_parse(pc, spec, s) < 0 || svc_lb_parse(pc, spec, s) < 0)
 		return -EINVAL;
 	(void)meta;
 	return svc_external_ips_parse(pc, root, spec, s);

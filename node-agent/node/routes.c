@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Routes to other nodes' pod CIDRs (libnl-route-3); only routes tagged SL_RTPROT are touched. */
+/* Routes to other nodes' pod CIDRs, and the node's own addresses (libnl-route-3); only routes
+ * tagged SL_RTPROT are touched. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -364,6 +365,47 @@ static void op_apply(struct nl_sock *sk, const struct route_op *op, struct route
 		rep->replaced++;
 	else
 		rep->deleted++;
+}
+
+struct addrs_read {
+	struct node_addr *out;
+	size_t max, n;
+};
+
+static void addr_classify(struct nl_object *o, void *arg)
+{
+	struct rtnl_route *route = (struct rtnl_route *)o;
+	struct addrs_read *ar = arg;
+	struct rtnl_nexthop *nh;
+	__be32 ip;
+
+	if (rtnl_route_get_family(route) != AF_INET ||
+	    rtnl_route_get_table(route) != RT_TABLE_LOCAL ||
+	    rtnl_route_get_type(route) != RTN_LOCAL || !addr4_get(rtnl_route_get_dst(route), &ip) ||
+	    nl_addr_get_prefixlen(rtnl_route_get_dst(route)) != 32 || (ntohl(ip) >> 24) == 127 ||
+	    rtnl_route_get_nnexthops(route) != 1 || ar->n == ar->max)
+		return;
+	nh = rtnl_route_nexthop_n(route, 0);
+	ar->out[ar->n++] = (struct node_addr){.ip = ip, .ifindex = rtnl_route_nh_get_ifindex(nh)};
+}
+
+int node_addrs_read(struct node_addr *out, size_t max)
+{
+	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	struct addrs_read ar = {.out = out, .max = max};
+	int r;
+
+	if (!sk)
+		return -ENOMEM;
+	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
+	if (r < 0)
+		return r;
+	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	if (r < 0)
+		return r;
+	nl_cache_foreach(cache, addr_classify, &ar);
+	return (int)ar.n;
 }
 
 int routes_sync(const struct route_want *want, size_t n, struct routes_report *rep)

@@ -42,6 +42,17 @@ struct route_hit {
 };
 int routes_get(__be32 dst, struct route_hit *out);
 
+/* One IPv4 address of the node's netns and the interface holding it. */
+struct node_addr {
+	__be32 ip;
+	int ifindex;
+};
+
+/* The node's own IPv4 addresses but loopback ones (the local table's /32
+ * local routes), at most max, in out; how many, or -errno. The interfaces
+ * holding them are the node's uplinks. */
+int node_addrs_read(struct node_addr *out, size_t max);
+
 /* --- the pure part of routes_sync, exposed for its unit tests -------------- */
 
 /* One IPv4 route of the main table as the kernel has it. */

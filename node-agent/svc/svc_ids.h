@@ -14,6 +14,20 @@ static inline __u64 svc_ids_key(__be32 ip, __be16 port, __u8 proto)
 	return (__u64)ip << 24 | (__u64)port << 8 | proto;
 }
 
+/* The key of a service port in one sl_svc4 scope (SL_SVC_SCOPE_*): the
+ * scope in the top byte, so scope 0 keys are svc_ids_key()'s. */
+static inline __u64 svc_ids_key_scoped(__be32 ip, __be16 port, __u8 proto, __u8 scope)
+{
+	return svc_ids_key(ip, port, proto) | (__u64)scope << 56;
+}
+
+/* The key of a marker {ip, scope} with its flags: two kinds of marker on
+ * one address are two entries of the table. */
+static inline __u64 svc_ids_marker_key(__be32 ip, __u8 scope, __u16 flags)
+{
+	return (__u64)ip | (__u64)scope << 32 | (__u64)flags << 40;
+}
+
 struct svc_ids_ent {
 	__u64 key;
 	__u32 next; /* hash chain by id, 0 ends it */

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "svc_frontends.h"
 #include "svc_restore.h"
 #include "svc_select.h"
 #include "svc_txn.h"
@@ -13,18 +14,12 @@
 
 #define RETRY_MS 5000
 
-/* One service port a Service wants: VIP, port and protocol as svc_ids_key(). */
-struct want_port {
-	__u64 key;
-	const struct kube_svc_port *sp;
-};
-
 /* What one Service wants published: none of it when it is gone or not proxied. */
 struct rec_want {
 	const struct kube_service *svc;
 	const struct kube_endpointslice **slices;
 	size_t n_slices;
-	struct want_port *ports;
+	struct svc_frontend *ports;
 	size_t n_ports;
 };
 
@@ -34,8 +29,9 @@ static void rec_want_free(struct rec_want *w)
 	free(w->ports);
 }
 
-static int rec_want_build(const struct svc_rec *rec, const struct kube_store *svcs,
-			  const struct kube_store *slice_store, struct rec_want *w)
+static int rec_want_build(const struct svc_pub *p, const struct svc_rec *rec,
+			  const struct kube_store *svcs, const struct kube_store *slice_store,
+			  struct rec_want *w)
 {
 	char ns[KUBE_NS_MAX], name[KUBE_NAME_MAX];
 	const struct kube_service *svc;
@@ -47,7 +43,7 @@ static int rec_want_build(const struct svc_rec *rec, const struct kube_store *sv
 		return 0;
 	w->svc = svc = &o->u.svc;
 	w->slices = calloc(rec->n_slices + 1, sizeof(*w->slices));
-	w->ports = calloc((size_t)svc->n_cluster_ips * svc->n_ports + 1, sizeof(*w->ports));
+	w->ports = calloc(svc_frontends_max(svc, p->n_node_ips) + 1, sizeof(*w->ports));
 	if (!w->slices || !w->ports)
 		return -ENOMEM;
 	for (size_t i = 0; i < rec->n_slices; i++) {
@@ -56,33 +52,29 @@ static int rec_want_build(const struct svc_rec *rec, const struct kube_store *sv
 		if (so)
 			w->slices[w->n_slices++] = &so->u.eps;
 	}
-	for (int i = 0; i < svc->n_cluster_ips; i++) {
-		__be32 vip;
-
-		if (svc->cluster_ips[i].family != 4)
-			continue;
-		memcpy(&vip, svc->cluster_ips[i].addr, 4);
-		for (int j = 0; j < svc->n_ports; j++)
-			w->ports[w->n_ports++] = (struct want_port){
-			    svc_ids_key(vip, htons(svc->ports[j].port), svc->ports[j].proto),
-			    &svc->ports[j]};
-	}
+	w->n_ports = svc_frontends_build(svc, p->node_ips, p->n_node_ips, w->ports);
 	return 0;
 }
 
-/* VIP markers first: the new ports' VIPs reject unknown ports from the start.
- * The ids held in vips; the first error, the others still tried. */
-static int rec_vips_ref(struct svc_pub *p, const struct kube_service *svc, __u32 vips[2])
+/* Markers first: the new ports' VIPs reject unknown ports from the start.
+ * The ids held in vips (*n_vips of them, vips sized for every marker); the
+ * first error, the others still tried. */
+static int rec_vips_ref(struct svc_pub *p, const struct kube_service *svc, __u32 *vips,
+			size_t *n_vips)
 {
+	struct svc_marker *m;
+	size_t n;
 	int r = 0, e;
 
-	for (int i = 0, n = 0; svc && i < svc->n_cluster_ips && n < 2; i++) {
-		__be32 vip;
-
-		if (svc->cluster_ips[i].family != 4)
-			continue;
-		memcpy(&vip, svc->cluster_ips[i].addr, 4);
-		e = pub_vip_ref(p, vip, &vips[n]);
+	*n_vips = 0;
+	if (!svc)
+		return 0;
+	m = calloc(svc_frontends_max(svc, p->n_node_ips) + 1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	n = svc_markers_build(svc, p->node_ips, p->n_node_ips, m);
+	for (size_t i = 0; i < n; i++) {
+		e = pub_vip_ref(p, m[i].ip, m[i].scope, m[i].flags, &vips[*n_vips]);
 		if (e < 0) {
 			if (svc_map_full(e))
 				p->st.full[SVC_MAP_SVC]++;
@@ -90,8 +82,9 @@ static int rec_vips_ref(struct svc_pub *p, const struct kube_service *svc, __u32
 				r = e;
 			continue;
 		}
-		n++;
+		(*n_vips)++;
 	}
+	free(m);
 	return r;
 }
 
@@ -138,15 +131,17 @@ static int rec_port_id(struct svc_pub *p, struct svc_rec *rec, __u64 key)
 
 /* One wanted service port: backends chosen, id taken, published. */
 static int rec_port_publish(struct svc_pub *p, struct svc_rec *rec, const struct rec_want *w,
-			    const struct want_port *wp)
+			    const struct svc_frontend *wp)
 {
 	struct svc_node node = {.name = p->node, .zone = p->zone};
 	struct svc_choice c;
 	int id, e;
 
-	e = svc_select(w->svc, wp->sp, w->slices, w->n_slices, &node, &c);
+	e = svc_select_policy(w->svc, wp->sp, w->slices, w->n_slices, &node, wp->local, &c);
 	if (e < 0)
 		return e;
+	c.flags |= wp->flags;
+	c.snat_ip = wp->snat_ip;
 	id = rec_port_id(p, rec, wp->key);
 	if (id < 0) {
 		free(c.backends);
@@ -192,25 +187,34 @@ static int rec_publish(struct svc_pub *p, struct svc_rec *rec, const struct kube
 		       const struct kube_store *slice_store)
 {
 	struct rec_want w = {};
-	__u32 vips[2] = {};
+	__u32 *vips = NULL;
+	size_t n_vips = 0;
 	int r, e;
 
-	r = rec_want_build(rec, svcs, slice_store, &w);
+	r = rec_want_build(p, rec, svcs, slice_store, &w);
 	if (r < 0)
 		goto out_free;
-	r = rec_vips_ref(p, w.svc, vips);
+	if (w.svc && !(vips = calloc(svc_frontends_max(w.svc, p->n_node_ips) + 1, sizeof(*vips)))) {
+		r = -ENOMEM;
+		goto out_free;
+	}
+	r = rec_vips_ref(p, w.svc, vips, &n_vips);
 	for (size_t i = 0; i < w.n_ports; i++)
 		if ((e = rec_port_publish(p, rec, &w, &w.ports[i])) < 0 && !r)
 			r = e;
 	if ((e = rec_ports_prune(p, rec, &w)) < 0 && !r)
 		r = e;
-	for (int i = 0; i < 2; i++)
-		if (rec->vips[i] && (e = pub_vip_unref(p, rec->vips[i])) < 0 && !r)
+	for (size_t i = 0; i < rec->n_vips; i++)
+		if ((e = pub_vip_unref(p, rec->vips[i])) < 0 && !r)
 			r = e;
-	memcpy(rec->vips, vips, sizeof(vips));
+	free(rec->vips);
+	rec->vips = vips;
+	rec->n_vips = n_vips;
+	vips = NULL;
 	if (!r)
 		rec->full_logged = false;
 out_free:
+	free(vips);
 	rec_want_free(&w);
 	rec->failed = r < 0;
 	return r;
@@ -261,6 +265,7 @@ void svc_pub_free(struct svc_pub *p)
 	svc_ids_fini(&p->vip_ids);
 	free(p->node);
 	free(p->zone);
+	free(p->node_ips);
 	free(p);
 }
 
@@ -269,6 +274,30 @@ static void all_dirty(struct svc_pub *p, unsigned long long now)
 	for (size_t b = 0; b < REC_BUCKETS; b++)
 		for (struct svc_rec *r = p->recs[b]; r; r = r->next)
 			svc_rec_dirty(p, r, now);
+}
+
+int svc_pub_node_ips(struct svc_pub *p, const __be32 *ips, size_t n, unsigned long long now)
+{
+	__be32 *copy = NULL;
+
+	if (n == p->n_node_ips && (!n || !memcmp(ips, p->node_ips, n * sizeof(*ips))))
+		return 0;
+	if (n && !(copy = malloc(n * sizeof(*ips))))
+		return -ENOMEM;
+	if (n)
+		memcpy(copy, ips, n * sizeof(*ips));
+	free(p->node_ips);
+	p->node_ips = copy;
+	p->n_node_ips = n;
+	all_dirty(p, now);
+	return 0;
+}
+
+__u32 svc_pub_port_id(const struct svc_pub *p, __u64 key)
+{
+	__u32 id = svc_ids_find(&p->svc_ids, key);
+
+	return id && id < p->ports_cap && p->ports[id].present ? id : 0;
 }
 
 static int node_changed(struct svc_pub *p, const struct kube_obj *n, unsigned long long now)
@@ -399,6 +428,8 @@ int svc_pub_port_foreach(const struct svc_pub *p, svc_port_fn fn, void *ctx)
 
 		if (!pp->present || !pp->owner || !svc_ids_key_of(&p->svc_ids, (__u32)id, &key))
 			continue;
+		if (key >> 56 != SL_SVC_SCOPE_INT)
+			continue; /* an external frontend's twin: same labels, pods never use it */
 		r = fn((__u32)id, pp->owner->key, (__be32)(key >> 24), (__be16)(key >> 8),
 		       (__u8)key, ctx);
 		if (r)

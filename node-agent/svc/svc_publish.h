@@ -60,9 +60,17 @@ bool svc_pub_pending(const struct svc_pub *p, unsigned long long *since_ms);
 void svc_pub_stats(const struct svc_pub *p, struct svc_stats *st);
 
 /* A published service port: svc_id, "namespace/name" of its Service, VIP,
- * port (network order) and IPPROTO_*. Non-zero from fn stops the walk. */
+ * port (network order) and IPPROTO_*; of scope SL_SVC_SCOPE_INT only (an
+ * external frontend's EXT twin would repeat its labels). Non-zero from fn
+ * stops the walk. */
 typedef int (*svc_port_fn)(__u32 id, const char *svc, __be32 vip, __be16 port, __u8 proto,
 			   void *ctx);
 int svc_pub_port_foreach(const struct svc_pub *p, svc_port_fn fn, void *ctx);
+/* The node addresses NodePorts are served on (--nodeport-addresses applied):
+ * every Service is published again when they change. 0 or -ENOMEM. */
+int svc_pub_node_ips(struct svc_pub *p, const __be32 *ips, size_t n, unsigned long long now_ms);
+
+/* The svc_id published for frontend key (svc_ids_key_scoped()), 0 when none. */
+__u32 svc_pub_port_id(const struct svc_pub *p, __u64 key);
 
 #endif

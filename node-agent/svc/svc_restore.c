@@ -10,12 +10,13 @@
 static int restore_svc(const struct sl_svc_key *k, const struct sl_svc_val *v, void *ctx)
 {
 	struct svc_pub *p = ctx;
-	__u64 key = svc_ids_key(k->vip, k->port, k->proto);
+	__u64 key = svc_key_of(k);
 	struct pub_port *pp;
 	int r;
 
 	if (v->flags & SL_SVC_F_VIP || (!k->port && !k->proto && !k->slot)) {
-		r = svc_ids_set(&p->vip_ids, k->vip, (__u32)p->vip_ids.count + 1);
+		r = svc_ids_set(&p->vip_ids, svc_ids_marker_key(k->vip, k->scope, v->flags),
+				(__u32)p->vip_ids.count + 1);
 		if (r == -EEXIST)
 			return 0;
 		if (r < 0 || GROW(p, vip_in_map, vip_cap, p->vip_ids.count) < 0)
@@ -41,6 +42,7 @@ static int restore_svc(const struct sl_svc_key *k, const struct sl_svc_val *v, v
 	pp->count = v->count;
 	pp->flags = v->flags;
 	pp->timeout = v->affinity_timeout;
+	pp->snat_ip = v->snat_ip;
 	p->st.restored_ports++;
 	return 0;
 }
@@ -53,7 +55,7 @@ static int restore_slot(const struct sl_svc_key *k, const struct sl_svc_val *v, 
 
 	if (!k->slot || v->flags & SL_SVC_F_VIP)
 		return 0;
-	id = svc_ids_find(&p->svc_ids, svc_ids_key(k->vip, k->port, k->proto));
+	id = svc_ids_find(&p->svc_ids, svc_key_of(k));
 	pp = id ? &p->ports[id] : NULL;
 	if (!pp || !svc_ids_ent(&p->be_ids, v->id)) {
 		struct stale_slot s = {.key = *k};
@@ -139,7 +141,7 @@ static int leftover_ports_remove(struct svc_pub *p)
 	}
 	for (size_t i = 0; i < p->n_stale_slots; i++) {
 		const struct sl_svc_key *k = &p->stale_slots[i].key;
-		__u32 id = svc_ids_find(&p->svc_ids, svc_ids_key(k->vip, k->port, k->proto));
+		__u32 id = svc_ids_find(&p->svc_ids, svc_key_of(k));
 
 		if (id && (k->slot ? k->slot <= p->ports[id].n_slots : p->ports[id].master))
 			continue; /* published again since */

@@ -199,6 +199,13 @@ int svc_select(const struct kube_service *svc, const struct kube_svc_port *sp,
 	       const struct kube_endpointslice *const *slices, size_t n_slices,
 	       const struct svc_node *node, struct svc_choice *out)
 {
+	return svc_select_policy(svc, sp, slices, n_slices, node, svc->itp_local, out);
+}
+
+int svc_select_policy(const struct kube_service *svc, const struct kube_svc_port *sp,
+		      const struct kube_endpointslice *const *slices, size_t n_slices,
+		      const struct svc_node *node, bool local, struct svc_choice *out)
+{
 	struct cand *c = NULL;
 	size_t total = 0, n;
 	bool any = false;
@@ -223,7 +230,7 @@ int svc_select(const struct kube_service *svc, const struct kube_svc_port *sp,
 	n = cands_gather(sp, slices, n_slices, node, c);
 	for (size_t i = 0; i < n; i++)
 		any |= ready(&c[i]) || serving_terminating(&c[i]);
-	if (svc->itp_local) {
+	if (local) {
 		out->n = cands_pick(c, n, out->backends, keep_local_ready, TOPO_NONE, node);
 		if (!out->n)
 			out->n =

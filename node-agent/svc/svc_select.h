@@ -28,6 +28,7 @@ struct svc_backend {
 struct svc_choice {
 	__u16 flags; /* SL_SVC_F_AFFINITY, SL_SVC_F_DROP_EMPTY */
 	__u32 affinity_timeout;
+	__be32 snat_ip;		      /* set by the caller for external frontends */
 	size_t n;		      /* usable backends, sorted by ip, port */
 	struct svc_backend *backends; /* malloc'd, n entries */
 };
@@ -42,5 +43,13 @@ bool svc_proxied(const struct kube_service *svc);
 int svc_select(const struct kube_service *svc, const struct kube_svc_port *sp,
 	       const struct kube_endpointslice *const *slices, size_t n_slices,
 	       const struct svc_node *node, struct svc_choice *out);
+
+/* svc_select under traffic policy local (Local: only this node's endpoints,
+ * dropped when there are none) instead of the internalTrafficPolicy: an
+ * external frontend chooses with externalTrafficPolicy, and what pods and
+ * the node send to it with Cluster (kube-proxy's short-circuit). */
+int svc_select_policy(const struct kube_service *svc, const struct kube_svc_port *sp,
+		      const struct kube_endpointslice *const *slices, size_t n_slices,
+		      const struct svc_node *node, bool local, struct svc_choice *out);
 
 #endif

@@ -136,6 +136,7 @@ void svc_rec_free(struct svc_rec *r)
 		free(r->slices[i]);
 	free(r->slices);
 	free(r->ports);
+	free(r->vips);
 	free(r);
 }
 
@@ -143,8 +144,7 @@ void svc_rec_maybe_drop(struct svc_pub *p, struct svc_rec *r, bool svc_exists)
 {
 	struct svc_rec **pp;
 
-	if (svc_exists || r->n_slices || r->n_ports || r->vips[0] || r->vips[1] || r->dirty ||
-	    r->failed)
+	if (svc_exists || r->n_slices || r->n_ports || r->n_vips || r->dirty || r->failed)
 		return;
 	for (pp = &p->recs[rec_bucket(r->key)]; *pp && *pp != r; pp = &(*pp)->next)
 		;
@@ -194,7 +194,7 @@ void svc_rec_port_del(struct svc_rec *r, __u32 id)
 
 void svc_key_split(__u64 k, __be32 *ip, __be16 *port, __u8 *proto)
 {
-	*ip = (__be32)(k >> 24);
+	*ip = (__be32)(k >> 24); /* the cast drops the scope byte */
 	*port = (__be16)(k >> 8);
 	*proto = (__u8)k;
 }
@@ -204,8 +204,14 @@ struct sl_svc_key svc_key_slot(__u64 k, __u16 slot)
 	struct sl_svc_key key = {};
 
 	svc_key_split(k, &key.vip, &key.port, &key.proto);
+	key.scope = svc_key_scope(k);
 	key.slot = slot;
 	return key;
+}
+
+__u64 svc_key_of(const struct sl_svc_key *k)
+{
+	return svc_ids_key_scoped(k->vip, k->port, k->proto, k->scope);
 }
 
 void svc_key_str(__u64 k, char *buf, size_t len)
@@ -217,5 +223,6 @@ void svc_key_str(__u64 k, char *buf, size_t len)
 
 	svc_key_split(k, &vip, &port, &proto);
 	inet_ntop(AF_INET, &vip, ip, sizeof(ip));
-	snprintf(buf, len, "%s:%u/%s", ip, ntohs(port), proto_name(proto));
+	snprintf(buf, len, "%s:%u/%s%s", ip, ntohs(port), proto_name(proto),
+		 svc_key_scope(k) == SL_SVC_SCOPE_EXT ? " (external)" : "");
 }

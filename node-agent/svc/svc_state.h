@@ -22,8 +22,9 @@ struct svc_rec {
 	size_t n_slices, slices_cap;
 	__u32 *ports; /* published svc ids */
 	size_t n_ports, ports_cap;
-	__u32 vips[2]; /* VIP marker ids held (vip table), 0 unused */
-	char key[];    /* "ns/name" */
+	__u32 *vips; /* marker ids held (vip table) */
+	size_t n_vips;
+	char key[]; /* "ns/name" */
 };
 
 /* One published service port, indexed by svc_id. */
@@ -32,6 +33,7 @@ struct pub_port {
 	struct svc_rec *owner; /* NULL: found in the maps at restart, nobody wants it yet */
 	__u16 count, flags;    /* master */
 	__u32 timeout;
+	__be32 snat_ip;
 	__u32 n_slots; /* slots 1..n_slots are in sl_svc4 */
 	__u32 *slots;  /* backend ids, n_slots entries (0: slot absent) */
 };
@@ -52,6 +54,8 @@ struct svc_pub {
 	svc_note_fn note;
 	void *note_ctx;
 	char *node, *zone;
+	__be32 *node_ips; /* NodePort addresses of this node */
+	size_t n_node_ips;
 	struct svc_rec *recs[REC_BUCKETS];
 	struct svc_rec *dirty;
 	struct svc_ids svc_ids, be_ids, vip_ids;
@@ -105,6 +109,12 @@ void svc_rec_port_del(struct svc_rec *r, __u32 id);
 /* --- service port keys (svc_ids_key()) ------------------------------------------- */
 
 void svc_key_split(__u64 k, __be32 *ip, __be16 *port, __u8 *proto);
+static inline __u8 svc_key_scope(__u64 k)
+{
+	return (__u8)(k >> 56);
+}
+/* The service port key (svc_ids_key_scoped()) of an sl_svc4 key. */
+__u64 svc_key_of(const struct sl_svc_key *k);
 /* The sl_svc4 key of slot slot (0: the master) of service port k. */
 struct sl_svc_key svc_key_slot(__u64 k, __u16 slot);
 /* "ip:port/PROTO" for messages. */

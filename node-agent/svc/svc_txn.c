@@ -146,13 +146,14 @@ static int port_write_master(struct svc_pub *p, __u32 svc_id, __u64 key, const s
 		t->revnat_written = true;
 	}
 	if (pp->master && pp->count == c->n && pp->flags == c->flags &&
-	    pp->timeout == c->affinity_timeout)
+	    pp->timeout == c->affinity_timeout && pp->snat_ip == c->snat_ip)
 		return 0;
 	k = svc_key_slot(key, 0);
 	v = (struct sl_svc_val){.id = svc_id,
 				.count = (__u16)c->n,
 				.flags = c->flags,
-				.affinity_timeout = c->affinity_timeout};
+				.affinity_timeout = c->affinity_timeout,
+				.snat_ip = c->snat_ip};
 	r = pub_svc_write(p, &k, &v);
 	return r < 0 ? fail(t, SVC_MAP_SVC, r) : 0;
 }
@@ -190,6 +191,7 @@ static int port_commit(struct svc_pub *p, __u32 svc_id, __u64 key, const struct 
 	pp->count = (__u16)c->n;
 	pp->flags = c->flags;
 	pp->timeout = c->affinity_timeout;
+	pp->snat_ip = c->snat_ip;
 	pp->slots = slots;
 	pp->n_slots = (__u32)c->n;
 	for (__u32 s = (__u32)c->n + 1; s <= n_old; s++) {

@@ -108,12 +108,12 @@ int pub_port_remove(struct svc_pub *p, __u32 svc_id)
 
 /* --- VIP markers --------------------------------------------------------------- */
 
-int pub_vip_ref(struct svc_pub *p, __be32 vip, __u32 *out)
+int pub_vip_ref(struct svc_pub *p, __be32 vip, __u8 scope, __u16 flags, __u32 *out)
 {
-	struct sl_svc_key k = {.vip = vip};
-	struct sl_svc_val v = {.flags = SL_SVC_F_VIP};
+	struct sl_svc_key k = {.vip = vip, .scope = scope};
+	struct sl_svc_val v = {.flags = flags};
 	bool created;
-	int id = svc_ids_get(&p->vip_ids, vip, &created), r;
+	int id = svc_ids_get(&p->vip_ids, svc_ids_marker_key(vip, scope, flags), &created), r;
 
 	if (id < 0)
 		return id;
@@ -146,6 +146,7 @@ int pub_vip_unref(struct svc_pub *p, __u32 id)
 	if (e->refs)
 		return 0;
 	k.vip = (__be32)e->key;
+	k.scope = (__u8)(e->key >> 32);
 	if (p->vip_in_map[id])
 		r = pub_svc_delete(p, &k);
 	if (r < 0)

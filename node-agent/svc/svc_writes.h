@@ -17,8 +17,9 @@ int pub_revnat_delete(struct svc_pub *p, __u32 id);
 /* Drops one reference; an unreferenced backend leaves sl_be4 and its id is freed. */
 int pub_be_unref(struct svc_pub *p, __u32 id);
 
-/* A VIP marker for vip (written on its first reference); its id in *out. */
-int pub_vip_ref(struct svc_pub *p, __be32 vip, __u32 *out);
+/* A marker {vip, scope} with flags (SL_SVC_F_VIP or SL_SVC_F_NODEIP), written
+ * on its first reference; its id in *out. */
+int pub_vip_ref(struct svc_pub *p, __be32 vip, __u8 scope, __u16 flags, __u32 *out);
 int pub_vip_unref(struct svc_pub *p, __u32 id);
 
 /* Removes one published service port from the maps and frees its id. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Unit tests for the agent's flag and config-file parsing (config.c). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,6 +446,38 @@ static void test_cidr4_parse(void)
 	CHECK(cidr4_parse("10.244.1/24", out, sizeof(out), err, sizeof(err)) < 0);
 }
 
+static void test_np_addrs(void)
+{
+	struct np_addrs a;
+	char err[256] = "";
+
+	UNIT_CASE("nodeport-addresses: CIDRs select node addresses");
+	CHECK_INT(np_addrs_parse("172.18.0.0/16,10.1.2.3/32", &a, err, sizeof(err)), 0);
+	CHECK_INT(a.n, 2);
+	CHECK(np_addrs_match(&a, inet_addr("172.18.0.2"), 0));
+	CHECK(np_addrs_match(&a, inet_addr("10.1.2.3"), 0));
+	CHECK(!np_addrs_match(&a, inet_addr("10.1.2.4"), 0));
+
+	UNIT_CASE("nodeport-addresses: host bits are cleared, 0.0.0.0/0 takes all");
+	CHECK_INT(np_addrs_parse("172.18.9.9/16", &a, err, sizeof(err)), 0);
+	CHECK(np_addrs_match(&a, inet_addr("172.18.0.7"), 0));
+	CHECK_INT(np_addrs_parse("0.0.0.0/0", &a, err, sizeof(err)), 0);
+	CHECK(np_addrs_match(&a, inet_addr("192.0.2.1"), 0));
+
+	UNIT_CASE("nodeport-addresses: primary is the node's own address only");
+	CHECK_INT(np_addrs_parse("primary", &a, err, sizeof(err)), 0);
+	CHECK(np_addrs_match(&a, inet_addr("172.18.0.2"), inet_addr("172.18.0.2")));
+	CHECK(!np_addrs_match(&a, inet_addr("10.0.0.1"), inet_addr("172.18.0.2")));
+
+	UNIT_CASE("nodeport-addresses: bad input is refused with the culprit named");
+	CHECK(np_addrs_parse("172.18.0.0", &a, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "'172.18.0.0' is not an IPv4 CIDR") != NULL);
+	CHECK(np_addrs_parse("10.0.0.0/33", &a, err, sizeof(err)) < 0);
+	CHECK(np_addrs_parse("fd00::/8", &a, err, sizeof(err)) < 0);
+	CHECK(np_addrs_parse(",", &a, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "no CIDR") != NULL);
+}
+
 int main(void)
 {
 	/* The cases assume no API in the environment. */
@@ -454,6 +487,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		case_run(&cases[i]);
 	test_cidr4_parse();
+	test_np_addrs();
 	test_api_env();
 	return unit_done();
 }

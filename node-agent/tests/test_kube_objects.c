@@ -25,7 +25,10 @@ static const char svc_json[] =
     "\"type\":\"NodePort\",\"sessionAffinity\":\"ClientIP\","
     "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":125}},\"externalIPs\":[\"192.0.2."
     "7\"],"
-    "\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Cluster\",\"ipFamilies\":["
+    "\"externalTrafficPolicy\":\"Local\",\"internalTrafficPolicy\":\"Cluster\","
+    "\"healthCheckNodePort\":32001,"
+    "\"loadBalancerSourceRanges\":[\"203.0.113.9/24\",\"172.18.0.2/32\",\"fd00::/8\"],"
+    "\"ipFamilies\":["
     "\"IPv4\"],"
     "\"ipFamilyPolicy\":\"SingleStack\"},"
     "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"198.51.100.9\",\"ipMode\":\"VIP\"},"
@@ -135,6 +138,13 @@ static void test_service(void)
 	CHECK_STR(ip(&s->external_ips[0]), "192.0.2.7");
 	CHECK_INT(s->n_lb_ips, 1); /* Proxy mode and hostnames are not captured */
 	CHECK_STR(ip(&s->external_ips[1]), "198.51.100.9");
+	CHECK_INT(s->health_node_port, 32001);
+	CHECK_INT(s->n_src_ranges, 3);
+	CHECK_STR(ip(&s->src_ranges[0].ip), "203.0.113.0"); /* host bits cleared */
+	CHECK_INT(s->src_ranges[0].prefix, 24);
+	CHECK_STR(ip(&s->src_ranges[1].ip), "172.18.0.2");
+	CHECK_INT(s->src_ranges[1].prefix, 32);
+	CHECK_INT(s->src_ranges[2].ip.family, 6);
 	kube_obj_free(o);
 
 	UNIT_CASE("Service defaults and headless");
@@ -320,6 +330,18 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
+    {KUBE_SERVICE,
+     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"d\"},\"spec\":{"
+     "\"loadBalancerSourceRanges\":[\"10.0.0.0/33\"]}}",
+     "spec.loadBalancerSourceRanges[0]: '10.0.0.0/33' has an invalid prefix length", "a"},
+    {KUBE_SERVICE,
+     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"d\"},\"spec\":{"
+     "\"loadBalancerSourceRanges\":[7]}}",
+     "spec.loadBalancerSourceRanges[0]: expected a CIDR string", "a"},
+    {KUBE_SERVICE,
+     "{\"metadata\":{\"name\":\"a\",\"namespace\":\"d\"},\"spec\":{"
+     "\"healthCheckNodePort\":70000}}",
+     "spec.healthCheckNodePort", "a"},
     {KUBE_SERVICE, "{\"metadata\":{\"name\":\"a\",", "not JSON", ""},
     {KUBE_SERVICE, "[1,2]", "not a JSON object", ""},
     {KUBE_SERVICE, "{\"spec\":{}}", "metadata: missing", ""},

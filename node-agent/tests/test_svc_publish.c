@@ -738,6 +738,155 @@ static void test_restart_leftovers(void)
 	world_fini(&w);
 }
 
+static struct fake_ent *entry_at(struct fake *f, const char *ip, int port, int proto, int scope,
+				 int slot)
+{
+	struct sl_svc_key k = {.port = htons(port), .proto = (__u8)proto, .scope = (__u8)scope};
+
+	k.slot = (__u16)slot;
+	inet_pton(AF_INET, ip, &k.vip);
+	return fake_find(f->svc, &k, 0, true);
+}
+
+static const struct sl_revnat_val *revnat_of(struct fake *f, __u32 id)
+{
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		if (f->rev[i].used && f->rev[i].id == id)
+			return &f->rev[i].rv;
+	return NULL;
+}
+
+#define NP_SVC                                                                                     \
+	"{'metadata':{'name':'np','namespace':'shop'},'spec':{'type':'%s','clusterIP':'10.96.0."   \
+	"30',"                                                                                     \
+	"'clusterIPs':['10.96.0.30'],'ports':[{'name':'http','protocol':'TCP','port':80,"          \
+	"'targetPort':8080,'nodePort':30080}],'externalIPs':['192.0.2.7'],"                        \
+	"'externalTrafficPolicy':'%s','loadBalancerSourceRanges':['203.0.113.0/24']},"             \
+	"'status':{'loadBalancer':{'ingress':[{'ip':'198.51.100.9'}]}}}"
+
+static void test_external_frontends(void)
+{
+	static struct fake f, before_maps;
+	__be32 node_ips[2];
+	struct fake_ent *m, *mi, *v;
+	const struct sl_revnat_val *rv;
+	struct world w;
+
+	inet_pton(AF_INET, "172.18.0.2", &node_ips[0]);
+	inet_pton(AF_INET, "10.0.0.5", &node_ips[1]);
+	UNIT_CASE("external: NodePort per node address, externalIP, LB IP, in both scopes");
+	memset(&f, 0, sizeof(f));
+	world_init(&w, &f, false);
+	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 2, w.now), 0);
+	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Local"));
+	eps_put(&w, "np-1", "np", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+		HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	for (int i = 0; i < 2; i++) {
+		const char *ip = i ? "10.0.0.5" : "172.18.0.2";
+
+		m = entry_at(&f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+		mi = entry_at(&f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
+		CHECK(m && mi);
+		if (!m || !mi)
+			break;
+		CHECK_INT(m->sv.count, 1);  /* Local: this node's endpoint only */
+		CHECK_INT(mi->sv.count, 2); /* pods and the node: Cluster (short-circuit) */
+		CHECK_INT(m->sv.flags & SL_SVC_F_SRC_RANGES, 0); /* NodePorts ignore the ranges */
+		CHECK(m->sv.id != mi->sv.id);
+		CHECK(m->sv.snat_ip == node_ips[i]); /* SNAT to the address the client used */
+		rv = revnat_of(&f, m->sv.id);
+		CHECK(rv && rv->vip == node_ips[i] && rv->port == htons(30080));
+		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_INT, 0);
+		CHECK(v && v->sv.flags == SL_SVC_F_NODEIP);
+		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_EXT, 0);
+		CHECK(v && v->sv.flags == SL_SVC_F_NODEIP); /* for the uplink's first lookup */
+	}
+	m = entry_at(&f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	CHECK(m && m->sv.count == 1 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
+	CHECK(m && m->sv.snat_ip == node_ips[0]); /* not a node address: the first one */
+	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	CHECK(m && m->sv.count == 1 && (m->sv.flags & SL_SVC_F_SRC_RANGES));
+	CHECK(svc_pub_port_id(w.p, svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
+						      IPPROTO_TCP, SL_SVC_SCOPE_EXT)) == m->sv.id);
+	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
+	CHECK(m && m->sv.count == 2 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
+	UNIT_CASE("external: /metrics lists a frontend once, by its scope INT port (what pods "
+		  "send), so no two series share labels");
+	{
+		struct port_seen in = {.want = m ? m->sv.id : 0};
+		struct port_seen ex = {
+		    .want = svc_pub_port_id(w.p,
+					    svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
+							       IPPROTO_TCP, SL_SVC_SCOPE_EXT))};
+
+		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &in), 0);
+		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &ex), 0);
+		CHECK(ex.want != 0 && ex.want != in.want);
+		CHECK_STR(in.vip, "198.51.100.9");
+		CHECK_INT(in.port, 80);
+		CHECK_STR(ex.svc, ""); /* the EXT port is not listed */
+		CHECK_INT(in.n, 5);    /* ClusterIP, 2 NodePorts, externalIP, LB IP */
+	}
+	for (int sc = 0; sc < 2; sc++) {
+		v = entry_at(&f, "192.0.2.7", 0, 0, sc, 0);
+		CHECK(v && v->sv.flags == SL_SVC_F_VIP);
+	}
+	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 1);
+	CHECK(m && f.be[0].used);
+
+	UNIT_CASE("external: Local without a local endpoint drops, Cluster takes every one");
+	eps_put(&w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	CHECK(m && m->sv.count == 0 && (m->sv.flags & SL_SVC_F_DROP_EMPTY));
+	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
+	CHECK_INT(sync(&w), 0);
+	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	CHECK(m && m->sv.count == 1 && !(m->sv.flags & SL_SVC_F_DROP_EMPTY));
+
+	UNIT_CASE("external: restart rebuilds scoped ports and markers, rewrites nothing");
+	world_fini(&w);
+	snapshot(&f, &before_maps);
+	f.n_ops = 0;
+	f.ops[0] = '\0';
+	world_init(&w, &f, true);
+	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 2, w.now), 0);
+	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
+	eps_put(&w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
+	CHECK_INT(sync(&w), 0);
+	CHECK_STR(f.ops, "");
+	CHECK(same_maps(&f, &before_maps));
+
+	UNIT_CASE("external: NodePort -> ClusterIP releases node ports, LB IPs and node markers");
+	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "ClusterIP", "Cluster"));
+	CHECK_INT(sync(&w), 0);
+	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(&f, "172.18.0.2", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(&f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+
+	UNIT_CASE("external: a node address that goes away takes its NodePorts with it");
+	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "NodePort", "Cluster"));
+	CHECK_INT(sync(&w), 0);
+	CHECK(entry_at(&f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 1, w.now), 0);
+	CHECK_INT(sync(&w), 0);
+	CHECK(entry_at(&f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(&f, "10.0.0.5", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+
+	UNIT_CASE("external: deleting the Service removes every frontend and marker");
+	kube_store_delete(&w.svcs, "shop", "np");
+	kube_store_delete(&w.slices, "shop", "np-1");
+	CHECK_INT(sync(&w), 0);
+	CHECK_INT(fake_count(f.svc), 0);
+	CHECK_INT(fake_count(f.rev), 0);
+	CHECK_INT(fake_count(f.be), 0);
+	world_fini(&w);
+}
+
 int main(void)
 {
 	test_publish_order();
@@ -745,5 +894,6 @@ int main(void)
 	test_restart();
 	test_map_full();
 	test_restart_leftovers();
+	test_external_frontends();
 	return unit_done();
 }

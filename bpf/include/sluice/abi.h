@@ -38,6 +38,10 @@
 #define SL_PIN_LNK_PEER4 "sl_lnk_peer4"
 #define SL_PIN_SVCSTAT	 "sl_svcstat" /* per service port counters, by the programs */
 #define SL_PIN_CNISTAT	 "sl_cnistat" /* CNI ADD/DEL counts and latency, by the CNI plugin */
+/* North-south (node.bpf.c): the uplink program, its SNAT table, LB source ranges. */
+#define SL_PIN_FROM_NET "sl_from_net" /* tc ingress of each uplink */
+#define SL_PIN_NAT4	"sl_nat4"
+#define SL_PIN_LBSRC4	"sl_lbsrc4"
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
@@ -59,6 +63,8 @@
 #define SL_IPCACHE_MAX	262144 /* sl_ipcache4: pod IPs cluster-wide + node IPs */
 #define SL_POL_MAX	262144 /* sl_pol: allow entries of this node's endpoints */
 #define SL_POLCIDR_MAX	65536  /* sl_polcidr4: ipBlock prefixes of this node's endpoints */
+#define SL_NAT_MAX	131072 /* sl_nat4: SNAT entries, two per flow (LRU) */
+#define SL_LBSRC_MAX	16384  /* sl_lbsrc4: loadBalancerSourceRanges prefixes */
 
 /* sl_ep4: local pod IPv4 -> endpoint. Written by the CNI plugin on ADD. */
 struct sl_ep_key {
@@ -166,8 +172,8 @@ struct sl_svc_key {
 	__be32 vip;
 	__be16 port; /* 0 in a VIP marker */
 	__u8 proto;  /* IPPROTO_TCP/UDP/SCTP; 0 in a VIP marker */
-	__u8 pad;
-	__u16 slot; /* 0: master; 1..count: backend slots */
+	__u8 scope;  /* SL_SVC_SCOPE_*; was padding, 0 = every entry before it */
+	__u16 slot;  /* 0: master; 1..count: backend slots */
 	__u16 pad2;
 };
 
@@ -176,12 +182,34 @@ struct sl_svc_val {
 	__u16 count;		/* master: usable backends (slots 1..count) */
 	__u16 flags;		/* master: SL_SVC_F_* */
 	__u32 affinity_timeout; /* master: seconds, with SL_SVC_F_AFFINITY */
-	__u32 pad;
+	__be32 snat_ip;		/* master, scope EXT: the node address remote backends
+				 * see as the source (externalTrafficPolicy Cluster);
+				 * was padding */
 };
 
-#define SL_SVC_F_AFFINITY   0x1 /* sessionAffinity: ClientIP */
-#define SL_SVC_F_DROP_EMPTY 0x2 /* count 0 means drop (Local policy), not reject */
-#define SL_SVC_F_VIP	    0x4 /* a VIP marker entry */
+#define SL_SVC_F_AFFINITY   0x1	 /* sessionAffinity: ClientIP */
+#define SL_SVC_F_DROP_EMPTY 0x2	 /* count 0 means drop (Local policy), not reject */
+#define SL_SVC_F_VIP	    0x4	 /* a VIP marker entry */
+#define SL_SVC_F_NODEIP	    0x8	 /* marker of a node address: its other ports pass */
+#define SL_SVC_F_SRC_RANGES 0x10 /* master: only sources in sl_lbsrc4 (LB IPs) */
+
+/* External frontends (NodePort on node addresses, externalIPs, LB ingress
+ * IPs) live in sl_svc4 too, as service ports of their own (own svc_id, own
+ * revnat {address, port}), in two scopes of the same key:
+ *  SL_SVC_SCOPE_INT: what pods (pod.bpf.c) and the node's own sockets
+ *    (sock.bpf.c) see: Cluster endpoints always (kube-proxy's short-circuit
+ *    for Local), found by the lookups those paths already make;
+ *  SL_SVC_SCOPE_EXT: what arrives from outside on an uplink (node.bpf.c):
+ *    the endpoints externalTrafficPolicy allows.
+ * Why not a map of their own: the publisher's ordered writes, id reuse at
+ * restart, backend sharing and lb4_backend_choose all work per sl_svc4 key;
+ * a scope byte in the padding reuses all of it, and ClusterIP entries
+ * (scope 0) are unchanged. Node-address markers (SL_SVC_F_NODEIP, scope
+ * INT) let pods' NodePort traffic be found while their other traffic to the
+ * node passes; external-IP markers (SL_SVC_F_VIP, both scopes) reject ports
+ * the Services do not have. */
+#define SL_SVC_SCOPE_INT 0
+#define SL_SVC_SCOPE_EXT 1
 
 /* sl_be4: backend_id -> backend. */
 struct sl_be_key {
@@ -257,6 +285,49 @@ struct sl_aff_val {
 	__u32 pad;
 };
 
+/* sl_nat4 (LRU): SNAT of north-south flows to a backend on another node
+ * (externalTrafficPolicy Cluster). Two entries per flow:
+ *  SL_NAT_DIR_FWD keyed by the client's tuple to the frontend,
+ *  SL_NAT_DIR_REV keyed by the backend's reply to {SNAT address, SNAT port};
+ * each value is the tuple the packet leaves with. Written by node.bpf.c;
+ * entries idle longer than the protocol's timeout are taken over. */
+struct sl_nat_key {
+	__be32 saddr;
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 dir; /* SL_NAT_DIR_* */
+	__u16 pad;
+};
+
+struct sl_nat_val {
+	__u64 last_seen_ns; /* bpf_ktime_get_ns() */
+	__be32 saddr;	    /* the rewritten tuple */
+	__be32 daddr;
+	__be16 sport;
+	__be16 dport;
+	__u32 backend_id; /* FWD: the backend, checked against sl_be4 */
+	__u8 tcp_flags; /* TCP flags seen either way, OR-ed: FIN or RST shortens the idle timeout */
+	__u8 pad[7];
+};
+
+#define SL_NAT_DIR_FWD 0
+#define SL_NAT_DIR_REV 1
+
+/* sl_lbsrc4 (LPM): loadBalancerSourceRanges of one LB frontend (svc_id of
+ * its SL_SVC_SCOPE_EXT master, flag SL_SVC_F_SRC_RANGES); prefixlen = 32 +
+ * the source prefix. Written by the agent. */
+struct sl_lbsrc_key {
+	__u32 prefixlen;
+	__u32 svc_id;
+	__be32 ip;
+};
+
+struct sl_lbsrc_val {
+	__u32 pad;
+};
+
 /* sl_info: array of one entry describing the pinned layout. */
 struct sl_info_val {
 	__u32 abi_version;
@@ -288,7 +359,11 @@ struct sl_metric_val {
 	X(SL_DROP_REJECT, 12, "ICMP unreachable or TCP reset could not be built")                  \
 	X(SL_DROP_POLICY_INGRESS, 13, "denied by the destination's ingress NetworkPolicy")         \
 	X(SL_DROP_POLICY_EGRESS, 14, "denied by the source's egress NetworkPolicy")                \
-	X(SL_DROP_POLICY_PENDING, 15, "endpoint's policy not computed yet (NetworkPolicies exist)")
+	X(SL_DROP_POLICY_PENDING, 15,                                                              \
+	  "endpoint's policy not computed yet (NetworkPolicies exist)")                            \
+	X(SL_DROP_LB_SOURCE, 16, "source not in the Service's loadBalancerSourceRanges")           \
+	X(SL_DROP_SNAT_PORT, 17, "no free SNAT port toward the backend")                           \
+	X(SL_DROP_NAT_FULL, 18, "SNAT entry could not be created (map full)")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
@@ -301,6 +376,11 @@ struct sl_metric_val {
 	X(SL_PATH_SVC_CT, 38, "service: established flow (conntrack hit)")                         \
 	X(SL_PATH_SVC_REJECT, 39, "service: rejected with ICMP unreachable")                       \
 	X(SL_PATH_REVNAT, 40, "service reply reverse-NATed")                                       \
+	X(SL_PATH_NS_LOCAL, 41, "north-south: new flow DNATed to a local backend")                 \
+	X(SL_PATH_NS_SNAT, 42, "north-south: new flow DNATed + SNATed to a remote backend")        \
+	X(SL_PATH_NS_CT, 43, "north-south: established flow to a local backend")                   \
+	X(SL_PATH_NS_NAT, 44, "north-south: established SNAT flow")                                \
+	X(SL_PATH_NS_REVSNAT, 45, "north-south: reply of a SNAT flow translated back")             \
 	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
@@ -404,5 +484,9 @@ _Static_assert(sizeof(struct sl_poldrop_key) == 4, "sl_poldrop_key layout");
 _Static_assert(sizeof(struct sl_poldrop_val) == 16, "sl_poldrop_val layout");
 _Static_assert(sizeof(struct sl_svcstat_val) == 24, "sl_svcstat_val layout");
 _Static_assert(sizeof(struct sl_cnistat_val) == 112, "sl_cnistat_val layout");
+_Static_assert(sizeof(struct sl_nat_key) == 16, "sl_nat_key layout");
+_Static_assert(sizeof(struct sl_nat_val) == 32, "sl_nat_val layout");
+_Static_assert(sizeof(struct sl_lbsrc_key) == 12, "sl_lbsrc_key layout");
+_Static_assert(sizeof(struct sl_lbsrc_val) == 4, "sl_lbsrc_val layout");
 
 #endif

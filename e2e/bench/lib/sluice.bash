@@ -35,6 +35,22 @@ sb_measured_up() {
 	echo "$same $cross"
 }
 
+# sb_np_up: the measured Services become NodePorts (externalTrafficPolicy
+# Cluster: bench-cross's backend is remote from node 1, SNAT) and
+# bench-local (Local, a server on each node) joins them; prints "SAME CROSS
+# LOCAL", their NodePorts.
+sb_np_up() {
+	local ports='[{"name":"http","port":80,"targetPort":8080}]' eports='[{"name":"http","port":8080,"protocol":"TCP"}]'
+	local s
+	svc_apply bench-same "$ports" '{"type":"NodePort"}' >/dev/null &&
+		svc_apply bench-cross "$ports" '{"type":"NodePort"}' >/dev/null &&
+		svc_apply bench-local "$ports" '{"type":"NodePort","externalTrafficPolicy":"Local"}' >/dev/null &&
+		eps_apply bench-local "$eports" "$(ep "$(sluice_pod_ip 1 s)" 1)" "$(ep "$(sluice_pod_ip 2 s)" 2)" || return 1
+	for s in bench-same bench-cross bench-local; do
+		kube get service "$s" -o jsonpath='{.spec.ports[0].nodePort}' || return 1
+		echo
+	done | tr '\n' ' '
+}
 
 # sb_svc_ports I: the service ports node I's agent has published.
 sb_svc_ports() { on_node "$1" agent_status | jq -r '.services.servicePorts // 0'; }

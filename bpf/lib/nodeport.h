@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* North-south SNAT (sl_nat4) to backends on other nodes, and loadBalancerSourceRanges (sl_lbsrc4).
+ */
+#ifndef SL_LIB_NODEPORT_H
+#define SL_LIB_NODEPORT_H
+
+#include <stdbool.h>
+
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "lib/l4.h"
+#include "lib/lb.h"
+#include "lib/nat.h"
+#include "sluice/abi.h"
+
+/* SNAT state of north-south flows; written by node.bpf.c only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_NAT_MAX);
+	__type(key, struct sl_nat_key);
+	__type(value, struct sl_nat_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_nat4 SEC(".maps");
+
+/* loadBalancerSourceRanges per LB frontend; written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_LBSRC_MAX);
+	__type(key, struct sl_lbsrc_key);
+	__type(value, struct sl_lbsrc_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_lbsrc4 SEC(".maps");
+
+/*
+ * SNAT ports. A node socket gets its ephemeral port from
+ * net.ipv4.ip_local_port_range (32768-60999 by default) and NodePorts sit in
+ * 30000-32767: the SNAT range 10000-29999 lies below both, so the kernel
+ * never hands one of its ports to a node's connection (a kubelet probe to a
+ * pod, say). An entry is claimed by the whole reply tuple {backend, backend
+ * port, node address, port}: a packet is taken for a SNAT reply only when it
+ * comes from that very backend port to that port, which a node server
+ * listening there would see only from a backend connecting out of its own
+ * service port. The loader may move the range (const volatile).
+ */
+const volatile __u16 snat_port_min = 10000;
+const volatile __u16 snat_port_max = 29999;
+
+#define NAT_TRIES	  16 /* random probes for a free SNAT port */
+#define NAT_TOUCH_NS	  1000000000ull
+#define NAT_TCP_IDLE_NS	  (7200ull * 1000000000ull) /* established TCP, as conntrack */
+#define NAT_TCP_CLOSE_NS  (10ull * 1000000000ull)   /* after a FIN or RST */
+#define NAT_OTHER_IDLE_NS (300ull * 1000000000ull)  /* UDP and SCTP */
+#define TCP_FL_RST	  0x04
+
+/* Idle past its protocol's timeout: its port may serve another flow. A
+ * closing TCP flow is free soon, or new connections (one SNAT port each)
+ * would use the range up in minutes. */
+/* Whether port (network order) can be a SNAT port: replies to others skip sl_nat4. */
+static __always_inline bool np4_snat_port(__be16 port)
+{
+	__u16 p = bpf_ntohs(port);
+
+	return p >= snat_port_min && p <= snat_port_max;
+}
+
+static __always_inline bool nat4_expired(const struct sl_nat_val *v, __u8 proto, __u64 now)
+{
+	__u64 idle = NAT_OTHER_IDLE_NS;
+
+	if (proto == IPPROTO_TCP)
+		idle =
+		    v->tcp_flags & (TCP_FL_FIN | TCP_FL_RST) ? NAT_TCP_CLOSE_NS : NAT_TCP_IDLE_NS;
+	return now - v->last_seen_ns > idle;
+}
+
+static __always_inline struct sl_nat_key nat4_key(__be32 saddr, __be32 daddr, __be16 sport,
+						  __be16 dport, __u8 proto, __u8 dir)
+{
+	struct sl_nat_key key = {};
+
+	key.saddr = saddr;
+	key.daddr = daddr;
+	key.sport = sport;
+	key.dport = dport;
+	key.proto = proto;
+	key.dir = dir;
+	return key;
+}
+
+/* The flow's TCP flags changed (a FIN or RST, or a new SYN on the tuple):
+ * the other direction's entry learns them too (the REV entry holds the port). */
+static __always_inline void nat4_flags_share(const struct sl_nat_val *v, __u8 proto, __u8 other_dir)
+{
+	/* the other direction's key: the rewritten tuple, reversed */
+	struct sl_nat_key key = nat4_key(v->daddr, v->saddr, v->dport, v->sport, proto, other_dir);
+	struct sl_nat_val *o = bpf_map_lookup_elem(&sl_nat4, &key);
+
+	if (o)
+		o->tcp_flags = v->tcp_flags;
+}
+
+/* The live entry of t in direction dir, refreshed; NULL when none or idle too long. */
+static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, __u8 dir)
+{
+	struct sl_nat_key key = nat4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
+	struct sl_nat_val *v = bpf_map_lookup_elem(&sl_nat4, &key);
+	__u8 closing = t->tcp_flags & (TCP_FL_FIN | TCP_FL_RST), flags;
+	__u64 now;
+
+	if (!v)
+		return NULL;
+	now = bpf_ktime_get_ns();
+	if (nat4_expired(v, t->proto, now))
+		return NULL;
+	if (now - v->last_seen_ns >= NAT_TOUCH_NS)
+		v->last_seen_ns = now;
+	flags = v->tcp_flags | closing;
+	if ((t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
+		flags = 0; /* a new connection on the tuple: open again */
+	if (flags != v->tcp_flags) {
+		v->tcp_flags = flags;
+		nat4_flags_share(v, t->proto,
+				 dir == SL_NAT_DIR_FWD ? SL_NAT_DIR_REV : SL_NAT_DIR_FWD);
+	}
+	return v;
+}
+
+/* Rewrites t's packet to the tuple v holds: SL_PATH_* path or -SL_DROP_NAT. */
+static __always_inline int nat4_apply(struct __sk_buff *skb, struct l4_tuple *t,
+				      const struct sl_nat_val *v, int path)
+{
+	int ret = nat4_addr(skb, t, false, v->daddr);
+
+	if (!ret)
+		ret = nat4_port(skb, t, false, v->dport);
+	if (!ret)
+		ret = nat4_addr(skb, t, true, v->saddr);
+	if (!ret)
+		ret = nat4_port(skb, t, true, v->sport);
+	return ret ? ret : path;
+}
+
+/* A backend's reply to a SNAT port: back to the client, from the frontend.
+ * 0 when t is none. */
+static __always_inline int np4_rev_snat(struct __sk_buff *skb, struct l4_tuple *t)
+{
+	struct sl_nat_val *v = nat4_lookup(t, SL_NAT_DIR_REV);
+
+	return v ? nat4_apply(skb, t, v, SL_PATH_NS_REVSNAT) : 0;
+}
+
+/* A packet of an established SNAT flow, while its backend exists. 0 when none. */
+static __always_inline int np4_nat_fwd(struct __sk_buff *skb, struct l4_tuple *t)
+{
+	struct sl_nat_val *v = nat4_lookup(t, SL_NAT_DIR_FWD);
+	const struct sl_be_val *be;
+
+	if (!v)
+		return 0;
+	be = lb4_be_lookup(v->backend_id);
+	if (!be || be->ip != v->daddr || be->port != v->dport)
+		return 0; /* the backend is gone: choose again */
+	return nat4_apply(skb, t, v, SL_PATH_NS_NAT);
+}
+
+/* Claims the reply entry {be -> snat_ip:port} for one free port and
+ * records both directions of the new flow t, then rewrites the packet. */
+static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *t,
+					const struct sl_be_val *be, __u32 be_id, __be32 snat_ip)
+{
+	struct sl_nat_val rev = {}, fwd = {};
+	__u32 span = (__u32)snat_port_max - snat_port_min + 1;
+	__u32 start = bpf_get_prandom_u32();
+	struct sl_nat_key key;
+	__u64 now = bpf_ktime_get_ns();
+
+	rev.last_seen_ns = fwd.last_seen_ns = now;
+	rev.saddr = t->daddr;
+	rev.sport = t->dport;
+	rev.daddr = t->saddr;
+	rev.dport = t->sport;
+	for (int i = 0; i < NAT_TRIES; i++) {
+		__be16 port = bpf_htons((__u16)(snat_port_min + (start + i) % span));
+		struct sl_nat_val *old;
+
+		key = nat4_key(be->ip, snat_ip, be->port, port, t->proto, SL_NAT_DIR_REV);
+		if (bpf_map_update_elem(&sl_nat4, &key, &rev, BPF_NOEXIST)) {
+			old = bpf_map_lookup_elem(&sl_nat4, &key);
+			if (!old || !nat4_expired(old, t->proto, now))
+				continue;
+			if (bpf_map_update_elem(&sl_nat4, &key, &rev, BPF_ANY))
+				return -SL_DROP_NAT_FULL;
+		}
+		fwd.saddr = snat_ip;
+		fwd.sport = port;
+		fwd.daddr = be->ip;
+		fwd.dport = be->port;
+		fwd.backend_id = be_id;
+		key = nat4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, SL_NAT_DIR_FWD);
+		if (bpf_map_update_elem(&sl_nat4, &key, &fwd, BPF_ANY))
+			return -SL_DROP_NAT_FULL;
+		return nat4_apply(skb, t, &fwd, SL_PATH_NS_SNAT);
+	}
+	return -SL_DROP_SNAT_PORT;
+}
+
+/* Whether client may reach the LB frontend svc_id (loadBalancerSourceRanges). */
+static __always_inline bool np4_src_allowed(__u32 svc_id, __be32 client)
+{
+	struct sl_lbsrc_key key = {};
+
+	key.prefixlen = 64;
+	key.svc_id = svc_id;
+	key.ip = client;
+	return bpf_map_lookup_elem(&sl_lbsrc4, &key) != NULL;
+}
+
+#endif

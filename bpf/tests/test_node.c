@@ -1,0 +1,377 @@
+// SPDX-License-Identifier: Apache-2.0
+/* BPF_PROG_TEST_RUN tests of the uplink program (node.bpf.c): NodePort to local and remote
+ * backends, SNAT and its reverse, Local policy, reject, source ranges. Root; private netns. */
+#define _GNU_SOURCE
+#include <linux/tcp.h>
+#include <linux/udp.h>
+
+#include "l4_pkt.h"
+#include "node.skel.h"
+
+#define NODE_IP	   IP(10, 0, 0, 1)     /* the node's address on up0 */
+#define CLIENT	   IP(192, 0, 2, 50)   /* outside, behind the router */
+#define CLIENT_BAD IP(198, 51, 100, 7) /* outside loadBalancerSourceRanges */
+#define IP_REMOTE  IP(10, 244, 2, 5)   /* backend pod on another node */
+#define EXT_IP	   IP(192, 0, 2, 200)  /* an externalIP */
+#define LB_IP	   IP(203, 0, 113, 10) /* an LB ingress IP */
+#define NP_LOCAL   30080	       /* -> IP_B:8080, on this node */
+#define NP_REMOTE  30081	       /* -> IP_REMOTE:8080, Cluster: SNAT */
+#define NP_NOLOCAL 30082	       /* Local, endpoints elsewhere only: drop */
+#define NP_EMPTY   30083	       /* no endpoints: reject */
+#define NP_UDP	   30084	       /* UDP -> IP_REMOTE:5353 */
+
+static const char *const netns_setup[] = {
+    POD_FIXTURE_LINKS,
+    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
+    "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
+    "ip route add 198.51.100.0/24 via 10.0.0.2 dev up0",
+    "echo 1 > /proc/sys/net/ipv4/ip_forward",
+};
+
+struct nfds {
+	int prog, metrics, svc, be, revnat, ct, nat, lbsrc;
+};
+
+static struct nfds nf;
+
+static void svc_ext(__be32 ip, __u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count,
+		    __u16 flags)
+{
+	struct sl_svc_key k = {.vip = ip, .port = htons(port), .proto = proto};
+	struct sl_svc_val v = {.id = id, .count = count, .flags = flags, .snat_ip = NODE_IP};
+
+	k.scope = SL_SVC_SCOPE_EXT;
+	k.slot = slot;
+	CHECK_INT(dp_svc_update(nf.svc, &k, &v), 0);
+}
+
+static void be_put(__u32 id, __be32 ip, __u16 port, __u8 proto, __u8 flags)
+{
+	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = proto, .flags = flags};
+
+	CHECK_INT(dp_be_update(nf.be, id, &v), 0);
+}
+
+static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto, __u8 dir,
+		   struct sl_nat_val *v)
+{
+	struct sl_nat_key k = {.saddr = saddr,
+			       .daddr = daddr,
+			       .sport = htons(sport),
+			       .dport = htons(dport),
+			       .proto = proto,
+			       .dir = dir};
+
+	return bpf_map_lookup_elem(nf.nat, &k, v);
+}
+
+static void seed(void)
+{
+	struct sl_lbsrc_key lk = {.prefixlen = 32 + 24, .svc_id = 6, .ip = IP(192, 0, 2, 0)};
+
+	be_put(1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
+	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
+	svc_ext(NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
+	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
+	svc_ext(NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0, SL_SVC_F_DROP_EMPTY);
+	svc_ext(NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
+	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
+	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
+	/* an externalIP (marker: other ports rejected) and an LB IP with ranges */
+	svc_ext(EXT_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
+	svc_ext(EXT_IP, 80, IPPROTO_TCP, 0, 7, 1, 0);
+	svc_ext(EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	svc_ext(LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	svc_ext(LB_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
+	svc_ext(LB_IP, 80, IPPROTO_TCP, 0, 6, 1, SL_SVC_F_SRC_RANGES);
+	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
+}
+
+static struct tcp_pkt from_client(__be32 src, __be32 dst, __u16 sport, __u16 dport, __u8 flags)
+{
+	return tcp_build(mac_router, mac_uplink, src, dst, sport, dport, flags);
+}
+
+static void test_local(void)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
+	struct sl_ct_key k = {.saddr = CLIENT,
+			      .daddr = NODE_IP,
+			      .sport = htons(40000),
+			      .dport = htons(NP_LOCAL),
+			      .proto = IPPROTO_TCP};
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("(nodeport) to a local backend: DNAT, the client's address kept, to the stack");
+	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK_INT(out.ip.saddr, CLIENT);
+	CHECK_INT(ntohs(out.tcp.source), 40000);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) the local flow is in conntrack for the pod's reply (revnat svc 1)");
+	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), 0);
+	CHECK_INT(ct.svc_id, 1);
+	CHECK_INT(ct.client_ip, CLIENT);
+	CHECK_INT(ct.flags, 0);
+	CHECK_INT(ct.nat_ip, IP_B);
+	CHECK_INT(ntohs(ct.nat_port), 8080);
+	k = (struct sl_ct_key){.saddr = IP_B,
+			       .daddr = CLIENT,
+			       .sport = htons(8080),
+			       .dport = htons(40000),
+			       .proto = IPPROTO_TCP};
+	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), 0);
+	CHECK_INT(ct.flags, SL_CT_F_REPLY); /* the reply comes from the node address again */
+	CHECK_INT(ct.nat_ip, NODE_IP);
+	CHECK_INT(ntohs(ct.nat_port), NP_LOCAL);
+
+	UNIT_CASE("(nodeport) an established local flow keeps its backend");
+	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x10);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_CT, &out, &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) a SYN from the same client port straight to the pod forgets the "
+		  "reply entry");
+	in = from_client(CLIENT, IP_B, 40000, 8080, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), -ENOENT);
+}
+
+static void test_snat(void)
+{
+	struct tcp_pkt in, out;
+	struct sl_nat_val v;
+	__u16 port;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("(nodeport) to a remote backend: DNAT + SNAT to the node, forwarded by the FIB");
+	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	port = ntohs(out.tcp.source);
+	CHECK(port >= 10000 && port <= 29999); /* below the NodePort and ephemeral ranges */
+	CHECK(tcp_csums_ok(&out));
+	CHECK_INT(out.ip.ttl, 63);
+	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
+
+	UNIT_CASE("(nodeport) both SNAT entries hold the flow");
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(ntohs(v.sport), port);
+	CHECK_INT(v.backend_id, 2);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(v.daddr, CLIENT);
+	CHECK_INT(ntohs(v.sport), NP_REMOTE);
+
+	UNIT_CASE("(nodeport) an established SNAT flow keeps its port and backend");
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0); /* slot now local */
+	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.tcp.source), port);
+	CHECK(tcp_csums_ok(&out));
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+
+	UNIT_CASE(
+	    "(nodeport) the remote backend's reply goes back to the client from the NodePort");
+	in = from_client(IP_REMOTE, NODE_IP, 8080, port, 0x12);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK_INT(ntohs(out.tcp.source), NP_REMOTE);
+	CHECK_INT(out.ip.daddr, CLIENT);
+	CHECK_INT(ntohs(out.tcp.dest), 40001);
+	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) a FIN marks both SNAT entries closing (their port is free sooner)");
+	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x11);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
+	       NULL);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(v.tcp_flags, 0x01);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(v.tcp_flags, 0x01);
+
+	UNIT_CASE("(nodeport) a closed flow idle past 10 s translates no more: its port is free");
+	v.last_seen_ns -= 11ull * 1000000000ull;
+	{
+		struct sl_nat_key k = {.saddr = IP_REMOTE,
+				       .daddr = NODE_IP,
+				       .sport = htons(8080),
+				       .dport = htons(port),
+				       .proto = IPPROTO_TCP,
+				       .dir = SL_NAT_DIR_REV};
+
+		CHECK_INT(bpf_map_update_elem(nf.nat, &k, &v, BPF_EXIST), 0);
+	}
+	in = from_client(IP_REMOTE, NODE_IP, 8080, port, 0x10);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, NULL, NULL);
+
+	UNIT_CASE("(nodeport) a SNAT flow whose backend is gone is balanced again");
+	CHECK_INT(dp_be_delete(nf.be, 2), 0);
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);
+	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+}
+
+static void test_udp(void)
+{
+	struct udp_pkt in, out;
+	__u32 len = sizeof(out);
+	__u16 port;
+
+	UNIT_CASE("(nodeport) UDP to a remote backend: SNAT with a valid checksum, and back");
+	in = udp_build(CLIENT, NODE_IP, 5000, NP_UDP, false);
+	memcpy(in.eth.h_source, mac_router, 6);
+	memcpy(in.eth.h_dest, mac_uplink, 6);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.udp.dest), 5353);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK(udp_csums_ok(&out));
+	port = ntohs(out.udp.source);
+	in = udp_build(IP_REMOTE, NODE_IP, 5353, port, false);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
+	       &out, &len);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK_INT(ntohs(out.udp.source), NP_UDP);
+	CHECK_INT(out.ip.daddr, CLIENT);
+	CHECK(udp_csums_ok(&out));
+}
+
+static void test_policy_reject(void)
+{
+	struct tcp_pkt in, out;
+	struct udp_pkt uin;
+	__u8 buf[256];
+	__u32 len;
+
+	UNIT_CASE("(nodeport) Local without a local endpoint drops, counted");
+	in = from_client(CLIENT, NODE_IP, 40010, NP_NOLOCAL, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_SHOT, SL_DROP_NO_LOCAL_BACKEND,
+	       NULL, NULL);
+
+	UNIT_CASE("(nodeport) no endpoints: ICMP port unreachable back out of the uplink");
+	uin = udp_build(CLIENT, NODE_IP, 5001, NP_EMPTY, false);
+	len = sizeof(buf);
+	expect_at(nf.prog, nf.metrics, &uin, sizeof(uin), if_up, true, TC_ACT_REDIRECT,
+		  SL_PATH_SVC_REJECT, buf, &len);
+	CHECK_INT(((struct iphdr *)(buf + ETH_HLEN))->protocol, IPPROTO_ICMP);
+	CHECK_INT(((struct iphdr *)(buf + ETH_HLEN))->saddr, NODE_IP);
+	CHECK_INT(((struct iphdr *)(buf + ETH_HLEN))->daddr, CLIENT);
+
+	UNIT_CASE("(nodeport) a port an external IP's Services lack is rejected");
+	in = from_client(CLIENT, EXT_IP, 40011, 81, 0x02);
+	len = sizeof(buf);
+	expect_at(nf.prog, nf.metrics, &in, sizeof(in), if_up, true, TC_ACT_REDIRECT,
+		  SL_PATH_SVC_REJECT, buf, &len);
+
+	UNIT_CASE("(nodeport) the external IP's own port is served");
+	in = from_client(CLIENT, EXT_IP, 40012, 80, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_B);
+
+	UNIT_CASE("(nodeport) the node's other ports are the node's: passed untouched, uncounted");
+	in = from_client(CLIENT, NODE_IP, 40013, 22, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+
+	UNIT_CASE("(nodeport) traffic to an address without a marker passes after one lookup");
+	in = from_client(CLIENT, IP_B, 40016, 8080, 0x02);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, sizeof(in)));
+
+	UNIT_CASE("(lb) a source inside loadBalancerSourceRanges reaches the LB IP");
+	in = from_client(CLIENT, LB_IP, 40014, 80, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, NULL,
+	       NULL);
+
+	UNIT_CASE("(lb) a source outside loadBalancerSourceRanges is dropped, counted");
+	in = from_client(CLIENT_BAD, LB_IP, 40015, 80, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_SHOT, SL_DROP_LB_SOURCE, NULL,
+	       NULL);
+}
+
+static void test_attach(void)
+{
+	enum dp_attach_mode mode;
+	char name[16] = "";
+	__u32 id = 0;
+
+	UNIT_CASE("(nodeport) the uplink program attaches at tc ingress, found by its name");
+	CHECK_INT(dp_tc_attach_uplink(if_up, nf.prog, &mode), 0);
+	CHECK_INT(dp_tc_attach_uplink(if_up, nf.prog, &mode), 0); /* again: replaced */
+	CHECK_INT(dp_tc_query_uplink(if_up, &id, name, NULL), 0);
+	CHECK_STR(name, SL_PIN_FROM_NET);
+
+	UNIT_CASE("(nodeport) detached, it is gone; detaching again is success");
+	CHECK_INT(dp_tc_detach_uplink(if_up), 0);
+	CHECK_INT(dp_tc_query_uplink(if_up, &id, name, NULL), -ENOENT);
+	CHECK_INT(dp_tc_detach_uplink(if_up), 0);
+}
+
+int main(void)
+{
+	struct sl_node *skel;
+	struct bpf_map *map;
+
+	if (pod_fixture_enter("bpf_test_node", netns_setup,
+			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+		return 1;
+	UNIT_CASE("(nodeport) the uplink program loads");
+	skel = sl_node__open();
+	CHECK(skel != NULL);
+	if (!skel)
+		return unit_done();
+	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	CHECK_INT(sl_node__load(skel), 0);
+	nf = (struct nfds){
+	    .prog = bpf_program__fd(skel->progs.sl_from_net),
+	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .svc = bpf_map__fd(skel->maps.sl_svc4),
+	    .be = bpf_map__fd(skel->maps.sl_be4),
+	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
+	    .ct = bpf_map__fd(skel->maps.sl_ct4),
+	    .nat = bpf_map__fd(skel->maps.sl_nat4),
+	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),
+	};
+	if (nf.prog >= 0) {
+		seed();
+		test_local();
+		test_snat();
+		test_udp();
+		test_policy_reject();
+		test_attach();
+	}
+	sl_node__destroy(skel);
+	return unit_done();
+}

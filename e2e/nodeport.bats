@@ -1,0 +1,233 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
+# NodePort, LoadBalancer and externalIP Services on two emulated nodes, reached
+# from a client outside the cluster (a namespace on the fabric that is no
+# node), from pods and from the nodes themselves; one test per kube-proxy
+# behaviour, each named after its upstream e2e twin (test/e2e/network/
+# service.go, conntrack.go). The test plays the EndpointSlice controller and
+# the load balancer controller (status.loadBalancer).
+
+bats_require_minimum_version 1.5.0
+
+load lib/services
+
+setup_file() {
+	cluster_file_up 2 || return 1
+	# node 1: servers a1, a2; node 2: client c2 and no endpoint of any Service.
+	cluster_pods_add 1:a1 1:a2 2:c2 || return 1
+	{ on_node 1 pod_serve a1 && on_node 1 pod_serve a2 && on_node 1 udp_serve a1 5353 &&
+		on_node 1 udp_serve a2 5353; } || cluster_abort || return 1
+	EXT=$(cluster_external_add) || cluster_abort || return 1
+	# LB and external IPs live behind node 1, as a router would send them.
+	ip -n "$EXT" route add 192.0.2.0/24 via "$(node_ip 1)" || cluster_abort || return 1
+	echo "EXT=$EXT" >"$BATS_FILE_TMPDIR/ext"
+}
+
+teardown_file() { cluster_down; }
+
+teardown() {
+	[ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diag
+	[ -z "${SVC:-}" ] || svc_delete "$SVC" || true
+}
+
+setup() {
+	# shellcheck disable=SC1091
+	. "$BATS_FILE_TMPDIR/ext"
+	N1=$(node_ip 1)
+	N2=$(node_ip 2)
+	C2=$(cluster_pod_ns 2 c2)
+	A1=$(cluster_pod_ip 1 a1)
+	A2=$(cluster_pod_ip 1 a2)
+	SVC=svc-$(sl_rand_hex)
+}
+
+HTTP='[{"name":"http","port":80,"targetPort":8080,"protocol":"TCP"}]'
+HTTP_EP='[{"name":"http","port":8080,"protocol":"TCP"}]'
+
+# np_apply TYPE [SPEC_JSON]: Service $SVC of TYPE on port 80 with endpoints a1
+# (and a2 with A2=1); prints its NodePort.
+np_apply() {
+	local spec x=${2:-}
+	[ -n "$x" ] || x='{}'
+	spec=$(jq -cn --arg t "$1" --argjson x "$x" '{type: $t} + $x')
+	svc_apply "$SVC" "$HTTP" "$spec" >/dev/null || return 1
+	if [ -n "${TWO:-}" ]; then
+		eps_apply "$SVC" "$HTTP_EP" "$(ep "$A1" 1)" "$(ep "$A2" 1)" || return 1
+	else
+		eps_apply "$SVC" "$HTTP_EP" "$(ep "$A1" 1)" || return 1
+	fi
+	kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}'
+}
+
+# answer NS URL WANT: eventually (15 s: agents publish asynchronously) a
+# request from NS answers WANT.
+# shellcheck disable=SC2016 # $1..$3 are the inner sh's arguments
+answer() { wait_for 15 sh -c '[ "$(timeout 5 nsenter --net=/run/netns/$1 '"$SL_BUSYBOX"' wget -q -O - "$2")" = "$3" ]' _ "$1" "$2" "$3"; }
+# host_answer I URL WANT: the same from node I's host network (socket-level LB).
+host_says() { [ "$(on_node "$1" host_exec timeout 5 "$SL_BUSYBOX" wget -q -O - "$2")" = "$3" ]; }
+host_answer() { wait_for 15 host_says "$@"; }
+# no_answer NS URL: eventually a request fails.
+# shellcheck disable=SC2016
+no_answer() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL_BUSYBOX"' wget -q -O /dev/null "$2"' _ "$1" "$2"; }
+# refused NS IP PORT: eventually a connect is refused (not a timeout).
+refused() { wait_for 15 tcp_refused_ms "$1" "$2" "$3"; }
+
+# lb_status IP: the load balancer controller's part: $SVC's ingress IP.
+lb_status() {
+	apiserver_curl PATCH "/api/v1/namespaces/default/services/$SVC/status" \
+		"{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$1\"}]}}}" \
+		application/merge-patch+json >/dev/null
+}
+
+# distinct NS URL N: the distinct answers of N requests, sorted, space-separated.
+distinct() {
+	local i
+	for ((i = 0; i < $3; i++)); do http_get "$1" "$2" || echo FAIL; done | sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# svc4_has I IP PORT: node I's sl_svc4 holds a key for IP:PORT (any scope, slot).
+svc4_has() {
+	local pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$1/sl_svc4 ip=$2 port=$3 IFS=.
+	# shellcheck disable=SC2086
+	set -- $ip
+	bpftool -j map dump pinned "$pin" 2>/dev/null |
+		jq -e --argjson k "$(printf '["0x%02x","0x%02x","0x%02x","0x%02x","0x%02x","0x%02x"]' \
+			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .key[0:6] == $k)' >/dev/null
+}
+
+# --- tests -------------------------------------------------------------------------------
+
+@test "(nodeport) should be able to create a functioning NodePort service" {
+	np=$(np_apply NodePort)
+	[ -n "$np" ] && [ "$np" -ge 30000 ]
+	answer "$EXT" "http://$N1:$np/" a1
+	answer "$EXT" "http://$N2:$np/" a1 # no endpoint on node 2: SNAT to node 1's pod
+}
+
+@test "(nodeport) should be reachable from every node, pods and nodes included, also one without endpoints" {
+	np=$(np_apply NodePort)
+	answer "$C2" "http://$N1:$np/" a1
+	answer "$C2" "http://$N2:$np/" a1
+	host_answer 2 "http://$N2:$np/" a1
+	host_answer 1 "http://$N2:$np/" a1
+	host_answer 2 "http://$N1:$np/" a1
+}
+
+@test "(nodeport) externalTrafficPolicy Cluster: a remote backend sees the node's address (SNAT)" {
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N2:$np/cgi-bin/ip" "$N2"
+	answer "$EXT" "http://$N1:$np/cgi-bin/ip" "$SL_EXTERNAL_IP" # local backend: client kept
+}
+
+@test "(nodeport) ESIPP should work for type=NodePort: Local keeps the client IP, only nodes with endpoints answer" {
+	np=$(np_apply NodePort '{"externalTrafficPolicy":"Local"}')
+	answer "$EXT" "http://$N1:$np/cgi-bin/ip" "$SL_EXTERNAL_IP"
+	no_answer "$EXT" "http://$N2:$np/"
+	# a pod on the node without endpoints is short-circuited to the Cluster endpoints
+	answer "$C2" "http://$N2:$np/" a1
+}
+
+@test "(nodeport) should have session affinity work for NodePort service" {
+	TWO=1
+	np=$(np_apply NodePort '{"sessionAffinity":"ClientIP"}')
+	answer "$EXT" "http://$N1:$np/" a1 || answer "$EXT" "http://$N1:$np/" a2
+	[ "$(distinct "$EXT" "http://$N1:$np/" 12 | wc -w)" -eq 1 ]
+	np_apply NodePort '{"sessionAffinity":"None"}' >/dev/null
+	wait_for 15 sh -c "[ \"\$(for i in \$(seq 20); do nsenter --net=/run/netns/$EXT timeout 5 $SL_BUSYBOX wget -q -O - http://$N1:$np/; done | sort -u | tr '\n' ' ')\" = 'a1 a2 ' ]"
+}
+
+@test "(nodeport) should release NodePorts on delete" {
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N1:$np/" a1
+	svc4_has 1 "$N1" "$np"
+	svc_delete "$SVC"
+	refused "$EXT" "$N1" "$np"
+	run ! svc4_has 1 "$N1" "$np"
+	run ! svc4_has 2 "$N2" "$np"
+}
+
+@test "(nodeport) should be able to change the type from ClusterIP to NodePort to LoadBalancer to ExternalName and back" {
+	np_apply ClusterIP >/dev/null
+	vip=$(svc_ip "$SVC")
+	answer "$C2" "http://$vip/" a1
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N1:$np/" a1
+	np_apply LoadBalancer >/dev/null
+	lb_status 192.0.2.10
+	answer "$EXT" "http://192.0.2.10/" a1
+	answer "$EXT" "http://$N2:$np/" a1
+	svc_apply "$SVC" "$HTTP" '{"type":"ExternalName","externalName":"a.example"}' >/dev/null
+	refused "$EXT" "$N1" "$np"
+	no_answer "$EXT" "http://192.0.2.10/"
+	np_apply ClusterIP >/dev/null
+	vip=$(svc_ip "$SVC")
+	answer "$C2" "http://$vip/" a1
+}
+
+@test "(nodeport) should be able to update service type to NodePort listening on same port number but different protocols" {
+	svc_apply "$SVC" '[{"name":"tcp","port":53,"targetPort":8080,"protocol":"TCP"},{"name":"udp","port":53,"targetPort":5353,"protocol":"UDP"}]' \
+		'{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"tcp","port":8080,"protocol":"TCP"},{"name":"udp","port":5353,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	[ "$np" = "$(kube get service "$SVC" -o jsonpath='{.spec.ports[1].nodePort}')" ]
+	answer "$EXT" "http://$N1:$np/" a1
+	wait_for 15 sh -c "nsenter --net=/run/netns/$EXT python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(1)
+s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode())' $N2 $np | grep -q '^a1 '"
+}
+
+@test "(lb) should only allow access from service loadbalancer source ranges" {
+	np_apply LoadBalancer "{\"loadBalancerSourceRanges\":[\"$SL_EXTERNAL_IP/32\"]}" >/dev/null
+	lb_status 192.0.2.11
+	answer "$EXT" "http://192.0.2.11/" a1
+	np_apply LoadBalancer '{"loadBalancerSourceRanges":["10.0.0.0/8"]}' >/dev/null
+	no_answer "$EXT" "http://192.0.2.11/"
+	# NodePorts are not subject to the ranges (kube-proxy)
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	answer "$EXT" "http://$N1:$np/" a1
+}
+
+@test "(externalip) should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node" {
+	np_apply ClusterIP '{"externalIPs":["192.0.2.20"]}' >/dev/null
+	answer "$EXT" "http://192.0.2.20/" a1
+	answer "$C2" "http://192.0.2.20/" a1
+	refused "$EXT" 192.0.2.20 81 # a port the Service lacks is rejected
+}
+
+@test "(nodeport) should be able to preserve UDP traffic when server pod cycles for a NodePort service" {
+	svc_apply "$SVC" '[{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"dns","port":5353,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	wait_for 15 sh -c "udp_ask() { nsenter --net=/run/netns/$EXT python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"0.0.0.0\",40053)); s.settimeout(1)
+s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode())' \$1 \$2; }; udp_ask $N2 $np | grep -q '^a1 '"
+	# the server moves to a2: the same client flow reaches it, not a black hole
+	eps_apply "$SVC" '[{"name":"dns","port":5353,"protocol":"UDP"}]' "$(ep "$A2" 1)"
+	wait_for 15 sh -c "nsenter --net=/run/netns/$EXT python3 -c 'import socket,sys
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"0.0.0.0\",40053)); s.settimeout(1)
+s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode())' $N2 $np | grep -q '^a2 '"
+}
+
+@test "(nodeport) should work after restarting the agent: kill -9 under NodePort load loses no request, NAT entries survive" {
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N2:$np/" a1
+	nat_before=$(bpftool -j map dump pinned "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-2/sl_nat4" | jq length)
+	[ "$nat_before" -gt 0 ]
+	# shellcheck disable=SC2016
+	nsenter --net="/run/netns/$EXT" sh -c 'fails=0; for i in $(seq 150); do
+		timeout 5 '"$SL_BUSYBOX"' wget -q -O /dev/null "$1" || fails=$((fails + 1)); done; echo "$fails"' \
+		_ "http://$N2:$np/" >"$BATS_TEST_TMPDIR/fails" &
+	load=$!
+	sleep 0.5
+	log=$SL_CLUSTER_SCRATCH/n2/agent.log
+	log_lines=$(wc -l <"$log")
+	on_node 2 agent_kill
+	on_node 2 agent_start
+	wait "$load"
+	[ "$(cat "$BATS_TEST_TMPDIR/fails")" = 0 ]
+	# the restarted agent found its NodePorts in the maps and removed none
+	wait_for 10 on_node 2 agent_synced
+	run ! grep -E 'Service maps: [0-9]+ writes, [1-9][0-9]* deletes' <(tail -n +"$((log_lines + 1))" "$log")
+	nat_after=$(bpftool -j map dump pinned "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-2/sl_nat4" | jq length)
+	[ "$nat_after" -ge "$nat_before" ] # the pinned SNAT table outlived the agent
+}
