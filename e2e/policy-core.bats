@@ -127,3 +127,20 @@ unreachable() { wait_for 15 sh -c '! timeout 3 nsenter --net=/run/netns/$1 '"$SL
 	reachable "$(ns_of 2 c2)" "http://$vip/"
 	svc_delete web
 }
+
+@test "(policy) a NodePort flow from outside is judged by the backend's ingress, and its replies still come from the node address" {
+	A1=$(cluster_pod_ip 1 a1)
+	ext=$(cluster_external_add)
+	svc_apply np '[{"name":"http","port":80,"targetPort":8080}]' '{"type":"NodePort","externalTrafficPolicy":"Local"}' >/dev/null
+	eps_apply np '[{"name":"http","port":8080,"protocol":"TCP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service np -o jsonpath='{.spec.ports[0].nodePort}')
+	url="http://$(node_ip 1):$np/"
+	reachable "$ext" "$url"
+	netpol <<<'{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"deny","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"policyTypes":["Ingress"]}}'
+	unreachable "$ext" "$url"
+	# allowed by the client's own address: the pod's reply must still be
+	# reverse-NATed to node:NodePort (its conntrack entry is not a policy one)
+	netpol <<<'{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"ext","namespace":"x"},"spec":{"podSelector":{"matchLabels":{"pod":"a1"}},"ingress":[{"from":[{"ipBlock":{"cidr":"'"$SL_EXTERNAL_IP"'/32"}}],"ports":[{"port":8080}]}]}}'
+	reachable "$ext" "$url"
+	svc_delete np
+}
