@@ -389,11 +389,9 @@ static void addr_classify(struct nl_object *o, void *arg)
 	ar->out[ar->n++] = (struct node_addr){.ip = ip, .ifindex = rtnl_route_nh_get_ifindex(nh)};
 }
 
-int node_addrs_read(struct node_addr *out, size_t max)
+/* Connects sk (NULL: allocation failed) and reads the netns' IPv4 routes, every table. */
+static int route_cache_load(struct nl_sock *sk, struct nl_cache **cache)
 {
-	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
-	_cleanup_cache_ struct nl_cache *cache = NULL;
-	struct addrs_read ar = {.out = out, .max = max};
 	int r;
 
 	if (!sk)
@@ -401,7 +399,17 @@ int node_addrs_read(struct node_addr *out, size_t max)
 	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
 	if (r < 0)
 		return r;
-	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	return nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, cache));
+}
+
+int node_addrs_read(struct node_addr *out, size_t max)
+{
+	_cleanup_sock_ struct nl_sock *sk = nl_socket_alloc();
+	_cleanup_cache_ struct nl_cache *cache = NULL;
+	struct addrs_read ar = {.out = out, .max = max};
+	int r;
+
+	r = route_cache_load(sk, &cache);
 	if (r < 0)
 		return r;
 	nl_cache_foreach(cache, addr_classify, &ar);
@@ -419,12 +427,7 @@ int routes_sync(const struct route_want *want, size_t n, struct routes_report *r
 	int r;
 
 	memset(rep, 0, sizeof(*rep));
-	if (!sk)
-		return -ENOMEM;
-	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	r = route_cache_load(sk, &cache);
 	if (r < 0)
 		return r;
 	nl_cache_foreach(cache, route_classify, &vr);
@@ -454,12 +457,7 @@ int routes_list(struct route_have **out, size_t *n)
 	struct view_read vr __attribute__((cleanup(view_read_free))) = {};
 	int r;
 
-	if (!sk)
-		return -ENOMEM;
-	r = nl_errno(nl_connect(sk, NETLINK_ROUTE));
-	if (r < 0)
-		return r;
-	r = nl_errno(rtnl_route_alloc_cache(sk, AF_INET, 0, &cache));
+	r = route_cache_load(sk, &cache);
 	if (r < 0)
 		return r;
 	nl_cache_foreach(cache, route_classify, &vr);
