@@ -23,14 +23,12 @@
 #include "names.h"
 #include "ns_step.h"
 #include "pol_step.h"
-#include "routes.h"
+#include "routes_step.h"
 #include "status.h"
 #include "svc_publish.h"
 
 #define POLL_MAX_MS	       1000
 #define STATUS_MIN_INTERVAL_MS 1000
-#define ROUTES_RESYNC_MS       60000 /* puts back routes someone removed */
-#define ROUTES_RETRY_MS	       5000
 #define SERVER_RETRY_MS	       2000 /* binding an HTTP server again */
 
 /* One of the loop's HTTP servers (/healthz, /metrics). */
@@ -51,14 +49,8 @@ struct agent {
 	char waiting[600]; /* why the conflist is not written yet */
 	bool cidr_mismatch_logged, node_gone_logged;
 	bool synced_logged;
-	bool nodes_dirty;
 	bool node_eligible; /* kube-proxy's nodeEligible for /healthz */
-	unsigned long long routes_next_ms;
-	struct route_want *routes;
-	struct status_route *route_strs;
-	size_t n_routes;
-	int routes_skipped;
-	char route_skips[512]; /* nodes left out of the last want set, and why */
+	struct routes_step routes;
 	bool status_dirty;
 	unsigned long long status_next_ms, start_ms;
 	struct svc_pub *svc; /* NULL when the service maps are not pinned */
@@ -134,7 +126,7 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 
 	a->status_dirty = true;
 	if (o->kind == KUBE_NODE)
-		a->nodes_dirty = true;
+		a->routes.nodes_dirty = true;
 	if (o->kind == KUBE_NODE && !strcmp(o->name, a->c->node_name))
 		node_eligibility_sync(a, cur);
 	if (o->kind == KUBE_SERVICE || o->kind == KUBE_ENDPOINTSLICE)
@@ -335,139 +327,6 @@ static void cni_update(struct agent *a)
 		 CONFLIST_NAME, cidr, c->node_name);
 }
 
-struct want_ctx {
-	struct agent *a;
-	struct route_want *want;
-	size_t n, cap;
-	char skips[512];
-};
-
-static int want_add(const struct kube_obj *o, void *ctx)
-{
-	struct want_ctx *w = ctx;
-	const struct kube_node *n = &o->u.node;
-	const struct kube_cidr *cidr = NULL;
-	const struct kube_ip *via = NULL;
-	size_t used = strlen(w->skips);
-
-	if (!strcmp(o->name, w->a->c->node_name))
-		return 0;
-	for (int i = 0; i < n->n_pod_cidrs && !cidr; i++)
-		if (n->pod_cidrs[i].ip.family == 4)
-			cidr = &n->pod_cidrs[i];
-	for (int i = 0; i < n->n_internal_ips && !via; i++)
-		if (n->internal_ips[i].family == 4)
-			via = &n->internal_ips[i];
-	if (!cidr || !via) {
-		snprintf(w->skips + used, sizeof(w->skips) - used, "%s'%s' (no IPv4 %s)",
-			 used ? ", " : "", o->name, cidr ? "InternalIP" : "pod CIDR");
-		return 0;
-	}
-	if (w->n == w->cap) {
-		size_t ncap = w->cap ? w->cap * 2 : 16;
-		struct route_want *nw = realloc(w->want, ncap * sizeof(*nw));
-
-		if (!nw)
-			return -ENOMEM;
-		w->want = nw;
-		w->cap = ncap;
-	}
-	memset(&w->want[w->n], 0, sizeof(w->want[w->n]));
-	memcpy(&w->want[w->n].dst, cidr->ip.addr, 4);
-	w->want[w->n].prefix_len = cidr->prefix;
-	memcpy(&w->want[w->n].via, via->addr, 4);
-	w->n++;
-	return 0;
-}
-
-static int want_cmp(const void *x, const void *y)
-{
-	const struct route_want *a = x, *b = y;
-
-	if (a->dst != b->dst)
-		return ntohl(a->dst) < ntohl(b->dst) ? -1 : 1;
-	if (a->prefix_len != b->prefix_len)
-		return a->prefix_len < b->prefix_len ? -1 : 1;
-	return ntohl(a->via) < ntohl(b->via) ? -1 : ntohl(a->via) > ntohl(b->via);
-}
-
-static int route_strs_set(struct agent *a, struct route_want *want, size_t n)
-{
-	struct status_route *s = n ? calloc(n, sizeof(*s)) : NULL;
-	char ip[INET_ADDRSTRLEN];
-
-	if (n && !s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		inet_ntop(AF_INET, &want[i].dst, ip, sizeof(ip));
-		snprintf(s[i].dst, sizeof(s[i].dst), "%s/%u", ip, want[i].prefix_len);
-		inet_ntop(AF_INET, &want[i].via, s[i].via, sizeof(s[i].via));
-	}
-	free(a->routes);
-	free(a->route_strs);
-	a->routes = want;
-	a->route_strs = s;
-	a->n_routes = n;
-	return 0;
-}
-
-/* Routes to every other Node's pod CIDR via its InternalIP, after the Node
- * store's first full list, on every Node change and periodically. */
-static void routes_update(struct agent *a, unsigned long long now)
-{
-	struct want_ctx w = {.a = a};
-	struct routes_report rep = {};
-	bool changed;
-	int r;
-
-	if (!a->ks.slots[KUBE_NODE].ref.synced || (!a->nodes_dirty && now < a->routes_next_ms))
-		return;
-	a->nodes_dirty = false;
-	a->routes_next_ms = now + ROUTES_RESYNC_MS;
-	r = kube_store_foreach(kube_sync_store(&a->ks, KUBE_NODE), want_add, &w);
-	if (r < 0) {
-		free(w.want);
-		log_error_errno(r, "Failed to compute the routes to other nodes");
-		a->routes_next_ms = now + ROUTES_RETRY_MS;
-		return;
-	}
-	if (w.n)
-		qsort(w.want, w.n, sizeof(*w.want), want_cmp);
-	changed = w.n != a->n_routes || (w.n && memcmp(w.want, a->routes, w.n * sizeof(*w.want)));
-	if (strcmp(w.skips, a->route_skips)) {
-		if (w.skips[0])
-			log_warn("No route to the pod CIDR of node %s", w.skips);
-		snprintf(a->route_skips, sizeof(a->route_skips), "%s", w.skips);
-	}
-	r = routes_sync(w.want, w.n, &rep);
-	if (r < 0) {
-		free(w.want);
-		log_error_errno(r, "Failed to sync the routes to %zu node pod CIDRs", w.n);
-		a->routes_next_ms = now + ROUTES_RETRY_MS;
-		return;
-	}
-	if (rep.added || rep.replaced || rep.deleted)
-		log_info("Routes to other nodes' pod CIDRs: %d added, %d replaced, %d deleted (%zu "
-			 "wanted)",
-			 rep.added, rep.replaced, rep.deleted, w.n);
-	if (rep.skipped && (changed || rep.skipped != a->routes_skipped)) {
-		int n = rep.skipped < 8 ? rep.skipped : 8;
-
-		for (int i = 0; i < n; i++)
-			log_warn("Skipped route: %.96s", rep.why[i]);
-	}
-	if (rep.skipped)
-		a->routes_next_ms = now + ROUTES_RETRY_MS * 2; /* the next hop may become on-link */
-	a->routes_skipped = rep.skipped;
-	if (changed && route_strs_set(a, w.want, w.n) < 0) {
-		free(w.want);
-		return;
-	}
-	if (!changed)
-		free(w.want);
-	a->status_dirty |= changed;
-}
-
 static void status_publish(struct agent *a, unsigned long long now)
 {
 	struct status_agent st = {
@@ -478,8 +337,8 @@ static void status_publish(struct agent *a, unsigned long long now)
 	    .cni_ready = a->cni_written,
 	    .waiting = a->waiting,
 	    .n_resources = KUBE_KIND_MAX,
-	    .n_routes = a->n_routes,
-	    .routes = a->route_strs,
+	    .n_routes = a->routes.n,
+	    .routes = a->routes.strs,
 	};
 	struct svc_stats svc;
 	struct pol_stats pol;
@@ -701,7 +560,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		unsigned long long now = mono_ms();
 
 		cni_update(&a);
-		routes_update(&a, now);
+		a.status_dirty |= routes_step_update(&a.routes, &a.ks, c->node_name, now);
 		a.status_dirty |= ns_step_update(&a.ns, &a.ks, c, a.svc, now);
 		svc_update(&a, now);
 		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
@@ -722,8 +581,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	http_server_close(a.metrics.h);
 	hcnp_free(a.hcnp);
 	close(epfd);
-	free(a.routes);
-	free(a.route_strs);
+	routes_step_free(&a.routes);
 	return sig > 0 ? sig : r;
 }
 
