@@ -59,6 +59,15 @@ static inline int dp_obj_info_get(int fd, void *info, __u32 info_len)
 	return bpf_obj_get_info_by_fd(fd, info, &info_len);
 }
 
+/* Sums a per-CPU value made only of __u64 counters over every possible CPU
+ * into sum (n counters); DP_PERCPU_SUM takes the value's struct instead. */
+int dp_percpu_sum(int map_fd, const void *key, __u64 *sum, size_t n);
+#define DP_PERCPU_SUM(fd, key, val)                                                                \
+	({                                                                                         \
+		_Static_assert(sizeof(*(val)) % sizeof(__u64) == 0, "only __u64 counters");        \
+		dp_percpu_sum(fd, key, (__u64 *)(val), sizeof(*(val)) / sizeof(__u64));            \
+	})
+
 /* Pins fd as <pin_dir>/<name> by pinning under a temporary name and renaming
  * over the old pin: readers never find the name missing, and whatever the old
  * pin held loses that reference (pins.c). */

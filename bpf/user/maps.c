@@ -65,26 +65,35 @@ int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, 
 	return err == -ENOENT ? 0 : err;
 }
 
-int dp_metrics_read(int map_fd, struct sl_metric_val *out)
+int dp_percpu_sum(int map_fd, const void *key, __u64 *sum, size_t n)
 {
-	_cleanup_free_ struct sl_metric_val *percpu = NULL;
+	_cleanup_free_ __u64 *percpu = NULL;
 	int ncpu = libbpf_num_possible_cpus();
 	int err;
 
+	memset(sum, 0, n * sizeof(*sum));
 	if (ncpu < 0)
 		return ncpu;
-	percpu = calloc(ncpu, sizeof(*percpu));
-	if (!percpu)
+	if (!(percpu = calloc((size_t)ncpu * n, sizeof(*percpu))))
 		return -ENOMEM;
+	err = bpf_map_lookup_elem(map_fd, key, percpu);
+	if (err)
+		return err;
+	for (int c = 0; c < ncpu; c++)
+		for (size_t i = 0; i < n; i++)
+			sum[i] += percpu[(size_t)c * n + i];
+	return 0;
+}
+
+int dp_metrics_read(int map_fd, struct sl_metric_val *out)
+{
+	int err;
+
 	memset(out, 0, SL_METRICS_MAX * sizeof(*out));
 	for (__u32 i = 0; i < SL_METRICS_MAX; i++) {
-		err = bpf_map_lookup_elem(map_fd, &i, percpu);
+		err = DP_PERCPU_SUM(map_fd, &i, &out[i]);
 		if (err)
 			return err;
-		for (int c = 0; c < ncpu; c++) {
-			out[i].packets += percpu[c].packets;
-			out[i].bytes += percpu[c].bytes;
-		}
 	}
 	return 0;
 }

@@ -84,24 +84,9 @@ int dp_polcfg_read(int map_fd, struct sl_polcfg_val *val)
 
 int dp_poldrop_read(int map_fd, __u32 ep_id, struct sl_poldrop_val *sum)
 {
-	_cleanup_free_ struct sl_poldrop_val *percpu = NULL;
 	struct sl_poldrop_key key = {.ep_id = ep_id};
-	int ncpu = libbpf_num_possible_cpus();
-	int err;
 
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu < 0)
-		return ncpu;
-	if (!(percpu = calloc(ncpu, sizeof(*percpu))))
-		return -ENOMEM;
-	err = bpf_map_lookup_elem(map_fd, &key, percpu);
-	if (err)
-		return err;
-	for (int i = 0; i < ncpu; i++) {
-		sum->ingress += percpu[i].ingress;
-		sum->egress += percpu[i].egress;
-	}
-	return 0;
+	return DP_PERCPU_SUM(map_fd, &key, sum);
 }
 
 int dp_poldrop_delete(int map_fd, __u32 ep_id)

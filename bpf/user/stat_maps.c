@@ -15,24 +15,7 @@
 
 int dp_svcstat_read(int map_fd, __u32 svc_id, struct sl_svcstat_val *sum)
 {
-	_cleanup_free_ struct sl_svcstat_val *percpu = NULL;
-	int ncpu = libbpf_num_possible_cpus();
-	int err;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu < 0)
-		return ncpu;
-	if (!(percpu = calloc(ncpu, sizeof(*percpu))))
-		return -ENOMEM;
-	err = bpf_map_lookup_elem(map_fd, &svc_id, percpu);
-	if (err)
-		return err;
-	for (int i = 0; i < ncpu; i++) {
-		sum->flows += percpu[i].flows;
-		sum->packets += percpu[i].packets;
-		sum->bytes += percpu[i].bytes;
-	}
-	return 0;
+	return DP_PERCPU_SUM(map_fd, &svc_id, sum);
 }
 
 int dp_svcstat_reset(int map_fd, __u32 svc_id)
