@@ -82,14 +82,6 @@ size_t healthz_respond(const char *req, size_t len, const struct healthz_state *
 		       const struct timespec *now, char *out, size_t out_len)
 {
 	struct answer_at at = {st, now};
-	struct http_buf b = {};
-	size_t n = 0;
 
-	if (http_respond(req, len, handle_at, &at, &b) > 0 && b.len < out_len) {
-		memcpy(out, b.data, b.len);
-		out[b.len] = '\0';
-		n = b.len;
-	}
-	http_buf_free(&b);
-	return n;
+	return http_respond_str(req, len, handle_at, &at, out, out_len);
 }

@@ -180,6 +180,21 @@ int http_respond(const char *req, size_t len, http_handler_fn fn, void *ctx, str
 	return ret;
 }
 
+size_t http_respond_str(const char *req, size_t len, http_handler_fn fn, void *ctx, char *out,
+			size_t out_len)
+{
+	struct http_buf b = {};
+	size_t n = 0;
+
+	if (http_respond(req, len, fn, ctx, &b) > 0 && b.len < out_len) {
+		memcpy(out, b.data, b.len);
+		out[b.len] = '\0';
+		n = b.len;
+	}
+	http_buf_free(&b);
+	return n;
+}
+
 int http_server_open(const char *bind_addr, http_handler_fn fn, void *ctx, struct http_server **out)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};

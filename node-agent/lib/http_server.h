@@ -44,6 +44,10 @@ int http_addr_parse(const char *s, __be32 *ip, __be16 *port);
  * when the request head is not complete yet, -ENOMEM. Bad requests are
  * answered here (400, 431, and 405 as struct http_reply says). */
 int http_respond(const char *req, size_t len, http_handler_fn fn, void *ctx, struct http_buf *out);
+/* The same into a string: the response's length, 0 when it is incomplete,
+ * out of memory or does not fit in out_len - 1 bytes (for tests and fuzzers). */
+size_t http_respond_str(const char *req, size_t len, http_handler_fn fn, void *ctx, char *out,
+			size_t out_len);
 
 struct http_server;
 

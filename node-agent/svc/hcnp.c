@@ -69,16 +69,8 @@ size_t hcnp_respond(const char *ns, const char *name, __u32 local_eps, bool heal
 		    const char *req, size_t len, char *out, size_t out_len)
 {
 	struct hc_answer a = {ns, name, local_eps, healthy};
-	struct http_buf b = {};
-	size_t n = 0;
 
-	if (http_respond(req, len, answer_handle, &a, &b) > 0 && b.len < out_len) {
-		memcpy(out, b.data, b.len);
-		out[b.len] = '\0';
-		n = b.len;
-	}
-	http_buf_free(&b);
-	return n;
+	return http_respond_str(req, len, answer_handle, &a, out, out_len);
 }
 
 static void inst_handle(void *ctx, const char *path, struct http_reply *r)
