@@ -12,6 +12,8 @@
 # request failed; the Services suite's essential cases run against the real
 # EndpointSlice controller; a fifth node migrates from the real kube-proxy
 # (iptables mode, in the node's namespaces only) to sluice as the README says.
+# A NodePort Service the real API server allocates is reached from an
+# external client namespace on the fabric, with both traffic policies.
 # The tier's start time is printed ("# start: N s").
 
 load lib/node
@@ -222,6 +224,55 @@ slice_count() {
 	# The backend sees the client pod's own address across nodes.
 	run kc -n default exec client -- timeout 5 wget -qO- "http://$vip/cgi-bin/ip"
 	[ "$output" = "$client_ip" ]
+}
+
+# ext_get URL: one request from the external client (a namespace on the fabric, no node).
+ext_get() { timeout 5 nsenter --net="/run/netns/$(cat "$BATS_FILE_TMPDIR/ext")" "$SL_BUSYBOX" wget -q -O - "$1"; }
+ext_says() { [ "$(ext_get "$1")" = "$2" ]; }
+ext_fails() { ! ext_get "$1" >/dev/null 2>&1; }
+# ext_hc NODE PORT: "CODE localEndpoints" of the health check node port, from outside.
+ext_hc() {
+	local out
+	out=$(nsenter --net="/run/netns/$(cat "$BATS_FILE_TMPDIR/ext")" curl -sS -m 3 -w '\n%{http_code}' \
+		"http://$(node_ip "$1"):$2/") || return 1
+	echo "$(tail -n1 <<<"$out") $(head -n -1 <<<"$out" | jq -r .localEndpoints)"
+}
+ext_hc_is() { [ "$(ext_hc "$1" "$2")" = "$3" ]; }
+ext_hc_gone() { ! ext_hc "$1" "$2" >/dev/null 2>&1; }
+
+@test "(nodeport, real) a NodePort the real API server allocated answers from outside on every node; as a LoadBalancer with policy Local it keeps the client's address, only nodes with endpoints answer, the health check node port says so" {
+	local np hc i
+	[ -f "$BATS_FILE_TMPDIR/ext" ] || cluster_external_add >"$BATS_FILE_TMPDIR/ext"
+	# The previous test's pods: web-1 on node 1, web-2 on node 2; none on node 3.
+	kc apply -f - <<-EOF
+		{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web-np", "namespace": "default"},
+		 "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": $SL_HTTP_PORT}]}}
+	EOF
+	np=$(kc -n default get service web-np -o jsonpath='{.spec.ports[0].nodePort}')
+	[ "$np" -ge 30000 ]
+	[ "$np" -le 32767 ]
+	for ((i = 1; i <= NODES; i++)); do
+		wait_for 20 ext_says "http://$(node_ip "$i"):$np/index.html" 'hello from busybox'
+	done
+	# Cluster policy, node 3 has no endpoint: the backend on another node sees node 3's address.
+	ext_says "http://$(node_ip 3):$np/cgi-bin/ip" "$(node_ip 3)"
+	# A LoadBalancer (no cloud controller: no ingress IP) keeps its nodePort
+	# and, with policy Local, gets a health check node port from the API server.
+	kc -n default patch service web-np -p '{"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local"}}'
+	[ "$(kc -n default get service web-np -o jsonpath='{.spec.ports[0].nodePort}')" = "$np" ]
+	hc=$(kc -n default get service web-np -o jsonpath='{.spec.healthCheckNodePort}')
+	[ "$hc" -ge 30000 ]
+	[ "$hc" -le 32767 ]
+	wait_for 20 ext_says "http://$(node_ip 1):$np/cgi-bin/ip" "$SL_EXTERNAL_IP"
+	wait_for 20 ext_fails "http://$(node_ip 3):$np/index.html"
+	wait_for 20 ext_hc_is 1 "$hc" "200 1"
+	wait_for 20 ext_hc_is 3 "$hc" "503 0"
+	# Deleted: both ports are released on every node.
+	kc -n default delete service web-np
+	for ((i = 1; i <= NODES; i++)); do
+		wait_for 20 ext_fails "http://$(node_ip "$i"):$np/index.html"
+		wait_for 20 ext_hc_gone "$i" "$hc"
+	done
 }
 
 @test "CoreDNS answers as kube-dns through its ClusterIP over UDP, carried by sluice; the Service is reached by name" {
