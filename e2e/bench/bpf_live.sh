@@ -9,8 +9,9 @@
 # give run_time_ns/run_cnt of the program; a no-op program in front of it on
 # the same hooks gives the clock reads both pay, subtracted
 # (bpf/tests/bench_live.c). Rounds: no NetworkPolicy; policies that select
-# only another pod (0 allows); and the server isolated for ingress with 100
-# and 10,000 allows (one admits the client on 8080, the others a port range).
+# only another pod (0 allows); the server isolated for ingress with 100 and
+# 10,000 allows (one admits the client on 8080, the others a port range);
+# and no NetworkPolicy again, to show drift over the run.
 # Writes OUTDIR/bpf_live.json.
 #
 # Usage: bpf_live.sh OUTDIR      Env: N (round trips per run, default 20000)
@@ -135,6 +136,7 @@ bench_main() {
 		round 0 0
 		round 100 100
 		round 10000 10000
+		round none-again none # drift over the run shows against the first
 	} >"$SL_CLUSTER_SCRATCH/live.jsonl"
 	jq -s --argjson n "$N" --argjson t "$TARGET_NS" '{unit: "ns/packet", round_trips: $n,
 		target_established_ns: $t,
@@ -143,7 +145,7 @@ bench_main() {
 			{round, path, runs: $p.runs, ns: $p.ns, clock_ns: .noop_ns, net_ns: $p.net_ns}]}' "$SL_CLUSTER_SCRATCH/live.jsonl" >"$outdir/bpf_live.json" ||
 		bench_die "no result"
 	jq -r '"sl_from_pod on an established TCP stream, ns/packet net of the clock (no-op: \(.results[0].clock_ns) ns)",
-		(.results[] | "  policy \(.round | tostring | (. + "      ")[:6]) via \(.path | (. + "   ")[:7]): \(.net_ns) ns over \(.runs) packets")' \
+		(.results[] | "  policy \(.round | tostring | (. + "           ")[:11]) via \(.path | (. + "   ")[:7]): \(.net_ns) ns over \(.runs) packets")' \
 		"$outdir/bpf_live.json"
 }
 
