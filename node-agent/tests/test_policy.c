@@ -558,6 +558,16 @@ static void test_incremental(void)
 	compile(&w);
 	compiles_check(&w, (unsigned long[]){3, 3, 2, 4});
 	CHECK_INT(ep(&w, EP_XD)->flags, 0);
+	UNIT_CASE("a local pod deleted and created again: its endpoint goes pending and back");
+	CHECK_INT(kube_store_delete(&w.pods, "x", "c"), 0);
+	compile(&w); /* c only: no other endpoint's peers select it any more */
+	compiles_check(&w, (unsigned long[]){3, 3, 3, 4});
+	CHECK_INT(ep(&w, EP_XC)->identity, SL_ID_PENDING);
+	fixture_put(&w.pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 3, 4, 4});
+	CHECK(ep(&w, EP_XC)->identity >= SL_ID_FIRST);
+	CHECK_INT(count(&w, EP_XC, SL_POL_DIR_OUT), 4); /* to every pod of x on 80 */
 	world_fini(&w);
 }
 
