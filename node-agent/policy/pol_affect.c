@@ -54,7 +54,8 @@ static bool rule_reads_pod(const struct kube_store *nss, const struct kube_np_ru
 }
 
 /* Whether a rule has a namespaceSelector peer that selects namespace a or
- * b (either may be NULL): the identities it admits may change. */
+ * b (a Namespace before and after; NULL: not there): the identities it
+ * admits may change. */
 static bool rule_reads_ns(const struct kube_np_rule *r, const struct kube_obj *a,
 			  const struct kube_obj *b)
 {
@@ -63,8 +64,10 @@ static bool rule_reads_ns(const struct kube_np_rule *r, const struct kube_obj *a
 
 		if (pe->ip_block || !pe->nss.present)
 			continue;
-		if ((a && pol_sel_match(&pe->nss, a->u.ns.labels, a->u.ns.n_labels)) ||
-		    (b && pol_sel_match(&pe->nss, b->u.ns.labels, b->u.ns.n_labels)))
+		/* a Namespace not (or no longer) there is compiled as one without
+		 * labels, which NotIn and DoesNotExist select */
+		if (pol_sel_match(&pe->nss, a ? a->u.ns.labels : NULL, a ? a->u.ns.n_labels : 0) ||
+		    pol_sel_match(&pe->nss, b ? b->u.ns.labels : NULL, b ? b->u.ns.n_labels : 0))
 			return true;
 	}
 	return false;

@@ -568,6 +568,22 @@ static void test_incremental(void)
 	compiles_check(&w, (unsigned long[]){3, 3, 4, 4});
 	CHECK(ep(&w, EP_XC)->identity >= SL_ID_FIRST);
 	CHECK_INT(count(&w, EP_XC, SL_POL_DIR_OUT), 4); /* to every pod of x on 80 */
+	UNIT_CASE("a Namespace created: endpoints whose namespaceSelector selects its absence too");
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pb", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{"
+			     "\"from\":[{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":"
+			     "\"team\",\"operator\":\"DoesNotExist\"}]}}]}]}"));
+	fixture_put(&w.pods, KUBE_POD, POD("z", "a", "10.244.2.20", "n2", "false"));
+	compile(&w); /* the policy, then a pod of z (no Namespace yet: no labels) */
+	compiles_check(&w, (unsigned long[]){3, 4, 4, 4});
+	fixture_put(&w.nss, KUBE_NAMESPACE, NS("z", ",\"team\":\"green\""));
+	compile(&w); /* z/a is no longer admitted */
+	compiles_check(&w, (unsigned long[]){3, 5, 4, 4});
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 4 * 3); /* the pods of x only */
+	CHECK_INT(kube_store_delete(&w.nss, "", "z"), 0);
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 6, 4, 4});
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 5 * 3); /* and z/a again */
 	world_fini(&w);
 }
 
