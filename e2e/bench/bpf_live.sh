@@ -78,9 +78,9 @@ policy() {
 					[{port: 20000, endPort: (20000 + $n - 2), protocol: "TCP"}] else [] end))}]}}'
 }
 
-policy_in_force() { # ALLOWS ISOLATED
-	on_node 1 agent_status | jq -e --argjson n "$1" --argjson i "$2" \
-		'.policy.allowEntries == $n and .policy.isolatedIngress == $i' >/dev/null
+policy_in_force() { # ALLOWS ISOLATED ACTIVE
+	on_node 1 agent_status | jq -e --argjson n "$1" --argjson i "$2" --argjson a "$3" \
+		'.policy.allowEntries == $n and .policy.isolatedIngress == $i and .policy.active == $a' >/dev/null
 }
 
 # measure WHAT DST PORT: one JSON line, the run's statistics.
@@ -95,15 +95,15 @@ measure() {
 }
 
 round() { # NAME ALLOWS|none
-	local isolated=0 allows=0
+	local isolated=0 allows=0 active=false
 	if [ "$2" = none ]; then
 		kube delete networkpolicy bench --ignore-not-found >/dev/null
 	else
 		policy "$2" | kube apply -f - >/dev/null || bench_die "policy not written"
-		allows=$2
+		allows=$2 active=true
 		(($2 > 0)) && isolated=1
 	fi
-	wait_for 60 policy_in_force "$allows" "$isolated" || bench_die "$1: the policy is not in force"
+	wait_for 60 policy_in_force "$allows" "$isolated" "$active" || bench_die "$1: the policy is not in force"
 	measure service "$SVC_IP" 80 | jq -c --arg r "$1" '. + {round: $r}'
 	measure pod "$SRV_IP" 8080 | jq -c --arg r "$1" '. + {round: $r}'
 }
