@@ -176,6 +176,11 @@ $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGEN
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
+$(B)/bench/bpf_bench_live: bpf/tests/bench_live.c
+	$(call msg,BENCH,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@
+
 # --- fuzzing ----------------------------------------------------------------
 # libFuzzer targets for every parser of outside input (fuzz/README.md). They
 # are built only by the fuzz targets, by a nested make into $(B)/fuzz with
@@ -251,7 +256,7 @@ soak: deps
 BINS := $(B)/sluice $(B)/sluice-agent
 
 PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san leak-check soak faults-full
-.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf bench-policy lint clean help
+.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf bench-bpf-live bench-policy lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -339,6 +344,13 @@ bench: deps
 bench-bpf: deps $(B)/bench/bpf_bench_svc
 	$(Q)$(B)/bench/bpf_bench_svc $(B)/bench/bpf.json
 
+# make bench-bpf-live: ns per established packet of sl_from_pod on real
+# traffic in namespaces, by the kernel's run-time statistics, with 0, 100 and
+# 10k allows (e2e/bench/bpf_live.sh), build/bench/bpf_live.json.
+bench-bpf-live: deps
+	$(Q)$(MAKE) --no-print-directory all $(B)/bench/bpf_bench_live
+	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/bpf_live.sh $(B)/bench
+
 bench-cni: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SLUICE_BUILD=$(abspath $(B)) e2e/bench/cni.sh $(B)/bench
@@ -371,6 +383,7 @@ help:
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
 	@echo "make bench      TPROXY or eBPF? every datapath side by side, report in build/bench (BENCH_QUICK=1: short)"
 	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
+	@echo "make bench-bpf-live ns/packet of sl_from_pod on a real TCP stream (kernel run-time stats), 0/100/10k allows"
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
 	@echo "make bench-policy a NetworkPolicy write -> new connections reflect it (p99 over N=40 writes)"

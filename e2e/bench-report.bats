@@ -217,6 +217,17 @@ record() {
 	grep -q '^| Agent start → every resource synced | 480 ms | < 3000 ms: met |$' "$FIX/report.md"
 }
 
+@test "(bench-report) the conntrack-hit target is judged on the repeated Service packet when bpf.json has it" {
+	cp -r "$TESTDATA" "$W/d"
+	jq '.results |= [.[] | . + {svc_repeat: 210.5, svc_repeat_median: (140 + .services / 2000)}]' \
+		"$TESTDATA/bpf.json" >"$W/d/bpf.json"
+	run --separate-stderr "$REPORT" "$W/d"
+	[ "$status" -eq 0 ]
+	grep -q '^Target conntrack hit ≤ 150 ns: an established Service packet repeated in one run (svc_repeat, median) 140–190 ns over the sizes: \*\*MISSED\*\* (judged on the worst)\.$' \
+		"$W/d/report.md"
+	[ "$(grep -c 'net of the harness' "$W/d/report.md")" -eq 0 ]
+}
+
 @test "(bench-report) bench-cni's burst rows and parallel targets are judged per IPAM" {
 	cp -r "$TESTDATA" "$W/d"
 	# the fixture's rounds as the in-process IPAM's and host-local's; the

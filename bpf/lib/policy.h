@@ -68,14 +68,15 @@ static __always_inline bool pol_entry(__u32 ep_id, __u8 dir, __u32 peer, __u8 pr
 }
 
 /* Whether a rule of endpoint ep_id in direction dir allows the peer at ip
- * (of identity id) on {proto, port}: any peer, its identity, its ipBlock set. */
+ * (of identity id) on {proto, port}: its identity (the common rule names its
+ * pods: one lookup when allowed), any peer, its ipBlock set. */
 static __always_inline bool pol_allows(__u32 ep_id, __u8 dir, __be32 ip, __u32 id, __u8 proto,
 				       __be16 port)
 {
 	struct sl_polcidr_key key = {};
 	const struct sl_polcidr_val *set;
 
-	if (pol_entry(ep_id, dir, SL_ID_ANY, proto, port) || pol_entry(ep_id, dir, id, proto, port))
+	if (pol_entry(ep_id, dir, id, proto, port) || pol_entry(ep_id, dir, SL_ID_ANY, proto, port))
 		return true;
 	key.prefixlen = 64 + 32;
 	key.ep_id = ep_id;
@@ -106,9 +107,12 @@ static __always_inline void pol_drop_count(__u32 ep_id, bool ingress)
 
 /* One side of flow f: the endpoint ep (flags fl) sends (dir OUT, peer =
  * destination) or receives (dir IN, peer = source). peer_host: the peer is
- * this node's own stack. 0 or the drop reason, counted for ep. */
+ * this node's own stack; peer_ep: the peer when it is a local endpoint
+ * (its identity is in its entry: no IP cache lookup). 0 or the drop reason,
+ * counted for ep. */
 static __always_inline int pol_side(const struct sl_ep_val *ep, __u32 fl, __u8 dir,
-				    const struct l4_tuple *f, bool peer_host)
+				    const struct l4_tuple *f, bool peer_host,
+				    const struct sl_ep_val *peer_ep)
 {
 	__be32 peer = dir == SL_POL_DIR_OUT ? f->daddr : f->saddr;
 	__u32 id;
@@ -116,7 +120,12 @@ static __always_inline int pol_side(const struct sl_ep_val *ep, __u32 fl, __u8 d
 
 	if (!(fl & (dir == SL_POL_DIR_OUT ? SL_EP_F_ISO_OUT : SL_EP_F_ISO_IN)))
 		return 0;
-	id = peer_host ? SL_ID_HOST : pol_identity(peer);
+	if (peer_host)
+		id = SL_ID_HOST;
+	else if (peer_ep && peer_ep->identity != SL_ID_PENDING)
+		id = peer_ep->identity;
+	else
+		id = pol_identity(peer);
 	if (id == SL_ID_HOST)
 		return 0; /* the pod's own node is always allowed */
 	if (fl & POL_PENDING)
@@ -143,9 +152,9 @@ static __always_inline int pol_judge(const struct sl_ep_val *src, const struct s
 	if (f->saddr == f->daddr || f->saddr == bpf_htonl(SL_SVC_LOOPBACK4) ||
 	    f->daddr == bpf_htonl(SL_SVC_LOOPBACK4))
 		return 0;
-	ret = pol_side(src, pol_ep_flags(src), SL_POL_DIR_OUT, f, peer_host);
+	ret = pol_side(src, pol_ep_flags(src), SL_POL_DIR_OUT, f, peer_host, dst);
 	if (!ret)
-		ret = pol_side(dst, pol_ep_flags(dst), SL_POL_DIR_IN, f, peer_host);
+		ret = pol_side(dst, pol_ep_flags(dst), SL_POL_DIR_IN, f, peer_host, src);
 	return ret ? ret : POL_TRACK;
 }
 

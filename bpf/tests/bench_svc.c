@@ -4,7 +4,9 @@
  * with NetworkPolicy on the backend (0, 1, 100 and 10k allows), by
  * BPF_PROG_TEST_RUN, as the mean and the median of the runs, and of all of
  * them with a monitor listening (events written to sl_events and read by a
- * thread) and without. Root; runs in a private network namespace.
+ * thread) and without; and, needing no harness estimate, pod-to-pod
+ * forwarding and an established Service packet each repeated 100 times in
+ * one run. Root; runs in a private network namespace.
  * Usage: bpf_bench_svc [out.json] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -60,7 +62,7 @@ struct tcp_pkt {
 } __attribute__((packed));
 
 struct fds {
-	int prog, ep, svc, be, revnat, ct, ipc, pol, cfg;
+	int prog, ep, svc, be, revnat, ct, ipc, pol, cfg, metrics;
 };
 
 #define ID_CLIENT 256 /* pod A's identity in the policy rounds */
@@ -254,22 +256,30 @@ static int case_measure(const struct fds *f, const struct bench_case *c, struct 
 	return 0;
 }
 
-/* The harness's own cost per single run: pod-to-pod forwarding timed one run
- * at a time minus the same timed over a repeat of 100 (TTL 255 keeps every
- * repetition on the same path). */
-static int overhead_measure(const struct fds *f, struct ns_stat *ns)
+/* Packets through path `path` (per-CPU counters summed). */
+static __u64 path_count(const struct fds *f, __u32 path)
 {
-	struct bench_case c = {"pod_to_pod", IP(10, 244, 1, 11), 0x10, TC_ACT_REDIRECT};
-	struct tcp_pkt in = pkt_build(c.daddr, c.tcp_flags);
+	int n = libbpf_num_possible_cpus();
+	struct sl_metric_val v[n > 0 ? n : 1];
+	__u64 sum = 0;
+
+	if (n <= 0 || bpf_map_lookup_elem(f->metrics, &path, v))
+		return 0;
+	for (int i = 0; i < n; i++)
+		sum += v[i].packets;
+	return sum;
+}
+
+/* ns per packet of `in` run RUNS times as RUNS/100 runs of 100 repetitions,
+ * each repetition on the packet the one before forwarded: every one must
+ * take `path` (counted), so nothing is timed that was not forwarded. */
+static int repeat_measure(const struct fds *f, struct tcp_pkt in, __u32 path, struct ns_stat *ns)
+{
+	__u64 total = 0, before = path_count(f, path);
 	struct __sk_buff ctx = {};
-	struct ns_stat single;
-	__u64 total = 0;
 	int err;
 
-	err = case_measure(f, &c, &single);
-	if (err)
-		return err;
-	in.ip.ttl = 255;
+	in.ip.ttl = 255; /* 100 decrements later still forwarded */
 	in.ip.check = 0;
 	in.ip.check = csum(&in.ip, sizeof(in.ip));
 	ctx.ifindex = ctx.ingress_ifindex = if_nametoindex("ha");
@@ -280,12 +290,84 @@ static int overhead_measure(const struct fds *f, struct ns_stat *ns)
 		err = bpf_prog_test_run_opts(f->prog, &opts);
 		if (err)
 			return err;
+		if ((int)opts.retval != TC_ACT_REDIRECT)
+			return -EPROTO;
 		total += opts.duration;
 		durations[i] = opts.duration; /* already per repetition */
 	}
-	ns->mean = single.mean - (double)total / (RUNS / 100);
-	ns->med = single.med - median_of(durations, RUNS / 100);
+	if (path_count(f, path) - before != RUNS)
+		return -EPROTO;
+	ns->mean = (double)total / (RUNS / 100);
+	ns->med = median_of(durations, RUNS / 100);
 	return 0;
+}
+
+/* The forwarding rewrites the source MAC to the destination's host MAC: made
+ * the client's own, a forwarded packet passes the client's anti-spoofing
+ * check again when repeated (same work, same path). ip: the destination
+ * endpoint to change, as (a copy) at `as` when as != ip. */
+static int ep_loop_macs(const struct fds *f, __be32 ip, __be32 as)
+{
+	struct sl_ep_val v;
+	int err = dp_ep_lookup(f->ep, ip, &v);
+
+	if (err)
+		return err;
+	memcpy(v.host_mac, mac_a, 6);
+	return dp_ep_update(f->ep, as, &v);
+}
+
+/* Pod-to-pod forwarding repeated (p2p_repeat): with policy on the server,
+ * an established packet of a policed flow. The harness's own cost per
+ * single run is the same path timed one run at a time minus that. */
+static int overhead_measure(const struct fds *f, struct ns_stat *ns, struct ns_stat *rep)
+{
+	struct bench_case c = {"pod_to_pod", IP_B, 0x10, TC_ACT_REDIRECT};
+	struct ns_stat single;
+	int err;
+
+	err = case_measure(f, &c, &single);
+	if (!err)
+		err = ep_loop_macs(f, IP_B, IP_B);
+	if (!err)
+		err = repeat_measure(f, pkt_build(c.daddr, c.tcp_flags), SL_PATH_LOCAL, rep);
+	if (err)
+		return err;
+	ns->mean = single.mean - rep->mean;
+	ns->med = single.med - rep->med;
+	return 0;
+}
+
+/* An established Service packet repeated (svc_repeat): the flow client:40000
+ * -> service 1 (DNAT to the backend B:8080) is in conntrack from the cases
+ * before; a mirror entry for B:8080 DNATs back to the VIP, and the VIP is
+ * given B's endpoint, so each repetition takes the same path (conntrack
+ * hit, DNAT, endpoint, policy generation, redirect) on the packet the one
+ * before rewrote. After overhead_measure (B's MACs loop). */
+static int svc_repeat_measure(const struct fds *f, struct ns_stat *ns)
+{
+	const __be32 vip = htonl(VIP_BASE + 1);
+	struct sl_ct_key fwd = {.saddr = IP_A,
+				.daddr = vip,
+				.sport = htons(40000),
+				.dport = htons(80),
+				.proto = IPPROTO_TCP},
+			 mirror = fwd;
+	struct sl_ct_val v;
+	int err;
+
+	if (bpf_map_lookup_elem(f->ct, &fwd, &v))
+		return -ENOENT;
+	mirror.daddr = IP_B;
+	mirror.dport = htons(8080);
+	v.nat_ip = vip;
+	v.nat_port = htons(80);
+	if (bpf_map_update_elem(f->ct, &mirror, &v, BPF_ANY))
+		return -errno;
+	err = ep_loop_macs(f, IP_B, vip);
+	if (!err)
+		err = repeat_measure(f, pkt_build(vip, 0x10), SL_PATH_SVC_CT, ns);
+	return err;
 }
 
 /* A monitor: every event type leased for the round, the ring read by a
@@ -359,6 +441,7 @@ static int round_run(int n_svc, int n_rules, bool monitor, const struct bench_ca
 	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
 	    .pol = bpf_map__fd(skel->maps.sl_pol),
 	    .cfg = bpf_map__fd(skel->maps.sl_polcfg),
+	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
 	};
 	err = services_fill(&f, n_svc);
 	if (!err && n_rules >= 0)
@@ -369,7 +452,9 @@ static int round_run(int n_svc, int n_rules, bool monitor, const struct bench_ca
 	for (int i = 0; !err && i < n_cases; i++)
 		err = case_measure(&f, &cases[i], &res[i]);
 	if (!err)
-		err = overhead_measure(&f, overhead);
+		err = overhead_measure(&f, overhead, &res[n_cases]); /* the repeat columns */
+	if (!err)
+		err = svc_repeat_measure(&f, &res[n_cases + 1]);
 	if (monitor && l.ev)
 		listener_stop(&l);
 	if (!err && monitor && !l.events)
@@ -379,17 +464,23 @@ out_destroy:
 	return err;
 }
 
+/* Column c: a case, or after the last the repeated runs. */
+static const char *col_name(const struct bench_case *cases, int n_cases, int c)
+{
+	return c < n_cases ? cases[c].name : c == n_cases ? "p2p_repeat" : "svc_repeat";
+}
+
 static void table_print(const char *what, const int *rows, int n_rows,
 			const struct bench_case *cases, int n_cases, struct ns_stat res[][8],
 			const struct ns_stat *overhead, bool med)
 {
 	printf("%-10s", what);
-	for (int c = 0; c < n_cases; c++)
-		printf(" %12s", cases[c].name);
+	for (int c = 0; c <= n_cases + 1; c++)
+		printf(" %12s", col_name(cases, n_cases, c));
 	printf(" %12s\n", "harness");
 	for (int s = 0; s < n_rows; s++) {
 		printf("%-10d", rows[s]);
-		for (int c = 0; c < n_cases; c++)
+		for (int c = 0; c <= n_cases + 1; c++)
 			printf(" %12.1f", med ? res[s][c].med : res[s][c].mean);
 		printf(" %12.1f\n", med ? overhead[s].med : overhead[s].mean);
 	}
@@ -401,9 +492,10 @@ static void json_rows(FILE *json, const char *what, const int *rows, int n_rows,
 {
 	for (int s = 0; s < n_rows; s++) {
 		fprintf(json, "%s{\"%s\":%d", s ? "," : "", what, rows[s]);
-		for (int c = 0; c < n_cases; c++)
-			fprintf(json, ",\"%s\":%.1f,\"%s_median\":%.1f", cases[c].name,
-				res[s][c].mean, cases[c].name, res[s][c].med);
+		for (int c = 0; c <= n_cases + 1; c++)
+			fprintf(json, ",\"%s\":%.1f,\"%s_median\":%.1f",
+				col_name(cases, n_cases, c), res[s][c].mean,
+				col_name(cases, n_cases, c), res[s][c].med);
 		fprintf(json,
 			",\"harness\":%.1f,\"ct_hit_net\":%.1f,\"harness_median\":%.1f,"
 			"\"ct_hit_net_median\":%.1f}",
@@ -453,7 +545,10 @@ int main(int argc, char **argv)
 		       "and read; new_flow and drop write an event each)\n");
 		table_print("monitor", mon, N_MON, cases, N_CASES, mres, moverhead, med);
 	}
-	printf("harness: the timing cost of a single run, included in every column\n");
+	printf("harness: the timing cost of a single run, included in every column but "
+	       "p2p_repeat\np2p_repeat: pod_to_pod timed over 100 repetitions of one run (the "
+	       "packet is not rewritten): with allows, an established packet of a policed flow\n"
+	       "svc_repeat: an established Service packet (ct_hit) timed over 100 repetitions\n");
 	if (argc > 1 && !(json = fopen(argv[1], "w"))) {
 		fprintf(stderr, "cannot write %s: %s\n", argv[1], strerror(errno));
 		return 1;

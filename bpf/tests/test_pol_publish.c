@@ -41,7 +41,17 @@ static char pin_dir[64];
 
 struct world {
 	struct kube_store pods, nss, pols, nodes;
+	struct pol_pub *pub; /* told of every change, as the agent's loop does */
 };
+
+static void world_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
+			  const struct kube_obj *cur)
+{
+	struct world *w = ctx;
+
+	if (w->pub)
+		pol_pub_note(w->pub, &w->nss, old, cur);
+}
 
 static void world_init(struct world *w)
 {
@@ -50,10 +60,11 @@ static void world_init(struct world *w)
 	    POD("y", "f", "db", "10.244.2.15", "n2"), POD("y", "g", "db", "10.244.2.16", "n2"),
 	    POD("y", "h", "cache", "10.244.2.17", "n2")};
 
-	kube_store_init(&w->pods, KUBE_POD, fixture_noop, NULL);
-	kube_store_init(&w->nss, KUBE_NAMESPACE, fixture_noop, NULL);
-	kube_store_init(&w->pols, KUBE_NETPOL, fixture_noop, NULL);
-	kube_store_init(&w->nodes, KUBE_NODE, fixture_noop, NULL);
+	w->pub = NULL;
+	kube_store_init(&w->pods, KUBE_POD, world_changed, w);
+	kube_store_init(&w->nss, KUBE_NAMESPACE, world_changed, w);
+	kube_store_init(&w->pols, KUBE_NETPOL, world_changed, w);
+	kube_store_init(&w->nodes, KUBE_NODE, world_changed, w);
 	fixture_put(&w->nss, KUBE_NAMESPACE, NS("x"));
 	fixture_put(&w->nss, KUBE_NAMESPACE, NS("y"));
 	fixture_put(&w->pods, KUBE_POD, POD("x", "a", "api", "10.244.1.10", "n1"));
@@ -138,8 +149,10 @@ static bool pol_has(__u32 ep, __u32 peer, __u16 port)
 	return ok;
 }
 
-/* Syncs and returns the writes and deletes it made. */
-static void sync_count(struct pol_pub *p, struct world *w, unsigned long *wr, unsigned long *del)
+/* Syncs and returns the writes and deletes it made, and the endpoints it
+ * compiled (the others reused). */
+static void sync_count(struct pol_pub *p, struct world *w, unsigned long *wr, unsigned long *del,
+		       unsigned long *compiles)
 {
 	struct pol_input in = {&w->pods, &w->nss, &w->pols, &w->nodes, "n1"};
 	struct pol_stats a, b;
@@ -149,11 +162,23 @@ static void sync_count(struct pol_pub *p, struct world *w, unsigned long *wr, un
 	pol_pub_stats(p, &b);
 	*wr = b.writes - a.writes;
 	*del = b.deletes - a.deletes;
+	*compiles = b.compiles - a.compiles;
+}
+
+/* How often endpoint ep_id was compiled. */
+static unsigned long ep_compiles(struct pol_pub *p, __u32 ep_id)
+{
+	const struct pol_state *s = pol_pub_state(p);
+
+	for (size_t i = 0; i < s->n_eps; i++)
+		if (s->eps[i].ep_id == ep_id)
+			return s->eps[i].compiles;
+	return 0;
 }
 
 static void test_label_change(void)
 {
-	unsigned long wr, del;
+	unsigned long wr, del, comp;
 	struct pol_pub *p = NULL;
 	struct world w;
 	__u32 was;
@@ -163,25 +188,34 @@ static void test_label_change(void)
 	CHECK_INT(pol_pub_open(pin_dir, &p), 0);
 	if (!p)
 		return;
+	w.pub = p;
 
 	UNIT_CASE("first publish writes everything: ipcache, allows, prefixes, 3 endpoints");
-	sync_count(p, &w, &wr, &del);
+	sync_count(p, &w, &wr, &del, &comp);
+	CHECK_INT(comp, 3);
 	/* 8 pod IPs; a: f, g (every port, TCP/UDP/SCTP each) = 6; b: d, e x
 	 * 80/443 (TCP, the default) = 4; c: one set for 10/8 x 3 protocols = 3
 	 * allows and 2 prefixes; 3 endpoints */
 	CHECK_INT(wr, 8 + 6 + 4 + 3 + 2 + 3);
 	CHECK_INT(del, 0);
 
-	UNIT_CASE("publishing again with nothing changed writes and deletes nothing");
-	sync_count(p, &w, &wr, &del);
+	UNIT_CASE("publishing again with nothing changed writes, deletes and compiles nothing");
+	sync_count(p, &w, &wr, &del, &comp);
 	CHECK_INT(wr, 0);
 	CHECK_INT(del, 0);
+	CHECK_INT(comp, 0);
 
 	UNIT_CASE("a label change on one remote pod rewrites only the entries it affects");
 	was = ipc_get("10.244.2.13");
 	CHECK(pol_has(EP_XB, was, 80));
 	fixture_put(&w.pods, KUBE_POD, POD("y", "d", "db", "10.244.2.13", "n2"));
-	sync_count(p, &w, &wr, &del);
+	sync_count(p, &w, &wr, &del, &comp);
+	/* a (db peers: its new labels) and b (web peers: its old ones) are
+	 * compiled again; c (an ipBlock) is not */
+	CHECK_INT(comp, 2);
+	CHECK_INT(ep_compiles(p, EP_XA), 2);
+	CHECK_INT(ep_compiles(p, EP_XB), 2);
+	CHECK_INT(ep_compiles(p, EP_XC), 1);
 	/* its IP's new identity, and a's 3 allows of it (TCP, UDP, SCTP) ... */
 	CHECK_INT(wr, 1 + 3);
 	/* ... and b's 2 ports of its old identity */
@@ -192,9 +226,25 @@ static void test_label_change(void)
 
 	UNIT_CASE("a label change on a pod no policy names rewrites its IP cache entry only");
 	fixture_put(&w.pods, KUBE_POD, POD("y", "h", "queue", "10.244.2.17", "n2"));
-	sync_count(p, &w, &wr, &del);
+	sync_count(p, &w, &wr, &del, &comp);
 	CHECK_INT(wr, 1);
 	CHECK_INT(del, 0);
+	CHECK_INT(comp, 0); /* no endpoint compiled again */
+
+	UNIT_CASE("a policy change compiles again only the endpoints it selected or selects");
+	fixture_put(
+	    &w.pols, KUBE_NETPOL,
+	    NP("b",
+	       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{\"from\":[{"
+	       "\"namespaceSelector\":{},\"podSelector\":{\"matchLabels\":{\"role\":\"web\"}}}],"
+	       "\"ports\":[{\"port\":80}]}]}"));
+	sync_count(p, &w, &wr, &del, &comp);
+	CHECK_INT(comp, 1);
+	CHECK_INT(ep_compiles(p, EP_XB), 3);
+	CHECK_INT(wr, 0);
+	CHECK_INT(del, 1); /* e on 443 */
+	CHECK(!pol_has(EP_XB, ipc_get("10.244.2.14"), 443));
+	CHECK(pol_has(EP_XB, ipc_get("10.244.2.14"), 80));
 
 	pol_pub_free(p);
 	world_fini(&w);

@@ -632,11 +632,19 @@ def md_bpf(doc):
     out = [f"### BPF datapath alone (`make bench-bpf`): {doc.get('unit', 'ns/packet')}, mean of "
            f"{doc.get('runs', '?')} BPF_PROG_TEST_RUN runs", "",
            md_table(["Services"] + cases, rows), "",
-           "\"harness\" is the timing cost of a single run, included in every column."]
+           "\"harness\" is the timing cost of a single run, included in every column but "
+           "the repeated ones (p2p_repeat, svc_repeat)."]
     tgt = num(doc.get("target_ct_hit_ns"))
     nets = [num(r.get("ct_hit")) - num(r.get("harness")) for r in doc.get("results", [])
             if num(r.get("ct_hit")) is not None and num(r.get("harness")) is not None]
-    if tgt is not None and nets:
+    # an established Service packet repeated in one run needs no harness estimate
+    reps = [num(r.get("svc_repeat_median")) for r in doc.get("results", [])
+            if num(r.get("svc_repeat_median")) is not None]
+    if tgt is not None and reps:
+        out.append(f"Target conntrack hit ≤ {tgt:g} ns: an established Service packet repeated "
+                   f"in one run (svc_repeat, median) {min(reps):.0f}–{max(reps):.0f} ns over the "
+                   f"sizes: {'met' if max(reps) <= tgt else '**MISSED**'} (judged on the worst).")
+    elif tgt is not None and nets:
         out.append(f"Target conntrack hit ≤ {tgt:g} ns: net of the harness {min(nets):.0f}–"
                    f"{max(nets):.0f} ns over the sizes: "
                    f"{'met' if max(nets) <= tgt else '**MISSED**'} (judged on the worst).")

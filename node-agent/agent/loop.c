@@ -131,7 +131,7 @@ static void store_changed(void *ctx, enum kube_op op, const struct kube_obj *old
 		node_eligibility_sync(a, cur);
 	if (o->kind == KUBE_SERVICE || o->kind == KUBE_ENDPOINTSLICE)
 		a->hc_dirty = true;
-	pol_step_changed(&a->pol, old, cur);
+	pol_step_changed(&a->pol, &a->ks, old, cur);
 	ns_step_changed(&a->ns, o);
 	if (a->svc && (r = svc_pub_changed(a->svc, op, old, cur, mono_ms())) < 0)
 		log_error_errno(r, "Failed to track %s '%s/%s' for the service maps",

@@ -37,7 +37,8 @@ static bool error_same(const struct kube_obj *a, const struct kube_obj *b)
 	return (!x && !y) || (x && y && !strcmp(x, y));
 }
 
-void pol_step_changed(struct pol_step *s, const struct kube_obj *old, const struct kube_obj *cur)
+void pol_step_changed(struct pol_step *s, const struct kube_sync *ks, const struct kube_obj *old,
+		      const struct kube_obj *cur)
 {
 	const struct kube_obj *o = cur ? cur : old;
 
@@ -45,6 +46,8 @@ void pol_step_changed(struct pol_step *s, const struct kube_obj *old, const stru
 	    o->kind != KUBE_NODE)
 		return;
 	s->dirty = true;
+	if (s->pub)
+		pol_pub_note(s->pub, kube_sync_store(ks, KUBE_NAMESPACE), old, cur);
 	if (o->kind != KUBE_NETPOL || !cur || error_same(old, cur))
 		return;
 	if (!cur->u.np.sel_ok)

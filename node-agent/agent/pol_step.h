@@ -22,9 +22,11 @@ struct pol_step {
 /* Opens the policy maps; logs and leaves policy off when they are missing. */
 void pol_step_start(struct pol_step *s, const struct config *c);
 void pol_step_stop(struct pol_step *s);
-/* A store change: marks the step dirty for the kinds policy reads; logs a
- * NetworkPolicy whose rules cannot be used (once per change). */
-void pol_step_changed(struct pol_step *s, const struct kube_obj *old, const struct kube_obj *cur);
+/* A store change: marks the step dirty for the kinds policy reads, and the
+ * local endpoints it may affect; logs a NetworkPolicy whose rules cannot be
+ * used (once per change). */
+void pol_step_changed(struct pol_step *s, const struct kube_sync *ks, const struct kube_obj *old,
+		      const struct kube_obj *cur);
 /* Publishes once Pods, Namespaces, NetworkPolicies and Nodes are listed, at
  * most every 100 ms; true when something was published. */
 bool pol_step_update(struct pol_step *s, const struct kube_sync *ks, const struct config *c,

@@ -19,6 +19,10 @@
 bool pol_sel_match(const struct kube_selector *s, const struct kube_label *l, size_t n);
 /* labels[key] (interned key compared by pointer), NULL when absent. */
 const char *pol_label_get(const struct kube_label *l, size_t n, const char *key);
+/* Whether peer pe (pod/namespace selectors) of a policy in pol_ns selects
+ * pods of namespace ns with labels l; namespace labels from nss. */
+bool pol_peer_selects(const struct kube_store *nss, const struct kube_np_peer *pe,
+		      const char *pol_ns, const char *ns, const struct kube_label *l, size_t n);
 
 /* --- identities (pol_ids.c): one per (namespace, label set), refcounted ------ */
 
@@ -73,6 +77,8 @@ struct pol_ep {
 	const struct kube_obj **pols; /* the policies selecting it */
 	size_t n_entries;	      /* its sl_pol entries */
 	bool failed;		      /* an entry could not be written: fails closed */
+	bool dirty;		      /* a change since may affect it (pol_affect) */
+	unsigned long compiles;	      /* times its entries were computed */
 };
 
 struct pol_state {
@@ -83,8 +89,9 @@ struct pol_state {
 	size_t n_pol;
 	struct pol_cidr *cidr;
 	size_t n_cidr;
-	struct pol_ep *eps;
+	struct pol_ep *eps; /* sorted by ip */
 	size_t n_eps;
+	unsigned long compiled; /* endpoints the compile computed, not reused */
 };
 
 /* What compiling needs: every Pod, Namespace, NetworkPolicy and Node, the
@@ -92,18 +99,33 @@ struct pol_state {
 struct pol_input {
 	const struct kube_store *pods, *nss, *pols, *nodes;
 	const char *node;
-	const struct pol_ep *eps; /* ip and ep_id set */
+	const struct pol_ep *eps; /* ip and ep_id set, sorted by ip */
 	size_t n_eps;
 	const struct pol_ipc *hints; /* the IP cache as published, sorted: numbers kept */
 	size_t n_hints;
+	/* The state compiled last, NULL for none: its endpoints that are not
+	 * dirty (nor failed) and still have the same pod are reused as they
+	 * were instead of being compiled again. */
+	const struct pol_state *prev;
 };
 
-/* Computes the whole desired state into out (sorted, deduplicated). */
+/* Computes the desired state into out (sorted, deduplicated): the IP cache
+ * and identities whole, the endpoints of in->prev that no change affected
+ * copied, the others compiled. */
 int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_state *out);
 void pol_state_free(struct pol_state *s);
+
+/* A store change (old and/or cur): marks dirty the endpoints of s it may
+ * affect (pol_affect.c): for a Pod, the endpoint it is and those whose
+ * policies' peers select it; for a NetworkPolicy, the endpoints it selected
+ * and selects; for a Namespace, those with a namespaceSelector peer that
+ * selects it. nss: the Namespaces as they are now. */
+void pol_affect(struct pol_state *s, const struct kube_store *nss, const struct kube_obj *old,
+		const struct kube_obj *cur);
 
 int pol_key_cmp(const void *a, const void *b);
 int pol_cidr_cmp(const void *a, const void *b);
 int pol_ipc_cmp(const void *a, const void *b);
+int pol_ep_ip_cmp(const void *a, const void *b); /* by address */
 
 #endif

@@ -43,6 +43,8 @@ struct compiler {
 	const struct pol_input *in;
 	struct pol_ids *ids;
 	struct vec pods, ipc, pol, cidr, blocks, bports, peers, idbuf;
+	struct vec reused; /* ep_ids whose entries are copied from in->prev */
+	unsigned long compiled;
 	int err;
 };
 
@@ -86,6 +88,13 @@ int pol_ipc_cmp(const void *a, const void *b)
 	if (x->ip != y->ip)
 		return ntohl(x->ip) < ntohl(y->ip) ? -1 : 1;
 	return x->prefix == y->prefix ? 0 : x->prefix < y->prefix ? -1 : 1;
+}
+
+int pol_ep_ip_cmp(const void *a, const void *b)
+{
+	const struct pol_ep *x = a, *y = b;
+
+	return x->ip == y->ip ? 0 : ntohl(x->ip) < ntohl(y->ip) ? -1 : 1;
 }
 
 static int cpod_cmp(const void *a, const void *b)
@@ -151,22 +160,10 @@ static void node_collect(struct compiler *c)
 			ipc_add(c, *(__be32 *)n->u.node.external_ips[i].addr, 32, SL_ID_HOST);
 }
 
-/* Whether the peer (pod/namespace selectors) of a policy in pol_ns selects
- * pods of namespace ns with labels l. */
 static bool peer_selects(struct compiler *c, const struct kube_np_peer *pe, const char *pol_ns,
 			 const char *ns, const struct kube_label *l, size_t n)
 {
-	const struct kube_obj *nso;
-
-	if (pe->nss.present) {
-		nso = kube_store_get(c->in->nss, "", ns);
-		if (!pol_sel_match(&pe->nss, nso ? nso->u.ns.labels : NULL,
-				   nso ? nso->u.ns.n_labels : 0))
-			return false;
-	} else if (ns != pol_ns) {
-		return false;
-	}
-	return !pe->pods.present || pol_sel_match(&pe->pods, l, n);
+	return pol_peer_selects(c->in->nss, pe, pol_ns, ns, l, n);
 }
 
 static __u16 port_by_name(const struct kube_obj *pod, const char *name, __u8 proto)
@@ -442,13 +439,83 @@ static int pol_select(const struct kube_obj *o, void *ctx)
 	return 0;
 }
 
+/* The endpoint at ip as compiled last (prev's endpoints are sorted by ip). */
+static const struct pol_ep *prev_find(const struct compiler *c, __be32 ip)
+{
+	const struct pol_state *prev = c->in->prev;
+	struct pol_ep key = {.ip = ip};
+
+	if (!prev || !prev->n_eps)
+		return NULL;
+	return bsearch(&key, prev->eps, prev->n_eps, sizeof(key), pol_ep_ip_cmp);
+}
+
+/* Takes ep as compiled last (was) when no change affected it and it is
+ * still the same endpoint of the same Pod object with the same identity,
+ * with nothing refused; its entries are copied by reused_copy. */
+static bool ep_reuse(struct compiler *c, struct pol_ep *ep, const struct pol_ep *was,
+		     const struct cpod *cp)
+{
+	const struct kube_obj **pols = NULL;
+	__u32 *id;
+
+	if (!was || was->dirty || was->failed || was->ep_id != ep->ep_id ||
+	    was->pod != (cp ? cp->o : NULL) || (cp && was->identity != cp->id->id))
+		return false;
+	if (was->n_pols && !(pols = malloc(was->n_pols * sizeof(*pols)))) {
+		c->err = -ENOMEM;
+		return true;
+	}
+	if (pols)
+		memcpy(pols, was->pols, was->n_pols * sizeof(*pols));
+	*ep = *was;
+	ep->pols = pols;
+	ep->n_entries = 0; /* eps_count */
+	if ((id = compiler_push(c, &c->reused)))
+		*id = ep->ep_id;
+	return true;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The allow entries and prefixes of the reused endpoints, from in->prev. */
+static void reused_copy(struct compiler *c)
+{
+	const struct pol_state *prev = c->in->prev;
+	void *e;
+
+	if (!c->reused.n)
+		return;
+	qsort(c->reused.v, c->reused.n, sizeof(__u32), u32_cmp);
+	for (size_t i = 0; i < prev->n_pol; i++)
+		if (bsearch(&prev->pol[i].ep_id, c->reused.v, c->reused.n, sizeof(__u32),
+			    u32_cmp) &&
+		    (e = compiler_push(c, &c->pol)))
+			memcpy(e, &prev->pol[i], sizeof(prev->pol[i]));
+	for (size_t i = 0; i < prev->n_cidr; i++)
+		if (bsearch(&prev->cidr[i].key.ep_id, c->reused.v, c->reused.n, sizeof(__u32),
+			    u32_cmp) &&
+		    (e = compiler_push(c, &c->cidr)))
+			memcpy(e, &prev->cidr[i], sizeof(prev->cidr[i]));
+}
+
 static void ep_compile(struct compiler *c, struct pol_ep *ep)
 {
 	const struct cpod *pods = c->pods.v;
 	struct cpod key = {.ip = ep->ip}, *cp;
 	struct ep_ctx x = {c, ep};
+	const struct pol_ep *was = prev_find(c, ep->ip);
 
 	cp = c->pods.n ? bsearch(&key, pods, c->pods.n, sizeof(key), cpod_cmp) : NULL;
+	if (ep_reuse(c, ep, was, cp))
+		return;
+	ep->compiles = (was && was->ep_id == ep->ep_id ? was->compiles : 0) + 1;
+	c->compiled++;
 	if (!cp)
 		return; /* no Pod has its address (yet): stays pending */
 	ep->pod = cp->o;
@@ -497,7 +564,8 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 			     .blocks.elem = sizeof(struct cblock),
 			     .bports.elem = sizeof(struct pport),
 			     .peers.elem = sizeof(struct peer_ids),
-			     .idbuf.elem = sizeof(__u32)};
+			     .idbuf.elem = sizeof(__u32),
+			     .reused.elem = sizeof(__u32)};
 
 	memset(out, 0, sizeof(*out));
 	pol_ids_mark(ids);
@@ -514,6 +582,9 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 		out->n_eps++;
 		ep_compile(&c, &out->eps[i]);
 	}
+	if (!c.err)
+		reused_copy(&c);
+	out->compiled = c.compiled;
 	out->n_ipc = vec_sort_uniq(&c.ipc, pol_ipc_cmp);
 	out->ipc = c.ipc.v;
 	out->n_pol = vec_sort_uniq(&c.pol, pol_key_cmp);
@@ -526,6 +597,7 @@ int pol_compile(struct pol_ids *ids, const struct pol_input *in, struct pol_stat
 	free(c.bports.v);
 	free(c.peers.v);
 	free(c.idbuf.v);
+	free(c.reused.v);
 	if (c.err)
 		pol_state_free(out);
 	return c.err;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Label selector matching, as apimachinery's Requirement.Matches. */
+/* Label selector matching, as apimachinery's Requirement.Matches, and
+ * whether a policy peer selects a pod. */
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,4 +42,20 @@ bool pol_sel_match(const struct kube_selector *s, const struct kube_label *l, si
 		if (!req_match(&s->reqs[i], l, n))
 			return false;
 	return true;
+}
+
+bool pol_peer_selects(const struct kube_store *nss, const struct kube_np_peer *pe,
+		      const char *pol_ns, const char *ns, const struct kube_label *l, size_t n)
+{
+	const struct kube_obj *nso;
+
+	if (pe->nss.present) {
+		nso = kube_store_get(nss, "", ns);
+		if (!pol_sel_match(&pe->nss, nso ? nso->u.ns.labels : NULL,
+				   nso ? nso->u.ns.n_labels : 0))
+			return false;
+	} else if (ns != pol_ns) {
+		return false;
+	}
+	return !pe->pods.present || pol_sel_match(&pe->pods, l, n);
 }

@@ -297,19 +297,12 @@ struct ep_scan {
 	const struct pol_state *cur;
 };
 
-static int ep_ip_cmp(const void *a, const void *b)
-{
-	const struct pol_ep *x = a, *y = b;
-
-	return x->ip == y->ip ? 0 : ntohl(x->ip) < ntohl(y->ip) ? -1 : 1;
-}
-
 /* The published endpoint of ip (published endpoints are sorted by ip). */
 static const struct pol_ep *ep_find(const struct pol_state *s, __be32 ip)
 {
 	struct pol_ep key = {.ip = ip};
 
-	return s->n_eps ? bsearch(&key, s->eps, s->n_eps, sizeof(key), ep_ip_cmp) : NULL;
+	return s->n_eps ? bsearch(&key, s->eps, s->n_eps, sizeof(key), pol_ep_ip_cmp) : NULL;
 }
 
 static int ep_scan_one(__be32 ip, const struct sl_ep_val *val, void *ctx)
@@ -396,14 +389,16 @@ int pol_pub_sync(struct pol_pub *p, struct pol_input *in, bool force)
 		return err < 0 ? err : 0;
 	}
 	if (x.n) /* compiled in this order: published endpoints stay sorted */
-		qsort(x.eps, x.n, sizeof(*x.eps), ep_ip_cmp);
+		qsort(x.eps, x.n, sizeof(*x.eps), pol_ep_ip_cmp);
 	in->eps = x.eps;
 	in->n_eps = x.n;
 	in->hints = p->cur.ipc;
 	in->n_hints = p->cur.n_ipc;
+	in->prev = p->published ? &p->cur : NULL;
 	err = pol_compile(&p->ids, in, &ns);
 	in->eps = NULL;
 	in->hints = NULL;
+	in->prev = NULL;
 	if (err < 0) {
 		free(x.eps);
 		return err;
@@ -426,11 +421,18 @@ int pol_pub_sync(struct pol_pub *p, struct pol_input *in, bool force)
 	}
 	free(x.eps);
 	stats_update(p, in, &ns);
+	p->st.compiles += ns.compiled;
 	p->st.syncs++;
 	pol_state_free(&p->cur);
 	p->cur = ns;
 	p->published = true;
 	return 1;
+}
+
+void pol_pub_note(struct pol_pub *p, const struct kube_store *nss, const struct kube_obj *old,
+		  const struct kube_obj *cur)
+{
+	pol_affect(&p->cur, nss, old, cur);
 }
 
 void pol_pub_stats(const struct pol_pub *p, struct pol_stats *st)

@@ -17,6 +17,7 @@ struct pol_stats {
 	unsigned long full[POL_MAP_MAX]; /* writes refused: map full */
 	unsigned long errors;		 /* other failed writes */
 	unsigned long writes, deletes, syncs;
+	unsigned long compiles; /* endpoints compiled (the others were reused) */
 	__u32 gen;
 	bool active;
 };
@@ -28,6 +29,10 @@ struct pol_pub;
 int pol_pub_open(const char *pin_dir, struct pol_pub **out);
 void pol_pub_free(struct pol_pub *p);
 
+/* A store change: the endpoints it may affect are compiled again on the
+ * next sync; the others keep what they have (pol_affect). */
+void pol_pub_note(struct pol_pub *p, const struct kube_store *nss, const struct kube_obj *old,
+		  const struct kube_obj *cur);
 /* Reads the local endpoints from sl_ep4; when force is set, or they differ
  * from what was last published, compiles in (eps are filled here) and
  * publishes. 1 when something was published, 0 when nothing changed, -errno

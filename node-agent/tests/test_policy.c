@@ -17,12 +17,24 @@
 
 #define EP_XA 7 /* x/a, local */
 #define EP_XB 8 /* x/b, local */
+#define EP_XC 9 /* x/c, local in test_incremental */
+#define EP_XD 10
 
 struct world {
 	struct kube_store pods, nss, pols, nodes;
 	struct pol_ids ids;
-	struct pol_state st;
+	struct pol_state st;  /* compiled last; every change marks what it affects */
+	struct pol_ep eps[4]; /* the local endpoints, sorted by ip */
+	size_t n_eps;
 };
+
+static void world_changed(void *ctx, enum kube_op op, const struct kube_obj *old,
+			  const struct kube_obj *cur)
+{
+	struct world *w = ctx;
+
+	pol_affect(&w->st, &w->nss, old, cur);
+}
 
 #define NS(n, extra)                                                                               \
 	"{\"metadata\":{\"name\":\"" n "\",\"labels\":{\"kubernetes.io/metadata.name\":\"" n       \
@@ -38,10 +50,13 @@ struct world {
 static void world_init(struct world *w)
 {
 	memset(w, 0, sizeof(*w));
-	kube_store_init(&w->pods, KUBE_POD, fixture_noop, NULL);
-	kube_store_init(&w->nss, KUBE_NAMESPACE, fixture_noop, NULL);
-	kube_store_init(&w->pols, KUBE_NETPOL, fixture_noop, NULL);
-	kube_store_init(&w->nodes, KUBE_NODE, fixture_noop, NULL);
+	kube_store_init(&w->pods, KUBE_POD, world_changed, w);
+	kube_store_init(&w->nss, KUBE_NAMESPACE, world_changed, w);
+	kube_store_init(&w->pols, KUBE_NETPOL, world_changed, w);
+	kube_store_init(&w->nodes, KUBE_NODE, world_changed, w);
+	w->eps[0] = (struct pol_ep){.ip = inet_addr("10.244.1.10"), .ep_id = EP_XA};
+	w->eps[1] = (struct pol_ep){.ip = inet_addr("10.244.1.11"), .ep_id = EP_XB};
+	w->n_eps = 2;
 	pol_ids_init(&w->ids, SL_ID_FIRST);
 	fixture_put(&w->nss, KUBE_NAMESPACE, NS("x", ""));
 	fixture_put(&w->nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"blue\""));
@@ -65,17 +80,47 @@ static void world_fini(struct world *w)
 	kube_store_fini(&w->nodes);
 }
 
-/* Compiles w; with hints, the IP cache of an earlier compile (a restart). */
+/* Whether the incremental compile (a) equals the whole one (b). */
+static void state_check(const struct pol_state *a, const struct pol_state *b)
+{
+	CHECK_INT(a->active, b->active);
+	CHECK_INT(a->n_eps, b->n_eps);
+	for (size_t i = 0; i < a->n_eps && a->n_eps == b->n_eps; i++) {
+		CHECK_INT(a->eps[i].identity, b->eps[i].identity);
+		CHECK_INT(a->eps[i].flags, b->eps[i].flags);
+		CHECK_INT(a->eps[i].n_entries, b->eps[i].n_entries);
+		CHECK_INT(a->eps[i].n_pols, b->eps[i].n_pols);
+		CHECK(a->eps[i].pod == b->eps[i].pod);
+	}
+	CHECK_INT(a->n_pol, b->n_pol);
+	CHECK(a->n_pol != b->n_pol || !a->n_pol ||
+	      !memcmp(a->pol, b->pol, a->n_pol * sizeof(*a->pol)));
+	CHECK_INT(a->n_cidr, b->n_cidr);
+	CHECK(a->n_cidr != b->n_cidr || !a->n_cidr ||
+	      !memcmp(a->cidr, b->cidr, a->n_cidr * sizeof(*a->cidr)));
+	CHECK_INT(a->n_ipc, b->n_ipc);
+	CHECK(a->n_ipc != b->n_ipc || !a->n_ipc ||
+	      !memcmp(a->ipc, b->ipc, a->n_ipc * sizeof(*a->ipc)));
+}
+
+/* Compiles w, reusing the endpoints no change since the last compile
+ * affected, and checks the result against compiling everything; with
+ * hints, the IP cache of an earlier compile (a restart: nothing reused). */
 static void compile_hinted(struct world *w, const struct pol_ipc *hints, size_t n_hints)
 {
-	struct pol_ep eps[2] = {{.ip = inet_addr("10.244.1.10"), .ep_id = EP_XA},
-				{.ip = inet_addr("10.244.1.11"), .ep_id = EP_XB}};
 	struct pol_input in = {
-	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", eps, 2, hints, n_hints,
+	    &w->pods, &w->nss, &w->pols, &w->nodes, "n1", w->eps, w->n_eps, hints, n_hints,
 	};
+	struct pol_state next, whole;
 
+	in.prev = hints ? NULL : &w->st;
+	CHECK_INT(pol_compile(&w->ids, &in, &next), 0);
+	in.prev = NULL;
+	CHECK_INT(pol_compile(&w->ids, &in, &whole), 0);
+	state_check(&next, &whole);
+	pol_state_free(&whole);
 	pol_state_free(&w->st);
-	CHECK_INT(pol_compile(&w->ids, &in, &w->st), 0);
+	w->st = next;
 }
 
 static void compile(struct world *w)
@@ -419,6 +464,129 @@ static void test_ipblock_and_errors(void)
 	world_fini(&w);
 }
 
+/* A local pod of x on n1 with labels {"pod": name, ...extra}. */
+#define XPOD(name, ip, extra)                                                                      \
+	"{\"metadata\":{\"name\":\"" name "\",\"namespace\":\"x\",\"labels\":{\"pod\":\"" name     \
+	"\"" extra "}},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\"}]},"          \
+	"\"status\":{\"phase\":\"Running\",\"podIP\":\"" ip "\"}}"
+
+/* Whether the endpoints (x/a, x/b, x/c, x/d) were compiled as often as want. */
+static void compiles_check(const struct world *w, const unsigned long want[4])
+{
+	static const __u32 ids[4] = {EP_XA, EP_XB, EP_XC, EP_XD};
+
+	for (int i = 0; i < 4; i++) {
+		const struct pol_ep *e = ep(w, ids[i]);
+
+		CHECK_INT(e ? e->compiles : 0, want[i]);
+	}
+}
+
+static void test_incremental(void)
+{
+	struct world w;
+
+	world_init(&w);
+	fixture_put(&w.pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
+	fixture_put(&w.pods, KUBE_POD, XPOD("d", "10.244.1.13", ""));
+	w.eps[2] = (struct pol_ep){.ip = inet_addr("10.244.1.12"), .ep_id = EP_XC};
+	w.eps[3] = (struct pol_ep){.ip = inet_addr("10.244.1.13"), .ep_id = EP_XD};
+	w.n_eps = 4;
+	/* a admits c; b admits namespaces of team blue; c sends to x on 80;
+	 * d: no policy */
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pa", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{"
+			     "\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}}}]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pb",
+		       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{"
+		       "\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"blue\"}}}"
+		       "]}]}"));
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pc", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}},\"policyTypes\":["
+			     "\"Egress\"],\"egress\":[{\"to\":[{\"podSelector\":{}}],\"ports\":[{"
+			     "\"port\":80}]}]}"));
+	UNIT_CASE("the first compile computes every endpoint once");
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
+	CHECK_INT(w.st.compiled, 4);
+	UNIT_CASE("nothing changed: nothing compiled again");
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
+	CHECK_INT(w.st.compiled, 0);
+	UNIT_CASE("a remote pod's label change compiles the endpoints whose peers select it");
+	fixture_put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+	compile(&w); /* the same object again: no endpoint reads anything new */
+	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
+	fixture_put(
+	    &w.pods, KUBE_POD,
+	    "{\"metadata\":{\"name\":\"a\",\"namespace\":\"y\",\"labels\":{\"pod\":\"a\","
+	    "\"v\":\"2\"}},\"spec\":{\"nodeName\":\"n2\",\"containers\":[{\"name\":\"c\"}]},"
+	    "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.2.10\"}}");
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){1, 2, 1, 1});
+	UNIT_CASE(
+	    "a namespace label change compiles the endpoints whose namespaceSelector it moves");
+	fixture_put(&w.nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"red\""));
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){1, 3, 1, 1});
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 0);
+	UNIT_CASE("a policy change compiles the endpoints it selected and selects");
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pa", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{"
+			     "\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"d\"}}}]}]}"));
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){2, 3, 1, 1});
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pd", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"d\"}}}"));
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){2, 3, 1, 2});
+	CHECK_INT(ep(&w, EP_XD)->flags, SL_EP_F_ISO_IN);
+	UNIT_CASE("a local pod's label change compiles it and the endpoints whose peers select it");
+	fixture_put(&w.pods, KUBE_POD, XPOD("d", "10.244.1.13", ",\"v\":\"2\""));
+	compile(&w); /* a admits d, c sends to every pod of x, d is itself */
+	compiles_check(&w, (unsigned long[]){3, 3, 2, 3});
+	UNIT_CASE("a Node change compiles no endpoint");
+	fixture_put(&w.nodes, KUBE_NODE,
+		    "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"addresses\":[{\"type\":"
+		    "\"InternalIP\",\"address\":\"172.18.0.9\"}]}}");
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 3, 2, 3});
+	CHECK_INT(ident_of(&w, "172.18.0.9"), SL_ID_HOST);
+	UNIT_CASE("a deleted policy compiles the endpoints it selected");
+	CHECK_INT(kube_store_delete(&w.pols, "x", "pd"), 0);
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 3, 2, 4});
+	CHECK_INT(ep(&w, EP_XD)->flags, 0);
+	UNIT_CASE("a local pod deleted and created again: its endpoint goes pending and back");
+	CHECK_INT(kube_store_delete(&w.pods, "x", "c"), 0);
+	compile(&w); /* c only: no other endpoint's peers select it any more */
+	compiles_check(&w, (unsigned long[]){3, 3, 3, 4});
+	CHECK_INT(ep(&w, EP_XC)->identity, SL_ID_PENDING);
+	fixture_put(&w.pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 3, 4, 4});
+	CHECK(ep(&w, EP_XC)->identity >= SL_ID_FIRST);
+	CHECK_INT(count(&w, EP_XC, SL_POL_DIR_OUT), 4); /* to every pod of x on 80 */
+	UNIT_CASE("a Namespace created: endpoints whose namespaceSelector selects its absence too");
+	fixture_put(&w.pols, KUBE_NETPOL,
+		    NP("pb", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{"
+			     "\"from\":[{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":"
+			     "\"team\",\"operator\":\"DoesNotExist\"}]}}]}]}"));
+	fixture_put(&w.pods, KUBE_POD, POD("z", "a", "10.244.2.20", "n2", "false"));
+	compile(&w); /* the policy, then a pod of z (no Namespace yet: no labels) */
+	compiles_check(&w, (unsigned long[]){3, 4, 4, 4});
+	fixture_put(&w.nss, KUBE_NAMESPACE, NS("z", ",\"team\":\"green\""));
+	compile(&w); /* z/a is no longer admitted */
+	compiles_check(&w, (unsigned long[]){3, 5, 4, 4});
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 4 * 3); /* the pods of x only */
+	CHECK_INT(kube_store_delete(&w.nss, "", "z"), 0);
+	compile(&w);
+	compiles_check(&w, (unsigned long[]){3, 6, 4, 4});
+	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 5 * 3); /* and z/a again */
+	world_fini(&w);
+}
+
 int main(void)
 {
 	size_t before = intern_count();
@@ -427,6 +595,7 @@ int main(void)
 	test_identities();
 	test_peers_and_ports();
 	test_ipblock_and_errors();
+	test_incremental();
 	UNIT_CASE("every interned string is released");
 	CHECK_INT(intern_count(), before);
 	return unit_done();
