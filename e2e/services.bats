@@ -619,26 +619,6 @@ healthz_is() { within 15 healthz_is_now "$@"; }
 
 # --- ICMP errors from backends, reverse-translated for the client -------------------------
 
-# udp_connected_err NS IP PORT: one datagram on a connected UDP socket, then a
-# receive: prints "refused" when ICMP port unreachable came back for it, else
-# what happened ("timeout", an answer).
-udp_connected_err() {
-	ns_exec "$1" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b"q")
-try:
-    print("answer", s.recv(2048).decode())
-except ConnectionRefusedError:
-    print("refused")
-except socket.timeout:
-    print("timeout")
-' "$2" "$3"
-}
-udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
-
 @test "(services) ICMP port unreachable from a backend refuses the client's connected UDP socket" {
 	local vip
 	new_svc

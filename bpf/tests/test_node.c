@@ -29,7 +29,7 @@ static const char *const netns_setup[] = {
 };
 
 struct nfds {
-	int prog, metrics, svc, be, revnat, ct, nat, lbsrc;
+	int prog, metrics, svc, be, revnat, ct, nat, lbsrc, svcstat;
 };
 
 static struct nfds nf;
@@ -91,6 +91,17 @@ static void seed(void)
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
 }
 
+/* North-south flows, packets and bytes of service port id (sl_svcstat). */
+static void svcstat_is(__u32 id, __u64 flows, __u64 packets, __u64 bytes)
+{
+	struct sl_svcstat_val st;
+
+	CHECK_INT(dp_svcstat_read(nf.svcstat, id, &st), 0);
+	CHECK_INT(st.flows, flows);
+	CHECK_INT(st.packets, packets);
+	CHECK_INT(st.bytes, bytes);
+}
+
 static struct tcp_pkt from_client(__be32 src, __be32 dst, __u16 sport, __u16 dport, __u8 flags)
 {
 	return tcp_build(mac_router, mac_uplink, src, dst, sport, dport, flags);
@@ -140,6 +151,9 @@ static void test_local(void)
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_CT, &out, &len);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) the frontend's counters: one flow, its two packets (svc 1)");
+	svcstat_is(1, 1, 2, 2 * sizeof(in));
 
 	UNIT_CASE("(nodeport) a SYN from the same client port straight to the pod forgets the "
 		  "reply entry");
@@ -254,6 +268,15 @@ static void test_udp(void)
 	CHECK_INT(out.ip.saddr, NODE_IP);
 	CHECK(udp_csums_ok(&out));
 	port = ntohs(out.udp.source);
+	svcstat_is(5, 1, 1, sizeof(in));
+
+	UNIT_CASE("(nodeport) the flow's next datagram: counted for its frontend, no new flow");
+	in = udp_build(CLIENT, NODE_IP, 5000, NP_UDP, false);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
+	       NULL);
+	svcstat_is(5, 1, 2, 2 * sizeof(in));
+
+	UNIT_CASE("(nodeport) the backend's reply goes back to the client from the NodePort");
 	in = udp_build(IP_REMOTE, NODE_IP, 5353, port, false);
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
@@ -363,6 +386,7 @@ int main(void)
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .nat = bpf_map__fd(skel->maps.sl_nat4),
 	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),
+	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
 	};
 	if (nf.prog >= 0) {
 		seed();

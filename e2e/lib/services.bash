@@ -105,6 +105,26 @@ print(s.recvfrom(2048)[0].decode())
 ' "${@:2}"
 }
 
+# udp_connected_err NS IP PORT: one datagram on a connected UDP socket, then a
+# receive: prints "refused" when ICMP port unreachable came back for it, else
+# what happened ("timeout", an answer).
+udp_connected_err() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"q")
+try:
+    print("answer", s.recv(2048).decode())
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2" "$3"
+}
+udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
+
 # tcp_refused_ms NS IP PORT: connects once; prints the milliseconds it took to
 # be refused; fails if the connect succeeded or failed any other way.
 tcp_refused_ms() {
