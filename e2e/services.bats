@@ -589,6 +589,39 @@ hc_port() { echo $((32000 + 0x$(sl_rand_hex) % 700)); }
 	hc_is 2 "$port" refused
 }
 
+# hc_local NODE PORT: node NODE's health check node port asked on its own loopback:
+# "CODE", or "refused".
+hc_local() {
+	local code rc=0
+	code=$(on_node "$1" node_exec curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") || rc=$?
+	[ "$rc" -ne 7 ] || { echo refused; return 0; }
+	echo "$code"
+}
+hc_local_is_now() { [ "$(hc_local "$1" "$2")" = "$3" ]; }
+
+@test "(services) health check node ports listen on the --nodeport-addresses only, as kube-proxy" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	# kube-proxy's default: every address, loopback included
+	hc_is 3 "$port" "503 0"
+	within 15 hc_local_is_now 3 "$port" 503
+	on_node 3 agent_stop
+	SL_AGENT_EXTRA_ARGS="--nodeport-addresses $(node_ip 3)/32" on_node 3 agent_start
+	wait_for 15 on_node 3 agent_synced
+	# limited: the node address only (kube-proxy: one listener per matching address)
+	hc_is 3 "$port" "503 0"
+	run hc_local 3 "$port"
+	echo "loopback with --nodeport-addresses: $output"
+	on_node 3 agent_stop
+	on_node 3 agent_start
+	wait_for 15 on_node 3 agent_synced
+	[ "$output" = refused ]
+	hc_is 3 "$port" "503 0"
+}
+
 # healthz_is NODE CODE ELIGIBLE: within 15 s node NODE's /healthz answers CODE with nodeEligible ELIGIBLE.
 healthz_is_now() {
 	local out
