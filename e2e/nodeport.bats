@@ -249,6 +249,26 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$(sample 2 sluice_datapath_forwards_total 'path="ns_icmp"')" -gt 0 ]
 }
 
+@test "(nodeport) host sockets reach 127.0.0.1:NodePort only when --nodeport-addresses names loopback" {
+	local lo
+	np=$(np_apply NodePort)
+	lo=http://127.0.0.1:$np/
+	host_answer 2 "http://$N2:$np/" a1
+	# by default loopback is no NodePort address (kube-proxy nftables' default)
+	run ! host_says 2 "$lo" a1
+	on_node 2 agent_stop
+	SL_AGENT_EXTRA_ARGS="--nodeport-addresses $N2/32,127.0.0.1/32" on_node 2 agent_start
+	wait_for 15 on_node 2 agent_synced
+	host_answer 2 "$lo" a1 # the socket programs' rewrite: nothing routed to loopback
+	host_answer 2 "http://$N2:$np/" a1
+	on_node 2 agent_stop
+	on_node 2 agent_start
+	wait_for 15 on_node 2 agent_synced
+	no_host_answer() { ! host_says "$@"; }
+	wait_for 15 no_host_answer 2 "$lo" a1 # withdrawn with the flag
+	host_answer 2 "http://$N2:$np/" a1
+}
+
 @test "(nodeport) should work after restarting the agent: kill -9 under NodePort load loses no request, NAT entries survive" {
 	np=$(np_apply NodePort)
 	answer "$EXT" "http://$N2:$np/" a1
