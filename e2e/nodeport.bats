@@ -249,6 +249,27 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$(sample 2 sluice_datapath_forwards_total 'path="ns_icmp"')" -gt 0 ]
 }
 
+@test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
+	local veth m1
+	on_node 1 pod_add m1 >/dev/null
+	on_node 1 tcp_sink m1 9000
+	# node 1 forwards into m1 over a 1400-byte link while both ends say MSS 1460:
+	# its "fragmentation needed" goes to node 2's SNAT port, and only its
+	# translation tells the outside client to send less
+	veth=$(on_node 1 pod_host_veth m1)
+	on_node 1 node_exec ip link set dev "$veth" mtu 1400
+	m1=$(on_node 1 pod_ip m1)
+	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	small_arrives() { [ "$(tcp_upload "$EXT" "$N2" "$np" 10)" = 10 ]; }
+	wait_for 15 small_arrives
+	run tcp_upload "$EXT" "$N2" "$np" 300000
+	echo "$output"
+	on_node 1 pod_del m1
+	[ "$output" = 300000 ]
+}
+
 @test "(nodeport) host sockets reach 127.0.0.1:NodePort only when --nodeport-addresses names loopback" {
 	local lo
 	np=$(np_apply NodePort)
