@@ -36,6 +36,9 @@
  *    frontend's node address (snat_ip) and forwarded by the FIB;
  *  - a port no Service has on an external IP: rejected; on a node address:
  *    the node's own, passed;
+ *  - an ICMP error about a SNAT flow (its backend's port unreachable, a
+ *    router's fragmentation needed), to the node address: translated back
+ *    for the client by the flow's REV entry, forwarded by the FIB;
  *  - an address without a marker in scope EXT (traffic to pods of this
  *    node, to the node while no Service is external): passed after that one
  *    lookup.
@@ -54,15 +57,19 @@ static __always_inline int from_net_fib(struct __sk_buff *skb, int path, int *ve
 	return ret < 0 ? ret : path;
 }
 
-/* DNAT to a local backend: the stack routes it to the pod. */
+/* DNAT to a local backend, counted for the frontend svc_id: the stack
+ * routes it to the pod. */
 static __always_inline int from_net_dnat(struct __sk_buff *skb, struct l4_tuple *t,
-					 const struct sl_be_val *be, int path)
+					 const struct sl_be_val *be, __u32 svc_id, int path)
 {
 	int ret = nat4_addr(skb, t, false, be->ip);
 
 	if (!ret)
 		ret = nat4_port(skb, t, false, be->port);
-	return ret ? ret : path;
+	if (ret)
+		return ret;
+	metrics_svc_count(svc_id, path == SL_PATH_NS_LOCAL, skb->len);
+	return path;
 }
 
 /* The conntrack entries of the new flow t to the local backend be, once
@@ -100,9 +107,9 @@ static __always_inline int from_net_new(struct __sk_buff *skb, struct l4_tuple *
 	copy = *be;
 	if (copy.flags & SL_BE_F_LOCAL || !svc->snat_ip) {
 		ret = from_net_ct_commit(t, svc->id, &copy, be_id);
-		return ret ? ret : from_net_dnat(skb, t, &copy, SL_PATH_NS_LOCAL);
+		return ret ? ret : from_net_dnat(skb, t, &copy, svc->id, SL_PATH_NS_LOCAL);
 	}
-	ret = np4_snat_new(skb, t, &copy, be_id, svc->snat_ip);
+	ret = np4_snat_new(skb, t, &copy, be_id, svc->id, svc->snat_ip);
 	return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 }
 
@@ -121,7 +128,7 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	if (lb4_ct_continues(t, ct)) {
 		be.ip = ct->nat_ip;
 		be.port = ct->nat_port;
-		return from_net_dnat(skb, t, &be, SL_PATH_NS_CT);
+		return from_net_dnat(skb, t, &be, ct->svc_id, SL_PATH_NS_CT);
 	}
 	ret = np4_nat_fwd(skb, t);
 	if (ret)
@@ -153,6 +160,10 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return 0;
 	ip4 = pkt_ipv4(skb);
+	if (ip4 && ip4->protocol == IPPROTO_ICMP) { /* an error about a SNAT flow? */
+		ret = np4_icmp_err_rev_snat(skb);
+		return ret <= 0 ? ret : from_net_fib(skb, ret, verdict);
+	}
 	if (!ip4 || !l4_supported(ip4->protocol))
 		return 0;
 	/* One lookup for everything else arriving (pods of other nodes): a

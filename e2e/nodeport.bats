@@ -95,6 +95,14 @@ svc4_has() {
 			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .key[0:6] == $k)' >/dev/null
 }
 
+# sample I NAME LABELS: the value of node I's /metrics sample NAME{LABELS} (0 when absent).
+sample() {
+	on_node "$1" node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics |
+		awk -v s="$2{$3}" '$1 == s { v = $2 } END { print v + 0 }'
+}
+# svc_counter I NAME IP PORT: node I's sluice_service_NAME_total of $SVC's frontend IP:PORT.
+svc_counter() { sample "$1" "sluice_service_$2_total" "namespace=\"default\",service=\"$SVC\",ip=\"$3\",port=\"$4\",protocol=\"TCP\""; }
+
 # --- tests -------------------------------------------------------------------------------
 
 @test "(nodeport) should be able to create a functioning NodePort service" {
@@ -206,6 +214,80 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	wait_for 15 sh -c "nsenter --net=/run/netns/$EXT python3 -c 'import socket,sys
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((\"0.0.0.0\",40053)); s.settimeout(1)
 s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode())' $N2 $np | grep -q '^a2 '"
+}
+
+@test "(nodeport) clients from outside move the Service's flow, packet and byte counters, SNAT or not" {
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N1:$np/" a1 # a local backend
+	answer "$EXT" "http://$N2:$np/" a1 # SNAT to node 1
+	for i in 1 2; do
+		ip=$(node_ip "$i")
+		[ "$(svc_counter "$i" flows "$ip" "$np")" -ge 1 ]
+		# a request's SYN, ACK, request and FIN at least
+		[ "$(svc_counter "$i" packets "$ip" "$np")" -ge 4 ]
+		[ "$(svc_counter "$i" bytes "$ip" "$np")" -ge 200 ]
+	done
+}
+
+@test "(nodeport) ICMP port unreachable from the backend reaches the outside client, SNATed to a remote backend or not" {
+	local dns='[{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"}]'
+	svc_apply "$SVC" "$dns" '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"dns","port":5353,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	# a1 answers through both nodes first: no "refused" can come from a node's
+	# own stack or a reject of a Service without endpoints from here on
+	a1_answers() { udp_ask "$EXT" "$1" "$np" | grep -q '^a1 '; }
+	wait_for 15 a1_answers "$N2"
+	wait_for 15 a1_answers "$N1"
+	# then the endpoint moves to a port nothing listens on: a1's stack answers
+	# port unreachable, which only a translated error turns into ECONNREFUSED
+	eps_apply "$SVC" '[{"name":"dns","port":5454,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	# via node 2: SNATed to a1 on node 1, the error comes back to node 2's address
+	wait_for 15 udp_refused "$EXT" "$N2" "$np" || { udp_connected_err "$EXT" "$N2" "$np"; false; }
+	# via node 1: DNAT only, translated as it leaves a1
+	wait_for 15 udp_refused "$EXT" "$N1" "$np" || { udp_connected_err "$EXT" "$N1" "$np"; false; }
+	[ "$(sample 2 sluice_datapath_forwards_total 'path="ns_icmp"')" -gt 0 ]
+}
+
+@test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
+	local veth m1
+	on_node 1 pod_add m1 >/dev/null
+	on_node 1 tcp_sink m1 9000
+	# node 1 forwards into m1 over a 1400-byte link while both ends say MSS 1460:
+	# its "fragmentation needed" goes to node 2's SNAT port, and only its
+	# translation tells the outside client to send less
+	veth=$(on_node 1 pod_host_veth m1)
+	on_node 1 node_exec ip link set dev "$veth" mtu 1400
+	m1=$(on_node 1 pod_ip m1)
+	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	small_arrives() { [ "$(tcp_upload "$EXT" "$N2" "$np" 10)" = 10 ]; }
+	wait_for 15 small_arrives
+	run tcp_upload "$EXT" "$N2" "$np" 300000
+	echo "$output"
+	on_node 1 pod_del m1
+	[ "$output" = 300000 ]
+}
+
+@test "(nodeport) host sockets reach 127.0.0.1:NodePort only when --nodeport-addresses names loopback" {
+	local lo
+	np=$(np_apply NodePort)
+	lo=http://127.0.0.1:$np/
+	host_answer 2 "http://$N2:$np/" a1
+	# by default loopback is no NodePort address (kube-proxy nftables' default)
+	run ! host_says 2 "$lo" a1
+	on_node 2 agent_stop
+	SL_AGENT_EXTRA_ARGS="--nodeport-addresses $N2/32,127.0.0.1/32" on_node 2 agent_start
+	wait_for 15 on_node 2 agent_synced
+	host_answer 2 "$lo" a1 # the socket programs' rewrite: nothing routed to loopback
+	host_answer 2 "http://$N2:$np/" a1
+	on_node 2 agent_stop
+	on_node 2 agent_start
+	wait_for 15 on_node 2 agent_synced
+	no_host_answer() { ! host_says "$@"; }
+	wait_for 15 no_host_answer 2 "$lo" a1 # withdrawn with the flag
+	host_answer 2 "http://$N2:$np/" a1
 }
 
 @test "(nodeport) should work after restarting the agent: kill -9 under NodePort load loses no request, NAT entries survive" {

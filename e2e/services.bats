@@ -589,6 +589,39 @@ hc_port() { echo $((32000 + 0x$(sl_rand_hex) % 700)); }
 	hc_is 2 "$port" refused
 }
 
+# hc_local NODE PORT: node NODE's health check node port asked on its own loopback:
+# "CODE", or "refused".
+hc_local() {
+	local code rc=0
+	code=$(on_node "$1" node_exec curl -s -m 3 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") || rc=$?
+	[ "$rc" -ne 7 ] || { echo refused; return 0; }
+	echo "$code"
+}
+hc_local_is_now() { [ "$(hc_local "$1" "$2")" = "$3" ]; }
+
+@test "(services) health check node ports listen on the --nodeport-addresses only, as kube-proxy" {
+	local port
+	new_svc
+	port=$(hc_port)
+	lb_local_apply "$port"
+	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 2 b1)" 2)"
+	# kube-proxy's default: every address, loopback included
+	hc_is 3 "$port" "503 0"
+	within 15 hc_local_is_now 3 "$port" 503
+	on_node 3 agent_stop
+	SL_AGENT_EXTRA_ARGS="--nodeport-addresses $(node_ip 3)/32" on_node 3 agent_start
+	wait_for 15 on_node 3 agent_synced
+	# limited: the node address only (kube-proxy: one listener per matching address)
+	hc_is 3 "$port" "503 0"
+	run hc_local 3 "$port"
+	echo "loopback with --nodeport-addresses: $output"
+	on_node 3 agent_stop
+	on_node 3 agent_start
+	wait_for 15 on_node 3 agent_synced
+	[ "$output" = refused ]
+	hc_is 3 "$port" "503 0"
+}
+
 # healthz_is NODE CODE ELIGIBLE: within 15 s node NODE's /healthz answers CODE with nodeEligible ELIGIBLE.
 healthz_is_now() {
 	local out
@@ -619,26 +652,6 @@ healthz_is() { within 15 healthz_is_now "$@"; }
 
 # --- ICMP errors from backends, reverse-translated for the client -------------------------
 
-# udp_connected_err NS IP PORT: one datagram on a connected UDP socket, then a
-# receive: prints "refused" when ICMP port unreachable came back for it, else
-# what happened ("timeout", an answer).
-udp_connected_err() {
-	ns_exec "$1" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(2)
-s.connect((sys.argv[1], int(sys.argv[2])))
-s.send(b"q")
-try:
-    print("answer", s.recv(2048).decode())
-except ConnectionRefusedError:
-    print("refused")
-except socket.timeout:
-    print("timeout")
-' "$2" "$3"
-}
-udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
-
 @test "(services) ICMP port unreachable from a backend refuses the client's connected UDP socket" {
 	local vip
 	new_svc
@@ -650,40 +663,6 @@ udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
 	# a backend on the client's node: translated as it leaves the backend (sl_from_pod)
 	eps_apply "$SVC" '[{"name":"dns","port":5454,"protocol":"UDP"}]' "$(ep "$(ip_of 1 a1)" 1)"
 	within 15 udp_refused "$C1" "$vip" 53 || { udp_connected_err "$C1" "$vip" 53; false; }
-}
-
-# tcp_upload NS IP PORT BYTES: sends BYTES over one connection, prints the
-# server's count of what arrived (15 s to finish).
-tcp_upload() {
-	ns_exec "$1" python3 -c '
-import socket, sys
-s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
-s.sendall(b"x" * int(sys.argv[3]))
-s.shutdown(socket.SHUT_WR)
-print(s.recv(64).decode())
-' "$2" "$3" "$4"
-}
-
-# tcp_sink ID PORT: a server in pod ID answering each connection with the
-# number of bytes it received.
-tcp_sink() {
-	local ns
-	ns=$(pod_ns "$1")
-	nsenter --net="/run/netns/$ns" python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
-while True:
-    c, _ = s.accept(); n = 0
-    while True:
-        d = c.recv(65536)
-        if not d: break
-        n += len(d)
-    c.sendall(str(n).encode()); c.close()
-' "$2" </dev/null >>"$SL_SCRATCH/sink.log" 2>&1 3>&- &
-	echo $! >"$SL_SCRATCH/pids/sink-$ns-$2"
-	wait_for 5 ns_listening "$ns" "$2"
 }
 
 @test "(services) path-MTU discovery works through a ClusterIP (fragmentation needed is translated)" {

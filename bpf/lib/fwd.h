@@ -45,7 +45,12 @@ static __always_inline int fwd_fib4(struct __sk_buff *skb, struct ethhdr *eth, s
 	fib.family = AF_INET;
 	fib.tos = ip4->tos;
 	fib.l4_protocol = ip4->protocol;
-	fib.tot_len = bpf_ntohs(ip4->tot_len);
+	/* A GSO packet (a TSO sender's, through veths) is many segments long:
+	 * its IP length fails the FIB's MTU check although each segment fits,
+	 * and the stack it would go to drops a SNATed one (a local source).
+	 * Without tot_len the helper checks it as the stack does (GSO passes,
+	 * segmented at the egress, too big there: "fragmentation needed"). */
+	fib.tot_len = skb->gso_size ? 0 : bpf_ntohs(ip4->tot_len);
 	fib.ipv4_src = ip4->saddr;
 	fib.ipv4_dst = ip4->daddr;
 	fib.ifindex = skb->ingress_ifindex;

@@ -63,22 +63,23 @@ static __always_inline int icmp4_err_tcp_csum(struct __sk_buff *skb, __s64 pdiff
 	return 0;
 }
 
-/* The quote of h becomes the client's packet as it sent it (to vip:port, from
- * client), with its checksums, and the ICMP checksum follows. */
+/* The quote of h becomes the client's packet as it sent it (the ids cur:
+ * from the client, to the frontend), with its checksums, and the ICMP
+ * checksum follows. */
 static __always_inline int icmp4_err_quote(struct __sk_buff *skb, struct icmp4_err_head *h,
-					   __be32 vip, __be16 port, __be32 client)
+					   const struct icmp4_err_ids *cur)
 {
 	struct icmp4_err_ids old = {h->qip.saddr, h->qip.daddr, h->qsport, h->qdport};
-	struct icmp4_err_ids cur = {client, vip, h->qsport, port};
 	__u8 quote_old[sizeof(struct iphdr) + 8];
 	__s64 pdiff, qdiff;
 	int ret;
 
 	__builtin_memcpy(quote_old, &h->qip, sizeof(quote_old));
-	pdiff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&cur, sizeof(cur), 0);
-	h->qip.saddr = client;
-	h->qip.daddr = vip;
-	h->qdport = port;
+	pdiff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)cur, sizeof(*cur), 0);
+	h->qip.saddr = cur->saddr;
+	h->qip.daddr = cur->daddr;
+	h->qsport = cur->sport;
+	h->qdport = cur->dport;
 	h->qip.check = 0;
 	h->qip.check = csum_of(&h->qip, sizeof(h->qip));
 	if (h->qip.protocol == IPPROTO_UDP && h->qcheck) {
@@ -97,49 +98,77 @@ static __always_inline int icmp4_err_quote(struct __sk_buff *skb, struct icmp4_e
 	return 0;
 }
 
-/* An ICMP error (destination unreachable, fragmentation needed among them,
- * or time exceeded) about a load-balanced flow, sent by its backend or by a
- * router on the way: the quoted packet is the client's as the backend saw
- * it (to backend:port), found in conntrack as the flow's reply tuple turned
- * round, whose entry holds the VIP:port replies come from. It becomes the client's packet again (to
- * VIP:port), so the client's socket learns of the error (ECONNREFUSED, a smaller path MTU); the
- * error's own source becomes the VIP where the backend itself sent it. 0 when the packet is no such
- * error (also with IP options: the layout is fixed), SL_PATH_ICMP_REVNAT once rewritten,
- * -SL_DROP_NAT when that failed. */
+/* Loads the head of an ICMP error (destination unreachable, fragmentation
+ * needed among them, or time exceeded) quoting a TCP/UDP/SCTP packet into h.
+ * false when the packet is no such error, also with IP options (the layout
+ * is fixed) or a quoted fragment that is not the first. */
+static __always_inline bool icmp4_err_load(struct __sk_buff *skb, struct icmp4_err_head *h)
+{
+	if (bpf_skb_load_bytes(skb, ETH_HLEN, h, sizeof(*h)) < 0)
+		return false;
+	return h->ip.ihl == 5 && h->ip.protocol == IPPROTO_ICMP &&
+	       !(h->ip.frag_off & bpf_htons(0x3fff)) &&
+	       (h->icmp.type == ICMP_DEST_UNREACH || h->icmp.type == ICMP_TIME_EXCEEDED) &&
+	       h->qip.ihl == 5 && l4_supported(h->qip.protocol) &&
+	       !(h->qip.frag_off & bpf_htons(0x1fff));
+}
+
+/* Rewrites the error h into what the client expects: its quote becomes cur
+ * (the client's packet as sent), the error's source src where the backend
+ * (the quote's destination) sent it itself (a router's address stays), its
+ * destination dst. path once written, -SL_DROP_NAT when that failed. */
+static __always_inline int icmp4_err_write(struct __sk_buff *skb, struct icmp4_err_head *h,
+					   const struct icmp4_err_ids *cur, __be32 src, __be32 dst,
+					   int path)
+{
+	__be32 backend = h->qip.daddr;
+	int ret;
+
+	ret = icmp4_err_quote(skb, h, cur);
+	if (ret)
+		return ret;
+	if (h->ip.saddr == backend)
+		h->ip.saddr = src;
+	h->ip.daddr = dst;
+	h->ip.check = 0;
+	h->ip.check = csum_of(&h->ip, sizeof(h->ip));
+	if (bpf_skb_store_bytes(skb, ETH_HLEN, h, sizeof(*h), BPF_F_RECOMPUTE_CSUM) < 0)
+		return -SL_DROP_NAT;
+	return path;
+}
+
+/* An ICMP error about a load-balanced flow (a ClusterIP's, or a north-south
+ * one DNATed to a backend on this node), sent by its backend or by a router
+ * on the way: the quoted packet is the client's as the backend saw it (to
+ * backend:port), found in conntrack as the flow's reply tuple turned round,
+ * whose entry holds the frontend address and port replies come from. It
+ * becomes the client's packet again (to frontend:port), so the client's
+ * socket learns of the error (ECONNREFUSED, a smaller path MTU); the error's
+ * own source becomes the frontend where the backend itself sent it. 0 when
+ * the packet is no such error, SL_PATH_ICMP_REVNAT once rewritten,
+ * -SL_DROP_NAT when that failed. (North-south flows SNATed to a remote
+ * backend: np4_icmp_err_rev_snat, by sl_nat4.) */
 static __always_inline int icmp4_err_rev_nat(struct __sk_buff *skb)
 {
 	struct icmp4_err_head h;
+	struct icmp4_err_ids cur;
 	struct sl_ct_key key;
 	struct sl_ct_val *ct;
-	__be32 client, backend;
-	int ret;
+	__be32 dst;
 
-	if (bpf_skb_load_bytes(skb, ETH_HLEN, &h, sizeof(h)) < 0)
-		return 0;
-	if (h.ip.ihl != 5 || h.ip.protocol != IPPROTO_ICMP || (h.ip.frag_off & bpf_htons(0x3fff)) ||
-	    (h.icmp.type != ICMP_DEST_UNREACH && h.icmp.type != ICMP_TIME_EXCEEDED) ||
-	    h.qip.ihl != 5 || !l4_supported(h.qip.protocol) || (h.qip.frag_off & bpf_htons(0x1fff)))
+	if (!icmp4_err_load(skb, &h))
 		return 0;
 	key = ct4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol);
 	ct = bpf_map_lookup_elem(&sl_ct4, &key);
 	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
 		return 0; /* not about a load-balanced flow (a policed one has no VIP) */
 	/* after a hairpin the backend saw the loopback address as the client */
-	client = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h.qip.saddr;
-	backend = h.qip.daddr;
-
-	ret = icmp4_err_quote(skb, &h, ct->nat_ip, ct->nat_port, client);
-	if (ret)
-		return ret;
-	if (h.ip.saddr == backend)
-		h.ip.saddr = ct->nat_ip;
-	if (h.ip.daddr != client && (ct->flags & SL_CT_F_HAIRPIN))
-		h.ip.daddr = client;
-	h.ip.check = 0;
-	h.ip.check = csum_of(&h.ip, sizeof(h.ip));
-	if (bpf_skb_store_bytes(skb, ETH_HLEN, &h, sizeof(h), BPF_F_RECOMPUTE_CSUM) < 0)
-		return -SL_DROP_NAT;
-	return SL_PATH_ICMP_REVNAT;
+	cur.saddr = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h.qip.saddr;
+	cur.daddr = ct->nat_ip;
+	cur.sport = h.qsport;
+	cur.dport = ct->nat_port;
+	dst = ct->flags & SL_CT_F_HAIRPIN ? cur.saddr : h.ip.daddr;
+	return icmp4_err_write(skb, &h, &cur, ct->nat_ip, dst, SL_PATH_ICMP_REVNAT);
 }
 
 #endif

@@ -11,8 +11,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/icmp_err.h"
 #include "lib/l4.h"
 #include "lib/lb.h"
+#include "lib/metrics.h"
 #include "lib/nat.h"
 #include "sluice/abi.h"
 
@@ -153,30 +155,38 @@ static __always_inline int np4_rev_snat(struct __sk_buff *skb, struct l4_tuple *
 	return v ? nat4_apply(skb, t, v, SL_PATH_NS_REVSNAT) : 0;
 }
 
-/* A packet of an established SNAT flow, while its backend exists. 0 when none. */
+/* A packet of an established SNAT flow, while its backend exists, counted
+ * for its frontend. 0 when none. */
 static __always_inline int np4_nat_fwd(struct __sk_buff *skb, struct l4_tuple *t)
 {
 	struct sl_nat_val *v = nat4_lookup(t, SL_NAT_DIR_FWD);
 	const struct sl_be_val *be;
+	int ret;
 
 	if (!v)
 		return 0;
 	be = lb4_be_lookup(v->backend_id);
 	if (!be || be->ip != v->daddr || be->port != v->dport)
 		return 0; /* the backend is gone: choose again */
-	return nat4_apply(skb, t, v, SL_PATH_NS_NAT);
+	ret = nat4_apply(skb, t, v, SL_PATH_NS_NAT);
+	if (ret > 0)
+		metrics_svc_count(v->svc_id, false, skb->len);
+	return ret;
 }
 
 /* Claims the reply entry {be -> snat_ip:port} for one free port and
- * records both directions of the new flow t, then rewrites the packet. */
+ * records both directions of the new flow t to the frontend svc_id, then
+ * rewrites the packet. */
 static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *t,
-					const struct sl_be_val *be, __u32 be_id, __be32 snat_ip)
+					const struct sl_be_val *be, __u32 be_id, __u32 svc_id,
+					__be32 snat_ip)
 {
 	struct sl_nat_val rev = {}, fwd = {};
 	__u32 span = (__u32)snat_port_max - snat_port_min + 1;
 	__u32 start = bpf_get_prandom_u32();
 	struct sl_nat_key key;
 	__u64 now = bpf_ktime_get_ns();
+	int ret;
 
 	rev.last_seen_ns = fwd.last_seen_ns = now;
 	rev.saddr = t->daddr;
@@ -200,12 +210,44 @@ static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *
 		fwd.daddr = be->ip;
 		fwd.dport = be->port;
 		fwd.backend_id = be_id;
+		fwd.svc_id = svc_id;
 		key = nat4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, SL_NAT_DIR_FWD);
 		if (bpf_map_update_elem(&sl_nat4, &key, &fwd, BPF_ANY))
 			return -SL_DROP_NAT_FULL;
-		return nat4_apply(skb, t, &fwd, SL_PATH_NS_SNAT);
+		ret = nat4_apply(skb, t, &fwd, SL_PATH_NS_SNAT);
+		if (ret > 0)
+			metrics_svc_count(svc_id, true, skb->len);
+		return ret;
 	}
 	return -SL_DROP_SNAT_PORT;
+}
+
+/* An ICMP error about a SNAT flow, from its backend or a router before it
+ * (port unreachable, fragmentation needed), to the node address: the quote
+ * is the packet as the backend saw it ({node address, SNAT port} ->
+ * backend), whose turned-round tuple is the flow's REV entry. Rewritten for
+ * the client (quote from the client to the frontend, the error to the
+ * client, from the frontend where the backend sent it): SL_PATH_NS_ICMP for
+ * the FIB to forward, 0 when it is no such error. */
+static __always_inline int np4_icmp_err_rev_snat(struct __sk_buff *skb)
+{
+	struct icmp4_err_head h;
+	struct icmp4_err_ids cur;
+	struct sl_nat_key key;
+	struct sl_nat_val *v;
+
+	if (!icmp4_err_load(skb, &h) || !np4_snat_port(h.qsport))
+		return 0;
+	key =
+	    nat4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol, SL_NAT_DIR_REV);
+	v = bpf_map_lookup_elem(&sl_nat4, &key);
+	if (!v || nat4_expired(v, h.qip.protocol, bpf_ktime_get_ns()))
+		return 0;
+	cur.saddr = v->daddr;
+	cur.daddr = v->saddr;
+	cur.sport = v->dport;
+	cur.dport = v->sport;
+	return icmp4_err_write(skb, &h, &cur, v->saddr, v->daddr, SL_PATH_NS_ICMP);
 }
 
 /* Whether client may reach the LB frontend svc_id (loadBalancerSourceRanges). */

@@ -91,6 +91,17 @@ static void maps_seed(const struct fds *f)
 		CHECK_INT(dp_revnat_update(f->revnat, id, &rn), 0);
 }
 
+/* The node's address serves NodePort 30080 (svc 8) -> B:8080; its marker. */
+static void nodeip_seed(const struct fds *f)
+{
+	struct sl_revnat_val rn = {.vip = IP_NODE, .port = htons(30080)};
+
+	svc_put(f, IP_NODE, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	svc_put(f, IP_NODE, 30080, 1, 1, 0, 0);
+	svc_put(f, IP_NODE, 30080, 0, 8, 1, 0);
+	CHECK_INT(dp_revnat_update(f->revnat, 8, &rn), 0);
+}
+
 /* B accepts from A on TCP 8080 and from anyone on TCP 7070; A accepts
  * nothing (only replies of flows it opened); policies exist. */
 static void policy_seed(const struct fds *f)
@@ -256,6 +267,15 @@ static void run(const struct fds *f)
 	     EXPLAIN_STACK},
 	};
 
+	/* a node address with NodePorts: its marker (SL_SVC_F_NODEIP) passes the
+	 * other ports to the node, as lb4_service does */
+	const struct xcase nodeip_cases[] = {
+	    {"a node address on a port no NodePort uses: the node's own (its marker passes it)",
+	     false, IP_A, IP_NODE, 0, 22, 1, EXPLAIN_STACK},
+	    {"a NodePort on the node's address, from a pod: its backend", false, IP_A, IP_NODE, 0,
+	     30080, 2, EXPLAIN_LOCAL},
+	};
+
 	const struct xcase policy_cases[] = {
 	    {"policy allows A to B:8080", false, IP_A, IP_B, 0, 8080, 1, EXPLAIN_LOCAL},
 	    {"policy allows A through the Service to B:8080", false, IP_A, VIP1, 0, 80, 2,
@@ -302,6 +322,9 @@ static void run(const struct fds *f)
 				  .evcfg = -1};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		case_run(f, &m, &cases[i]);
+	nodeip_seed(f);
+	for (size_t i = 0; i < sizeof(nodeip_cases) / sizeof(nodeip_cases[0]); i++)
+		case_run(f, &m, &nodeip_cases[i]);
 	policy_seed(f);
 	for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++)
 		case_run(f, &m, &policy_cases[i]);

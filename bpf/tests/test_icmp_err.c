@@ -6,6 +6,7 @@
 #include <linux/tcp.h>
 #include <linux/udp.h>
 
+#include "icmp_pkt.h"
 #include "l4_pkt.h"
 #include "pod_fixture.h"
 
@@ -20,39 +21,6 @@ static const char *const netns_setup[] = {
     "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
-
-/* An ICMP error quoting up to 64 bytes of a packet. */
-struct icmp_err {
-	struct ethhdr eth;
-	struct iphdr ip;
-	struct icmphdr icmp;
-	__u8 quote[64];
-} __attribute__((packed));
-
-#define ERR_LEN(qlen)                                                                              \
-	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct icmphdr) + (qlen))
-
-/* The error from saddr to daddr quoting qlen bytes of the IP packet q. */
-static struct icmp_err err_build(const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
-				 __be32 daddr, __u8 type, __u8 code, __u16 mtu, const void *q,
-				 size_t qlen)
-{
-	struct icmp_err e = {};
-
-	ip_fill(&e, src_mac, dst_mac, saddr, daddr, IPPROTO_ICMP, sizeof(e.icmp) + qlen);
-	e.icmp.type = type;
-	e.icmp.code = code;
-	e.icmp.un.frag.mtu = htons(mtu);
-	memcpy(e.quote, q, qlen);
-	e.icmp.checksum = csum(&e.icmp, sizeof(e.icmp) + qlen);
-	return e;
-}
-
-static bool err_csums_ok(const struct icmp_err *e, size_t qlen)
-{
-	return csum(&e->ip, sizeof(e->ip)) == 0 && csum(&e->icmp, sizeof(e->icmp) + qlen) == 0 &&
-	       csum(e->quote, sizeof(struct iphdr)) == 0;
-}
 
 static void seed(const struct fds *f)
 {

@@ -29,7 +29,7 @@ static const char *const netns_setup[] = {
 };
 
 struct nfds {
-	int prog, metrics, svc, be, revnat, ct, nat, lbsrc;
+	int prog, metrics, svc, be, revnat, ct, nat, lbsrc, svcstat;
 };
 
 static struct nfds nf;
@@ -91,6 +91,17 @@ static void seed(void)
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
 }
 
+/* North-south flows, packets and bytes of service port id (sl_svcstat). */
+static void svcstat_is(__u32 id, __u64 flows, __u64 packets, __u64 bytes)
+{
+	struct sl_svcstat_val st;
+
+	CHECK_INT(dp_svcstat_read(nf.svcstat, id, &st), 0);
+	CHECK_INT(st.flows, flows);
+	CHECK_INT(st.packets, packets);
+	CHECK_INT(st.bytes, bytes);
+}
+
 static struct tcp_pkt from_client(__be32 src, __be32 dst, __u16 sport, __u16 dport, __u8 flags)
 {
 	return tcp_build(mac_router, mac_uplink, src, dst, sport, dport, flags);
@@ -140,6 +151,9 @@ static void test_local(void)
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_CT, &out, &len);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK(tcp_csums_ok(&out));
+
+	UNIT_CASE("(nodeport) the frontend's counters: one flow, its two packets (svc 1)");
+	svcstat_is(1, 1, 2, 2 * sizeof(in));
 
 	UNIT_CASE("(nodeport) a SYN from the same client port straight to the pod forgets the "
 		  "reply entry");
@@ -254,6 +268,15 @@ static void test_udp(void)
 	CHECK_INT(out.ip.saddr, NODE_IP);
 	CHECK(udp_csums_ok(&out));
 	port = ntohs(out.udp.source);
+	svcstat_is(5, 1, 1, sizeof(in));
+
+	UNIT_CASE("(nodeport) the flow's next datagram: counted for its frontend, no new flow");
+	in = udp_build(CLIENT, NODE_IP, 5000, NP_UDP, false);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
+	       NULL);
+	svcstat_is(5, 1, 2, 2 * sizeof(in));
+
+	UNIT_CASE("(nodeport) the backend's reply goes back to the client from the NodePort");
 	in = udp_build(IP_REMOTE, NODE_IP, 5353, port, false);
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
@@ -262,6 +285,43 @@ static void test_udp(void)
 	CHECK_INT(ntohs(out.udp.source), NP_UDP);
 	CHECK_INT(out.ip.daddr, CLIENT);
 	CHECK(udp_csums_ok(&out));
+}
+
+/* The client's TCP segment of len bytes (headers included) as a TSO sender
+ * hands it on: one GSO packet of MSS-sized segments. */
+static void gso_run(__u16 sport, __u32 len, int verdict, int path)
+{
+	static __u8 buf[4096], out[4096];
+	struct tcp_pkt p = from_client(CLIENT, NODE_IP, sport, NP_REMOTE, 0x10);
+	struct __sk_buff ctx = {.ifindex = if_up, .ingress_ifindex = if_up, .gso_size = 1448};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		    .repeat = 1);
+	struct sl_metric_val before[SL_METRICS_MAX], after[SL_METRICS_MAX];
+
+	ctx.gso_segs = (len - sizeof(struct ethhdr) - 40 + 1447) / 1448;
+	p.ip.tot_len = htons(len - sizeof(struct ethhdr));
+	p.ip.check = 0;
+	p.ip.check = csum(&p.ip, sizeof(p.ip));
+	memset(buf, 'x', len);
+	memcpy(buf, &p, sizeof(p) - sizeof(p.payload));
+	CHECK_INT(dp_metrics_read(nf.metrics, before), 0);
+	CHECK_INT(bpf_prog_test_run_opts(nf.prog, &opts), 0);
+	CHECK_INT(dp_metrics_read(nf.metrics, after), 0);
+	CHECK_INT(opts.retval, verdict);
+	CHECK_INT(after[path].packets - before[path].packets, 1);
+}
+
+static void test_gso(void)
+{
+	struct tcp_pkt in = from_client(CLIENT, NODE_IP, 40060, NP_REMOTE, 0x02);
+
+	UNIT_CASE(
+	    "(nodeport) a GSO packet of a SNAT flow, longer than the MTU in all, is forwarded "
+	    "(its segments fit; the stack would drop it: a local source)");
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
+	       NULL);
+	gso_run(40060, 3000, TC_ACT_REDIRECT, SL_PATH_NS_NAT); /* 2 segments */
 }
 
 static void test_policy_reject(void)
@@ -363,12 +423,14 @@ int main(void)
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .nat = bpf_map__fd(skel->maps.sl_nat4),
 	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),
+	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
 	};
 	if (nf.prog >= 0) {
 		seed();
 		test_local();
 		test_snat();
 		test_udp();
+		test_gso();
 		test_policy_reject();
 		test_attach();
 	}

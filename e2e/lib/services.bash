@@ -105,6 +105,60 @@ print(s.recvfrom(2048)[0].decode())
 ' "${@:2}"
 }
 
+# udp_connected_err NS IP PORT: one datagram on a connected UDP socket, then a
+# receive: prints "refused" when ICMP port unreachable came back for it, else
+# what happened ("timeout", an answer).
+udp_connected_err() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.send(b"q")
+try:
+    print("answer", s.recv(2048).decode())
+except ConnectionRefusedError:
+    print("refused")
+except socket.timeout:
+    print("timeout")
+' "$2" "$3"
+}
+udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
+
+# tcp_upload NS IP PORT BYTES: sends BYTES over one connection, prints the
+# server's count of what arrived (15 s to finish).
+tcp_upload() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=15)
+s.sendall(b"x" * int(sys.argv[3]))
+s.shutdown(socket.SHUT_WR)
+print(s.recv(64).decode())
+' "$2" "$3" "$4"
+}
+
+# tcp_sink ID PORT: a server in pod ID answering each connection with the
+# number of bytes it received.
+tcp_sink() {
+	local ns
+	ns=$(pod_ns "$1")
+	nsenter --net="/run/netns/$ns" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(16)
+while True:
+    c, _ = s.accept(); n = 0
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        n += len(d)
+    c.sendall(str(n).encode()); c.close()
+' "$2" </dev/null >>"$SL_SCRATCH/sink.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/sink-$ns-$2"
+	wait_for 5 ns_listening "$ns" "$2"
+}
+
 # tcp_refused_ms NS IP PORT: connects once; prints the milliseconds it took to
 # be refused; fails if the connect succeeded or failed any other way.
 tcp_refused_ms() {

@@ -196,6 +196,20 @@ bool np_addrs_match(const struct np_addrs *a, __u32 ip, __u32 primary)
 	return !a->n;
 }
 
+bool np_addrs_loopback(const struct np_addrs *a)
+{
+	struct np_addrs explicit = *a;
+	int k = 0;
+
+	for (int i = 0; i < a->n; i++) /* 0.0.0.0/0 names no address: not explicit */
+		if (a->prefix[i]) {
+			explicit.net[k] = a->net[i];
+			explicit.prefix[k++] = a->prefix[i];
+		}
+	explicit.n = k;
+	return !a->primary && k && np_addrs_match(&explicit, htonl(INADDR_LOOPBACK), 0);
+}
+
 static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src,
 		       char *err, size_t len)
 {

@@ -77,6 +77,10 @@ int np_addrs_parse(const char *s, struct np_addrs *out, char *err, size_t err_le
 /* Whether node address ip (network order) serves NodePorts under a; primary
  * is the node's primary address (0 when unknown). */
 bool np_addrs_match(const struct np_addrs *a, __u32 ip, __u32 primary);
+/* Whether a names 127.0.0.1 explicitly (a CIDR other than 0.0.0.0/0 holding
+ * it): then host sockets reach NodePorts on 127.0.0.1 too, as kube-proxy's
+ * localhost NodePorts when nodePortAddresses includes loopback. */
+bool np_addrs_loopback(const struct np_addrs *a);
 
 /* Checks an IPv4 CIDR "a.b.c.d/n": 0 and the canonical form in out, or -EINVAL
  * with the reason in err. */

@@ -445,6 +445,10 @@ static void hcnp_update(struct agent *a, unsigned long long now)
 
 	if (!a->hcnp)
 		return;
+	/* kube-proxy listens on the NodePort addresses when they are limited (on
+	 * every address when it cannot learn them: north-south off here) */
+	if (a->c->nodeport_addrs[0] && ns_step_ready(&a->ns))
+		hcnp_bind(a->hcnp, a->ns.prog_fd < 0 ? NULL : a->ns.ips, a->ns.n_ips);
 	if (synced && (a->hc_dirty || hcnp_retry_due(a->hcnp, now))) {
 		r = hcnp_wants(kube_sync_store(&a->ks, KUBE_SERVICE),
 			       kube_sync_store(&a->ks, KUBE_ENDPOINTSLICE), a->c->node_name, &wants,
@@ -464,8 +468,10 @@ static void hcnp_update(struct agent *a, unsigned long long now)
 static void hcnp_start(struct agent *a, int epfd)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	int r = hcnp_new(htonl(INADDR_ANY), svc_note, a, &a->hcnp);
+	int r = hcnp_new(svc_note, a, &a->hcnp);
 
+	if (r >= 0 && a->c->nodeport_addrs[0])
+		hcnp_bind(a->hcnp, a->ns.ips, 0); /* the NodePort addresses: none known yet */
 	ev.data.fd = r < 0 ? -1 : hcnp_fd(a->hcnp);
 	if (r < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
 		log_error_errno(r < 0 ? r : -errno,

@@ -17,6 +17,7 @@
 #include "kube_sync.h"
 #include "metrics.h"
 #include "metrics_collect.h"
+#include "svc_ids.h"
 #include "svc_publish.h"
 #include "vec.h"
 #include "version.h"
@@ -83,6 +84,7 @@ struct svc_sample {
 
 struct svc_walk {
 	int fd;
+	const struct svc_pub *pub;
 	struct vec samples; /* struct svc_sample */
 };
 
@@ -94,11 +96,19 @@ static const char *proto_name(__u8 proto)
 static int svc_sample_add(__u32 id, const char *svc, __be32 vip, __be16 port, __u8 proto, void *ctx)
 {
 	struct svc_walk *w = ctx;
-	struct sl_svcstat_val v;
+	struct sl_svcstat_val v, ext;
 	struct svc_sample *s;
+	__u32 ext_id;
 
 	if (dp_svcstat_read(w->fd, id, &v) < 0)
 		return 0; /* beyond the map: not counted */
+	/* an external frontend: its EXT twin counts the clients from outside */
+	ext_id = svc_pub_port_id(w->pub, svc_ids_key_scoped(vip, port, proto, SL_SVC_SCOPE_EXT));
+	if (ext_id && dp_svcstat_read(w->fd, ext_id, &ext) == 0) {
+		v.flows += ext.flows;
+		v.packets += ext.packets;
+		v.bytes += ext.bytes;
+	}
 	s = vec_push(&w->samples, 64);
 	if (!s)
 		return -ENOMEM;
@@ -128,16 +138,18 @@ static void services_write(struct http_buf *b, const struct metrics_src *src)
 		const char *name, *help;
 		size_t off;
 	} fams[] = {
-	    {"sluice_service_flows_total", "New flows this node's pods opened to the service port.",
+	    {"sluice_service_flows_total",
+	     "New flows to the service port from this node's pods, or from outside through this "
+	     "node (external frontends).",
 	     offsetof(struct sl_svcstat_val, flows)},
 	    {"sluice_service_packets_total",
-	     "Packets this node's pods sent to the service port (client to backend).",
+	     "Packets sent to the service port through this node (client to backend).",
 	     offsetof(struct sl_svcstat_val, packets)},
 	    {"sluice_service_bytes_total",
-	     "Bytes this node's pods sent to the service port (client to backend).",
+	     "Bytes sent to the service port through this node (client to backend).",
 	     offsetof(struct sl_svcstat_val, bytes)},
 	};
-	struct svc_walk w = {.samples.elem = sizeof(struct svc_sample)};
+	struct svc_walk w = {.pub = src->svc, .samples.elem = sizeof(struct svc_sample)};
 
 	if (!src->svc || (w.fd = dp_pin_open(src->pin_dir, SL_PIN_SVCSTAT)) < 0)
 		return;

@@ -128,8 +128,13 @@ static bool node_ips_sync(struct ns_step *s, const struct node_addr *a, size_t n
 	if (primary && np_addrs_match(&s->np, primary, primary))
 		ips[k++] = primary; /* first: external IPs SNAT to it */
 	for (size_t i = 0; i < n; i++)
-		if (a[i].ip != primary && np_addrs_match(&s->np, a[i].ip, primary))
+		if (a[i].ip != primary && np_addrs_match(&s->np, a[i].ip, primary) &&
+		    k < NS_ADDR_MAX - 1)
 			ips[k++] = a[i].ip;
+	/* named by --nodeport-addresses: host sockets' 127.0.0.1:NodePort (only
+	 * the socket programs see it; no route_localnet, nothing on the wire) */
+	if (np_addrs_loopback(&s->np))
+		ips[k++] = htonl(INADDR_LOOPBACK);
 	if (k == s->n_ips && !memcmp(ips, s->ips, k * sizeof(ips[0])))
 		return false;
 	r = svc_pub_node_ips(svc, ips, k, now);

@@ -418,22 +418,32 @@ static void svc_slots(const struct walk *w, const struct flow *f, const struct s
 	}
 }
 
-/* lb4_service for a new flow: 0 when DST is no ClusterIP, 1 with outcomes. */
+/* lb4_service for a new flow: 0 when DST is no service port (no ClusterIP,
+ * or a node address's port no NodePort uses), 1 with outcomes. */
 static int svc_walk(const struct walk *w, const struct flow *f)
 {
 	struct sl_svc_key k = {.vip = w->q->dst};
 	struct sl_svc_val svc;
 	char a[INSPECT_ADDR_MAX], p[8];
 	const char *name;
+	__u16 marker_flags;
 
 	if (dp_svc_lookup(w->m->svc, &k, &svc)) {
 		step(w->x, "DST %s is no ClusterIP (no VIP marker in sl_svc4)",
 		     inspect_addr(w->q->dst, 0, a));
 		return 0;
 	}
+	marker_flags = svc.flags;
 	k.port = w->q->dport;
 	k.proto = w->q->proto;
 	if (dp_svc_lookup(w->m->svc, &k, &svc)) {
+		if (marker_flags & SL_SVC_F_NODEIP) {
+			step(w->x,
+			     "DST is a node address serving NodePorts, but no NodePort uses port "
+			     "%u/%s: the node's own, no Service",
+			     ntohs(w->q->dport), inspect_proto_name(w->q->proto, p));
+			return 0;
+		}
 		step(w->x, "DST is a ClusterIP without port %u/%s", ntohs(w->q->dport),
 		     inspect_proto_name(w->q->proto, p));
 		outcome_final(w->x, w->q->dst, w->q->dport, SL_PATH_SVC_REJECT, EXPLAIN_REJECT,

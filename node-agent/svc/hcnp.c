@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The health check node port servers: one http_server per wanted Service, opened and
- * released as the Services come and go, answering as kube-proxy's service_health.go. */
+/* The health check node port servers: http_servers per wanted Service (one per address
+ * listened on), opened and released as the Services come and go, answering as kube-proxy's
+ * service_health.go. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,19 +18,23 @@
 
 struct hcnp;
 
-/* One Service's server. Allocated on its own: its server's handler points at it. */
+/* One Service's servers, one per address. Allocated on its own: their handler points at it. */
 struct inst {
 	char ns[KUBE_NS_MAX], name[KUBE_NAME_MAX];
 	__u16 port;
-	struct http_server *srv; /* NULL while the bind waits for a retry */
+	struct http_server *srv[HCNP_ADDR_MAX];
+	size_t n_srv;
+	bool listening; /* false while the bind waits for a retry */
 	const struct hcnp *h;
 	__u32 local_eps;
 	unsigned long long retry_ms;
 };
 
 struct hcnp {
-	int epfd; /* every server's fd */
-	__be32 bind_ip;
+	int epfd;   /* every server's fd */
+	bool every; /* listen on INADDR_ANY, else on ips[0..n_ips) */
+	__be32 ips[HCNP_ADDR_MAX];
+	size_t n_ips;
 	svc_note_fn note;
 	void *note_ctx;
 	bool healthy;
@@ -94,14 +99,14 @@ __attribute__((format(printf, 3, 4))) static void note(struct hcnp *h, enum log_
 	h->note(h->note_ctx, level, msg);
 }
 
-int hcnp_new(__be32 bind_ip, svc_note_fn note_fn, void *note_ctx, struct hcnp **out)
+int hcnp_new(svc_note_fn note_fn, void *note_ctx, struct hcnp **out)
 {
 	struct hcnp *h = calloc(1, sizeof(*h));
 	int r;
 
 	if (!h)
 		return -ENOMEM;
-	h->bind_ip = bind_ip;
+	h->every = true;
 	h->note = note_fn;
 	h->note_ctx = note_ctx;
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -114,12 +119,21 @@ int hcnp_new(__be32 bind_ip, svc_note_fn note_fn, void *note_ctx, struct hcnp **
 	return 0;
 }
 
+/* Closes the servers of in: its port is free again on every address. */
+static void inst_close(struct inst *in)
+{
+	for (size_t i = 0; i < in->n_srv; i++)
+		http_server_close(in->srv[i]);
+	in->n_srv = 0;
+	in->listening = false;
+}
+
 void hcnp_free(struct hcnp *h)
 {
 	if (!h)
 		return;
 	for (size_t i = 0; i < h->n; i++) {
-		http_server_close(h->insts[i]->srv);
+		inst_close(h->insts[i]);
 		free(h->insts[i]);
 	}
 	free(h->insts);
@@ -137,26 +151,63 @@ size_t hcnp_count(const struct hcnp *h)
 	size_t n = 0;
 
 	for (size_t i = 0; i < h->n; i++)
-		n += h->insts[i]->srv != NULL;
+		n += h->insts[i]->listening;
 	return n;
 }
 
-static int inst_listen(struct hcnp *h, struct inst *in, unsigned long long now)
+void hcnp_bind(struct hcnp *h, const __be32 *ips, size_t n)
 {
-	struct epoll_event ev = {.events = EPOLLIN};
-	char ip[INET_ADDRSTRLEN], bind[INET_ADDRSTRLEN + 8];
+	bool every = ips == NULL;
+
+	if (n > HCNP_ADDR_MAX)
+		n = HCNP_ADDR_MAX;
+	if (every == h->every &&
+	    (every || (n == h->n_ips && !memcmp(ips, h->ips, n * sizeof(*ips)))))
+		return;
+	h->every = every;
+	h->n_ips = every ? 0 : n;
+	if (!every)
+		memcpy(h->ips, ips, n * sizeof(*ips));
+	for (size_t i = 0; i < h->n; i++) { /* listen again on the new addresses, now */
+		inst_close(h->insts[i]);
+		h->insts[i]->retry_ms = 0;
+	}
+}
+
+/* One server of in on ip:port, on h's poll. */
+static int inst_listen_on(struct hcnp *h, struct inst *in, __be32 ip)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = in};
+	char addr[INET_ADDRSTRLEN], bind[INET_ADDRSTRLEN + 8];
+	struct http_server *srv;
 	int r;
 
-	inet_ntop(AF_INET, &h->bind_ip, ip, sizeof(ip));
-	snprintf(bind, sizeof(bind), "%s:%u", ip, in->port);
-	r = http_server_open(bind, inst_handle, in, &in->srv);
-	ev.data.ptr = in;
-	if (!r && epoll_ctl(h->epfd, EPOLL_CTL_ADD, http_server_fd(in->srv), &ev) < 0) {
+	inet_ntop(AF_INET, &ip, addr, sizeof(addr));
+	snprintf(bind, sizeof(bind), "%s:%u", addr, in->port);
+	r = http_server_open(bind, inst_handle, in, &srv);
+	if (r < 0)
+		return r;
+	if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, http_server_fd(srv), &ev) < 0) {
 		r = -errno;
-		http_server_close(in->srv);
+		http_server_close(srv);
+		return r;
 	}
+	in->srv[in->n_srv++] = srv;
+	return 0;
+}
+
+/* in's servers on every address h listens on (INADDR_ANY, or each NodePort
+ * address as kube-proxy with --nodeport-addresses): all or none, as
+ * kube-proxy's listenAndServeAll, retried later when one fails. */
+static int inst_listen(struct hcnp *h, struct inst *in, unsigned long long now)
+{
+	size_t n = h->every ? 1 : h->n_ips;
+	int r = 0;
+
+	for (size_t i = 0; i < n && !r; i++)
+		r = inst_listen_on(h, in, h->every ? htonl(INADDR_ANY) : h->ips[i]);
 	if (r < 0) {
-		in->srv = NULL;
+		inst_close(in);
 		in->retry_ms = now + HCNP_RETRY_MS;
 		note(h, LOG_LVL_ERROR,
 		     "Failed to listen on health check node port %u of Service '%s/%s': %s; "
@@ -164,8 +215,9 @@ static int inst_listen(struct hcnp *h, struct inst *in, unsigned long long now)
 		     in->port, in->ns, in->name, strerror(-r));
 		return r;
 	}
-	note(h, LOG_LVL_INFO, "Serving the health check of Service '%s/%s' on port %u", in->ns,
-	     in->name, in->port);
+	in->listening = true;
+	note(h, LOG_LVL_INFO, "Serving the health check of Service '%s/%s' on port %u (%s)", in->ns,
+	     in->name, in->port, h->every ? "every address" : "the NodePort addresses");
 	return 0;
 }
 
@@ -191,11 +243,11 @@ static void insts_prune(struct hcnp *h, const struct hcnp_want *wants, size_t n)
 			h->insts[k++] = in;
 			continue;
 		}
-		if (in->srv)
+		if (in->listening)
 			note(h, LOG_LVL_INFO,
 			     "Released health check node port %u of Service '%s/%s'", in->port,
 			     in->ns, in->name);
-		http_server_close(in->srv); /* the port is free again */
+		inst_close(in); /* the port is free again */
 		free(in);
 	}
 	h->n = k;
@@ -232,7 +284,8 @@ int hcnp_sync(struct hcnp *h, const struct hcnp_want *wants, size_t n, unsigned 
 			h->insts[h->n++] = in;
 		}
 		in->local_eps = wants[i].local_eps;
-		if (!in->srv && now >= in->retry_ms && (r = inst_listen(h, in, now)) < 0 && !ret)
+		if (!in->listening && now >= in->retry_ms && (r = inst_listen(h, in, now)) < 0 &&
+		    !ret)
 			ret = r;
 	}
 	return ret;
@@ -241,7 +294,7 @@ int hcnp_sync(struct hcnp *h, const struct hcnp_want *wants, size_t n, unsigned 
 bool hcnp_retry_due(const struct hcnp *h, unsigned long long now)
 {
 	for (size_t i = 0; i < h->n; i++)
-		if (!h->insts[i]->srv && now >= h->insts[i]->retry_ms)
+		if (!h->insts[i]->listening && now >= h->insts[i]->retry_ms)
 			return true;
 	return false;
 }
@@ -250,6 +303,6 @@ void hcnp_serve(struct hcnp *h, bool healthy, unsigned long long now)
 {
 	h->healthy = healthy;
 	for (size_t i = 0; i < h->n; i++)
-		if (h->insts[i]->srv)
-			http_server_serve(h->insts[i]->srv, now);
+		for (size_t j = 0; j < h->insts[i]->n_srv; j++)
+			http_server_serve(h->insts[i]->srv[j], now);
 }

@@ -13,6 +13,7 @@
 #include "svc_publish.h"
 
 #define HCNP_RETRY_MS 5000 /* a port that could not be bound is tried again after this */
+#define HCNP_ADDR_MAX 32   /* addresses one port listens on (--nodeport-addresses) */
 
 /* One Service that wants a health check server: ns/name, its port, and how
  * many distinct ready endpoints (ip:port) of it are on this node. */
@@ -37,10 +38,17 @@ size_t hcnp_respond(const char *ns, const char *name, __u32 local_eps, bool heal
 
 struct hcnp;
 
-/* Servers listen on bind_ip:<healthCheckNodePort> (network order; INADDR_ANY
- * as kube-proxy's default). note receives what to log. */
-int hcnp_new(__be32 bind_ip, svc_note_fn note, void *note_ctx, struct hcnp **out);
+/* Servers listen on *:<healthCheckNodePort>, as kube-proxy without
+ * --nodeport-addresses (hcnp_bind). note receives what to log. */
+int hcnp_new(svc_note_fn note, void *note_ctx, struct hcnp **out);
 void hcnp_free(struct hcnp *h);
+
+/* Where the servers listen: on each of ips[0..n) (network order; the NodePort
+ * addresses, as kube-proxy with --nodeport-addresses; n 0: nowhere), or on
+ * every address when ips is NULL. A change closes every server; the next
+ * hcnp_sync() opens them on the new addresses (hcnp_retry_due() says so). At
+ * most HCNP_ADDR_MAX addresses. */
+void hcnp_bind(struct hcnp *h, const __be32 *ips, size_t n);
 
 /* Readable when a client connects or sends: add it to the caller's poll. */
 int hcnp_fd(const struct hcnp *h);

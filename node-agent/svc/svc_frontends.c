@@ -73,7 +73,9 @@ size_t svc_frontends_build(const struct kube_service *svc, const __be32 *node_ip
 {
 	bool np = has_node_ports(svc);
 	size_t n = 0, n_ext = n_ext_ips(svc);
-	__be32 ip;
+	/* external IPs SNAT to the first node address; loopback (last, for
+	 * host sockets, when named) is none a remote backend can answer */
+	__be32 ip, snat = n_node_ips && node_ips[0] != htonl(INADDR_LOOPBACK) ? node_ips[0] : 0;
 
 	for (int j = 0; j < svc->n_ports; j++) {
 		const struct kube_svc_port *sp = &svc->ports[j];
@@ -90,8 +92,8 @@ size_t svc_frontends_build(const struct kube_service *svc, const __be32 *node_ip
 				      &out[n]);
 		for (size_t i = 0; i < n_ext; i++)
 			if (ip4_get(&svc->external_ips[i], &ip))
-				n += ext_pair(svc, sp, ip, sp->port, i >= svc->n_external_ips,
-					      n_node_ips ? node_ips[0] : 0, &out[n]);
+				n += ext_pair(svc, sp, ip, sp->port, i >= svc->n_external_ips, snat,
+					      &out[n]);
 	}
 	return n;
 }

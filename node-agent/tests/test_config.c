@@ -469,6 +469,20 @@ static void test_np_addrs(void)
 	CHECK(np_addrs_match(&a, inet_addr("172.18.0.2"), inet_addr("172.18.0.2")));
 	CHECK(!np_addrs_match(&a, inet_addr("10.0.0.1"), inet_addr("172.18.0.2")));
 
+	UNIT_CASE("nodeport-addresses: 127.0.0.1 only when a CIDR names it (not 0.0.0.0/0, "
+		  "primary or unset)");
+	CHECK(!np_addrs_loopback(&a));
+	CHECK_INT(np_addrs_parse("172.18.0.0/16,127.0.0.1/32", &a, err, sizeof(err)), 0);
+	CHECK(np_addrs_loopback(&a));
+	CHECK_INT(np_addrs_parse("127.0.0.0/8", &a, err, sizeof(err)), 0);
+	CHECK(np_addrs_loopback(&a));
+	CHECK_INT(np_addrs_parse("0.0.0.0/0", &a, err, sizeof(err)), 0);
+	CHECK(!np_addrs_loopback(&a));
+	CHECK_INT(np_addrs_parse("172.18.0.0/16,127.0.0.2/32", &a, err, sizeof(err)), 0);
+	CHECK(!np_addrs_loopback(&a));
+	memset(&a, 0, sizeof(a)); /* unset: every node address, loopback not among them */
+	CHECK(!np_addrs_loopback(&a));
+
 	UNIT_CASE("nodeport-addresses: bad input is refused with the culprit named");
 	CHECK(np_addrs_parse("172.18.0.0", &a, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "'172.18.0.0' is not an IPv4 CIDR") != NULL);

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Health check node ports: which Services get one, their local ready endpoint counts, and
- * kube-proxy's exact answer. */
+/* Health check node ports: which Services get one, their local ready endpoint counts,
+ * kube-proxy's exact answer, and the addresses they listen on (real sockets on loopback). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "hcnp.h"
 #include "kube_fixture.h"
@@ -168,9 +173,117 @@ static void test_respond(void)
 	CHECK_STR(respond("GET / HTTP/1.1\r\nHost:", 1, true), "");
 }
 
+static void note_quiet(void *ctx, enum log_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	(void)msg;
+}
+
+/* Listens on ip:port (host order) for a moment: 0, or -errno (-EADDRINUSE
+ * while a health check server holds it there). fd_out keeps it open. */
+static int listen_try(__u32 ip, __u16 port, int *fd_out)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r = 0;
+
+	sa.sin_addr.s_addr = htonl(ip);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)); /* as http_server */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0)
+		r = -errno;
+	if (fd_out && !r)
+		*fd_out = fd;
+	else
+		close(fd);
+	return r;
+}
+
+/* A port free on loopback now (the kernel's choice). */
+static __u16 port_free(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		sa.sin_port = 0;
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+#define LO1 0x7f000001 /* 127.0.0.1 */
+#define LO2 0x7f000002
+#define LO3 0x7f000003
+
+static void test_bind(void)
+{
+	__be32 one[] = {htonl(LO1)}, two[] = {htonl(LO2)}, both[] = {htonl(LO1), htonl(LO2)};
+	struct hcnp_want w = {.ns = "shop", .name = "ingress", .local_eps = 1};
+	struct hcnp *h = NULL;
+	int busy = -1;
+
+	w.port = port_free();
+	CHECK(w.port != 0);
+	CHECK_INT(hcnp_new(note_quiet, NULL, &h), 0);
+	if (!h || !w.port)
+		return;
+
+	UNIT_CASE("without --nodeport-addresses: every address, as kube-proxy (0.0.0.0)");
+	CHECK_INT(hcnp_sync(h, &w, 1, 0), 0);
+	CHECK_INT(hcnp_count(h), 1);
+	CHECK_INT(listen_try(LO1, w.port, NULL), -EADDRINUSE);
+	CHECK_INT(listen_try(LO3, w.port, NULL), -EADDRINUSE);
+
+	UNIT_CASE("with them: only the NodePort addresses; the port stays free on the others");
+	hcnp_bind(h, one, 1);
+	CHECK_INT(hcnp_count(h), 0); /* closed, to be opened on the new addresses */
+	CHECK(hcnp_retry_due(h, 0));
+	CHECK_INT(hcnp_sync(h, &w, 1, 0), 0);
+	CHECK_INT(hcnp_count(h), 1);
+	CHECK_INT(listen_try(LO1, w.port, NULL), -EADDRINUSE);
+	CHECK_INT(listen_try(LO2, w.port, NULL), 0);
+	CHECK(!hcnp_retry_due(h, 0));
+
+	UNIT_CASE("the addresses change: the servers move with them");
+	hcnp_bind(h, two, 1);
+	CHECK_INT(hcnp_sync(h, &w, 1, 0), 0);
+	CHECK_INT(listen_try(LO1, w.port, NULL), 0);
+	CHECK_INT(listen_try(LO2, w.port, NULL), -EADDRINUSE);
+	hcnp_bind(h, two, 1); /* the same set: nothing closed */
+	CHECK_INT(hcnp_count(h), 1);
+
+	UNIT_CASE("one address of two taken: none listens (kube-proxy's all or none), retried");
+	CHECK_INT(listen_try(LO1, w.port, &busy), 0);
+	hcnp_bind(h, both, 2);
+	CHECK(hcnp_sync(h, &w, 1, 0) < 0);
+	CHECK_INT(hcnp_count(h), 0);
+	CHECK_INT(listen_try(LO2, w.port, NULL), 0); /* the one it got was let go */
+	CHECK(!hcnp_retry_due(h, 1));
+	CHECK(hcnp_retry_due(h, HCNP_RETRY_MS));
+	close(busy);
+	CHECK_INT(hcnp_sync(h, &w, 1, HCNP_RETRY_MS), 0);
+	CHECK_INT(hcnp_count(h), 1);
+	CHECK_INT(listen_try(LO1, w.port, NULL), -EADDRINUSE);
+	CHECK_INT(listen_try(LO2, w.port, NULL), -EADDRINUSE);
+
+	UNIT_CASE("no node address matches: it listens nowhere; released when unwanted");
+	hcnp_bind(h, both, 0);
+	CHECK_INT(hcnp_sync(h, &w, 1, HCNP_RETRY_MS), 0);
+	CHECK_INT(listen_try(LO1, w.port, NULL), 0);
+	hcnp_bind(h, NULL, 0);
+	CHECK_INT(hcnp_sync(h, &w, 1, HCNP_RETRY_MS), 0);
+	CHECK_INT(listen_try(LO3, w.port, NULL), -EADDRINUSE);
+	CHECK_INT(hcnp_sync(h, NULL, 0, HCNP_RETRY_MS), 0);
+	CHECK_INT(listen_try(LO3, w.port, NULL), 0);
+	hcnp_free(h);
+}
+
 int main(void)
 {
 	test_wants();
 	test_respond();
+	test_bind();
 	return unit_done();
 }

@@ -99,9 +99,33 @@ static void test_markers(void)
 	kube_obj_free(o);
 }
 
+static void test_snat_ip(void)
+{
+	struct kube_obj *o = svc_parse(lb_json);
+	__be32 node[2] = {inet_addr("172.18.0.2"), htonl(INADDR_LOOPBACK)};
+	struct svc_frontend f[32];
+	size_t n;
+
+	if (!o)
+		return;
+	UNIT_CASE("frontends: the LB IP's EXT frontend SNATs to the first node address, never to "
+		  "127.0.0.1 (a NodePort address for host sockets only)");
+	CHECK(svc_frontends_max(&o->u.svc, 2) <= 32);
+	n = svc_frontends_build(&o->u.svc, node, 2, f);
+	CHECK_INT(f[n - 2].key, svc_ids_key_scoped(inet_addr("203.0.113.10"), htons(80),
+						   IPPROTO_TCP, SL_SVC_SCOPE_EXT));
+	CHECK_INT(f[n - 2].snat_ip, node[0]);
+	n = svc_frontends_build(&o->u.svc, node + 1, 1, f);
+	CHECK_INT(f[n - 2].snat_ip, 0);
+	CHECK_INT(f[1].key, svc_ids_key_scoped(node[1], htons(30080), IPPROTO_TCP,
+					       SL_SVC_SCOPE_EXT)); /* its NodePort is served */
+	kube_obj_free(o);
+}
+
 int main(void)
 {
 	test_lbsrc();
 	test_markers();
+	test_snat_ip();
 	return unit_done();
 }

@@ -309,7 +309,8 @@ struct sl_nat_val {
 	__be16 dport;
 	__u32 backend_id; /* FWD: the backend, checked against sl_be4 */
 	__u8 tcp_flags; /* TCP flags seen either way, OR-ed: FIN or RST shortens the idle timeout */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 svc_id; /* FWD: the frontend's service port (sl_svcstat); was padding */
 };
 
 #define SL_NAT_DIR_FWD 0
@@ -381,7 +382,8 @@ struct sl_metric_val {
 	X(SL_PATH_NS_CT, 43, "north-south: established flow to a local backend")                   \
 	X(SL_PATH_NS_NAT, 44, "north-south: established SNAT flow")                                \
 	X(SL_PATH_NS_REVSNAT, 45, "north-south: reply of a SNAT flow translated back")             \
-	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")
+	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")                \
+	X(SL_PATH_NS_ICMP, 53, "north-south: ICMP error about a SNAT flow translated back")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
 enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
@@ -390,7 +392,9 @@ enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
 #define SL_METRICS_MAX 64
 
 /* sl_svcstat: per-CPU array indexed by svc_id: what this node's pods sent to
- * each service port (client -> backend direction, counted once DNAT is done).
+ * each service port, and what clients outside sent to this node's external
+ * frontends (their SL_SVC_SCOPE_EXT svc_id), client -> backend direction,
+ * counted once DNAT is done.
  * The agent zeroes an id's entry when it gives the id to a service port. Its
  * size is set at load from the number of CPUs (at most SL_REVNAT_MAX); ids
  * beyond it are not counted. */

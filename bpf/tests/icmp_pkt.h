@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* ICMP error test packets quoting a packet, and their checksum check (test_icmp_err.c,
+ * test_ns_icmp_err.c). */
+#ifndef SLUICE_TESTS_ICMP_PKT_H
+#define SLUICE_TESTS_ICMP_PKT_H
+
+#include <stdbool.h>
+
+#include "l4_pkt.h" /* pod_fixture.h: <linux/icmp.h> after <net/if.h> */
+
+/* An ICMP error quoting up to 64 bytes of a packet. */
+struct icmp_err {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct icmphdr icmp;
+	__u8 quote[64];
+} __attribute__((packed));
+
+#define ERR_LEN(qlen)                                                                              \
+	(sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct icmphdr) + (qlen))
+
+/* The error from saddr to daddr quoting qlen bytes of the IP packet q. */
+static inline struct icmp_err err_build(const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
+					__be32 daddr, __u8 type, __u8 code, __u16 mtu,
+					const void *q, size_t qlen)
+{
+	struct icmp_err e = {};
+
+	ip_fill(&e, src_mac, dst_mac, saddr, daddr, IPPROTO_ICMP, sizeof(e.icmp) + qlen);
+	e.icmp.type = type;
+	e.icmp.code = code;
+	e.icmp.un.frag.mtu = htons(mtu);
+	memcpy(e.quote, q, qlen);
+	e.icmp.checksum = csum(&e.icmp, sizeof(e.icmp) + qlen);
+	return e;
+}
+
+static inline bool err_csums_ok(const struct icmp_err *e, size_t qlen)
+{
+	return csum(&e->ip, sizeof(e->ip)) == 0 && csum(&e->icmp, sizeof(e->icmp) + qlen) == 0 &&
+	       csum(e->quote, sizeof(struct iphdr)) == 0;
+}
+
+#endif
