@@ -73,6 +73,7 @@ declare -A OFF=() # datapath -> why it stopped (unavailable, over budget)
 
 REC=
 KPR_SIZE= # the size the real kube-proxy rows were last programmed at
+SB_SIZE=  # the size the sluice nodes were last programmed at
 VIP_SAME=
 VIP_CROSS=
 
@@ -310,10 +311,15 @@ kpr_live() {
 	done
 }
 
-# row_off DP: why DP is off (its own reason, or its kube-proxy's), or nothing.
+# on_sluice DP: DP runs on the sluice nodes, with the fillers of program_sluice.
+on_sluice() { [[ $1 == direct || $1 == sluice-* || $1 == ns-direct ]]; }
+
+# row_off DP: why DP is off (its own reason, its kube-proxy's, or the sluice
+# fillers'), or nothing.
 row_off() {
 	local why=${OFF[$1]:-}
 	[[ -n $why || $1 != kube-proxy-* ]] || why=${OFF[$(kpr_row "$1")]:-}
+	! on_sluice "$1" || [ "$1" = direct ] || why=${why:-${OFF[sluice-tc]:-}}
 	echo "$why"
 }
 
@@ -442,8 +448,13 @@ run_size() {
 			[ "$first" = 1 ] || rec_skip "$dp" "$why" "$n"
 			continue
 		fi
+		if on_sluice "$dp"; then
+			# the fillers through the API, whichever row of the sluice nodes comes first
+			[ "$SB_SIZE" = "$n" ] || { SB_SIZE=$n && program_sluice "$n" "$fillers"; }
+			why=$(row_off "$dp")
+			[ -z "$why" ] || { rec_skip "$dp" "$why" "$n"; continue; }
+		fi
 		case $dp in
-		sluice-tc) program_sluice "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; } ;;
 		sluice-tc-policy)
 			if ! why=$(policy_check); then
 				OFF[$dp]=$why
