@@ -381,6 +381,9 @@ program_kpr() {
 			rec_program "$dp" "$n" full_sync "$ms" ok
 		else
 			rec_program "$dp" "$n" full_sync "" budget
+			# recorded as over the budget; its load rows still need the rules
+			kpr_wait_ms "$(kpr_us)" kpr_count_is "$dp" "$ns" "$want" >/dev/null ||
+				say "$dp: not all $want Services in its rules after twice the ${BN_BUDGET_S} s budget"
 		fi
 	done
 }
