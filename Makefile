@@ -251,7 +251,7 @@ soak: deps
 BINS := $(B)/sluice $(B)/sluice-agent
 
 PHONY_FUZZ := fuzz fuzz-smoke fuzz-build fuzz-bins unit-san leak-check soak faults-full
-.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-ns bench-cni bench-sync bench-bpf bench-policy lint clean help
+.PHONY: $(PHONY_FUZZ) all deps check-pkgs test unit bpf-test e2e demo demo-down bench bench-cni bench-sync bench-bpf bench-policy lint clean help
 
 all: $(BINS) $(UNIT_TESTS) $(BPF_TESTS)
 
@@ -341,6 +341,7 @@ bench: deps
 # $(B)/bench-ns; BENCH_SIZES, BENCH_ROUNDS, ... as for make bench.
 BENCH_NS_ROWS = ns-direct ns-direct-ptp sluice-nodeport kube-proxy-iptables-np kube-proxy-nftables-np \
 	sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local
+.PHONY: bench-ns
 bench-ns: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)rm -f $(B)/bench-ns/records.jsonl $(B)/bench-ns/results.json $(B)/bench-ns/report.md
