@@ -341,6 +341,19 @@ bench: deps
 	$(Q)$(BENCH_ENV) e2e/bench/datapath.sh $(B)/bench
 	$(Q)e2e/bench/report.py $(B)/bench
 
+# make bench-ns: the north-south rows alone (the outside client direct, the
+# sluice and real kube-proxy NodePorts) at 1 and 10,000 Services, report in
+# $(B)/bench-ns; BENCH_SIZES, BENCH_ROUNDS, ... as for make bench.
+BENCH_NS_ROWS = ns-direct ns-direct-ptp sluice-nodeport kube-proxy-iptables-np kube-proxy-nftables-np \
+	sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local
+.PHONY: bench-ns
+bench-ns: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)rm -f $(B)/bench-ns/records.jsonl $(B)/bench-ns/results.json $(B)/bench-ns/report.md
+	$(Q)$(BENCH_ENV) BENCH_DATAPATHS="$(BENCH_NS_ROWS)" BENCH_SIZES="$${BENCH_SIZES:-1 10000}" \
+		BENCH_KPR_MAX_SERVICES=$${BENCH_KPR_MAX_SERVICES:-10000} e2e/bench/datapath.sh $(B)/bench-ns
+	$(Q)e2e/bench/report.py $(B)/bench-ns
+
 bench-bpf: deps $(B)/bench/bpf_bench_svc
 	$(Q)$(B)/bench/bpf_bench_svc $(B)/bench/bpf.json
 
@@ -382,6 +395,7 @@ help:
 	@echo "make test       deps + build + unit, BPF and e2e suites"
 	@echo "make demo       one emulated node with the agent and three pods (demo-down to stop)"
 	@echo "make bench      TPROXY or eBPF? every datapath side by side, report in build/bench (BENCH_QUICK=1: short)"
+	@echo "make bench-ns   the north-south rows alone (NodePorts: sluice, real kube-proxy) at 1 and 10,000 Services, report in build/bench-ns"
 	@echo "make bench-bpf  ns/packet of the service datapath (conntrack hit, new flow, reject)"
 	@echo "make bench-bpf-live ns/packet of sl_from_pod on a real TCP stream (kernel run-time stats), 0/100/10k allows"
 	@echo "make bench-cni  CNI ADD/DEL latency"

@@ -104,10 +104,53 @@ record() {
 		policy_to_tc cross keepalive not measured null
 		policy_to_tc cross close not measured null
 		add_one_service - - met 0.25
+		np_ratio_to_direct same keepalive met 0.96
+		np_ratio_to_direct same close MISSED 0.93
+		np_ratio_to_direct cross keepalive met 0.95
+		np_ratio_to_direct cross close MISSED 0.9
+		np_flat_over_sizes same keepalive met 1.0104
+		np_flat_over_sizes same close MISSED 1.043
+		np_flat_over_sizes cross keepalive met 1
+		np_flat_over_sizes cross close met 1
+		np_vs_kube_proxy same keepalive met 1.0211
+		np_vs_kube_proxy same close MISSED 0.9949
+		np_vs_kube_proxy cross keepalive met 1.0857
+		np_vs_kube_proxy cross close met 1.0385
 	EOF
 	diff -u "$W/want" "$W/got"
 	grep -q '| sluice-tc new connections flat within 3 % over sizes (same-node) | 1.0667 | \*\*MISSED\*\* |' \
 		"$FIX/report.md"
+}
+
+@test "(bench-report) north-south rows: ratios to ns-direct, side by side over sizes, the best kube-proxy named" {
+	# the ratio of a NodePort row is to the outside client's direct row, not to direct
+	[ "$(load_field 100000 sluice-nodeport same close '.ratio.rps')" = 0.93 ]
+	[ "$(load_field 1 ns-direct same keepalive '.ratio.rps')" = 1 ]
+	# the real kube-proxy's, to the same client's direct row on its ptp-wired nodes
+	[ "$(load_field 1 kube-proxy-iptables-np cross keepalive '.ratio.rps')" = 0.85 ]
+	jq -c 'if .kind == "load" and .datapath == "ns-direct-ptp" and .variant == "cross" and .mode == "keepalive"
+		then .rps /= 2 else . end' "$TESTDATA/records.jsonl" >"$W/records.jsonl"
+	mkdir "$W/p" && mv "$W/records.jsonl" "$W/p/" && "$REPORT" --no-plots -q "$W/p"
+	RESULTS=$W/p/results.json
+	[ "$(load_field 1 kube-proxy-iptables-np cross keepalive '.ratio.rps')" = 1.7 ]
+	[ "$(load_field 1 ns-direct-ptp cross keepalive '.ratio.rps')" = 0.5 ]
+	unset RESULTS
+	grep -q '^## North-south: NodePorts from outside the cluster$' "$FIX/report.md"
+	grep -q '^| sluice-nodeport | same-node | 9,700 (0.970) | 3,880 (0.970) | 9,600 (0.960) | 3,720 (0.930) |$' \
+		"$FIX/report.md"
+	grep -q '^| kube-proxy-nftables-np | cross-node | 7,000 (0.875) | 2,600 (0.867) | skipped | skipped |$' \
+		"$FIX/report.md"
+	jq -e '.targets[] | select(.id == "np_vs_kube_proxy" and .variant == "same" and .mode == "close") |
+		.detail == "1 Service: 0.995 × kube-proxy-nftables-np (judged on the lowest)"' "$FIX/results.json"
+	# a drift of the machine that hits ns-direct alike cancels in the flatness
+	cp -r "$TESTDATA" "$W/d"
+	jq -c 'if .kind == "load" and .size == 100000 and (.datapath == "ns-direct" or .datapath == "sluice-nodeport")
+		then .rps *= 0.8 | .requests = (.requests * 0.8 | floor) else . end' \
+		"$TESTDATA/records.jsonl" >"$W/d/records.jsonl"
+	run "$REPORT" --no-plots -q "$W/d"
+	[ "$status" -eq 0 ]
+	jq -e '.targets[] | select(.id == "np_flat_over_sizes" and .variant == "same" and .mode == "keepalive") |
+		.status == "met" and .measured == 1.0104' "$W/d/results.json"
 }
 
 @test "(bench-report) flatness is judged on the ratio to direct: drift that hits direct alike cancels" {

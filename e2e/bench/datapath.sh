@@ -46,17 +46,24 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 # Every datapath in report order; the plain node each module row owns; the
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
 ALL=(direct direct-ptp sluice-tc sluice-tc-policy sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
-	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct sluice-nodeport sluice-np-local)
+	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-direct-ptp sluice-nodeport
+	kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
-	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9)
-KPR_ROWS=(kube-proxy-iptables kube-proxy-nftables) # lib/kubeproxy-real.bash, the real binary
+	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9
+	[ns-direct-ptp]=1 [kube-proxy-iptables-np]=8 [kube-proxy-nftables-np]=9 [kube-proxy-iptables-np-local]=8 [kube-proxy-nftables-np-local]=9)
+# lib/kubeproxy-real.bash, the real binary: one kube-proxy per row here, and
+# its NodePort rows (ROW-np, ROW-np-local) are served by the same one.
+KPR_ROWS=(kube-proxy-iptables kube-proxy-nftables)
 declare -A MOD=([kp-iptables-nft]=kp_iptnft [kp-iptables-legacy]=kp_iptlegacy [kp-nftables]=kp_nft
 	[kp-ipvs]=kp_ipvs [tproxy-haproxy]=tp_haproxy [tproxy-nginx]=tp_nginx)
 # Rows whose cost can depend on the number of Services: measured at every size.
-SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs ns-direct sluice-nodeport sluice-np-local "
-# North-south rows (lib/sluice.bash sb_np_up): their client is outside the
-# cluster (EXT), the measured Services are reached on NodePorts.
-NS_ROWS=" ns-direct sluice-nodeport sluice-np-local "
+SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft kp-iptables-legacy kp-nftables kp-ipvs "
+# North-south rows (lib/sluice.bash sb_np_up, kubeproxy-real.bash KPR_NP):
+# their client is outside the cluster (EXT), the measured Services are
+# reached on NodePorts; measured at every size, both variants (the real
+# kube-proxy's Local row: its own node only).
+NS_ROWS=" ns-direct ns-direct-ptp sluice-nodeport kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local "
+SCALED+=${NS_ROWS# }
 EXT=
 NP_SAME=
 NP_CROSS=
@@ -66,6 +73,7 @@ declare -A OFF=() # datapath -> why it stopped (unavailable, over budget)
 
 REC=
 KPR_SIZE= # the size the real kube-proxy rows were last programmed at
+SB_SIZE=  # the size the sluice nodes were last programmed at
 VIP_SAME=
 VIP_CROSS=
 
@@ -102,7 +110,7 @@ rec_meta() {
 		versions: {nginx: $nginx, haproxy: $haproxy, wrk: $wrk, iptables: $iptables, nft: $nft, sluice: $sluice, kube_proxy: $kubeproxy},
 		params: {duration_s: $d, rounds: $r, scale_rounds: $sr, connections: $c, threads: $t,
 			sizes: ($sizes | split(" ") | map(select(. != "") | tonumber)), quick: $q, budget_s: $b,
-			services_counted: "N Services present, the two measured ones among them (the real kube-proxy rows: the four measured of both rows, one API server)",
+			services_counted: "N Services present, the measured ones among them (the real kube-proxy rows: the measured of both kube-proxies, one API server)",
 			position: "measured Service at the middle of KUBE-SERVICES (iptables rows)"}}')"
 }
 
@@ -122,11 +130,14 @@ target() {
 			echo "$(ptp_client_ns "$k") - http://$(ptp_server_ip 0):$BN_PORT/"; fi
 		;;
 	ns-direct) echo "$EXT - http://$(sluice_pod_ip "$([ "$v" = same ] && echo 1 || echo 2)" s):$BN_PORT/" ;;
+	ns-direct-ptp) echo "$EXT - http://$(backend_ip "$dp" "$v"):$BN_PORT/" ;;
 	sluice-nodeport)
 		if [ "$v" = same ]; then echo "$EXT - http://$(node_ip 1):$NP_SAME/"; else
 			echo "$EXT - http://$(node_ip 1):$NP_CROSS/"; fi
 		;;
 	sluice-np-local) echo "$EXT - http://$(node_ip "$([ "$v" = same ] && echo 1 || echo 2)"):$NP_LOCAL/" ;;
+	kube-proxy-*-np) echo "$EXT - http://$(ptp_node_ip "${NODE[$dp]}"):$(kpr_nodeport "${NODE[$dp]}" "$v")/" ;;
+	kube-proxy-*-np-local) echo "$EXT - http://$(ptp_node_ip "${NODE[$dp]}"):$(kpr_nodeport "${NODE[$dp]}" local)/" ;;
 	sluice-tc | sluice-tc-policy | sluice-sock)
 		local cg=-
 		[ "$dp" = sluice-sock ] && cg=$(on_node 1 printenv SL_CGROUP)
@@ -142,11 +153,17 @@ target() {
 }
 
 # client_ip DP VARIANT: the address the backend must see (every row keeps
-# it but a NodePort's remote backend, which sees the node: SNAT).
+# it but a NodePort's remote backend, which sees the node: SNAT, and
+# kube-proxy's Cluster NodePort, which masquerades every external packet: the
+# address the node routes to the backend from).
 client_ip() {
 	case $1 in
 	sluice-nodeport) if [ "$2" = cross ]; then node_ip 1; else echo "$SL_EXTERNAL_IP"; fi ;;
-	ns-direct | sluice-np-local) echo "$SL_EXTERNAL_IP" ;;
+	kube-proxy-*-np)
+		ip -n "$(ptp_node_ns "${NODE[$1]}")" -o route get "$(backend_ip "$1" "$2")" |
+			sed -n 's/.* src \([0-9.]*\).*/\1/p'
+		;;
+	ns-direct | ns-direct-ptp | sluice-np-local | kube-proxy-*-np-local) echo "$SL_EXTERNAL_IP" ;;
 	direct | sluice-*) sluice_pod_ip 1 c ;;
 	*) ptp_client_ip "${NODE[$1]}" ;;
 	esac
@@ -156,6 +173,7 @@ client_ip() {
 backend_ip() {
 	case $1 in
 	direct | sluice-* | ns-direct) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
+	kube-proxy-*-np-local) ptp_server_ip "${NODE[$1]}" ;;
 	*) ptp_server_ip "$([ "$2" = same ] && echo "${NODE[$1]}" || echo 0)" ;;
 	esac
 }
@@ -164,7 +182,7 @@ backend_ip() {
 user_rss() {
 	case $1 in
 	sluice-*) sb_agent_rss 1 ;;
-	kube-proxy-*) kpr_rss_kb "$1" ;;
+	kube-proxy-*) kpr_rss_kb "$(kpr_row "$1")" ;;
 	tproxy-*) "${MOD[$1]}_rss_kb" "$(ptp_node_ns "${NODE[$1]}")" ;;
 	*) echo null ;;
 	esac
@@ -272,12 +290,37 @@ program_sluice() {
 	fi
 }
 
-# kpr_live: the real kube-proxy rows still running.
+# kpr_row DP: the KPR_ROWS row whose kube-proxy serves DP.
+kpr_row() { echo "${1%%-np*}"; }
+
+# kpr_np_wanted: a real kube-proxy NodePort row is wanted.
+kpr_np_wanted() {
+	local dp
+	for dp in $NS_ROWS; do
+		[[ $dp != kube-proxy-* ]] || ! wanted "$dp" || return 0
+	done
+	return 1
+}
+
+# kpr_live: the real kube-proxies wanted (for their own row or a NodePort
+# row) and still running.
 kpr_live() {
 	local dp
 	for dp in "${KPR_ROWS[@]}"; do
-		wanted "$dp" && [ -z "${OFF[$dp]:-}" ] && echo "$dp"
+		{ wanted "$dp" || wanted "$dp-np" || wanted "$dp-np-local"; } && [ -z "${OFF[$dp]:-}" ] && echo "$dp"
 	done
+}
+
+# on_sluice DP: DP runs on the sluice nodes, with the fillers of program_sluice.
+on_sluice() { [[ $1 == direct || $1 == sluice-* || $1 == ns-direct ]]; }
+
+# row_off DP: why DP is off (its own reason, its kube-proxy's, or the sluice
+# fillers'), or nothing.
+row_off() {
+	local why=${OFF[$1]:-}
+	[[ -n $why || $1 != kube-proxy-* ]] || why=${OFF[$(kpr_row "$1")]:-}
+	! on_sluice "$1" || [ "$1" = direct ] || why=${why:-${OFF[sluice-tc]:-}}
+	echo "$why"
 }
 
 # kpr_measure N OP T0 PRED [ARG]: every live real row's ms from T0 until
@@ -338,6 +381,9 @@ program_kpr() {
 			rec_program "$dp" "$n" full_sync "$ms" ok
 		else
 			rec_program "$dp" "$n" full_sync "" budget
+			# recorded as over the budget; its load rows still need the rules
+			kpr_wait_ms "$(kpr_us)" kpr_count_is "$dp" "$ns" "$want" >/dev/null ||
+				say "$dp: not all $want Services in its rules after twice the ${BN_BUDGET_S} s budget"
 		fi
 	done
 }
@@ -348,39 +394,70 @@ kpr_bench_up() {
 	[ -n "$(kpr_live)" ] || return 0
 	kpr_tools >/dev/null 2>&1 || rc=$?
 	if [ "$rc" = 0 ]; then
+		kpr_np_wanted && KPR_NP=1
+		KPR_MEASURED=0
 		for dp in $(kpr_live); do
 			k=${NODE[$dp]}
-			args+=("$dp,$(ptp_node_ns "$k"),$(ptp_node_ip "$k"),10.111.$k.1,$(ptp_server_ip "$k"),10.111.$k.2,$(ptp_server_ip 0)")
+			args+=("$dp,$(ptp_node_ns "$k"),$(ptp_node_ip "$k"),10.111.$k.1,$(ptp_server_ip "$k"),10.111.$k.2,$(ptp_server_ip 0),$k")
+			KPR_MEASURED=$((KPR_MEASURED + (KPR_NP == 1 ? 3 : 2)))
 		done
 		kpr_up "$SL_CLUSTER_SCRATCH" "${args[@]}" && return 0
 		why="the real control plane or kube-proxy did not come up (see $SL_CLUSTER_SCRATCH/k8s)"
 	else
 		why="the pinned Kubernetes v1.34.4 is not built: make k8s-tools"
 	fi
-	for dp in $(kpr_live); do
-		OFF[$dp]=$why
-		rec_skip "$dp" "$why"
-		say "$dp skipped: $why"
+	for dp in $(kpr_live); do OFF[$dp]=$why; done
+	for dp in "${ALL[@]}"; do
+		if [[ $dp == kube-proxy-* ]] && wanted "$dp"; then
+			rec_skip "$dp" "$why"
+			say "$dp skipped: $why"
+		fi
+	done
+}
+
+# ext_ptp_routes: the outside client routes the pod CIDRs of ns-direct-ptp's
+# plain nodes via them, as it routes the sluice nodes'.
+ext_ptp_routes() {
+	local k
+	for k in "${NODE[ns-direct-ptp]}" 0; do
+		ip -n "$EXT" route add "$(ptp_pod_cidr "$k")" via "$(ptp_node_ip "$k")" || return 1
 	done
 }
 
 # --- one size ------------------------------------------------------------------------------------
 
+# row_variants DP FIRST: the variants DP is measured in at this size: both at
+# the first size and for the north-south rows at every size (the remote
+# backend is their SNAT case), but the real kube-proxy's Local NodePort,
+# whose one backend is on its own node.
+row_variants() {
+	case $1 in
+	kube-proxy-*-np-local) echo same ;;
+	*) if [ "$2" = 1 ] || [[ $NS_ROWS == *" $1 "* ]]; then echo same cross; else echo same; fi ;;
+	esac
+}
+
 run_size() {
 	local n=$1 first=$2
-	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants=(same) rounds=$SCALE_ROUNDS r v mode
+	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants rounds=$SCALE_ROUNDS r v mode
 	local ns cg url out why
 	say "--- $n Services ($fillers fillers + $MEASURED measured)"
-	[ "$first" = 1 ] && variants=(same cross) && rounds=$ROUNDS
+	[ "$first" = 1 ] && rounds=$ROUNDS
 	for dp in "${ALL[@]}"; do
 		wanted "$dp" || continue
 		[ "$first" = 1 ] || [[ $SCALED == *" $dp "* ]] || continue
-		if [ -n "${OFF[$dp]:-}" ]; then
-			[ "$first" = 1 ] || rec_skip "$dp" "${OFF[$dp]}" "$n"
+		why=$(row_off "$dp")
+		if [ -n "$why" ]; then
+			[ "$first" = 1 ] || rec_skip "$dp" "$why" "$n"
 			continue
 		fi
+		if on_sluice "$dp"; then
+			# the fillers through the API, whichever row of the sluice nodes comes first
+			[ "$SB_SIZE" = "$n" ] || { SB_SIZE=$n && program_sluice "$n" "$fillers"; }
+			why=$(row_off "$dp")
+			[ -z "$why" ] || { rec_skip "$dp" "$why" "$n"; continue; }
+		fi
 		case $dp in
-		sluice-tc) program_sluice "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; } ;;
 		sluice-tc-policy)
 			if ! why=$(policy_check); then
 				OFF[$dp]=$why
@@ -392,12 +469,14 @@ run_size() {
 		kube-proxy-*)
 			# one API write programs both real rows: done at the first of them
 			[ "$KPR_SIZE" = "$n" ] || { KPR_SIZE=$n && program_kpr "$n"; }
-			[ -z "${OFF[$dp]:-}" ] || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; }
+			why=$(row_off "$dp")
+			[ -z "$why" ] || { rec_skip "$dp" "$why" "$n"; continue; }
 			;;
 		kp-* | tproxy-*)
 			program_module "$dp" "$n" "$fillers" || { rec_skip "$dp" "${OFF[$dp]}" "$n"; continue; }
 			;;
 		esac
+		read -ra variants <<<"$(row_variants "$dp" "$first")"
 		for v in "${variants[@]}"; do
 			if ! why=$(check "$dp" "$v"); then
 				rec_skip "$dp" "$v: $why" "$n"
@@ -412,6 +491,7 @@ run_size() {
 		for dp in "${rows[@]}"; do
 			# the same client, Service and server as sluice-tc, the policy on
 			[ "$dp" != sluice-tc-policy ] || sb_policy on || say "the policy is not published"
+			read -ra variants <<<"$(row_variants "$dp" "$first")"
 			for v in "${variants[@]}"; do
 				for mode in keepalive close; do
 					read -r ns cg url <<<"$(target "$dp" "$v")"
@@ -464,6 +544,7 @@ bench_main() {
 	for dp in $NS_ROWS; do wanted "$dp" && MEASURED=3; done
 	if [ "$MEASURED" = 3 ]; then
 		EXT=$(cluster_external_add) || bench_die "the outside client did not come up"
+		! wanted ns-direct-ptp || ext_ptp_routes || bench_die "the outside client's routes to the plain nodes were refused"
 		bn_sysctls "$EXT" || bench_die "the outside client's sysctls were refused"
 		read -r NP_SAME NP_CROSS NP_LOCAL <<<"$(sb_np_up)" || bench_die "the NodePort Services were not created"
 	fi

@@ -20,8 +20,15 @@ PLOT_DIR = os.path.join(HERE, "plots")
 # Datapath ids in display order (the contract's); "direct" is the ratio baseline.
 DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-tc-policy", "sluice-sock", "kube-proxy-iptables",
              "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx",
-             "ns-direct", "sluice-nodeport", "sluice-np-local")
+             "ns-direct", "ns-direct-ptp", "sluice-nodeport", "kube-proxy-iptables-np", "kube-proxy-nftables-np",
+             "sluice-np-local", "kube-proxy-iptables-np-local", "kube-proxy-nftables-np-local")
 BASELINE = "direct"
+# The north-south rows: their client is outside the cluster, their ratios are
+# to ns-direct (the same outside client to the pod's IP), not to direct; the
+# real kube-proxy's to ns-direct-ptp, the same on its ptp-wired plain nodes.
+NS_BASELINE = "ns-direct"
+NS_PTP_BASELINE = "ns-direct-ptp"
+NS_ROWS = DATAPATHS[DATAPATHS.index(NS_BASELINE):]
 VARIANTS = {"same": "same-node", "cross": "cross-node"}
 MODES = {"keepalive": "keep-alive", "close": "new connections"}
 # full_sync (sluice, real kube-proxy): agent/kube-proxy start -> every Service
@@ -40,6 +47,10 @@ RATIO_MIN = {"keepalive": 0.97, "close": 0.95}
 FLAT_MAX = 1.03
 TPROXY_MIN = 1.8
 ADD_MAX_MS = 1.0
+# The issue's targets for the sluice NodePort (north-south).
+NP = "sluice-nodeport"
+NP_KUBE_PROXY = ("kube-proxy-iptables-np", "kube-proxy-nftables-np")
+NP_RATIO_MIN = 0.95
 
 # One line per datapath id for the report's legend.
 DATAPATH_NOTES = {
@@ -63,11 +74,24 @@ DATAPATH_NOTES = {
     "tproxy-nginx": "iptables TPROXY + nginx stream, transparent (client IP kept)",
     "ns-direct": "north-south: a client outside the cluster to the server pod's IP, routed by "
                  "the node (the limit of the NodePort rows)",
+    "ns-direct-ptp": "north-south: the outside client to a pod's IP on the ptp-wired plain nodes, "
+                     "routed by plain node 1 (same-node) or 0 (cross-node): the limit of the "
+                     "real kube-proxy NodePort rows, whose ratios are to it",
     "sluice-nodeport": "north-south: the outside client to a NodePort on node 1; same-node: "
                        "local backend (DNAT, client IP kept), cross-node: remote backend "
                        "(DNAT + SNAT to node 1)",
     "sluice-np-local": "north-south: externalTrafficPolicy Local NodePort on the node the "
                        "client enters (node 1 same-node, node 2 cross-node), client IP kept",
+    "kube-proxy-iptables-np": "north-south: the real kube-proxy (iptables mode) serving a "
+                              "NodePort (externalTrafficPolicy Cluster) on its node; same-node: "
+                              "local backend, cross-node: remote backend; masqueraded to the "
+                              "node's address in both, as kube-proxy does for Cluster",
+    "kube-proxy-nftables-np": "north-south: the same with the real kube-proxy in nftables mode",
+    "kube-proxy-iptables-np-local": "north-south: the real kube-proxy (iptables mode), "
+                                    "externalTrafficPolicy Local NodePort with its backend on "
+                                    "the node, client IP kept (same-node only)",
+    "kube-proxy-nftables-np-local": "north-south: the same with the real kube-proxy in "
+                                    "nftables mode",
 }
 
 NOT_MEASURED = "not measured"
@@ -214,9 +238,15 @@ def load_summarise(recs):
     for r in recs:
         by_key.setdefault((r["size"], r["datapath"], r["variant"], r["mode"]), []).append(r)
     groups = {k: load_group(v) for k, v in by_key.items()}
-    for (size, _, variant, mode), g in groups.items():
-        g["ratio"] = group_ratios(g, groups.get((size, BASELINE, variant, mode)))
+    for (size, dp, variant, mode), g in groups.items():
+        g["ratio"] = group_ratios(g, groups.get((size, baseline_of(dp), variant, mode)))
     return groups
+
+
+def baseline_of(dp):
+    if dp.startswith("kube-proxy-") and dp in NS_ROWS:
+        return NS_PTP_BASELINE
+    return NS_BASELINE if dp in NS_ROWS else BASELINE
 
 
 def program_summarise(recs):
@@ -318,6 +348,63 @@ def target_policy(groups, smallest, variant, mode):
                   detail, variant=variant, mode=mode)
 
 
+def np_ratios(groups, variant, mode):
+    """(size, sluice-nodeport req/s ÷ ns-direct) at each size measured."""
+    return sorted((k[0], (g["ratio"] or {}).get("rps")) for k, g in groups.items()
+                  if k[1] == NP and k[2] == variant and k[3] == mode
+                  and (g["ratio"] or {}).get("rps"))
+
+
+def target_np_ratio(groups, variant, mode):
+    pts = np_ratios(groups, variant, mode)
+    text = f"{NP} {MODES[mode]} ≥ {NP_RATIO_MIN} × {NS_BASELINE} ({VARIANTS[variant]})"
+    if not pts:
+        return target("np_ratio_to_direct", text, NP_RATIO_MIN, None, False,
+                      f"no {NP} or {NS_BASELINE} data", variant=variant, mode=mode)
+    lo = min(pts, key=lambda p: p[1])
+    detail = "; ".join(f"{fmt_services(s)}: {r:.3f}" for s, r in pts) + " (judged on the lowest)"
+    return target("np_ratio_to_direct", text, NP_RATIO_MIN, lo[1], lo[1] >= NP_RATIO_MIN,
+                  detail, variant=variant, mode=mode)
+
+
+def target_np_flat(groups, variant, mode):
+    pts = np_ratios(groups, variant, mode)
+    text = f"{NP} {MODES[mode]} flat within 3 % over sizes ({VARIANTS[variant]})"
+    if len(pts) < 2:
+        return target("np_flat_over_sizes", text, FLAT_MAX, None, False,
+                      "measured at fewer than two sizes", variant=variant, mode=mode)
+    hi = max(pts, key=lambda p: p[1])
+    lo = min(pts, key=lambda p: p[1])
+    m = hi[1] / lo[1]
+    detail = (f"max/min of the ratio to {NS_BASELINE}: {hi[1]:.3f} at {fmt_services(hi[0])} / "
+              f"{lo[1]:.3f} at {fmt_services(lo[0])}")
+    return target("np_flat_over_sizes", text, FLAT_MAX, round(m, 4), m <= FLAT_MAX, detail,
+                  variant=variant, mode=mode)
+
+
+def target_np_kube_proxy(groups, variant, mode):
+    """sluice-nodeport ÷ the best real kube-proxy NodePort row, at every size
+    both were measured; judged on the lowest."""
+    text = f"{NP} {MODES[mode]} ≥ the best kube-proxy NodePort ({VARIANTS[variant]})"
+    pts = []
+    for size in sorted({k[0] for k in groups if k[1] == NP}):
+        np_rps = median_of((groups.get((size, NP, variant, mode)) or {}).get("rps"))
+        kps = [(median_of((groups.get((size, kp, variant, mode)) or {}).get("rps")), kp)
+               for kp in NP_KUBE_PROXY]
+        kps = [x for x in kps if x[0]]
+        if np_rps and kps:
+            best = max(kps)
+            pts.append((round(np_rps / best[0], 4), size, best[1]))
+    if not pts:
+        return target("np_vs_kube_proxy", text, 1.0, None, False,
+                      f"no {NP} or real kube-proxy NodePort data", variant=variant, mode=mode)
+    lo = min(pts)
+    detail = "; ".join(f"{fmt_services(s)}: {r:.3f} × {kp}" for r, s, kp in pts) + \
+        " (judged on the lowest)"
+    return target("np_vs_kube_proxy", text, 1.0, lo[0], lo[0] >= 1.0, detail,
+                  variant=variant, mode=mode)
+
+
 def target_add(programs, largest):
     text = f"{TC}: adding one Service ≤ {ADD_MAX_MS:g} ms at the largest size"
     p = programs.get((TC, largest, "add")) if largest is not None else None
@@ -348,6 +435,9 @@ def targets_evaluate(groups, programs, sizes, largest):
     for v in variants:
         out += [target_policy(groups, smallest, v, m) for m in MODES]
     out.append(target_add(programs, largest))
+    for fn in (target_np_ratio, target_np_flat, target_np_kube_proxy):
+        for v in variants:
+            out += [fn(groups, v, m) for m in MODES]
     return out
 
 
@@ -556,7 +646,8 @@ def md_main(view):
     for variant in view.variants() or ["same"]:
         out += [f"## {VARIANTS[variant].capitalize()}, {fmt_services(size)} present", "",
                 "Ratios in parentheses are to direct pod IP (throughput: req/s ÷ direct; latency "
-                "and CPU: value ÷ direct). Latency is keep-alive.", "",
+                "and CPU: value ÷ direct); for the north-south rows to ns-direct, the outside "
+                "client to the pod's IP. Latency is keep-alive.", "",
                 md_table(MAIN_HEADER, main_rows(view, size, variant)), ""]
     return "\n".join(out)
 
@@ -592,6 +683,37 @@ def md_scale(view):
                for s in view.res["skipped"] if s["size"] is not None]
     out += reasons + ([""] if reasons else [])
     return "\n".join(out) if len(out) > 2 else ""
+
+
+def ns_cell(view, size, dp, variant, mode):
+    g = view.group(size, dp, variant, mode)
+    if g is None:
+        return "skipped" if view.skip_reason(dp, size) else DASH
+    return view.value_cell(g, "rps", "rps")
+
+
+def md_ns(view):
+    """The north-south rows side by side at every size, req/s (× ns-direct)."""
+    sizes = [s for s in view.load_sizes
+             if any(view.group(s, dp, v, m) for dp in NS_ROWS for v in VARIANTS for m in MODES)]
+    if not sizes:
+        return ""
+    header = ["Datapath", "Backend"] + [f"{MODES[m].capitalize()}/s, {fmt_services(s)}"
+                                        for s in sizes for m in MODES]
+    rows = []
+    for dp in NS_ROWS:
+        for v in VARIANTS:
+            cells = [ns_cell(view, s, dp, v, m) for s in sizes for m in MODES]
+            if any(view.group(s, dp, v, m) for s in sizes for m in MODES):
+                rows.append([dp, VARIANTS[v]] + cells)
+    return "\n".join([
+        "## North-south: NodePorts from outside the cluster", "",
+        "One client outside the cluster, req/s with the ratio to ns-direct (the same client to "
+        "the pod's IP, the same backend) in parentheses; for the kube-proxy rows to "
+        "ns-direct-ptp, their backends being ptp-wired pods (ns-direct-ptp itself: to "
+        "ns-direct). Same-node: the backend is on the node the client enters; cross-node: on "
+        "another node (sluice-np-local: entered at node 2, its own backend).", "",
+        md_table(header, rows), ""])
 
 
 def md_program(view):
@@ -760,7 +882,8 @@ def md_plots(plots):
 def report_md(res, plots):
     view = View(res)
     parts = ["# sluice bench: TPROXY or eBPF? Measured", "", md_params(res), "", md_main(view),
-             md_scale(view), md_program(view), md_targets(res), md_subbenches(res), md_plots(plots)]
+             md_scale(view), md_ns(view), md_program(view), md_targets(res), md_subbenches(res),
+             md_plots(plots)]
     return "\n".join(p for p in parts if p is not None)
 
 
@@ -771,13 +894,13 @@ def terminal_print(res, out=sys.stdout):
     size = view.load_sizes[0] if view.load_sizes else None
     header = ("datapath", "keep-alive req/s", "new conn/s", "p50 µs", "p99 µs", "p99.9",
               "CPU µs/req ka", "RSS")
-    fmt = "{:<19} {:>19} {:>18} {:>7} {:>7} {:>7} {:>15} {:>9}"
+    fmt = "{:<28} {:>19} {:>18} {:>7} {:>7} {:>7} {:>15} {:>9}"
     print(f"same-node, {fmt_services(size)} present: medians, ratio to direct in parentheses",
           file=out)
     print(fmt.format(*header), file=out)
     for row in main_rows(view, size, "same"):
         if row[2] == "" and row[3] == "":
-            print(f"{row[0]:<19} {row[1]}", file=out)
+            print(f"{row[0]:<28} {row[1]}", file=out)
         else:
             print(fmt.format(*row[:7], row[8]), file=out)
     print("\ntargets", file=out)

@@ -10,7 +10,11 @@
 #
 # Both kube-proxies watch the same API, so each programs both rows' measured
 # Services: 4 measured (10.111.K.1 same-node, 10.111.K.2 cross-node backend,
-# K = each row's plain node) plus N-4 fillers make N in the rules.
+# K = each row's plain node) plus N-4 fillers make N in the rules. With the
+# north-south rows (KPR_NP=1) those two are NodePorts too (ports
+# kpr_nodeport, externalTrafficPolicy Cluster: masqueraded), and a third per
+# row joins them, 10.111.K.3 with externalTrafficPolicy Local and its
+# endpoint on the row's node (nodeName bench-ROW): 6 measured.
 #
 # Machine-wide state: the conntrack flags are 0 ("leave as-is"), so no
 # nf_conntrack sysctl is written; everything else kube-proxy sets
@@ -25,7 +29,7 @@
 
 # shellcheck shell=bash
 
-KPR_API_IP=${KPR_API_IP:-172.18.0.250}
+KPR_API_IP=${KPR_API_IP:-172.18.0.251} # .250 is the outside client (cluster.bash)
 SL_K8S_IP=$KPR_API_IP
 # shellcheck source=e2e/lib/k8s.bash
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../lib/k8s.bash"
@@ -36,6 +40,7 @@ KPR_MAX=${BENCH_KPR_MAX_SERVICES:-1000}
 # shellcheck disable=SC2034 # read by datapath.sh
 KPR_MEASURED=4
 KPR_FILLERS=0
+KPR_NP=${KPR_NP:-0}
 
 kpr_err() {
 	printf 'kube-proxy-real: %s\n' "$*" >&2
@@ -55,29 +60,51 @@ kpr_tools() {
 # kpr_dir ROW: its state directory (pid, log, kubeconfig).
 kpr_dir() { echo "$SL_K8S_DIR/$1"; }
 
-# kpr_svc NAME VIP EP...: a selector-less Service VIP:80 -> :8080 and its
-# EndpointSlice with the ready endpoints EP, as JSON objects.
+# KPR_SVC_JQ: jq's svc(NAME; VIP; EPS; NP; ETP; NODE): a selector-less
+# Service VIP:80 -> :8080 and its EndpointSlice with the ready endpoints EPS;
+# NP (a NodePort, "" for none) makes it a NodePort with externalTrafficPolicy
+# ETP, its endpoints on Node NODE.
+# shellcheck disable=SC2016 # jq variables, not the shell's
+KPR_SVC_JQ='def svc($n; $vip; $eps; $np; $etp; $node):
+	{apiVersion: "v1", kind: "Service", metadata: {name: $n, namespace: "bench"},
+	 spec: ({clusterIP: $vip, ports: [{port: 80, targetPort: 8080, protocol: "TCP"}
+		+ (if $np == "" then {} else {nodePort: ($np | tonumber)} end)]}
+		+ (if $np == "" then {} else {type: "NodePort", externalTrafficPolicy: $etp} end))},
+	{apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
+	 metadata: {name: $n, namespace: "bench", labels: {"kubernetes.io/service-name": $n,
+	   "endpointslice.kubernetes.io/managed-by": "bench.sluice.dev"}},
+	 addressType: "IPv4", ports: [{port: 8080, protocol: "TCP"}],
+	 endpoints: [$eps[] | {addresses: [.], conditions: {ready: true}}
+		+ (if $node == "" then {} else {nodeName: $node} end)]};'
+
+# kpr_svc NAME VIP EP...: svc() as JSON objects; KPR_SVC_NP "NODEPORT ETP
+# NODE" for a NodePort.
 kpr_svc() {
-	local name=$1 vip=$2
+	local name=$1 vip=$2 np etp node
 	shift 2
-	jq -cn --arg n "$name" --arg vip "$vip" --args '$ARGS.positional as $eps |
-		{apiVersion: "v1", kind: "Service", metadata: {name: $n, namespace: "bench"},
-		 spec: {clusterIP: $vip, ports: [{port: 80, targetPort: 8080, protocol: "TCP"}]}},
-		{apiVersion: "discovery.k8s.io/v1", kind: "EndpointSlice",
-		 metadata: {name: $n, namespace: "bench", labels: {"kubernetes.io/service-name": $n,
-		   "endpointslice.kubernetes.io/managed-by": "bench.sluice.dev"}},
-		 addressType: "IPv4", ports: [{port: 8080, protocol: "TCP"}],
-		 endpoints: [$eps[] | {addresses: [.], conditions: {ready: true}}]}' "$@"
+	read -r np etp node <<<"${KPR_SVC_NP:-}"
+	jq -cn --arg n "$name" --arg vip "$vip" --arg np "$np" --arg etp "$etp" --arg node "$node" --args \
+		"$KPR_SVC_JQ"' svc($n; $vip; $ARGS.positional; $np; $etp; $node)' "$@"
 }
 
-# kpr_fillers LO HI: fillers LO <= i < HI as kube_rules.py numbers them.
+# kpr_nodeport K VARIANT: the fixed NodePort of plain node K's measured
+# Service (same, cross: externalTrafficPolicy Cluster; local: Local).
+kpr_nodeport() {
+	case $2 in
+	same) echo $((30800 + 10 * $1)) ;;
+	cross) echo $((30801 + 10 * $1)) ;;
+	local) echo $((30802 + 10 * $1)) ;;
+	esac
+}
+
+# kpr_fillers LO HI: fillers LO <= i < HI as kube_rules.py numbers them, in
+# one jq run (10,000 take seconds, not minutes of one jq each).
 kpr_fillers() {
-	local i v
-	for ((i = $1; i < $2; i++)); do
-		v=$((0x0a640000 + i))
-		kpr_svc "filler-$i" "$((v >> 24)).$(((v >> 16) & 255)).$(((v >> 8) & 255)).$((v & 255))" \
-			"10.246.$(((i >> 8) & 255)).$((i & 255))" "10.247.$(((i >> 8) & 255)).$((i & 255))"
-	done
+	jq -cn --argjson lo "$1" --argjson hi "$2" "$KPR_SVC_JQ"'
+		def octets: [. / 16777216, . / 65536, . / 256, .] | map(floor % 256 | tostring) | join(".");
+		range($lo; $hi) as $i | ($i / 256 | floor % 256 | tostring) as $hi8 |
+		svc("filler-\($i)"; (174325760 + $i | octets);
+			["10.246.\($hi8).\($i % 256)", "10.247.\($hi8).\($i % 256)"]; ""; ""; "")'
 }
 
 # kpr_create FILE: every object of FILE (JSON objects, one a line) created,
@@ -214,9 +241,10 @@ kpr_version() { "$SL_KUBE_PROXY" --version 2>/dev/null | awk '{ print $2 }'; }
 
 # --- the whole set ------------------------------------------------------------------------
 
-# kpr_up SCRATCH ROW,NS,NODE_IP,VIP,IP,VIP,IP...: the control plane, the
+# kpr_up SCRATCH ROW,NS,NODE_IP,VIP,IP,VIP,IP,K...: the control plane, the
 # namespace, one kube-proxy per row, healthy; the measured Services
-# (same-node, cross-node VIP and backend) prepared for the first write.
+# (same-node, cross-node VIP and backend) prepared for the first write; with
+# KPR_NP=1 NodePorts of plain node K, and the Local one (10.111.K.3).
 kpr_up() {
 	local scratch=$1 a row ns ip d
 	shift
@@ -231,9 +259,7 @@ kpr_up() {
 			k8s_kubeconfig "$d/kubeconfig" "kp-$row" || return 1
 		kc create -f - >/dev/null <<<"{\"apiVersion\": \"v1\", \"kind\": \"Node\", \"metadata\": {\"name\": \"bench-$row\"},
 			\"status\": {\"addresses\": [{\"type\": \"InternalIP\", \"address\": \"$ip\"}]}}" || return 1
-		IFS=, read -r _ _ _ same sameip cross crossip <<<"$a"
-		kpr_svc "m-$row-same" "$same" "$sameip" >>"$SL_K8S_DIR/measured.json" &&
-			kpr_svc "m-$row-cross" "$cross" "$crossip" >>"$SL_K8S_DIR/measured.json" || return 1
+		kpr_measured "$a" >>"$SL_K8S_DIR/measured.json" || return 1
 	done
 	for a in "$@"; do
 		IFS=, read -r row ns ip _ <<<"$a"
@@ -244,6 +270,19 @@ kpr_up() {
 		wait_for 30 kpr_healthy "$ip" ||
 			kpr_err "$row did not get healthy: $(tail -n 5 "$(kpr_dir "$row")/kube-proxy.log")" || return 1
 	done
+}
+
+# kpr_measured ROW,NS,NODE_IP,VIP,IP,VIP,IP,K: the measured Services of one row.
+kpr_measured() {
+	local row same sameip cross crossip k
+	IFS=, read -r row _ _ same sameip cross crossip k <<<"$1"
+	if [ "$KPR_NP" != 1 ]; then
+		kpr_svc "m-$row-same" "$same" "$sameip" && kpr_svc "m-$row-cross" "$cross" "$crossip"
+		return
+	fi
+	KPR_SVC_NP="$(kpr_nodeport "$k" same) Cluster" kpr_svc "m-$row-same" "$same" "$sameip" &&
+		KPR_SVC_NP="$(kpr_nodeport "$k" cross) Cluster" kpr_svc "m-$row-cross" "$cross" "$crossip" &&
+		KPR_SVC_NP="$(kpr_nodeport "$k" local) Local bench-$row" kpr_svc "m-$row-local" "10.111.$k.3" "$sameip"
 }
 
 # kpr_healthy NODE_IP: kube-proxy's /healthz on the node answers 200 (it synced).
