@@ -201,3 +201,19 @@ print(data.decode(), "from %s:%d" % peer)
 	run ! nsenter --net="/run/netns/$EXT" timeout 3 "$SL_BUSYBOX" wget -q -O - "http://$N1:18081/"
 	says "$EXT" "http://$N1:18080/" w
 }
+
+@test "(hostport) CHECK finds a pod's hostPort entry gone" {
+	local m='[{"hostPort":18080,"containerPort":8080,"protocol":"tcp"}]' pin ip
+	pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1/sl_hport4
+	on_node 1 cnitool_run check w "$m"
+	# 0.0.0.0:18080 (0x46a0) tcp, removed behind the plugin's back
+	bpftool map delete pinned "$pin" key 0 0 0 0 0x46 0xa0 6 0
+	run on_node 1 cnitool_run check w "$m"
+	[ "$status" -ne 0 ]
+	[[ $output == *"sl_hport4 entry for hostPort 18080/tcp on 0.0.0.0 missing"* ]]
+	ip=$(cluster_pod_ip 1 w)
+	# shellcheck disable=SC2086 # the address's four bytes
+	bpftool map update pinned "$pin" key 0 0 0 0 0x46 0xa0 6 0 value ${ip//./ } 0x1f 0x90 0 0
+	on_node 1 cnitool_run check w "$m"
+	says "$EXT" "http://$N1:18080/" w
+}

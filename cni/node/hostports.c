@@ -203,3 +203,39 @@ int hostports_remove(const char *pin_dir, const char *state_dir, const struct po
 		return lock;
 	return releases(&m, pm, n, ips, n_ips);
 }
+
+int hostports_verify(const char *pin_dir, const struct portmap *pm, int n, struct in_addr pod_ip,
+		     char *why, size_t len)
+{
+	_cleanup_close_ int map = -1;
+	char want[64], ip[INET_ADDRSTRLEN];
+	struct sl_hport_key key;
+	struct sl_hport_val val;
+	int r;
+
+	if (!n)
+		return 0;
+	map = dp_pin_open(pin_dir, SL_PIN_HPORT4);
+	if (map < 0)
+		return snprintf(why, len, "pinned map %s/%s missing", pin_dir, SL_PIN_HPORT4), map;
+	for (int i = 0; i < n; i++) {
+		key = hp_key(&pm[i]);
+		portmap_describe(&pm[i], want, sizeof(want));
+		r = dp_hport_lookup(map, &key, &val);
+		if (r == -ENOENT)
+			return snprintf(why, len, "%s entry for hostPort %s missing", SL_PIN_HPORT4,
+					want),
+			       1;
+		if (r < 0)
+			return snprintf(why, len, "%s entry for hostPort %s unreadable",
+					SL_PIN_HPORT4, want),
+			       r;
+		if (val.pod_ip != pod_ip.s_addr || ntohs(val.pod_port) != pm[i].container_port) {
+			inet_ntop(AF_INET, &val.pod_ip, ip, sizeof(ip));
+			return snprintf(why, len, "hostPort %s points at %s:%u, not this pod", want,
+					ip, ntohs(val.pod_port)),
+			       1;
+		}
+	}
+	return 0;
+}

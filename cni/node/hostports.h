@@ -22,4 +22,10 @@ int hostports_add(const char *pin_dir, const char *state_dir, const struct portm
 int hostports_remove(const char *pin_dir, const char *state_dir, const struct portmap *pm, int n,
 		     const struct in_addr *ips, int n_ips);
 
+/* 0 when each of pm[0..n) still points at pod_ip:containerPort in sl_hport4;
+ * 1 with why set when one does not (CHECK's drift), -errno when the map
+ * cannot be read. */
+int hostports_verify(const char *pin_dir, const struct portmap *pm, int n, struct in_addr pod_ip,
+		     char *why, size_t len);
+
 #endif
