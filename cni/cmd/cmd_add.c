@@ -406,7 +406,6 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = hostports_add(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips[0], e);
 	if (r < 0)
 		goto out_del_record;
-	test_kill_at("hostport");
 	result_build(&j, &ipam, &res);
 	r = json_print_free(result_format(&res, c->cni_version));
 	if (r < 0) {
