@@ -18,6 +18,7 @@ struct portmap {
 	__u16 host_port;      /* host byte order */
 	__u16 container_port; /* host byte order */
 	__u8 proto;	      /* IPPROTO_TCP/UDP/SCTP */
+	__u8 pad[3];	      /* zero: mappings compare as bytes */
 };
 
 /* Parses a portMappings array (a jansson json_t, declared without its
