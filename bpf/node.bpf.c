@@ -10,6 +10,7 @@
 
 #include "lib/ep.h"
 #include "lib/fwd.h"
+#include "lib/hostport.h"
 #include "lib/icmp.h"
 #include "lib/l4.h"
 #include "lib/lb.h"
@@ -35,13 +36,14 @@
  *    local ones keep the client's address, remote ones are SNATed to the
  *    frontend's node address (snat_ip) and forwarded by the FIB;
  *  - a port no Service has on an external IP: rejected; on a node address:
- *    the node's own, passed;
+ *    a pod's hostPort (lib/hostport.h) DNATed to the pod, else the node's
+ *    own, passed;
  *  - an ICMP error about a SNAT flow (its backend's port unreachable, a
  *    router's fragmentation needed), to the node address: translated back
  *    for the client by the flow's REV entry, forwarded by the FIB;
  *  - an address without a marker in scope EXT (traffic to pods of this
- *    node, to the node while no Service is external): passed after that one
- *    lookup.
+ *    node, to the node while no Service is external): a hostPort's DNATed,
+ *    the rest passed after that one lookup and the hostPort gate's read.
  */
 
 /* Forwards a translated packet by the FIB (the stack would refuse a local source). */
@@ -57,8 +59,8 @@ static __always_inline int from_net_fib(struct __sk_buff *skb, int path, int *ve
 	return ret < 0 ? ret : path;
 }
 
-/* DNAT to a local backend, counted for the frontend svc_id: the stack
- * routes it to the pod. */
+/* DNAT to a local backend, counted for the frontend svc_id (0, a hostPort:
+ * not counted): the stack routes it to the pod. */
 static __always_inline int from_net_dnat(struct __sk_buff *skb, struct l4_tuple *t,
 					 const struct sl_be_val *be, __u32 svc_id, int path)
 {
@@ -68,22 +70,31 @@ static __always_inline int from_net_dnat(struct __sk_buff *skb, struct l4_tuple 
 		ret = nat4_port(skb, t, false, be->port);
 	if (ret)
 		return ret;
-	metrics_svc_count(svc_id, path == SL_PATH_NS_LOCAL, skb->len);
+	if (svc_id)
+		metrics_svc_count(svc_id, path == SL_PATH_NS_LOCAL, skb->len);
 	return path;
 }
 
-/* The conntrack entries of the new flow t to the local backend be, once
+/* Writes p, the entries of the new flow t to the local pod be, once
  * NetworkPolicy allows it (the tuple after DNAT, the client's source kept). */
+static __always_inline int from_net_pair_commit(const struct l4_tuple *t,
+						const struct sl_be_val *be, struct ct4_pair *p)
+{
+	struct l4_tuple f = *t;
+
+	f.daddr = be->ip;
+	f.dport = be->port;
+	return pol4_check(NULL, ep4_lookup(be->ip), &f, NULL, p, false);
+}
+
+/* The same for a Service flow (svc_id) to its local backend be (be_id). */
 static __always_inline int from_net_ct_commit(const struct l4_tuple *t, __u32 svc_id,
 					      const struct sl_be_val *be, __u32 be_id)
 {
-	struct l4_tuple f = *t;
 	struct ct4_pair p;
 
 	lb4_pair_fill(t, svc_id, be, be_id, false, &p);
-	f.daddr = be->ip;
-	f.dport = be->port;
-	return pol4_check(NULL, ep4_lookup(be->ip), &f, NULL, &p, false);
+	return from_net_pair_commit(t, be, &p);
 }
 
 /* A new flow to the frontend svc: a backend by the frontend's policy. */
@@ -113,6 +124,31 @@ static __always_inline int from_net_new(struct __sk_buff *skb, struct l4_tuple *
 	return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 }
 
+/* A packet to a hostPort of a pod of this node (lib/hostport.h): an
+ * established flow by its conntrack entry, a new one judged by NetworkPolicy
+ * as it opens; DNAT only, the client's address kept. 0 when none. */
+static __always_inline int from_net_hostport(struct __sk_buff *skb, struct l4_tuple *t)
+{
+	struct sl_be_val be = {};
+	struct sl_ct_val *ct;
+	struct ct4_pair p;
+	int ret;
+
+	if (!hp4_gated(t->dport, t->proto))
+		return 0;
+	ct = ct4_lookup(t);
+	if (ct && (ct->flags & SL_CT_F_HOSTPORT) && lb4_ct_continues(t, ct)) {
+		be.ip = ct->nat_ip;
+		be.port = ct->nat_port;
+		return from_net_dnat(skb, t, &be, 0, SL_PATH_HOSTPORT_CT);
+	}
+	if (!hp4_target(skb, t, &be))
+		return 0;
+	hp4_pair_fill(t, &be, false, &p);
+	ret = from_net_pair_commit(t, &be, &p);
+	return ret ? ret : from_net_dnat(skb, t, &be, 0, SL_PATH_HOSTPORT);
+}
+
 /* A packet to a frontend address (marker's): its Service port's, if any. */
 static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t,
 				       const struct sl_svc_val *marker, int *verdict)
@@ -137,7 +173,7 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	if (!svc) {
 		if (marker->flags & SL_SVC_F_VIP)
 			return icmp4_reject(skb, verdict); /* a port the external IP lacks */
-		return 0;
+		return from_net_hostport(skb, t);
 	}
 	/* checked when a flow starts, as kube-proxy's firewall chain */
 	if ((svc->flags & SL_SVC_F_SRC_RANGES) && !np4_src_allowed(svc->id, t->saddr))
@@ -173,6 +209,9 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	if (ret)
 		return ret < 0 ? ret : 0;
 	if (!marker) {
+		ret = from_net_hostport(skb, &t);
+		if (ret)
+			return ret;
 		if ((t.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
 			/* A new connection straight to a pod: an old NodePort flow
 			 * from the same client port to it must not reverse-NAT

@@ -12,6 +12,7 @@
 #include "lib/ep.h"
 #include "lib/events.h"
 #include "lib/fwd.h"
+#include "lib/hostport.h"
 #include "lib/icmp_err.h"
 #include "lib/l4.h"
 #include "lib/lb.h"
@@ -53,11 +54,11 @@ static __always_inline int from_pod_arp(struct __sk_buff *skb, int *verdict)
 
 /* Service handling of a pod's TCP/UDP/SCTP packet, with the one conntrack
  * lookup of its tuple: reverse NAT of a reply of a load-balanced flow, else
- * load balancing if it goes to a ClusterIP. f is set to the flow policy
- * judges (proto 0 when none): the tuple after DNAT with the client's real
- * source, or the reply as the backend sent it; *ct to the entry of the flow
- * the packet continues (NULL: it opens one, whose entries p holds when it
- * is a Service flow). 0 when neither applies, else as lb4_service. */
+ * load balancing if it goes to a ClusterIP, else DNAT if it goes to a hostPort. f is set to the
+ * flow policy judges (proto 0 when none): the tuple after DNAT with the client's real source, or
+ * the reply as the backend sent it; *ct to the entry of the flow the packet continues (NULL: it
+ * opens one, whose entries p holds when it is a Service flow). 0 when neither applies, else as
+ * lb4_service. */
 static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphdr *ip4,
 					struct l4_tuple *f, struct sl_ct_val **ct,
 					struct ct4_pair *p, int *verdict)
@@ -83,6 +84,8 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 		return 0;
 	}
 	ret = lb4_service(skb, &t, e, p, verdict);
+	if (!ret)
+		ret = hp4_from_pod(skb, &t, p); /* a hostPort of this node */
 	if (ret == SL_PATH_SVC_CT)
 		*ct = e;
 	if (!ret && ct4_opens(&t))

@@ -9,6 +9,7 @@
 #define SL_MAPS_SOCK /* this object owns sl_sock4 (lib/maps.h) */
 #include "lib/consts.h"
 #include "lib/events.h"
+#include "lib/hostport.h"
 #include "lib/lb.h"
 #include "lib/maps.h"
 #include "sluice/abi.h"
@@ -76,13 +77,66 @@ sock4_backend_kept(__u64 cookie, const struct sl_svc_key *key, __u32 *id)
 	return be;
 }
 
-/* Rewrites the destination of ctx when it is a ClusterIP:port. keep: reuse
- * the socket's earlier choice (sendmsg4); connect4 always chooses anew. */
+/* Points ctx at be (backend id) instead of key's address, remembering both
+ * ways in sl_sock4 for the socket (cookie). */
+static __always_inline void sock4_rewrite(struct bpf_sock_addr *ctx, __u64 cookie,
+					  const struct sl_svc_key *key, const struct sl_be_val *be,
+					  __u32 id)
+{
+	struct sl_sock_key rkey = {};
+	struct sl_sock_val rval = {};
+
+	rkey.cookie = cookie;
+	rkey.ip = be->ip;
+	rkey.port = be->port;
+	rkey.dir = SL_SOCK_REV;
+	rval.ip = key->vip;
+	rval.port = key->port;
+	bpf_map_update_elem(&sl_sock4, &rkey, &rval, BPF_ANY);
+	rkey.ip = key->vip;
+	rkey.port = key->port;
+	rkey.dir = SL_SOCK_FWD;
+	rval.ip = be->ip;
+	rval.port = be->port;
+	rval.backend_id = id;
+	bpf_map_update_elem(&sl_sock4, &rkey, &rval, BPF_ANY);
+	ctx->user_ip4 = be->ip;
+	ctx->user_port = (__u32)be->port;
+}
+
+/* A hostPort of a pod of this node (lib/hostport.h): the socket talks to the
+ * pod. A mapping without hostIP serves the node's addresses only: loopback,
+ * or for connect4 one the socket can bind to (bpf_bind() fails with
+ * EADDRNOTAVAIL for an address that is not the node's); an unconnected UDP
+ * socket reaches it through loopback or the hostIP. */
+static __always_inline int sock4_hostport(struct bpf_sock_addr *ctx, const struct sl_svc_key *key,
+					  bool keep)
+{
+	const struct sl_hport_val *v;
+	struct sl_be_val be = {};
+	bool any = false;
+
+	v = hp4_lookup(key->vip, key->port, key->proto, &any);
+	if (!v)
+		return SOCK_PASS;
+	be.ip = v->pod_ip;
+	be.port = v->pod_port;
+	if (any && (bpf_ntohl(key->vip) >> 24) != 127) {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = key->vip};
+
+		if (keep || bpf_bind(ctx, (struct sockaddr *)&sa, sizeof(sa)))
+			return SOCK_PASS;
+	}
+	sock4_rewrite(ctx, bpf_get_socket_cookie(ctx), key, &be, 0);
+	return SOCK_PASS;
+}
+
+/* Rewrites the destination of ctx when it is a ClusterIP:port or a
+ * hostPort. keep: reuse the socket's earlier choice (sendmsg4); connect4
+ * always chooses anew. */
 static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 {
 	struct sl_svc_key key = {};
-	struct sl_sock_key rkey = {};
-	struct sl_sock_val rval = {};
 	const struct sl_svc_val *svc;
 	const struct sl_be_val *be = NULL;
 	__u64 cookie;
@@ -101,7 +155,7 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 		svc = bpf_map_lookup_elem(&sl_svc4, &vkey);
 		if (svc && (svc->flags & SL_SVC_F_VIP))
 			return sock4_reject();
-		return SOCK_PASS;
+		return sock4_hostport(ctx, &key, keep);
 	}
 	if (svc->count == 0)
 		return sock4_reject();
@@ -121,24 +175,7 @@ static __always_inline int sock4_xlate(struct bpf_sock_addr *ctx, bool keep)
 	}
 	if (!be)
 		return sock4_reject();
-
-	rkey.cookie = cookie;
-	rkey.ip = be->ip;
-	rkey.port = be->port;
-	rkey.dir = SL_SOCK_REV;
-	rval.ip = key.vip;
-	rval.port = key.port;
-	bpf_map_update_elem(&sl_sock4, &rkey, &rval, BPF_ANY);
-	rkey.ip = key.vip;
-	rkey.port = key.port;
-	rkey.dir = SL_SOCK_FWD;
-	rval.ip = be->ip;
-	rval.port = be->port;
-	rval.backend_id = id;
-	bpf_map_update_elem(&sl_sock4, &rkey, &rval, BPF_ANY);
-
-	ctx->user_ip4 = be->ip;
-	ctx->user_port = (__u32)be->port;
+	sock4_rewrite(ctx, cookie, &key, be, id);
 	return SOCK_PASS;
 }
 

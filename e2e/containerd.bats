@@ -130,6 +130,26 @@ host_veth_of() { jq -r .hostVeth "$(state_files | grep -F -- "/$1-")"; }
 	[ "$(node_snapshot)" = "$BASE" ]
 }
 
+@test "(containerd) a sandbox's port_mappings are published through the datapath (CRI hostPort)" {
+	local a b c out f
+	f=$SL_CTRD_DIR/pod-pub.json
+	pod_config pub | jq -c '. + {port_mappings: [{container_port: '"$SL_HTTP_PORT"', host_port: 18091}]}' >"$f"
+	a=$(sl_crictl runp "$f")
+	b=$(cri_runp pubclient)
+	cri_run "$a" httpd httpd -f -p "$SL_HTTP_PORT" -h /www >/dev/null
+	c=$(cri_run "$b" sleeper sleep 300)
+	wait_for 10 sl_crictl exec "$c" timeout 5 wget -qO- "http://$SL_NODE_IP:18091/index.html"
+	out=$(sl_crictl exec "$c" timeout 5 wget -qO- "http://$SL_NODE_IP:18091/index.html")
+	[ "$out" = "hello from busybox" ]
+	# DNAT only: the server sees the client pod's own address
+	out=$(sl_crictl exec "$c" timeout 5 wget -qO- "http://$SL_NODE_IP:18091/cgi-bin/ip")
+	[ "$out" = "$(cri_pod_ip "$b")" ]
+	cri_rmp "$a"
+	[ "$(bpftool -j map dump pinned "$SL_PIN/sl_hport4" | jq length)" = 0 ]
+	cri_rmp "$b"
+	[ "$(node_snapshot)" = "$BASE" ]
+}
+
 @test "(containerd) stopp and rmp release the lease, veth, endpoint, state file, netns and libcni cache" {
 	local id ip veth
 	id=$(cri_runp released)

@@ -78,3 +78,26 @@ teardown() { [ -n "${BATS_TEST_COMPLETED:-}" ] || node_diag; }
 	[ "$(node_snapshot)" = "$BASE" ]
 	[ -z "$(sl_podman ps -aq)" ]
 }
+
+# sl_hport4's entry count (the datapath's hostPorts on this node).
+hport_count() { bpftool -j map dump pinned "$SL_PIN/sl_hport4" | jq length; }
+
+# This node's agent runs without an API server, so it attaches no uplink
+# program: clients off the node are e2e/hostport.bats's (a cluster).
+@test "(podman) -p publishes a container's port through the datapath, and removing it unpublishes" {
+	local name=pub-$SL_RND url="http://$SL_NODE_IP:18090/index.html"
+	run sl_podman run -d --name "$name" --network sluice -p "18090:$SL_HTTP_PORT" \
+		--cgroup-parent "/$SL_PODMAN_CGROUP" localhost/busybox httpd -f -p "$SL_HTTP_PORT" -h /www
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(hport_count)" -eq 1 ]
+	wait_for 5 http_get "$(pod_ns 1)" "$url"
+	[ "$(http_get "$(pod_ns 1)" "$url")" = "hello from podman" ] # from a pod
+	[ "$(host_exec timeout 5 "$SL_BUSYBOX" wget -q -O - "http://127.0.0.1:18090/index.html")" = "hello from podman" ]
+	run sl_podman rm -f -t 0 "$name"
+	[ "$status" -eq 0 ]
+	[ "$(hport_count)" -eq 0 ]
+	run http_get "$(pod_ns 1)" "$url"
+	[ "$status" -ne 0 ]
+	[ "$(node_snapshot)" = "$BASE" ]
+}

@@ -86,7 +86,13 @@ static __always_inline bool lb4_ct_continues(const struct l4_tuple *t, struct sl
 							     : t->saddr);
 		return false;
 	}
-	if (t->proto == IPPROTO_UDP) {
+	if (t->proto == IPPROTO_UDP && (ct->flags & SL_CT_F_HOSTPORT)) {
+		/* a hostPort flow: its pod still an endpoint of this node */
+		struct sl_ep_key key = {.ip = ct->nat_ip};
+
+		if (!bpf_map_lookup_elem(&sl_ep4, &key))
+			return false;
+	} else if (t->proto == IPPROTO_UDP) {
 		/* gone, or its id now names another address (ids are reused) */
 		const struct sl_be_val *be = lb4_be_lookup(ct->backend_id);
 

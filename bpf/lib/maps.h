@@ -167,6 +167,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_info SEC(".maps");
 
+/* Pods' hostPorts and the ports that have one (lib/hostport.h); written by the CNI plugin. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_HPORT_MAX);
+	__type(key, struct sl_hport_key);
+	__type(value, struct sl_hport_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_hport4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_HPGATE_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_hpgate SEC(".maps");
+
 #ifdef SL_MAPS_SOCK
 #define SL_SOCK_MAX 65536 /* translated sockets remembered (LRU) */
 

@@ -378,8 +378,8 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 18); /* every map but sl_ep4, with the uplink's sl_nat4
-					  * and sl_lbsrc4 */
+	CHECK_INT(rep.maps_created, 20); /* every map but sl_ep4, with the uplink's sl_nat4,
+					  * sl_lbsrc4 and the hostPort maps */
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), 0);
@@ -414,7 +414,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ep_update(ep, IP_A, &ev), 0);
 	close(ep);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_reused, 17);
+	CHECK_INT(rep.maps_reused, 19);
 	CHECK_INT(rep.maps_created, 0);
 	CHECK_INT(rep.maps_replaced, 0);
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -434,7 +434,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_replaced, 17);
+	CHECK_INT(rep.maps_replaced, 19);
 	CHECK_INT(rep.maps_reused, 0);
 	snprintf(want, sizeof(want), ": abi %d!=%d", SL_ABI_VERSION + 1, SL_ABI_VERSION);
 	CHECK(!strncmp(rep.replaced[0], "sl_", 3) && strstr(rep.replaced[0], want));

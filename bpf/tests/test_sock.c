@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -32,6 +33,10 @@
 #define PORT_TCP_B     18081
 #define PORT_UDP_A     15353
 #define PORT_UDP_B     15354
+#define HOST_ADDR      IP(192, 0, 2, 1)	   /* another address of the "node" (on lo) */
+#define NOT_OURS       IP(198, 51, 100, 9) /* nobody's: no route either */
+#define HP_ANY	       8090		   /* hostPort, TCP, every address -> 18080 */
+#define HP_IP	       8091		   /* hostPort, TCP, hostIP HOST_ADDR -> 18081 */
 
 static char pin_dir[64], cg_dir[PATH_MAX];
 
@@ -85,6 +90,25 @@ static int maps_seed(void)
 	close(svc);
 	close(be);
 	return err;
+}
+
+static int hp_put(int hp, int gate, __be32 ip, __u16 port, __u16 pod_port)
+{
+	struct sl_hport_key k = {.ip = ip, .port = htons(port), .proto = IPPROTO_TCP};
+	struct sl_hport_val v = {.pod_ip = LOOP, .pod_port = htons(pod_port)};
+
+	return dp_hport_insert(hp, &k, &v) ?: dp_hpgate_sync(hp, gate, k.port, IPPROTO_TCP);
+}
+
+/* hostPorts (sl_hport4) whose "pod" is a loopback listener. */
+static int hostports_seed(void)
+{
+	_cleanup_close_ int hp = map_fd(SL_PIN_HPORT4), gate = map_fd(SL_PIN_HPGATE);
+
+	if (hp < 0 || gate < 0)
+		return -ENOENT;
+	return hp_put(hp, gate, 0, HP_ANY, PORT_TCP_A)
+		   ?: hp_put(hp, gate, HOST_ADDR, HP_IP, PORT_TCP_B);
 }
 
 static int listener(int type, __u16 port)
@@ -183,6 +207,46 @@ static void child_tcp(void)
 	close(lb);
 }
 
+/* Whether a connection to ip:port lands on listener l, with getpeername showing ip:port. */
+static bool hp_reaches(__be32 ip, __u16 port, int l)
+{
+	struct sockaddr_in peer = {};
+	socklen_t len = sizeof(peer);
+	int fd = tcp_connect(ip, port), c;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = !getpeername(fd, (struct sockaddr *)&peer, &len) && peer.sin_addr.s_addr == ip &&
+	     ntohs(peer.sin_port) == port;
+	close(fd);
+	c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return false;
+	close(c);
+	return ok;
+}
+
+static void child_hostport(void)
+{
+	int la = listener(SOCK_STREAM | SOCK_NONBLOCK, PORT_TCP_A),
+	    lb = listener(SOCK_STREAM | SOCK_NONBLOCK, PORT_TCP_B);
+
+	CHECK(la >= 0 && lb >= 0);
+	UNIT_CASE("(hostport) a host socket reaches a hostPort without hostIP on loopback");
+	CHECK(hp_reaches(IP(127, 0, 0, 2), HP_ANY, la));
+	UNIT_CASE("(hostport) ... and on another address of the node");
+	CHECK(hp_reaches(HOST_ADDR, HP_ANY, la));
+	UNIT_CASE("(hostport) ... but not on an address that is not the node's");
+	CHECK_INT(tcp_connect(NOT_OURS, HP_ANY), -ENETUNREACH);
+	UNIT_CASE("(hostport) a hostPort with hostIP is reached on that address");
+	CHECK(hp_reaches(HOST_ADDR, HP_IP, lb));
+	UNIT_CASE("(hostport) ... and only there");
+	CHECK_INT(tcp_connect(LOOP, HP_IP), -ECONNREFUSED);
+	close(la);
+	close(lb);
+}
+
 static void child_udp(void)
 {
 	int ua = listener(SOCK_DGRAM, PORT_UDP_A), ub = listener(SOCK_DGRAM, PORT_UDP_B);
@@ -274,6 +338,7 @@ static void child_run(int out, int pod)
 	if (pod < 0) {
 		child_tcp();
 		child_udp();
+		child_hostport();
 	} else {
 		CHECK_INT(unshare(CLONE_NEWNET), 0);
 		CHECK_INT(system("ip link set lo up"), 0);
@@ -355,7 +420,7 @@ int main(void)
 	}
 	UNIT_CASE("setup: a private netns plays the host's");
 	CHECK_INT(unshare(CLONE_NEWNET), 0);
-	CHECK_INT(system("ip link set lo up"), 0);
+	CHECK_INT(system("ip link set lo up && ip addr add 192.0.2.1/32 dev lo"), 0);
 	CHECK_INT(dp_cgroup2_root(root, sizeof(root)), 0);
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/sluice-tsock-%d", getpid());
 	snprintf(cg_dir, sizeof(cg_dir), "%s/sluice-tsock-%d", root, getpid());
@@ -378,6 +443,7 @@ int main(void)
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		CHECK_INT(cgroup_prog_count(types[i], 1), 1);
 	CHECK_INT(maps_seed(), 0);
+	CHECK_INT(hostports_seed(), 0);
 
 	child_checks(-1);
 	child_checks(0);

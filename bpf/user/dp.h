@@ -103,6 +103,16 @@ int dp_lbsrc_update(int map_fd, const struct sl_lbsrc_key *key);
 int dp_lbsrc_delete(int map_fd, const struct sl_lbsrc_key *key);
 int dp_lbsrc_foreach(int map_fd, dp_walk_fn fn, void *ctx);
 int dp_nat_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+
+/* --- hostPort maps (hp_maps.c) --------------------------------------------------------- */
+/* -EEXIST when the key is taken. */
+int dp_hport_insert(int map_fd, const struct sl_hport_key *key, const struct sl_hport_val *val);
+int dp_hport_lookup(int map_fd, const struct sl_hport_key *key, struct sl_hport_val *val);
+int dp_hport_delete(int map_fd, const struct sl_hport_key *key);
+int dp_hport_foreach(int map_fd, dp_walk_fn fn, void *ctx);
+/* Sets port's bit for proto in the gate iff sl_hport4 (hport_fd) holds an
+ * entry of that port and protocol: called after each change of them. */
+int dp_hpgate_sync(int hport_fd, int gate_fd, __be16 port, __u8 proto);
 int dp_polcfg_write(int map_fd, const struct sl_polcfg_val *val);
 int dp_polcfg_read(int map_fd, struct sl_polcfg_val *val);
 /* Drops of endpoint ep_id summed over CPUs; -ENOENT when none were counted. */

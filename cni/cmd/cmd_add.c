@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* CNI ADD: IPAM, veth pair, addresses and routes, tc program, endpoint entry. */
+/* CNI ADD: IPAM, veth pair, addresses and routes, tc program, endpoint entry, hostPorts. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "dp.h"
+#include "hostports.h"
 #include "log.h"
 #include "netlink.h"
 #include "netns.h"
@@ -199,6 +200,8 @@ static void state_fill(const struct add_job *j, struct ep_state *s)
 	mac_format(j->pod_link.mac, s->pod_mac);
 	memcpy(s->ips, j->ips, sizeof(s->ips));
 	s->n_ips = j->n_ips;
+	memcpy(s->portmaps, j->ctx->conf.portmaps, sizeof(s->portmaps));
+	s->n_portmaps = j->ctx->conf.n_portmaps;
 }
 
 /* The state file first, then the endpoint entries, so a DEL after a crash
@@ -243,6 +246,9 @@ static int add_precheck(struct add_job *j, int ns_fd, struct cni_err *e)
 	if (!c->ipam_type[0])
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "missing required key \"ipam\" with a \"type\"");
+	if (c->portmaps_bad[0])
+		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration", "%s",
+				   c->portmaps_bad);
 	r = netns_run(ns_fd, pod_netlink_open, &j->pod_nl);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "open netlink in %s",
@@ -396,17 +402,23 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = ep_record(&j, &map, e);
 	if (r < 0)
 		goto out_del_link;
+	/* After the endpoint entry: a pod that holds a hostPort is an endpoint. */
+	r = hostports_add(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips[0], e);
+	if (r < 0)
+		goto out_del_record;
 	result_build(&j, &ipam, &res);
 	r = json_print_free(result_format(&res, c->cni_version));
 	if (r < 0) {
 		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
-		goto out_del_record;
+		goto out_del_hostports;
 	}
 	test_kill_at("result");
 	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid,
 		 env->ifname, inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
 	goto out_free;
 
+out_del_hostports:
+	hostports_remove(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips, j.n_ips);
 out_del_record:
 	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
 	state_remove(c->state_dir, c->name, env->containerid, env->ifname);

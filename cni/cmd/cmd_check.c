@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* CNI CHECK: is everything ADD set up (per prevResult) still in place? */
+/* CNI CHECK: is everything ADD set up (per prevResult, and the request's hostPorts) still in
+ * place? */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "dp.h"
+#include "hostports.h"
 #include "netlink.h"
 #include "netns.h"
 #include "state.h"
@@ -129,6 +131,24 @@ static int host_check(struct check_job *j)
 	return 0;
 }
 
+/* The request's hostPorts still point at the pod (its first IPv4 address in prevResult). */
+static int hostports_check(struct check_job *j)
+{
+	const struct conf *c = &j->ctx->conf;
+	const struct cni_result *prev = &c->prev;
+	char why[256] = "";
+	int r;
+
+	for (int i = 0; c->n_portmaps && i < prev->n_ips; i++) {
+		if (!ip_ours(j, &prev->ips[i]))
+			continue;
+		r = hostports_verify(c->pin_dir, c->portmaps, c->n_portmaps, prev->ips[i].addr, why,
+				     sizeof(why));
+		return r ? drift(j->e, r < 0 ? r : 0, "%s", why) : 0;
+	}
+	return 0;
+}
+
 static int prev_iface_find(struct check_job *j, struct cni_err *e)
 {
 	const struct cni_result *prev = &j->ctx->conf.prev;
@@ -167,6 +187,8 @@ int cni_cmd_check(struct cni_ctx *ctx, struct cni_err *e)
 	if (r < 0)
 		return r;
 	r = host_check(&j);
+	if (r >= 0)
+		r = hostports_check(&j);
 	if (r < 0)
 		return r;
 	if (!ctx->conf.ipam_type[0])

@@ -8,6 +8,7 @@
 #include "attach.h"
 #include "cmd.h"
 #include "dp.h"
+#include "hostports.h"
 #include "log.h"
 #include "netlink.h"
 #include "state.h"
@@ -61,9 +62,10 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 	struct in_addr ips[CNI_MAX_IPS];
 	_cleanup_netlink_ struct netlink *nl = NULL;
 	struct link_info link;
+	const struct portmap *pm = c->portmaps;
 	struct ep_state st;
 	char host[16];
-	int n_ips = 0, ifindex = 0, r;
+	int n_ips = 0, ifindex = 0, n_pm = c->n_portmaps, r;
 	bool have_link;
 
 	veth_host_name(t->containerid, t->ifname, host);
@@ -76,6 +78,8 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		memcpy(ips, st.ips, sizeof(ips));
 		n_ips = st.n_ips;
 		ifindex = st.host_ifindex;
+		pm = st.portmaps; /* what ADD wrote, whatever this request says */
+		n_pm = st.n_portmaps;
 	} else {
 		if (r != -ENOENT)
 			log_warn_errno(r,
@@ -87,6 +91,11 @@ int attachment_teardown(struct cni_ctx *ctx, const struct teardown *t, struct cn
 		ifindex = have_link ? link.ifindex : 0;
 	}
 
+	r = hostports_remove(c->pin_dir, c->state_dir, pm, n_pm, ips, n_ips);
+	if (r < 0) /* the state file stays, so a later DEL or GC retries */
+		return cni_err_set(e, r, CNI_ERR_INTERNAL, DEL_FAILED,
+				   "remove the hostPort entries of %s-%s from %s", t->containerid,
+				   t->ifname, SL_PIN_HPORT4);
 	ep_release(ctx, ips, n_ips, ifindex);
 	if (have_link) {
 		/* Routes, neighbours, the pod programs on its tc hooks and the

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Per-attachment state files (jansson), the plugin's lock and host veth names. */
+/* Per-attachment state files (jansson), the plugin's locks and host veth names. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
@@ -43,6 +43,11 @@ int mkdir_p(const char *path, mode_t mode)
 
 int state_lock(const char *state_dir, bool shared, int timeout_ms)
 {
+	return state_lock_file(state_dir, "lock", shared, timeout_ms);
+}
+
+int state_lock_file(const char *state_dir, const char *file, bool shared, int timeout_ms)
+{
 	struct timespec nap = {0, 10 * 1000 * 1000};
 	char path[PATH_MAX];
 	int fd, r;
@@ -50,7 +55,7 @@ int state_lock(const char *state_dir, bool shared, int timeout_ms)
 	r = mkdir_p(state_dir, 0700);
 	if (r < 0)
 		return r;
-	if (snprintf(path, sizeof(path), "%s/lock", state_dir) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, file) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -112,6 +117,9 @@ int state_write(const char *state_dir, const char *net, const struct ep_state *s
 		json_array_append_new(ips, json_string(buf));
 	}
 	json_object_set_new(root, "ips", ips);
+	if (s->n_portmaps &&
+	    json_object_set_new(root, "portMappings", portmaps_format(s->portmaps, s->n_portmaps)))
+		return -ENOMEM;
 	text = json_dumps(root, JSON_INDENT(2));
 	if (!text)
 		return -ENOMEM;
@@ -149,6 +157,7 @@ static int state_load(const char *path, struct ep_state *s)
 {
 	json_auto_t *root = NULL;
 	json_t *ips, *v;
+	char why[256];
 	size_t i;
 
 	memset(s, 0, sizeof(*s));
@@ -181,6 +190,9 @@ static int state_load(const char *path, struct ep_state *s)
 			return -EBADMSG;
 		s->n_ips++;
 	}
+	if (portmaps_parse(json_object_get(root, "portMappings"), s->portmaps, &s->n_portmaps, why,
+			   sizeof(why)) < 0)
+		return -EBADMSG;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 
 #include "cni.h"
+#include "portmaps.h"
 
 struct ep_state {
 	char containerid[256];
@@ -17,6 +18,8 @@ struct ep_state {
 	char pod_mac[18];
 	struct in_addr ips[CNI_MAX_IPS];
 	int n_ips;
+	struct portmap portmaps[CNI_MAX_PORTMAPS]; /* the hostPorts ADD wrote (sl_hport4) */
+	int n_portmaps;
 };
 
 /* mkdir -p: each missing component with mode. */
@@ -26,6 +29,10 @@ int mkdir_p(const char *path, mode_t mode);
  * plugin locks its own store), so they share it; GC, which must not run
  * beside them, takes it exclusive. Gives up with -ETIMEDOUT after timeout_ms. */
 int state_lock(const char *state_dir, bool shared, int timeout_ms);
+/* The same on <state_dir>/<file>: "hostport.lock", taken exclusive around
+ * the check and write of sl_hport4 entries, so two ADDs cannot both find a
+ * hostPort free. */
+int state_lock_file(const char *state_dir, const char *file, bool shared, int timeout_ms);
 /* <state_dir>/<net>/<containerid>-<ifname>.json, written to a temp file and renamed. */
 int state_write(const char *state_dir, const char *net, const struct ep_state *s);
 /* -ENOENT if there is none. */

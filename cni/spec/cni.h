@@ -29,7 +29,8 @@ enum cni_code {
 	CNI_ERR_CONFIG = 7,
 	CNI_ERR_TRY_AGAIN = 11,
 	CNI_ERR_NOT_AVAILABLE = 50,
-	CNI_ERR_DRIFT = 100, /* CHECK: something we set up is missing or changed */
+	CNI_ERR_DRIFT = 100,	      /* CHECK: something we set up is missing or changed */
+	CNI_ERR_HOSTPORT_TAKEN = 101, /* ADD: a hostPort another pod holds */
 	CNI_ERR_INTERNAL = 999,
 };
 

@@ -92,6 +92,8 @@ static int conf_runtime(json_t *root, struct conf *c, struct cni_err *e)
 	if (!json_is_object(rc))
 		return cni_err_set(e, 0, CNI_ERR_CONFIG, "Invalid network configuration",
 				   "key \"runtimeConfig\" must be an object");
+	portmaps_parse(conf_object_get_nocase(rc, "portMappings"), c->portmaps, &c->n_portmaps,
+		       c->portmaps_bad, sizeof(c->portmaps_bad));
 	v = conf_object_get_nocase(rc, "mac");
 	if (!v)
 		return 0;

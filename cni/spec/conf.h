@@ -8,6 +8,7 @@
 
 #include "cni.h"
 #include "log.h"
+#include "portmaps.h"
 
 struct conf {
 	char cni_version[16];
@@ -17,9 +18,13 @@ struct conf {
 	char state_dir[256];
 	char log_file[256];
 	enum log_level log_level;
-	int mtu;	    /* 0: take the uplink's */
-	char ipam_type[64]; /* "" if no ipam object */
-	char mac[18];	    /* runtimeConfig.mac, "" if none */
+	int mtu;				   /* 0: take the uplink's */
+	char ipam_type[64];			   /* "" if no ipam object */
+	char mac[18];				   /* runtimeConfig.mac, "" if none */
+	struct portmap portmaps[CNI_MAX_PORTMAPS]; /* runtimeConfig.portMappings */
+	int n_portmaps;
+	char portmaps_bad[256]; /* why portMappings is malformed ("" if not): ADD
+				 * refuses it, DEL goes on without them */
 	bool has_prev;
 	struct cni_result prev;
 	bool has_valid; /* GC: cni.dev/valid-attachments or cni.dev/attachments */

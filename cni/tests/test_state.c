@@ -64,6 +64,17 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/net1/1d10eb964059-eth0.json.tmp", dir);
 	CHECK(access(path, F_OK) < 0); /* the temp file was renamed */
 
+	UNIT_CASE("the hostPorts ADD wrote are read back for DEL");
+	s.portmaps[0] = (struct portmap){.host_port = 8080, .container_port = 80, .proto = 6};
+	s.portmaps[1] = (struct portmap){
+	    .host_ip = htonl(0xac120002), .host_port = 5353, .container_port = 53, .proto = 17};
+	s.n_portmaps = 2;
+	CHECK_INT(state_write(dir, "net1", &s), 0);
+	CHECK_INT(state_read(dir, "net1", "1d10eb964059", "eth0", &got), 0);
+	CHECK_INT(got.n_portmaps, 2);
+	CHECK(!memcmp(got.portmaps, s.portmaps, 2 * sizeof(s.portmaps[0])));
+	s.n_portmaps = 0;
+
 	UNIT_CASE("absent");
 	CHECK_INT(state_read(dir, "net1", "nope", "eth0", &got), -ENOENT);
 	CHECK_INT(state_read(dir, "net2", "1d10eb964059", "eth0", &got), -ENOENT);
@@ -109,6 +120,16 @@ int main(void)
 	lock2 = state_lock(dir, true, 0);
 	CHECK(lock2 >= 0);
 	CHECK_INT(state_lock(dir, false, 50), -ETIMEDOUT);
+	if (lock >= 0)
+		close(lock);
+	if (lock2 >= 0)
+		close(lock2);
+
+	UNIT_CASE("the hostPort lock is exclusive and apart from the shared lock");
+	lock = state_lock(dir, true, 0);
+	lock2 = state_lock_file(dir, "hostport.lock", false, 0);
+	CHECK(lock >= 0 && lock2 >= 0);
+	CHECK_INT(state_lock_file(dir, "hostport.lock", false, 50), -ETIMEDOUT);
 	if (lock >= 0)
 		close(lock);
 	if (lock2 >= 0)

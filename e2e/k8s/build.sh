@@ -4,7 +4,7 @@
 # cache keyed by version: $SL_K8S_CACHE/<module>@<version>/<tool>. The
 # versions are pinned by go.mod files: this directory's (cri-tools),
 # kubernetes/ (k8s.io/kubernetes with a replace for each staging module, which
-# would clash with cri-tools' requirements), etcd/ and coredns/. A tool already in the
+# would clash with cri-tools' requirements), etcd/, coredns/ and cnitool/. A tool already in the
 # cache is not rebuilt, so a second run takes seconds. Prints one
 # "tool path" line each.
 #
@@ -37,6 +37,7 @@ TOOLS=(
 	"crictl|.|sigs.k8s.io/cri-tools|sigs.k8s.io/cri-tools/cmd/crictl|sigs.k8s.io/cri-tools/pkg/version.Version"
 	"etcd|etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3|"
 	"coredns|coredns|github.com/coredns/coredns|github.com/coredns/coredns|"
+	"cnitool|cnitool|github.com/containernetworking/cni|github.com/containernetworking/cni/cnitool|"
 	"kube-apiserver|kubernetes|$K8S|$K8S/cmd/kube-apiserver|$K8S_VARS"
 	"kube-controller-manager|kubernetes|$K8S|$K8S/cmd/kube-controller-manager|$K8S_VARS"
 	"kube-scheduler|kubernetes|$K8S|$K8S/cmd/kube-scheduler|$K8S_VARS"

@@ -171,9 +171,10 @@ static void services_write(struct http_buf *b, const struct metrics_src *src)
 /* Entries and capacity of the hash maps whose filling a user must watch. */
 static void maps_write(struct http_buf *b, const char *pin_dir)
 {
-	static const char *const maps[] = {
-	    SL_PIN_CT4,	     SL_PIN_AFF4, SL_PIN_SVC4,	   SL_PIN_BE4,	SL_PIN_REVNAT4, SL_PIN_EP4,
-	    SL_PIN_IPCACHE4, SL_PIN_POL,  SL_PIN_POLCIDR4, SL_PIN_NAT4, SL_PIN_LBSRC4};
+	static const char *const maps[] = {SL_PIN_CT4,	    SL_PIN_AFF4,    SL_PIN_SVC4,
+					   SL_PIN_BE4,	    SL_PIN_REVNAT4, SL_PIN_EP4,
+					   SL_PIN_IPCACHE4, SL_PIN_POL,	    SL_PIN_POLCIDR4,
+					   SL_PIN_NAT4,	    SL_PIN_LBSRC4,  SL_PIN_HPORT4};
 	struct dp_obj_info info[sizeof(maps) / sizeof(maps[0])];
 	bool ok[sizeof(maps) / sizeof(maps[0])];
 

@@ -53,6 +53,10 @@ static json_t *plugin_build(const struct config *c)
 		return NULL;
 	if (obj_set(p, "ipam", ipam_build(c)))
 		return NULL;
+	/* hostPorts served by the datapath; with --portmap the portmap plugin
+	 * (iptables) gets them instead, and only it. */
+	if (!c->portmap && obj_set(p, "capabilities", json_pack("{s:b}", "portMappings", 1)))
+		return NULL;
 	return json_incref(p);
 }
 

@@ -78,7 +78,9 @@ static void test_minimal(void)
 	p = check_common(root, 1);
 	CHECK(!json_object_get(p, "mtu"));
 	CHECK(!json_object_get(p, "logFile"));
-	CHECK_INT(json_object_size(p), 4); /* type, pinDir, stateDir, ipam */
+	CHECK_INT(json_object_size(p), 5); /* type, pinDir, stateDir, ipam, capabilities */
+	CHECK(json_is_true(json_object_get(json_object_get(p, "capabilities"), "portMappings")));
+	CHECK_INT(json_object_size(json_object_get(p, "capabilities")), 1);
 	ipam = json_object_get(p, "ipam");
 	CHECK(!json_object_get(ipam, "dataDir"));
 	CHECK_INT(json_object_size(ipam), 3);
@@ -106,6 +108,8 @@ static void test_full(void)
 	CHECK_STR(str_at(p, "logFile"), "/var/log/sluice-cni.log");
 	CHECK_STR(str_at(json_object_get(p, "ipam"), "dataDir"), "/run/sluice/ipam");
 
+	/* --portmap: the portmap plugin serves hostPorts, the datapath does not */
+	CHECK(!json_object_get(p, "capabilities"));
 	pm = json_array_get(json_object_get(root, "plugins"), 1);
 	CHECK_STR(str_at(pm, "type"), "portmap");
 	CHECK(json_is_true(json_object_get(pm, "snat")));

@@ -42,6 +42,9 @@
 #define SL_PIN_FROM_NET "sl_from_net" /* tc ingress of each uplink */
 #define SL_PIN_NAT4	"sl_nat4"
 #define SL_PIN_LBSRC4	"sl_lbsrc4"
+/* HostPort (CNI portMappings): written by the CNI plugin, read by every program. */
+#define SL_PIN_HPORT4 "sl_hport4"
+#define SL_PIN_HPGATE "sl_hpgate"
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
@@ -65,6 +68,7 @@
 #define SL_POLCIDR_MAX	65536  /* sl_polcidr4: ipBlock prefixes of this node's endpoints */
 #define SL_NAT_MAX	131072 /* sl_nat4: SNAT entries, two per flow (LRU) */
 #define SL_LBSRC_MAX	16384  /* sl_lbsrc4: loadBalancerSourceRanges prefixes */
+#define SL_HPORT_MAX	4096   /* sl_hport4: hostPort mappings on one node */
 
 /* sl_ep4: local pod IPv4 -> endpoint. Written by the CNI plugin on ADD. */
 struct sl_ep_key {
@@ -273,6 +277,9 @@ struct sl_ct_val {
 #define SL_CT_F_POLICY	0x2 /* tracked for NetworkPolicy only: nothing to rewrite */
 #define SL_CT_F_REPLY	0x4 /* keyed by the reply direction of the flow */
 
+/* A hostPort flow (sl_hport4): svc_id and backend_id 0, nat_ip the pod's. */
+#define SL_CT_F_HOSTPORT 0x8
+
 /* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */
 struct sl_aff_key {
 	__be32 client;
@@ -329,6 +336,34 @@ struct sl_lbsrc_val {
 	__u32 pad;
 };
 
+/* sl_hport4: pods' hostPorts (CNI portMappings), written by the CNI plugin on
+ * ADD, removed on DEL. Keyed by {hostIP, hostPort, protocol}; ip 0 is a
+ * mapping without hostIP (or 0.0.0.0): every address of the node, as the
+ * portmap plugin's "dst-type LOCAL". The plugin refuses overlaps (same port
+ * and protocol, same hostIP or either one 0), so a packet matches at most
+ * one pod: its own address's entry, else the port's every-address one. A
+ * hostPort flow is DNATed only (the client's address kept) and tracked in
+ * sl_ct4 like a Service flow (SL_CT_F_HOSTPORT). */
+struct sl_hport_key {
+	__be32 ip; /* the hostIP, 0 for every node address */
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP/UDP/SCTP */
+	__u8 pad;
+};
+
+struct sl_hport_val {
+	__be32 pod_ip;
+	__be16 pod_port; /* the containerPort */
+	__u16 pad;
+};
+
+/* sl_hpgate (array): which ports have a hostPort, so that traffic to other
+ * ports pays one array read, not a hash lookup. One bit per port, 64 ports
+ * per entry, SL_HPGATE_PER_PROTO entries per protocol (TCP, UDP, SCTP). The
+ * CNI plugin sets a port's bit while sl_hport4 holds an entry for it. */
+#define SL_HPGATE_PER_PROTO 1024
+#define SL_HPGATE_MAX	    (3 * SL_HPGATE_PER_PROTO)
+
 /* sl_info: array of one entry describing the pinned layout. */
 struct sl_info_val {
 	__u32 abi_version;
@@ -383,6 +418,8 @@ struct sl_metric_val {
 	X(SL_PATH_NS_NAT, 44, "north-south: established SNAT flow")                                \
 	X(SL_PATH_NS_REVSNAT, 45, "north-south: reply of a SNAT flow translated back")             \
 	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")                \
+	X(SL_PATH_HOSTPORT, 51, "hostPort: new flow DNATed to its pod")                            \
+	X(SL_PATH_HOSTPORT_CT, 52, "hostPort: established flow from outside DNATed to its pod")    \
 	X(SL_PATH_NS_ICMP, 53, "north-south: ICMP error about a SNAT flow translated back")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
@@ -492,5 +529,7 @@ _Static_assert(sizeof(struct sl_nat_key) == 16, "sl_nat_key layout");
 _Static_assert(sizeof(struct sl_nat_val) == 32, "sl_nat_val layout");
 _Static_assert(sizeof(struct sl_lbsrc_key) == 12, "sl_lbsrc_key layout");
 _Static_assert(sizeof(struct sl_lbsrc_val) == 4, "sl_lbsrc_val layout");
+_Static_assert(sizeof(struct sl_hport_key) == 8, "sl_hport_key layout");
+_Static_assert(sizeof(struct sl_hport_val) == 8, "sl_hport_val layout");
 
 #endif
