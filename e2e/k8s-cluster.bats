@@ -13,7 +13,8 @@
 # EndpointSlice controller; a fifth node migrates from the real kube-proxy
 # (iptables mode, in the node's namespaces only) to sluice as the README says.
 # A NodePort Service the real API server allocates is reached from an
-# external client namespace on the fabric, with both traffic policies.
+# external client namespace on the fabric, with both traffic policies, and
+# so is a pod's hostPort that the kubelet hands to containerd and the CNI.
 # The tier's start time is printed ("# start: N s").
 
 load lib/node
@@ -273,6 +274,28 @@ ext_hc_gone() { ! ext_hc "$1" "$2" >/dev/null 2>&1; }
 		wait_for 20 ext_fails "http://$(node_ip "$i"):$np/index.html"
 		wait_for 20 ext_hc_gone "$i" "$hc"
 	done
+}
+
+@test "(hostport, real) a pod's hostPort through the kubelet and containerd answers on its node's address only, from outside, another node and a pod; gone with the pod" {
+	[ -f "$BATS_FILE_TMPDIR/ext" ] || cluster_external_add >"$BATS_FILE_TMPDIR/ext"
+	kc apply -f - <<-EOF
+		{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hp", "namespace": "default"},
+		 "spec": {"nodeName": "$(node_name 1)", "terminationGracePeriodSeconds": 0,
+		  "containers": [{"name": "httpd", "image": "$SL_BUSYBOX_REF", "imagePullPolicy": "Never",
+		   "command": ["httpd", "-f", "-p", "$SL_HTTP_PORT", "-h", "/www"],
+		   "ports": [{"containerPort": $SL_HTTP_PORT, "hostPort": 8088, "protocol": "TCP"}],
+		   "readinessProbe": {"tcpSocket": {"port": $SL_HTTP_PORT}, "periodSeconds": 1}}]}}
+	EOF
+	kc -n default wait --for=condition=Ready pod/hp --timeout=60s
+	wait_for 20 ext_says "http://$(node_ip 1):8088/index.html" 'hello from busybox'
+	# The client's address is kept (DNAT only, as the portmap plugin does).
+	ext_says "http://$(node_ip 1):8088/cgi-bin/ip" "$SL_EXTERNAL_IP"
+	ext_fails "http://$(node_ip 2):8088/index.html"
+	# From node 2's host network and from the client pod on node 3.
+	[ "$(on_node 2 host_exec timeout 5 "$SL_BUSYBOX" wget -q -O - "http://$(node_ip 1):8088/index.html")" = 'hello from busybox' ]
+	[ "$(kc -n default exec client -- timeout 5 wget -qO- "http://$(node_ip 1):8088/index.html")" = 'hello from busybox' ]
+	kc -n default delete pod hp --wait=true --timeout=60s
+	wait_for 20 ext_fails "http://$(node_ip 1):8088/index.html"
 }
 
 @test "CoreDNS answers as kube-dns through its ClusterIP over UDP, carried by sluice; the Service is reached by name" {
