@@ -234,13 +234,15 @@ leak-check: deps
 	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 $(B)/san/sluice $(B)/san/sluice-agent
 	$(Q)SLUICE_BUILD=$(abspath $(B)/san) bats e2e/reliability/leakcheck.bats
 
-# faults-full: the fault matrix with API faults of FAULT_SECS (60) s, and the
-# HTTP/2 connection reset against the real kube-apiserver (make k8s-tools).
+# faults-full: the fault matrix, make test's five cases (e2e/faults.bats) and
+# the six longer ones (e2e/reliability/faults-full.bats) with API faults of
+# FAULT_SECS (60) s, and the HTTP/2 connection reset against the real
+# kube-apiserver (make k8s-tools).
 FAULT_SECS ?= 60
 faults-full: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) FAULTS_FULL=1 \
-		bats e2e/faults.bats e2e/reliability/faults-real.bats
+	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) \
+		bats e2e/faults.bats e2e/reliability/faults-full.bats e2e/reliability/faults-real.bats
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
