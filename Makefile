@@ -239,13 +239,15 @@ leak-check: deps
 	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 $(B)/san/sluice $(B)/san/sluice-agent
 	$(Q)SLUICE_BUILD=$(abspath $(B)/san) bats e2e/reliability/leakcheck.bats
 
-# faults-full: the fault matrix with API faults of FAULT_SECS (60) s, and the
-# HTTP/2 connection reset against the real kube-apiserver (make k8s-tools).
+# faults-full: the fault matrix, make test's five cases (e2e/faults.bats) and
+# the six longer ones (e2e/reliability/faults-full.bats) with API faults of
+# FAULT_SECS (60) s, and the HTTP/2 connection reset against the real
+# kube-apiserver (make k8s-tools).
 FAULT_SECS ?= 60
 faults-full: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) FAULTS_FULL=1 \
-		bats e2e/faults.bats e2e/reliability/faults-real.bats
+	$(Q)SLUICE_BUILD=$(abspath $(B)) FAULT_SECS=$(FAULT_SECS) \
+		bats e2e/faults.bats e2e/reliability/faults-full.bats e2e/reliability/faults-real.bats
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -298,6 +300,10 @@ $(B)/image/sluice.tar: $(BINS) manifests/image.sh e2e/images/oci.bash
 
 # Every suite: unit (no root), BPF_PROG_TEST_RUN (root), e2e (root, bats).
 # Ends with one line "N passed, N failed" summed over all suites.
+# Sanitizers: the unit suites again on ASan+UBSan (unit-san, $(B)/san), and
+# the e2e suites of the parsers and long paths (run-suites.sh SAN_SUITES) on
+# the ASan+UBSan sluice and sluice-agent of $(B)/san, each failing on any
+# report. SAN=1: everything built so into $(B), every e2e suite checked so.
 # The pinned Kubernetes tools (a one-time ~20 min Go build on a fresh machine)
 # build in the background, niced, while everything that does not need them
 # runs; the e2e lane of the real-Kubernetes suites waits for them.
@@ -307,8 +313,10 @@ test: deps-pkgs
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory lint
 	$(Q)$(MAKE) --no-print-directory unit-san
+	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 $(B)/san/sluice $(B)/san/sluice-agent
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)SLUICE_BUILD=$(abspath $(B)) SL_K8S_TOOLS_RC=$(abspath $(B))/k8s-tools.rc \
+	SL_E2E_SAN_BUILD=$(abspath $(if $(filter 1,$(SAN)),$(B),$(B)/san)) $(if $(filter 1,$(SAN)),SL_E2E_SAN_SUITES=.) \
 	e2e/lib/run-suites.sh $(B)/test-logs "$(UNIT_TESTS) $(PY_TESTS)" "$(BPF_TESTS)" "$(sort $(wildcard e2e/*.bats))"
 
 unit: $(UNIT_TESTS)
@@ -401,7 +409,7 @@ help:
 	@echo "make bench-cni  CNI ADD/DEL latency"
 	@echo "make bench-sync the agent's initial sync of 10k Services + 10k EndpointSlices from the API stand-in"
 	@echo "make bench-policy a NetworkPolicy write -> new connections reflect it (p99 over N=40 writes)"
-	@echo "make SAN=1      build with ASan/UBSan (unit-san: the unit suites so, in build/san)"
+	@echo "make SAN=1      build with ASan/UBSan; make test SAN=1: every suite on sanitized binaries"
 	@echo "make fuzz       every libFuzzer target for FUZZ_SECONDS (60) each; fuzz-smoke: a short pass"
 	@echo "make faults-full the fault matrix with 60 s API faults + the HTTP/2 reset on the real kube-apiserver"
 	@echo "make leak-check the agent under LeakSanitizer: full relists + 10,000 Service updates, 0 bytes leaked"

@@ -20,7 +20,7 @@ LEASES() { echo "$SL_IPAM_DIR/sluice"; }
 # plugin VAR=VALUE...: the sluice binary in the node with exactly these CNI_*
 # variables (others unset), stdin passed through.
 plugin() {
-	ns_exec "$SL_NODE" timeout 30 env -i PATH="$PATH" CNI_PATH="$SL_CNI_PATH" "$@" \
+	ns_exec "$SL_NODE" timeout 30 env -i PATH="$PATH" "${SL_SAN_ENV[@]}" CNI_PATH="$SL_CNI_PATH" "$@" \
 		"$SL_BUILD/sluice" 2>>"$SL_CNI_STDERR"
 }
 

@@ -28,6 +28,28 @@ int dp_bpffs_ensure(const char *pin_dir);
  * and maps under pin_dir (created 0700 if missing). Idempotent. */
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
 
+/* --- agent: keeping the pins (pin_guard.c) -----------------------------------
+ * Removed pins would stop the CNI plugin from attaching new pods, and free what
+ * only a pin kept (socket links, sl_cnistat): the agent holds an fd of each
+ * pinned object and pins it again under its old name when the name is gone. */
+
+struct dp_pin_guard;
+struct dp_pin_guard_result {
+	bool dir_made;	       /* the pin dir itself was gone */
+	unsigned int restored; /* pinned again this time */
+	unsigned int foreign;  /* names that now hold another object (left alone) */
+	char first[32], first_foreign[32];
+};
+
+/* Holds an fd and the id of every object pinned directly under pin_dir. */
+int dp_pin_guard_new(const char *pin_dir, struct dp_pin_guard **out);
+/* Pins again, from the held fds, every object whose name is gone (the pin dir
+ * made again if needed); counts names that hold another object. 0 or the
+ * first -errno, having tried every pin. */
+int dp_pin_guard_check(struct dp_pin_guard *g, struct dp_pin_guard_result *res);
+size_t dp_pin_guard_held(const struct dp_pin_guard *g);
+void dp_pin_guard_free(struct dp_pin_guard *g);
+
 /* --- everyone: libbpf's messages (libbpf_log.c) ------------------------------- */
 
 /* Routes libbpf's own messages into log.h one level quieter. */

@@ -173,7 +173,7 @@ apiserver_restart_fresh() {
 # test hook SLUICE_TEST_KILL_AT=STEP; prints the plugin's exit status.
 cni_add_killed() {
 	local rc=0
-	cni_conf "" | ns_exec "$SL_NODE" timeout 30 env -i PATH="$PATH" CNI_COMMAND=ADD \
+	cni_conf "" | ns_exec "$SL_NODE" timeout 30 env -i PATH="$PATH" "${SL_SAN_ENV[@]}" CNI_COMMAND=ADD \
 		CNI_CONTAINERID="$(pod_cid "$1")" CNI_NETNS="/run/netns/$(pod_ns "$1")" CNI_IFNAME=eth0 \
 		CNI_PATH="$SL_CNI_PATH" SLUICE_TEST_KILL_AT="$2" "$SL_BUILD/sluice" \
 		>/dev/null 2>>"$SL_CNI_STDERR" || rc=$?

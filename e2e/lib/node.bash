@@ -16,6 +16,11 @@ SL_REPO=${SL_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SL_BUILD=${SLUICE_BUILD:-$SL_REPO/build}
 SL_BUSYBOX=${SL_BUSYBOX:-/bin/busybox}
 SL_POD_CIDR=${SL_POD_CIDR:-10.244.0.0/24}
+# The sanitizers' options (make test's ASan+UBSan suites, run-suites.sh), kept
+# through the clean environment a runtime gives the plugin: "${SL_SAN_ENV[@]}".
+SL_SAN_ENV=()
+[ -z "${ASAN_OPTIONS:-}" ] || SL_SAN_ENV+=("ASAN_OPTIONS=$ASAN_OPTIONS")
+[ -z "${UBSAN_OPTIONS:-}" ] || SL_SAN_ENV+=("UBSAN_OPTIONS=$UBSAN_OPTIONS")
 export SL_NODE_IP=172.18.0.2 SL_PEER_IP=172.18.0.3 SL_FABRIC_PREFIX=16
 export SL_GATEWAY=169.254.1.1 SL_HTTP_PORT=8080
 
@@ -294,7 +299,7 @@ cni_error() { jq -cn --argjson c "$1" --arg m "$2" '{cniVersion:"1.0.0", code:$c
 # cni_plugin_run CMD CID NETNS IFNAME BIN: runs one plugin in the node namespace,
 # stdin is its config; stdout is the plugin's; stderr goes to SL_CNI_STDERR.
 cni_plugin_run() {
-	ns_exec "$SL_NODE" timeout "${SL_CNI_TIMEOUT:-30}" env -i PATH="$PATH" CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
+	ns_exec "$SL_NODE" timeout "${SL_CNI_TIMEOUT:-30}" env -i PATH="$PATH" "${SL_SAN_ENV[@]}" CNI_COMMAND="$1" CNI_CONTAINERID="$2" \
 		CNI_NETNS="$3" CNI_IFNAME="$4" CNI_PATH="$SL_CNI_PATH" "$5" 2>>"$SL_CNI_STDERR"
 }
 

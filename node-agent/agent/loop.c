@@ -22,6 +22,7 @@
 #include "metrics_collect.h"
 #include "names.h"
 #include "ns_step.h"
+#include "pin_step.h"
 #include "pol_step.h"
 #include "routes_step.h"
 #include "status.h"
@@ -67,6 +68,7 @@ struct agent {
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
 	struct ns_step ns;
+	struct pin_step pins;
 };
 
 static const char *mode_name(const struct config *c)
@@ -360,6 +362,7 @@ static void status_publish(struct agent *a, unsigned long long now)
 	}
 	st.pol = pol_step_stats(&a->pol, &pol);
 	st.netpols = kube_sync_store(&a->ks, KUBE_NETPOL);
+	st.pins = a->pins.guard ? &a->pins.st : NULL;
 	snprintf(path, sizeof(path), "%s/%s", a->c->cni_state_dir, STATUS_AGENT_FILE);
 	r = status_agent_publish(path, &st);
 	if (r < 0)
@@ -536,6 +539,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 					 .fn = healthz_handle,
 					 .ctx = &a.hs};
 	server_start(&a, &a.healthz, 0);
+	pin_step_start(&a.pins, c->pin_dir);
 	svc_start(&a);
 	hcnp_start(&a, epfd);
 	pol_step_start(&a.pol, c);
@@ -544,7 +548,8 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 			   sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "Failed to set up the API client: %s", err);
-	a.msrc = (struct metrics_src){c->pin_dir, &a.ks, a.svc, &a.publish};
+	a.msrc = (struct metrics_src){c->pin_dir, &a.ks, a.svc, &a.publish,
+				      a.pins.guard ? &a.pins.st : NULL};
 	a.metrics = (struct loop_server){
 	    .bind = c->metrics_bind, .what = "/metrics", .fn = metrics_handle, .ctx = &a.msrc};
 	server_start(&a, &a.metrics, 0);
@@ -565,6 +570,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 		}
 		unsigned long long now = mono_ms();
 
+		a.status_dirty |= pin_step_update(&a.pins, now);
 		cni_update(&a);
 		a.status_dirty |= routes_step_update(&a.routes, &a.ks, c->node_name, now);
 		a.status_dirty |= ns_step_update(&a.ns, &a.ks, c, a.svc, now);
@@ -580,6 +586,7 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 	kube_sync_fini(&a.ks);
 	pol_step_stop(&a.pol);
 	ns_step_stop(&a.ns);
+	pin_step_stop(&a.pins);
 	svc_pub_free(a.svc);
 	if (a.svc)
 		svc_dp_close(&a.svc_maps);

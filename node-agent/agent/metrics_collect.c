@@ -17,6 +17,7 @@
 #include "kube_sync.h"
 #include "metrics.h"
 #include "metrics_collect.h"
+#include "pin_step.h"
 #include "svc_ids.h"
 #include "svc_publish.h"
 #include "vec.h"
@@ -287,6 +288,22 @@ static void publisher_write(struct http_buf *b, const struct metrics_src *src)
 	metrics_hist_write(b, "sluice_service_publish_latency_seconds", NULL, 0, src->publish);
 }
 
+/* The pin guard: objects held, pins made again after someone removed them. */
+static void pins_write(struct http_buf *b, const struct pin_stats *st)
+{
+	if (!st)
+		return;
+	metrics_family(b, "sluice_agent_pins_held", "gauge",
+		       "Pinned datapath objects the agent holds and keeps pinned.");
+	metrics_sample(b, "sluice_agent_pins_held", NULL, 0, st->held);
+	metrics_family(b, "sluice_agent_pins_restored_total", "counter",
+		       "Pins the agent made again after they were removed under it.");
+	metrics_sample(b, "sluice_agent_pins_restored_total", NULL, 0, st->restored);
+	metrics_family(b, "sluice_agent_pins_foreign_total", "counter",
+		       "Pins found holding an object this agent did not load (left alone).");
+	metrics_sample(b, "sluice_agent_pins_foreign_total", NULL, 0, st->foreign);
+}
+
 /* The CNI plugin's ADD and DEL: calls, errors and latency, from sl_cnistat. */
 static void cni_write(struct http_buf *b, const char *pin_dir)
 {
@@ -405,6 +422,7 @@ void metrics_collect(const struct metrics_src *src, struct http_buf *b)
 	api_write(b, src->ks);
 	publisher_write(b, src);
 	cni_write(b, src->pin_dir);
+	pins_write(b, src->pins);
 	process_write(b);
 }
 

@@ -8,12 +8,14 @@
 
 struct kube_sync;
 struct svc_pub;
+struct pin_stats;
 
 struct metrics_src {
 	const char *pin_dir;
 	const struct kube_sync *ks;	    /* the API reflectors */
 	const struct svc_pub *svc;	    /* NULL without the service maps */
 	const struct metrics_hist *publish; /* publish latency, in seconds */
+	const struct pin_stats *pins;	    /* NULL without the pin guard */
 };
 
 /* Every metric the agent exports, appended to b. */

@@ -53,6 +53,7 @@ struct status_route {
 
 struct svc_stats;
 struct pol_stats;
+struct pin_stats;
 struct kube_store;
 
 struct status_agent {
@@ -69,6 +70,7 @@ struct status_agent {
 	const struct svc_stats *svc;	  /* NULL: Services are not published */
 	const struct pol_stats *pol;	  /* NULL: policies are not published */
 	const struct kube_store *netpols; /* for the policies that cannot be enforced */
+	const struct pin_stats *pins;	  /* NULL: no pin guard */
 };
 
 /* Writes a as JSON to path atomically (temp file + rename). */

@@ -67,8 +67,8 @@ static json_t *metrics_build(const struct status *st)
 	return json_incref(j);
 }
 
-static const char *const agent_keys[] = {"api",	   "resources", "routes",   "services",
-					 "policy", "podCIDR",	"cniReady", "waiting"};
+static const char *const agent_keys[] = {"api",	    "resources", "routes",  "services", "policy",
+					 "podCIDR", "cniReady",	 "waiting", "pins"};
 
 static json_t *status_build(const struct status *st)
 {

@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "kube_store.h"
+#include "pin_step.h"
 #include "pol_publish.h"
 #include "status.h"
 #include "svc_publish.h"
@@ -100,6 +101,12 @@ static json_t *agent_build(const struct status_agent *a)
 	if (a->svc && json_object_set_new(j, "services", svc_build(a->svc)))
 		return NULL;
 	if (a->pol && json_object_set_new(j, "policy", pol_build(a->pol, a->netpols)))
+		return NULL;
+	if (a->pins &&
+	    json_object_set_new(j, "pins",
+				json_pack("{s:I, s:I, s:I}", "held", (json_int_t)a->pins->held,
+					  "restored", (json_int_t)a->pins->restored, "foreign",
+					  (json_int_t)a->pins->foreign)))
 		return NULL;
 	return json_incref(j);
 }
