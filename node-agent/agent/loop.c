@@ -68,6 +68,7 @@ struct agent {
 	unsigned long long svc_updated_ms;
 	struct pol_step pol;
 	struct ns_step ns;
+	bool ks_ready; /* the API client was set up */
 	struct pin_step pins;
 };
 
@@ -507,6 +508,86 @@ static int signal_read(int sfd)
 	return n == sizeof(si) ? (int)si.ssi_signo : 0;
 }
 
+/* The loop's poll (signals and the HTTP servers behind one fd), its servers
+ * and steps, and the API client. a->epfd is -1 when the poll failed (nothing
+ * else was started); otherwise agent_stop undoes it, whatever the result. */
+static int agent_start(struct agent *a, int sfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = sfd};
+	struct config *c = a->c;
+	char err[512];
+	int r;
+
+	a->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (a->epfd < 0 || epoll_ctl(a->epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) {
+		r = -errno;
+		if (a->epfd >= 0)
+			close(a->epfd);
+		a->epfd = -1;
+		return log_error_errno(r, "Failed to set up the event loop");
+	}
+	a->healthz = (struct loop_server){.bind = c->healthz_bind,
+					  .what = "/healthz and /livez",
+					  .fn = healthz_handle,
+					  .ctx = &a->hs};
+	server_start(a, &a->healthz, 0);
+	pin_step_start(&a->pins, c->pin_dir);
+	svc_start(a);
+	hcnp_start(a, a->epfd);
+	pol_step_start(&a->pol, c);
+	ns_step_start(&a->ns, c);
+	r = kube_sync_init(&a->ks, a->kc, c->node_name, store_changed, a, reflector_note, a, err,
+			   sizeof(err));
+	if (r < 0)
+		return log_error_errno(r, "Failed to set up the API client: %s", err);
+	a->ks_ready = true;
+	a->msrc = (struct metrics_src){c->pin_dir, &a->ks, a->svc, &a->publish,
+				       a->pins.guard ? &a->pins.st : NULL};
+	a->metrics = (struct loop_server){
+	    .bind = c->metrics_bind, .what = "/metrics", .fn = metrics_handle, .ctx = &a->msrc};
+	server_start(a, &a->metrics, 0);
+	return 0;
+}
+
+/* What follows the API's events, in order: pins, conflist, routes, NodePort
+ * addresses, Services, policy, health and metrics servers, status. */
+static void agent_steps(struct agent *a, unsigned long long now)
+{
+	struct config *c = a->c;
+
+	a->status_dirty |= pin_step_update(&a->pins, now);
+	cni_update(a);
+	a->status_dirty |= routes_step_update(&a->routes, &a->ks, c->node_name, now);
+	a->status_dirty |= ns_step_update(&a->ns, &a->ks, c, a->svc, now);
+	svc_update(a, now);
+	a->status_dirty |= pol_step_update(&a->pol, &a->ks, c, now);
+	healthz_update(a, now);
+	server_serve(a, &a->metrics, now);
+	hcnp_update(a, now);
+	status_publish(a, now);
+}
+
+static void agent_stop(struct agent *a)
+{
+	if (a->ks_ready) {
+		a->status_next_ms = 0;
+		status_publish(a, mono_ms());
+		kube_sync_fini(&a->ks);
+	}
+	pol_step_stop(&a->pol);
+	ns_step_stop(&a->ns);
+	pin_step_stop(&a->pins);
+	svc_pub_free(a->svc);
+	if (a->svc)
+		svc_dp_close(&a->svc_maps);
+	http_server_close(a->healthz.h);
+	http_server_close(a->metrics.h);
+	hcnp_free(a->hcnp);
+	if (a->epfd >= 0)
+		close(a->epfd);
+	routes_step_free(&a->routes);
+}
+
 int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 {
 	static const double publish_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -517,84 +598,30 @@ int agent_loop_run(struct config *c, struct kube_config *kc, int sfd)
 			  .node_eligible = true,
 			  .start_ms = mono_ms(),
 			  .publish = {publish_bounds, sizeof(publish_bounds) / sizeof(double)}};
-	struct epoll_event ev = {.events = EPOLLIN};
-	char err[512];
 	bool sig_ready;
-	int r, sig = 0, epfd;
+	int r, sig = 0;
 
 	snprintf(a.flag_cidr, sizeof(a.flag_cidr), "%s", c->pod_cidr);
 	c->pod_cidr[0] = '\0';
-	/* One fd for the API client's poll: signals and health clients behind it. */
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	ev.data.fd = sfd;
-	if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev) < 0) {
-		r = -errno;
-		if (epfd >= 0)
-			close(epfd);
-		return log_error_errno(r, "Failed to set up the event loop");
-	}
-	a.epfd = epfd;
-	a.healthz = (struct loop_server){.bind = c->healthz_bind,
-					 .what = "/healthz and /livez",
-					 .fn = healthz_handle,
-					 .ctx = &a.hs};
-	server_start(&a, &a.healthz, 0);
-	pin_step_start(&a.pins, c->pin_dir);
-	svc_start(&a);
-	hcnp_start(&a, epfd);
-	pol_step_start(&a.pol, c);
-	ns_step_start(&a.ns, c);
-	r = kube_sync_init(&a.ks, kc, c->node_name, store_changed, &a, reflector_note, &a, err,
-			   sizeof(err));
-	if (r < 0)
-		return log_error_errno(r, "Failed to set up the API client: %s", err);
-	a.msrc = (struct metrics_src){c->pin_dir, &a.ks, a.svc, &a.publish,
-				      a.pins.guard ? &a.pins.st : NULL};
-	a.metrics = (struct loop_server){
-	    .bind = c->metrics_bind, .what = "/metrics", .fn = metrics_handle, .ctx = &a.msrc};
-	server_start(&a, &a.metrics, 0);
-	log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server, mode_name(c),
-		 kc->source, kc->context[0] ? ", context " : "", kc->context);
-	while (!sig) {
-		r = kube_sync_step(&a.ks, epfd, POLL_MAX_MS, &sig_ready);
+	r = agent_start(&a, sfd);
+	if (r < 0 && a.epfd < 0)
+		return r;
+	if (r == 0)
+		log_info("Syncing with the Kubernetes API at %s (%s '%s'%s%s)", kc->server,
+			 mode_name(c), kc->source, kc->context[0] ? ", context " : "", kc->context);
+	while (r == 0 && !sig) {
+		r = kube_sync_step(&a.ks, a.epfd, POLL_MAX_MS, &sig_ready);
 		if (r < 0) {
 			log_error_errno(r, "Failed to poll the API connections");
 			break;
 		}
-		if (sig_ready && fd_ready(epfd, sfd)) {
-			sig = signal_read(sfd);
-			if (sig < 0) {
-				r = log_error_errno(sig, "Failed to read signals");
-				break;
-			}
+		if (sig_ready && fd_ready(a.epfd, sfd) && (sig = signal_read(sfd)) < 0) {
+			r = log_error_errno(sig, "Failed to read signals");
+			break;
 		}
-		unsigned long long now = mono_ms();
-
-		a.status_dirty |= pin_step_update(&a.pins, now);
-		cni_update(&a);
-		a.status_dirty |= routes_step_update(&a.routes, &a.ks, c->node_name, now);
-		a.status_dirty |= ns_step_update(&a.ns, &a.ks, c, a.svc, now);
-		svc_update(&a, now);
-		a.status_dirty |= pol_step_update(&a.pol, &a.ks, c, now);
-		healthz_update(&a, now);
-		server_serve(&a, &a.metrics, now);
-		hcnp_update(&a, now);
-		status_publish(&a, now);
+		agent_steps(&a, mono_ms());
 	}
-	a.status_next_ms = 0;
-	status_publish(&a, mono_ms());
-	kube_sync_fini(&a.ks);
-	pol_step_stop(&a.pol);
-	ns_step_stop(&a.ns);
-	pin_step_stop(&a.pins);
-	svc_pub_free(a.svc);
-	if (a.svc)
-		svc_dp_close(&a.svc_maps);
-	http_server_close(a.healthz.h);
-	http_server_close(a.metrics.h);
-	hcnp_free(a.hcnp);
-	close(epfd);
-	routes_step_free(&a.routes);
+	agent_stop(&a);
 	return sig > 0 ? sig : r;
 }
 
