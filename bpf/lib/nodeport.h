@@ -55,6 +55,7 @@ const volatile __u16 snat_port_max = 29999;
 #define NAT_TOUCH_NS	  1000000000ull
 #define NAT_TCP_IDLE_NS	  (7200ull * 1000000000ull) /* established TCP, as conntrack */
 #define NAT_TCP_CLOSE_NS  (10ull * 1000000000ull)   /* after a FIN or RST */
+#define NAT_TCP_REUSE_NS  (1ull * 1000000000ull)    /* a closed flow's port, to a new SYN */
 #define NAT_OTHER_IDLE_NS (300ull * 1000000000ull)  /* UDP and SCTP */
 #define TCP_FL_RST	  0x04
 
@@ -77,6 +78,20 @@ static __always_inline bool nat4_expired(const struct sl_nat_val *v, __u8 proto,
 		idle =
 		    v->tcp_flags & (TCP_FL_FIN | TCP_FL_RST) ? NAT_TCP_CLOSE_NS : NAT_TCP_IDLE_NS;
 	return now - v->last_seen_ns > idle;
+}
+
+/* Whether the flow holding a SNAT port gives it to the new flow t: idle past
+ * its timeout, or a TCP flow closed (FIN or RST) for NAT_TCP_REUSE_NS when t
+ * opens a connection, as conntrack lets a SYN reopen a TIME_WAIT tuple: at
+ * thousands of new connections a second the 10 s close timeout alone would
+ * hold every port of the range. */
+static __always_inline bool nat4_reusable(const struct sl_nat_val *v, const struct l4_tuple *t,
+					  __u64 now)
+{
+	if (nat4_expired(v, t->proto, now))
+		return true;
+	return t->proto == IPPROTO_TCP && v->tcp_flags & (TCP_FL_FIN | TCP_FL_RST) &&
+	       ct4_opens(t) && now - v->last_seen_ns > NAT_TCP_REUSE_NS;
 }
 
 static __always_inline struct sl_nat_key nat4_key(__be32 saddr, __be32 daddr, __be16 sport,
@@ -174,6 +189,16 @@ static __always_inline int np4_nat_fwd(struct __sk_buff *skb, struct l4_tuple *t
 	return ret;
 }
 
+/* The FWD entry of the flow that gave SNAT port port toward be_ip away,
+ * deleted unless its client has opened a new flow on the tuple since. */
+static __always_inline void nat4_fwd_release(const struct sl_nat_key *k, __be32 be_ip, __be16 port)
+{
+	struct sl_nat_val *v = bpf_map_lookup_elem(&sl_nat4, k);
+
+	if (v && v->sport == port && v->daddr == be_ip)
+		bpf_map_delete_elem(&sl_nat4, k);
+}
+
 /* Claims the reply entry {be -> snat_ip:port} for one free port and
  * records both directions of the new flow t to the frontend svc_id, then
  * rewrites the packet. */
@@ -184,7 +209,7 @@ static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *
 	struct sl_nat_val rev = {}, fwd = {};
 	__u32 span = (__u32)snat_port_max - snat_port_min + 1;
 	__u32 start = bpf_get_prandom_u32();
-	struct sl_nat_key key;
+	struct sl_nat_key key, old_fwd;
 	__u64 now = bpf_ktime_get_ns();
 	int ret;
 
@@ -200,10 +225,13 @@ static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *
 		key = nat4_key(be->ip, snat_ip, be->port, port, t->proto, SL_NAT_DIR_REV);
 		if (bpf_map_update_elem(&sl_nat4, &key, &rev, BPF_NOEXIST)) {
 			old = bpf_map_lookup_elem(&sl_nat4, &key);
-			if (!old || !nat4_expired(old, t->proto, now))
+			if (!old || !nat4_reusable(old, t, now))
 				continue;
+			old_fwd = nat4_key(old->daddr, old->saddr, old->dport, old->sport, t->proto,
+					   SL_NAT_DIR_FWD);
 			if (bpf_map_update_elem(&sl_nat4, &key, &rev, BPF_ANY))
 				return -SL_DROP_NAT_FULL;
+			nat4_fwd_release(&old_fwd, be->ip, port);
 		}
 		fwd.saddr = snat_ip;
 		fwd.sport = port;

@@ -2,6 +2,8 @@
 /* BPF_PROG_TEST_RUN tests of the uplink program (node.bpf.c): NodePort to local and remote
  * backends, SNAT and its reverse, Local policy, reject, source ranges. Root; private netns. */
 #define _GNU_SOURCE
+#include <time.h>
+
 #include <linux/tcp.h>
 #include <linux/udp.h>
 
@@ -11,6 +13,7 @@
 #define NODE_IP	   IP(10, 0, 0, 1)     /* the node's address on up0 */
 #define CLIENT	   IP(192, 0, 2, 50)   /* outside, behind the router */
 #define CLIENT_BAD IP(198, 51, 100, 7) /* outside loadBalancerSourceRanges */
+#define OLD_CLIENT IP(192, 0, 2, 51)   /* outside: flows that closed */
 #define IP_REMOTE  IP(10, 244, 2, 5)   /* backend pod on another node */
 #define EXT_IP	   IP(192, 0, 2, 200)  /* an externalIP */
 #define LB_IP	   IP(203, 0, 113, 10) /* an LB ingress IP */
@@ -251,6 +254,94 @@ static void test_snat(void)
 	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 }
 
+/* Every SNAT port toward IP_REMOTE:8080 held by a closed (FIN) flow of
+ * OLD_CLIENT:port, both its entries, last seen age_ns ago; del: removed. */
+static void nat_fill_closed(__u64 age_ns, bool del)
+{
+	struct timespec ts;
+	__u64 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
+	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	for (__u32 p = 10000; p <= 29999; p++) {
+		struct sl_nat_key rk = {.saddr = IP_REMOTE,
+					.daddr = NODE_IP,
+					.sport = htons(8080),
+					.dport = htons(p),
+					.proto = IPPROTO_TCP,
+					.dir = SL_NAT_DIR_REV};
+		struct sl_nat_key fk = {.saddr = OLD_CLIENT,
+					.daddr = NODE_IP,
+					.sport = htons(p),
+					.dport = htons(NP_REMOTE),
+					.proto = IPPROTO_TCP,
+					.dir = SL_NAT_DIR_FWD};
+		struct sl_nat_val rv = {.saddr = NODE_IP,
+					.sport = htons(NP_REMOTE),
+					.daddr = OLD_CLIENT,
+					.dport = htons(p),
+					.tcp_flags = 0x01,
+					.last_seen_ns = now - age_ns};
+		struct sl_nat_val fv = {.saddr = NODE_IP,
+					.sport = htons(p),
+					.daddr = IP_REMOTE,
+					.dport = htons(8080),
+					.backend_id = 2,
+					.tcp_flags = 0x01,
+					.last_seen_ns = now - age_ns};
+
+		if (del) {
+			bpf_map_delete_elem(nf.nat, &rk);
+			bpf_map_delete_elem(nf.nat, &fk);
+		} else if (bpf_map_update_elem(nf.nat, &rk, &rv, BPF_ANY) ||
+			   bpf_map_update_elem(nf.nat, &fk, &fv, BPF_ANY)) {
+			CHECK(!"sl_nat4 filled");
+			return;
+		}
+	}
+}
+
+/* The SNAT range full of recently closed flows: a new connection takes a
+ * port over once they are closed for 1 s, not before, and the old flow's
+ * FWD entry goes with it. */
+static void test_snat_reuse(void)
+{
+	struct tcp_pkt in, out;
+	struct sl_nat_val v;
+	__u32 len = sizeof(out);
+	__u16 port;
+
+	UNIT_CASE("(nodeport) every SNAT port held by a flow closed 0.5 s ago: a new connection is "
+		  "dropped");
+	nat_fill_closed(500000000ull, false);
+	in = from_client(CLIENT, NODE_IP, 40002, NP_REMOTE, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_SHOT, SL_DROP_SNAT_PORT, NULL,
+	       NULL);
+
+	UNIT_CASE("(nodeport) closed 2 s ago: a new connection takes a port over, the old flow's "
+		  "FWD entry goes");
+	nat_fill_closed(2000000000ull, false);
+	in = from_client(CLIENT, NODE_IP, 40003, NP_REMOTE, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out,
+	       &len);
+	port = ntohs(out.tcp.source);
+	CHECK(port >= 10000 && port <= 29999);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(v.daddr, CLIENT);
+	CHECK_INT(ntohs(v.dport), 40003);
+	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
+		  -ENOENT);
+	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port == 10000 ? 10001 : 10000, NP_REMOTE,
+			  IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
+		  0);
+
+	UNIT_CASE("(nodeport) a packet that opens no connection takes no closed flow's port");
+	in = from_client(CLIENT, NODE_IP, 40004, NP_REMOTE, 0x10);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_SHOT, SL_DROP_SNAT_PORT, NULL,
+	       NULL);
+	nat_fill_closed(0, true);
+}
+
 static void test_udp(void)
 {
 	struct udp_pkt in, out;
@@ -429,6 +520,7 @@ int main(void)
 		seed();
 		test_local();
 		test_snat();
+		test_snat_reuse();
 		test_udp();
 		test_gso();
 		test_policy_reject();
