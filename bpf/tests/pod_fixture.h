@@ -65,6 +65,20 @@ static inline int pod_fixture_enter(const char *test, const char *const *setup, 
 	return 0;
 }
 
+/* Pods A and B as this node's endpoints in sl_ep4 (ep_fd), each with its
+ * host veth's ifindex as ep_id; checked. */
+static inline void pod_fixture_eps_put(int ep_fd)
+{
+	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
+
+	memcpy(a.pod_mac, mac_a, 6);
+	memcpy(a.host_mac, host_a, 6);
+	memcpy(b.pod_mac, mac_b, 6);
+	memcpy(b.host_mac, host_b, 6);
+	CHECK_INT(dp_ep_update(ep_fd, IP_A, &a), 0);
+	CHECK_INT(dp_ep_update(ep_fd, IP_B, &b), 0);
+}
+
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
 	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct, aff;

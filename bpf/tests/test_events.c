@@ -44,17 +44,11 @@ static void evcfg_set(int fd, __u32 types, __s64 until_from_now_ms)
 
 static void seed(const struct fds *f)
 {
-	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
 	struct sl_svc_key k = {.vip = VIP};
 	struct sl_svc_val v = {.flags = SL_SVC_F_VIP};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(8080), .proto = IPPROTO_TCP};
 
-	memcpy(a.pod_mac, mac_a, 6);
-	memcpy(a.host_mac, host_a, 6);
-	memcpy(b.pod_mac, mac_b, 6);
-	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	pod_fixture_eps_put(f->ep);
 	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
 	k.port = htons(80);
 	k.proto = IPPROTO_TCP;

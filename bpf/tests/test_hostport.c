@@ -150,14 +150,7 @@ static void test_from_pod(const struct fds *f)
 	struct tcp_pkt in, out;
 	struct sl_ct_val v;
 	__u32 len = sizeof(out);
-	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
-
-	memcpy(a.pod_mac, mac_a, 6);
-	memcpy(a.host_mac, host_a, 6);
-	memcpy(b.pod_mac, mac_b, 6);
-	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	pod_fixture_eps_put(f->ep);
 
 	UNIT_CASE("(hostport) from a pod to hostIP:hostPort: DNAT, into the pod behind it");
 	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 41000, HP_IP, 0x02);

@@ -24,18 +24,12 @@ static const char *const netns_setup[] = {
 
 static void seed(const struct fds *f)
 {
-	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
 	struct sl_svc_key k = {.vip = VIP, .port = htons(53), .proto = IPPROTO_UDP};
 	struct sl_svc_val v = {.id = 1, .count = 1};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(5353), .proto = IPPROTO_UDP};
 	struct sl_revnat_val rn = {.vip = VIP, .port = htons(53)};
 
-	memcpy(a.pod_mac, mac_a, 6);
-	memcpy(a.host_mac, host_a, 6);
-	memcpy(b.pod_mac, mac_b, 6);
-	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	pod_fixture_eps_put(f->ep);
 	CHECK_INT(dp_be_update(f->be, 1, &be), 0);
 	CHECK_INT(dp_revnat_update(f->revnat, 1, &rn), 0);
 	k.slot = 1;

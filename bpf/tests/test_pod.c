@@ -91,18 +91,6 @@ static struct icmp_pkt icmp_build(const __u8 *src_mac, __be32 saddr, __be32 dadd
 	return p;
 }
 
-static void ep_seed(int ep_fd)
-{
-	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
-
-	memcpy(a.pod_mac, mac_a, 6);
-	memcpy(a.host_mac, host_a, 6);
-	memcpy(b.pod_mac, mac_b, 6);
-	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(ep_fd, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(ep_fd, IP_B, &b), 0);
-}
-
 static void test_arp(int prog, int metrics)
 {
 	struct arp_pkt in, out;
@@ -317,7 +305,7 @@ static void test_run(void)
 	metrics = bpf_map__fd(skel->maps.sl_metrics);
 	ep = bpf_map__fd(skel->maps.sl_ep4);
 	if (prog >= 0 && metrics >= 0 && ep >= 0) {
-		ep_seed(ep);
+		pod_fixture_eps_put(ep);
 		test_arp(prog, metrics);
 		test_ipv4(prog, metrics);
 		test_other(prog, metrics);

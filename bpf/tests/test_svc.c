@@ -87,14 +87,7 @@ static int ct_get(const struct fds *f, __be32 saddr, __be32 daddr, __u16 sport, 
 
 static void seed(const struct fds *f)
 {
-	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
-
-	memcpy(a.pod_mac, mac_a, 6);
-	memcpy(a.host_mac, host_a, 6);
-	memcpy(b.pod_mac, mac_b, 6);
-	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	pod_fixture_eps_put(f->ep);
 
 	/* svc 1: VIP:80/TCP -> B:8080 (local), backend 2 is remote */
 	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
