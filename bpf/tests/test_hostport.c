@@ -7,7 +7,7 @@
 #include <linux/udp.h>
 
 #include "l4_pkt.h"
-#include "node.skel.h"
+#include "node_fixture.h"
 #include "pod_fixture.h"
 
 #define NODE_IP	  IP(10, 0, 0, 1)   /* the node's address on up0 (a NodePort marker) */
@@ -224,20 +224,15 @@ int main(void)
 {
 	struct sl_node *node;
 	struct sl_pod *pod;
-	struct bpf_map *map;
 	struct fds f;
 	int hp, gate;
 
 	if (pod_fixture_enter("bpf_test_hostport", netns_setup,
 			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	UNIT_CASE("(hostport) the uplink program loads");
-	node = sl_node__open();
-	CHECK(node != NULL);
+	node = node_fixture_load("(hostport) the uplink program loads");
 	if (!node)
 		return unit_done();
-	bpf_object__for_each_map(map, node->obj) bpf_map__set_pin_path(map, NULL);
-	CHECK_INT(sl_node__load(node), 0);
 	hp = bpf_map__fd(node->maps.sl_hport4);
 	gate = bpf_map__fd(node->maps.sl_hpgate);
 	if (hp >= 0) {

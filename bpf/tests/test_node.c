@@ -8,7 +8,7 @@
 #include <linux/udp.h>
 
 #include "l4_pkt.h"
-#include "node.skel.h"
+#include "node_fixture.h"
 
 #define NODE_IP	   IP(10, 0, 0, 1)     /* the node's address on up0 */
 #define CLIENT	   IP(192, 0, 2, 50)   /* outside, behind the router */
@@ -493,18 +493,13 @@ static void test_attach(void)
 int main(void)
 {
 	struct sl_node *skel;
-	struct bpf_map *map;
 
 	if (pod_fixture_enter("bpf_test_node", netns_setup,
 			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	UNIT_CASE("(nodeport) the uplink program loads");
-	skel = sl_node__open();
-	CHECK(skel != NULL);
+	skel = node_fixture_load("(nodeport) the uplink program loads");
 	if (!skel)
 		return unit_done();
-	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
-	CHECK_INT(sl_node__load(skel), 0);
 	nf = (struct nfds){
 	    .prog = bpf_program__fd(skel->progs.sl_from_net),
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),

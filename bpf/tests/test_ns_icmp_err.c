@@ -9,7 +9,7 @@
 
 #include "icmp_pkt.h"
 #include "l4_pkt.h"
-#include "node.skel.h"
+#include "node_fixture.h"
 
 #define NODE_IP	  IP(10, 0, 0, 1)   /* the node's address on up0 */
 #define IP_ROUTER IP(10, 0, 0, 2)   /* the router, also before the remote backend */
@@ -221,18 +221,13 @@ static void test_all(struct sl_node *node)
 int main(void)
 {
 	struct sl_node *node;
-	struct bpf_map *map;
 
 	if (pod_fixture_enter("bpf_test_ns_icmp_err", netns_setup,
 			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	UNIT_CASE("(nodeport) the uplink program loads");
-	node = sl_node__open();
-	CHECK(node != NULL);
+	node = node_fixture_load("(nodeport) the uplink program loads");
 	if (!node)
 		return unit_done();
-	bpf_object__for_each_map(map, node->obj) bpf_map__set_pin_path(map, NULL);
-	CHECK_INT(sl_node__load(node), 0);
 	test_all(node);
 	sl_node__destroy(node);
 	return unit_done();
