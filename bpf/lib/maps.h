@@ -47,15 +47,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_be4 SEC(".maps");
 
-/* Service port by svc_id, the source replies must show; written by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SL_REVNAT_MAX);
-	__type(key, struct sl_revnat_key);
-	__type(value, struct sl_revnat_val);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_revnat4 SEC(".maps");
-
 /* Conntrack of load-balanced flows, both directions; written by programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -127,7 +118,7 @@ struct {
  * at load (dp_load_and_pin). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_REVNAT_MAX);
+	__uint(max_entries, SL_SVC_IDS_MAX);
 	__type(key, __u32);
 	__type(value, struct sl_svcstat_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);

@@ -62,7 +62,7 @@ struct tcp_pkt {
 } __attribute__((packed));
 
 struct fds {
-	int prog, ep, svc, be, revnat, ct, ipc, pol, cfg, metrics;
+	int prog, ep, svc, be, ct, ipc, pol, cfg, metrics;
 };
 
 #define ID_CLIENT 256 /* pod A's identity in the policy rounds */
@@ -126,7 +126,6 @@ static int services_fill(const struct fds *f, int n)
 {
 	struct sl_ep_val a = {.ifindex = if_nametoindex("ha")},
 			 b = {.ifindex = if_nametoindex("hb")};
-	struct sl_revnat_val rn = {.port = htons(80)};
 	int err;
 
 	memcpy(a.pod_mac, mac_a, 6);
@@ -159,17 +158,12 @@ static int services_fill(const struct fds *f, int n)
 		k.slot = 1;
 		if ((err = dp_svc_update(f->svc, &k, &slot)))
 			return err;
-		if (i < SL_REVNAT_MAX) {
-			rn.vip = k.vip;
-			if ((err = dp_revnat_update(f->revnat, i + 1, &rn)))
-				return err;
-		}
 	}
 	for (int i = 0; !err && i < 2; i++) {
 		__be32 v = i ? VIP_DROP : VIP_REJECT;
 		struct sl_svc_key k = {.vip = v, .port = htons(80), .proto = IPPROTO_TCP};
 		struct sl_svc_key marker = {.vip = v};
-		struct sl_svc_val empty = {.id = SL_REVNAT_MAX - i,
+		struct sl_svc_val empty = {.id = SL_SVC_IDS_MAX - i,
 					   .flags = i ? SL_SVC_F_DROP_EMPTY : 0},
 				  vip = {.flags = SL_SVC_F_VIP};
 
@@ -436,7 +430,6 @@ static int round_run(int n_svc, int n_rules, bool monitor, const struct bench_ca
 	    .ep = bpf_map__fd(skel->maps.sl_ep4),
 	    .svc = bpf_map__fd(skel->maps.sl_svc4),
 	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
 	    .pol = bpf_map__fd(skel->maps.sl_pol),

@@ -81,7 +81,7 @@ static inline void pod_fixture_eps_put(int ep_fd)
 
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
-	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct, aff;
+	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, ct, aff;
 	int svcstat;
 };
 
@@ -100,7 +100,6 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .drop = bpf_map__fd(skel->maps.sl_poldrop),
 	    .svc = bpf_map__fd(skel->maps.sl_svc4),
 	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .aff = bpf_map__fd(skel->maps.sl_aff4),
 	};

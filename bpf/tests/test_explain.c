@@ -59,8 +59,6 @@ static void ep_put(const struct fds *f, __be32 ip, int ifindex, const __u8 *mac,
 
 static void maps_seed(const struct fds *f)
 {
-	struct sl_revnat_val rn = {.vip = VIP1, .port = htons(80)};
-
 	ep_put(f, IP_A, if_a, mac_a, host_a, ID_A);
 	ep_put(f, IP_B, if_b, mac_b, host_b, ID_B);
 	CHECK_INT(dp_ipcache_update(f->ipc, IP_A, 32, ID_A), 0);
@@ -87,19 +85,14 @@ static void maps_seed(const struct fds *f)
 	svc_put(f, VIP_HAIR, 80, 1, 4, 0, 0);
 	svc_put(f, VIP_HOLE, 80, 0, 7, 1, 0);
 	svc_put(f, VIP_HOLE, 80, 1, 99, 0, 0);
-	for (__u32 id = 1; id <= 7; id++)
-		CHECK_INT(dp_revnat_update(f->revnat, id, &rn), 0);
 }
 
 /* The node's address serves NodePort 30080 (svc 8) -> B:8080; its marker. */
 static void nodeip_seed(const struct fds *f)
 {
-	struct sl_revnat_val rn = {.vip = IP_NODE, .port = htons(30080)};
-
 	svc_put(f, IP_NODE, 0, 0, 0, 0, SL_SVC_F_NODEIP);
 	svc_put(f, IP_NODE, 30080, 1, 1, 0, 0);
 	svc_put(f, IP_NODE, 30080, 0, 8, 1, 0);
-	CHECK_INT(dp_revnat_update(f->revnat, 8, &rn), 0);
 }
 
 /* B accepts from A on TCP 8080 and from anyone on TCP 7070; A accepts
@@ -311,7 +304,6 @@ static void run(const struct fds *f)
 	m = (struct inspect_maps){.ep = f->ep,
 				  .svc = f->svc,
 				  .be = f->be,
-				  .revnat = f->revnat,
 				  .ct = f->ct,
 				  .aff = f->aff,
 				  .ipc = f->ipc,

@@ -27,11 +27,9 @@ static void seed(const struct fds *f)
 	struct sl_svc_key k = {.vip = VIP, .port = htons(53), .proto = IPPROTO_UDP};
 	struct sl_svc_val v = {.id = 1, .count = 1};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(5353), .proto = IPPROTO_UDP};
-	struct sl_revnat_val rn = {.vip = VIP, .port = htons(53)};
 
 	pod_fixture_eps_put(f->ep);
 	CHECK_INT(dp_be_update(f->be, 1, &be), 0);
-	CHECK_INT(dp_revnat_update(f->revnat, 1, &rn), 0);
 	k.slot = 1;
 	v.id = 1;
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 1}), 0);
@@ -39,10 +37,8 @@ static void seed(const struct fds *f)
 	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
 
 	be = (struct sl_be_val){.ip = IP_REMOTE, .port = htons(8080), .proto = IPPROTO_TCP};
-	rn = (struct sl_revnat_val){.vip = VIP, .port = htons(80)};
 	k = (struct sl_svc_key){.vip = VIP, .port = htons(80), .proto = IPPROTO_TCP, .slot = 1};
 	CHECK_INT(dp_be_update(f->be, 2, &be), 0);
-	CHECK_INT(dp_revnat_update(f->revnat, 2, &rn), 0);
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 2}), 0);
 	k.slot = 0;
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 2, .count = 1}), 0);
@@ -50,11 +46,9 @@ static void seed(const struct fds *f)
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.flags = SL_SVC_F_VIP}), 0);
 
 	be = (struct sl_be_val){.ip = IP_A, .port = htons(5353), .proto = IPPROTO_UDP};
-	rn = (struct sl_revnat_val){.vip = VIP_HAIRPIN, .port = htons(53)};
 	k = (struct sl_svc_key){
 	    .vip = VIP_HAIRPIN, .port = htons(53), .proto = IPPROTO_UDP, .slot = 1};
 	CHECK_INT(dp_be_update(f->be, 3, &be), 0);
-	CHECK_INT(dp_revnat_update(f->revnat, 3, &rn), 0);
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 3}), 0);
 	k.slot = 0;
 	CHECK_INT(dp_svc_update(f->svc, &k, &(struct sl_svc_val){.id = 3, .count = 1}), 0);

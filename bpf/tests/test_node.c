@@ -32,7 +32,7 @@ static const char *const netns_setup[] = {
 };
 
 struct nfds {
-	int prog, metrics, svc, be, revnat, ct, nat, lbsrc, svcstat;
+	int prog, metrics, svc, be, ct, nat, lbsrc, svcstat;
 };
 
 static struct nfds nf;
@@ -131,7 +131,7 @@ static void test_local(void)
 	CHECK_INT(ntohs(out.tcp.source), 40000);
 	CHECK(tcp_csums_ok(&out));
 
-	UNIT_CASE("(nodeport) the local flow is in conntrack for the pod's reply (revnat svc 1)");
+	UNIT_CASE("(nodeport) the local flow is in conntrack for the pod's reply (svc 1)");
 	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), 0);
 	CHECK_INT(ct.svc_id, 1);
 	CHECK_INT(ct.client_ip, CLIENT);
@@ -505,7 +505,6 @@ int main(void)
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
 	    .svc = bpf_map__fd(skel->maps.sl_svc4),
 	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .revnat = bpf_map__fd(skel->maps.sl_revnat4),
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .nat = bpf_map__fd(skel->maps.sl_nat4),
 	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),

@@ -366,7 +366,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 20); /* every map but sl_ep4, with the uplink's sl_nat4,
+	CHECK_INT(rep.maps_created, 19); /* every map but sl_ep4, with the uplink's sl_nat4,
 					  * sl_lbsrc4 and the hostPort maps */
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
@@ -389,7 +389,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(info.entries, SL_METRICS_MAX);
 	/* sized for this machine's CPUs, the same for every loader (reused below) */
 	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_SVCSTAT, &info), 0);
-	CHECK(info.max_entries >= 4096 && info.max_entries <= SL_REVNAT_MAX);
+	CHECK(info.max_entries >= 4096 && info.max_entries <= SL_SVC_IDS_MAX);
 	fd = pinned_map_fd(SL_PIN_INFO);
 	CHECK_INT(dp_info_read(fd, &iv), 0);
 	CHECK_INT(iv.abi_version, SL_ABI_VERSION);
@@ -402,7 +402,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ep_update(ep, IP_A, &ev), 0);
 	close(ep);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_reused, 19);
+	CHECK_INT(rep.maps_reused, 18);
 	CHECK_INT(rep.maps_created, 0);
 	CHECK_INT(rep.maps_replaced, 0);
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -417,12 +417,27 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_info_read(fd, &iv2), 0);
 	CHECK_INT(iv2.loaded_ns, first_ns);
 
+	UNIT_CASE("the pin of a retired map (sl_revnat4) is removed at load");
+	close(fd);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_revnat4", 4, 8, 16, NULL);
+	CHECK(fd >= 0);
+	snprintf(path, sizeof(path), "%s/sl_revnat4", pin_dir);
+	CHECK_INT(bpf_obj_pin(fd, path), 0);
+	close(fd);
+	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
+	CHECK_INT(rep.maps_retired, 1);
+	CHECK_INT(access(path, F_OK), -1);
+	CHECK_INT(rep.maps_reused, 18);
+	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
+	CHECK_INT(rep.maps_retired, 0);
+	fd = pinned_map_fd(SL_PIN_INFO);
+
 	UNIT_CASE("pins of another ABI version are all replaced");
 	iv2.abi_version = SL_ABI_VERSION + 1;
 	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_replaced, 19);
+	CHECK_INT(rep.maps_replaced, 18);
 	CHECK_INT(rep.maps_reused, 0);
 	snprintf(want, sizeof(want), ": abi %d!=%d", SL_ABI_VERSION + 1, SL_ABI_VERSION);
 	CHECK(!strncmp(rep.replaced[0], "sl_", 3) && strstr(rep.replaced[0], want));

@@ -163,14 +163,12 @@ static void seed(const struct fds *f)
 	struct sl_svc_key sk = mk;
 	struct sl_svc_val sv = {.id = 1};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(8080), .proto = IPPROTO_TCP};
-	struct sl_revnat_val rn = {.vip = VIP, .port = htons(80)};
 
 	ep_set(f, 'a', SL_ID_PENDING, 0);
 	ep_set(f, 'b', SL_ID_PENDING, 0);
 	sk.slot = 1;
 	CHECK_INT(dp_svc_update(f->svc, &sk, &sv), 0);
 	CHECK_INT(dp_be_update(f->be, 1, &be), 0);
-	CHECK_INT(dp_revnat_update(f->revnat, 1, &rn), 0);
 	CHECK_INT(dp_svc_update(f->svc, &mk, &mv), 0);
 	CHECK_INT(dp_svc_update(f->svc, &vk, &vv), 0);
 }

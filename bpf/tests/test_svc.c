@@ -60,13 +60,6 @@ static void be_put(const struct fds *f, __u32 id, __be32 ip, __u16 port, __u8 pr
 	CHECK_INT(dp_be_update(f->be, id, &v), 0);
 }
 
-static void revnat_put(const struct fds *f, __u32 id, __be32 vip, __u16 port)
-{
-	struct sl_revnat_val v = {.vip = vip, .port = htons(port)};
-
-	CHECK_INT(dp_revnat_update(f->revnat, id, &v), 0);
-}
-
 #define CT_FWD	 0	       /* a Service flow's forward entry */
 #define CT_REPLY SL_CT_F_REPLY /* ... its reply entry */
 
@@ -94,19 +87,16 @@ static void seed(const struct fds *f)
 	be_put(f, 2, IP_REMOTE, 8080, IPPROTO_TCP);
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
 	svc_put(f, VIP, 80, IPPROTO_TCP, 0, 1, 1, 0, 0);
-	revnat_put(f, 1, VIP, 80);
 	/* svc 2: VIP:53/UDP -> B:5353 */
 	be_put(f, 3, IP_B, 5353, IPPROTO_UDP);
 	be_put(f, 4, IP_REMOTE2, 5353, IPPROTO_UDP);
 	svc_put(f, VIP, 53, IPPROTO_UDP, 1, 3, 0, 0, 0);
 	svc_put(f, VIP, 53, IPPROTO_UDP, 0, 2, 1, 0, 0);
-	revnat_put(f, 2, VIP, 53);
 	/* svc 3: VIP:443/TCP with ClientIP affinity (1 s) -> B:8443 */
 	be_put(f, 5, IP_B, 8443, IPPROTO_TCP);
 	be_put(f, 6, IP_REMOTE, 8443, IPPROTO_TCP);
 	svc_put(f, VIP, 443, IPPROTO_TCP, 1, 5, 0, 0, 0);
 	svc_put(f, VIP, 443, IPPROTO_TCP, 0, 3, 1, SL_SVC_F_AFFINITY, 1);
-	revnat_put(f, 3, VIP, 443);
 	svc_put(f, VIP, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
 	/* VIP_EMPTY: 80 has no endpoints (reject), 81 is Local without any (drop) */
 	svc_put(f, VIP_EMPTY, 80, IPPROTO_TCP, 0, 4, 0, 0, 0);
@@ -116,7 +106,6 @@ static void seed(const struct fds *f)
 	be_put(f, 7, IP_A, 8080, IPPROTO_TCP);
 	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 1, 7, 0, 0, 0);
 	svc_put(f, VIP_HAIRPIN, 80, IPPROTO_TCP, 0, 6, 1, 0, 0);
-	revnat_put(f, 6, VIP_HAIRPIN, 80);
 	svc_put(f, VIP_HAIRPIN, 0, 0, 0, 0, 0, SL_SVC_F_VIP, 0);
 }
 
@@ -128,7 +117,6 @@ static void test_node_port(const struct fds *f)
 	/* the node's address: a NodePort (scope INT, as pods see it) and its marker */
 	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 1, 1, 0, 0, 0);
 	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 0, 8, 1, 0, 0);
-	revnat_put(f, 8, NODE_IP, 30080);
 	svc_put(f, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP, 0);
 	UNIT_CASE("a pod's SYN to a NodePort on the node's address is balanced like a ClusterIP");
 	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 43000, 30080, 0x02);
@@ -309,7 +297,6 @@ static void test_tcp(const struct fds *f)
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
 	       NULL, NULL);
 	CHECK_INT(dp_be_delete(f->be, 1), 0);
-	CHECK_INT(dp_revnat_delete(f->revnat, 1), 0);
 	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x10);
 	len = sizeof(out);
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
@@ -328,7 +315,6 @@ static void test_tcp(const struct fds *f)
 	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING,
 	       NULL, NULL);
 	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
-	revnat_put(f, 1, VIP, 80);
 }
 
 static void test_udp(const struct fds *f)
@@ -643,7 +629,7 @@ static int be_count(__u32 id, const struct sl_be_val *val, void *ctx)
 	return 0;
 }
 
-static int revnat_stop(__u32 id, const struct sl_revnat_val *val, void *ctx)
+static int be_stop(__u32 id, const struct sl_be_val *val, void *ctx)
 {
 	return id == 2 ? 7 : 0;
 }
@@ -661,8 +647,8 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(dp_be_foreach(f->be, be_count, &n), 0);
 	CHECK_INT(n, 6); /* 7 seeded, backend 3 deleted */
 	CHECK_INT(dp_be_delete(f->be, 3), -ENOENT);
-	CHECK_INT(dp_revnat_foreach(f->revnat, revnat_stop, NULL), 7);
-	CHECK_INT(dp_revnat_delete(f->revnat, 99), -ENOENT);
+	CHECK_INT(dp_be_foreach(f->be, be_stop, NULL), 7); /* a walk stops at a non-zero return */
+	CHECK_INT(dp_be_delete(f->be, 99), -ENOENT);
 
 	UNIT_CASE("conntrack entries of a backend are purged, UDP only on request");
 	purged = dp_ct_purge_backend(f->ct, 2, true);

@@ -19,13 +19,15 @@ struct dp_pin_report {
 	int maps_created;
 	int maps_replaced;    /* incompatible pins removed and recreated */
 	char replaced[8][32]; /* names of the replaced pins, with the reason */
+	int maps_retired;     /* pins of maps this version no longer has, removed */
 };
 
 /* Mounts bpffs at the pin dir's bpffs root if needed (e.g. /sys/fs/bpf). */
 int dp_bpffs_ensure(const char *pin_dir);
 /* Loads the datapath objects once, reusing compatible pinned maps and replacing
  * incompatible ones (layout or SL_ABI_VERSION mismatch), then pins programs
- * and maps under pin_dir (created 0700 if missing). Idempotent. */
+ * and maps under pin_dir (created 0700 if missing) and removes the pins of
+ * retired maps (SL_PINS_RETIRED). Idempotent. */
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
 
 /* --- agent: keeping the pins (pin_guard.c) -----------------------------------
@@ -98,10 +100,6 @@ int dp_be_update(int map_fd, __u32 id, const struct sl_be_val *val);
 int dp_be_delete(int map_fd, __u32 id);
 int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, void *ctx),
 		  void *ctx);
-int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val);
-int dp_revnat_delete(int map_fd, __u32 id);
-int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx),
-		      void *ctx);
 /* Deletes every conntrack entry (both directions) whose backend is backend_id
  * and, for UDP only when udp_only is set; returns how many were deleted. */
 int dp_ct_purge_backend(int map_fd, __u32 backend_id, bool udp_only);
@@ -159,7 +157,6 @@ int dp_cnistat_read(int map_fd, unsigned int op, struct sl_cnistat_val *val);
 
 int dp_svc_lookup(int map_fd, const struct sl_svc_key *key, struct sl_svc_val *val);
 int dp_be_lookup(int map_fd, __u32 id, struct sl_be_val *val);
-int dp_revnat_lookup(int map_fd, __u32 id, struct sl_revnat_val *val);
 int dp_ct_lookup(int map_fd, const struct sl_ct_key *key, struct sl_ct_val *val);
 int dp_ct_foreach(int map_fd, dp_walk_fn fn, void *ctx);
 int dp_aff_lookup(int map_fd, __be32 client, __u32 svc_id, struct sl_aff_val *val);

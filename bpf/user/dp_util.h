@@ -117,7 +117,7 @@ static inline int dp_svcstat_size(struct bpf_object *obj)
 	if (ncpu < 0)
 		return ncpu;
 	n = DP_SVCSTAT_BUDGET / ((__u64)ncpu * sizeof(struct sl_svcstat_val));
-	n = n < DP_SVCSTAT_FLOOR ? DP_SVCSTAT_FLOOR : n > SL_REVNAT_MAX ? SL_REVNAT_MAX : n;
+	n = n < DP_SVCSTAT_FLOOR ? DP_SVCSTAT_FLOOR : n > SL_SVC_IDS_MAX ? SL_SVC_IDS_MAX : n;
 	return bpf_map__set_max_entries(map, (__u32)n);
 }
 

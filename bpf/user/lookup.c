@@ -27,13 +27,6 @@ int dp_be_lookup(int map_fd, __u32 id, struct sl_be_val *val)
 	return bpf_map_lookup_elem(map_fd, &key, val);
 }
 
-int dp_revnat_lookup(int map_fd, __u32 id, struct sl_revnat_val *val)
-{
-	struct sl_revnat_key key = {.id = id};
-
-	return bpf_map_lookup_elem(map_fd, &key, val);
-}
-
 int dp_ct_lookup(int map_fd, const struct sl_ct_key *k, struct sl_ct_val *val)
 {
 	struct sl_ct_key key = {};

@@ -264,6 +264,26 @@ out_destroy:
 	return err;
 }
 
+/* Unlinks the pins of maps an older version had (SL_PINS_RETIRED): nothing
+ * reads them any more, and only their pin keeps their memory. */
+static int pins_retire(const char *pin_dir, struct dp_pin_report *rep)
+{
+	static const char *const retired[] = SL_PINS_RETIRED;
+	char path[PATH_MAX];
+	int err;
+
+	for (size_t i = 0; i < sizeof(retired) / sizeof(retired[0]); i++) {
+		err = dp_pin_path(path, sizeof(path), pin_dir, retired[i]);
+		if (err)
+			return err;
+		if (unlink(path) == 0)
+			rep->maps_retired++;
+		else if (errno != ENOENT)
+			return -errno;
+	}
+	return 0;
+}
+
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -305,6 +325,8 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	err = dp_pin_swap(pin_dir, SL_PIN_FROM_POD, bpf_program__fd(skel->progs.sl_from_pod));
 	if (!err)
 		err = node_load_and_pin(pin_dir, rep);
+	if (!err)
+		err = pins_retire(pin_dir, rep);
 out_destroy:
 	/* The pins keep the maps and the program alive. */
 	sl_pod__destroy(skel);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Typed operations on the service maps: services, backends, revnat, conntrack. */
+/* Typed operations on the service maps: services, backends, conntrack. */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
@@ -90,42 +90,6 @@ int dp_be_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_be_val *val, v
 
 	return dp_map_walk(map_fd, sizeof(struct sl_be_key), sizeof(struct sl_be_val), SL_BE_MAX,
 			   be_walk_one, &w);
-}
-
-int dp_revnat_update(int map_fd, __u32 id, const struct sl_revnat_val *val)
-{
-	struct sl_revnat_key key = {.id = id};
-
-	return bpf_map_update_elem(map_fd, &key, val, BPF_ANY);
-}
-
-int dp_revnat_delete(int map_fd, __u32 id)
-{
-	struct sl_revnat_key key = {.id = id};
-
-	return bpf_map_delete_elem(map_fd, &key);
-}
-
-struct revnat_walk {
-	int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx);
-	void *ctx;
-};
-
-static int revnat_walk_one(const void *key, const void *val, void *ctx)
-{
-	const struct sl_revnat_key *k = key;
-	struct revnat_walk *w = ctx;
-
-	return w->fn(k->id, val, w->ctx);
-}
-
-int dp_revnat_foreach(int map_fd, int (*fn)(__u32 id, const struct sl_revnat_val *val, void *ctx),
-		      void *ctx)
-{
-	struct revnat_walk w = {.fn = fn, .ctx = ctx};
-
-	return dp_map_walk(map_fd, sizeof(struct sl_revnat_key), sizeof(struct sl_revnat_val),
-			   SL_REVNAT_MAX, revnat_walk_one, &w);
 }
 
 struct ct_purge {

@@ -73,12 +73,12 @@ map_count() { bpftool -j map dump pinned "$SL_PIN/$1" 2>/dev/null | jq length; }
 
 # leak_snapshot: what the current node holds that a fault could leak: host
 # veths, pod routes, leases, state files, our node routes, endpoint, service,
-# backend and reverse-NAT entries.
+# backend and hostPort entries.
 leak_snapshot() {
-	printf 'veths=%s routes=%s leases=%s states=%s noderoutes=%s ep=%s svc=%s be=%s revnat=%s\n' \
+	printf 'veths=%s routes=%s leases=%s states=%s noderoutes=%s ep=%s svc=%s be=%s hport=%s\n' \
 		"$(host_veth_count)" "$(pod_route_count)" "$(lease_count)" "$(state_file_count)" \
 		"$(node_routes | grep -c .)" "$(map_count sl_ep4)" "$(map_count sl_svc4)" \
-		"$(map_count sl_be4)" "$(map_count sl_revnat4)"
+		"$(map_count sl_be4)" "$(map_count sl_hport4)"
 }
 
 # leaks_baseline: every node's snapshot, the reference of leaks_check.

@@ -120,8 +120,9 @@ static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
 	for (int i = 0; i < n; i++)
 		log_warn("Replaced incompatible pin under %s (its contents are lost): %.32s",
 			 pin_dir, rep->replaced[i]);
-	log_info("Datapath pinned under %s: %d maps reused, %d created, %d replaced", pin_dir,
-		 rep->maps_reused, rep->maps_created, rep->maps_replaced);
+	log_info("Datapath pinned under %s: %d maps reused, %d created, %d replaced, %d retired",
+		 pin_dir, rep->maps_reused, rep->maps_created, rep->maps_replaced,
+		 rep->maps_retired);
 }
 
 /* Socket-level load balancing for the node's own clients. A --cgroup that

@@ -101,12 +101,11 @@ static void status_print_agent(const struct status *st)
 		       json_integer_value(json_object_get(v, "backends")),
 		       json_integer_value(json_object_get(v, "clusterIPs")),
 		       json_is_true(json_object_get(v, "synced")) ? "" : " (not synced yet)");
-		printf("             map full: sl_svc4 %lld, sl_be4 %lld, sl_revnat4 %lld; errors "
-		       "%lld; "
-		       "failing services %lld\n",
+		printf("             map full: sl_svc4 %lld, sl_be4 %lld; no free service id %lld; "
+		       "errors %lld; failing services %lld\n",
 		       json_integer_value(json_object_get(full, SL_PIN_SVC4)),
 		       json_integer_value(json_object_get(full, SL_PIN_BE4)),
-		       json_integer_value(json_object_get(full, SL_PIN_REVNAT4)),
+		       json_integer_value(json_object_get(v, "idsFull")),
 		       json_integer_value(json_object_get(v, "errors")),
 		       json_integer_value(json_object_get(v, "failing")));
 	}

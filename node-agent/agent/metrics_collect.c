@@ -172,10 +172,9 @@ static void services_write(struct http_buf *b, const struct metrics_src *src)
 /* Entries and capacity of the hash maps whose filling a user must watch. */
 static void maps_write(struct http_buf *b, const char *pin_dir)
 {
-	static const char *const maps[] = {SL_PIN_CT4,	    SL_PIN_AFF4,    SL_PIN_SVC4,
-					   SL_PIN_BE4,	    SL_PIN_REVNAT4, SL_PIN_EP4,
-					   SL_PIN_IPCACHE4, SL_PIN_POL,	    SL_PIN_POLCIDR4,
-					   SL_PIN_NAT4,	    SL_PIN_LBSRC4,  SL_PIN_HPORT4};
+	static const char *const maps[] = {
+	    SL_PIN_CT4, SL_PIN_AFF4,	 SL_PIN_SVC4, SL_PIN_BE4,    SL_PIN_EP4,   SL_PIN_IPCACHE4,
+	    SL_PIN_POL, SL_PIN_POLCIDR4, SL_PIN_NAT4, SL_PIN_LBSRC4, SL_PIN_HPORT4};
 	struct dp_obj_info info[sizeof(maps) / sizeof(maps[0])];
 	bool ok[sizeof(maps) / sizeof(maps[0])];
 
@@ -279,6 +278,9 @@ static void publisher_write(struct http_buf *b, const struct metrics_src *src)
 	for (int m = 0; m < SVC_MAP_N; m++)
 		metrics_sample(b, "sluice_service_map_full_total", &L("map", svc_map_name(m)), 1,
 			       st.full[m]);
+	metrics_family(b, "sluice_service_ids_full_total", "counter",
+		       "Service ports refused because every service id was taken.");
+	metrics_sample(b, "sluice_service_ids_full_total", NULL, 0, st.ids_full);
 	metrics_family(b, "sluice_service_ports_failing", "gauge",
 		       "Service ports not published as wanted right now (retried).");
 	metrics_sample(b, "sluice_service_ports_failing", NULL, 0, st.failing);

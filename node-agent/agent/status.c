@@ -10,8 +10,8 @@
 #include "cleanup.h"
 #include "status.h"
 
-static const char *const map_names[STATUS_N_MAPS] = {SL_PIN_EP4,  SL_PIN_METRICS, SL_PIN_INFO,
-						     SL_PIN_SVC4, SL_PIN_BE4,	  SL_PIN_REVNAT4};
+static const char *const map_names[STATUS_N_MAPS] = {SL_PIN_EP4, SL_PIN_METRICS, SL_PIN_INFO,
+						     SL_PIN_SVC4, SL_PIN_BE4};
 
 static const struct {
 	__u32 type;

@@ -8,7 +8,7 @@
 
 #include "dp.h"
 
-#define STATUS_N_MAPS	  6
+#define STATUS_N_MAPS	  5
 #define STATUS_AGENT_FILE "agent-status.json" /* in the CNI state dir */
 
 struct json_t;
@@ -25,11 +25,10 @@ struct status {
 	char reason[256]; /* why not ready, "" when ready */
 	int abi_err;	  /* 0 when abi_version is valid */
 	__u32 abi_version;
-	struct status_obj prog; /* sl_from_pod */
-	struct status_obj
-	    maps[STATUS_N_MAPS]; /* sl_ep4, sl_metrics, sl_info, sl_svc4, sl_be4, sl_revnat4 */
-	int endpoints;		 /* >= 0 count, -errno when sl_ep4 cannot be read */
-	int metrics_err;	 /* 0 when metrics is valid */
+	struct status_obj prog;		       /* sl_from_pod */
+	struct status_obj maps[STATUS_N_MAPS]; /* sl_ep4, sl_metrics, sl_info, sl_svc4, sl_be4 */
+	int endpoints;			       /* >= 0 count, -errno when sl_ep4 cannot be read */
+	int metrics_err;		       /* 0 when metrics is valid */
 	struct sl_metric_val metrics[SL_METRICS_MAX];
 	/* what the running agent published: {"api", "resources", "routes", ...};
 	 * NULL when the file is missing or unreadable (agent_err says why) */

@@ -22,14 +22,14 @@
 /* What the service publisher did: sizes, map-full counts per map, failures. */
 static json_t *svc_build(const struct svc_stats *s)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}, s:I, s:I, s:b, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:{s:I, s:I}, s:I, s:I, s:I, s:b, s:I, s:I}",
 			 "services", (json_int_t)s->services, "servicePorts", (json_int_t)s->ports,
 			 "backends", (json_int_t)s->backends, "clusterIPs", (json_int_t)s->vips,
 			 "mapFull", SL_PIN_SVC4, (json_int_t)s->full[SVC_MAP_SVC], SL_PIN_BE4,
-			 (json_int_t)s->full[SVC_MAP_BE], SL_PIN_REVNAT4,
-			 (json_int_t)s->full[SVC_MAP_REVNAT], "errors", (json_int_t)s->errors,
-			 "failing", (json_int_t)s->failing, "synced", s->gc_done, "writes",
-			 (json_int_t)s->writes, "deletes", (json_int_t)s->deletes);
+			 (json_int_t)s->full[SVC_MAP_BE], "idsFull", (json_int_t)s->ids_full,
+			 "errors", (json_int_t)s->errors, "failing", (json_int_t)s->failing,
+			 "synced", s->gc_done, "writes", (json_int_t)s->writes, "deletes",
+			 (json_int_t)s->deletes);
 }
 
 static int bad_policy(const struct kube_obj *o, void *ctx)

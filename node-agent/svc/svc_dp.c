@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The publisher's map layer on the pinned sl_svc4/sl_be4/sl_revnat4, through dp.h. */
+/* The publisher's map layer on the pinned sl_svc4/sl_be4, through dp.h. */
 #include <unistd.h>
 
 #include "dp.h"
@@ -7,7 +7,7 @@
 
 const char *svc_map_name(enum svc_map m)
 {
-	static const char *const names[SVC_MAP_N] = {SL_PIN_SVC4, SL_PIN_BE4, SL_PIN_REVNAT4};
+	static const char *const names[SVC_MAP_N] = {SL_PIN_SVC4, SL_PIN_BE4};
 
 	return names[m];
 }
@@ -32,16 +32,6 @@ static int dp_be_del(void *ctx, __u32 id)
 	return dp_be_delete(((struct svc_dp *)ctx)->fd[SVC_MAP_BE], id);
 }
 
-static int dp_revnat_up(void *ctx, __u32 id, const struct sl_revnat_val *v)
-{
-	return dp_revnat_update(((struct svc_dp *)ctx)->fd[SVC_MAP_REVNAT], id, v);
-}
-
-static int dp_revnat_del(void *ctx, __u32 id)
-{
-	return dp_revnat_delete(((struct svc_dp *)ctx)->fd[SVC_MAP_REVNAT], id);
-}
-
 static int dp_svc_each(void *ctx,
 		       int (*fn)(const struct sl_svc_key *, const struct sl_svc_val *, void *),
 		       void *c)
@@ -52,12 +42,6 @@ static int dp_svc_each(void *ctx,
 static int dp_be_each(void *ctx, int (*fn)(__u32, const struct sl_be_val *, void *), void *c)
 {
 	return dp_be_foreach(((struct svc_dp *)ctx)->fd[SVC_MAP_BE], fn, c);
-}
-
-static int dp_revnat_each(void *ctx, int (*fn)(__u32, const struct sl_revnat_val *, void *),
-			  void *c)
-{
-	return dp_revnat_foreach(((struct svc_dp *)ctx)->fd[SVC_MAP_REVNAT], fn, c);
 }
 
 static int dp_stats_reset(void *ctx, __u32 id)
@@ -72,11 +56,8 @@ const struct svc_map_ops svc_dp_ops = {
     .svc_delete = dp_svc_del,
     .be_update = dp_be_up,
     .be_delete = dp_be_del,
-    .revnat_update = dp_revnat_up,
-    .revnat_delete = dp_revnat_del,
     .svc_foreach = dp_svc_each,
     .be_foreach = dp_be_each,
-    .revnat_foreach = dp_revnat_each,
     .stats_reset = dp_stats_reset,
 };
 

@@ -5,7 +5,7 @@
 
 #include "sluice/abi.h"
 
-enum svc_map { SVC_MAP_SVC, SVC_MAP_BE, SVC_MAP_REVNAT, SVC_MAP_N };
+enum svc_map { SVC_MAP_SVC, SVC_MAP_BE, SVC_MAP_N };
 
 /* The map layer: dp_svc_* and friends in the agent, a recorder in the tests.
  * Same contracts as dp.h (-errno, -ENOENT on deleting an absent key). */
@@ -14,17 +14,12 @@ struct svc_map_ops {
 	int (*svc_delete)(void *ctx, const struct sl_svc_key *key);
 	int (*be_update)(void *ctx, __u32 id, const struct sl_be_val *val);
 	int (*be_delete)(void *ctx, __u32 id);
-	int (*revnat_update)(void *ctx, __u32 id, const struct sl_revnat_val *val);
-	int (*revnat_delete)(void *ctx, __u32 id);
 	int (*svc_foreach)(void *ctx,
 			   int (*fn)(const struct sl_svc_key *key, const struct sl_svc_val *val,
 				     void *c),
 			   void *c);
 	int (*be_foreach)(void *ctx, int (*fn)(__u32 id, const struct sl_be_val *val, void *c),
 			  void *c);
-	int (*revnat_foreach)(void *ctx,
-			      int (*fn)(__u32 id, const struct sl_revnat_val *val, void *c),
-			      void *c);
 	/* Optional: zeroes the per service port counters of an id given out anew. */
 	int (*stats_reset)(void *ctx, __u32 id);
 };

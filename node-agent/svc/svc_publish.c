@@ -100,12 +100,12 @@ static int rec_port_id(struct svc_pub *p, struct svc_rec *rec, __u64 key)
 			svc_ids_put(&p->svc_ids, (__u32)id);
 		e = id < 0 ? id : -ENOMEM;
 		if (svc_map_full(e)) {
-			p->st.full[SVC_MAP_REVNAT]++;
+			p->st.ids_full++;
 			if (!rec->full_logged)
 				svc_pub_note(p, LOG_LVL_ERROR,
-					     "Failed to publish service '%s': %s full (no free "
-					     "service id)",
-					     rec->key, SL_PIN_REVNAT4);
+					     "Failed to publish service '%s': no free service id "
+					     "(%d service ports at most)",
+					     rec->key, SL_SVC_IDS_MAX);
 			rec->full_logged = true;
 		}
 		return e;
@@ -233,7 +233,7 @@ int svc_pub_new(const struct svc_map_ops *ops, void *ops_ctx, const char *node, 
 	p->ops_ctx = ops_ctx;
 	p->note = note_fn;
 	p->note_ctx = note_ctx;
-	if (!(p->node = strdup(node)) || svc_ids_init(&p->svc_ids, SL_REVNAT_MAX) < 0 ||
+	if (!(p->node = strdup(node)) || svc_ids_init(&p->svc_ids, SL_SVC_IDS_MAX) < 0 ||
 	    svc_ids_init(&p->be_ids, SL_BE_MAX) < 0 || svc_ids_init(&p->vip_ids, SL_SVC_MAX) < 0) {
 		svc_pub_free(p);
 		return -ENOMEM;
@@ -258,7 +258,6 @@ void svc_pub_free(struct svc_pub *p)
 	free(p->bes);
 	free(p->vip_in_map);
 	free(p->stale_slots);
-	free(p->stale_revnat);
 	free(p->stale_be);
 	svc_ids_fini(&p->svc_ids);
 	svc_ids_fini(&p->be_ids);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Services + EndpointSlices -> sl_svc4/sl_be4/sl_revnat4: diff against what is published, write in
+/* Services + EndpointSlices -> sl_svc4/sl_be4: diff against what is published, write in
  * order. */
 #ifndef SLUICE_AGENT_SVC_PUBLISH_H
 #define SLUICE_AGENT_SVC_PUBLISH_H
@@ -21,6 +21,7 @@ struct svc_stats {
 	unsigned long backends;	       /* backends in sl_be4 */
 	unsigned long vips;	       /* VIP markers */
 	unsigned long full[SVC_MAP_N]; /* map-full failures, per map */
+	unsigned long ids_full;	       /* service ports refused: no free svc_id */
 	unsigned long errors;	       /* other failed map writes */
 	unsigned long failing;	       /* service ports not published as wanted right now */
 	unsigned long writes, deletes; /* map operations since start */

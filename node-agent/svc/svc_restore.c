@@ -92,26 +92,6 @@ static int restore_be(__u32 id, const struct sl_be_val *v, void *ctx)
 	return 0;
 }
 
-static int restore_revnat(__u32 id, const struct sl_revnat_val *v, void *ctx)
-{
-	struct svc_pub *p = ctx;
-	__u64 key;
-
-	if (svc_ids_key_of(&p->svc_ids, id, &key)) {
-		__be32 vip;
-		__be16 port;
-		__u8 proto;
-
-		svc_key_split(key, &vip, &port, &proto);
-		if (vip == v->vip && port == v->port) {
-			p->ports[id].revnat = true;
-			return 0;
-		}
-	}
-	return svc_tab_push((void **)&p->stale_revnat, &p->n_stale_revnat, &p->stale_revnat_cap,
-			    &id, sizeof(id));
-}
-
 int svc_pub_restore(struct svc_pub *p)
 {
 	int r;
@@ -119,10 +99,8 @@ int svc_pub_restore(struct svc_pub *p)
 	/* Backends first (slots name them), masters before their slots. */
 	if ((r = p->ops->be_foreach(p->ops_ctx, restore_be, p)) < 0 ||
 	    (r = p->ops->svc_foreach(p->ops_ctx, restore_svc, p)) < 0 ||
-	    (r = p->ops->svc_foreach(p->ops_ctx, restore_slot, p)) < 0 ||
-	    (r = p->ops->revnat_foreach(p->ops_ctx, restore_revnat, p)) < 0)
+	    (r = p->ops->svc_foreach(p->ops_ctx, restore_slot, p)) < 0)
 		return r;
-	/* A master without revnat (a crash in between) gets it on its first publish. */
 	return 0;
 }
 
@@ -199,9 +177,6 @@ int pub_leftovers_remove(struct svc_pub *p)
 	int r, e;
 
 	r = leftover_ports_remove(p);
-	e = stale_ids_remove(p, p->stale_revnat, p->n_stale_revnat, &p->svc_ids, pub_revnat_delete);
-	if (e < 0 && !r)
-		r = e;
 	e = stale_ids_remove(p, p->stale_be, p->n_stale_be, &p->be_ids, pub_be_delete);
 	if (e < 0 && !r)
 		r = e;
@@ -209,10 +184,9 @@ int pub_leftovers_remove(struct svc_pub *p)
 	if (e < 0 && !r)
 		r = e;
 	free(p->stale_slots);
-	free(p->stale_revnat);
 	free(p->stale_be);
 	p->stale_slots = NULL;
-	p->stale_revnat = p->stale_be = NULL;
-	p->n_stale_slots = p->n_stale_revnat = p->n_stale_be = 0;
+	p->stale_be = NULL;
+	p->n_stale_slots = p->n_stale_be = 0;
 	return r;
 }

@@ -29,7 +29,7 @@ struct svc_rec {
 
 /* One published service port, indexed by svc_id. */
 struct pub_port {
-	bool present, master, revnat;
+	bool present, master;
 	struct svc_rec *owner; /* NULL: found in the maps at restart, nobody wants it yet */
 	__u16 count, flags;    /* master */
 	__u32 timeout;
@@ -65,8 +65,8 @@ struct svc_pub {
 	size_t bes_cap;
 	bool *vip_in_map;
 	size_t vip_cap;
-	__u32 *stale_revnat, *stale_be; /* found at restart, removed after the first sync */
-	size_t n_stale_revnat, stale_revnat_cap, n_stale_be, stale_be_cap;
+	__u32 *stale_be; /* found at restart, removed after the first sync */
+	size_t n_stale_be, stale_be_cap;
 	struct stale_slot *stale_slots;
 	size_t n_stale_slots, stale_slots_cap;
 	unsigned long long pending_since, retry_ms;

@@ -18,7 +18,6 @@ struct port_txn {
 	size_t n_bes;
 	__u32 *ids; /* new slot backend ids */
 	size_t n_slots_written;
-	bool revnat_written;
 	enum svc_map failed_map;
 };
 
@@ -26,8 +25,6 @@ static void txn_rollback(struct svc_pub *p, __u32 svc_id, __u64 key, struct port
 {
 	struct pub_port *pp = &p->ports[svc_id];
 
-	if (t->revnat_written)
-		pub_revnat_delete(p, svc_id);
 	for (__u32 s = 1; s <= t->n_slots_written; s++) {
 		struct sl_svc_key k = svc_key_slot(key, (__u16)s);
 		struct sl_svc_val v = {};
@@ -126,7 +123,7 @@ static int port_write_slots(struct svc_pub *p, __u32 svc_id, __u64 key, const st
 	return 0;
 }
 
-/* The reverse NAT entry, once per port; then the master, when it changed. */
+/* The master, when it changed. */
 static int port_write_master(struct svc_pub *p, __u32 svc_id, __u64 key, const struct svc_choice *c,
 			     struct port_txn *t)
 {
@@ -135,16 +132,6 @@ static int port_write_master(struct svc_pub *p, __u32 svc_id, __u64 key, const s
 	struct sl_svc_val v;
 	int r;
 
-	if (!pp->revnat) {
-		struct sl_revnat_val rv = {};
-		__u8 proto;
-
-		svc_key_split(key, &rv.vip, &rv.port, &proto);
-		r = pub_revnat_write(p, svc_id, &rv);
-		if (r < 0)
-			return fail(t, SVC_MAP_REVNAT, r);
-		t->revnat_written = true;
-	}
 	if (pp->master && pp->count == c->n && pp->flags == c->flags &&
 	    pp->timeout == c->affinity_timeout && pp->snat_ip == c->snat_ip)
 		return 0;
@@ -158,7 +145,7 @@ static int port_write_master(struct svc_pub *p, __u32 svc_id, __u64 key, const s
 	return r < 0 ? fail(t, SVC_MAP_SVC, r) : 0;
 }
 
-/* Writes backends, slots, revnat, master; on failure the caller undoes what
+/* Writes backends, slots, master; on failure the caller undoes what
  * it wrote, so the previously published version stays in place. */
 static int port_write(struct svc_pub *p, __u32 svc_id, __u64 key, const struct svc_choice *c,
 		      struct port_txn *t)
@@ -187,7 +174,7 @@ static int port_commit(struct svc_pub *p, __u32 svc_id, __u64 key, const struct 
 
 	for (size_t i = 0; i < c->n; i++)
 		p->bes[ids[i]].refs++;
-	pp->present = pp->master = pp->revnat = true;
+	pp->present = pp->master = true;
 	pp->count = (__u16)c->n;
 	pp->flags = c->flags;
 	pp->timeout = c->affinity_timeout;

@@ -6,7 +6,7 @@
 #include "svc_select.h"
 #include "svc_state.h"
 
-/* Writes backends, slots, revnat and master of port svc_id (key) as chosen
+/* Writes backends, slots and master of port svc_id (key) as chosen
  * in c, then drops the stale slots and backend references; on failure undoes
  * what it wrote and counts and notes the failure once per record. */
 int pub_port_publish(struct svc_pub *p, struct svc_rec *rec, __u32 svc_id, __u64 key,

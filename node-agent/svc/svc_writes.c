@@ -36,17 +36,6 @@ int pub_be_delete(struct svc_pub *p, __u32 id)
 	return deleted(p, p->ops->be_delete(p->ops_ctx, id));
 }
 
-int pub_revnat_write(struct svc_pub *p, __u32 id, const struct sl_revnat_val *v)
-{
-	p->st.writes++;
-	return p->ops->revnat_update(p->ops_ctx, id, v);
-}
-
-int pub_revnat_delete(struct svc_pub *p, __u32 id)
-{
-	return deleted(p, p->ops->revnat_delete(p->ops_ctx, id));
-}
-
 /* --- backends ------------------------------------------------------------ */
 
 int pub_be_unref(struct svc_pub *p, __u32 id)
@@ -72,7 +61,7 @@ int pub_be_unref(struct svc_pub *p, __u32 id)
 /* --- service ports ----------------------------------------------------------- */
 
 /* Master first (new packets then hit the VIP marker and are rejected), then
- * slots, revnat, backend refs; the id is freed. */
+ * slots, backend refs; the id is freed. */
 int pub_port_remove(struct svc_pub *p, __u32 svc_id)
 {
 	struct pub_port *pp = &p->ports[svc_id];
@@ -95,8 +84,6 @@ int pub_port_remove(struct svc_pub *p, __u32 svc_id)
 		if (e < 0 && !r)
 			r = e;
 	}
-	if (pp->revnat && (e = pub_revnat_delete(p, svc_id)) < 0 && !r)
-		r = e;
 	for (__u32 i = 0; i < pp->n_slots; i++)
 		if (pp->slots[i] && (e = pub_be_unref(p, pp->slots[i])) < 0 && !r)
 			r = e;

@@ -11,8 +11,6 @@ int pub_svc_write(struct svc_pub *p, const struct sl_svc_key *k, const struct sl
 int pub_svc_delete(struct svc_pub *p, const struct sl_svc_key *k);
 int pub_be_write(struct svc_pub *p, __u32 id, const struct sl_be_val *v);
 int pub_be_delete(struct svc_pub *p, __u32 id);
-int pub_revnat_write(struct svc_pub *p, __u32 id, const struct sl_revnat_val *v);
-int pub_revnat_delete(struct svc_pub *p, __u32 id);
 
 /* Drops one reference; an unreferenced backend leaves sl_be4 and its id is freed. */
 int pub_be_unref(struct svc_pub *p, __u32 id);

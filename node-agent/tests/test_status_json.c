@@ -54,7 +54,6 @@ static void status_base(struct status *st)
 						   .max_entries = 262144,
 						   .entries = 5}};
 	st->maps[4] = (struct status_obj){.name = SL_PIN_BE4, .err = -ENOENT};
-	st->maps[5] = (struct status_obj){.name = SL_PIN_REVNAT4, .err = -ENOENT};
 	st->endpoints = 3;
 	st->metrics[SL_DROP_SPOOF_IP] = (struct sl_metric_val){.packets = 5, .bytes = 420};
 	st->metrics[SL_PATH_LOCAL] = (struct sl_metric_val){.packets = 1ull << 40, .bytes = 3};
@@ -103,7 +102,7 @@ static void test_ready(void)
 	CHECK(json_is_true(json_object_get(prog, "pinned")));
 
 	maps = json_object_get(j, "maps");
-	CHECK_INT(json_array_size(maps), 6);
+	CHECK_INT(json_array_size(maps), 5);
 	CHECK_STR(json_string_value(json_object_get(json_array_get(maps, 3), "name")), "sl_svc4");
 	CHECK_INT(int_at(json_array_get(maps, 3), "entries"), 5);
 	CHECK(json_is_false(json_object_get(json_array_get(maps, 4), "pinned")));

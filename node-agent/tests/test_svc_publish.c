@@ -24,14 +24,12 @@ struct fake_ent {
 	__u32 id;
 	struct sl_svc_val sv;
 	struct sl_be_val bv;
-	struct sl_revnat_val rv;
 };
 
 struct fake {
-	struct fake_ent svc[FAKE_MAX], be[FAKE_MAX], rev[FAKE_MAX];
+	struct fake_ent svc[FAKE_MAX], be[FAKE_MAX];
 	size_t cap[SVC_MAP_N]; /* entries allowed, FAKE_MAX when unset */
-	char ops[OPS_MAX]; /* one letter per write: V/v marker, B/b backend, S/s slot, R/r revnat,
-			      M/m master */
+	char ops[OPS_MAX]; /* one letter per write: V/v marker, B/b backend, S/s slot, M/m master */
 	size_t n_ops;
 	__u32 resets[16]; /* ids whose per service port counters were zeroed */
 	size_t n_resets;
@@ -52,6 +50,16 @@ static size_t fake_count(const struct fake_ent *t)
 
 	for (size_t i = 0; i < FAKE_MAX; i++)
 		n += t[i].used;
+	return n;
+}
+
+/* Service ports published: master entries (slot 0 of a port). */
+static size_t masters_count(const struct fake *f)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		n += f->svc[i].used && f->svc[i].sk.port && !f->svc[i].sk.slot;
 	return n;
 }
 
@@ -144,32 +152,6 @@ static int f_be_delete(void *ctx, __u32 id)
 	return 0;
 }
 
-static int f_rev_update(void *ctx, __u32 id, const struct sl_revnat_val *v)
-{
-	struct fake *f = ctx;
-	int err;
-	struct fake_ent *e = fake_slot(f, f->rev, SVC_MAP_REVNAT, NULL, id, &err);
-
-	if (!e)
-		return err;
-	e->id = id;
-	e->rv = *v;
-	op(f, 'R');
-	return 0;
-}
-
-static int f_rev_delete(void *ctx, __u32 id)
-{
-	struct fake *f = ctx;
-	struct fake_ent *e = fake_find(f->rev, NULL, id, false);
-
-	if (!e)
-		return -ENOENT;
-	e->used = false;
-	op(f, 'r');
-	return 0;
-}
-
 static int f_svc_each(void *ctx,
 		      int (*fn)(const struct sl_svc_key *, const struct sl_svc_val *, void *),
 		      void *c)
@@ -198,19 +180,6 @@ static int f_be_each(void *ctx, int (*fn)(__u32, const struct sl_be_val *, void 
 	return 0;
 }
 
-static int f_rev_each(void *ctx, int (*fn)(__u32, const struct sl_revnat_val *, void *), void *c)
-{
-	struct fake *f = ctx;
-
-	for (size_t i = 0; i < FAKE_MAX; i++) {
-		int r = f->rev[i].used ? fn(f->rev[i].id, &f->rev[i].rv, c) : 0;
-
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
 static int f_stats_reset(void *ctx, __u32 id)
 {
 	struct fake *f = ctx;
@@ -225,11 +194,8 @@ static const struct svc_map_ops fake_ops = {
     .svc_delete = f_svc_delete,
     .be_update = f_be_update,
     .be_delete = f_be_delete,
-    .revnat_update = f_rev_update,
-    .revnat_delete = f_rev_delete,
     .svc_foreach = f_svc_each,
     .be_foreach = f_be_each,
-    .revnat_foreach = f_rev_each,
     .stats_reset = f_stats_reset,
 };
 
@@ -352,7 +318,7 @@ static void test_publish_order(void)
 	struct world w;
 	struct fake_ent *m;
 
-	UNIT_CASE("first publish: marker, backends, slots, revnat, master");
+	UNIT_CASE("first publish: marker, backends, slots, master");
 	memset(&f, 0, sizeof(f));
 	world_init(&w, &f, false);
 	svc_put(&w, "web", "10.96.0.10", HTTP, "");
@@ -361,7 +327,7 @@ static void test_publish_order(void)
 	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 1), 0);
 	CHECK_STR(f.ops, ""); /* nothing before the first full sync */
 	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "VBBSSRM");
+	CHECK_STR(f.ops, "VBBSSM");
 	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
 	CHECK(m != NULL);
 	if (m) {
@@ -370,7 +336,7 @@ static void test_publish_order(void)
 		CHECK(m->sv.id != 0);
 	}
 	CHECK_INT(fake_count(f.be), 2);
-	CHECK_INT(fake_count(f.rev), 1);
+	CHECK_INT(masters_count(&f), 1);
 
 	UNIT_CASE("nothing changed: no writes");
 	f.n_ops = 0;
@@ -407,14 +373,14 @@ static void test_publish_order(void)
 	CHECK(m && m->sv.count == 0 && !(m->sv.flags & SL_SVC_F_DROP_EMPTY));
 	CHECK_INT(fake_count(f.be), 0);
 
-	UNIT_CASE("Service deleted: master, slots, revnat, then marker");
+	UNIT_CASE("Service deleted: master, slots, then marker");
 	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
 	CHECK_INT(sync(&w), 0);
 	f.n_ops = 0;
 	kube_store_delete(&w.svcs, "shop", "web");
 	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "msrbv");
-	CHECK_INT(fake_count(f.svc) + fake_count(f.be) + fake_count(f.rev), 0);
+	CHECK_STR(f.ops, "msbv");
+	CHECK_INT(fake_count(f.svc) + fake_count(f.be), 0);
 	world_fini(&w);
 }
 
@@ -444,7 +410,7 @@ static void test_ports_protocols_shared(void)
 	CHECK(t && u && t->sv.id != u->sv.id);
 	CHECK(t && t->sv.flags == SL_SVC_F_AFFINITY && t->sv.affinity_timeout == 10800);
 	CHECK_INT(fake_count(f.be), 2); /* 10.244.1.9:53 UDP (shared) and TCP */
-	CHECK_INT(fake_count(f.rev), 3);
+	CHECK_INT(masters_count(&f), 3);
 	svc_pub_stats(w.p, &st);
 	CHECK_INT(st.ports, 3);
 	CHECK_INT(st.services, 2);
@@ -475,7 +441,6 @@ static void snapshot(struct fake *f, struct fake *copy)
 {
 	memcpy(copy->svc, f->svc, sizeof(f->svc));
 	memcpy(copy->be, f->be, sizeof(f->be));
-	memcpy(copy->rev, f->rev, sizeof(f->rev));
 }
 
 /* Every entry of a is in b with the same value, and the counts match. */
@@ -487,8 +452,7 @@ static bool same_table(struct fake_ent *a, struct fake_ent *b, bool svc)
 		struct fake_ent *e = a[i].used ? fake_find(b, &a[i].sk, a[i].id, svc) : NULL;
 
 		if (a[i].used && (!e || memcmp(&e->sv, &a[i].sv, sizeof(e->sv)) ||
-				  memcmp(&e->bv, &a[i].bv, sizeof(e->bv)) ||
-				  memcmp(&e->rv, &a[i].rv, sizeof(e->rv))))
+				  memcmp(&e->bv, &a[i].bv, sizeof(e->bv))))
 			return false;
 	}
 	return true;
@@ -496,8 +460,7 @@ static bool same_table(struct fake_ent *a, struct fake_ent *b, bool svc)
 
 static bool same_maps(struct fake *a, struct fake *b)
 {
-	return same_table(a->svc, b->svc, true) && same_table(a->be, b->be, false) &&
-	       same_table(a->rev, b->rev, false);
+	return same_table(a->svc, b->svc, true) && same_table(a->be, b->be, false);
 }
 
 static void cluster_put(struct world *w)
@@ -570,13 +533,14 @@ static void test_restart(void)
 	svc_put(&w, "new", "10.96.0.20", HTTP, "");
 	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
 	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "VSRM"); /* backend 10.244.1.5:8080 reused */
+	CHECK_STR(f.ops, "VSM"); /* backend 10.244.1.5:8080 reused */
 	{
 		struct fake_ent *n = master_of(&f, "10.96.0.20", 80, IPPROTO_TCP);
 		int same = 0;
 
 		for (size_t i = 0; i < FAKE_MAX; i++)
-			same += n && f.rev[i].used && f.rev[i].id == n->sv.id;
+			same += n && f.svc[i].used && f.svc[i].sk.port && !f.svc[i].sk.slot &&
+				f.svc[i].sv.id == n->sv.id; /* masters with its id: itself only */
 		CHECK_INT(same, 1);
 		UNIT_CASE("a fresh service id starts its traffic counters at 0");
 		CHECK_INT(f.n_resets, 1);
@@ -605,7 +569,7 @@ static void test_restart(void)
 	svc_put(&w, "new", "10.96.0.20", HTTP, "");
 	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
 	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "msrbv");
+	CHECK_STR(f.ops, "msbv");
 	CHECK(master_of(&f, "10.96.0.12", 80, IPPROTO_TCP) == NULL);
 	CHECK(master_of(&f, "10.96.0.10", 80, IPPROTO_TCP) != NULL);
 	svc_pub_stats(w.p, &st);
@@ -674,7 +638,7 @@ static void test_map_full(void)
 	f.cap[SVC_MAP_SVC] = fake_count(f.svc) + 2; /* marker + slot fit, master does not */
 	CHECK(sync(&w) < 0);
 	CHECK(master_of(&f, "10.96.0.30", 80, IPPROTO_TCP) == NULL);
-	CHECK_INT(fake_count(f.rev), 1);
+	CHECK_INT(masters_count(&f), 1);
 	world_fini(&w);
 }
 
@@ -692,7 +656,6 @@ static void test_restart_leftovers(void)
 {
 	static struct fake f;
 	struct sl_be_val bv = {.port = htons(8080), .proto = IPPROTO_TCP};
-	struct sl_revnat_val rv = {.port = htons(80)};
 	struct world w;
 	struct fake_ent *m;
 
@@ -710,12 +673,8 @@ static void test_restart_leftovers(void)
 	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 0, 3, 1, 0);
 	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 1, 7, 0, 0);
 	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 2, 9, 0, 0);
-	inet_pton(AF_INET, "10.96.0.10", &rv.vip);
-	f_rev_update(&f, 3, &rv);
-	/* gone: slots and revnat of a port whose master was never written */
+	/* gone: the slot of a port whose master was never written */
 	seed_svc(&f, "10.96.0.99", 80, IPPROTO_TCP, 1, 9, 0, 0);
-	inet_pton(AF_INET, "10.96.0.99", &rv.vip);
-	f_rev_update(&f, 5, &rv);
 	f.n_ops = 0;
 	f.ops[0] = '\0';
 
@@ -731,10 +690,9 @@ static void test_restart_leftovers(void)
 	CHECK_INT(fake_count(f.svc), 3); /* marker, master, slot 1 */
 	CHECK_INT(fake_count(f.be), 1);
 	CHECK(fake_find(f.be, NULL, 7, false) != NULL);
-	CHECK_INT(fake_count(f.rev), 1);
-	CHECK(fake_find(f.rev, NULL, 3, false) != NULL);
-	/* stale slot 2 after the master, backend 9; then the orphan slot and revnat */
-	CHECK_STR(f.ops, "sbsr");
+	CHECK_INT(masters_count(&f), 1);
+	/* stale slot 2 after the master, backend 9; then the orphan slot */
+	CHECK_STR(f.ops, "sbs");
 	world_fini(&w);
 }
 
@@ -746,14 +704,6 @@ static struct fake_ent *entry_at(struct fake *f, const char *ip, int port, int p
 	k.slot = (__u16)slot;
 	inet_pton(AF_INET, ip, &k.vip);
 	return fake_find(f->svc, &k, 0, true);
-}
-
-static const struct sl_revnat_val *revnat_of(struct fake *f, __u32 id)
-{
-	for (size_t i = 0; i < FAKE_MAX; i++)
-		if (f->rev[i].used && f->rev[i].id == id)
-			return &f->rev[i].rv;
-	return NULL;
 }
 
 #define NP_SVC                                                                                     \
@@ -769,7 +719,6 @@ static void test_external_frontends(void)
 	static struct fake f, before_maps;
 	__be32 node_ips[2];
 	struct fake_ent *m, *mi, *v;
-	const struct sl_revnat_val *rv;
 	struct world w;
 
 	inet_pton(AF_INET, "172.18.0.2", &node_ips[0]);
@@ -795,8 +744,9 @@ static void test_external_frontends(void)
 		CHECK_INT(m->sv.flags & SL_SVC_F_SRC_RANGES, 0); /* NodePorts ignore the ranges */
 		CHECK(m->sv.id != mi->sv.id);
 		CHECK(m->sv.snat_ip == node_ips[i]); /* SNAT to the address the client used */
-		rv = revnat_of(&f, m->sv.id);
-		CHECK(rv && rv->vip == node_ips[i] && rv->port == htons(30080));
+		CHECK(svc_pub_port_id(w.p, svc_ids_key_scoped(node_ips[i], htons(30080),
+							      IPPROTO_TCP, SL_SVC_SCOPE_EXT)) ==
+		      m->sv.id); /* the frontend's own id */
 		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_INT, 0);
 		CHECK(v && v->sv.flags == SL_SVC_F_NODEIP);
 		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_EXT, 0);
@@ -882,7 +832,6 @@ static void test_external_frontends(void)
 	kube_store_delete(&w.slices, "shop", "np-1");
 	CHECK_INT(sync(&w), 0);
 	CHECK_INT(fake_count(f.svc), 0);
-	CHECK_INT(fake_count(f.rev), 0);
 	CHECK_INT(fake_count(f.be), 0);
 	world_fini(&w);
 }

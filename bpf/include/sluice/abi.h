@@ -21,7 +21,6 @@
 #define SL_PIN_TO_POD	"sl_to_pod" /* tc egress of each host veth */
 #define SL_PIN_SVC4	"sl_svc4"
 #define SL_PIN_BE4	"sl_be4"
-#define SL_PIN_REVNAT4	"sl_revnat4"
 #define SL_PIN_CT4	"sl_ct4"
 #define SL_PIN_AFF4	"sl_aff4"
 #define SL_PIN_IPCACHE4 "sl_ipcache4"
@@ -45,6 +44,13 @@
 /* HostPort (CNI portMappings): written by the CNI plugin, read by every program. */
 #define SL_PIN_HPORT4 "sl_hport4"
 #define SL_PIN_HPGATE "sl_hpgate"
+/* Pins of maps older versions made and this one no longer has: removed at
+ * load. sl_revnat4 (svc_id -> VIP:port) went when conntrack entries began to
+ * carry the reply's source. */
+#define SL_PINS_RETIRED                                                                            \
+	{                                                                                          \
+		"sl_revnat4"                                                                       \
+	}
 
 /* Addresses every pod sees: its default gateway is answered by the datapath. */
 #define SL_POD_GATEWAY4	    0xa9fe0101 /* 169.254.1.1, host byte order */
@@ -59,7 +65,7 @@
 	524288 /* sl_svc4 entries: masters + slots + VIP markers (100k Services with two backends  \
 		  need 400k) */
 #define SL_BE_MAX	262144 /* backends (100k Services with two each, make bench) */
-#define SL_REVNAT_MAX	131072 /* service ports */
+#define SL_SVC_IDS_MAX	131072 /* service ports (svc_ids) */
 #define SL_CT_MAX	262144 /* conntrack entries (LRU) */
 #define SL_AFF_MAX	65536  /* affinity entries (LRU) */
 #define SL_MAX_BACKENDS 65535  /* slots per service port */
@@ -170,7 +176,7 @@ struct sl_poldrop_val {
  * slot 0 ({vip, port, proto, 0}), its backends at slots 1..count, and one
  * "VIP marker" per ClusterIP ({vip, 0, 0, 0}, flags SL_SVC_F_VIP) so traffic to
  * a port the Service does not have is rejected rather than leaked. The agent
- * publishes a service port as: backends, slots, revnat, master (new count),
+ * publishes a service port as: backends, slots, master (new count),
  * then deletes stale slots: a packet never sees a count past written slots. */
 struct sl_svc_key {
 	__be32 vip;
@@ -182,7 +188,7 @@ struct sl_svc_key {
 };
 
 struct sl_svc_val {
-	__u32 id;		/* master: svc_id (revnat key); slot: backend_id */
+	__u32 id;		/* master: svc_id; slot: backend_id */
 	__u16 count;		/* master: usable backends (slots 1..count) */
 	__u16 flags;		/* master: SL_SVC_F_* */
 	__u32 affinity_timeout; /* master: seconds, with SL_SVC_F_AFFINITY */
@@ -198,8 +204,8 @@ struct sl_svc_val {
 #define SL_SVC_F_SRC_RANGES 0x10 /* master: only sources in sl_lbsrc4 (LB IPs) */
 
 /* External frontends (NodePort on node addresses, externalIPs, LB ingress
- * IPs) live in sl_svc4 too, as service ports of their own (own svc_id, own
- * revnat {address, port}), in two scopes of the same key:
+ * IPs) live in sl_svc4 too, as service ports of their own (own svc_id), in
+ * two scopes of the same key:
  *  SL_SVC_SCOPE_INT: what pods (pod.bpf.c) and the node's own sockets
  *    (sock.bpf.c) see: Cluster endpoints always (kube-proxy's short-circuit
  *    for Local), found by the lookups those paths already make;
@@ -229,17 +235,6 @@ struct sl_be_val {
 
 #define SL_BE_F_LOCAL	    0x1 /* on this node */
 #define SL_BE_F_TERMINATING 0x2
-
-/* sl_revnat4: svc_id -> the address replies must appear to come from. */
-struct sl_revnat_key {
-	__u32 id;
-};
-
-struct sl_revnat_val {
-	__be32 vip;
-	__be16 port;
-	__u16 pad;
-};
 
 /* sl_ct4 (LRU): two entries per tracked flow, each keyed by the tuple its
  * packets carry on the wire, so that every packet finds its flow with one
@@ -433,7 +428,7 @@ enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
  * frontends (their SL_SVC_SCOPE_EXT svc_id), client -> backend direction,
  * counted once DNAT is done.
  * The agent zeroes an id's entry when it gives the id to a service port. Its
- * size is set at load from the number of CPUs (at most SL_REVNAT_MAX); ids
+ * size is set at load from the number of CPUs (at most SL_SVC_IDS_MAX); ids
  * beyond it are not counted. */
 struct sl_svcstat_val {
 	__u64 flows;   /* new flows load-balanced */
@@ -507,8 +502,6 @@ _Static_assert(sizeof(struct sl_svc_key) == 12, "sl_svc_key layout");
 _Static_assert(sizeof(struct sl_svc_val) == 16, "sl_svc_val layout");
 _Static_assert(sizeof(struct sl_be_key) == 4, "sl_be_key layout");
 _Static_assert(sizeof(struct sl_be_val) == 8, "sl_be_val layout");
-_Static_assert(sizeof(struct sl_revnat_key) == 4, "sl_revnat_key layout");
-_Static_assert(sizeof(struct sl_revnat_val) == 8, "sl_revnat_val layout");
 _Static_assert(sizeof(struct sl_ct_key) == 16, "sl_ct_key layout");
 _Static_assert(sizeof(struct sl_ct_val) == 32, "sl_ct_val layout");
 _Static_assert(sizeof(struct sl_aff_key) == 8, "sl_aff_key layout");
