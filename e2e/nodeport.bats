@@ -96,6 +96,17 @@ svc4_has() {
 }
 
 # sample I NAME LABELS: the value of node I's /metrics sample NAME{LABELS} (0 when absent).
+# frontend_backends I ADDR: node I's `services` rows at ADDR as "FLAG:BACKENDS"
+# (FLAG "external" for what arrives from outside, "-" for what pods and the
+# node see), sorted.
+frontend_backends() {
+	(cluster_use "$1" && nsenter --net="/run/netns/$SL_NODE" "$SL_BUILD/sluice-agent" services \
+		--json --pin-dir "$SL_PIN" --cni-state-dir "$SL_STATE_DIR") |
+		jq -r --arg a "$2" '.[] | select(.address == $a) |
+			"\(if any(.flags[]; . == "external") then "external" else "-" end):\(.backends)"' |
+		LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'
+}
+
 sample() {
 	on_node "$1" node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics |
 		awk -v s="$2{$3}" '$1 == s { v = $2 } END { print v + 0 }'
@@ -133,6 +144,10 @@ svc_counter() { sample "$1" "sluice_service_$2_total" "namespace=\"default\",ser
 	no_answer "$EXT" "http://$N2:$np/"
 	# a pod on the node without endpoints is short-circuited to the Cluster endpoints
 	answer "$C2" "http://$N2:$np/" a1
+	# node 2's table: the frontend outsiders reach has no backend, the pods' one has a1
+	run frontend_backends 2 "$N2:$np/TCP"
+	echo "$output"
+	[ "$output" = "-:1 external:0" ]
 }
 
 @test "(nodeport) should have session affinity work for NodePort service" {

@@ -647,6 +647,23 @@ static void test_maps(const struct fds *f)
 	CHECK_INT(dp_be_foreach(f->be, be_count, &n), 0);
 	CHECK_INT(n, 6); /* 7 seeded, backend 3 deleted */
 	CHECK_INT(dp_be_delete(f->be, 3), -ENOENT);
+
+	UNIT_CASE("a lookup keeps the key's scope: an external frontend is not its internal twin");
+	{
+		struct sl_svc_key ext = {.vip = VIP, .port = htons(80), .proto = IPPROTO_TCP};
+		struct sl_svc_val v = {.id = 77, .count = 1}, got;
+
+		ext.scope = SL_SVC_SCOPE_EXT;
+		CHECK_INT(dp_svc_update(f->svc, &ext, &v), 0);
+		CHECK_INT(dp_svc_lookup(f->svc, &ext, &got), 0);
+		CHECK_INT(got.id, 77);
+		ext.scope = SL_SVC_SCOPE_INT;
+		CHECK_INT(dp_svc_lookup(f->svc, &ext, &got), 0);
+		CHECK(got.id != 77);
+		ext.scope = SL_SVC_SCOPE_EXT;
+		CHECK_INT(dp_svc_delete(f->svc, &ext), 0);
+		CHECK_INT(dp_svc_lookup(f->svc, &ext, &got), -ENOENT);
+	}
 	CHECK_INT(dp_be_foreach(f->be, be_stop, NULL), 7); /* a walk stops at a non-zero return */
 	CHECK_INT(dp_be_delete(f->be, 99), -ENOENT);
 

@@ -18,6 +18,20 @@
 
 enum dp_fd_kind { DP_FD_OTHER, DP_FD_MAP, DP_FD_PROG };
 
+/* k with every padding byte zero: hash keys compare bytes. */
+static inline struct sl_svc_key dp_svc_key(const struct sl_svc_key *k)
+{
+	struct sl_svc_key key;
+
+	memset(&key, 0, sizeof(key));
+	key.vip = k->vip;
+	key.port = k->port;
+	key.proto = k->proto;
+	key.scope = k->scope;
+	key.slot = k->slot;
+	return key;
+}
+
 /* <pin_dir>/<name>; -EINVAL for an empty name or one with '/', -ENAMETOOLONG. */
 static inline int dp_pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
 {

@@ -9,14 +9,11 @@
 #include "dp.h"
 #include "dp_util.h"
 
+/* In the scope of k: the tables walk both. */
 int dp_svc_lookup(int map_fd, const struct sl_svc_key *k, struct sl_svc_val *val)
 {
-	struct sl_svc_key key = {};
+	struct sl_svc_key key = dp_svc_key(k);
 
-	key.vip = k->vip;
-	key.port = k->port;
-	key.proto = k->proto;
-	key.slot = k->slot;
 	return bpf_map_lookup_elem(map_fd, &key, val);
 }
 

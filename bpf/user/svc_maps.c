@@ -12,25 +12,15 @@
 
 int dp_svc_update(int map_fd, const struct sl_svc_key *key, const struct sl_svc_val *val)
 {
-	struct sl_svc_key k = {};
+	struct sl_svc_key k = dp_svc_key(key);
 
-	k.vip = key->vip;
-	k.port = key->port;
-	k.proto = key->proto;
-	k.scope = key->scope;
-	k.slot = key->slot;
 	return bpf_map_update_elem(map_fd, &k, val, BPF_ANY);
 }
 
 int dp_svc_delete(int map_fd, const struct sl_svc_key *key)
 {
-	struct sl_svc_key k = {};
+	struct sl_svc_key k = dp_svc_key(key);
 
-	k.vip = key->vip;
-	k.port = key->port;
-	k.proto = key->proto;
-	k.scope = key->scope;
-	k.slot = key->slot;
 	return bpf_map_delete_elem(map_fd, &k);
 }
 

@@ -58,6 +58,10 @@ static int svc_row(const struct sl_svc_key *k, const struct sl_svc_val *v, void 
 		json_array_append_new(flags, json_sprintf("affinity=%us", v->affinity_timeout));
 	if (v->flags & SL_SVC_F_DROP_EMPTY)
 		json_array_append_new(flags, json_string("local-only"));
+	if (k->scope == SL_SVC_SCOPE_EXT) /* what arrives from outside; its twin serves pods */
+		json_array_append_new(flags, json_string("external"));
+	if (v->flags & SL_SVC_F_SRC_RANGES)
+		json_array_append_new(flags, json_string("source-ranges"));
 	for (slot.slot = 1; slot.slot <= v->count; slot.slot++)
 		json_array_append_new(
 		    ids, dp_svc_lookup(t->m.svc, &slot, &sv) ? json_null() : json_integer(sv.id));
