@@ -24,7 +24,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 # Debian packages the project needs to build, test and run its demo.
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
-	bats jq iproute2 util-linux procps kmod containernetworking-plugins podman runc containerd \
+	bats jq iproute2 ethtool util-linux procps kmod containernetworking-plugins podman runc containerd \
 	busybox-static iputils-ping openssl curl python3 ca-certificates libclang-rt-14-dev \
 	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox \
 	clang-format shellcheck yamllint prometheus

@@ -64,10 +64,12 @@ static __always_inline int from_net_fib(struct __sk_buff *skb, int path, int *ve
 static __always_inline int from_net_dnat(struct __sk_buff *skb, struct l4_tuple *t,
 					 const struct sl_be_val *be, __u32 svc_id, int path)
 {
-	int ret = nat4_addr(skb, t, false, be->ip);
+	struct l4_tuple to = *t;
+	int ret;
 
-	if (!ret)
-		ret = nat4_port(skb, t, false, be->port);
+	to.daddr = be->ip;
+	to.dport = be->port;
+	ret = nat4_rewrite(skb, t, &to);
 	if (ret)
 		return ret;
 	if (svc_id)

@@ -328,3 +328,30 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	nat_after=$(bpftool -j map dump pinned "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-2/sl_nat4" | jq length)
 	[ "$nat_after" -ge "$nat_before" ] # the pinned SNAT table outlived the agent
 }
+
+# The last test of the file: the offloads it turns off stay off until the
+# cluster goes (checksums then are all done in software, which is correct too).
+@test "(nodeport) checksums stay right through DNAT+SNAT and back, from a CHECKSUM_PARTIAL and a NONE client" {
+	local a1 ports tcp udp state before=()
+	svc_apply "$SVC" '[{"name":"http","port":80,"targetPort":8080},{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"}]' \
+		'{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"http","port":8080,"protocol":"TCP"},{"name":"dns","port":5353,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	ports=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort} {.spec.ports[1].nodePort}')
+	tcp=${ports% *} udp=${ports#* }
+	a1=$(cluster_pod_ns 1 a1)
+	# As in services.bats: no veth vouches for a checksum (rx off), the nodes'
+	# uplinks finish a PARTIAL one in software (tx off). Node 2 has no
+	# endpoint: it rewrites both ends (SNAT) and sends the flow to a1 on node 1.
+	csum_verify_in "$SL_FABRIC" "$(node_name 1)" "$(node_name 2)" "$EXT" "$a1"
+	offload "$(node_name 1)" eth0 tx off
+	offload "$(node_name 2)" eth0 tx off
+	before=("$(csum_errors "$EXT")" "$(csum_errors "$a1")")
+	for state in PARTIAL NONE; do
+		[ "$state" = PARTIAL ] || offload "$EXT" eth0 tx off
+		within 20 http_says "$EXT" "http://$N2:$tcp/" a1 # a wrong checksum: no answer
+		[ "$(udp_ask "$EXT" "$N2" "$udp")" = "a1 $N2" ]
+	done
+	echo "checksum errors: outside ${before[0]} -> $(csum_errors "$EXT"), a1 ${before[1]} -> $(csum_errors "$a1")"
+	[ "$(csum_errors "$EXT")" = "${before[0]}" ]
+	[ "$(csum_errors "$a1")" = "${before[1]}" ]
+}

@@ -504,17 +504,6 @@ print("ok=%d fail=%d secs=%.1f rate=%.0f errs=%s" % (ok, fail, el, (ok + fail) /
 
 # --- health check node ports and /healthz (kube-proxy's healthcheck package) ---------------
 
-# within SECS CMD...: CMD succeeds within SECS seconds of wall time (each try
-# may itself take seconds, so wait_for's count of tries would stretch a failure).
-within() {
-	local end=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		((SECONDS < end)) || return 1
-		sleep 0.2
-	done
-}
-
 # hc NODE PORT: the health check node port of node NODE as a load balancer asks it
 # (from node 1, over the fabric): "CODE LOCALENDPOINTS", or "refused".
 hc() {
@@ -682,4 +671,38 @@ healthz_is() { within 15 healthz_is_now "$@"; }
 	echo "$output"
 	on_node 2 pod_del m1
 	[ "$output" = 300000 ]
+}
+
+# The last test of the file: the offloads it turns off stay off until the
+# cluster goes (checksums then are all done in software, which is correct too).
+@test "(services) checksums stay right through DNAT and reverse NAT, from a CHECKSUM_NONE and a PARTIAL client" {
+	local nss ns i b1 who before=()
+	on_node 2 tcp_sink b1 9000
+	new_svc
+	vip=$(svc_apply "$SVC" '[{"name":"http","port":80,"targetPort":8080},{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"},{"name":"sink","port":90,"targetPort":9000}]')
+	eps_apply "$SVC" '[{"name":"http","port":8080,"protocol":"TCP"},{"name":"dns","port":5353,"protocol":"UDP"},{"name":"sink","port":9000,"protocol":"TCP"}]' \
+		"$(ep "$(ip_of 2 b1)" 2)"
+	b1=$(ns_of 2 b1)
+	# No veth vouches for a checksum (rx off) and the nodes' uplinks finish a
+	# PARTIAL one in software (tx off), so each receiver's stack checks what
+	# sluice rewrote on the way. c1 sends CHECKSUM_NONE (tx off: the rewrite
+	# updates the whole checksum), c3 CHECKSUM_PARTIAL (the pseudo header's
+	# sum only); replies reach both clients' nodes as NONE.
+	nss=("$SL_FABRIC" "$(node_name 1)" "$(node_name 2)" "$(node_name 3)" "$C1" "$C3" "$b1")
+	csum_verify_in "${nss[@]}"
+	for i in 1 2 3; do offload "$(node_name "$i")" eth0 tx off; done
+	offload "$C1" eth0 tx off
+	for ns in "$C1" "$C3" "$b1"; do before+=("$(csum_errors "$ns")"); done
+	for who in 1:c1 3:c3; do
+		ns=$(ns_of "${who%:*}" "${who#*:}")
+		within 20 http_says "$ns" "http://$vip/" b1 # a wrong checksum: no answer
+		[ "$(udp_ask "$ns" "$vip" 53)" = "b1 $(ip_of "${who%:*}" "${who#*:}")" ]
+		[ "$(tcp_upload "$ns" "$vip" 90 200000)" = 200000 ] # segments of 64k (GSO) from c3
+	done
+	i=0
+	for ns in "$C1" "$C3" "$b1"; do
+		echo "$ns: checksum errors ${before[i]} -> $(csum_errors "$ns")"
+		[ "$(csum_errors "$ns")" = "${before[i]}" ]
+		i=$((i + 1))
+	done
 }

@@ -4,9 +4,10 @@
  * The header rule of bpf/: programs include UAPI headers (<linux/bpf.h>,
  * <linux/ip.h>, ...) and libbpf's <bpf/bpf_helpers.h>, <bpf/bpf_endian.h>;
  * every struct they touch (__sk_buff, bpf_sock_addr, packet headers) is
- * UAPI, stable by contract. vmlinux.h (BTF of the running kernel) and CO-RE
- * come in only for a program that reads kernel-internal structs, which none
- * does: the build does not generate vmlinux.h. */
+ * UAPI, stable by contract. CO-RE comes in only where a kernel-internal
+ * struct is read: lib/skb_csum.h reads one sk_buff field, declared there and
+ * relocated against the running kernel's BTF; the build does not generate
+ * vmlinux.h. */
 #ifndef SL_LIB_CONSTS_H
 #define SL_LIB_CONSTS_H
 

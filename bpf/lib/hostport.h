@@ -123,6 +123,7 @@ static __always_inline int hp4_from_pod(struct __sk_buff *skb, struct l4_tuple *
 					struct ct4_pair *p)
 {
 	struct sl_be_val be = {};
+	struct l4_tuple to;
 	bool hairpin;
 	int ret;
 
@@ -130,11 +131,12 @@ static __always_inline int hp4_from_pod(struct __sk_buff *skb, struct l4_tuple *
 		return 0;
 	hairpin = be.ip == t->saddr;
 	hp4_pair_fill(t, &be, hairpin, p);
-	ret = nat4_addr(skb, t, false, be.ip);
-	if (!ret)
-		ret = nat4_port(skb, t, false, be.port);
-	if (!ret && hairpin)
-		ret = nat4_addr(skb, t, true, bpf_htonl(SL_SVC_LOOPBACK4));
+	to = *t;
+	to.daddr = be.ip;
+	to.dport = be.port;
+	if (hairpin)
+		to.saddr = bpf_htonl(SL_SVC_LOOPBACK4);
+	ret = nat4_rewrite(skb, t, &to);
 	return ret ? ret : SL_PATH_HOSTPORT;
 }
 

@@ -56,16 +56,17 @@ static __always_inline const struct sl_be_val *lb4_be_lookup(__u32 id)
 static __always_inline int lb4_rev_nat(struct __sk_buff *skb, struct l4_tuple *t,
 				       struct sl_ct_val *ct)
 {
+	struct l4_tuple to = *t;
 	int ret;
 
 	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
 		return 0;
 	ct4_touch(ct, t->tcp_flags);
-	ret = nat4_addr(skb, t, true, ct->nat_ip);
-	if (!ret)
-		ret = nat4_port(skb, t, true, ct->nat_port);
-	if (!ret && (ct->flags & SL_CT_F_HAIRPIN))
-		ret = nat4_addr(skb, t, false, ct->client_ip);
+	to.saddr = ct->nat_ip;
+	to.sport = ct->nat_port;
+	if (ct->flags & SL_CT_F_HAIRPIN)
+		to.daddr = ct->client_ip;
+	ret = nat4_rewrite(skb, t, &to);
 	return ret ? ret : SL_PATH_REVNAT;
 }
 
@@ -217,6 +218,7 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 				       struct sl_ct_val *ct, struct ct4_pair *p, int *verdict)
 {
 	const struct sl_svc_val *svc;
+	struct l4_tuple to;
 	struct sl_be_val be;
 	__u16 marker_flags;
 	bool hairpin;
@@ -252,11 +254,12 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		svc_id = svc->id;
 		path = SL_PATH_SVC_NEW;
 	}
-	ret = nat4_addr(skb, t, false, be.ip);
-	if (!ret)
-		ret = nat4_port(skb, t, false, be.port);
-	if (!ret && hairpin)
-		ret = nat4_addr(skb, t, true, bpf_htonl(SL_SVC_LOOPBACK4));
+	to = *t;
+	to.daddr = be.ip;
+	to.dport = be.port;
+	if (hairpin)
+		to.saddr = bpf_htonl(SL_SVC_LOOPBACK4);
+	ret = nat4_rewrite(skb, t, &to);
 	if (ret)
 		return ret;
 	metrics_svc_count(svc_id, path == SL_PATH_SVC_NEW, skb->len);

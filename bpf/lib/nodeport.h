@@ -150,14 +150,14 @@ static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, 
 static __always_inline int nat4_apply(struct __sk_buff *skb, struct l4_tuple *t,
 				      const struct sl_nat_val *v, int path)
 {
-	int ret = nat4_addr(skb, t, false, v->daddr);
+	struct l4_tuple to = *t;
+	int ret;
 
-	if (!ret)
-		ret = nat4_port(skb, t, false, v->dport);
-	if (!ret)
-		ret = nat4_addr(skb, t, true, v->saddr);
-	if (!ret)
-		ret = nat4_port(skb, t, true, v->sport);
+	to.saddr = v->saddr;
+	to.daddr = v->daddr;
+	to.sport = v->sport;
+	to.dport = v->dport;
+	ret = nat4_rewrite(skb, t, &to);
 	return ret ? ret : path;
 }
 

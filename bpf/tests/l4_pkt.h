@@ -85,6 +85,32 @@ static inline struct udp_pkt udp_build(__be32 saddr, __be32 daddr, __u16 sport, 
 	return p;
 }
 
+/* A datagram saddr:sport -> daddr:dport whose checksum, once rewritten to
+ * daddr_to:dport_to, sums to 0 (two payload bytes chosen for it). */
+static inline struct udp_pkt udp_csum_zero_after(__be32 saddr, __be32 daddr, __u16 sport,
+						 __u16 dport, __be32 daddr_to, __u16 dport_to)
+{
+	struct udp_pkt p = udp_build(saddr, daddr_to, sport, dport_to, true);
+	size_t l4 = sizeof(p.udp) + sizeof(p.payload);
+
+	for (__u32 w = 0; w <= 0xffff; w++) {
+		p.payload[0] = w >> 8;
+		p.payload[1] = w & 0xff;
+		if (csum_l4(saddr, daddr_to, IPPROTO_UDP, &p.udp, l4) == 0)
+			break;
+	}
+	p.ip.daddr = daddr;
+	p.ip.check = 0;
+	p.ip.check = csum(&p.ip, sizeof(p.ip));
+	p.udp.dest = htons(dport);
+	p.udp.check = csum_l4(saddr, daddr, IPPROTO_UDP, &p.udp, l4);
+	return p;
+}
+
+/* BPF_PROG_TEST_RUN hands programs a CHECKSUM_NONE skb (ip_summed 0), so
+ * these checks verify lib/nat.h's update of the whole L4 checksum by hand;
+ * the helper and the CHECKSUM_PARTIAL update are checked by e2e traffic
+ * (e2e/services.bats, "checksums"). */
 static inline bool tcp_csums_ok(const struct tcp_pkt *p)
 {
 	return csum(&p->ip, sizeof(p->ip)) == 0 &&

@@ -363,6 +363,16 @@ static void test_udp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_REMOTE2);
 	CHECK_INT(csum(&out.ip, sizeof(out.ip)), 0);
 
+	UNIT_CASE("a UDP checksum that sums to 0 after DNAT is sent as 0xffff, not as 'none'");
+	in = udp_csum_zero_after(IP_A, VIP, 5002, 53, IP_REMOTE2, 5353);
+	CHECK(in.udp.check != 0);
+	len = sizeof(out);
+	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       &out, &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE2);
+	CHECK_INT(out.udp.check, 0xffff);
+	CHECK(udp_csums_ok(&out));
+
 	UNIT_CASE("the UDP reply is reverse-NATed at tc egress");
 	in = udp_build(IP_REMOTE2, IP_A, 5353, 5000, false);
 	len = sizeof(out);
@@ -671,8 +681,8 @@ static void test_maps(const struct fds *f)
 	purged = dp_ct_purge_backend(f->ct, 2, true);
 	CHECK_INT(purged, 0); /* backend 2 has a TCP flow only */
 	purged = dp_ct_purge_backend(f->ct, 4, true);
-	CHECK_INT(purged,
-		  5); /* two UDP flows, both directions, and the reply entry of 5000 via IP_B */
+	/* three UDP flows, both directions, and the reply entry of 5000 via IP_B */
+	CHECK_INT(purged, 7);
 	purged = dp_ct_purge_backend(f->ct, 2, false);
 	CHECK_INT(purged, 2);
 	/* flows 40003 and 40005 (forward entry only), 40004 */

@@ -205,3 +205,39 @@ while True:
 	echo $! >"$SL_SCRATCH/pids/tcp-$ns-$2"
 	wait_for 5 ns_listening "$ns" "$2" || sl_die "tcp server in $ns did not listen on $2"
 }
+
+# within SECS CMD...: CMD succeeds within SECS seconds of wall time (each try
+# may itself take seconds, so wait_for's count of tries would stretch a failure).
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		((SECONDS < end)) || return 1
+		sleep 0.2
+	done
+}
+
+# http_says NS URL WANT: one request from NS answers WANT.
+http_says() { [ "$(http_get "$1" "$2")" = "$3" ]; }
+
+# --- checksums: offloads off inside the test's namespaces ---------------------------
+
+# offload NS DEV FEATURE on|off: one ethtool -K inside NS.
+offload() { ns_exec "$1" ethtool -K "$2" "$3" "$4" >/dev/null; }
+
+# csum_verify_in NS...: rx checksumming off on every veth of each NS, so a veth
+# hands a CHECKSUM_NONE packet on as it is instead of vouching for it
+# (UNNECESSARY), and the receiving stack verifies the checksum itself.
+csum_verify_in() {
+	local ns dev
+	for ns in "$@"; do
+		for dev in $(ip -n "$ns" -o link show type veth | sed -n 's/^[0-9]*: \([^@:]*\)[@:].*/\1/p'); do
+			offload "$ns" "$dev" rx off || return 1
+		done
+	done
+}
+
+# csum_errors NS: the TCP and UDP checksum errors NS's stack has counted.
+csum_errors() {
+	ns_exec "$1" nstat -asz TcpInCsumErrors UdpInCsumErrors | awk '{ n += $2 } END { print n + 0 }'
+}
