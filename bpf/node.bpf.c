@@ -40,7 +40,11 @@
  *    own, passed;
  *  - an ICMP error about a SNAT flow (its backend's port unreachable, a
  *    router's fragmentation needed), to the node address: translated back
- *    for the client by the flow's REV entry, forwarded by the FIB;
+ *    for the client by the flow's REV entry, forwarded by the FIB; one about
+ *    a north-south flow's reply (the client's port unreachable, a router's
+ *    fragmentation needed), to the frontend: translated for the backend by
+ *    the flow's FWD entry (SNAT) or its conntrack forward entry (a local
+ *    backend), forwarded by the FIB;
  *  - an address without a marker in scope EXT (traffic to pods of this
  *    node, to the node while no Service is external): a hostPort's DNATed,
  *    the rest passed after that one lookup and the hostPort gate's read.
@@ -196,8 +200,8 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return 0;
 	ip4 = pkt_ipv4(skb);
-	if (ip4 && ip4->protocol == IPPROTO_ICMP) { /* an error about a SNAT flow? */
-		ret = np4_icmp_err_rev_snat(skb);
+	if (ip4 && ip4->protocol == IPPROTO_ICMP) { /* an error about a north-south flow? */
+		ret = np4_icmp_err(skb);
 		return ret <= 0 ? ret : from_net_fib(skb, ret, verdict);
 	}
 	if (!ip4 || !l4_supported(ip4->protocol))

@@ -125,8 +125,8 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 		return ret;
 	p.fwd.proto = 0;
 	f.proto = 0;
-	if (ip4->protocol == IPPROTO_ICMP) /* an error a local backend sends its client */
-		lb = icmp4_err_rev_nat(skb);
+	if (ip4->protocol == IPPROTO_ICMP) /* a local backend's error, or a client's */
+		lb = icmp4_err_rev_nat(skb, ICMP_ERR_TO_CLIENT | ICMP_ERR_TO_BACKEND);
 	else
 		lb = from_pod_lb4(skb, ip4, &f, &ct, &p, verdict);
 	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
@@ -233,7 +233,7 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 		return 0;
 	ip4 = pkt_ipv4(skb);
 	if (ip4 && ip4->protocol == IPPROTO_ICMP) /* from a remote backend, or a router */
-		return icmp4_err_rev_nat(skb);
+		return icmp4_err_rev_nat(skb, ICMP_ERR_TO_CLIENT);
 	if (!ip4 || !l4_supported(ip4->protocol))
 		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);

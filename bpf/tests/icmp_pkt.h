@@ -35,6 +35,25 @@ static inline struct icmp_err err_build(const __u8 *src_mac, const __u8 *dst_mac
 	return e;
 }
 
+/* An IP header as a forwarding hop left it (TTL one less). */
+static inline struct iphdr ip_forwarded(struct iphdr ip)
+{
+	ip.ttl--;
+	ip.check = 0;
+	ip.check = csum(&ip, sizeof(ip));
+	return ip;
+}
+
+/* Whether the quote of e is ip (as a forwarding hop left it when fwd is set)
+ * followed by the l4len bytes at l4. */
+static inline bool err_quotes(const struct icmp_err *e, struct iphdr ip, bool fwd, const void *l4,
+			      size_t l4len)
+{
+	if (fwd)
+		ip = ip_forwarded(ip);
+	return !memcmp(e->quote, &ip, sizeof(ip)) && !memcmp(e->quote + sizeof(ip), l4, l4len);
+}
+
 static inline bool err_csums_ok(const struct icmp_err *e, size_t qlen)
 {
 	return csum(&e->ip, sizeof(e->ip)) == 0 && csum(&e->icmp, sizeof(e->icmp) + qlen) == 0 &&
