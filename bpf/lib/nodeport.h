@@ -296,14 +296,14 @@ static __always_inline int np4_icmp_err_to_backend(struct __sk_buff *skb, struct
 	cur.daddr = v->saddr;
 	cur.sport = v->dport;
 	cur.dport = v->sport;
-	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_NS_ICMP_TO_BE);
+	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_ICMP_TO_BE);
 }
 
 /* An ICMP error arriving from outside about a north-south flow: about a
  * SNAT flow's packet (to the client), about a SNAT flow's reply (to the
  * backend), or about a reply of a flow DNATed to a local backend (to the
- * backend, by conntrack). SL_PATH_NS_ICMP, SL_PATH_NS_ICMP_TO_BE or
- * SL_PATH_ICMP_TO_BE for the FIB to forward, 0 when it is no such error. */
+ * backend, by conntrack). SL_PATH_NS_ICMP or SL_PATH_ICMP_TO_BE for the
+ * FIB to forward, 0 when it is no such error. */
 static __always_inline int np4_icmp_err(struct __sk_buff *skb)
 {
 	struct icmp4_err_head h;

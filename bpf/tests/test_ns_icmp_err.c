@@ -261,7 +261,7 @@ static void test_reply_snat(void)
 	in = err_build(mac_router, mac_uplink, IP_ROUTER, NODE_IP, 3, 4, 1400, &got.ip, qlen);
 	len = sizeof(out);
 	expect(net_prog, net_metrics, &in, ERR_LEN(qlen), if_up, TC_ACT_REDIRECT,
-	       SL_PATH_NS_ICMP_TO_BE, &out, &len);
+	       SL_PATH_ICMP_TO_BE, &out, &len);
 	CHECK_INT(out.ip.saddr, IP_ROUTER);
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
@@ -273,7 +273,7 @@ static void test_reply_snat(void)
 	in = err_build(mac_router, mac_uplink, CLIENT, NODE_IP, 3, 3, 0, &got.ip, qlen);
 	len = sizeof(out);
 	expect(net_prog, net_metrics, &in, ERR_LEN(qlen), if_up, TC_ACT_REDIRECT,
-	       SL_PATH_NS_ICMP_TO_BE, &out, &len);
+	       SL_PATH_ICMP_TO_BE, &out, &len);
 	CHECK_INT(out.ip.saddr, NODE_IP);
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK(err_quotes(&out, reply.ip, true, &reply.tcp, qlen - sizeof(reply.ip)));
