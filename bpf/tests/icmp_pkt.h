@@ -35,6 +35,32 @@ static inline struct icmp_err err_build(const __u8 *src_mac, const __u8 *dst_mac
 	return e;
 }
 
+/* A UDP datagram up to 1500 bytes of IP long, DF set (pmtu.h's tests). */
+struct udp_big {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	__u8 payload[1500 - sizeof(struct iphdr) - sizeof(struct udphdr)];
+} __attribute__((packed));
+
+#define BIG_LEN(ip_len) (sizeof(struct ethhdr) + (ip_len))
+
+/* The datagram of ip_len bytes of IP from src_mac to dst_mac, checksums set. */
+static inline struct udp_big udp_big_build(const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
+					   __be32 daddr, __u16 sport, __u16 dport, size_t ip_len)
+{
+	struct udp_big p = {};
+	size_t l4 = ip_len - sizeof(p.ip);
+
+	ip_fill(&p, src_mac, dst_mac, saddr, daddr, IPPROTO_UDP, l4);
+	p.udp.source = htons(sport);
+	p.udp.dest = htons(dport);
+	p.udp.len = htons(l4);
+	memset(p.payload, 'x', l4 - sizeof(p.udp));
+	p.udp.check = csum_l4(saddr, daddr, IPPROTO_UDP, &p.udp, l4);
+	return p;
+}
+
 /* An IP header as a forwarding hop left it (TTL one less). */
 static inline struct iphdr ip_forwarded(struct iphdr ip)
 {

@@ -2,8 +2,9 @@
 /* BPF_PROG_TEST_RUN tests of ICMP errors about north-south flows: a local backend's port
  * unreachable (DNAT only, sl_from_pod), a router's fragmentation needed and a remote backend's
  * port unreachable about SNAT flows (sl_from_net), the client's or a router's errors about replies
- * sent on to a local backend and to a remote one (SNAT), errors about other flows left alone;
- * every checksum verified. Root; private network namespace. */
+ * sent on to a local backend and to a remote one (SNAT), the node's own fragmentation needed for a
+ * datagram too big for a local backend, errors about other flows left alone; every checksum
+ * verified. Root; private network namespace. */
 #define _GNU_SOURCE
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -26,10 +27,11 @@ static const char *const netns_setup[] = {
     "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
     "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
     "ip route add 10.244.1.11/32 dev hb", /* pod B */
+    "ip link set hb mtu 1400",		  /* B's veth: smaller than the uplink */
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int net_prog, net_metrics, net_svc, net_be;
+static int net_prog, net_metrics, net_svc, net_be, net_ep;
 
 static void svc_ext(__u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count, __u16 flags)
 {
@@ -55,6 +57,7 @@ static void seed(const struct fds *f)
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
 	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	CHECK_INT(dp_ep_update(net_ep, IP_B, &b), 0); /* one pinned map on a node */
 	be_put(1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
 	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
@@ -292,6 +295,34 @@ static void test_reply_not_ours(void)
 	CHECK(!memcmp(&in, &out, ERR_LEN(QLEN_UDP)));
 }
 
+static void test_pmtu(void)
+{
+	struct udp_big fits =
+	    udp_big_build(mac_router, mac_uplink, CLIENT, NODE_IP, 5020, NP_ULOCAL, 1400);
+	struct udp_big big =
+	    udp_big_build(mac_router, mac_uplink, CLIENT, NODE_IP, 5020, NP_ULOCAL, 1401);
+	const size_t qlen = sizeof(struct iphdr) + 8;
+	struct icmp_err out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("(nodeport) a DF datagram as long as the local backend's veth MTU goes to it");
+	expect(net_prog, net_metrics, &fits, BIG_LEN(1400), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL,
+	       NULL, NULL);
+
+	UNIT_CASE("(nodeport) one byte longer: the node's fragmentation needed (MTU 1400) leaves "
+		  "by the uplink for the client, from the NodePort, quoting the client's datagram");
+	expect_at(net_prog, net_metrics, &big, BIG_LEN(1401), if_up, true, TC_ACT_REDIRECT,
+		  SL_PATH_PMTU, &out, &len);
+	CHECK_INT(len, ERR_LEN(qlen));
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK_INT(out.ip.daddr, CLIENT);
+	CHECK_INT(out.icmp.code, 4);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, big.ip, false, &big.udp, 8));
+	CHECK(err_csums_ok(&out, qlen));
+	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
+}
+
 /* The uplink program with private maps; the pod programs share its conntrack. */
 static void test_all(struct sl_node *node)
 {
@@ -305,6 +336,7 @@ static void test_all(struct sl_node *node)
 	net_metrics = bpf_map__fd(node->maps.sl_metrics);
 	net_svc = bpf_map__fd(node->maps.sl_svc4);
 	net_be = bpf_map__fd(node->maps.sl_be4);
+	net_ep = bpf_map__fd(node->maps.sl_ep4);
 	if (net_prog >= 0 && f.from_pod >= 0) {
 		seed(&f);
 		test_local(&f);
@@ -314,6 +346,7 @@ static void test_all(struct sl_node *node)
 		test_reply_local(&f);
 		test_reply_snat();
 		test_reply_not_ours();
+		test_pmtu();
 	}
 	sl_pod__destroy(pod);
 }
