@@ -270,6 +270,28 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$output" = 300000 ]
 }
 
+@test "(nodeport) path-MTU discovery works through a NodePort to a local backend (the node's fragmentation needed)" {
+	local veth m2
+	on_node 1 pod_add m2 >/dev/null
+	on_node 1 tcp_sink m2 9000
+	# node 1 hands m2 its DNATed packets over a 1400-byte link while both ends say
+	# MSS 1460: its stack's own fragmentation needed would quote m2's address,
+	# which the client never sent to; the datapath's quotes the NodePort
+	veth=$(on_node 1 pod_host_veth m2)
+	on_node 1 node_exec ip link set dev "$veth" mtu 1400
+	m2=$(on_node 1 pod_ip m2)
+	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m2" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	small_arrives() { [ "$(tcp_upload "$EXT" "$N1" "$np" 10)" = 10 ]; }
+	wait_for 15 small_arrives
+	run tcp_upload "$EXT" "$N1" "$np" 300000
+	echo "$output"
+	on_node 1 pod_del m2
+	[ "$output" = 300000 ]
+	[ "$(sample 1 sluice_datapath_forwards_total 'path="pmtu"')" -gt 0 ]
+}
+
 @test "(nodeport) host sockets reach 127.0.0.1:NodePort only when --nodeport-addresses names loopback" {
 	local lo
 	np=$(np_apply NodePort)

@@ -125,6 +125,35 @@ except socket.timeout:
 }
 udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
 
+# udp_pmtu NS IP PORT BYTES: BYTES-byte datagrams with DF (IP_PMTUDISC_DO) on a
+# connected UDP socket until one is answered (5 tries), shrunk to what the
+# kernel learned of the path MTU after "fragmentation needed"; prints the
+# path MTU and the size answered, or "timeout" and the path MTU.
+udp_pmtu() {
+	ns_exec "$1" python3 -c '
+import errno, socket, sys
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2])))
+size = int(sys.argv[3])
+for _ in range(5):
+    try:
+        s.send(b"x" * size)
+        s.recv(2048)
+        print(s.getsockopt(socket.IPPROTO_IP, IP_MTU), size)
+        sys.exit(0)
+    except socket.timeout:
+        pass
+    except OSError as e:
+        if e.errno != errno.EMSGSIZE:
+            raise
+    size = min(size, s.getsockopt(socket.IPPROTO_IP, IP_MTU) - 28)
+print("timeout", s.getsockopt(socket.IPPROTO_IP, IP_MTU))
+' "$2" "$3" "$4"
+}
+
 # tcp_upload NS IP PORT BYTES: sends BYTES over one connection, prints the
 # server's count of what arrived (15 s to finish).
 tcp_upload() {
