@@ -249,6 +249,25 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$(sample 2 sluice_datapath_forwards_total 'path="ns_icmp"')" -gt 0 ]
 }
 
+@test "(nodeport) an outside client's port unreachable about a late reply reaches the backend, SNATed to a remote backend or not" {
+	svc_apply "$SVC" '[{"name":"late","port":53,"targetPort":5400,"protocol":"UDP"}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"late","port":5400,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	wait_for 15 be4_has 1 "$A1" 5400
+	wait_for 15 be4_has 2 "$A1" 5400
+	# via node 1: DNAT only, the error finds the flow's conntrack entry
+	on_node 1 udp_late_serve a1 5400
+	udp_send_close "$EXT" "$N1" "$np"
+	run on_node 1 udp_late_result a1 5400
+	[ "$output" = refused ]
+	# via node 2: SNATed to a1, the error finds the flow's sl_nat4 entry
+	on_node 1 udp_late_serve a1 5400
+	udp_send_close "$EXT" "$N2" "$np"
+	run on_node 1 udp_late_result a1 5400
+	[ "$output" = refused ]
+	[ "$(sample 2 sluice_datapath_forwards_total 'path="icmp_to_be"')" -gt 0 ]
+}
+
 @test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
 	local veth m1
 	on_node 1 pod_add m1 >/dev/null

@@ -665,6 +665,27 @@ healthz_is() { within 15 healthz_is_now "$@"; }
 	within 15 udp_refused "$C1" "$vip" 53 || { udp_connected_err "$C1" "$vip" 53; false; }
 }
 
+@test "(services) a client's port unreachable about a late reply reaches the backend's connected UDP socket" {
+	local vip
+	new_svc
+	vip=$(svc_apply "$SVC" '[{"name":"late","port":53,"targetPort":5400,"protocol":"UDP"}]')
+	# a backend on the client's node: the error leaves the client (sl_from_pod) quoting
+	# VIP:53 and goes on to a1 quoting a1's own answer
+	on_node 1 udp_late_serve a1 5400
+	eps_apply "$SVC" '[{"name":"late","port":5400,"protocol":"UDP"}]' "$(ep "$(ip_of 1 a1)" 1)"
+	within 15 be4_has 1 "$(ip_of 1 a1)" 5400
+	udp_send_close "$C1" "$vip" 53
+	run on_node 1 udp_late_result a1 5400
+	[ "$output" = refused ]
+	# a backend on another node: the same error, routed on to it
+	on_node 2 udp_late_serve b1 5400
+	eps_apply "$SVC" '[{"name":"late","port":5400,"protocol":"UDP"}]' "$(ep "$(ip_of 2 b1)" 2)"
+	within 15 be4_has 1 "$(ip_of 2 b1)" 5400
+	udp_send_close "$C1" "$vip" 53
+	run on_node 2 udp_late_result b1 5400
+	[ "$output" = refused ]
+}
+
 @test "(services) path-MTU discovery works through a ClusterIP (fragmentation needed is translated)" {
 	local vip veth
 	on_node 2 pod_add m1 >/dev/null
