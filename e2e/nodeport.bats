@@ -302,8 +302,8 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
 	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m2" 1)"
 	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
-	small_arrives() { [ "$(tcp_upload "$EXT" "$N1" "$np" 10)" = 10 ]; }
-	wait_for 15 small_arrives
+	small_arrives_local() { [ "$(tcp_upload "$EXT" "$N1" "$np" 10)" = 10 ]; }
+	wait_for 15 small_arrives_local
 	run tcp_upload "$EXT" "$N1" "$np" 300000
 	echo "$output"
 	on_node 1 pod_del m2
