@@ -18,6 +18,7 @@
 #include "lib/metrics.h"
 #include "lib/nodeport.h"
 #include "lib/parse.h"
+#include "lib/pmtu.h"
 #include "lib/policy.h"
 #include "sluice/abi.h"
 
@@ -40,7 +41,14 @@
  *    own, passed;
  *  - an ICMP error about a SNAT flow (its backend's port unreachable, a
  *    router's fragmentation needed), to the node address: translated back
- *    for the client by the flow's REV entry, forwarded by the FIB;
+ *    for the client by the flow's REV entry, forwarded by the FIB; one about
+ *    a north-south flow's reply (the client's port unreachable, a router's
+ *    fragmentation needed), to the frontend: translated for the backend by
+ *    the flow's FWD entry (SNAT) or its conntrack forward entry (a local
+ *    backend), forwarded by the FIB;
+ *  - a packet DNATed to a pod of this node that is too big for its veth
+ *    (DF): answered with the node's fragmentation needed, translated for
+ *    the client (lib/pmtu.h), as the stack's own would quote the backend;
  *  - an address without a marker in scope EXT (traffic to pods of this
  *    node, to the node while no Service is external): a hostPort's DNATed,
  *    the rest passed after that one lookup and the hostPort gate's read.
@@ -183,6 +191,25 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	return from_net_new(skb, t, svc, verdict);
 }
 
+/* A packet DNATed to a pod of this node (path) and too big for its veth:
+ * the node's fragmentation needed instead, for the client (lib/pmtu.h). */
+static __always_inline int from_net_pmtu(struct __sk_buff *skb, int path, int *verdict)
+{
+	const struct sl_ep_val *ep;
+	struct iphdr *ip4;
+	__u32 mtu;
+
+	if (path != SL_PATH_NS_LOCAL && path != SL_PATH_NS_CT && path != SL_PATH_HOSTPORT &&
+	    path != SL_PATH_HOSTPORT_CT)
+		return path;
+	if (!pmtu4_candidate(skb, true))
+		return path;
+	ip4 = pkt_ipv4(skb);
+	ep = ip4 ? ep4_lookup(ip4->daddr) : NULL;
+	mtu = ep ? pmtu4_exceeded(skb, ep->ifindex) : 0;
+	return mtu ? pmtu4_answer(skb, mtu, verdict) : path;
+}
+
 /* >= 0: the SL_PATH_* taken (0: not ours, passed), with *verdict set; < 0: a -SL_DROP_* reason. */
 static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 {
@@ -198,8 +225,8 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	if (!eth || eth->h_proto != bpf_htons(ETH_P_IP))
 		return 0;
 	ip4 = pkt_ipv4(skb);
-	if (ip4 && ip4->protocol == IPPROTO_ICMP) { /* an error about a SNAT flow? */
-		ret = np4_icmp_err_rev_snat(skb);
+	if (ip4 && ip4->protocol == IPPROTO_ICMP) { /* an error about a north-south flow? */
+		ret = np4_icmp_err(skb);
 		return ret <= 0 ? ret : from_net_fib(skb, ret, verdict);
 	}
 	if (!ip4 || !l4_supported(ip4->protocol))
@@ -213,7 +240,7 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 	if (!marker) {
 		ret = from_net_hostport(skb, &t);
 		if (ret)
-			return ret;
+			return from_net_pmtu(skb, ret, verdict);
 		if ((t.tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
 			/* A new connection straight to a pod: an old NodePort flow
 			 * from the same client port to it must not reverse-NAT
@@ -226,7 +253,7 @@ static __always_inline int from_net(struct __sk_buff *skb, int *verdict)
 		if (ret)
 			return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 	}
-	return from_net_lb(skb, &t, marker, verdict);
+	return from_net_pmtu(skb, from_net_lb(skb, &t, marker, verdict), verdict);
 }
 
 SEC("tc")

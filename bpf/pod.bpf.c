@@ -19,6 +19,7 @@
 #include "lib/maps.h"
 #include "lib/metrics.h"
 #include "lib/parse.h"
+#include "lib/pmtu.h"
 #include "lib/policy.h"
 #include "sluice/abi.h"
 
@@ -101,8 +102,9 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
 }
 
 /* IPv4 from a pod: anti-spoofing, services, policy, then a local pod or the
- * node's routing. */
-static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
+ * node's routing; *too_big the local pod's MTU when the packet (DF) is
+ * longer. */
+static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict, __u32 *too_big)
 {
 	const struct sl_ep_val *src, *dst;
 	struct sl_ct_val *ct = NULL;
@@ -125,8 +127,8 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 		return ret;
 	p.fwd.proto = 0;
 	f.proto = 0;
-	if (ip4->protocol == IPPROTO_ICMP) /* an error a local backend sends its client */
-		lb = icmp4_err_rev_nat(skb);
+	if (ip4->protocol == IPPROTO_ICMP) /* a local backend's error, or a client's */
+		lb = icmp4_err_rev_nat(skb, ICMP_ERR_TO_CLIENT | ICMP_ERR_TO_BACKEND);
 	else
 		lb = from_pod_lb4(skb, ip4, &f, &ct, &p, verdict);
 	if (lb < 0 || lb == SL_PATH_SVC_REJECT)
@@ -147,6 +149,11 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	}
 	if (lb == SL_PATH_REVNAT && f.daddr != ip4->daddr)
 		dst = ep4_lookup(ip4->daddr); /* after a hairpin: the real client */
+	if (dst && pmtu4_candidate(skb, false)) {
+		*too_big = pmtu4_exceeded(skb, dst->ifindex);
+		if (*too_big)
+			return SL_PATH_PMTU; /* answered by sl_from_pod */
+	}
 	if (dst)
 		ret = fwd_local4(eth, ip4, dst, verdict);
 	else
@@ -154,8 +161,9 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	return ret < 0 || !lb ? ret : lb;
 }
 
-/* >= 0: the SL_PATH_* taken, with *verdict set; < 0: a -SL_DROP_* reason. */
-static __always_inline int from_pod(struct __sk_buff *skb, int *verdict)
+/* >= 0: the SL_PATH_* taken, with *verdict set (*too_big set instead for
+ * SL_PATH_PMTU); < 0: a -SL_DROP_* reason. */
+static __always_inline int from_pod(struct __sk_buff *skb, int *verdict, __u32 *too_big)
 {
 	struct ethhdr *eth;
 	int ret;
@@ -169,7 +177,7 @@ static __always_inline int from_pod(struct __sk_buff *skb, int *verdict)
 
 	switch (bpf_ntohs(eth->h_proto)) {
 	case ETH_P_IP:
-		return from_pod_ipv4(skb, verdict);
+		return from_pod_ipv4(skb, verdict, too_big);
 	case ETH_P_ARP:
 		return from_pod_arp(skb, verdict);
 	default:
@@ -182,8 +190,11 @@ int sl_from_pod(struct __sk_buff *skb)
 {
 	__u32 len = skb->len; /* a reject changes it */
 	int verdict = TC_ACT_OK;
-	int ret = from_pod(skb, &verdict);
+	__u32 too_big = 0;
+	int ret = from_pod(skb, &verdict, &too_big);
 
+	if (too_big) /* built here, where from_pod's stack is free again */
+		ret = pmtu4_answer(skb, too_big, &verdict);
 	metrics_count(ret < 0 ? -ret : ret, len);
 	if (ret < 0)
 		events_drop(skb, -ret);
@@ -233,7 +244,7 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 		return 0;
 	ip4 = pkt_ipv4(skb);
 	if (ip4 && ip4->protocol == IPPROTO_ICMP) /* from a remote backend, or a router */
-		return icmp4_err_rev_nat(skb);
+		return icmp4_err_rev_nat(skb, ICMP_ERR_TO_CLIENT);
 	if (!ip4 || !l4_supported(ip4->protocol))
 		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);

@@ -264,6 +264,25 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$(sample 2 sluice_datapath_forwards_total 'path="ns_icmp"')" -gt 0 ]
 }
 
+@test "(nodeport) an outside client's port unreachable about a late reply reaches the backend, SNATed to a remote backend or not" {
+	svc_apply "$SVC" '[{"name":"late","port":53,"targetPort":5400,"protocol":"UDP"}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"late","port":5400,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	wait_for 15 be4_has 1 "$A1" 5400
+	wait_for 15 be4_has 2 "$A1" 5400
+	# via node 1: DNAT only, the error finds the flow's conntrack entry
+	on_node 1 udp_late_serve a1 5400
+	udp_send_close "$EXT" "$N1" "$np"
+	run on_node 1 udp_late_result a1 5400
+	[ "$output" = refused ]
+	# via node 2: SNATed to a1, the error finds the flow's sl_nat4 entry
+	on_node 1 udp_late_serve a1 5400
+	udp_send_close "$EXT" "$N2" "$np"
+	run on_node 1 udp_late_result a1 5400
+	[ "$output" = refused ]
+	[ "$(sample 2 sluice_datapath_forwards_total 'path="icmp_to_be"')" -gt 0 ]
+}
+
 @test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
 	local veth m1
 	on_node 1 pod_add m1 >/dev/null
@@ -283,6 +302,28 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	echo "$output"
 	on_node 1 pod_del m1
 	[ "$output" = 300000 ]
+}
+
+@test "(nodeport) path-MTU discovery works through a NodePort to a local backend (the node's fragmentation needed)" {
+	local veth m2
+	on_node 1 pod_add m2 >/dev/null
+	on_node 1 tcp_sink m2 9000
+	# node 1 hands m2 its DNATed packets over a 1400-byte link while both ends say
+	# MSS 1460: its stack's own fragmentation needed would quote m2's address,
+	# which the client never sent to; the datapath's quotes the NodePort
+	veth=$(on_node 1 pod_host_veth m2)
+	on_node 1 node_exec ip link set dev "$veth" mtu 1400
+	m2=$(on_node 1 pod_ip m2)
+	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m2" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	small_arrives_local() { [ "$(tcp_upload "$EXT" "$N1" "$np" 10)" = 10 ]; }
+	wait_for 15 small_arrives_local
+	run tcp_upload "$EXT" "$N1" "$np" 300000
+	echo "$output"
+	on_node 1 pod_del m2
+	[ "$output" = 300000 ]
+	[ "$(sample 1 sluice_datapath_forwards_total 'path="pmtu"')" -gt 0 ]
 }
 
 @test "(nodeport) host sockets reach 127.0.0.1:NodePort only when --nodeport-addresses names loopback" {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Rejects a packet: ICMP port unreachable, plus a TCP reset for TCP. */
+/* ICMP errors built from the packet they answer; the reject: port unreachable, plus a TCP reset. */
 #ifndef SL_LIB_ICMP_H
 #define SL_LIB_ICMP_H
 
@@ -19,6 +19,7 @@
 /* <linux/icmp.h> pulls in libc (through <linux/if.h>): its few names here. */
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
+#define ICMP_FRAG_NEEDED  4
 #define ICMP_QUOTE_LEN	  (sizeof(struct iphdr) + 8) /* RFC 792: header + 64 bits */
 
 /* The header of an ICMP error, as struct icmphdr for destination unreachable. */
@@ -98,6 +99,56 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 	return 0;
 }
 
+/* Loads what an error about the packet needs: its Ethernet header turned
+ * round into *eth, its IP header and first 8 payload bytes into err's
+ * quote. -SL_DROP_SHORT when the packet is shorter, -SL_DROP_REJECT when its
+ * header has options (the quote would not fit the fixed layout). */
+static __always_inline int icmp4_err_prepare(struct __sk_buff *skb, struct ethhdr *eth,
+					     struct icmp4_err *err)
+{
+	const struct iphdr *q = (const struct iphdr *)err->quote;
+	struct ethhdr orig;
+
+	if (bpf_skb_load_bytes(skb, 0, &orig, sizeof(orig)) < 0 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, err->quote, sizeof(err->quote)) < 0)
+		return -SL_DROP_SHORT;
+	if (q->ihl != 5)
+		return -SL_DROP_REJECT;
+	mac_copy(eth->h_dest, orig.h_source);
+	mac_copy(eth->h_source, orig.h_dest);
+	eth->h_proto = orig.h_proto;
+	return 0;
+}
+
+/* Rewrites the frame into the ICMP error type/code err quotes, from the
+ * quoted packet's destination to its source, behind eth; info is the
+ * header's second word (the next-hop MTU of "fragmentation needed"). */
+static __always_inline int icmp4_err_emit(struct __sk_buff *skb, const struct ethhdr *eth,
+					  struct icmp4_err *err, __u8 type, __u8 code, __u32 info)
+{
+	const struct iphdr *q = (const struct iphdr *)err->quote;
+
+	err->ip.version = 4;
+	err->ip.ihl = 5;
+	err->ip.tos = 0xc0; /* internetwork control, as the kernel's own errors */
+	err->ip.tot_len = bpf_htons(sizeof(*err));
+	err->ip.ttl = 64;
+	err->ip.protocol = IPPROTO_ICMP;
+	err->ip.saddr = q->daddr;
+	err->ip.daddr = q->saddr;
+	err->ip.check = csum_of(&err->ip, sizeof(err->ip));
+	err->icmp.type = type;
+	err->icmp.code = code;
+	err->icmp.unused = bpf_htonl(info);
+	err->icmp.checksum = csum_of(&err->icmp, sizeof(err->icmp) + sizeof(err->quote));
+
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(*err), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, eth, sizeof(*eth), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, err, sizeof(*err), 0) < 0)
+		return -SL_DROP_REJECT;
+	return 0;
+}
+
 /* Answers the packet with "port unreachable" from its destination to its
  * source, quoting its IP header and first 8 payload bytes, sent back out of
  * the interface it came in by (into the pod). For TCP the ICMP error goes as
@@ -109,20 +160,14 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 {
 	struct icmp4_err err = {};
-	struct ethhdr eth, orig;
-	const struct iphdr *q = (const struct iphdr *)err.quote;
 	struct iphdr orig_ip;
+	struct ethhdr eth;
 	int ret;
 
-	if (bpf_skb_load_bytes(skb, 0, &orig, sizeof(orig)) < 0 ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, err.quote, sizeof(err.quote)) < 0)
-		return -SL_DROP_SHORT;
-	if (q->ihl != 5)
-		return -SL_DROP_REJECT;
+	ret = icmp4_err_prepare(skb, &eth, &err);
+	if (ret)
+		return ret;
 	__builtin_memcpy(&orig_ip, err.quote, sizeof(orig_ip));
-	mac_copy(eth.h_dest, orig.h_source);
-	mac_copy(eth.h_source, orig.h_dest);
-	eth.h_proto = orig.h_proto;
 	if (orig_ip.protocol == IPPROTO_TCP) {
 		/* The reset first: the frame is still the segment it answers. */
 		ret = tcp4_reset(skb, &eth, &orig_ip);
@@ -130,24 +175,9 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 			return ret;
 		bpf_clone_redirect(skb, skb->ifindex, 0);
 	}
-
-	err.ip.version = 4;
-	err.ip.ihl = 5;
-	err.ip.tos = 0xc0; /* internetwork control, as the kernel's own errors */
-	err.ip.tot_len = bpf_htons(sizeof(err));
-	err.ip.ttl = 64;
-	err.ip.protocol = IPPROTO_ICMP;
-	err.ip.saddr = orig_ip.daddr;
-	err.ip.daddr = orig_ip.saddr;
-	err.ip.check = csum_of(&err.ip, sizeof(err.ip));
-	err.icmp.type = ICMP_DEST_UNREACH;
-	err.icmp.code = ICMP_PORT_UNREACH;
-	err.icmp.checksum = csum_of(&err.icmp, sizeof(err.icmp) + sizeof(err.quote));
-
-	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(err), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &err, sizeof(err), 0) < 0)
-		return -SL_DROP_REJECT;
+	ret = icmp4_err_emit(skb, &eth, &err, ICMP_DEST_UNREACH, ICMP_PORT_UNREACH, 0);
+	if (ret)
+		return ret;
 	return fwd_redirect_result(bpf_redirect(skb->ifindex, 0), SL_PATH_SVC_REJECT, verdict);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* ICMP errors about load-balanced flows, reverse-translated for the client: the quoted packet
- * back to the service's address and port, and the error's source too where the backend sent it. */
+/* ICMP errors about load-balanced flows, translated for the other end: the quoted packet back to
+ * the service's address and port for the client, back to the backend's reply for the backend. */
 #ifndef SL_LIB_ICMP_ERR_H
 #define SL_LIB_ICMP_ERR_H
 
@@ -113,21 +113,21 @@ static __always_inline bool icmp4_err_load(struct __sk_buff *skb, struct icmp4_e
 	       !(h->qip.frag_off & bpf_htons(0x1fff));
 }
 
-/* Rewrites the error h into what the client expects: its quote becomes cur
- * (the client's packet as sent), the error's source src where the backend
- * (the quote's destination) sent it itself (a router's address stays), its
+/* Rewrites the error h for the other end of the flow: its quote becomes cur
+ * (the packet as that end sent it), the error's source src where the
+ * quoted packet's addressee sent it itself (a router's address stays), its
  * destination dst. path once written, -SL_DROP_NAT when that failed. */
 static __always_inline int icmp4_err_write(struct __sk_buff *skb, struct icmp4_err_head *h,
 					   const struct icmp4_err_ids *cur, __be32 src, __be32 dst,
 					   int path)
 {
-	__be32 backend = h->qip.daddr;
+	__be32 addressee = h->qip.daddr;
 	int ret;
 
 	ret = icmp4_err_quote(skb, h, cur);
 	if (ret)
 		return ret;
-	if (h->ip.saddr == backend)
+	if (h->ip.saddr == addressee)
 		h->ip.saddr = src;
 	h->ip.daddr = dst;
 	h->ip.check = 0;
@@ -137,38 +137,81 @@ static __always_inline int icmp4_err_write(struct __sk_buff *skb, struct icmp4_e
 	return path;
 }
 
-/* An ICMP error about a load-balanced flow (a ClusterIP's, or a north-south
- * one DNATed to a backend on this node), sent by its backend or by a router
- * on the way: the quoted packet is the client's as the backend saw it (to
- * backend:port), found in conntrack as the flow's reply tuple turned round,
- * whose entry holds the frontend address and port replies come from. It
- * becomes the client's packet again (to frontend:port), so the client's
- * socket learns of the error (ECONNREFUSED, a smaller path MTU); the error's
- * own source becomes the frontend where the backend itself sent it. 0 when
- * the packet is no such error, SL_PATH_ICMP_REVNAT once rewritten,
- * -SL_DROP_NAT when that failed. (North-south flows SNATed to a remote
- * backend: np4_icmp_err_rev_snat, by sl_nat4.) */
-static __always_inline int icmp4_err_rev_nat(struct __sk_buff *skb)
+/* Which errors icmp4_err_ct translates: those about the client's
+ * packets (for the client), those about the replies (for the backend). */
+#define ICMP_ERR_TO_CLIENT  0x1
+#define ICMP_ERR_TO_BACKEND 0x2
+
+/* An error about the client's packet (ct its flow's reply entry): the
+ * quote is that packet as the backend saw it (to backend:port) and becomes
+ * the client's own again (to frontend:port), so the client's socket learns
+ * of the error (ECONNREFUSED, a smaller path MTU); the error's source
+ * becomes the frontend where the backend itself sent it. */
+static __always_inline int icmp4_err_to_client(struct __sk_buff *skb, struct icmp4_err_head *h,
+					       const struct sl_ct_val *ct)
 {
-	struct icmp4_err_head h;
 	struct icmp4_err_ids cur;
+	__be32 dst;
+
+	/* after a hairpin the backend saw the loopback address as the client */
+	cur.saddr = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h->qip.saddr;
+	cur.daddr = ct->nat_ip;
+	cur.sport = h->qsport;
+	cur.dport = ct->nat_port;
+	dst = ct->flags & SL_CT_F_HAIRPIN ? cur.saddr : h->ip.daddr;
+	return icmp4_err_write(skb, h, &cur, ct->nat_ip, dst, SL_PATH_ICMP_REVNAT);
+}
+
+/* An error about a reply (ct its flow's forward entry), from the client or
+ * a router between: the quote is the reply as the client got it (from
+ * frontend:port) and becomes the reply as the backend sent it (from
+ * backend:port, to the client or after a hairpin to the loopback address),
+ * the error goes to the backend, from the loopback address after a hairpin
+ * where the client sent it itself. So a backend learns that its client is
+ * gone, or a smaller path MTU toward it. */
+static __always_inline int icmp4_err_to_backend(struct __sk_buff *skb, struct icmp4_err_head *h,
+						const struct sl_ct_val *ct)
+{
+	struct icmp4_err_ids cur;
+
+	cur.saddr = ct->nat_ip;
+	cur.daddr = ct->flags & SL_CT_F_HAIRPIN ? bpf_htonl(SL_SVC_LOOPBACK4) : h->qip.daddr;
+	cur.sport = ct->nat_port;
+	cur.dport = h->qdport;
+	return icmp4_err_write(skb, h, &cur, cur.daddr, ct->nat_ip, SL_PATH_ICMP_TO_BE);
+}
+
+/* The error h about a load-balanced flow (a ClusterIP's, a hostPort's, or
+ * a north-south one DNATed to a backend on this node), sent by its backend,
+ * its client, or a router between: the flow's conntrack entry is keyed by
+ * the quoted tuple turned round, its reply entry when the quote is the
+ * client's packet (to the backend), its forward entry when the quote is a
+ * reply (to the client); dirs (ICMP_ERR_TO_*) says which to translate. 0
+ * when the packet is no such error, SL_PATH_ICMP_REVNAT or
+ * SL_PATH_ICMP_TO_BE once rewritten, -SL_DROP_NAT when that failed.
+ * (North-south flows SNATed to a remote backend: np4_icmp_err, by sl_nat4.) */
+static __always_inline int icmp4_err_ct(struct __sk_buff *skb, struct icmp4_err_head *h, int dirs)
+{
 	struct sl_ct_key key;
 	struct sl_ct_val *ct;
-	__be32 dst;
+
+	key = ct4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol);
+	ct = bpf_map_lookup_elem(&sl_ct4, &key);
+	if (!ct || (ct->flags & SL_CT_F_POLICY))
+		return 0; /* not about a load-balanced flow (a policed one has no VIP) */
+	if (ct->flags & SL_CT_F_REPLY)
+		return dirs & ICMP_ERR_TO_CLIENT ? icmp4_err_to_client(skb, h, ct) : 0;
+	return dirs & ICMP_ERR_TO_BACKEND ? icmp4_err_to_backend(skb, h, ct) : 0;
+}
+
+/* The packet, when it is an ICMP error about a load-balanced flow: as icmp4_err_ct. */
+static __always_inline int icmp4_err_rev_nat(struct __sk_buff *skb, int dirs)
+{
+	struct icmp4_err_head h;
 
 	if (!icmp4_err_load(skb, &h))
 		return 0;
-	key = ct4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol);
-	ct = bpf_map_lookup_elem(&sl_ct4, &key);
-	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) != SL_CT_F_REPLY)
-		return 0; /* not about a load-balanced flow (a policed one has no VIP) */
-	/* after a hairpin the backend saw the loopback address as the client */
-	cur.saddr = ct->flags & SL_CT_F_HAIRPIN ? ct->client_ip : h.qip.saddr;
-	cur.daddr = ct->nat_ip;
-	cur.sport = h.qsport;
-	cur.dport = ct->nat_port;
-	dst = ct->flags & SL_CT_F_HAIRPIN ? cur.saddr : h.ip.daddr;
-	return icmp4_err_write(skb, &h, &cur, ct->nat_ip, dst, SL_PATH_ICMP_REVNAT);
+	return icmp4_err_ct(skb, &h, dirs);
 }
 
 #endif

@@ -250,32 +250,76 @@ static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *
 	return -SL_DROP_SNAT_PORT;
 }
 
-/* An ICMP error about a SNAT flow, from its backend or a router before it
- * (port unreachable, fragmentation needed), to the node address: the quote
- * is the packet as the backend saw it ({node address, SNAT port} ->
- * backend), whose turned-round tuple is the flow's REV entry. Rewritten for
- * the client (quote from the client to the frontend, the error to the
- * client, from the frontend where the backend sent it): SL_PATH_NS_ICMP for
- * the FIB to forward, 0 when it is no such error. */
-static __always_inline int np4_icmp_err_rev_snat(struct __sk_buff *skb)
+/* The error h about a SNAT flow's packet, from its backend or a router
+ * before it (port unreachable, fragmentation needed), to the node address:
+ * the quote is the packet as the backend saw it ({node address, SNAT port}
+ * -> backend), whose turned-round tuple is the flow's REV entry. Rewritten
+ * for the client (quote from the client to the frontend, the error to the
+ * client, from the frontend where the backend sent it). */
+static __always_inline int np4_icmp_err_to_client(struct __sk_buff *skb, struct icmp4_err_head *h)
 {
-	struct icmp4_err_head h;
 	struct icmp4_err_ids cur;
 	struct sl_nat_key key;
 	struct sl_nat_val *v;
 
-	if (!icmp4_err_load(skb, &h) || !np4_snat_port(h.qsport))
-		return 0;
-	key =
-	    nat4_key(h.qip.daddr, h.qip.saddr, h.qdport, h.qsport, h.qip.protocol, SL_NAT_DIR_REV);
+	key = nat4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol,
+		       SL_NAT_DIR_REV);
 	v = bpf_map_lookup_elem(&sl_nat4, &key);
-	if (!v || nat4_expired(v, h.qip.protocol, bpf_ktime_get_ns()))
+	if (!v || nat4_expired(v, h->qip.protocol, bpf_ktime_get_ns()))
 		return 0;
 	cur.saddr = v->daddr;
 	cur.daddr = v->saddr;
 	cur.sport = v->dport;
 	cur.dport = v->sport;
-	return icmp4_err_write(skb, &h, &cur, v->saddr, v->daddr, SL_PATH_NS_ICMP);
+	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_NS_ICMP);
+}
+
+/* The error h about a SNAT flow's reply, from its client or a router
+ * between (port unreachable, fragmentation needed), to the frontend: the
+ * quote is the reply as the client got it (frontend -> client), whose
+ * turned-round tuple is the flow's FWD entry, holding the tuple the backend
+ * sees. Rewritten for the backend (quote from the backend to {SNAT address,
+ * SNAT port}, the error to the backend, from the SNAT address where the
+ * client sent it). */
+static __always_inline int np4_icmp_err_to_backend(struct __sk_buff *skb, struct icmp4_err_head *h)
+{
+	struct icmp4_err_ids cur;
+	struct sl_nat_key key;
+	struct sl_nat_val *v;
+
+	key = nat4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol,
+		       SL_NAT_DIR_FWD);
+	v = bpf_map_lookup_elem(&sl_nat4, &key);
+	if (!v || nat4_expired(v, h->qip.protocol, bpf_ktime_get_ns()))
+		return 0;
+	cur.saddr = v->daddr;
+	cur.daddr = v->saddr;
+	cur.sport = v->dport;
+	cur.dport = v->sport;
+	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_ICMP_TO_BE);
+}
+
+/* An ICMP error arriving from outside about a north-south flow: about a
+ * SNAT flow's packet (to the client), about a SNAT flow's reply (to the
+ * backend), or about a reply of a flow DNATed to a local backend (to the
+ * backend, by conntrack). SL_PATH_NS_ICMP or SL_PATH_ICMP_TO_BE for the
+ * FIB to forward, 0 when it is no such error. */
+static __always_inline int np4_icmp_err(struct __sk_buff *skb)
+{
+	struct icmp4_err_head h;
+	int ret;
+
+	if (!icmp4_err_load(skb, &h))
+		return 0;
+	if (np4_snat_port(h.qsport)) {
+		ret = np4_icmp_err_to_client(skb, &h);
+		if (ret)
+			return ret;
+	}
+	ret = np4_icmp_err_to_backend(skb, &h);
+	if (ret)
+		return ret;
+	return icmp4_err_ct(skb, &h, ICMP_ERR_TO_BACKEND);
 }
 
 /* Whether client may reach the LB frontend svc_id (loadBalancerSourceRanges). */

@@ -35,6 +35,51 @@ static inline struct icmp_err err_build(const __u8 *src_mac, const __u8 *dst_mac
 	return e;
 }
 
+/* A UDP datagram up to 1500 bytes of IP long, DF set (pmtu.h's tests). */
+struct udp_big {
+	struct ethhdr eth;
+	struct iphdr ip;
+	struct udphdr udp;
+	__u8 payload[1500 - sizeof(struct iphdr) - sizeof(struct udphdr)];
+} __attribute__((packed));
+
+#define BIG_LEN(ip_len) (sizeof(struct ethhdr) + (ip_len))
+
+/* The datagram of ip_len bytes of IP from src_mac to dst_mac, checksums set. */
+static inline struct udp_big udp_big_build(const __u8 *src_mac, const __u8 *dst_mac, __be32 saddr,
+					   __be32 daddr, __u16 sport, __u16 dport, size_t ip_len)
+{
+	struct udp_big p = {};
+	size_t l4 = ip_len - sizeof(p.ip);
+
+	ip_fill(&p, src_mac, dst_mac, saddr, daddr, IPPROTO_UDP, l4);
+	p.udp.source = htons(sport);
+	p.udp.dest = htons(dport);
+	p.udp.len = htons(l4);
+	memset(p.payload, 'x', l4 - sizeof(p.udp));
+	p.udp.check = csum_l4(saddr, daddr, IPPROTO_UDP, &p.udp, l4);
+	return p;
+}
+
+/* An IP header as a forwarding hop left it (TTL one less). */
+static inline struct iphdr ip_forwarded(struct iphdr ip)
+{
+	ip.ttl--;
+	ip.check = 0;
+	ip.check = csum(&ip, sizeof(ip));
+	return ip;
+}
+
+/* Whether the quote of e is ip (as a forwarding hop left it when fwd is set)
+ * followed by the l4len bytes at l4. */
+static inline bool err_quotes(const struct icmp_err *e, struct iphdr ip, bool fwd, const void *l4,
+			      size_t l4len)
+{
+	if (fwd)
+		ip = ip_forwarded(ip);
+	return !memcmp(e->quote, &ip, sizeof(ip)) && !memcmp(e->quote + sizeof(ip), l4, l4len);
+}
+
 static inline bool err_csums_ok(const struct icmp_err *e, size_t qlen)
 {
 	return csum(&e->ip, sizeof(e->ip)) == 0 && csum(&e->icmp, sizeof(e->icmp) + qlen) == 0 &&

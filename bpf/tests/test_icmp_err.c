@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* BPF_PROG_TEST_RUN tests of ICMP errors about load-balanced flows: port unreachable from a local
- * backend, fragmentation needed from a router before a remote one, time exceeded, errors about
- * other flows left alone; every checksum verified. Root; runs in a private network namespace. */
+ * backend, fragmentation needed from a router before a remote one, time exceeded, the client's
+ * errors about replies sent on to local, remote and hairpin backends, the node's own fragmentation
+ * needed for a packet too big for a local pod, errors about other flows left alone; every checksum
+ * verified. Root; runs in a private network namespace. */
 #define _GNU_SOURCE
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -17,9 +19,9 @@
 #define LOOPBACK    htonl(SL_SVC_LOOPBACK4)
 
 static const char *const netns_setup[] = {
-    POD_FIXTURE_LINKS,
-    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
+    POD_FIXTURE_LINKS, "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    "ip link set hb mtu 1400", /* pod B's veth: smaller than A's */
 };
 
 static void seed(const struct fds *f)
@@ -193,6 +195,182 @@ static void test_not_ours(const struct fds *f)
 	CHECK(!memcmp(&in, &out, ERR_LEN(qlen)));
 }
 
+/* Errors about replies, from the client: each goes to the backend, quoting its reply as sent. */
+
+static void test_reply_local(const struct fds *f)
+{
+	struct udp_pkt sent = udp_build(IP_A, VIP, 40010, 53, false);
+	struct udp_pkt reply = udp_build(IP_B, IP_A, 5353, 40010, false), got;
+	const size_t qlen = sizeof(struct iphdr) + sizeof(struct udphdr);
+	struct icmp_err in, out;
+	__u32 len = sizeof(got);
+
+	UNIT_CASE("the client's UDP flow to the VIP goes to B; B's reply comes from VIP:53");
+	expect(f->from_pod, f->metrics, &sent, sizeof(sent), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	memcpy(reply.eth.h_source, mac_b, 6);
+	memcpy(reply.eth.h_dest, host_b, 6);
+	expect(f->from_pod, f->metrics, &reply, sizeof(reply), if_b, TC_ACT_REDIRECT,
+	       SL_PATH_REVNAT, &got, &len);
+	CHECK_INT(got.ip.saddr, VIP);
+
+	UNIT_CASE("the client's port unreachable about that reply reaches B from the client, "
+		  "quoting B's reply as B sent it");
+	in = err_build(mac_a, host_a, IP_A, VIP, 3, 3, 0, &got.ip, qlen);
+	CHECK(err_csums_ok(&in, qlen));
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(qlen), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(len, ERR_LEN(qlen));
+	CHECK_INT(out.ip.saddr, IP_A);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(out.icmp.type, 3);
+	CHECK_INT(out.icmp.code, 3);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.udp, sizeof(reply.udp)));
+	CHECK(err_csums_ok(&out, qlen));
+	CHECK(!memcmp(out.eth.h_source, host_b, 6) && !memcmp(out.eth.h_dest, mac_b, 6));
+}
+
+static void test_reply_remote(const struct fds *f)
+{
+	struct tcp_pkt sent = tcp_build(mac_a, host_a, IP_A, VIP, 41010, 80, 0x02);
+	struct tcp_pkt reply = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 41010, 0x12);
+	const size_t qlen = sizeof(reply) - sizeof(struct ethhdr); /* the whole segment */
+	struct tcp_pkt got;
+	struct icmp_err in, out;
+	__u32 len = sizeof(got);
+
+	UNIT_CASE("the client's TCP flow goes to the remote backend; its reply comes from VIP:80");
+	expect(f->from_pod, f->metrics, &sent, sizeof(sent), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	expect_at(f->to_pod, f->metrics, &reply, sizeof(reply), if_a, false, TC_ACT_OK,
+		  SL_PATH_REVNAT, &got, &len);
+	CHECK_INT(got.ip.saddr, VIP);
+
+	UNIT_CASE("the client's fragmentation needed about that reply leaves by the FIB for the "
+		  "remote backend, MTU kept, quoting its segment as sent, TCP checksum too");
+	in = err_build(mac_a, host_a, IP_A, VIP, 3, 4, 1400, &got.ip, qlen);
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(qlen), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, IP_A);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, reply.ip, false, &reply.tcp, qlen - sizeof(reply.ip)));
+	CHECK(err_csums_ok(&out, qlen));
+	CHECK(!memcmp(out.eth.h_dest, mac_router, 6));
+
+	UNIT_CASE("time exceeded quoting 8 bytes of the reply: the backend's, ICMP checksum right");
+	in = err_build(mac_a, host_a, IP_A, VIP, 11, 0, 0, &got.ip, sizeof(struct iphdr) + 8);
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(sizeof(struct iphdr) + 8), if_a, true,
+		  TC_ACT_REDIRECT, SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK(err_quotes(&out, reply.ip, false, &reply.tcp, 8));
+	CHECK(err_csums_ok(&out, sizeof(struct iphdr) + 8));
+}
+
+static void test_reply_hairpin(const struct fds *f)
+{
+	struct udp_pkt sent = udp_build(IP_A, VIP_HAIRPIN, 40012, 53, false);
+	struct udp_pkt reply = udp_build(IP_A, LOOPBACK, 5353, 40012, false), got;
+	const size_t qlen = sizeof(struct iphdr) + sizeof(struct udphdr);
+	struct icmp_err in, out;
+	__u32 len = sizeof(got);
+
+	UNIT_CASE("a pod reaching itself through its Service answers itself from the VIP");
+	expect(f->from_pod, f->metrics, &sent, sizeof(sent), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	expect(f->from_pod, f->metrics, &reply, sizeof(reply), if_a, TC_ACT_REDIRECT,
+	       SL_PATH_REVNAT, &got, &len);
+	CHECK_INT(got.ip.saddr, VIP_HAIRPIN);
+	CHECK_INT(got.ip.daddr, IP_A);
+
+	UNIT_CASE("its port unreachable about the reply comes back from the loopback address, "
+		  "quoting the reply as it sent it");
+	in = err_build(mac_a, host_a, IP_A, VIP_HAIRPIN, 3, 3, 0, &got.ip, qlen);
+	len = sizeof(out);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(qlen), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, LOOPBACK);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.udp, sizeof(reply.udp)));
+	CHECK(err_csums_ok(&out, qlen));
+}
+
+static void test_reply_not_ours(const struct fds *f)
+{
+	struct tcp_pkt other = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 41011, 0x12);
+	const size_t qlen = sizeof(other) - sizeof(struct ethhdr);
+	struct icmp_err in, out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("a pod's error about a packet of no service flow is forwarded as it is");
+	in = err_build(mac_a, host_a, IP_A, IP_REMOTE, 3, 3, 0, &other.ip, qlen);
+	expect_at(f->from_pod, f->metrics, &in, ERR_LEN(qlen), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_FIB, &out, &len);
+	CHECK(!memcmp(&in.icmp, &out.icmp, sizeof(in.icmp) + qlen));
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+}
+
+/* The node's own fragmentation needed for a packet too big for the pod it goes to (lib/pmtu.h). */
+
+static void test_pmtu_client(const struct fds *f)
+{
+	struct udp_big fits = udp_big_build(mac_a, host_a, IP_A, VIP, 40020, 53, 1400);
+	struct udp_big big = udp_big_build(mac_a, host_a, IP_A, VIP, 40020, 53, 1401);
+	const size_t qlen = sizeof(struct iphdr) + 8;
+	struct icmp_err out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("a DF datagram to the VIP as long as B's veth MTU goes to B");
+	expect(f->from_pod, f->metrics, &fits, BIG_LEN(1400), if_a, TC_ACT_REDIRECT,
+	       SL_PATH_SVC_NEW, NULL, NULL);
+
+	UNIT_CASE("one byte longer: the node's fragmentation needed (MTU 1400) goes back to the "
+		  "client from VIP:53, quoting the client's own datagram");
+	expect_at(f->from_pod, f->metrics, &big, BIG_LEN(1401), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_PMTU, &out, &len);
+	CHECK_INT(len, ERR_LEN(qlen));
+	CHECK_INT(out.ip.saddr, VIP);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(out.icmp.type, 3);
+	CHECK_INT(out.icmp.code, 4);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, big.ip, false, &big.udp, 8));
+	CHECK(err_csums_ok(&out, qlen));
+	CHECK(!memcmp(out.eth.h_source, host_a, 6) && !memcmp(out.eth.h_dest, mac_a, 6));
+
+	UNIT_CASE("without DF it is left to the redirect");
+	big.ip.frag_off = 0;
+	big.ip.check = 0;
+	big.ip.check = csum(&big.ip, sizeof(big.ip));
+	expect(f->from_pod, f->metrics, &big, BIG_LEN(1401), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
+	       NULL, NULL);
+}
+
+static void test_pmtu_reply(const struct fds *f)
+{
+	struct udp_pkt sent = udp_build(IP_B, VIP_HAIRPIN, 40021, 53, false);
+	struct udp_big reply = udp_big_build(mac_a, host_a, IP_A, IP_B, 5353, 40021, 1450);
+	const size_t qlen = sizeof(struct iphdr) + 8;
+	struct icmp_err out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("B's flow to a Service goes to A; A's reply too big for B's veth comes back to A "
+		  "as fragmentation needed from B, quoting the reply as A sent it");
+	memcpy(sent.eth.h_source, mac_b, 6);
+	memcpy(sent.eth.h_dest, host_b, 6);
+	expect(f->from_pod, f->metrics, &sent, sizeof(sent), if_b, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
+	       NULL, NULL);
+	expect_at(f->from_pod, f->metrics, &reply, BIG_LEN(1450), if_a, true, TC_ACT_REDIRECT,
+		  SL_PATH_PMTU, &out, &len);
+	CHECK_INT(out.ip.saddr, IP_B);
+	CHECK_INT(out.ip.daddr, IP_A);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, reply.ip, false, &reply.udp, 8));
+	CHECK(err_csums_ok(&out, qlen));
+}
+
 static void test_all(const struct fds *f)
 {
 	seed(f);
@@ -200,6 +378,12 @@ static void test_all(const struct fds *f)
 	test_frag_needed(f);
 	test_hairpin(f);
 	test_not_ours(f);
+	test_reply_local(f);
+	test_reply_remote(f);
+	test_reply_hairpin(f);
+	test_reply_not_ours(f);
+	test_pmtu_client(f);
+	test_pmtu_reply(f);
 }
 
 int main(void)

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /* BPF_PROG_TEST_RUN tests of ICMP errors about north-south flows: a local backend's port
  * unreachable (DNAT only, sl_from_pod), a router's fragmentation needed and a remote backend's
- * port unreachable about SNAT flows (sl_from_net), errors about other flows left alone; every
- * checksum verified. Root; private network namespace. */
+ * port unreachable about SNAT flows (sl_from_net), the client's or a router's errors about replies
+ * sent on to a local backend and to a remote one (SNAT), the node's own fragmentation needed for a
+ * datagram too big for a local backend, errors about other flows left alone; every checksum
+ * verified. Root; private network namespace. */
 #define _GNU_SOURCE
 #include <linux/tcp.h>
 #include <linux/udp.h>
@@ -24,10 +26,12 @@ static const char *const netns_setup[] = {
     POD_FIXTURE_LINKS,
     "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
     "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
+    "ip route add 10.244.1.11/32 dev hb", /* pod B */
+    "ip link set hb mtu 1400",		  /* B's veth: smaller than the uplink */
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int net_prog, net_metrics, net_svc, net_be;
+static int net_prog, net_metrics, net_svc, net_be, net_ep;
 
 static void svc_ext(__u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count, __u16 flags)
 {
@@ -53,6 +57,7 @@ static void seed(const struct fds *f)
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
 	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	CHECK_INT(dp_ep_update(net_ep, IP_B, &b), 0); /* one pinned map on a node */
 	be_put(1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
 	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
@@ -73,15 +78,6 @@ static struct udp_pkt udp_from_client(__be32 dst, __u16 sport, __u16 dport)
 	memcpy(p.eth.h_source, mac_router, 6);
 	memcpy(p.eth.h_dest, mac_uplink, 6);
 	return p;
-}
-
-/* The IP header the client sent, as a forwarding node left it (TTL 63). */
-static struct iphdr ip_forwarded(struct iphdr ip)
-{
-	ip.ttl--;
-	ip.check = 0;
-	ip.check = csum(&ip, sizeof(ip));
-	return ip;
 }
 
 static void test_local(const struct fds *f)
@@ -195,6 +191,138 @@ static void test_not_ours(void)
 	CHECK(!memcmp(&in, &out, ERR_LEN(QLEN_UDP)));
 }
 
+/* Errors about replies, from the outside client or a router between: each goes to the backend. */
+
+static void test_reply_local(const struct fds *f)
+{
+	struct udp_pkt sent = udp_from_client(NODE_IP, 5010, NP_ULOCAL);
+	struct udp_pkt reply = udp_build(IP_B, CLIENT, 5353, 5010, false), got;
+	struct icmp_err in, out;
+	__u32 len = sizeof(got);
+
+	UNIT_CASE("(nodeport) the client's UDP flow goes to the local backend B; B's reply leaves "
+		  "from the NodePort");
+	expect(net_prog, net_metrics, &sent, sizeof(sent), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, NULL,
+	       NULL);
+	memcpy(reply.eth.h_source, mac_b, 6);
+	memcpy(reply.eth.h_dest, host_b, 6);
+	expect(f->from_pod, f->metrics, &reply, sizeof(reply), if_b, TC_ACT_REDIRECT,
+	       SL_PATH_REVNAT, &got, &len);
+	CHECK_INT(got.ip.saddr, NODE_IP);
+
+	UNIT_CASE("(nodeport) the client's port unreachable about the reply goes to B from the "
+		  "client, quoting B's reply as B sent it (sl_from_net, conntrack)");
+	in = err_build(mac_router, mac_uplink, CLIENT, NODE_IP, 3, 3, 0, &got.ip, QLEN_UDP);
+	CHECK(err_csums_ok(&in, QLEN_UDP));
+	len = sizeof(out);
+	expect(net_prog, net_metrics, &in, ERR_LEN(QLEN_UDP), if_up, TC_ACT_REDIRECT,
+	       SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, CLIENT);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(out.icmp.code, 3);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.udp, sizeof(reply.udp)));
+	CHECK(err_csums_ok(&out, QLEN_UDP));
+	CHECK_INT(len, ERR_LEN(QLEN_UDP));
+
+	UNIT_CASE("(nodeport) a router's fragmentation needed about the reply goes to B, router's "
+		  "source and MTU kept");
+	in = err_build(mac_router, mac_uplink, IP_ROUTER, NODE_IP, 3, 4, 1400, &got.ip, QLEN_UDP);
+	len = sizeof(out);
+	expect(net_prog, net_metrics, &in, ERR_LEN(QLEN_UDP), if_up, TC_ACT_REDIRECT,
+	       SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, IP_ROUTER);
+	CHECK_INT(out.ip.daddr, IP_B);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.udp, sizeof(reply.udp)));
+	CHECK(err_csums_ok(&out, QLEN_UDP));
+}
+
+static void test_reply_snat(void)
+{
+	struct tcp_pkt sent =
+	    tcp_build(mac_router, mac_uplink, CLIENT, NODE_IP, 40011, NP_REMOTE, 0x02);
+	const size_t qlen = sizeof(sent) - sizeof(struct ethhdr); /* the whole segment */
+	struct tcp_pkt seen, reply, got;
+	struct icmp_err in, out;
+	__u32 len = sizeof(seen);
+
+	UNIT_CASE("(nodeport) the client's TCP flow goes to the remote backend (SNAT); its reply "
+		  "leaves from the NodePort");
+	expect(net_prog, net_metrics, &sent, sizeof(sent), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT,
+	       &seen, &len);
+	reply = tcp_build(mac_router, mac_uplink, IP_REMOTE, NODE_IP, 8080, ntohs(seen.tcp.source),
+			  0x12);
+	len = sizeof(got);
+	expect(net_prog, net_metrics, &reply, sizeof(reply), if_up, TC_ACT_REDIRECT,
+	       SL_PATH_NS_REVSNAT, &got, &len);
+	CHECK_INT(got.ip.saddr, NODE_IP);
+	CHECK_INT(got.ip.daddr, CLIENT);
+
+	UNIT_CASE("(nodeport) a router's fragmentation needed about the reply goes to the backend: "
+		  "router's source and MTU kept, the quote its segment to the SNAT port, TCP "
+		  "checksum too");
+	in = err_build(mac_router, mac_uplink, IP_ROUTER, NODE_IP, 3, 4, 1400, &got.ip, qlen);
+	len = sizeof(out);
+	expect(net_prog, net_metrics, &in, ERR_LEN(qlen), if_up, TC_ACT_REDIRECT,
+	       SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, IP_ROUTER);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.tcp, qlen - sizeof(reply.ip)));
+	CHECK(err_csums_ok(&out, qlen));
+
+	UNIT_CASE("(nodeport) the client's own port unreachable about the reply reaches the "
+		  "backend from the SNAT address");
+	in = err_build(mac_router, mac_uplink, CLIENT, NODE_IP, 3, 3, 0, &got.ip, qlen);
+	len = sizeof(out);
+	expect(net_prog, net_metrics, &in, ERR_LEN(qlen), if_up, TC_ACT_REDIRECT,
+	       SL_PATH_ICMP_TO_BE, &out, &len);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK(err_quotes(&out, reply.ip, true, &reply.tcp, qlen - sizeof(reply.ip)));
+	CHECK(err_csums_ok(&out, qlen));
+}
+
+static void test_reply_not_ours(void)
+{
+	struct udp_pkt q = udp_build(NODE_IP, CLIENT, NP_ULOCAL, 5099, false);
+	struct icmp_err in, out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("(nodeport) an error quoting a NodePort reply of no flow passes untouched");
+	in = err_build(mac_router, mac_uplink, CLIENT, NODE_IP, 3, 3, 0, &q.ip, QLEN_UDP);
+	expect(net_prog, net_metrics, &in, ERR_LEN(QLEN_UDP), if_up, TC_ACT_OK, 0, &out, &len);
+	CHECK(!memcmp(&in, &out, ERR_LEN(QLEN_UDP)));
+}
+
+static void test_pmtu(void)
+{
+	struct udp_big fits =
+	    udp_big_build(mac_router, mac_uplink, CLIENT, NODE_IP, 5020, NP_ULOCAL, 1400);
+	struct udp_big big =
+	    udp_big_build(mac_router, mac_uplink, CLIENT, NODE_IP, 5020, NP_ULOCAL, 1401);
+	const size_t qlen = sizeof(struct iphdr) + 8;
+	struct icmp_err out;
+	__u32 len = sizeof(out);
+
+	UNIT_CASE("(nodeport) a DF datagram as long as the local backend's veth MTU goes to it");
+	expect(net_prog, net_metrics, &fits, BIG_LEN(1400), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL,
+	       NULL, NULL);
+
+	UNIT_CASE("(nodeport) one byte longer: the node's fragmentation needed (MTU 1400) leaves "
+		  "by the uplink for the client, from the NodePort, quoting the client's datagram");
+	expect_at(net_prog, net_metrics, &big, BIG_LEN(1401), if_up, true, TC_ACT_REDIRECT,
+		  SL_PATH_PMTU, &out, &len);
+	CHECK_INT(len, ERR_LEN(qlen));
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	CHECK_INT(out.ip.daddr, CLIENT);
+	CHECK_INT(out.icmp.code, 4);
+	CHECK_INT(ntohs(out.icmp.un.frag.mtu), 1400);
+	CHECK(err_quotes(&out, big.ip, false, &big.udp, 8));
+	CHECK(err_csums_ok(&out, qlen));
+	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
+}
+
 /* The uplink program with private maps; the pod programs share its conntrack. */
 static void test_all(struct sl_node *node)
 {
@@ -208,12 +336,17 @@ static void test_all(struct sl_node *node)
 	net_metrics = bpf_map__fd(node->maps.sl_metrics);
 	net_svc = bpf_map__fd(node->maps.sl_svc4);
 	net_be = bpf_map__fd(node->maps.sl_be4);
+	net_ep = bpf_map__fd(node->maps.sl_ep4);
 	if (net_prog >= 0 && f.from_pod >= 0) {
 		seed(&f);
 		test_local(&f);
 		test_frag_needed();
 		test_port_unreachable();
 		test_not_ours();
+		test_reply_local(&f);
+		test_reply_snat();
+		test_reply_not_ours();
+		test_pmtu();
 	}
 	sl_pod__destroy(pod);
 }

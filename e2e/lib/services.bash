@@ -125,6 +125,91 @@ except socket.timeout:
 }
 udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
 
+# be4_has I IP PORT: node I's sl_be4 holds the backend IP:PORT (published
+# before the slots and the master that lead to it).
+be4_has() {
+	local pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$1/sl_be4 ip=$2 port=$3 IFS=.
+	# shellcheck disable=SC2086
+	set -- $ip
+	bpftool -j map dump pinned "$pin" 2>/dev/null |
+		jq -e --argjson k "$(printf '["0x%02x","0x%02x","0x%02x","0x%02x","0x%02x","0x%02x"]' \
+			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .value[0:6] == $k)' >/dev/null
+}
+
+# udp_late_serve ID PORT: a one-shot UDP server in pod ID on PORT that answers
+# its first datagram late (0.5 s, its client's socket closed by then) on a
+# socket connected to the client, and writes to $SL_SCRATCH/late-ID-PORT
+# "refused" when a port unreachable about that answer came back, else
+# "timeout" (3 s).
+udp_late_serve() {
+	local ns out=$SL_SCRATCH/late-$1-$2
+	ns=$(pod_ns "$1")
+	rm -f "$out"
+	nsenter --net="/run/netns/$ns" python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+data, peer = s.recvfrom(2048)
+s.connect(peer)
+time.sleep(0.5)
+s.send(b"late")
+s.settimeout(3)
+try:
+    s.recv(2048); r = "answer"
+except ConnectionRefusedError:
+    r = "refused"
+except socket.timeout:
+    r = "timeout"
+open(sys.argv[2], "w").write(r + "\n")
+' "$2" "$out" </dev/null >>"$SL_SCRATCH/udp.log" 2>&1 3>&- &
+	echo $! >"$SL_SCRATCH/pids/late-$ns-$2"
+	wait_for 5 sh -c "nsenter --net=/run/netns/$ns ss -Hlun 'sport = :$2' | grep -q ."
+}
+
+# udp_late_result ID PORT: what udp_late_serve in pod ID on PORT wrote (5 s to write it).
+udp_late_result() {
+	wait_for 5 test -s "$SL_SCRATCH/late-$1-$2" && cat "$SL_SCRATCH/late-$1-$2"
+}
+
+# udp_send_close NS IP PORT: one datagram from NS, its socket closed at once.
+udp_send_close() {
+	ns_exec "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"q", (sys.argv[1], int(sys.argv[2])))
+s.close()
+' "$2" "$3"
+}
+
+# udp_pmtu NS IP PORT BYTES: BYTES-byte datagrams with DF (IP_PMTUDISC_DO) on a
+# connected UDP socket until one is answered (5 tries), shrunk to what the
+# kernel learned of the path MTU after "fragmentation needed"; prints the
+# path MTU and the size answered, or "timeout" and the path MTU.
+udp_pmtu() {
+	ns_exec "$1" python3 -c '
+import errno, socket, sys
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IP_MTU = 10, 2, 14
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
+s.settimeout(1)
+s.connect((sys.argv[1], int(sys.argv[2])))
+size = int(sys.argv[3])
+for _ in range(5):
+    try:
+        s.send(b"x" * size)
+        s.recv(2048)
+        print(s.getsockopt(socket.IPPROTO_IP, IP_MTU), size)
+        sys.exit(0)
+    except socket.timeout:
+        pass
+    except OSError as e:
+        if e.errno != errno.EMSGSIZE:
+            raise
+    size = min(size, s.getsockopt(socket.IPPROTO_IP, IP_MTU) - 28)
+print("timeout", s.getsockopt(socket.IPPROTO_IP, IP_MTU))
+' "$2" "$3" "$4"
+}
+
 # tcp_upload NS IP PORT BYTES: sends BYTES over one connection, prints the
 # server's count of what arrived (15 s to finish).
 tcp_upload() {

@@ -415,7 +415,9 @@ struct sl_metric_val {
 	X(SL_PATH_ICMP_REVNAT, 47, "ICMP error about a service flow reverse-NATed")                \
 	X(SL_PATH_HOSTPORT, 51, "hostPort: new flow DNATed to its pod")                            \
 	X(SL_PATH_HOSTPORT_CT, 52, "hostPort: established flow from outside DNATed to its pod")    \
-	X(SL_PATH_NS_ICMP, 53, "north-south: ICMP error about a SNAT flow translated back")
+	X(SL_PATH_NS_ICMP, 53, "north-south: ICMP error about a SNAT flow translated back")        \
+	X(SL_PATH_ICMP_TO_BE, 58, "ICMP error about a service reply translated for its backend")   \
+	X(SL_PATH_PMTU, 59, "too big for the local pod: fragmentation needed sent back")
 
 #define SL_ENUM_ENTRY(name, value, desc) name = value,
 enum sl_metric_index { SL_DROP_REASONS(SL_ENUM_ENTRY) SL_PATHS(SL_ENUM_ENTRY) };
