@@ -4,7 +4,8 @@
 # emulated nodes: pods wired by cnitool, the CNI project's own runtime, with
 # CAP_ARGS, reached from a client outside the cluster, from pods and from the
 # nodes' host network; hostIP and protocol honoured, conflicts refused and
-# leaving nothing, DEL removing exactly the pod's entries. The test with an
+# leaving nothing, DEL removing exactly the pod's entries, replaced maps
+# refilled by the agent from the state files. The test with an
 # upstream twin (test/e2e/network/hostport.go) is named after it.
 
 bats_require_minimum_version 1.5.0
@@ -216,4 +217,19 @@ print(data.decode(), "from %s:%d" % peer)
 	bpftool map update pinned "$pin" key 0 0 0 0 0x46 0xa0 6 0 value ${ip//./ } 0x1f 0x90 0 0
 	on_node 1 cnitool_run check w "$m"
 	says "$EXT" "http://$N1:18080/" w
+}
+
+@test "(hostport) an agent that finds the hostPort maps replaced writes the pods' hostPorts back from the state files" {
+	local m='[{"hostPort":18080,"containerPort":8080,"protocol":"tcp"}]'
+	run on_node 1 agent_stop
+	[ "$output" = 0 ]
+	# What an ABI change does to the maps: the agent finds them gone and makes new ones.
+	rm "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1/sl_hport4" "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1/sl_hpgate"
+	on_node 1 agent_start
+	says "$EXT" "http://$N1:18080/" w
+	says "$C2" "http://$N1:18080/" w
+	[ "$(host_get 1 "http://127.0.0.1:18080/")" = w ]
+	[ "$(on_node 1 hport_keys)" = "0.0.0.0:18080/6" ]
+	on_node 1 cnitool_run check w "$m"
+	grep -q 'Restored 1 hostPort entries from the CNI state files (0 failed)' "$SL_CLUSTER_SCRATCH/n1/agent.log"
 }

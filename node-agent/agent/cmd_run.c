@@ -258,6 +258,9 @@ static int datapath_setup(const struct config *c)
 		log_info("Restored %d endpoint entries from the CNI state files (%d failed, %d "
 			 "stale files skipped)",
 			 back.restored, back.failed, back.stale);
+	if (r >= 0 && (back.hport_restored || back.hport_failed))
+		log_info("Restored %d hostPort entries from the CNI state files (%d failed)",
+			 back.hport_restored, back.hport_failed);
 	r = endpoints_reattach(c->pin_dir, &moved);
 	if (r < 0)
 		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
