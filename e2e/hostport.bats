@@ -4,7 +4,8 @@
 # emulated nodes: pods wired by cnitool, the CNI project's own runtime, with
 # CAP_ARGS, reached from a client outside the cluster, from pods and from the
 # nodes' host network; hostIP and protocol honoured, conflicts refused and
-# leaving nothing, DEL removing exactly the pod's entries, replaced maps
+# leaving nothing, a full sl_hport4 failing the ADD and leaving nothing, DEL
+# removing exactly the pod's entries, replaced maps
 # refilled by the agent from the state files. The test with an
 # upstream twin (test/e2e/network/hostport.go) is named after it.
 
@@ -232,4 +233,40 @@ print(data.decode(), "from %s:%d" % peer)
 	[ "$(on_node 1 hport_keys)" = "0.0.0.0:18080/6" ]
 	on_node 1 cnitool_run check w "$m"
 	grep -q 'Restored 1 hostPort entries from the CNI state files (0 failed)' "$SL_CLUSTER_SCRATCH/n1/agent.log"
+}
+
+# hpgate_bits: node's sl_hpgate entries with a bit set, as "index:value".
+hpgate_bits() {
+	bpftool -j map dump pinned "$SL_PIN/sl_hpgate" |
+		jq -r '.[] | select(any(.value[]; . != "0x00")) | "\(.key | join("")):\(.value | join(""))"'
+}
+
+@test "(hostport) an ADD that finds sl_hport4 full fails with an internal error and leaves nothing behind" {
+	local before keys gate out
+	run on_node 2 agent_stop
+	[ "$output" = 0 ]
+	# room for two mappings: f1 takes one, f2 gets its first and not its second
+	SLUICE_TEST_MAP_MAX=sl_hport4=2 on_node 2 agent_start
+	on_node 2 hp_add f1 '[{"hostPort":18091,"containerPort":8080}]'
+	before=$(on_node 2 node_snapshot)
+	keys=$(on_node 2 hport_keys)
+	gate=$(on_node 2 hpgate_bits)
+	[ "$keys" = "0.0.0.0:18091/6" ]
+	[ -n "$gate" ] # 18091/tcp's bit
+	run on_node 2 hp_raw_add f2 '[{"hostPort":18092,"containerPort":8080},{"hostPort":18093,"containerPort":8080,"protocol":"udp"}]'
+	[ "$status" -ne 0 ]
+	[ "$(jq -r .code <<<"$output")" = 999 ]
+	[ "$(jq -r .msg <<<"$output")" = "Failed to set up the pod's hostPorts" ]
+	[[ $(jq -r .details <<<"$output") == "write sl_hport4 entry for hostPort 18093/udp on 0.0.0.0: "* ]]
+	# no veth, address, route, sl_ep4 entry or state file; 18092, claimed first, gone again
+	[ "$(on_node 2 node_snapshot)" = "$before" ]
+	[ "$(on_node 2 hport_keys)" = "$keys" ]
+	[ "$(on_node 2 hpgate_bits)" = "$gate" ]
+	# reported as a full sl_ep4 is: the plugin's log, and the map's size in /metrics
+	grep -qF "ADD $(on_node 2 pod_cid f2)/eth0 failed (code 999): Failed to set up the pod's hostPorts: write sl_hport4 entry for hostPort 18093/udp" \
+		"$SL_CLUSTER_SCRATCH/n2/cni.log"
+	out=$(on_node 2 node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics)
+	grep -qx 'sluice_bpf_map_entries{map="sl_hport4"} 1' <<<"$out"
+	grep -qx 'sluice_bpf_map_max_entries{map="sl_hport4"} 2' <<<"$out"
+	on_node 2 hp_del f1 '[]'
 }
