@@ -82,6 +82,7 @@ static int signal_wait(int sfd, struct ns_step *ns)
 
 	for (;;) {
 		ns_step_uplinks_update(ns, mono_ms());
+		p.revents = 0;
 		if (poll(&p, 1, STANDALONE_POLL_MS) < 0 && errno != EINTR)
 			return -errno;
 		if (!(p.revents & POLLIN))
@@ -113,7 +114,8 @@ static void run_usage(FILE *f)
 	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
 	       "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
 	       "CIDR then comes from this node's Node object. Without any API the agent runs\n"
-	       "standalone from --pod-cidr. Host-namespace clients reach ClusterIPs through\n"
+	       "standalone from --pod-cidr (pods, hostPorts and the uplink program, no\n"
+	       "Services). Host-namespace clients reach ClusterIPs through\n"
 	       "socket programs attached to --cgroup (default: the cgroup2 root); pods' sockets\n"
 	       "there are left to the tc datapath unless --sock-lb-pods. kube-proxy's\n"
 	       "/healthz and /livez are served on --healthz-bind-address "
