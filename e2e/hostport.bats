@@ -130,6 +130,27 @@ print(data.decode(), "from %s:%d" % peer)
 	says "$C2" "http://$N1:18080/cgi-bin/ip" "$(cluster_pod_ip 2 c2)" # DNAT only
 }
 
+# explain I ARGS...: sluice-agent explain on node I, in its namespace.
+explain() {
+	cluster_use "$1" && nsenter --net="/run/netns/$SL_NODE" "$SL_BUILD/sluice-agent" explain "${@:2}" \
+		--pin-dir "$SL_PIN" --cni-state-dir "$SL_STATE_DIR"
+}
+
+@test "(hostport) explain says a flow to a hostPort is DNATed to its pod, from a pod and from elsewhere" {
+	local w
+	w=$(cluster_pod_ip 1 w)
+	run explain 1 "$(cluster_pod_ip 1 c1)" "$N1:18080/tcp" --json
+	[ "$status" -eq 0 ]
+	jq -e --arg w "$w:8080" '.deterministic and .outcomes[0].dst == $w and
+		.outcomes[0].fate == "local" and .outcomes[0].result == "SL_PATH_HOSTPORT"' <<<"$output"
+	# a client of another node or outside: sl_from_net on the uplink
+	run explain 1 "$SL_EXTERNAL_IP" "$N1:18080/tcp" --json
+	[ "$status" -eq 0 ]
+	jq -e --arg w "$w:8080" '.outcomes[0].dst == $w and .outcomes[0].result == "SL_PATH_HOSTPORT"' <<<"$output"
+	run explain 1 "$(cluster_pod_ip 1 c1)" "$N1:18080/tcp"
+	[[ $output == *"is hostPort 18080/TCP on every node address of the pod $w:8080"* ]]
+}
+
 @test "(hostport) a pod's hostPort is reached from the node's host network, on its address and on localhost" {
 	[ "$(host_get 1 "http://$N1:18080/")" = w ]
 	[ "$(host_get 1 "http://127.0.0.1:18080/")" = w ]
