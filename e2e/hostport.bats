@@ -4,7 +4,9 @@
 # emulated nodes: pods wired by cnitool, the CNI project's own runtime, with
 # CAP_ARGS, reached from a client outside the cluster, from pods and from the
 # nodes' host network; hostIP and protocol honoured, conflicts refused and
-# leaving nothing, DEL removing exactly the pod's entries. The test with an
+# leaving nothing, a full sl_hport4 failing the ADD and leaving nothing, DEL
+# removing exactly the pod's entries, replaced maps
+# refilled by the agent from the state files. The test with an
 # upstream twin (test/e2e/network/hostport.go) is named after it.
 
 bats_require_minimum_version 1.5.0
@@ -128,6 +130,27 @@ print(data.decode(), "from %s:%d" % peer)
 	says "$C2" "http://$N1:18080/cgi-bin/ip" "$(cluster_pod_ip 2 c2)" # DNAT only
 }
 
+# explain I ARGS...: sluice-agent explain on node I, in its namespace.
+explain() {
+	cluster_use "$1" && nsenter --net="/run/netns/$SL_NODE" "$SL_BUILD/sluice-agent" explain "${@:2}" \
+		--pin-dir "$SL_PIN" --cni-state-dir "$SL_STATE_DIR"
+}
+
+@test "(hostport) explain says a flow to a hostPort is DNATed to its pod, from a pod and from elsewhere" {
+	local w
+	w=$(cluster_pod_ip 1 w)
+	run explain 1 "$(cluster_pod_ip 1 c1)" "$N1:18080/tcp" --json
+	[ "$status" -eq 0 ]
+	jq -e --arg w "$w:8080" '.deterministic and .outcomes[0].dst == $w and
+		.outcomes[0].fate == "local" and .outcomes[0].result == "SL_PATH_HOSTPORT"' <<<"$output"
+	# a client of another node or outside: sl_from_net on the uplink
+	run explain 1 "$SL_EXTERNAL_IP" "$N1:18080/tcp" --json
+	[ "$status" -eq 0 ]
+	jq -e --arg w "$w:8080" '.outcomes[0].dst == $w and .outcomes[0].result == "SL_PATH_HOSTPORT"' <<<"$output"
+	run explain 1 "$(cluster_pod_ip 1 c1)" "$N1:18080/tcp"
+	[[ $output == *"is hostPort 18080/TCP on every node address of the pod $w:8080"* ]]
+}
+
 @test "(hostport) a pod's hostPort is reached from the node's host network, on its address and on localhost" {
 	[ "$(host_get 1 "http://$N1:18080/")" = w ]
 	[ "$(host_get 1 "http://127.0.0.1:18080/")" = w ]
@@ -216,4 +239,55 @@ print(data.decode(), "from %s:%d" % peer)
 	bpftool map update pinned "$pin" key 0 0 0 0 0x46 0xa0 6 0 value ${ip//./ } 0x1f 0x90 0 0
 	on_node 1 cnitool_run check w "$m"
 	says "$EXT" "http://$N1:18080/" w
+}
+
+@test "(hostport) an agent that finds the hostPort maps replaced writes the pods' hostPorts back from the state files" {
+	local m='[{"hostPort":18080,"containerPort":8080,"protocol":"tcp"}]'
+	run on_node 1 agent_stop
+	[ "$output" = 0 ]
+	# What an ABI change does to the maps: the agent finds them gone and makes new ones.
+	rm "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1/sl_hport4" "/sys/fs/bpf/sluice-$SL_CLUSTER_RND-1/sl_hpgate"
+	on_node 1 agent_start
+	says "$EXT" "http://$N1:18080/" w
+	says "$C2" "http://$N1:18080/" w
+	[ "$(host_get 1 "http://127.0.0.1:18080/")" = w ]
+	[ "$(on_node 1 hport_keys)" = "0.0.0.0:18080/6" ]
+	on_node 1 cnitool_run check w "$m"
+	grep -q 'Restored 1 hostPort entries from the CNI state files (0 failed)' "$SL_CLUSTER_SCRATCH/n1/agent.log"
+}
+
+# hpgate_bits: node's sl_hpgate entries with a bit set, as "index:value".
+hpgate_bits() {
+	bpftool -j map dump pinned "$SL_PIN/sl_hpgate" |
+		jq -r '.[] | select(any(.value[]; . != "0x00")) | "\(.key | join("")):\(.value | join(""))"'
+}
+
+@test "(hostport) an ADD that finds sl_hport4 full fails with an internal error and leaves nothing behind" {
+	local before keys gate out
+	run on_node 2 agent_stop
+	[ "$output" = 0 ]
+	# room for two mappings: f1 takes one, f2 gets its first and not its second
+	SLUICE_TEST_MAP_MAX=sl_hport4=2 on_node 2 agent_start
+	on_node 2 hp_add f1 '[{"hostPort":18091,"containerPort":8080}]'
+	before=$(on_node 2 node_snapshot)
+	keys=$(on_node 2 hport_keys)
+	gate=$(on_node 2 hpgate_bits)
+	[ "$keys" = "0.0.0.0:18091/6" ]
+	[ -n "$gate" ] # 18091/tcp's bit
+	run on_node 2 hp_raw_add f2 '[{"hostPort":18092,"containerPort":8080},{"hostPort":18093,"containerPort":8080,"protocol":"udp"}]'
+	[ "$status" -ne 0 ]
+	[ "$(jq -r .code <<<"$output")" = 999 ]
+	[ "$(jq -r .msg <<<"$output")" = "Failed to set up the pod's hostPorts" ]
+	[[ $(jq -r .details <<<"$output") == "write sl_hport4 entry for hostPort 18093/udp on 0.0.0.0: "* ]]
+	# no veth, address, route, sl_ep4 entry or state file; 18092, claimed first, gone again
+	[ "$(on_node 2 node_snapshot)" = "$before" ]
+	[ "$(on_node 2 hport_keys)" = "$keys" ]
+	[ "$(on_node 2 hpgate_bits)" = "$gate" ]
+	# reported as a full sl_ep4 is: the plugin's log, and the map's size in /metrics
+	grep -qF "ADD $(on_node 2 pod_cid f2)/eth0 failed (code 999): Failed to set up the pod's hostPorts: write sl_hport4 entry for hostPort 18093/udp" \
+		"$SL_CLUSTER_SCRATCH/n2/cni.log"
+	out=$(on_node 2 node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics)
+	grep -qx 'sluice_bpf_map_entries{map="sl_hport4"} 1' <<<"$out"
+	grep -qx 'sluice_bpf_map_max_entries{map="sl_hport4"} 2' <<<"$out"
+	on_node 2 hp_del f1 '[]'
 }

@@ -3,6 +3,8 @@
 # Pod networking on one emulated node: what CNI ADD sets up, pod-to-pod,
 # pod-to-node and pod-to-fabric traffic, anti-spoofing, agent restarts.
 
+bats_require_minimum_version 1.5.0
+
 load lib/node
 
 setup_file() {
@@ -221,4 +223,23 @@ pin_gateway_neigh() {
 	[ "$status" -eq 0 ]
 	run http_get "$(pod_ns 3)" "http://$(pod_ip 1):$SL_HTTP_PORT/cgi-bin/ip"
 	[ "$output" = "$(pod_ip 3)" ]
+}
+
+@test "(hostport) an agent without an API server serves a pod's hostPort to a client outside the node" {
+	local ns out
+	ns=$(pod_ns hp)
+	ip netns add "$ns" && ip -n "$ns" link set lo up
+	out=$(cni_conf | jq -c --argjson p "$SL_HTTP_PORT" \
+		'. + {runtimeConfig: {portMappings: [{hostPort: 18090, containerPort: $p}]}}' |
+		cni_raw ADD "$(pod_cid hp)" "/run/netns/$ns" eth0)
+	printf '%s\n' "$out" >"$SL_SCRATCH/pods/hp.json"
+	ns_serve "$ns"
+	# standalone (--pod-cidr): the agent put sl_from_net on the uplink itself
+	node_exec bpftool -j net show dev eth0 |
+		jq -e '[.[0].tc[] | select((.kind | test("ingress")) and (.name | test("^sl_from_net")))] | length == 1'
+	run http_get "$SL_PEER" "http://$SL_NODE_IP:18090/cgi-bin/ip"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$SL_PEER_IP" ] # DNAT only: the client's address kept
+	pod_del hp
+	run ! http_get "$SL_PEER" "http://$SL_NODE_IP:18090/"
 }

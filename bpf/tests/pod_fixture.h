@@ -82,7 +82,7 @@ static inline void pod_fixture_eps_put(int ep_fd)
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
 	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, ct, aff;
-	int svcstat;
+	int svcstat, hport, hpgate;
 };
 
 static inline struct fds fds_of(const struct sl_pod *skel)
@@ -102,6 +102,8 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .be = bpf_map__fd(skel->maps.sl_be4),
 	    .ct = bpf_map__fd(skel->maps.sl_ct4),
 	    .aff = bpf_map__fd(skel->maps.sl_aff4),
+	    .hport = bpf_map__fd(skel->maps.sl_hport4),
+	    .hpgate = bpf_map__fd(skel->maps.sl_hpgate),
 	};
 }
 

@@ -95,6 +95,21 @@ static void nodeip_seed(const struct fds *f)
 	svc_put(f, IP_NODE, 30080, 0, 8, 1, 0);
 }
 
+/* hostPorts: 18080/tcp on the node's address and 18081/tcp on every node
+ * address, both to B:8080. */
+static void hostport_seed(const struct fds *f)
+{
+	struct sl_hport_key k = {.ip = IP_NODE, .port = htons(18080), .proto = IPPROTO_TCP};
+	struct sl_hport_val v = {.pod_ip = IP_B, .pod_port = htons(8080)};
+
+	CHECK_INT(dp_hport_insert(f->hport, &k, &v), 0);
+	CHECK_INT(dp_hpgate_sync(f->hport, f->hpgate, k.port, k.proto), 0);
+	k.ip = 0;
+	k.port = htons(18081);
+	CHECK_INT(dp_hport_insert(f->hport, &k, &v), 0);
+	CHECK_INT(dp_hpgate_sync(f->hport, f->hpgate, k.port, k.proto), 0);
+}
+
 /* B accepts from A on TCP 8080 and from anyone on TCP 7070; A accepts
  * nothing (only replies of flows it opened); policies exist. */
 static void policy_seed(const struct fds *f)
@@ -269,6 +284,23 @@ static void run(const struct fds *f)
 	     30080, 2, EXPLAIN_LOCAL},
 	};
 
+	/* hostPorts, found after the Service lookup as hp4_from_pod does (runs 0:
+	 * sl_from_net's branch, which this test does not run, explain alone) */
+	const struct xcase hostport_cases[] = {
+	    {"a hostPort on the node's address: DNAT to its pod", false, IP_A, IP_NODE, 0, 18080, 2,
+	     EXPLAIN_LOCAL},
+	    {"a hostPort on every node address, to the node's address: DNAT to its pod", false,
+	     IP_A, IP_NODE, 0, 18081, 2, EXPLAIN_LOCAL},
+	    {"a hostPort on every node address, to another host: not DNATed (FIB)", false, IP_A,
+	     IP_REMOTE, 0, 18081, 1, EXPLAIN_FIB},
+	    {"a pod reaching its own hostPort: hairpin", false, IP_B, IP_NODE, 0, 18080, 1,
+	     EXPLAIN_LOCAL},
+	    {"a port no pod maps: the node's own", false, IP_A, IP_NODE, 0, 18082, 1,
+	     EXPLAIN_STACK},
+	    {"from another node to a hostPort: DNAT to its pod (sl_from_net)", true, IP_REMOTE,
+	     IP_NODE, 0, 18081, 0, EXPLAIN_LOCAL},
+	};
+
 	const struct xcase policy_cases[] = {
 	    {"policy allows A to B:8080", false, IP_A, IP_B, 0, 8080, 1, EXPLAIN_LOCAL},
 	    {"policy allows A through the Service to B:8080", false, IP_A, VIP1, 0, 80, 2,
@@ -311,12 +343,17 @@ static void run(const struct fds *f)
 				  .cidr = f->cidr,
 				  .cfg = f->cfg,
 				  .events = -1,
-				  .evcfg = -1};
+				  .evcfg = -1,
+				  .hport = f->hport,
+				  .hpgate = f->hpgate};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		case_run(f, &m, &cases[i]);
 	nodeip_seed(f);
 	for (size_t i = 0; i < sizeof(nodeip_cases) / sizeof(nodeip_cases[0]); i++)
 		case_run(f, &m, &nodeip_cases[i]);
+	hostport_seed(f);
+	for (size_t i = 0; i < sizeof(hostport_cases) / sizeof(hostport_cases[0]); i++)
+		case_run(f, &m, &hostport_cases[i]);
 	policy_seed(f);
 	for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++)
 		case_run(f, &m, &policy_cases[i]);

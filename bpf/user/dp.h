@@ -133,6 +133,8 @@ int dp_hport_foreach(int map_fd, dp_walk_fn fn, void *ctx);
 /* Sets port's bit for proto in the gate iff sl_hport4 (hport_fd) holds an
  * entry of that port and protocol: called after each change of them. */
 int dp_hpgate_sync(int hport_fd, int gate_fd, __be16 port, __u8 proto);
+/* Whether port's bit for proto is set in the gate: 1, 0, or -errno. */
+int dp_hpgate_get(int gate_fd, __be16 port, __u8 proto);
 int dp_polcfg_write(int map_fd, const struct sl_polcfg_val *val);
 int dp_polcfg_read(int map_fd, struct sl_polcfg_val *val);
 /* Drops of endpoint ep_id summed over CPUs; -ENOENT when none were counted. */

@@ -48,20 +48,41 @@ static int port_match(const void *key, const void *val, void *ctx)
 	return f->found;
 }
 
+/* The gate entry holding port's bit for proto (as hp4_gated reads it). */
+static int hpgate_idx(__be16 port, __u8 proto, __u32 *idx)
+{
+	*idx = ntohs(port) / 64;
+	if (proto == IPPROTO_UDP)
+		*idx += SL_HPGATE_PER_PROTO;
+	else if (proto == IPPROTO_SCTP)
+		*idx += 2 * SL_HPGATE_PER_PROTO;
+	else if (proto != IPPROTO_TCP)
+		return -EPROTONOSUPPORT;
+	return 0;
+}
+
+int dp_hpgate_get(int gate_fd, __be16 port, __u8 proto)
+{
+	__u64 bits = 0;
+	__u32 idx;
+	int r;
+
+	r = hpgate_idx(port, proto, &idx);
+	if (r == 0)
+		r = bpf_map_lookup_elem(gate_fd, &idx, &bits);
+	return r < 0 ? r : (int)((bits >> (ntohs(port) % 64)) & 1);
+}
+
 int dp_hpgate_sync(int hport_fd, int gate_fd, __be16 port, __u8 proto)
 {
 	struct port_find f = {.port = port, .proto = proto};
-	__u16 p = ntohs(port);
-	__u32 idx = p / 64;
-	__u64 bits = 0, bit = 1ull << (p % 64);
+	__u64 bits = 0, bit = 1ull << (ntohs(port) % 64);
+	__u32 idx;
 	int r;
 
-	if (proto == IPPROTO_UDP)
-		idx += SL_HPGATE_PER_PROTO;
-	else if (proto == IPPROTO_SCTP)
-		idx += 2 * SL_HPGATE_PER_PROTO;
-	else if (proto != IPPROTO_TCP)
-		return -EPROTONOSUPPORT;
+	r = hpgate_idx(port, proto, &idx);
+	if (r < 0)
+		return r;
 	r = dp_hport_foreach(hport_fd, port_match, &f);
 	if (r < 0)
 		return r;

@@ -2,6 +2,7 @@
 /* `sluice-agent run`: pin the datapath, then publish the CNI config, then wait. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,10 +18,12 @@
 #include "metrics.h"
 #include "loop.h"
 #include "log.h"
+#include "ns_step.h"
 #include "ep_restore.h"
 #include "reattach.h"
 
-#define IP_FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
+#define IP_FORWARD_PATH	   "/proc/sys/net/ipv4/ip_forward"
+#define STANDALONE_POLL_MS 10000
 
 /* /proc/sys/net belongs to the writer's network namespace: this sets the
  * node's forwarding, not the machine's, when the agent runs in a node netns. */
@@ -68,15 +71,24 @@ static int signalfd_open(void)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Blocks until SIGTERM or SIGINT; returns the signal number. */
-static int signal_wait(int sfd)
+/* Blocks until SIGTERM or SIGINT, keeping the uplink program on the node's
+ * uplinks meanwhile (addresses move without telling the agent); returns the
+ * signal number. */
+static int signal_wait(int sfd, struct ns_step *ns)
 {
+	struct pollfd p = {.fd = sfd, .events = POLLIN};
 	struct signalfd_siginfo si;
 	ssize_t n;
 
 	for (;;) {
+		ns_step_uplinks_update(ns, mono_ms());
+		p.revents = 0;
+		if (poll(&p, 1, STANDALONE_POLL_MS) < 0 && errno != EINTR)
+			return -errno;
+		if (!(p.revents & POLLIN))
+			continue;
 		n = read(sfd, &si, sizeof(si));
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return -errno;
@@ -102,7 +114,8 @@ static void run_usage(FILE *f)
 	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
 	       "(KUBERNETES_SERVICE_HOST/PORT and the service-account token in --sa-dir); the pod\n"
 	       "CIDR then comes from this node's Node object. Without any API the agent runs\n"
-	       "standalone from --pod-cidr. Host-namespace clients reach ClusterIPs through\n"
+	       "standalone from --pod-cidr (pods, hostPorts and the uplink program, no\n"
+	       "Services). Host-namespace clients reach ClusterIPs through\n"
 	       "socket programs attached to --cgroup (default: the cgroup2 root); pods' sockets\n"
 	       "there are left to the tc datapath unless --sock-lb-pods. kube-proxy's\n"
 	       "/healthz and /livez are served on --healthz-bind-address "
@@ -248,6 +261,9 @@ static int datapath_setup(const struct config *c)
 		log_info("Restored %d endpoint entries from the CNI state files (%d failed, %d "
 			 "stale files skipped)",
 			 back.restored, back.failed, back.stale);
+	if (r >= 0 && (back.hport_restored || back.hport_failed))
+		log_info("Restored %d hostPort entries from the CNI state files (%d failed)",
+			 back.hport_restored, back.hport_failed);
 	r = endpoints_reattach(c->pin_dir, &moved);
 	if (r < 0)
 		log_warn_errno(r, "Failed to re-attach existing pods to the new program");
@@ -273,14 +289,19 @@ static int run_with_api(struct config *c, struct kube_config *kc, int sfd)
 	return 0;
 }
 
-/* Standalone: the conflist now (only now may runtimes call the plugin), then
- * wait for the signal. */
+/* Standalone: the uplink program on the uplinks (outside clients reach
+ * hostPorts; a Kubernetes-mode agent does this in its north-south step), the
+ * conflist (only now may runtimes call the plugin), then wait for the signal. */
 static int run_standalone(const struct config *c, int sfd)
 {
+	struct ns_step ns;
 	int r, sig;
 
+	ns_step_start(&ns, c);
+	ns_step_uplinks_update(&ns, mono_ms());
 	r = conflist_write(c);
 	if (r < 0) {
+		ns_step_stop(&ns);
 		log_error_errno(r, "Failed to write CNI config '%s/%s'", c->cni_conf_dir,
 				CONFLIST_NAME);
 		return 1;
@@ -290,7 +311,8 @@ static int run_standalone(const struct config *c, int sfd)
 	r = agent_loop_publish_standalone(c);
 	if (r < 0)
 		log_warn_errno(r, "Failed to write agent status under '%s'", c->cni_state_dir);
-	sig = signal_wait(sfd);
+	sig = signal_wait(sfd, &ns);
+	ns_step_stop(&ns);
 	if (sig < 0) {
 		log_error_errno(sig, "Failed to wait for signals");
 		return 1;

@@ -28,10 +28,11 @@ void ns_step_start(struct ns_step *s, const struct config *c)
 		log_error("Failed to use --nodeport-addresses: %s; serving every node address",
 			  err); /* config_parse checked it already */
 	if (s->prog_fd < 0)
-		log_error_errno(s->prog_fd,
-				"Failed to open the uplink program '%s/%s'; NodePorts, externalIPs "
-				"and LB IPs are not served to outside clients",
-				c->pin_dir, SL_PIN_FROM_NET);
+		log_error_errno(
+		    s->prog_fd,
+		    "Failed to open the uplink program '%s/%s'; NodePorts, externalIPs, "
+		    "LB IPs and hostPorts are not served to outside clients",
+		    c->pin_dir, SL_PIN_FROM_NET);
 }
 
 void ns_step_stop(struct ns_step *s)
@@ -210,6 +211,22 @@ static int lbsrc_sync(struct ns_step *s, const struct kube_sync *ks, struct svc_
 		r = dp_lbsrc_foreach(s->lbsrc_fd, lbsrc_prune, &w);
 	free(w.keys);
 	return r < 0 ? r : w.err;
+}
+
+bool ns_step_uplinks_update(struct ns_step *s, unsigned long long now)
+{
+	struct node_addr a[NS_ADDR_MAX];
+	int n;
+
+	if (s->prog_fd < 0 || now < s->next_ms)
+		return false;
+	s->next_ms = now + NS_RESYNC_MS;
+	n = node_addrs_read(a, NS_ADDR_MAX);
+	if (n < 0) {
+		log_error_errno(n, "Failed to read the node's addresses");
+		return false;
+	}
+	return uplinks_sync(s, a, (size_t)n);
 }
 
 bool ns_step_update(struct ns_step *s, const struct kube_sync *ks, const struct config *c,

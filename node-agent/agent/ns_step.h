@@ -44,5 +44,11 @@ void ns_step_changed(struct ns_step *s, const struct kube_obj *o);
  * publishes the source ranges of LB frontends. true when something changed. */
 bool ns_step_update(struct ns_step *s, const struct kube_sync *ks, const struct config *c,
 		    struct svc_pub *svc, unsigned long long now);
+/* Standalone (no API, so no Services): the uplink program attached to every
+ * interface holding a node address and detached from the others, every 10 s,
+ * whether or not a pod has a hostPort now: the plugin writes hostPorts
+ * without telling the agent, and the program costs other traffic one
+ * lookup and the hostPort gate's read. true when something changed. */
+bool ns_step_uplinks_update(struct ns_step *s, unsigned long long now);
 
 #endif

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /* explain: the datapath's decisions for one packet, from the maps as they are.
  * Each step mirrors a helper of bpf/lib (named in its comment), in the order
- * sl_from_pod calls them; bpf/tests/test_explain.c holds both to the same
- * answers. */
+ * sl_from_pod calls them (and sl_from_net's hostPort branch); bpf/tests/test_explain.c holds both
+ * to the same answers. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -472,6 +472,52 @@ static int svc_walk(const struct walk *w, const struct flow *f)
 	return 1;
 }
 
+/* --- hostPorts (bpf/lib/hostport.h) ------------------------------------------ */
+
+/* hp4_target for a new flow f that found no Service: 1 with the outcome
+ * (DNAT to the pod, path) when DST:PORT is a hostPort of this node, else 0. */
+static int hp_walk(const struct walk *w, const struct flow *f, int path)
+{
+	struct sl_hport_key k = {.ip = f->daddr, .port = f->dport, .proto = f->proto};
+	char a[INSPECT_ADDR_MAX], b[INSPECT_ADDR_MAX + 300], p[8];
+	struct sl_hport_val v;
+	struct route_hit rh;
+	struct flow g = *f;
+
+	if (w->m->hport < 0 || w->m->hpgate < 0 ||
+	    dp_hpgate_get(w->m->hpgate, k.port, k.proto) != 1)
+		return 0; /* hp4_gated: no pod has this port */
+	if (dp_hport_lookup(w->m->hport, &k, &v)) {
+		k.ip = 0;
+		if (dp_hport_lookup(w->m->hport, &k, &v)) {
+			step(w->x, "port %u/%s is some pod's hostPort, but not on DST %s",
+			     ntohs(f->dport), inspect_proto_name(f->proto, p),
+			     inspect_addr(f->daddr, 0, a));
+			return 0;
+		}
+		if (routes_get(f->daddr, &rh) < 0 || rh.type != RTN_LOCAL) {
+			step(w->x,
+			     "port %u/%s is a hostPort on every node address, but DST %s is none "
+			     "(hp4_local: the FIB forwards it)",
+			     ntohs(f->dport), inspect_proto_name(f->proto, p),
+			     inspect_addr(f->daddr, 0, a));
+			return 0;
+		}
+	}
+	step(w->x,
+	     "DST %s/%s is hostPort %u/%s on %s of the pod %s: DNAT only, the client's address "
+	     "kept",
+	     inspect_addr(f->daddr, f->dport, a), inspect_proto_name(f->proto, p), ntohs(f->dport),
+	     inspect_proto_name(f->proto, p), k.ip ? "this address" : "every node address",
+	     who(w, v.pod_ip, v.pod_port, b, sizeof(b)));
+	if (v.pod_ip == f->saddr)
+		step(w->x, "the client itself: hairpin, source becomes " SL_SVC_LOOPBACK4_STR);
+	g.daddr = v.pod_ip;
+	g.dport = v.pod_port;
+	outcome(w, &g, 0, path);
+	return 1;
+}
+
 /* A packet of an established flow (SRC:PORT given, no SYN): the one
  * conntrack lookup of from_pod_lb4 on its tuple; 1 with the outcome when its
  * entry decided, 0 when the packet is judged as a new flow. */
@@ -483,6 +529,7 @@ static int ct_walk(struct walk *w, const struct flow *f)
 			      .dport = f->dport,
 			      .proto = f->proto};
 	struct sl_be_val be = {};
+	struct sl_ep_val ep;
 	char a[INSPECT_ADDR_MAX];
 
 	if (dp_ct_lookup(w->m->ct, &k, &w->ct)) {
@@ -506,8 +553,18 @@ static int ct_walk(struct walk *w, const struct flow *f)
 		outcome(w, f, 0, 0);
 		return 1;
 	}
-	if (f->proto == IPPROTO_UDP && (dp_be_lookup(w->m->be, w->ct.backend_id, &be) ||
-					be.ip != w->ct.nat_ip || be.port != w->ct.nat_port)) {
+	if (f->proto == IPPROTO_UDP && (w->ct.flags & SL_CT_F_HOSTPORT) &&
+	    dp_ep_lookup(w->m->ep, w->ct.nat_ip, &ep)) {
+		w->has_ct = false; /* lb4_ct_continues: a hostPort datagram needs its pod */
+		step(w->x,
+		     "conntrack names the hostPort pod %s, no endpoint any more: judged as "
+		     "a new flow",
+		     inspect_addr(w->ct.nat_ip, 0, a));
+		return 0;
+	}
+	if (f->proto == IPPROTO_UDP && !(w->ct.flags & SL_CT_F_HOSTPORT) &&
+	    (dp_be_lookup(w->m->be, w->ct.backend_id, &be) || be.ip != w->ct.nat_ip ||
+	     be.port != w->ct.nat_port)) {
 		w->has_ct = false; /* lb4_ct_continues: a datagram needs its backend */
 		step(w->x,
 		     "conntrack names backend %u, which is gone or now another address: judged "
@@ -518,14 +575,36 @@ static int ct_walk(struct walk *w, const struct flow *f)
 	be.ip = w->ct.nat_ip; /* the DNAT is the entry's, whatever sl_be4 says now */
 	be.port = w->ct.nat_port;
 	w->x->svc_id = w->ct.svc_id;
-	step(w->x, "established flow (conntrack forward entry): it keeps backend %u",
-	     w->ct.backend_id);
-	be_step(w, w->ct.backend_id, &be);
+	if (w->ct.flags & SL_CT_F_HOSTPORT)
+		step(w->x, "established hostPort flow (conntrack forward entry): DNAT to %s",
+		     inspect_addr(be.ip, be.port, a));
+	else
+		step(w->x, "established flow (conntrack forward entry): it keeps backend %u",
+		     w->ct.backend_id);
+	if (!(w->ct.flags & SL_CT_F_HOSTPORT))
+		be_step(w, w->ct.backend_id, &be);
 	be_outcome(w, f, w->ct.backend_id, &be, SL_PATH_SVC_CT);
 	return 1;
 }
 
-/* SRC is no local endpoint: only sl_to_pod of a local DST sees the packet. */
+/* Whether f goes to a frontend's port (scope EXT: NodePort, externalIP, LB
+ * IP), which wins over a hostPort on the uplink; its Service path is not
+ * walked here. */
+static bool ext_svc_port(const struct walk *w, const struct flow *f)
+{
+	struct sl_svc_key k = {
+	    .vip = f->daddr, .port = f->dport, .proto = f->proto, .scope = SL_SVC_SCOPE_EXT};
+	struct sl_svc_val v;
+
+	if (dp_svc_lookup(w->m->svc, &k, &v))
+		return false;
+	step(w->x, "DST is a Service frontend (NodePort, externalIP or LB IP) on this port: "
+		   "explain does not walk sl_from_net's Service path");
+	return true;
+}
+
+/* SRC is no local endpoint: sl_to_pod of a local DST sees the packet, or the
+ * hostPort path of a node address. */
 static void explain_inbound(const struct walk *w, const struct flow *f)
 {
 	struct sl_ep_val dst_ep;
@@ -534,6 +613,11 @@ static void explain_inbound(const struct walk *w, const struct flow *f)
 	step(w->x, "SRC %s is no endpoint of this node: sl_from_pod does not see it here",
 	     who(w, f->saddr, f->sport, b, sizeof(b)));
 	if (dp_ep_lookup(w->m->ep, f->daddr, &dst_ep)) {
+		if (f->proto && !ext_svc_port(w, f) && hp_walk(w, f, SL_PATH_HOSTPORT)) {
+			step(w->x, "arriving from outside the node, sl_from_net on the uplink does "
+				   "this; from a pod of another node, sl_from_pod there");
+			return;
+		}
 		outcome_final(w->x, f->daddr, f->dport, 0, EXPLAIN_NOT_HERE,
 			      "neither end is an endpoint of this node: run explain on SRC's node");
 		return;
@@ -565,7 +649,8 @@ int explain_run(const struct inspect_maps *m, const struct names *names, const s
 			step(x, "not TCP/UDP/SCTP: no service or policy lookup");
 		if (!q->proto)
 			outcome(&w, &f, 0, 0);
-		else if (!(q->sport && ct_walk(&w, &f)) && !svc_walk(&w, &f))
+		else if (!(q->sport && ct_walk(&w, &f)) && !svc_walk(&w, &f) &&
+			 !hp_walk(&w, &f, SL_PATH_HOSTPORT))
 			outcome(&w, &f, 0, 0);
 	}
 	x->deterministic = x->n_out == 1;

@@ -22,7 +22,8 @@ int inspect_maps_open(const char *pin_dir, struct inspect_maps *m)
 	    PIN(ep, SL_PIN_EP4),	PIN(svc, SL_PIN_SVC4),	    PIN(be, SL_PIN_BE4),
 	    PIN(ct, SL_PIN_CT4),	PIN(aff, SL_PIN_AFF4),	    PIN(ipc, SL_PIN_IPCACHE4),
 	    PIN(pol, SL_PIN_POL),	PIN(cidr, SL_PIN_POLCIDR4), PIN(cfg, SL_PIN_POLCFG),
-	    PIN(events, SL_PIN_EVENTS), PIN(evcfg, SL_PIN_EVCFG),
+	    PIN(events, SL_PIN_EVENTS), PIN(evcfg, SL_PIN_EVCFG),   PIN(hport, SL_PIN_HPORT4),
+	    PIN(hpgate, SL_PIN_HPGATE),
 #undef PIN
 	};
 	int opened = 0;

@@ -10,7 +10,7 @@
 
 /* fds of the pinned maps, -errno where a map could not be opened. */
 struct inspect_maps {
-	int ep, svc, be, ct, aff, ipc, pol, cidr, cfg, events, evcfg;
+	int ep, svc, be, ct, aff, ipc, pol, cidr, cfg, events, evcfg, hport, hpgate;
 };
 
 /* Opens every map under pin_dir; -ENOENT when none is there. */
