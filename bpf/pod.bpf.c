@@ -104,12 +104,14 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
  * node's routing. */
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 {
-	const struct sl_ep_val *src, *dst;
+	const struct sl_ep_val *src = NULL, *dst;
 	struct sl_ct_val *ct = NULL;
 	struct ct4_pair p;
 	struct l4_tuple f;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
+	__be32 saddr;
+	__u32 gen;
 	int ret, lb;
 
 	ret = pkt_pull(skb, ETH_HLEN + sizeof(struct iphdr));
@@ -120,7 +122,10 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	if (!eth || !ip4)
 		return -SL_DROP_SHORT;
 
-	ret = ep4_source(skb, eth, ip4->saddr, &src);
+	saddr = ip4->saddr;
+	ret = ep4_source_slot(skb, eth, saddr); /* src itself only when policy reads it */
+	if (ret > 0)
+		ret = ep4_source(skb, eth, saddr, &src);
 	if (ret)
 		return ret;
 	p.fwd.proto = 0;
@@ -141,7 +146,11 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict)
 	dst = ep4_lookup(lb == SL_PATH_REVNAT ? f.daddr : ip4->daddr);
 	if (f.proto) {
 		/* judged before the redirect: it skips the destination's hooks */
-		ret = pol4_check(src, dst, &f, ct, &p, false);
+		gen = pol_gen();
+		if (!src && pol4_judges(ct, gen))
+			ret = ep4_source(skb, eth, saddr, &src);
+		if (!ret)
+			ret = pol4_check_gen(src, dst, &f, ct, &p, false, gen);
 		if (ret)
 			return ret;
 	}

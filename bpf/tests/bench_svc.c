@@ -65,6 +65,7 @@ struct tcp_pkt {
 
 struct fds {
 	int prog, ep, svc, be, revnat, ct, ipc, pol, cfg, metrics;
+	struct dp_ep_maps eps; /* sl_ep4 (ep) and sl_epsrc4, written together */
 };
 
 #define ID_CLIENT 256 /* pod A's identity in the policy rounds */
@@ -135,7 +136,7 @@ static int services_fill(const struct fds *f, int n)
 	memcpy(a.host_mac, host_a, 6);
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
-	if ((err = dp_ep_update(f->ep, IP_A, &a)) || (err = dp_ep_update(f->ep, IP_B, &b)))
+	if ((err = dp_ep_update(&f->eps, IP_A, &a)) || (err = dp_ep_update(&f->eps, IP_B, &b)))
 		return err;
 	for (__u32 id = 1; id <= N_BACKENDS; id++) {
 		struct sl_be_val be = {.ip = IP_B, .port = htons(8080), .proto = IPPROTO_TCP};
@@ -222,7 +223,7 @@ static int policy_fill(const struct fds *f, int n)
 		if (bpf_map_update_elem(f->pol, &k, &v, BPF_ANY))
 			return -errno;
 	}
-	if ((err = dp_ep_update(f->ep, IP_A, &a)) || (err = dp_ep_update(f->ep, IP_B, &b)))
+	if ((err = dp_ep_update(&f->eps, IP_A, &a)) || (err = dp_ep_update(&f->eps, IP_B, &b)))
 		return err;
 	return 0;
 }
@@ -340,7 +341,7 @@ static int ep_loop_macs(const struct fds *f, __be32 ip, __be32 as)
 	if (err)
 		return err;
 	memcpy(v.host_mac, mac_a, 6);
-	return dp_ep_update(f->ep, as, &v);
+	return dp_ep_update(&f->eps, as, &v);
 }
 
 /* Pod-to-pod forwarding repeated (p2p_repeat): with policy on the server,
@@ -468,6 +469,7 @@ static int round_run(int n_svc, int n_rules, bool monitor, const struct bench_ca
 	    .pol = bpf_map__fd(skel->maps.sl_pol),
 	    .cfg = bpf_map__fd(skel->maps.sl_polcfg),
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
+	    .eps = {.ep = bpf_map__fd(skel->maps.sl_ep4), .src = bpf_map__fd(skel->maps.sl_epsrc4)},
 	};
 	err = services_fill(&f, n_svc);
 	if (!err && n_rules >= 0)

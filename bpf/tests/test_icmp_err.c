@@ -29,7 +29,7 @@ static void seed(const struct fds *f)
 	struct sl_be_val be = {.ip = IP_B, .port = htons(5353), .proto = IPPROTO_UDP};
 	struct sl_revnat_val rn = {.vip = VIP, .port = htons(53)};
 
-	pod_fixture_eps_put(f->ep);
+	pod_fixture_eps_put(&f->eps);
 	CHECK_INT(dp_be_update(f->be, 1, &be), 0);
 	CHECK_INT(dp_revnat_update(f->revnat, 1, &rn), 0);
 	k.slot = 1;

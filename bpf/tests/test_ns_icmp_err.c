@@ -52,7 +52,7 @@ static void seed(const struct fds *f)
 
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
+	CHECK_INT(dp_ep_update(&f->eps, IP_B, &b), 0);
 	be_put(1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
 	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);

@@ -243,10 +243,10 @@ static int datapath_setup(const struct config *c)
 	r = endpoints_restore(c->pin_dir, c->cni_state_dir, &back);
 	if (r < 0)
 		log_warn_errno(r, "Failed to restore endpoint entries from '%s'", c->cni_state_dir);
-	else if (back.restored || back.failed)
+	else if (back.restored || back.failed || back.slots)
 		log_info("Restored %d endpoint entries from the CNI state files (%d failed, %d "
-			 "stale files skipped)",
-			 back.restored, back.failed, back.stale);
+			 "stale files skipped), %d anti-spoofing slots updated",
+			 back.restored, back.failed, back.stale, back.slots);
 	r = endpoints_reattach(c->pin_dir, &moved);
 	if (r < 0)
 		log_warn_errno(r, "Failed to re-attach existing pods to the new program");

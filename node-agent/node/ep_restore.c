@@ -61,7 +61,7 @@ static int state_entry(json_t *root, struct sl_ep_val *val)
 }
 
 /* Writes the entries of one state file whose addresses sl_ep4 lacks. */
-static void state_restore(int map, const char *file, struct ep_restore_stats *st)
+static void state_restore(const struct dp_ep_maps *m, const char *file, struct ep_restore_stats *st)
 {
 	json_auto_t *root = json_load_file(file, 0, NULL);
 	json_t *ips = json_object_get(root, "ips"), *ip;
@@ -79,9 +79,9 @@ static void state_restore(int map, const char *file, struct ep_restore_stats *st
 
 		if (!json_is_string(ip) || inet_pton(AF_INET, json_string_value(ip), &a) != 1)
 			continue;
-		if (dp_ep_lookup(map, a.s_addr, &have) == 0)
+		if (dp_ep_lookup(m->ep, a.s_addr, &have) == 0)
 			continue;
-		if (dp_ep_update(map, a.s_addr, &val) < 0)
+		if (dp_ep_update(m, a.s_addr, &val) < 0)
 			st->failed++;
 		else
 			st->restored++;
@@ -89,7 +89,8 @@ static void state_restore(int map, const char *file, struct ep_restore_stats *st
 }
 
 /* Each <state_dir>/<network>/<containerid>-<ifname>.json. */
-static void network_restore(int map, const char *dir, struct ep_restore_stats *st)
+static void network_restore(const struct dp_ep_maps *m, const char *dir,
+			    struct ep_restore_stats *st)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -103,22 +104,18 @@ static void network_restore(int map, const char *dir, struct ep_restore_stats *s
 		if (e->d_name[0] == '.' || n < 6 || strcmp(e->d_name + n - 5, ".json"))
 			continue;
 		if (snprintf(file, sizeof(file), "%s/%s", dir, e->d_name) < (int)sizeof(file))
-			state_restore(map, file, st);
+			state_restore(m, file, st);
 	}
 	closedir(d);
 }
 
-int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st)
+/* Each network directory under state_dir. */
+static int networks_restore(const struct dp_ep_maps *m, const char *state_dir,
+			    struct ep_restore_stats *st)
 {
-	_cleanup_close_ int map = -1;
-	DIR *d;
+	DIR *d = opendir(state_dir);
 	struct dirent *e;
 
-	memset(st, 0, sizeof(*st));
-	map = dp_pin_open(pin_dir, SL_PIN_EP4);
-	if (map < 0)
-		return map;
-	d = opendir(state_dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
@@ -127,8 +124,28 @@ int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_rest
 		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
 			continue;
 		if (snprintf(dir, sizeof(dir), "%s/%s", state_dir, e->d_name) < (int)sizeof(dir))
-			network_restore(map, dir, st);
+			network_restore(m, dir, st);
 	}
 	closedir(d);
+	return 0;
+}
+
+int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st)
+{
+	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
+	const char *pin;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	r = dp_ep_maps_open(pin_dir, &maps, &pin);
+	if (r < 0)
+		return r;
+	r = networks_restore(&maps, state_dir, st);
+	if (r < 0)
+		return r;
+	r = dp_ep_slots_sync(&maps);
+	if (r < 0)
+		return r;
+	st->slots = r;
 	return 0;
 }

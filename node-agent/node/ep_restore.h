@@ -7,13 +7,16 @@ struct ep_restore_stats {
 	int restored; /* addresses written back into sl_ep4 */
 	int stale;    /* state files whose veth is gone or runs no sluice program */
 	int failed;   /* writes refused (map full) */
+	int slots;    /* sl_epsrc4 slots written or emptied to agree with sl_ep4 */
 };
 
 /* For every attachment the plugin recorded under state_dir whose host veth
  * (same ifindex and name, in the caller's netns) still runs sl_from_pod,
  * writes the sl_ep4 entries of the addresses the map lacks: after a pinned
  * sl_ep4 was replaced (ABI change) or removed, running pods get their
- * entries back. Entries already present are left alone. */
+ * entries back. Entries already present are left alone. Then the sl_epsrc4
+ * slots are made to agree with sl_ep4 (dp_ep_slots_sync): a new sl_epsrc4
+ * gets the running pods' slots, a kept one loses those no entry backs. */
 int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st);
 
 #endif
