@@ -98,6 +98,8 @@ int dp_ep_delete(const struct dp_ep_maps *m, __be32 ip);
  * sl_epsrc4 beside a kept or restored sl_ep4): empties slots no entry backs,
  * claims slots for entries. Returns the slots changed. */
 int dp_ep_slots_sync(const struct dp_ep_maps *m);
+/* The valid slots of sl_epsrc4 (src_fd). */
+int dp_ep_slots_count(int src_fd);
 
 /* --- typed map ops (maps.c) ---------------------------------------------------- */
 

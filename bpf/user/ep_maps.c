@@ -193,3 +193,20 @@ int dp_ep_slots_sync(const struct dp_ep_maps *m)
 	err = dp_ep_foreach(m->ep, slot_sync_entry, &x);
 	return err ? err : x.changed;
 }
+
+int dp_ep_slots_count(int src_fd)
+{
+	struct bpf_map_info info = {};
+	int err, n = 0;
+
+	err = dp_obj_info_get(src_fd, &info, sizeof(info));
+	if (err)
+		return err;
+	for (__u32 i = 1; i < info.max_entries; i++) {
+		struct sl_epsrc_val s;
+
+		if (!slot_read(src_fd, i, &s) && s.ifindex == i)
+			n++;
+	}
+	return n;
+}
