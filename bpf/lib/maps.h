@@ -74,6 +74,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_ct4 SEC(".maps");
 
+/* The cached clock (lib/clock.h): written by the programs' timer only, never
+ * by user space. */
+struct sl_clock_val {
+	struct bpf_timer timer;
+	__u64 now_ns; /* CLOCK_MONOTONIC at the last tick; 0 before the first stamp */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_clock_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_clock SEC(".maps");
+
 /* sessionAffinity: ClientIP choices; written by programs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

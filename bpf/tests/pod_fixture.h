@@ -83,7 +83,7 @@ static inline void pod_fixture_eps_put(const struct dp_ep_maps *m)
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
 	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, revnat, ct, aff;
-	int svcstat;
+	int svcstat, clock;
 	struct dp_ep_maps eps; /* sl_ep4 (ep) and sl_epsrc4 */
 };
 
@@ -94,6 +94,7 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
 	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
+	    .clock = bpf_map__fd(skel->maps.sl_clock),
 	    .ep = bpf_map__fd(skel->maps.sl_ep4),
 	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
 	    .pol = bpf_map__fd(skel->maps.sl_pol),

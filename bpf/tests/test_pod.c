@@ -374,7 +374,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 21); /* every map but sl_ep4, with the uplink's sl_nat4,
+	CHECK_INT(rep.maps_created, 22); /* every map but sl_ep4, with the uplink's sl_nat4,
 					  * sl_lbsrc4 and the hostPort maps */
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
@@ -410,7 +410,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ep_update(&m, IP_A, &ev), 0);
 	dp_ep_maps_close(&m);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_reused, 20);
+	CHECK_INT(rep.maps_reused, 21);
 	CHECK_INT(rep.maps_created, 0);
 	CHECK_INT(rep.maps_replaced, 0);
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -430,7 +430,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_replaced, 20);
+	CHECK_INT(rep.maps_replaced, 21);
 	CHECK_INT(rep.maps_reused, 0);
 	snprintf(want, sizeof(want), ": abi %d!=%d", SL_ABI_VERSION + 1, SL_ABI_VERSION);
 	CHECK(!strncmp(rep.replaced[0], "sl_", 3) && strstr(rep.replaced[0], want));
