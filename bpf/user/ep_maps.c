@@ -157,11 +157,14 @@ static int slot_sync_entry(__be32 ip, const struct sl_ep_val *val, void *ctx)
 {
 	struct slots_sync *x = ctx;
 	struct sl_epsrc_val before, after;
+	struct sl_ep_val now;
 	int err;
 
 	if (slot_read(x->m->src, val->ifindex, &before))
 		return 0; /* beyond the array */
 	err = slot_claim(x->m, ip, val);
+	if (!err && dp_ep_lookup(x->m->ep, ip, &now) < 0)
+		err = slot_release(x->m, val->ifindex, ip); /* a DEL took it meanwhile */
 	if (err)
 		return err;
 	if (!slot_read(x->m->src, val->ifindex, &after) && memcmp(&before, &after, sizeof(after)))
