@@ -176,7 +176,7 @@ $(B)/bench/bpf_bench_svc: bpf/tests/bench_svc.c $(wildcard bpf/tests/*.h) $(AGEN
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(AGENT_LIBS) $(LDLIBS) -o $@
 
-$(B)/bench/bpf_bench_live: bpf/tests/bench_live.c
+$(B)/bench/bpf_bench_live: bpf/tests/bench_live.c bpf/tests/noop_prog.h
 	$(call msg,BENCH,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(LDLIBS) -o $@

@@ -106,12 +106,14 @@ static __always_inline int from_pod_lb4(struct __sk_buff *skb, const struct iphd
  * longer. */
 static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict, __u32 *too_big)
 {
-	const struct sl_ep_val *src, *dst;
+	const struct sl_ep_val *src = NULL, *dst;
 	struct sl_ct_val *ct = NULL;
 	struct ct4_pair p;
 	struct l4_tuple f;
 	struct ethhdr *eth;
 	struct iphdr *ip4;
+	__be32 saddr;
+	__u32 gen;
 	int ret, lb;
 
 	ret = pkt_pull(skb, ETH_HLEN + sizeof(struct iphdr));
@@ -122,7 +124,10 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict, __
 	if (!eth || !ip4)
 		return -SL_DROP_SHORT;
 
-	ret = ep4_source(skb, eth, ip4->saddr, &src);
+	saddr = ip4->saddr;
+	ret = ep4_source_slot(skb, eth, saddr); /* src itself only when policy reads it */
+	if (ret > 0)
+		ret = ep4_source(skb, eth, saddr, &src);
 	if (ret)
 		return ret;
 	p.fwd.proto = 0;
@@ -143,7 +148,11 @@ static __always_inline int from_pod_ipv4(struct __sk_buff *skb, int *verdict, __
 	dst = ep4_lookup(lb == SL_PATH_REVNAT ? f.daddr : ip4->daddr);
 	if (f.proto) {
 		/* judged before the redirect: it skips the destination's hooks */
-		ret = pol4_check(src, dst, &f, ct, &p, false);
+		gen = pol_gen();
+		if (!src && pol4_judges(ct, gen))
+			ret = ep4_source(skb, eth, saddr, &src);
+		if (!ret)
+			ret = pol4_check_gen(src, dst, &f, ct, &p, false, gen);
 		if (ret)
 			return ret;
 	}

@@ -39,6 +39,7 @@ assert_pod_present() {
 	[ -n "$(ip -n "$SL_NODE" -4 route show "$IP/32")" ]
 	leases | grep -qxF "$IP"
 	ep_has "$IP"
+	[ "$(slot_ip "$VETH")" = "$IP" ]
 	state_files | grep -qF -- "/$CID-eth0.json"
 }
 
@@ -212,7 +213,7 @@ assert_pod_present() {
 	[ "$ok" -eq "$n" ] || { grep -L '^0$' "$d"/rc.del.* | head -3 | sed 's/rc\.del\./del./' | xargs cat; false; }
 	for ((i = 1; i <= n; i++)); do ip netns del "$(pod_ns c$i)"; done
 	echo "after: $(node_snapshot)"
-	[ "$(node_snapshot)" = "veths=0 routes=0 leases=0 eps=0 states=0" ]
+	[ "$(node_snapshot)" = "veths=0 routes=0 leases=0 eps=0 slots=0 states=0" ]
 }
 
 # variant VERSION [JQ]: a copy of the agent's conflist at cniVersion VERSION,

@@ -9,6 +9,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/clock.h"
 #include "lib/l4.h"
 #include "lib/maps.h"
 
@@ -61,20 +62,25 @@ static __always_inline bool ct4_opens(const struct l4_tuple *t)
 }
 
 /* The time conntrack keeps (last_seen_ns): CLOCK_MONOTONIC at tick
- * resolution, plenty for a 1 s refresh, and no clock read per packet. */
+ * resolution (clock_stamp), plenty for a 1 s refresh. */
 static __always_inline __u64 ct4_now(void)
 {
-	return bpf_ktime_get_coarse_ns();
+	return clock_stamp();
 }
 
 /* Marks the entry used; writes only when something changed, so established
- * flows do not bounce the cache line on every packet. */
+ * flows do not bounce the cache line on every packet. The cached clock says
+ * whether a refresh may be due (no helper call on most packets); the real
+ * one decides. */
 static __always_inline void ct4_touch(struct sl_ct_val *ct, __u8 tcp_flags)
 {
-	__u64 now = ct4_now();
+	__u64 now;
 
-	if (now - ct->last_seen_ns >= CT_TOUCH_NS)
-		ct->last_seen_ns = now;
+	if (clock_cached() - ct->last_seen_ns >= CT_TOUCH_NS) {
+		now = ct4_now();
+		if (now - ct->last_seen_ns >= CT_TOUCH_NS)
+			ct->last_seen_ns = now;
+	}
 	if ((ct->tcp_flags | tcp_flags) != ct->tcp_flags)
 		ct->tcp_flags |= tcp_flags; /* a lost race loses a flag bit, never a flow */
 }

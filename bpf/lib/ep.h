@@ -33,4 +33,23 @@ static __always_inline int ep4_source(struct __sk_buff *skb, const struct ethhdr
 	return 0;
 }
 
+/* 0 when saddr and the source MAC are those the sl_epsrc4 slot of the
+ * ingress veth names (one array lookup, no hash); 1 when the slot cannot
+ * tell (beyond the array, empty or being written, another of the pod's
+ * addresses, or a spoof): ep4_source decides. The slot's ifindex is read
+ * before the rest: the writer sets it last and clears it first. */
+static __always_inline int ep4_source_slot(struct __sk_buff *skb, const struct ethhdr *eth,
+					   __be32 saddr)
+{
+	__u32 ifindex = skb->ingress_ifindex;
+	const struct sl_epsrc_val *s = bpf_map_lookup_elem(&sl_epsrc4, &ifindex);
+
+	if (!s || !ifindex || s->ifindex != ifindex)
+		return 1;
+	asm volatile("" ::: "memory"); /* no field read before the ifindex */
+	if (s->ip != saddr || !mac_eq(eth->h_source, s->pod_mac))
+		return 1;
+	return 0;
+}
+
 #endif

@@ -20,6 +20,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_ep4 SEC(".maps");
 
+/* Local pods by host veth ifindex, for the anti-spoofing check alone; written with sl_ep4. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_EPSRC_MAX);
+	__type(key, __u32);
+	__type(value, struct sl_epsrc_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_epsrc4 SEC(".maps");
+
 /* Packets and bytes per drop reason (-SL_DROP_*) and per path (SL_PATH_*). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -55,6 +64,21 @@ struct {
 	__type(value, struct sl_ct_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_ct4 SEC(".maps");
+
+/* The cached clock (lib/clock.h): written by the programs' timer only, never
+ * by user space. */
+struct sl_clock_val {
+	struct bpf_timer timer;
+	__u64 now_ns; /* CLOCK_MONOTONIC at the last tick; 0 before the first stamp */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_clock_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_clock SEC(".maps");
 
 /* sessionAffinity: ClientIP choices; written by programs. */
 struct {

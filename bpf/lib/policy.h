@@ -183,12 +183,10 @@ static __always_inline int pol4_track(const struct l4_tuple *f, __u32 gen)
  * Without ct the packet opens a flow both ends must allow; its entries (p,
  * a new Service flow's; else, when an end is policed, its own) are written
  * with the verdict's generation. 0 or a -SL_DROP_* reason. */
-static __always_inline int pol4_check(const struct sl_ep_val *src, const struct sl_ep_val *dst,
-				      const struct l4_tuple *f, struct sl_ct_val *ct,
-				      struct ct4_pair *p, bool peer_host)
+static __always_inline int pol4_check_gen(const struct sl_ep_val *src, const struct sl_ep_val *dst,
+					  const struct l4_tuple *f, struct sl_ct_val *ct,
+					  struct ct4_pair *p, bool peer_host, __u32 gen)
 {
-	const struct sl_polcfg_val *cfg = pol_cfg();
-	__u32 gen = cfg ? cfg->gen : 0;
 	struct l4_tuple r;
 	int ret;
 
@@ -223,6 +221,29 @@ static __always_inline int pol4_check(const struct sl_ep_val *src, const struct 
 	if (ret == POL_TRACK)
 		events_policy_allow(f);
 	return 0;
+}
+
+/* The current policy generation. */
+static __always_inline __u32 pol_gen(void)
+{
+	const struct sl_polcfg_val *cfg = pol_cfg();
+
+	return cfg ? cfg->gen : 0;
+}
+
+/* Whether pol4_check_gen under gen reads its endpoints for a packet
+ * continuing ct (NULL: one opening a flow): not for a flow allowed under gen. */
+static __always_inline bool pol4_judges(const struct sl_ct_val *ct, __u32 gen)
+{
+	return !ct || ct->pol_gen != gen;
+}
+
+/* pol4_check_gen under the current generation. */
+static __always_inline int pol4_check(const struct sl_ep_val *src, const struct sl_ep_val *dst,
+				      const struct l4_tuple *f, struct sl_ct_val *ct,
+				      struct ct4_pair *p, bool peer_host)
+{
+	return pol4_check_gen(src, dst, f, ct, p, peer_host, pol_gen());
 }
 
 #endif

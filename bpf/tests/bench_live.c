@@ -14,8 +14,11 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+
+#include "noop_prog.h"
 
 #define MAX_PROGS 64
 
@@ -33,17 +36,6 @@ struct live {
 	int n_links;
 	struct prog_stat noop;
 };
-
-/* TC_ACT_UNSPEC: the next filter at the hook decides, as if this one were absent. */
-static int noop_load(void)
-{
-	const struct bpf_insn insns[] = {
-	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = -1},
-	    {.code = BPF_JMP | BPF_EXIT},
-	};
-
-	return bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, "sl_bench_noop", "GPL", insns, 2, NULL);
-}
 
 static int prog_read(struct prog_stat *p)
 {
@@ -203,8 +195,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s -- COMMAND [ARGS...]\n", argv[0]);
 		return 2;
 	}
-	libbpf_set_print(NULL); /* a veth without clsact is no news */
-	l.noop.fd = noop_load();
+	libbpf_set_print(NULL);			   /* a veth without clsact is no news */
+	l.noop.fd = noop_prog_load(TC_ACT_UNSPEC); /* the next filter decides, as if absent */
 	if (l.noop.fd < 0 || prog_read(&l.noop)) {
 		fprintf(stderr, "bpf_bench_live: cannot load the no-op program: %s\n",
 			strerror(errno));

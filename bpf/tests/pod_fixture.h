@@ -65,9 +65,10 @@ static inline int pod_fixture_enter(const char *test, const char *const *setup, 
 	return 0;
 }
 
-/* Pods A and B as this node's endpoints in sl_ep4 (ep_fd), each with its
- * host veth's ifindex as ep_id; checked. */
-static inline void pod_fixture_eps_put(int ep_fd)
+/* Pods A and B as this node's endpoints in the endpoint maps m (sl_ep4
+ * and their sl_epsrc4 slots), each with its host veth's ifindex as ep_id;
+ * checked. */
+static inline void pod_fixture_eps_put(const struct dp_ep_maps *m)
 {
 	struct sl_ep_val a = {.ifindex = if_a, .ep_id = if_a}, b = {.ifindex = if_b, .ep_id = if_b};
 
@@ -75,14 +76,15 @@ static inline void pod_fixture_eps_put(int ep_fd)
 	memcpy(a.host_mac, host_a, 6);
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(ep_fd, IP_A, &a), 0);
-	CHECK_INT(dp_ep_update(ep_fd, IP_B, &b), 0);
+	CHECK_INT(dp_ep_update(m, IP_A, &a), 0);
+	CHECK_INT(dp_ep_update(m, IP_B, &b), 0);
 }
 
 /* The programs and maps of a loaded pod skeleton. */
 struct fds {
 	int from_pod, to_pod, metrics, ep, ipc, pol, cidr, cfg, drop, svc, be, ct, aff;
-	int svcstat, hport, hpgate;
+	int svcstat, hport, hpgate, clock;
+	struct dp_ep_maps eps; /* sl_ep4 (ep) and sl_epsrc4 */
 };
 
 static inline struct fds fds_of(const struct sl_pod *skel)
@@ -92,6 +94,7 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .to_pod = bpf_program__fd(skel->progs.sl_to_pod),
 	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
 	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
+	    .clock = bpf_map__fd(skel->maps.sl_clock),
 	    .ep = bpf_map__fd(skel->maps.sl_ep4),
 	    .ipc = bpf_map__fd(skel->maps.sl_ipcache4),
 	    .pol = bpf_map__fd(skel->maps.sl_pol),
@@ -104,6 +107,7 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	    .aff = bpf_map__fd(skel->maps.sl_aff4),
 	    .hport = bpf_map__fd(skel->maps.sl_hport4),
 	    .hpgate = bpf_map__fd(skel->maps.sl_hpgate),
+	    .eps = {.ep = bpf_map__fd(skel->maps.sl_ep4), .src = bpf_map__fd(skel->maps.sl_epsrc4)},
 	};
 }
 

@@ -48,7 +48,7 @@ static void seed(const struct fds *f)
 	struct sl_svc_val v = {.flags = SL_SVC_F_VIP};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(8080), .proto = IPPROTO_TCP};
 
-	pod_fixture_eps_put(f->ep);
+	pod_fixture_eps_put(&f->eps);
 	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
 	k.port = htons(80);
 	k.proto = IPPROTO_TCP;

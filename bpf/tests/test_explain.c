@@ -54,7 +54,7 @@ static void ep_put(const struct fds *f, __be32 ip, int ifindex, const __u8 *mac,
 
 	memcpy(v.pod_mac, mac, 6);
 	memcpy(v.host_mac, host, 6);
-	CHECK_INT(dp_ep_update(f->ep, ip, &v), 0);
+	CHECK_INT(dp_ep_update(&f->eps, ip, &v), 0);
 }
 
 static void maps_seed(const struct fds *f)

@@ -150,7 +150,7 @@ static void test_from_pod(const struct fds *f)
 	struct tcp_pkt in, out;
 	struct sl_ct_val v;
 	__u32 len = sizeof(out);
-	pod_fixture_eps_put(f->ep);
+	pod_fixture_eps_put(&f->eps);
 
 	UNIT_CASE("(hostport) from a pod to hostIP:hostPort: DNAT, into the pod behind it");
 	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 41000, HP_IP, 0x02);

@@ -30,7 +30,7 @@ static void seed(const struct fds *f)
 	struct sl_svc_val v = {.id = 1, .count = 1};
 	struct sl_be_val be = {.ip = IP_B, .port = htons(5353), .proto = IPPROTO_UDP};
 
-	pod_fixture_eps_put(f->ep);
+	pod_fixture_eps_put(&f->eps);
 	CHECK_INT(dp_be_update(f->be, 1, &be), 0);
 	k.slot = 1;
 	v.id = 1;

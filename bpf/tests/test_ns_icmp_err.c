@@ -31,7 +31,8 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int net_prog, net_metrics, net_svc, net_be, net_ep;
+static int net_prog, net_metrics, net_svc, net_be;
+static struct dp_ep_maps net_eps;
 
 static void svc_ext(__u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count, __u16 flags)
 {
@@ -56,8 +57,8 @@ static void seed(const struct fds *f)
 
 	memcpy(b.pod_mac, mac_b, 6);
 	memcpy(b.host_mac, host_b, 6);
-	CHECK_INT(dp_ep_update(f->ep, IP_B, &b), 0);
-	CHECK_INT(dp_ep_update(net_ep, IP_B, &b), 0); /* one pinned map on a node */
+	CHECK_INT(dp_ep_update(&f->eps, IP_B, &b), 0);
+	CHECK_INT(dp_ep_update(&net_eps, IP_B, &b), 0); /* one pinned map on a node */
 	be_put(1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
 	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
@@ -336,7 +337,8 @@ static void test_all(struct sl_node *node)
 	net_metrics = bpf_map__fd(node->maps.sl_metrics);
 	net_svc = bpf_map__fd(node->maps.sl_svc4);
 	net_be = bpf_map__fd(node->maps.sl_be4);
-	net_ep = bpf_map__fd(node->maps.sl_ep4);
+	net_eps.ep = bpf_map__fd(node->maps.sl_ep4);
+	net_eps.src = bpf_map__fd(node->maps.sl_epsrc4);
 	if (net_prog >= 0 && f.from_pod >= 0) {
 		seed(&f);
 		test_local(&f);

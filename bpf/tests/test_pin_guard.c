@@ -34,7 +34,8 @@ static int pin_unlink(const char *name)
 
 static void checks_removed(struct dp_pin_guard *g)
 {
-	__u32 svc = pin_id(SL_PIN_SVC4), prog = pin_id(SL_PIN_FROM_POD);
+	__u32 svc = pin_id(SL_PIN_SVC4), prog = pin_id(SL_PIN_FROM_POD),
+	      slots = pin_id(SL_PIN_EPSRC4);
 	struct dp_pin_guard_result res;
 	char cmd[128];
 
@@ -51,6 +52,13 @@ static void checks_removed(struct dp_pin_guard *g)
 	CHECK_INT(res.restored, 2);
 	CHECK_INT(pin_id(SL_PIN_SVC4), svc);
 	CHECK_INT(pin_id(SL_PIN_FROM_POD), prog);
+
+	UNIT_CASE("the anti-spoofing slots removed: the same map pinned again");
+	CHECK(slots != 0);
+	CHECK_INT(pin_unlink(SL_PIN_EPSRC4), 0);
+	CHECK_INT(dp_pin_guard_check(g, &res), 0);
+	CHECK_INT(res.restored, 1);
+	CHECK_INT(pin_id(SL_PIN_EPSRC4), slots);
 
 	UNIT_CASE("the pin dir removed: made again, everything pinned again");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", pin_dir);

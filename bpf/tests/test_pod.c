@@ -263,8 +263,9 @@ static int ep_stop(__be32 ip, const struct sl_ep_val *val, void *ctx)
 	return 42;
 }
 
-static void test_maps(int ep_fd)
+static void test_maps(const struct dp_ep_maps *m)
 {
+	int ep_fd = m->ep;
 	struct sl_ep_val val;
 	int n = 0;
 
@@ -276,7 +277,7 @@ static void test_maps(int ep_fd)
 	CHECK_INT(dp_ep_foreach(ep_fd, ep_count, &n), 0);
 	CHECK_INT(n, 2);
 	CHECK_INT(dp_ep_foreach(ep_fd, ep_stop, NULL), 42);
-	CHECK_INT(dp_ep_delete(ep_fd, IP(10, 1, 1, 1)), -ENOENT);
+	CHECK_INT(dp_ep_delete(m, IP(10, 1, 1, 1)), -ENOENT);
 
 	UNIT_CASE("metric and mode names");
 	CHECK_STR(dp_metric_name(SL_DROP_SPOOF_IP), "SL_DROP_SPOOF_IP");
@@ -288,28 +289,33 @@ static void test_maps(int ep_fd)
 	CHECK_STR(dp_attach_mode_name(DP_ATTACH_TCX), "tcx");
 }
 
-static void test_run(void)
+/* slots: the size of sl_epsrc4; 1 leaves the pods' veths beyond it, so
+ * every check falls back to sl_ep4 (the anti-spoofing cases run both ways). */
+static void test_run(__u32 slots)
 {
 	struct sl_pod *skel = sl_pod__open();
+	struct dp_ep_maps m;
 	struct bpf_map *map;
-	int prog, metrics, ep;
+	int prog, metrics;
 
-	UNIT_CASE("skeleton loads");
+	UNIT_CASE(slots > 1 ? "skeleton loads" : "skeleton loads, sl_epsrc4 of one slot");
 	CHECK(skel != NULL);
 	if (!skel)
 		return;
 	bpf_object__for_each_map(map, skel->obj)
 	    bpf_map__set_pin_path(map, NULL); /* private maps: nothing pinned */
+	CHECK_INT(bpf_map__set_max_entries(skel->maps.sl_epsrc4, slots), 0);
 	CHECK_INT(sl_pod__load(skel), 0);
 	prog = bpf_program__fd(skel->progs.sl_from_pod);
 	metrics = bpf_map__fd(skel->maps.sl_metrics);
-	ep = bpf_map__fd(skel->maps.sl_ep4);
-	if (prog >= 0 && metrics >= 0 && ep >= 0) {
-		pod_fixture_eps_put(ep);
+	m = (struct dp_ep_maps){.ep = bpf_map__fd(skel->maps.sl_ep4),
+				.src = bpf_map__fd(skel->maps.sl_epsrc4)};
+	if (prog >= 0 && metrics >= 0 && m.ep >= 0 && m.src >= 0) {
+		pod_fixture_eps_put(&m);
 		test_arp(prog, metrics);
 		test_ipv4(prog, metrics);
 		test_other(prog, metrics);
-		test_maps(ep);
+		test_maps(&m);
 	}
 	sl_pod__destroy(skel);
 }
@@ -342,7 +348,9 @@ static void test_load_and_pin(void)
 	struct dp_pin_report rep;
 	struct dp_obj_info info;
 	struct sl_info_val iv, iv2;
+	struct dp_ep_maps m = DP_EP_MAPS_NONE;
 	struct sl_ep_val ev = {.ifindex = 7}, got;
+	const char *pin;
 	char path[512], why[256], want[32];
 	__u32 prog_id;
 	__u64 first_ns;
@@ -366,7 +374,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), -ENOENT);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 1);
-	CHECK_INT(rep.maps_created, 19); /* every map but sl_ep4, with the uplink's sl_nat4,
+	CHECK_INT(rep.maps_created, 21); /* every map but sl_ep4, with the uplink's sl_nat4,
 					  * sl_lbsrc4 and the hostPort maps */
 	CHECK_INT(rep.maps_reused, 0);
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
@@ -398,11 +406,11 @@ static void test_load_and_pin(void)
 	close(fd);
 
 	UNIT_CASE("a second load reuses the maps and keeps their entries");
-	ep = pinned_map_fd(SL_PIN_EP4);
-	CHECK_INT(dp_ep_update(ep, IP_A, &ev), 0);
-	close(ep);
+	CHECK_INT(dp_ep_maps_open(pin_dir, &m, &pin), 0);
+	CHECK_INT(dp_ep_update(&m, IP_A, &ev), 0);
+	dp_ep_maps_close(&m);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_reused, 18);
+	CHECK_INT(rep.maps_reused, 20);
 	CHECK_INT(rep.maps_created, 0);
 	CHECK_INT(rep.maps_replaced, 0);
 	ep = pinned_map_fd(SL_PIN_EP4);
@@ -427,7 +435,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_retired, 1);
 	CHECK_INT(access(path, F_OK), -1);
-	CHECK_INT(rep.maps_reused, 18);
+	CHECK_INT(rep.maps_reused, 20);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_retired, 0);
 	fd = pinned_map_fd(SL_PIN_INFO);
@@ -437,7 +445,7 @@ static void test_load_and_pin(void)
 	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
-	CHECK_INT(rep.maps_replaced, 18);
+	CHECK_INT(rep.maps_replaced, 20);
 	CHECK_INT(rep.maps_reused, 0);
 	snprintf(want, sizeof(want), ": abi %d!=%d", SL_ABI_VERSION + 1, SL_ABI_VERSION);
 	CHECK(!strncmp(rep.replaced[0], "sl_", 3) && strstr(rep.replaced[0], want));
@@ -545,7 +553,8 @@ int main(void)
 	if (pod_fixture_enter("bpf_test_pod", netns_setup,
 			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
 		return 1;
-	test_run();
+	test_run(SL_EPSRC_MAX);
+	test_run(1);
 	test_load_and_pin();
 	test_bpffs_guard();
 	return unit_done();

@@ -107,16 +107,16 @@ static void eps_seed(void)
 		const char *ip;
 		__u32 id;
 	} eps[] = {{"10.244.1.10", EP_XA}, {"10.244.1.11", EP_XB}, {"10.244.1.12", EP_XC}};
-	int fd = dp_pin_open(pin_dir, SL_PIN_EP4);
+	_cleanup_ep_maps_ struct dp_ep_maps m = DP_EP_MAPS_NONE;
+	const char *pin;
+	int r = dp_ep_maps_open(pin_dir, &m, &pin);
 
-	CHECK(fd >= 0);
-	for (size_t i = 0; fd >= 0 && i < sizeof(eps) / sizeof(eps[0]); i++) {
+	CHECK_INT(r, 0);
+	for (size_t i = 0; !r && i < sizeof(eps) / sizeof(eps[0]); i++) {
 		struct sl_ep_val v = {.ifindex = 100 + i, .ep_id = eps[i].id};
 
-		CHECK_INT(dp_ep_update(fd, inet_addr(eps[i].ip), &v), 0);
+		CHECK_INT(dp_ep_update(&m, inet_addr(eps[i].ip), &v), 0);
 	}
-	if (fd >= 0)
-		close(fd);
 }
 
 /* The identity sl_ipcache4 holds for ip, 0 when none. */

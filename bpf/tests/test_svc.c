@@ -80,7 +80,7 @@ static int ct_get(const struct fds *f, __be32 saddr, __be32 daddr, __u16 sport, 
 
 static void seed(const struct fds *f)
 {
-	pod_fixture_eps_put(f->ep);
+	pod_fixture_eps_put(&f->eps);
 
 	/* svc 1: VIP:80/TCP -> B:8080 (local), backend 2 is remote */
 	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);

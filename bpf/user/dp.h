@@ -74,12 +74,38 @@ struct dp_obj_info {
 };
 int dp_pin_info(const char *pin_dir, const char *name, struct dp_obj_info *info);
 
+/* --- the endpoint maps (ep_maps.c) ---------------------------------------------------
+ * sl_ep4 (by address) and sl_epsrc4 (the anti-spoofing slot of the pod's
+ * host veth, by its ifindex) are written only here, together: an entry is
+ * written before its slot, and its slot emptied before it goes. A slot names
+ * one address of the pod (the first written); a veth beyond the array has
+ * none. */
+
+struct dp_ep_maps {
+	int ep;	 /* sl_ep4 */
+	int src; /* sl_epsrc4 */
+};
+#define DP_EP_MAPS_NONE ((struct dp_ep_maps){.ep = -1, .src = -1})
+
+/* Opens both pinned maps; on failure *failed names the one that failed. */
+int dp_ep_maps_open(const char *pin_dir, struct dp_ep_maps *m, const char **failed);
+void dp_ep_maps_close(struct dp_ep_maps *m);
+#define _cleanup_ep_maps_ __attribute__((cleanup(dp_ep_maps_close)))
+/* ip's entry and, when its veth has a slot not naming another of its
+ * addresses, the slot; on failure neither is left. */
+int dp_ep_update(const struct dp_ep_maps *m, __be32 ip, const struct sl_ep_val *val);
+/* ip's slot emptied, then its entry deleted; -ENOENT if absent. */
+int dp_ep_delete(const struct dp_ep_maps *m, __be32 ip);
+/* Makes the slots agree with sl_ep4 (the agent at start: a new or kept
+ * sl_epsrc4 beside a kept or restored sl_ep4): empties slots no entry backs,
+ * claims slots for entries. Returns the slots changed. */
+int dp_ep_slots_sync(const struct dp_ep_maps *m);
+/* The valid slots of sl_epsrc4 (src_fd). */
+int dp_ep_slots_count(int src_fd);
+
 /* --- typed map ops (maps.c) ---------------------------------------------------- */
 
-int dp_ep_update(int map_fd, __be32 ip, const struct sl_ep_val *val);
 int dp_ep_lookup(int map_fd, __be32 ip, struct sl_ep_val *val);
-/* -ENOENT if absent. */
-int dp_ep_delete(int map_fd, __be32 ip);
 /* Calls fn for each entry; stops and returns fn's value if it is non-zero. */
 int dp_ep_foreach(int map_fd, int (*fn)(__be32 ip, const struct sl_ep_val *val, void *ctx),
 		  void *ctx);

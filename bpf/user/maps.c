@@ -19,28 +19,12 @@ static const struct {
 #undef METRIC_ENTRY
 };
 
-int dp_ep_update(int map_fd, __be32 ip, const struct sl_ep_val *val)
-{
-	struct sl_ep_key key = {};
-
-	key.ip = ip;
-	return bpf_map_update_elem(map_fd, &key, val, BPF_ANY);
-}
-
 int dp_ep_lookup(int map_fd, __be32 ip, struct sl_ep_val *val)
 {
 	struct sl_ep_key key = {};
 
 	key.ip = ip;
 	return bpf_map_lookup_elem(map_fd, &key, val);
-}
-
-int dp_ep_delete(int map_fd, __be32 ip)
-{
-	struct sl_ep_key key = {};
-
-	key.ip = ip;
-	return bpf_map_delete_elem(map_fd, &key);
 }
 
 /* The next key is fetched before fn runs, so fn may delete the entry it got. */

@@ -16,10 +16,8 @@ static const struct {
 	const char *name;
 	enum dp_fd_kind kind;
 } ready_pins[] = {
-    {SL_PIN_FROM_POD, DP_FD_PROG},
-    {SL_PIN_TO_POD, DP_FD_PROG},
-    {SL_PIN_EP4, DP_FD_MAP},
-    {SL_PIN_METRICS, DP_FD_MAP},
+    {SL_PIN_FROM_POD, DP_FD_PROG}, {SL_PIN_TO_POD, DP_FD_PROG}, {SL_PIN_EP4, DP_FD_MAP},
+    {SL_PIN_EPSRC4, DP_FD_MAP},	   {SL_PIN_METRICS, DP_FD_MAP},
 };
 
 int dp_pin_open(const char *pin_dir, const char *name)

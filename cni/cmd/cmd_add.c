@@ -91,9 +91,9 @@ static int host_configure(struct add_job *j, struct cni_err *e)
 	return 0;
 }
 
-/* Opens the pinned endpoint map into *map (the caller closes it, also to undo)
- * and writes the pod's entries. */
-static int ep_write(struct add_job *j, int *map, struct cni_err *e)
+/* Opens the pinned endpoint maps into *m (the caller closes them, also to
+ * undo) and writes the pod's entries. */
+static int ep_write(struct add_job *j, struct dp_ep_maps *m, struct cni_err *e)
 {
 	struct sl_ep_val val = {
 	    .ifindex = (__u32)j->host_link.ifindex,
@@ -101,15 +101,16 @@ static int ep_write(struct add_job *j, int *map, struct cni_err *e)
 	    .flags = SL_EP_F_NONE,
 	};
 	struct in_addr failed;
+	const char *pin;
 	int r;
 
-	*map = dp_pin_open(j->ctx->conf.pin_dir, SL_PIN_EP4);
-	if (*map < 0)
-		return cni_err_set(e, *map, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
-				   j->ctx->conf.pin_dir, SL_PIN_EP4);
+	r = dp_ep_maps_open(j->ctx->conf.pin_dir, m, &pin);
+	if (r < 0)
+		return cni_err_set(e, r, CNI_ERR_TRY_AGAIN, ADD_FAILED, "open pinned map %s/%s",
+				   j->ctx->conf.pin_dir, pin);
 	memcpy(val.pod_mac, j->pod_link.mac, 6);
 	memcpy(val.host_mac, j->host_link.mac, 6);
-	r = ep_entries_write(*map, j->ips, j->n_ips, &val, &failed);
+	r = ep_entries_write(m, j->ips, j->n_ips, &val, &failed);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_INTERNAL, ADD_FAILED, "write %s entry for %s",
 				   SL_PIN_EP4, inet_ntoa(failed));
@@ -207,7 +208,7 @@ static void state_fill(const struct add_job *j, struct ep_state *s)
 /* The state file first, then the endpoint entries, so a DEL after a crash
  * between the two still finds the addresses to remove; on failure neither
  * is left. */
-static int ep_record(struct add_job *j, int *map, struct cni_err *e)
+static int ep_record(struct add_job *j, struct dp_ep_maps *m, struct cni_err *e)
 {
 	const struct cni_env *env = &j->ctx->env;
 	const struct conf *c = &j->ctx->conf;
@@ -221,7 +222,7 @@ static int ep_record(struct add_job *j, int *map, struct cni_err *e)
 				   "write state file for %s-%s in %s/%s", env->containerid,
 				   env->ifname, c->state_dir, c->name);
 	test_kill_at("state");
-	r = ep_write(j, map, e);
+	r = ep_write(j, m, e);
 	if (r < 0) { /* ep_write left no entry */
 		state_remove(c->state_dir, c->name, env->containerid, env->ifname);
 		return r;
@@ -358,7 +359,8 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	struct add_job j = {.ctx = ctx};
 	const struct cni_env *env = &ctx->env;
 	struct conf *c = &ctx->conf;
-	_cleanup_close_ int ns_fd = -1, lock = -1, map = -1;
+	_cleanup_close_ int ns_fd = -1, lock = -1;
+	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
 	_cleanup_netlink_ struct netlink *nl = NULL;
 	struct cni_result ipam = {}, res;
 	const unsigned char *pod_mac;
@@ -399,7 +401,7 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
 		  dp_attach_mode_name(mode));
 	test_kill_at("host-config");
-	r = ep_record(&j, &map, e);
+	r = ep_record(&j, &maps, e);
 	if (r < 0)
 		goto out_del_link;
 	/* After the endpoint entry: a pod that holds a hostPort is an endpoint. */
@@ -420,7 +422,7 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 out_del_hostports:
 	hostports_remove(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips, j.n_ips);
 out_del_record:
-	ep_entries_remove(map, j.ips, j.n_ips, j.host_link.ifindex);
+	ep_entries_remove(&maps, j.ips, j.n_ips, j.host_link.ifindex);
 	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
 out_del_link:
 	/* The programs go with the link. */

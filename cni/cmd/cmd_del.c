@@ -19,19 +19,19 @@
  * to a newer owner of the address and stay. */
 static void ep_release(const struct cni_ctx *ctx, const struct in_addr *ips, int n, int ifindex)
 {
-	_cleanup_close_ int map = -1;
+	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
+	const char *pin;
 	int r;
 
 	if (!n || ifindex <= 0)
 		return;
-	map = dp_pin_open(ctx->conf.pin_dir, SL_PIN_EP4);
-	if (map < 0) {
-		log_warn_errno(map,
-			       "Failed to open pinned map '%s/%s', endpoint entries left to GC",
-			       ctx->conf.pin_dir, SL_PIN_EP4);
+	r = dp_ep_maps_open(ctx->conf.pin_dir, &maps, &pin);
+	if (r < 0) {
+		log_warn_errno(r, "Failed to open pinned map '%s/%s', endpoint entries left to GC",
+			       ctx->conf.pin_dir, pin);
 		return;
 	}
-	r = ep_entries_remove(map, ips, n, ifindex);
+	r = ep_entries_remove(&maps, ips, n, ifindex);
 	if (r < 0)
 		log_warn_errno(r, "Failed to delete %s entries of ifindex %d, left to GC",
 			       SL_PIN_EP4, ifindex);

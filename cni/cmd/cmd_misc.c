@@ -193,18 +193,19 @@ static void gc_endpoints(struct gc_job *g)
 	_cleanup_free_ struct ep_sweep *sweep = calloc(1, sizeof(*sweep));
 	const struct conf *c = &g->ctx->conf;
 	_cleanup_netlink_ struct netlink *nl = NULL;
-	_cleanup_close_ int map = -1;
+	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
 	struct cni_err e;
+	const char *pin;
 	int r;
 
 	if (!sweep)
 		return;
-	map = dp_pin_open(c->pin_dir, SL_PIN_EP4);
-	if (map == -ENOENT)
+	r = dp_ep_maps_open(c->pin_dir, &maps, &pin);
+	if (r == -ENOENT && !strcmp(pin, SL_PIN_EP4))
 		return; /* nothing pinned, nothing to sweep */
-	if (map < 0) {
-		cni_err_set(&e, map, CNI_ERR_INTERNAL, "GC failed", "open pinned map %s/%s",
-			    c->pin_dir, SL_PIN_EP4);
+	if (r < 0) {
+		cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "open pinned map %s/%s",
+			    c->pin_dir, pin);
 		gc_error(g, &e);
 		return;
 	}
@@ -215,7 +216,7 @@ static void gc_endpoints(struct gc_job *g)
 		return;
 	}
 	sweep->nl = nl;
-	r = dp_ep_foreach(map, ep_stale, sweep);
+	r = dp_ep_foreach(maps.ep, ep_stale, sweep);
 	if (r < 0) {
 		cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "iterate %s", SL_PIN_EP4);
 		gc_error(g, &e);
@@ -223,7 +224,7 @@ static void gc_endpoints(struct gc_job *g)
 	for (int i = 0; i < sweep->n; i++) {
 		struct in_addr a = {sweep->stale[i]};
 
-		r = dp_ep_delete(map, sweep->stale[i]);
+		r = dp_ep_delete(&maps, sweep->stale[i]);
 		if (r < 0 && r != -ENOENT) {
 			cni_err_set(&e, r, CNI_ERR_INTERNAL, "GC failed", "delete %s entry %s",
 				    SL_PIN_EP4, inet_ntoa(a));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The datapath side of one attachment: pod programs on the host veth, sl_ep4 entries. */
+/* The datapath side of one attachment: pod programs on the host veth, endpoint entries. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,14 +62,14 @@ int pod_progs_verify(int ifindex, const char *host, char *why, size_t size)
 	return 0;
 }
 
-int ep_entries_write(int map, const struct in_addr *ips, int n, const struct sl_ep_val *val,
-		     struct in_addr *failed)
+int ep_entries_write(const struct dp_ep_maps *m, const struct in_addr *ips, int n,
+		     const struct sl_ep_val *val, struct in_addr *failed)
 {
 	for (int i = 0; i < n; i++) {
-		int r = dp_ep_update(map, ips[i].s_addr, val);
+		int r = dp_ep_update(m, ips[i].s_addr, val);
 
 		if (r < 0) {
-			ep_entries_remove(map, ips, i, (int)val->ifindex);
+			ep_entries_remove(m, ips, i, (int)val->ifindex);
 			*failed = ips[i];
 			return r;
 		}
@@ -77,7 +77,7 @@ int ep_entries_write(int map, const struct in_addr *ips, int n, const struct sl_
 	return 0;
 }
 
-int ep_entries_remove(int map, const struct in_addr *ips, int n, int ifindex)
+int ep_entries_remove(const struct dp_ep_maps *m, const struct in_addr *ips, int n, int ifindex)
 {
 	int first = 0;
 
@@ -85,9 +85,9 @@ int ep_entries_remove(int map, const struct in_addr *ips, int n, int ifindex)
 		struct sl_ep_val val;
 		int r;
 
-		if (dp_ep_lookup(map, ips[i].s_addr, &val) < 0 || (int)val.ifindex != ifindex)
+		if (dp_ep_lookup(m->ep, ips[i].s_addr, &val) < 0 || (int)val.ifindex != ifindex)
 			continue;
-		r = dp_ep_delete(map, ips[i].s_addr);
+		r = dp_ep_delete(m, ips[i].s_addr);
 		if (r < 0 && r != -ENOENT && !first)
 			first = r;
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The datapath side of one attachment: the pod programs on the host veth and
- * the sl_ep4 entries of the pod's addresses. */
+ * the sl_ep4 entries of the pod's addresses (and its sl_epsrc4 slot). */
 #ifndef SLUICE_CNI_ATTACH_H
 #define SLUICE_CNI_ATTACH_H
 
@@ -19,12 +19,12 @@ int pod_progs_attach(const char *pin_dir, int ifindex, const char *host, enum dp
  * program or none there) with what is wrong in why. */
 int pod_progs_verify(int ifindex, const char *host, char *why, size_t size);
 
-/* Points ips[0..n) at the pod in map; on failure the entries written are
- * removed again and *failed is the address that failed. */
-int ep_entries_write(int map, const struct in_addr *ips, int n, const struct sl_ep_val *val,
-		     struct in_addr *failed);
+/* Points ips[0..n) at the pod in the endpoint maps; on failure the entries
+ * written are removed again and *failed is the address that failed. */
+int ep_entries_write(const struct dp_ep_maps *m, const struct in_addr *ips, int n,
+		     const struct sl_ep_val *val, struct in_addr *failed);
 /* Deletes the entries of ips[0..n) that still point at ifindex (ours); others
  * belong to a newer owner of the address and stay. Returns the first error. */
-int ep_entries_remove(int map, const struct in_addr *ips, int n, int ifindex);
+int ep_entries_remove(const struct dp_ep_maps *m, const struct in_addr *ips, int n, int ifindex);
 
 #endif

@@ -72,12 +72,12 @@ conv_secs() { awk -v a="$SL_CONV_T0" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b
 map_count() { bpftool -j map dump pinned "$SL_PIN/$1" 2>/dev/null | jq length; }
 
 # leak_snapshot: what the current node holds that a fault could leak: host
-# veths, pod routes, leases, state files, our node routes, endpoint, service,
-# backend and hostPort entries.
+# veths, pod routes, leases, state files, our node routes, endpoint entries and
+# anti-spoofing slots, service, backend and hostPort entries.
 leak_snapshot() {
-	printf 'veths=%s routes=%s leases=%s states=%s noderoutes=%s ep=%s svc=%s be=%s hport=%s\n' \
+	printf 'veths=%s routes=%s leases=%s states=%s noderoutes=%s ep=%s slots=%s svc=%s be=%s hport=%s\n' \
 		"$(host_veth_count)" "$(pod_route_count)" "$(lease_count)" "$(state_file_count)" \
-		"$(node_routes | grep -c .)" "$(map_count sl_ep4)" "$(map_count sl_svc4)" \
+		"$(node_routes | grep -c .)" "$(map_count sl_ep4)" "$(slot_count)" "$(map_count sl_svc4)" \
 		"$(map_count sl_be4)" "$(map_count sl_hport4)"
 }
 

@@ -455,6 +455,25 @@ ep_has() {
 	bpftool map lookup pinned "$SL_PIN/sl_ep4" key ${1//./ } >/dev/null 2>&1
 }
 
+# slot_count: valid anti-spoofing slots (sl_epsrc4), as the agent's status counts them.
+slot_count() { agent_status | jq .endpointSlots; }
+
+# slot_ip VETH: the address the sl_epsrc4 slot of the node's host veth VETH
+# names, empty when the slot is empty or not valid (its ifindex not VETH's).
+slot_ip() {
+	local k
+	k=$(ip -n "$SL_NODE" -o link show dev "$1" | cut -d: -f1) || return 1
+	# shellcheck disable=SC2046
+	bpftool -j map lookup pinned "$SL_PIN/sl_epsrc4" key $(printf '%d %d %d %d' \
+		$((k & 255)) $((k >> 8 & 255)) $((k >> 16 & 255)) $((k >> 24 & 255))) |
+		jq -r --argjson k "$k" '
+			def byte: ltrimstr("0x") | explode |
+				reduce .[] as $c (0; . * 16 + (if $c >= 97 then $c - 87 else $c - 48 end));
+			[.value[] | byte] as $v |
+			if ($v[0] + 256 * $v[1] + 65536 * $v[2] + 16777216 * $v[3]) == $k
+			then "\($v[4]).\($v[5]).\($v[6]).\($v[7])" else "" end'
+}
+
 # host veths ("sl" + 12 hex) in the node namespace.
 host_veths() { ip -n "$SL_NODE" -o link show | sed -n 's/^[0-9]*: \(sl[0-9a-f]\{12\}\)[@:].*/\1/p'; }
 host_veth_count() { host_veths | grep -c . || true; }
@@ -475,7 +494,7 @@ state_file_count() { state_files | grep -c . || true; }
 
 # node_snapshot: one line counting what pods leave on the node.
 node_snapshot() {
-	echo "veths=$(host_veth_count) routes=$(pod_route_count) leases=$(lease_count) eps=$(ep_count) states=$(state_file_count)"
+	echo "veths=$(host_veth_count) routes=$(pod_route_count) leases=$(lease_count) eps=$(ep_count) slots=$(slot_count) states=$(state_file_count)"
 }
 
 # pod_gone IP VETH CID: nothing of one attachment is left; says what is.

@@ -257,10 +257,10 @@ static int datapath_setup(const struct config *c)
 	r = endpoints_restore(c->pin_dir, c->cni_state_dir, &back);
 	if (r < 0)
 		log_warn_errno(r, "Failed to restore endpoint entries from '%s'", c->cni_state_dir);
-	else if (back.restored || back.failed)
+	else if (back.restored || back.failed || back.slots)
 		log_info("Restored %d endpoint entries from the CNI state files (%d failed, %d "
-			 "stale files skipped)",
-			 back.restored, back.failed, back.stale);
+			 "stale files skipped), %d anti-spoofing slots updated",
+			 back.restored, back.failed, back.stale, back.slots);
 	if (r >= 0 && (back.hport_restored || back.hport_failed))
 		log_info("Restored %d hostPort entries from the CNI state files (%d failed)",
 			 back.hport_restored, back.hport_failed);

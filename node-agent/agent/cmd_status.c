@@ -136,8 +136,12 @@ static void status_print_text(const struct status *st)
 		status_print_obj("map", &st->maps[i]);
 	if (st->endpoints < 0)
 		printf("endpoints:   unknown (%s)\n", strerror(-st->endpoints));
+	else if (st->slots < 0)
+		printf("endpoints:   %d (anti-spoofing slots unknown: %s)\n", st->endpoints,
+		       strerror(-st->slots));
 	else
-		printf("endpoints:   %d\n", st->endpoints);
+		printf("endpoints:   %d (%d checked by their veth's slot)\n", st->endpoints,
+		       st->slots);
 	if (st->metrics_err) {
 		printf("metrics:     unknown (%s)\n", strerror(-st->metrics_err));
 		return;

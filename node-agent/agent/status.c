@@ -54,6 +54,13 @@ static int endpoints_count(const char *pin_dir)
 	return r < 0 ? r : n;
 }
 
+static int slots_count(const char *pin_dir)
+{
+	_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_EPSRC4);
+
+	return fd < 0 ? fd : dp_ep_slots_count(fd);
+}
+
 static int metrics_read(const char *pin_dir, struct sl_metric_val *out)
 {
 	_cleanup_close_ int fd = dp_pin_open(pin_dir, SL_PIN_METRICS);
@@ -110,6 +117,7 @@ int status_collect(const char *pin_dir, struct status *st)
 		snprintf(st->reason, sizeof(st->reason), "%s", strerror(-r));
 	st->abi_err = abi_read(pin_dir, &st->abi_version);
 	st->endpoints = endpoints_count(pin_dir);
+	st->slots = slots_count(pin_dir);
 	r = metrics_read(pin_dir, st->metrics);
 	st->metrics_err = r < 0 ? r : 0;
 	return 0;

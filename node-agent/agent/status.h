@@ -28,6 +28,7 @@ struct status {
 	struct status_obj prog;		       /* sl_from_pod */
 	struct status_obj maps[STATUS_N_MAPS]; /* sl_ep4, sl_metrics, sl_info, sl_svc4, sl_be4 */
 	int endpoints;			       /* >= 0 count, -errno when sl_ep4 cannot be read */
+	int slots;			       /* valid sl_epsrc4 slots, or -errno */
 	int metrics_err;		       /* 0 when metrics is valid */
 	struct sl_metric_val metrics[SL_METRICS_MAX];
 	/* what the running agent published: {"api", "resources", "routes", ...};

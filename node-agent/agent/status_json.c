@@ -88,6 +88,7 @@ static json_t *status_build(const struct status *st)
 			return NULL;
 	if (obj_set(j, "endpoints",
 		    st->endpoints < 0 ? json_null() : json_integer(st->endpoints)) ||
+	    obj_set(j, "endpointSlots", st->slots < 0 ? json_null() : json_integer(st->slots)) ||
 	    obj_set(j, "metrics", metrics_build(st)))
 		return NULL;
 	/* Published by the running agent; null when it never published. */

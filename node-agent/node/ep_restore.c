@@ -63,13 +63,13 @@ static int state_entry(json_t *root, struct sl_ep_val *val)
 
 /* The maps written back; hport and gate -1 when not pinned. */
 struct restore_maps {
-	int ep, hport, gate;
+	struct dp_ep_maps eps;
+	int hport, gate;
 };
 
 static void restore_maps_close(struct restore_maps *m)
 {
-	if (m->ep >= 0)
-		close(m->ep);
+	dp_ep_maps_close(&m->eps);
 	if (m->hport >= 0)
 		close(m->hport);
 	if (m->gate >= 0)
@@ -161,9 +161,9 @@ static void state_restore(const struct restore_maps *m, const char *file,
 			continue;
 		if (!first)
 			first = a.s_addr; /* the address ADD gave the pod's hostPorts */
-		if (dp_ep_lookup(m->ep, a.s_addr, &have) == 0)
+		if (dp_ep_lookup(m->eps.ep, a.s_addr, &have) == 0)
 			continue;
-		if (dp_ep_update(m->ep, a.s_addr, &val) < 0)
+		if (dp_ep_update(&m->eps, a.s_addr, &val) < 0)
 			st->failed++;
 		else
 			st->restored++;
@@ -193,19 +193,13 @@ static void network_restore(const struct restore_maps *m, const char *dir,
 	closedir(d);
 }
 
-int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st)
+/* Each network directory under state_dir. */
+static int networks_restore(const struct restore_maps *m, const char *state_dir,
+			    struct ep_restore_stats *st)
 {
-	__attribute__((cleanup(restore_maps_close))) struct restore_maps m = {-1, -1, -1};
-	DIR *d;
+	DIR *d = opendir(state_dir);
 	struct dirent *e;
 
-	memset(st, 0, sizeof(*st));
-	m.ep = dp_pin_open(pin_dir, SL_PIN_EP4);
-	if (m.ep < 0)
-		return m.ep;
-	m.hport = dp_pin_open(pin_dir, SL_PIN_HPORT4);
-	m.gate = dp_pin_open(pin_dir, SL_PIN_HPGATE);
-	d = opendir(state_dir);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((e = readdir(d))) {
@@ -214,8 +208,31 @@ int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_rest
 		if (e->d_name[0] == '.' || e->d_type != DT_DIR)
 			continue;
 		if (snprintf(dir, sizeof(dir), "%s/%s", state_dir, e->d_name) < (int)sizeof(dir))
-			network_restore(&m, dir, st);
+			network_restore(m, dir, st);
 	}
 	closedir(d);
+	return 0;
+}
+
+int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st)
+{
+	__attribute__((cleanup(restore_maps_close))) struct restore_maps m = {DP_EP_MAPS_NONE, -1,
+									      -1};
+	const char *pin;
+	int r;
+
+	memset(st, 0, sizeof(*st));
+	r = dp_ep_maps_open(pin_dir, &m.eps, &pin);
+	if (r < 0)
+		return r;
+	m.hport = dp_pin_open(pin_dir, SL_PIN_HPORT4);
+	m.gate = dp_pin_open(pin_dir, SL_PIN_HPGATE);
+	r = networks_restore(&m, state_dir, st);
+	if (r < 0)
+		return r;
+	r = dp_ep_slots_sync(&m.eps);
+	if (r < 0)
+		return r;
+	st->slots = r;
 	return 0;
 }

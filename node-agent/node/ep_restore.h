@@ -8,6 +8,7 @@ struct ep_restore_stats {
 	int restored;	    /* addresses written back into sl_ep4 */
 	int stale;	    /* state files whose veth is gone or runs no sluice program */
 	int failed;	    /* writes refused (map full) */
+	int slots;	    /* sl_epsrc4 slots written or emptied to agree with sl_ep4 */
 	int hport_restored; /* hostPort entries written back into sl_hport4 */
 	int hport_failed;   /* recorded mappings unreadable or refused (map full) */
 };
@@ -22,7 +23,9 @@ struct ep_restore_stats {
  * agent's start without the plugin's hostport.lock: an entry a concurrent
  * ADD writes first wins (neither overwrites the other), and one a
  * concurrent DEL leaves behind points at no endpoint, which the next ADD
- * that wants the port takes over. */
+ * that wants the port takes over. Then the sl_epsrc4 slots are made to
+ * agree with sl_ep4 (dp_ep_slots_sync): a new sl_epsrc4 gets the running
+ * pods' slots, a kept one loses those no entry backs. */
 int endpoints_restore(const char *pin_dir, const char *state_dir, struct ep_restore_stats *st);
 
 #endif

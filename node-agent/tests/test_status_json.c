@@ -55,6 +55,7 @@ static void status_base(struct status *st)
 						   .entries = 5}};
 	st->maps[4] = (struct status_obj){.name = SL_PIN_BE4, .err = -ENOENT};
 	st->endpoints = 3;
+	st->slots = 2;
 	st->metrics[SL_DROP_SPOOF_IP] = (struct sl_metric_val){.packets = 5, .bytes = 420};
 	st->metrics[SL_PATH_LOCAL] = (struct sl_metric_val){.packets = 1ull << 40, .bytes = 3};
 }
@@ -94,6 +95,7 @@ static void test_ready(void)
 	CHECK(json_is_null(json_object_get(j, "reason")));
 	CHECK_INT(int_at(j, "abiVersion"), SL_ABI_VERSION);
 	CHECK_INT(int_at(j, "endpoints"), 3);
+	CHECK_INT(int_at(j, "endpointSlots"), 2);
 
 	prog = json_array_get(json_object_get(j, "programs"), 0);
 	CHECK_INT(json_array_size(json_object_get(j, "programs")), 1);
@@ -145,12 +147,14 @@ static void test_not_ready(void)
 	st.maps[2].err = -ENOENT;
 	st.abi_err = -ENOENT;
 	st.endpoints = -EPERM;
+	st.slots = -ENOENT;
 	st.metrics_err = -ENOENT;
 	j = dump_parse(&st);
 	CHECK(json_is_false(json_object_get(j, "ready")));
 	CHECK_STR(json_string_value(json_object_get(j, "reason")), "sl_info is not pinned");
 	CHECK(json_is_null(json_object_get(j, "abiVersion")));
 	CHECK(json_is_null(json_object_get(j, "endpoints")));
+	CHECK(json_is_null(json_object_get(j, "endpointSlots")));
 	m = json_array_get(json_object_get(j, "maps"), 2);
 	CHECK_STR(json_string_value(json_object_get(m, "name")), "sl_info");
 	CHECK(json_is_false(json_object_get(m, "pinned")));

@@ -527,4 +527,24 @@ _Static_assert(sizeof(struct sl_lbsrc_val) == 4, "sl_lbsrc_val layout");
 _Static_assert(sizeof(struct sl_hport_key) == 8, "sl_hport_key layout");
 _Static_assert(sizeof(struct sl_hport_val) == 8, "sl_hport_val layout");
 
+/* Anti-spoofing by the ingress veth (issue 14): slot i of sl_epsrc4 names the
+ * local pod behind host veth ifindex i: one of its addresses and its MAC,
+ * nothing policy reads (that stays in sl_ep4 alone). Written with sl_ep4 by
+ * the one writer (bpf/user/ep_maps.c); a veth whose ifindex is beyond the
+ * array, an empty slot, or another of the pod's addresses: sl_ep4 decides.
+ * ifindex is 0 while the slot is empty or being written: only a slot whose
+ * ifindex is the packet's ingress ifindex counts. 65536 slots (1 MiB): the
+ * node's ifindexes grow by about one per pod ever created since boot. */
+#define SL_PIN_EPSRC4 "sl_epsrc4"
+#define SL_EPSRC_MAX  65536
+
+struct sl_epsrc_val {
+	__u32 ifindex; /* == the key when valid; 0: empty */
+	__be32 ip;
+	__u8 pod_mac[6];
+	__u8 pad[2];
+};
+
+_Static_assert(sizeof(struct sl_epsrc_val) == 16, "sl_epsrc_val layout");
+
 #endif
