@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/dsr.h"
 #include "lib/ep.h"
 #include "lib/fwd.h"
 #include "lib/hostport.h"
@@ -34,7 +35,9 @@
  *    again by its reply entry when policy changes, lest it write a policy
  *    entry over that), and gets its backend by externalTrafficPolicy:
  *    local ones keep the client's address, remote ones are SNATed to the
- *    frontend's node address (snat_ip) and forwarded by the FIB;
+ *    frontend's node address (snat_ip) and forwarded by the FIB, or in
+ *    DSR mode DNATed only, with the frontend in an IPv4 option for the
+ *    backend's node, which answers the client itself (lib/dsr.h);
  *  - a port no Service has on an external IP: rejected; on a node address:
  *    a pod's hostPort (lib/hostport.h) DNATed to the pod, else the node's
  *    own, passed;
@@ -120,7 +123,10 @@ static __always_inline int from_net_new(struct __sk_buff *skb, struct l4_tuple *
 		ret = from_net_ct_commit(t, svc->id, &copy, be_id);
 		return ret ? ret : from_net_dnat(skb, t, &copy, svc->id, SL_PATH_NS_LOCAL);
 	}
-	ret = np4_snat_new(skb, t, &copy, be_id, svc->id, svc->snat_ip);
+	if (nodeport_dsr) /* the client's address kept, the frontend in the option */
+		ret = dsr4_new(skb, t, &copy, be_id, svc->id);
+	else
+		ret = np4_snat_new(skb, t, &copy, be_id, svc->id, svc->snat_ip);
 	return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 }
 
@@ -162,6 +168,10 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	 * of a long flow pays the marker and one more lookup. */
 	ct = ct4_lookup(t);
 	if (lb4_ct_continues(t, ct)) {
+		if (ct->flags & SL_CT_F_DSR) {
+			ret = dsr4_fwd(skb, t, ct);
+			return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
+		}
 		be.ip = ct->nat_ip;
 		be.port = ct->nat_port;
 		return from_net_dnat(skb, t, &be, ct->svc_id, SL_PATH_NS_CT);
