@@ -239,8 +239,9 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 		return 0;
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
-		return 0;		    /* not ours to judge: the pod's stack will */
-	if (nodeport_dsr && ip4->ihl > 5) { /* a DSR flow's frontend? (lib/dsr.h) */
+		return 0; /* not ours to judge: the pod's stack will */
+	/* a DSR flow's frontend, from the entry node (lib/dsr.h)? */
+	if (nodeport_dsr && ip4->ihl > 5) {
 		ret = dsr4_to_pod(skb, ip4, &t);
 		if (ret)
 			return ret;

@@ -27,6 +27,10 @@ int dp_bpffs_ensure(const char *pin_dir);
  * incompatible ones (layout or SL_ABI_VERSION mismatch), then pins programs
  * and maps under pin_dir (created 0700 if missing). Idempotent. */
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
+/* The same with the north-south mode chosen: nodeport_dsr sends remote
+ * NodePort flows by Direct Server Return (bpf/lib/dsr.h) instead of SNAT,
+ * and lets this node's pods answer DSR flows from other nodes. */
+int dp_load_and_pin_mode(const char *pin_dir, bool nodeport_dsr, struct dp_pin_report *rep);
 
 /* --- agent: keeping the pins (pin_guard.c) -----------------------------------
  * Removed pins would stop the CNI plugin from attaching new pods, and free what
