@@ -17,6 +17,7 @@
 #include "lib/csum.h"
 #include "lib/ct.h"
 #include "lib/ep.h"
+#include "lib/icmp.h"
 #include "lib/l4.h"
 #include "lib/lb.h"
 #include "lib/metrics.h"
@@ -38,21 +39,40 @@ static __always_inline bool dsr4_opt_wanted(const struct l4_tuple *t)
 	return t->proto != IPPROTO_TCP || (t->tcp_flags & TCP_FL_SYN);
 }
 
+/* Whether the client's packet (not rewritten yet) has room for the option
+ * within the uplink's MTU (a TCP SYN always has): 0 when it has, else it is
+ * answered as a router would, as Cilium does (ENABLE_DSR_ICMP_ERRORS): ICMP
+ * fragmentation needed with the MTU less the option, from the frontend,
+ * quoting the packet, sent back to the client as a clone; the packet itself
+ * is dropped, counted. */
+static __always_inline int dsr4_room(struct __sk_buff *skb)
+{
+	struct icmp4_err err = {};
+	struct ethhdr orig;
+	__u32 mtu = 0;
+	int ret;
+
+	if (!bpf_check_mtu(skb, 0, &mtu, sizeof(struct sl_dsr_opt4), 0))
+		return 0;
+	ret = icmp4_quote_take(skb, &orig, &err);
+	if (!ret && mtu > sizeof(struct sl_dsr_opt4))
+		ret = icmp4_err_build(skb, &orig, &err, ICMP_FRAG_NEEDED,
+				      mtu - sizeof(struct sl_dsr_opt4));
+	if (!ret)
+		bpf_clone_redirect(skb, skb->ifindex, 0);
+	return -SL_DROP_DSR_TOO_BIG;
+}
+
 /* Inserts the option {addr, port} after the 20-byte base header (the
  * room BPF_ADJ_ROOM_NET opens), with the header length, total length and
- * header checksum updated; the L4 checksum covers none of it. A packet
- * the device's MTU leaves no room for (a TCP SYN always has) is dropped,
- * counted: the client's stack cannot be told (see README, DSR). */
+ * header checksum updated; the L4 checksum covers none of it. */
 static __always_inline int dsr4_opt_push(struct __sk_buff *skb, __be32 addr, __be16 port)
 {
 	struct sl_dsr_opt4 opt = {};
 	__be32 old_w0, new_w0;
 	struct iphdr *ip4;
-	__u32 mtu = 0;
 	__s64 diff;
 
-	if (bpf_check_mtu(skb, 0, &mtu, sizeof(opt), 0))
-		return -SL_DROP_DSR_TOO_BIG;
 	ip4 = pkt_at(skb, ETH_HLEN, sizeof(*ip4));
 	if (!ip4 || ip4->ihl + sizeof(opt) / 4 > 15)
 		return -SL_DROP_DSR_TOO_BIG; /* the header holds 40 bytes of options */
@@ -82,13 +102,16 @@ static __always_inline int dsr4_opt_push(struct __sk_buff *skb, __be32 addr, __b
 static __always_inline int dsr4_send(struct __sk_buff *skb, struct l4_tuple *t, __be32 be_ip,
 				     __be16 be_port, __u32 svc_id, int path)
 {
+	bool opt = dsr4_opt_wanted(t);
 	__be32 fe_ip = t->daddr;
 	__be16 fe_port = t->dport;
-	int ret = nat4_addr(skb, t, false, be_ip);
+	int ret = opt ? dsr4_room(skb) : 0;
 
 	if (!ret)
+		ret = nat4_addr(skb, t, false, be_ip);
+	if (!ret)
 		ret = nat4_port(skb, t, false, be_port);
-	if (!ret && dsr4_opt_wanted(t))
+	if (!ret && opt)
 		ret = dsr4_opt_push(skb, fe_ip, fe_port);
 	if (ret)
 		return ret;

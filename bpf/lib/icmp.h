@@ -19,6 +19,7 @@
 /* <linux/icmp.h> pulls in libc (through <linux/if.h>): its few names here. */
 #define ICMP_DEST_UNREACH 3
 #define ICMP_PORT_UNREACH 3
+#define ICMP_FRAG_NEEDED  4
 #define ICMP_QUOTE_LEN	  (sizeof(struct iphdr) + 8) /* RFC 792: header + 64 bits */
 
 /* The header of an ICMP error, as struct icmphdr for destination unreachable. */
@@ -98,6 +99,54 @@ static __always_inline int tcp4_reset(struct __sk_buff *skb, const struct ethhdr
 	return 0;
 }
 
+/* Rewrites the frame into the ICMP destination unreachable error code
+ * (next-hop MTU mtu: fragmentation needed) about the packet whose Ethernet
+ * header is orig and whose IP header and first 8 payload bytes err->quote
+ * holds (IP options refused: the quote would not fit the fixed layout): from
+ * its destination to its source, the MACs swapped, for the caller to send
+ * back out of the interface it came in by. */
+static __always_inline int icmp4_err_build(struct __sk_buff *skb, const struct ethhdr *orig,
+					   struct icmp4_err *err, __u8 code, __u16 mtu)
+{
+	const struct iphdr *q = (const struct iphdr *)err->quote;
+	struct ethhdr eth;
+
+	if (q->ihl != 5)
+		return -SL_DROP_REJECT;
+	mac_copy(eth.h_dest, orig->h_source);
+	mac_copy(eth.h_source, orig->h_dest);
+	eth.h_proto = orig->h_proto;
+	err->ip.version = 4;
+	err->ip.ihl = 5;
+	err->ip.tos = 0xc0; /* internetwork control, as the kernel's own errors */
+	err->ip.tot_len = bpf_htons(sizeof(*err));
+	err->ip.ttl = 64;
+	err->ip.protocol = IPPROTO_ICMP;
+	err->ip.saddr = q->daddr;
+	err->ip.daddr = q->saddr;
+	err->ip.check = csum_of(&err->ip, sizeof(err->ip));
+	err->icmp.type = ICMP_DEST_UNREACH;
+	err->icmp.code = code;
+	err->icmp.unused = bpf_htonl(mtu); /* RFC 1191: the low 16 bits */
+	err->icmp.checksum = csum_of(&err->icmp, sizeof(err->icmp) + sizeof(err->quote));
+
+	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(*err), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
+	    bpf_skb_store_bytes(skb, ETH_HLEN, err, sizeof(*err), 0) < 0)
+		return -SL_DROP_REJECT;
+	return 0;
+}
+
+/* The packet's Ethernet header and its quote for an ICMP error. */
+static __always_inline int icmp4_quote_take(struct __sk_buff *skb, struct ethhdr *orig,
+					    struct icmp4_err *err)
+{
+	if (bpf_skb_load_bytes(skb, 0, orig, sizeof(*orig)) < 0 ||
+	    bpf_skb_load_bytes(skb, ETH_HLEN, err->quote, sizeof(err->quote)) < 0)
+		return -SL_DROP_SHORT;
+	return 0;
+}
+
 /* Answers the packet with "port unreachable" from its destination to its
  * source, quoting its IP header and first 8 payload bytes, sent back out of
  * the interface it came in by (into the pod). For TCP the ICMP error goes as
@@ -110,16 +159,15 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 {
 	struct icmp4_err err = {};
 	struct ethhdr eth, orig;
-	const struct iphdr *q = (const struct iphdr *)err.quote;
 	struct iphdr orig_ip;
 	int ret;
 
-	if (bpf_skb_load_bytes(skb, 0, &orig, sizeof(orig)) < 0 ||
-	    bpf_skb_load_bytes(skb, ETH_HLEN, err.quote, sizeof(err.quote)) < 0)
-		return -SL_DROP_SHORT;
-	if (q->ihl != 5)
-		return -SL_DROP_REJECT;
+	ret = icmp4_quote_take(skb, &orig, &err);
+	if (ret)
+		return ret;
 	__builtin_memcpy(&orig_ip, err.quote, sizeof(orig_ip));
+	if (orig_ip.ihl != 5)
+		return -SL_DROP_REJECT;
 	mac_copy(eth.h_dest, orig.h_source);
 	mac_copy(eth.h_source, orig.h_dest);
 	eth.h_proto = orig.h_proto;
@@ -130,24 +178,9 @@ static __always_inline int icmp4_reject(struct __sk_buff *skb, int *verdict)
 			return ret;
 		bpf_clone_redirect(skb, skb->ifindex, 0);
 	}
-
-	err.ip.version = 4;
-	err.ip.ihl = 5;
-	err.ip.tos = 0xc0; /* internetwork control, as the kernel's own errors */
-	err.ip.tot_len = bpf_htons(sizeof(err));
-	err.ip.ttl = 64;
-	err.ip.protocol = IPPROTO_ICMP;
-	err.ip.saddr = orig_ip.daddr;
-	err.ip.daddr = orig_ip.saddr;
-	err.ip.check = csum_of(&err.ip, sizeof(err.ip));
-	err.icmp.type = ICMP_DEST_UNREACH;
-	err.icmp.code = ICMP_PORT_UNREACH;
-	err.icmp.checksum = csum_of(&err.icmp, sizeof(err.icmp) + sizeof(err.quote));
-
-	if (bpf_skb_change_tail(skb, ETH_HLEN + sizeof(err), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0) < 0 ||
-	    bpf_skb_store_bytes(skb, ETH_HLEN, &err, sizeof(err), 0) < 0)
-		return -SL_DROP_REJECT;
+	ret = icmp4_err_build(skb, &orig, &err, ICMP_PORT_UNREACH, 0);
+	if (ret)
+		return ret;
 	return fwd_redirect_result(bpf_redirect(skb->ifindex, 0), SL_PATH_SVC_REJECT, verdict);
 }
 

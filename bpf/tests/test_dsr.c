@@ -206,6 +206,8 @@ static void test_entry_udp(void)
 	struct sl_svcstat_val st;
 	static __u8 big[ETH_HLEN + 1500];
 	struct udp_opt_pkt out;
+	struct iphdr *ih, q;
+	__u8 icmp[128];
 	struct udp_pkt *b;
 	__u32 len = sizeof(out);
 
@@ -229,7 +231,7 @@ static void test_entry_udp(void)
 	CHECK_INT(st.packets, 2);
 
 	UNIT_CASE("(dsr) entry node: a full-size datagram has no room for the option: dropped, "
-		  "counted");
+		  "counted, answered with fragmentation needed (MTU 1492) from the NodePort");
 	b = (struct udp_pkt *)big;
 	memset(big, 'x', sizeof(big));
 	*b = udp_from_client(5001);
@@ -238,8 +240,24 @@ static void test_entry_udp(void)
 	b->udp.check = 0; /* none: its bytes are not what this test is about */
 	b->ip.check = 0;
 	b->ip.check = csum(&b->ip, 20);
+	len = sizeof(icmp);
 	expect_at(en.prog, en.metrics, big, sizeof(big), if_up, true, TC_ACT_SHOT,
-		  SL_DROP_DSR_TOO_BIG, NULL, NULL);
+		  SL_DROP_DSR_TOO_BIG, icmp, &len);
+	CHECK_INT(len, ETH_HLEN + 20 + 8 + 28);
+	ih = (struct iphdr *)(icmp + ETH_HLEN);
+	CHECK_INT(ih->protocol, IPPROTO_ICMP);
+	CHECK_INT(ih->saddr, NODE_IP);
+	CHECK_INT(ih->daddr, CLIENT);
+	CHECK(csum(ih, 20) == 0);
+	CHECK_INT(icmp[ETH_HLEN + 20], 3); /* destination unreachable */
+	CHECK_INT(icmp[ETH_HLEN + 21], 4); /* fragmentation needed */
+	CHECK_INT((icmp[ETH_HLEN + 26] << 8) | icmp[ETH_HLEN + 27], 1492);
+	CHECK(csum(icmp + ETH_HLEN + 20, 8 + 28) == 0);
+	memcpy(&q, icmp + ETH_HLEN + 28, sizeof(q)); /* the client's packet, as it sent it */
+	CHECK_INT(q.daddr, NODE_IP);
+	CHECK_INT(q.saddr, CLIENT);
+	CHECK_INT((icmp[ETH_HLEN + 50] << 8) | icmp[ETH_HLEN + 51], NP_UDP);
+	CHECK(!memcmp(icmp, mac_router, 6)); /* back where it came from */
 }
 
 static void bn_seed(void)
