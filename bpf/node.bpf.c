@@ -155,6 +155,21 @@ static __always_inline int from_net_hostport(struct __sk_buff *skb, struct l4_tu
 	return ret ? ret : from_net_dnat(skb, t, &be, 0, SL_PATH_HOSTPORT);
 }
 
+/* Forgets the forward entry ct of t's tuple that t does not continue (a
+ * SYN on it, a UDP flow whose backend went): the new flow may go another
+ * way (SNAT keeps no sl_ct4 entry), whose next packets the old entry would
+ * otherwise take to the old backend (a local one, or DSR's after a mode
+ * switch). */
+static __always_inline void from_net_ct_forget(const struct l4_tuple *t, const struct sl_ct_val *ct)
+{
+	struct sl_ct_key key;
+
+	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)))
+		return;
+	key = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
+	bpf_map_delete_elem(&sl_ct4, &key);
+}
+
 /* A packet to a frontend address (marker's): its Service port's, if any. */
 static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t,
 				       const struct sl_svc_val *marker, int *verdict)
@@ -176,6 +191,7 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 		be.port = ct->nat_port;
 		return from_net_dnat(skb, t, &be, ct->svc_id, SL_PATH_NS_CT);
 	}
+	from_net_ct_forget(t, ct);
 	ret = np4_nat_fwd(skb, t);
 	if (ret)
 		return ret < 0 ? ret : from_net_fib(skb, ret, verdict);

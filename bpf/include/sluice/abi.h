@@ -422,7 +422,8 @@ struct sl_metric_val {
 	X(SL_DROP_SNAT_PORT, 17, "no free SNAT port toward the backend")                           \
 	X(SL_DROP_NAT_FULL, 18, "SNAT entry could not be created (map full)")                      \
 	X(SL_DROP_DSR_OPT, 19, "malformed DSR option (frontend address) on a packet to a pod")     \
-	X(SL_DROP_DSR_TOO_BIG, 20, "DSR: no room for the frontend option within the MTU")
+	X(SL_DROP_DSR_TOO_BIG, 20,                                                                 \
+	  "DSR: no room for the frontend option within the MTU (ICMP sent)")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
