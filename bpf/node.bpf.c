@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/dsr.h"
 #include "lib/ep.h"
 #include "lib/fwd.h"
 #include "lib/hostport.h"
@@ -35,7 +36,9 @@
  *    again by its reply entry when policy changes, lest it write a policy
  *    entry over that), and gets its backend by externalTrafficPolicy:
  *    local ones keep the client's address, remote ones are SNATed to the
- *    frontend's node address (snat_ip) and forwarded by the FIB;
+ *    frontend's node address (snat_ip) and forwarded by the FIB, or in
+ *    DSR mode DNATed only, with the frontend in an IPv4 option for the
+ *    backend's node, which answers the client itself (lib/dsr.h);
  *  - a port no Service has on an external IP: rejected; on a node address:
  *    a pod's hostPort (lib/hostport.h) DNATed to the pod, else the node's
  *    own, passed;
@@ -130,7 +133,10 @@ static __always_inline int from_net_new(struct __sk_buff *skb, struct l4_tuple *
 		ret = from_net_ct_commit(t, svc->id, &copy, be_id);
 		return ret ? ret : from_net_dnat(skb, t, &copy, svc->id, SL_PATH_NS_LOCAL);
 	}
-	ret = np4_snat_new(skb, t, &copy, be_id, svc->id, svc->snat_ip);
+	if (nodeport_dsr) /* the client's address kept, the frontend in the option */
+		ret = dsr4_new(skb, t, &copy, be_id, svc->id);
+	else
+		ret = np4_snat_new(skb, t, &copy, be_id, svc->id, svc->snat_ip);
 	return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
 }
 
@@ -159,6 +165,21 @@ static __always_inline int from_net_hostport(struct __sk_buff *skb, struct l4_tu
 	return ret ? ret : from_net_dnat(skb, t, &be, 0, SL_PATH_HOSTPORT);
 }
 
+/* Forgets the forward entry ct of t's tuple that t does not continue (a
+ * SYN on it, a UDP flow whose backend went): the new flow may go another
+ * way (SNAT keeps no sl_ct4 entry), whose next packets the old entry would
+ * otherwise take to the old backend (a local one, or DSR's after a mode
+ * switch). */
+static __always_inline void from_net_ct_forget(const struct l4_tuple *t, const struct sl_ct_val *ct)
+{
+	struct sl_ct_key key;
+
+	if (!ct || (ct->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)))
+		return;
+	key = ct4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto);
+	bpf_map_delete_elem(&sl_ct4, &key);
+}
+
 /* A packet to a frontend address (marker's): its Service port's, if any. */
 static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t,
 				       const struct sl_svc_val *marker, int *verdict)
@@ -172,10 +193,15 @@ static __always_inline int from_net_lb(struct __sk_buff *skb, struct l4_tuple *t
 	 * of a long flow pays the marker and one more lookup. */
 	ct = ct4_lookup(t);
 	if (lb4_ct_continues(t, ct)) {
+		if (ct->flags & SL_CT_F_DSR) {
+			ret = dsr4_fwd(skb, t, ct);
+			return ret < 0 ? ret : from_net_fib(skb, ret, verdict);
+		}
 		be.ip = ct->nat_ip;
 		be.port = ct->nat_port;
 		return from_net_dnat(skb, t, &be, ct->svc_id, SL_PATH_NS_CT);
 	}
+	from_net_ct_forget(t, ct);
 	ret = np4_nat_fwd(skb, t);
 	if (ret)
 		return ret < 0 ? ret : from_net_fib(skb, ret, verdict);

@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/arp.h"
+#include "lib/dsr.h"
 #include "lib/ep.h"
 #include "lib/events.h"
 #include "lib/fwd.h"
@@ -259,6 +260,12 @@ static __always_inline int to_pod(struct __sk_buff *skb)
 	ret = l4_tuple_load(skb, ip4, &t);
 	if (ret)
 		return 0; /* not ours to judge: the pod's stack will */
+	/* a DSR flow's frontend, from the entry node (lib/dsr.h)? */
+	if (nodeport_dsr && ip4->ihl > 5) {
+		ret = dsr4_to_pod(skb, ip4, &t);
+		if (ret)
+			return ret;
+	}
 	ct = ct4_lookup(&t);
 	if (ct && !(ct->flags & SL_CT_F_REPLY) && ct4_opens(&t))
 		ct = NULL; /* a new connection on an old tuple */

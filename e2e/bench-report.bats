@@ -153,6 +153,22 @@ record() {
 		.status == "met" and .measured == 1.0104' "$W/d/results.json"
 }
 
+@test "(bench-report) the DSR NodePort row sits beside sluice-nodeport, judged on its remote backend only when it ran" {
+	jq -e '[.targets[] | select(.id == "np_dsr_ratio_to_direct")] | length == 0' "$FIX/results.json"
+	mkdir "$W/dsr"
+	# the same loads again as sluice-nodeport-dsr, its cross-node ones 10 % faster
+	jq -c '., (select(.kind == "load" and .datapath == "sluice-nodeport") | .datapath = "sluice-nodeport-dsr" |
+		if .variant == "cross" then .rps *= 1.1 else . end)' "$TESTDATA/records.jsonl" >"$W/dsr/records.jsonl"
+	"$REPORT" --no-plots -q "$W/dsr"
+	grep -q '^| sluice-nodeport-dsr | cross-node |' "$W/dsr/report.md"
+	grep -q 'sluice-nodeport-dsr.*Direct Server Return' "$W/dsr/report.md"
+	jq -e '[.targets[] | select(.id == "np_dsr_ratio_to_direct")] | length == 2 and all(.[]; .variant == "cross")' \
+		"$W/dsr/results.json"
+	np=$(RESULTS=$W/dsr/results.json load_field 1 sluice-nodeport cross keepalive '.ratio.rps')
+	dsr=$(RESULTS=$W/dsr/results.json load_field 1 sluice-nodeport-dsr cross keepalive '.ratio.rps')
+	python3 -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(abs(b - 1.1 * a) > 0.01)' "$np" "$dsr"
+}
+
 @test "(bench-report) flatness is judged on the ratio to direct: drift that hits direct alike cancels" {
 	cp -r "$TESTDATA" "$W/d"
 	# the machine 20 % slower at 100,000 Services: direct and sluice-tc alike

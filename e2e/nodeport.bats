@@ -370,8 +370,9 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$nat_after" -ge "$nat_before" ] # the pinned SNAT table outlived the agent
 }
 
-# The last test of the file: the offloads it turns off stay off until the
-# cluster goes (checksums then are all done in software, which is correct too).
+# The last test before the DSR ones (which switch the agents' mode): the
+# offloads it turns off stay off until the cluster goes (checksums then are
+# all done in software, which is correct too; DSR runs with them off).
 @test "(nodeport) checksums stay right through DNAT+SNAT and back, from a CHECKSUM_PARTIAL and a NONE client" {
 	local a1 ports tcp udp state before=()
 	svc_apply "$SVC" '[{"name":"http","port":80,"targetPort":8080},{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"}]' \
@@ -395,4 +396,84 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	echo "checksum errors: outside ${before[0]} -> $(csum_errors "$EXT"), a1 ${before[1]} -> $(csum_errors "$a1")"
 	[ "$(csum_errors "$EXT")" = "${before[0]}" ]
 	[ "$(csum_errors "$a1")" = "${before[1]}" ]
+}
+
+# --- Direct Server Return (--nodeport-mode dsr): the last tests, both agents switched -----
+
+# dsr_on: both agents run with --nodeport-mode dsr (restarted once; the maps stay).
+dsr_on() {
+	local i
+	for i in 1 2; do
+		[ "$(on_node "$i" agent_status | jq -r .nodePortMode)" = dsr ] && continue
+		on_node "$i" agent_stop
+		SL_AGENT_EXTRA_ARGS="--nodeport-mode dsr" on_node "$i" agent_start || return 1
+		wait_for 15 on_node "$i" agent_synced || return 1
+	done
+}
+
+# status_text: `sluice-agent status` of the current node, as a user reads it.
+status_text() { "$SL_BUILD/sluice-agent" status --pin-dir "$SL_PIN" --cni-state-dir "$SL_STATE_DIR"; }
+
+# rx_bytes I: bytes node I's uplink (eth0 on the fabric) has received.
+rx_bytes() { ip -n "$(node_name "$1")" -s -j link show eth0 | jq '.[0].stats64.rx.bytes'; }
+
+@test "(nodeport) --nodeport-mode dsr: an outside client reaches a remote backend, which sees the client's address" {
+	dsr_on
+	np=$(np_apply NodePort)
+	[ "$(on_node 2 agent_status | jq -r .nodePortMode)" = dsr ]
+	on_node 2 status_text | grep -q '^nodeport: *dsr'
+	answer "$EXT" "http://$N2:$np/" a1
+	answer "$EXT" "http://$N2:$np/cgi-bin/ip" "$SL_EXTERNAL_IP" # not N2: no SNAT
+	answer "$EXT" "http://$N1:$np/cgi-bin/ip" "$SL_EXTERNAL_IP" # a local backend, as before
+	[ "$(on_node 2 metric SL_PATH_NS_DSR)" -gt 0 ]
+	[ "$(on_node 1 metric SL_PATH_DSR_IN)" -gt 0 ]
+	# an externalIP frontend travels in the option too
+	svc_apply "$SVC" "$HTTP" '{"type":"ClusterIP","externalIPs":["192.0.2.77"]}' >/dev/null
+	ip -n "$EXT" route replace 192.0.2.77/32 via "$N2"
+	answer "$EXT" "http://192.0.2.77/cgi-bin/ip" "$SL_EXTERNAL_IP"
+	ip -n "$EXT" route del 192.0.2.77/32
+}
+
+@test "(nodeport) --nodeport-mode dsr: the backend's replies go straight to the client, never through the entry node" {
+	dsr_on
+	np=$(np_apply NodePort)
+	head -c 2000000 /dev/zero >"$SL_CLUSTER_SCRATCH/n1/www-a1/big"
+	answer "$EXT" "http://$N2:$np/" a1
+	revsnat=$(on_node 2 metric SL_PATH_NS_REVSNAT)
+	rx=$(rx_bytes 2)
+	got=$(nsenter --net="/run/netns/$EXT" timeout 10 "$SL_BUSYBOX" wget -q -O - "http://$N2:$np/big" | wc -c)
+	[ "$got" = 2000000 ]
+	# the client's requests and ACKs only (the 2 MB came from node 1)
+	[ $(($(rx_bytes 2) - rx)) -lt 500000 ]
+	[ "$(on_node 2 metric SL_PATH_NS_REVSNAT)" = "$revsnat" ]
+	[ "$(on_node 2 metric SL_PATH_NS_DSR_CT)" -gt 0 ]
+}
+
+@test "(nodeport) --nodeport-mode dsr: UDP to a remote backend keeps the client's address, answered from the NodePort" {
+	dsr_on
+	svc_apply "$SVC" '[{"name":"dns","port":53,"targetPort":5353,"protocol":"UDP"}]' '{"type":"NodePort"}' >/dev/null
+	eps_apply "$SVC" '[{"name":"dns","port":5353,"protocol":"UDP"}]' "$(ep "$A1" 1)"
+	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
+	# udp_ask connects to N2:np: only an answer from N2:np reaches it
+	a1_sees_client() { udp_ask "$EXT" "$N2" "$np" | grep -qx "a1 $SL_EXTERNAL_IP"; }
+	wait_for 15 a1_sees_client
+}
+
+@test "(nodeport) --nodeport-mode dsr: kill -9 of both agents under NodePort load to a remote backend loses no request" {
+	dsr_on
+	np=$(np_apply NodePort)
+	answer "$EXT" "http://$N2:$np/" a1
+	# shellcheck disable=SC2016
+	nsenter --net="/run/netns/$EXT" sh -c 'fails=0; for i in $(seq 150); do
+		timeout 5 '"$SL_BUSYBOX"' wget -q -O /dev/null "$1" || fails=$((fails + 1)); done; echo "$fails"' \
+		_ "http://$N2:$np/" >"$BATS_TEST_TMPDIR/fails" &
+	load=$!
+	sleep 0.5
+	for i in 2 1; do
+		on_node "$i" agent_kill
+		SL_AGENT_EXTRA_ARGS="--nodeport-mode dsr" on_node "$i" agent_start
+	done
+	wait "$load"
+	[ "$(cat "$BATS_TEST_TMPDIR/fails")" = 0 ]
+	[ "$(on_node 1 metric SL_PATH_DSR_IN)" -gt 0 ]
 }

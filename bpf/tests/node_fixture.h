@@ -3,14 +3,16 @@
 #ifndef SLUICE_BPF_TESTS_NODE_FIXTURE_H
 #define SLUICE_BPF_TESTS_NODE_FIXTURE_H
 
+#include <stdbool.h>
+
 #include <bpf/libbpf.h>
 
 #include "node.skel.h"
 #include "unit.h"
 
-/* The case what: the skeleton opened and loaded (checked); NULL when it
- * cannot even be opened. */
-static inline struct sl_node *node_fixture_load(const char *what)
+/* The case what: the skeleton opened and loaded (checked), in DSR mode
+ * when dsr is set; NULL when it cannot even be opened. */
+static inline struct sl_node *node_fixture_load_mode(const char *what, bool dsr)
 {
 	struct sl_node *skel;
 	struct bpf_map *map;
@@ -21,8 +23,14 @@ static inline struct sl_node *node_fixture_load(const char *what)
 	if (!skel)
 		return NULL;
 	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
+	skel->rodata->nodeport_dsr = dsr;
 	CHECK_INT(sl_node__load(skel), 0);
 	return skel;
+}
+
+static inline struct sl_node *node_fixture_load(const char *what)
+{
+	return node_fixture_load_mode(what, false);
 }
 
 #endif

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,8 +112,9 @@ static inline struct fds fds_of(const struct sl_pod *skel)
 	};
 }
 
-/* The skeleton with private maps (nothing pinned); ct_fd >= 0 replaces sl_ct4. */
-static inline struct sl_pod *pod_fixture_load(int ct_fd)
+/* The skeleton with private maps (nothing pinned), in DSR mode when dsr
+ * is set; ct_fd >= 0 replaces sl_ct4. */
+static inline struct sl_pod *pod_fixture_load_mode(int ct_fd, bool dsr)
 {
 	struct sl_pod *skel = sl_pod__open();
 	struct bpf_map *map;
@@ -123,8 +125,14 @@ static inline struct sl_pod *pod_fixture_load(int ct_fd)
 	bpf_object__for_each_map(map, skel->obj) bpf_map__set_pin_path(map, NULL);
 	if (ct_fd >= 0)
 		CHECK_INT(bpf_map__reuse_fd(skel->maps.sl_ct4, ct_fd), 0);
+	skel->rodata->nodeport_dsr = dsr;
 	CHECK_INT(sl_pod__load(skel), 0);
 	return skel;
+}
+
+static inline struct sl_pod *pod_fixture_load(int ct_fd)
+{
+	return pod_fixture_load_mode(ct_fd, false);
 }
 
 /* A test's run on a fresh unpinned skeleton: the namespace entered, the

@@ -165,6 +165,20 @@ static void test_local(void)
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
 	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), -ENOENT);
+
+	UNIT_CASE("(nodeport) a new connection on the local flow's tuple to a remote backend: "
+		  "SNATed, and its next segment too (the old local entry is forgotten)");
+	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 2, 0, 0); /* the slot now remote */
+	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x02);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
+	       NULL);
+	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x10);
+	len = sizeof(out);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out,
+	       &len);
+	CHECK_INT(out.ip.daddr, IP_REMOTE);
+	CHECK_INT(out.ip.saddr, NODE_IP);
+	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
 }
 
 static void test_snat(void)

@@ -29,6 +29,10 @@ int dp_bpffs_ensure(const char *pin_dir);
  * and maps under pin_dir (created 0700 if missing) and removes the pins of
  * retired maps (SL_PINS_RETIRED). Idempotent. */
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep);
+/* The same with the north-south mode chosen: nodeport_dsr sends remote
+ * NodePort flows by Direct Server Return (bpf/lib/dsr.h) instead of SNAT,
+ * and lets this node's pods answer DSR flows from other nodes. */
+int dp_load_and_pin_mode(const char *pin_dir, bool nodeport_dsr, struct dp_pin_report *rep);
 
 /* --- agent: keeping the pins (pin_guard.c) -----------------------------------
  * Removed pins would stop the CNI plugin from attaching new pods, and free what

@@ -233,7 +233,7 @@ static int info_write(int fd)
 
 /* The uplink program (node.bpf.c), after the pod programs: it shares their
  * maps (now pinned and current) and adds its own (sl_nat4, sl_lbsrc4). */
-static int node_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
+static int node_load_and_pin(const char *pin_dir, bool dsr, struct dp_pin_report *rep)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
 	struct dp_pin_report shared = {};
@@ -255,6 +255,7 @@ static int node_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	rep->maps_created += shared.maps_created;
 	for (int i = 0; i < shared.maps_replaced && i < 8; i++)
 		report_replaced(rep, shared.replaced[i], "layout");
+	skel->rodata->nodeport_dsr = dsr;
 	err = sl_node__load(skel);
 	if (err)
 		goto out_destroy;
@@ -286,6 +287,11 @@ static int pins_retire(const char *pin_dir, struct dp_pin_report *rep)
 
 int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 {
+	return dp_load_and_pin_mode(pin_dir, false, rep);
+}
+
+int dp_load_and_pin_mode(const char *pin_dir, bool dsr, struct dp_pin_report *rep)
+{
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
 	struct pin_plan plan = {};
 	struct sl_pod *skel;
@@ -311,6 +317,7 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 	err = pins_sort(skel->obj, skel->maps.sl_info, &plan, rep);
 	if (err)
 		goto out_destroy;
+	skel->rodata->nodeport_dsr = dsr;
 	err = sl_pod__load(skel);
 	if (err)
 		goto out_destroy;
@@ -324,7 +331,7 @@ int dp_load_and_pin(const char *pin_dir, struct dp_pin_report *rep)
 		goto out_destroy;
 	err = dp_pin_swap(pin_dir, SL_PIN_FROM_POD, bpf_program__fd(skel->progs.sl_from_pod));
 	if (!err)
-		err = node_load_and_pin(pin_dir, rep);
+		err = node_load_and_pin(pin_dir, dsr, rep);
 	if (!err)
 		err = pins_retire(pin_dir, rep);
 out_destroy:

@@ -47,7 +47,7 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
 ALL=(direct direct-ptp sluice-tc sluice-tc-policy sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
 	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-direct-ptp sluice-nodeport
-	kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local)
+	sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
 	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9
 	[ns-direct-ptp]=1 [kube-proxy-iptables-np]=8 [kube-proxy-nftables-np]=9 [kube-proxy-iptables-np-local]=8 [kube-proxy-nftables-np-local]=9)
@@ -62,7 +62,7 @@ SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp
 # their client is outside the cluster (EXT), the measured Services are
 # reached on NodePorts; measured at every size, both variants (the real
 # kube-proxy's Local row: its own node only).
-NS_ROWS=" ns-direct ns-direct-ptp sluice-nodeport kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local "
+NS_ROWS=" ns-direct ns-direct-ptp sluice-nodeport sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local "
 SCALED+=${NS_ROWS# }
 EXT=
 NP_SAME=
@@ -131,7 +131,7 @@ target() {
 		;;
 	ns-direct) echo "$EXT - http://$(sluice_pod_ip "$([ "$v" = same ] && echo 1 || echo 2)" s):$BN_PORT/" ;;
 	ns-direct-ptp) echo "$EXT - http://$(backend_ip "$dp" "$v"):$BN_PORT/" ;;
-	sluice-nodeport)
+	sluice-nodeport | sluice-nodeport-dsr)
 		if [ "$v" = same ]; then echo "$EXT - http://$(node_ip 1):$NP_SAME/"; else
 			echo "$EXT - http://$(node_ip 1):$NP_CROSS/"; fi
 		;;
@@ -163,7 +163,7 @@ client_ip() {
 		ip -n "$(ptp_node_ns "${NODE[$1]}")" -o route get "$(backend_ip "$1" "$2")" |
 			sed -n 's/.* src \([0-9.]*\).*/\1/p'
 		;;
-	ns-direct | ns-direct-ptp | sluice-np-local | kube-proxy-*-np-local) echo "$SL_EXTERNAL_IP" ;;
+	ns-direct | ns-direct-ptp | sluice-nodeport-dsr | sluice-np-local | kube-proxy-*-np-local) echo "$SL_EXTERNAL_IP" ;;
 	direct | sluice-*) sluice_pod_ip 1 c ;;
 	*) ptp_client_ip "${NODE[$1]}" ;;
 	esac
@@ -424,6 +424,23 @@ ext_ptp_routes() {
 	done
 }
 
+# row_mode DP: the --nodeport-mode sluice's nodes 1 and 2 must run for DP
+# (lib/sluice.bash sb_mode): snat for sluice-nodeport, dsr for its DSR twin
+# (the same Services and client); nothing for the rows it does not change.
+row_mode() {
+	case $1 in
+	sluice-nodeport) echo snat ;;
+	sluice-nodeport-dsr) echo dsr ;;
+	esac
+}
+
+# mode_for DP: the sluice agents switched to DP's mode, if it has one.
+mode_for() {
+	local m
+	m=$(row_mode "$1")
+	[ -z "$m" ] || sb_mode "$m" || say "the sluice agents did not come back in --nodeport-mode $m"
+}
+
 # --- one size ------------------------------------------------------------------------------------
 
 # row_variants DP FIRST: the variants DP is measured in at this size: both at
@@ -477,6 +494,7 @@ run_size() {
 			;;
 		esac
 		read -ra variants <<<"$(row_variants "$dp" "$first")"
+		mode_for "$dp"
 		for v in "${variants[@]}"; do
 			if ! why=$(check "$dp" "$v"); then
 				rec_skip "$dp" "$v: $why" "$n"
@@ -491,6 +509,7 @@ run_size() {
 		for dp in "${rows[@]}"; do
 			# the same client, Service and server as sluice-tc, the policy on
 			[ "$dp" != sluice-tc-policy ] || sb_policy on || say "the policy is not published"
+			mode_for "$dp"
 			read -ra variants <<<"$(row_variants "$dp" "$first")"
 			for v in "${variants[@]}"; do
 				for mode in keepalive close; do

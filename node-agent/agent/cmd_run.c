@@ -108,7 +108,7 @@ static void run_usage(FILE *f)
 	       "         [--cni-log-file FILE] [--log-file FILE]\n"
 	       "         [--log-level error|warn|info|debug] [--cgroup DIR] [--sock-lb-pods]\n"
 	       "         [--healthz-bind-address IP:PORT] [--metrics-bind-address IP:PORT]\n"
-	       "         [--nodeport-addresses CIDRS|primary]\n"
+	       "         [--nodeport-addresses CIDRS|primary] [--nodeport-mode snat|dsr]\n"
 	       "         [--config FILE]\n"
 	       "\n"
 	       "The Kubernetes API is found through --kubeconfig, $KUBECONFIG, or in-cluster\n"
@@ -121,7 +121,10 @@ static void run_usage(FILE *f)
 	       "/healthz and /livez are served on --healthz-bind-address "
 	       "(default " HEALTHZ_DEFAULT_BIND ";\n"
 	       "\"\" or \"0\" turns them off), Prometheus /metrics on --metrics-bind-address\n"
-	       "(default " METRICS_DEFAULT_BIND "; \"\" or \"0\" turns it off).\n");
+	       "(default " METRICS_DEFAULT_BIND "; \"\" or \"0\" turns it off).\n"
+	       "--nodeport-mode dsr answers outside clients of a remote backend from the\n"
+	       "backend's node (Direct Server Return), keeping their address; every node must\n"
+	       "run the same mode (README, north-south).\n");
 }
 
 static void pin_report_log(const char *pin_dir, const struct dp_pin_report *rep)
@@ -242,11 +245,12 @@ static int datapath_setup(const struct config *c)
 	r = dp_bpffs_ensure(c->pin_dir);
 	if (r < 0)
 		return log_error_errno(r, "Failed to mount bpffs for pin dir '%s'", c->pin_dir);
-	r = dp_load_and_pin(c->pin_dir, &rep);
+	r = dp_load_and_pin_mode(c->pin_dir, !strcmp(c->nodeport_mode, "dsr"), &rep);
 	if (r < 0)
 		return log_error_errno(r, "Failed to load and pin the datapath under '%s'",
 				       c->pin_dir);
 	pin_report_log(c->pin_dir, &rep);
+	log_info("NodePort flows to remote backends: %s", c->nodeport_mode);
 	r = dp_ready(c->pin_dir, err, sizeof(err));
 	if (r < 0)
 		return log_error_errno(r, "Failed to verify the pinned datapath under '%s' (%s)",

@@ -74,6 +74,9 @@ static void status_print_agent(const struct status *st)
 	printf("api:         %s (%s)\n",
 	       json_string_value(json_object_get(api, "server")) ?: "none",
 	       json_string_value(json_object_get(api, "mode")) ?: "?");
+	if (json_string_value(json_object_get(st->agent, "nodePortMode")))
+		printf("nodeport:    %s (remote backends)\n",
+		       json_string_value(json_object_get(st->agent, "nodePortMode")));
 	printf("pod CIDR:    %s%s%s\n",
 	       json_string_value(json_object_get(st->agent, "podCIDR")) ?: "",
 	       json_is_true(json_object_get(st->agent, "cniReady")) ? "" : "; CNI not ready: ",

@@ -29,6 +29,7 @@ enum opt_kind {
 	OPT_IPAM,   /* "sluice" or "host-local" */
 	OPT_ADDR,   /* ipv4:port; "" or "0" : off */
 	OPT_NPADDR, /* "primary" or IPv4 CIDRs, comma-separated */
+	OPT_NPMODE, /* "snat" or "dsr" */
 };
 
 struct opt {
@@ -65,6 +66,7 @@ static const struct opt opts[] = {
     OPT("healthz-bind-address", "healthzBindAddress", OPT_ADDR, healthz_bind),
     OPT("metrics-bind-address", "metricsBindAddress", OPT_ADDR, metrics_bind),
     OPT("nodeport-addresses", "nodePortAddresses", OPT_NPADDR, nodeport_addrs),
+    OPT("nodeport-mode", "nodePortMode", OPT_NPMODE, nodeport_mode),
     OPT("config", NULL, OPT_PATH, config_file),
 };
 
@@ -253,6 +255,11 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 			return -EINVAL;
 		break;
 	}
+	case OPT_NPMODE:
+		if (strcmp(val, "snat") && strcmp(val, "dsr"))
+			return errbuf_set(err, len, "invalid %s '%s': must be snat or dsr", src,
+					  val);
+		break;
 	case OPT_INT:
 		errno = 0;
 		n = strtol(val, &end, 10);
@@ -363,6 +370,7 @@ static void config_defaults(struct config *c)
 	snprintf(c->cni_state_dir, sizeof(c->cni_state_dir), "%s", CONFIG_DEFAULT_CNI_STATE_DIR);
 	snprintf(c->sa_dir, sizeof(c->sa_dir), "%s", CONFIG_DEFAULT_SA_DIR);
 	snprintf(c->ipam, sizeof(c->ipam), "%s", CONFIG_DEFAULT_IPAM);
+	snprintf(c->nodeport_mode, sizeof(c->nodeport_mode), "snat");
 	snprintf(c->healthz_bind, sizeof(c->healthz_bind), "%s", HEALTHZ_DEFAULT_BIND);
 	snprintf(c->metrics_bind, sizeof(c->metrics_bind), "%s", METRICS_DEFAULT_BIND);
 	c->log_level = LOG_LVL_INFO;

@@ -48,6 +48,7 @@ struct config {
 	char healthz_bind[32];	      /* "a.b.c.d:port" of /healthz and /livez; "" : off */
 	char metrics_bind[32];	      /* "a.b.c.d:port" of /metrics; "" : off */
 	char nodeport_addrs[CONFIG_NPADDR_MAX]; /* --nodeport-addresses; "" : every node address */
+	char nodeport_mode[8]; /* --nodeport-mode: "snat" (default) or "dsr" (lib/dsr.h) */
 	enum config_api api;
 	int mtu; /* 0 : the plugin takes the uplink's */
 	bool portmap;

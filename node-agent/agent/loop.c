@@ -337,6 +337,7 @@ static void status_publish(struct agent *a, unsigned long long now)
 	    .server = a->kc->server,
 	    .node = a->c->node_name,
 	    .pod_cidr = a->cni_written ? a->c->pod_cidr : "",
+	    .nodeport_mode = a->c->nodeport_mode,
 	    .cni_ready = a->cni_written,
 	    .waiting = a->waiting,
 	    .n_resources = KUBE_KIND_MAX,
@@ -630,6 +631,7 @@ int agent_loop_publish_standalone(const struct config *c)
 	struct status_agent st = {.mode = "standalone",
 				  .node = c->node_name,
 				  .pod_cidr = c->pod_cidr,
+				  .nodeport_mode = c->nodeport_mode,
 				  .cni_ready = true,
 				  .waiting = ""};
 	char path[CONFIG_PATH_MAX + 32];

@@ -60,9 +60,10 @@ struct status_agent {
 	const char *mode;   /* "kubeconfig", "in-cluster", "standalone" */
 	const char *server; /* NULL when standalone */
 	const char *node;
-	const char *pod_cidr; /* "" until known */
-	bool cni_ready;	      /* conflist written */
-	const char *waiting;  /* why not ready yet, "" when ready */
+	const char *pod_cidr;	   /* "" until known */
+	const char *nodeport_mode; /* --nodeport-mode; NULL: not reported */
+	bool cni_ready;		   /* conflist written */
+	const char *waiting;	   /* why not ready yet, "" when ready */
 	int n_resources;
 	struct status_resource resources[8];
 	size_t n_routes;

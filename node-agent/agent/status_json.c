@@ -67,8 +67,9 @@ static json_t *metrics_build(const struct status *st)
 	return json_incref(j);
 }
 
-static const char *const agent_keys[] = {"api",	    "resources", "routes",  "services", "policy",
-					 "podCIDR", "cniReady",	 "waiting", "pins"};
+static const char *const agent_keys[] = {"api",	   "resources",	  "routes",   "services",
+					 "policy", "podCIDR",	  "cniReady", "waiting",
+					 "pins",   "nodePortMode"};
 
 static json_t *status_build(const struct status *st)
 {

@@ -81,6 +81,9 @@ static json_t *agent_build(const struct status_agent *a)
 		      "routes");
 	if (!j)
 		return NULL;
+	if (a->nodeport_mode &&
+	    json_object_set_new(j, "nodePortMode", json_string(a->nodeport_mode)) < 0)
+		return NULL;
 	res = json_object_get(j, "resources");
 	routes = json_object_get(j, "routes");
 	for (int i = 0; i < a->n_resources; i++) {

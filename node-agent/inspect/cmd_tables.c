@@ -235,13 +235,13 @@ static int ct_row(const void *key, const void *val, void *ctx)
 	return json_array_append_new(
 	    t->rows,
 	    json_pack(
-		"{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:b, s:I}", "dir", ct_dir(v), "proto",
-		json_string(inspect_proto_name(k->proto, (char[8]){})), "src",
+		"{s:s, s:o, s:o, s:o, s:o, s:o, s:I, s:o, s:b, s:b, s:I}", "dir", ct_dir(v),
+		"proto", json_string(inspect_proto_name(k->proto, (char[8]){})), "src",
 		addr_json(k->saddr, k->sport, 0), "dst", addr_json(k->daddr, k->dport, 0),
 		"service", svc, "backend", backend, "ageSeconds",
 		(json_int_t)(now > v->last_seen_ns ? (now - v->last_seen_ns) / 1000000000ull : 0),
 		"tcpFlags", tcp_flags_json(v->tcp_flags), "hairpin", !!(v->flags & SL_CT_F_HAIRPIN),
-		"policyGen", (json_int_t)v->pol_gen));
+		"dsr", !!(v->flags & SL_CT_F_DSR), "policyGen", (json_int_t)v->pol_gen));
 }
 
 static int ct_build(struct tab *t)

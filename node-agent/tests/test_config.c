@@ -22,8 +22,9 @@ struct want {
 	enum log_level level;
 	const char *kubeconfig;
 	const char *cgroup;
-	int sock_lb_pods; /* 0 false, 1 true */
-	int api;	  /* 0: not checked; else CONFIG_API_* + 1 */
+	int sock_lb_pods;	   /* 0 false, 1 true */
+	int api;		   /* 0: not checked; else CONFIG_API_* + 1 */
+	const char *nodeport_mode; /* NULL: not checked */
 };
 
 struct tcase {
@@ -42,7 +43,23 @@ struct tcase {
 static const struct tcase cases[] = {
     {"minimal flags take the defaults",
      {"--node-name", "n1", "--pod-cidr", "10.244.1.0/24"},
-     .want = {DEFAULTS, .node_name = "n1", .pod_cidr = "10.244.1.0/24", .cgroup = ""}},
+     .want = {DEFAULTS, .node_name = "n1", .pod_cidr = "10.244.1.0/24", .cgroup = "",
+	      .nodeport_mode = "snat"}},
+    {"--nodeport-mode dsr",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--nodeport-mode", "dsr"},
+     .want = {DEFAULTS, .node_name = "n", .pod_cidr = "10.244.1.0/24", .nodeport_mode = "dsr"}},
+    {"config file nodePortMode, overridden by the flag",
+     {"--config", FILE_ARG, "--node-name", "n", "--pod-cidr", "10.1.0.0/16", "--nodeport-mode",
+      "snat"},
+     "{\"nodePortMode\": \"dsr\"}",
+     .want = {DEFAULTS, .node_name = "n", .pod_cidr = "10.1.0.0/16", .nodeport_mode = "snat"}},
+    {"config file nodePortMode dsr",
+     {"--config", FILE_ARG, "--node-name", "n", "--pod-cidr", "10.1.0.0/16"},
+     "{\"nodePortMode\": \"dsr\"}",
+     .want = {DEFAULTS, .node_name = "n", .pod_cidr = "10.1.0.0/16", .nodeport_mode = "dsr"}},
+    {"--nodeport-mode names no other mode",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--nodeport-mode", "ipip"},
+     .err = "invalid --nodeport-mode 'ipip': must be snat or dsr"},
     {"every flag",
      {"--node-name",
       "node-a.example",
@@ -369,6 +386,7 @@ static void case_run(const struct tcase *t)
 	check_str(c.kubeconfig, t->want.kubeconfig);
 	check_str(c.cgroup, t->want.cgroup);
 	CHECK_INT(c.sock_lb_pods, t->want.sock_lb_pods);
+	check_str(c.nodeport_mode, t->want.nodeport_mode);
 	if (t->want.api)
 		CHECK_INT(c.api, t->want.api - 1);
 }

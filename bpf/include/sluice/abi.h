@@ -275,6 +275,12 @@ struct sl_ct_val {
 /* A hostPort flow (sl_hport4): svc_id and backend_id 0, nat_ip the pod's. */
 #define SL_CT_F_HOSTPORT 0x8
 
+/* A north-south flow in Direct Server Return mode (--nodeport-mode=dsr): on
+ * the entry node its forward entry (the backend's node answers the client
+ * itself); on the backend's node the pair the option wrote (svc_id 0: the
+ * frontend is another node's), whose reply entry gives the frontend back. */
+#define SL_CT_F_DSR 0x10
+
 /* sl_aff4 (LRU): {client ip, svc_id} -> backend, for sessionAffinity. */
 struct sl_aff_key {
 	__be32 client;
@@ -317,6 +323,21 @@ struct sl_nat_val {
 
 #define SL_NAT_DIR_FWD 0
 #define SL_NAT_DIR_REV 1
+
+/* The IPv4 option a DSR entry node puts right after the base header of a
+ * packet it forwards to a remote backend, keeping the client's source: the
+ * frontend (node address and NodePort, external or LB IP and port) the
+ * backend's replies must come from. Cilium's layout and type: copied to
+ * every fragment, class 0, number 26 (unassigned by IANA). Carried by a TCP
+ * SYN and by every UDP and SCTP packet. */
+#define SL_DSR_OPT_TYPE 0x9a
+
+struct sl_dsr_opt4 {
+	__u8 type; /* SL_DSR_OPT_TYPE */
+	__u8 len;  /* sizeof(struct sl_dsr_opt4) */
+	__be16 port;
+	__be32 addr;
+};
 
 /* sl_lbsrc4 (LPM): loadBalancerSourceRanges of one LB frontend (svc_id of
  * its SL_SVC_SCOPE_EXT master, flag SL_SVC_F_SRC_RANGES); prefixlen = 32 +
@@ -394,7 +415,10 @@ struct sl_metric_val {
 	  "endpoint's policy not computed yet (NetworkPolicies exist)")                            \
 	X(SL_DROP_LB_SOURCE, 16, "source not in the Service's loadBalancerSourceRanges")           \
 	X(SL_DROP_SNAT_PORT, 17, "no free SNAT port toward the backend")                           \
-	X(SL_DROP_NAT_FULL, 18, "SNAT entry could not be created (map full)")
+	X(SL_DROP_NAT_FULL, 18, "SNAT entry could not be created (map full)")                      \
+	X(SL_DROP_DSR_OPT, 19, "malformed DSR option (frontend address) on a packet to a pod")     \
+	X(SL_DROP_DSR_TOO_BIG, 20,                                                                 \
+	  "DSR: no room for the frontend option within the MTU (ICMP sent)")
 
 /* Forwarding paths: 32..63. */
 #define SL_PATHS(X)                                                                                \
@@ -416,6 +440,10 @@ struct sl_metric_val {
 	X(SL_PATH_HOSTPORT, 51, "hostPort: new flow DNATed to its pod")                            \
 	X(SL_PATH_HOSTPORT_CT, 52, "hostPort: established flow from outside DNATed to its pod")    \
 	X(SL_PATH_NS_ICMP, 53, "north-south: ICMP error about a SNAT flow translated back")        \
+	X(SL_PATH_NS_DSR, 54,                                                                      \
+	  "north-south: new flow DNATed to a remote backend, DSR option added")                    \
+	X(SL_PATH_NS_DSR_CT, 55, "north-south: established DSR flow forwarded to its backend")     \
+	X(SL_PATH_DSR_IN, 56, "DSR flow into a pod recorded: its replies leave from the frontend") \
 	X(SL_PATH_ICMP_TO_BE, 58, "ICMP error about a service reply translated for its backend")   \
 	X(SL_PATH_PMTU, 59, "too big for the local pod: fragmentation needed sent back")
 
@@ -522,6 +550,7 @@ _Static_assert(sizeof(struct sl_svcstat_val) == 24, "sl_svcstat_val layout");
 _Static_assert(sizeof(struct sl_cnistat_val) == 112, "sl_cnistat_val layout");
 _Static_assert(sizeof(struct sl_nat_key) == 16, "sl_nat_key layout");
 _Static_assert(sizeof(struct sl_nat_val) == 32, "sl_nat_val layout");
+_Static_assert(sizeof(struct sl_dsr_opt4) == 8, "sl_dsr_opt4 layout");
 _Static_assert(sizeof(struct sl_lbsrc_key) == 12, "sl_lbsrc_key layout");
 _Static_assert(sizeof(struct sl_lbsrc_val) == 4, "sl_lbsrc_val layout");
 _Static_assert(sizeof(struct sl_hport_key) == 8, "sl_hport_key layout");

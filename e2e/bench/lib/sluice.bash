@@ -52,6 +52,25 @@ sb_np_up() {
 	done | tr '\n' ' '
 }
 
+# sb_mode MODE: the agents of nodes 1 and 2 (the entry node and the remote
+# backend's) run --nodeport-mode MODE (snat or dsr): each one not yet in it
+# restarted with it, its maps and their Services kept, until synced again.
+# The agents switch, the datapath is reloaded: the rows measured after a
+# switch pay one cold start, as after any agent upgrade.
+sb_mode() {
+	local i switched=
+	for i in 1 2; do
+		[ "$(on_node "$i" agent_status | jq -r '.nodePortMode // "snat"')" != "$1" ] || continue
+		on_node "$i" agent_stop >/dev/null || return 1
+		SL_AGENT_EXTRA_ARGS="${SL_AGENT_EXTRA_ARGS:-} --nodeport-mode $1" on_node "$i" agent_start >/dev/null || return 1
+		wait_until 30 on_node "$i" agent_synced || return 1
+		switched=1
+	done
+	# the agents' start (load, verifier, reattach, first publish) off the CPUs
+	# before the load runs on this 2-core kind of machine
+	[ -z "$switched" ] || sleep 2
+}
+
 # sb_svc_ports I: the service ports node I's agent has published.
 sb_svc_ports() { on_node "$1" agent_status | jq -r '.services.servicePorts // 0'; }
 
