@@ -105,13 +105,11 @@ static __always_inline int dsr4_send(struct __sk_buff *skb, struct l4_tuple *t, 
 	bool opt = dsr4_opt_wanted(t);
 	__be32 fe_ip = t->daddr;
 	__be16 fe_port = t->dport;
+	struct sl_be_val be = {.ip = be_ip, .port = be_port};
 	int ret = opt ? dsr4_room(skb) : 0;
-	struct l4_tuple to = *t;
 
-	to.daddr = be_ip;
-	to.dport = be_port;
 	if (!ret)
-		ret = nat4_rewrite(skb, t, &to);
+		ret = lb4_dnat(skb, t, &be, false);
 	if (!ret && opt)
 		ret = dsr4_opt_push(skb, fe_ip, fe_port);
 	if (ret)

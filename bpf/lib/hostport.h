@@ -123,7 +123,6 @@ static __always_inline int hp4_from_pod(struct __sk_buff *skb, struct l4_tuple *
 					struct ct4_pair *p)
 {
 	struct sl_be_val be = {};
-	struct l4_tuple to;
 	bool hairpin;
 	int ret;
 
@@ -131,12 +130,7 @@ static __always_inline int hp4_from_pod(struct __sk_buff *skb, struct l4_tuple *
 		return 0;
 	hairpin = be.ip == t->saddr;
 	hp4_pair_fill(t, &be, hairpin, p);
-	to = *t;
-	to.daddr = be.ip;
-	to.dport = be.port;
-	if (hairpin)
-		to.saddr = bpf_htonl(SL_SVC_LOOPBACK4);
-	ret = nat4_rewrite(skb, t, &to);
+	ret = lb4_dnat(skb, t, &be, hairpin);
 	return ret ? ret : SL_PATH_HOSTPORT;
 }
 

@@ -166,6 +166,20 @@ static __always_inline const struct sl_be_val *lb4_backend_choose(__be32 vip, __
 	return be;
 }
 
+/* DNAT of t's packet (and t) to be, from the loopback address when the
+ * backend is the client itself (hairpin): nat4_rewrite's result. */
+static __always_inline int lb4_dnat(struct __sk_buff *skb, struct l4_tuple *t,
+				    const struct sl_be_val *be, bool hairpin)
+{
+	struct l4_tuple to = *t;
+
+	to.daddr = be->ip;
+	to.dport = be->port;
+	if (hairpin)
+		to.saddr = bpf_htonl(SL_SVC_LOOPBACK4);
+	return nat4_rewrite(skb, t, &to);
+}
+
 /* The two conntrack entries of the new flow t of service port svc_id to
  * backend out (be_id), for the caller to write once the flow is allowed:
  * the forward one keyed by t, the reply one by the backend's answer. */
@@ -218,7 +232,6 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 				       struct sl_ct_val *ct, struct ct4_pair *p, int *verdict)
 {
 	const struct sl_svc_val *svc;
-	struct l4_tuple to;
 	struct sl_be_val be;
 	__u16 marker_flags;
 	bool hairpin;
@@ -254,12 +267,7 @@ static __always_inline int lb4_service(struct __sk_buff *skb, struct l4_tuple *t
 		svc_id = svc->id;
 		path = SL_PATH_SVC_NEW;
 	}
-	to = *t;
-	to.daddr = be.ip;
-	to.dport = be.port;
-	if (hairpin)
-		to.saddr = bpf_htonl(SL_SVC_LOOPBACK4);
-	ret = nat4_rewrite(skb, t, &to);
+	ret = lb4_dnat(skb, t, &be, hairpin);
 	if (ret)
 		return ret;
 	metrics_svc_count(svc_id, path == SL_PATH_SVC_NEW, skb->len);
