@@ -22,7 +22,7 @@ bn_load() {
 	hz=$(getconf CLK_TCK)
 	c0=$(cpu_busy_ticks)
 	out=$(bash -c '[ -z "$1" ] || echo $$ >"$1/cgroup.procs" || exit 1; shift; exec "$@"' _ "$cg" \
-		nsenter --net="/run/netns/$ns" timeout $((secs + 15)) \
+		nsenter --net="/run/netns/$ns" "${BN_CLIENT_PIN[@]}" timeout $((secs + 15)) \
 		wrk -t"$BN_THREADS" -c"$BN_CONNS" -d"${secs}s" --timeout 2s \
 		-s "$BN_CONF_DIR/wrk-report.lua" "${hdr[@]}" "$url" 2>&1)
 	c1=$(cpu_busy_ticks)
