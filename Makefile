@@ -352,7 +352,7 @@ bench: deps
 # make bench-ns: the north-south rows alone (the outside client direct, the
 # sluice and real kube-proxy NodePorts) at 1 and 10,000 Services, report in
 # $(B)/bench-ns; BENCH_SIZES, BENCH_ROUNDS, ... as for make bench.
-BENCH_NS_ROWS = ns-direct ns-direct-ptp sluice-nodeport sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np \
+BENCH_NS_ROWS = ns-direct ns-direct-ptp ns-routed sluice-nodeport sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np \
 	sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local
 .PHONY: bench-ns
 bench-ns: deps

@@ -46,7 +46,7 @@ export BN_CONNS=${BENCH_CONNECTIONS:-8} BN_THREADS=${BENCH_THREADS:-1} KP_CLUSTE
 # Every datapath in report order; the plain node each module row owns; the
 # module prefix of lib/kubeproxy.bash and lib/tproxy.bash.
 ALL=(direct direct-ptp sluice-tc sluice-tc-policy sluice-sock kube-proxy-iptables kube-proxy-nftables kp-iptables-nft
-	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-direct-ptp sluice-nodeport
+	kp-iptables-legacy kp-nftables kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-direct-ptp ns-routed sluice-nodeport
 	sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local)
 declare -A NODE=([direct-ptp]=1 [kp-iptables-nft]=2 [kp-iptables-legacy]=3 [kp-nftables]=4
 	[kp-ipvs]=5 [tproxy-haproxy]=6 [tproxy-nginx]=7 [kube-proxy-iptables]=8 [kube-proxy-nftables]=9
@@ -62,7 +62,7 @@ SCALED=" direct sluice-tc sluice-sock kube-proxy-iptables kube-proxy-nftables kp
 # their client is outside the cluster (EXT), the measured Services are
 # reached on NodePorts; measured at every size, both variants (the real
 # kube-proxy's Local row: its own node only).
-NS_ROWS=" ns-direct ns-direct-ptp sluice-nodeport sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local "
+NS_ROWS=" ns-direct ns-direct-ptp ns-routed sluice-nodeport sluice-nodeport-dsr kube-proxy-iptables-np kube-proxy-nftables-np sluice-np-local kube-proxy-iptables-np-local kube-proxy-nftables-np-local "
 SCALED+=${NS_ROWS# }
 EXT=
 NP_SAME=
@@ -131,6 +131,7 @@ target() {
 		;;
 	ns-direct) echo "$EXT - http://$(sluice_pod_ip "$([ "$v" = same ] && echo 1 || echo 2)" s):$BN_PORT/" ;;
 	ns-direct-ptp) echo "$EXT - http://$(backend_ip "$dp" "$v"):$BN_PORT/" ;;
+	ns-routed) echo "$EXT - http://$(sluice_pod_ip 2 s):$BN_PORT/" ;;
 	sluice-nodeport | sluice-nodeport-dsr)
 		if [ "$v" = same ]; then echo "$EXT - http://$(node_ip 1):$NP_SAME/"; else
 			echo "$EXT - http://$(node_ip 1):$NP_CROSS/"; fi
@@ -163,7 +164,7 @@ client_ip() {
 		ip -n "$(ptp_node_ns "${NODE[$1]}")" -o route get "$(backend_ip "$1" "$2")" |
 			sed -n 's/.* src \([0-9.]*\).*/\1/p'
 		;;
-	ns-direct | ns-direct-ptp | sluice-nodeport-dsr | sluice-np-local | kube-proxy-*-np-local) echo "$SL_EXTERNAL_IP" ;;
+	ns-direct | ns-direct-ptp | ns-routed | sluice-nodeport-dsr | sluice-np-local | kube-proxy-*-np-local) echo "$SL_EXTERNAL_IP" ;;
 	direct | sluice-*) sluice_pod_ip 1 c ;;
 	*) ptp_client_ip "${NODE[$1]}" ;;
 	esac
@@ -172,7 +173,7 @@ client_ip() {
 # backend_ip DP VARIANT: the server that must answer (/who).
 backend_ip() {
 	case $1 in
-	direct | sluice-* | ns-direct) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
+	direct | sluice-* | ns-direct | ns-routed) sluice_pod_ip "$([ "$2" = same ] && echo 1 || echo 2)" s ;;
 	kube-proxy-*-np-local) ptp_server_ip "${NODE[$1]}" ;;
 	*) ptp_server_ip "$([ "$2" = same ] && echo "${NODE[$1]}" || echo 0)" ;;
 	esac
@@ -312,7 +313,7 @@ kpr_live() {
 }
 
 # on_sluice DP: DP runs on the sluice nodes, with the fillers of program_sluice.
-on_sluice() { [[ $1 == direct || $1 == sluice-* || $1 == ns-direct ]]; }
+on_sluice() { [[ $1 == direct || $1 == sluice-* || $1 == ns-direct || $1 == ns-routed ]]; }
 
 # row_off DP: why DP is off (its own reason, its kube-proxy's, or the sluice
 # fillers'), or nothing.
@@ -434,11 +435,20 @@ row_mode() {
 	esac
 }
 
-# mode_for DP: the sluice agents switched to DP's mode, if it has one.
+# mode_for DP: the sluice agents switched to DP's mode, if it has one; the
+# outside client's way to node 2's server through node 1 for ns-routed alone
+# (a host route, removed for every other row, which reach it directly).
 mode_for() {
-	local m
+	local m route
 	m=$(row_mode "$1")
 	[ -z "$m" ] || sb_mode "$m" || say "the sluice agents did not come back in --nodeport-mode $m"
+	[ -n "$EXT" ] || return 0
+	route="$(sluice_pod_ip 2 s)/32"
+	if [ "$1" = ns-routed ]; then
+		ip -n "$EXT" route replace "$route" via "$(node_ip 1)" || say "the route through node 1 was refused"
+	else
+		ip -n "$EXT" route del "$route" 2>/dev/null || true
+	fi
 }
 
 # --- one size ------------------------------------------------------------------------------------
@@ -450,6 +460,7 @@ mode_for() {
 row_variants() {
 	case $1 in
 	kube-proxy-*-np-local) echo same ;;
+	ns-routed) echo cross ;;
 	*) if [ "$2" = 1 ] || [[ $NS_ROWS == *" $1 "* ]]; then echo same cross; else echo same; fi ;;
 	esac
 }

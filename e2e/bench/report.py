@@ -20,7 +20,7 @@ PLOT_DIR = os.path.join(HERE, "plots")
 # Datapath ids in display order (the contract's); "direct" is the ratio baseline.
 DATAPATHS = ("direct", "direct-ptp", "sluice-tc", "sluice-tc-policy", "sluice-sock", "kube-proxy-iptables",
              "kube-proxy-nftables", "kp-iptables-nft", "kp-iptables-legacy", "kp-nftables", "kp-ipvs", "tproxy-haproxy", "tproxy-nginx",
-             "ns-direct", "ns-direct-ptp", "sluice-nodeport", "sluice-nodeport-dsr", "kube-proxy-iptables-np", "kube-proxy-nftables-np",
+             "ns-direct", "ns-direct-ptp", "ns-routed", "sluice-nodeport", "sluice-nodeport-dsr", "kube-proxy-iptables-np", "kube-proxy-nftables-np",
              "sluice-np-local", "kube-proxy-iptables-np-local", "kube-proxy-nftables-np-local")
 BASELINE = "direct"
 # The north-south rows: their client is outside the cluster, their ratios are
@@ -80,6 +80,10 @@ DATAPATH_NOTES = {
     "ns-direct-ptp": "north-south: the outside client to a pod's IP on the ptp-wired plain nodes, "
                      "routed by plain node 1 (same-node) or 0 (cross-node): the limit of the "
                      "real kube-proxy NodePort rows, whose ratios are to it",
+    "ns-routed": "north-south, cross-node only: the outside client to the server pod's IP on "
+                 "node 2 routed through node 1 (plain IP forwarding there, no NAT; the reply "
+                 "goes straight back): the entry node's hop alone, what a remote backend "
+                 "costs any NodePort before its NAT",
     "sluice-nodeport": "north-south: the outside client to a NodePort on node 1; same-node: "
                        "local backend (DNAT, client IP kept), cross-node: remote backend "
                        "(DNAT + SNAT to node 1)",
