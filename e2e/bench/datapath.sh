@@ -467,7 +467,7 @@ row_variants() {
 
 run_size() {
 	local n=$1 first=$2
-	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants rounds=$SCALE_ROUNDS r v mode
+	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants rounds=$SCALE_ROUNDS r v mode i
 	local ns cg url out why
 	say "--- $n Services ($fillers fillers + $MEASURED measured)"
 	[ "$first" = 1 ] && rounds=$ROUNDS
@@ -517,7 +517,12 @@ run_size() {
 	done
 	say "rows: ${rows[*]}"
 	for ((r = 1; r <= rounds; r++)); do
-		for dp in "${rows[@]}"; do
+		# each round starts one row later, so that over as many rounds as
+		# rows every row runs once in every position: a drift within a
+		# round (or a row's setup, as the policy row's write) does not
+		# always fall on the same neighbour
+		for ((i = 0; i < ${#rows[@]}; i++)); do
+			dp=${rows[(i + r - 1) % ${#rows[@]}]}
 			# the same client, Service and server as sluice-tc, the policy on
 			[ "$dp" != sluice-tc-policy ] || sb_policy on || say "the policy is not published"
 			mode_for "$dp"
