@@ -48,40 +48,23 @@ static struct {
 	int prog, metrics, svc, be, ct, nat, svcstat;
 } en;
 static struct fds bn;
-
-static void svc_ext(__be32 ip, __u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count,
-		    __u16 flags)
-{
-	struct sl_svc_key k = {.vip = ip, .port = htons(port), .proto = proto};
-	struct sl_svc_val v = {.id = id, .count = count, .flags = flags, .snat_ip = NODE_IP};
-
-	k.scope = SL_SVC_SCOPE_EXT;
-	k.slot = slot;
-	CHECK_INT(dp_svc_update(en.svc, &k, &v), 0);
-}
-
-static void be_put(__u32 id, __be32 ip, __u16 port, __u8 proto, __u8 flags)
-{
-	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = proto, .flags = flags};
-
-	CHECK_INT(dp_be_update(en.be, id, &v), 0);
-}
+static struct node_fixture_lb lb; /* en's frontends and backends */
 
 static void seed_entry(void)
 {
-	be_put(1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
-	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
-	svc_ext(NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
-	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
-	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
-	svc_ext(LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	svc_ext(LB_IP, 80, IPPROTO_TCP, 1, 2, 0, 0);
-	svc_ext(LB_IP, 80, IPPROTO_TCP, 0, 6, 1, 0);
+	node_fixture_be_put(&lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
+	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
+	node_fixture_svc_ext(&lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 0, 6, 1, 0);
 }
 
 static struct tcp_pkt from_client(__be32 dst, __u16 sport, __u16 dport, __u8 flags)
@@ -171,7 +154,8 @@ static void test_entry_tcp(void)
 	CHECK_INT(bpf_map_get_next_key(en.nat, NULL, &nk), -ENOENT);
 
 	UNIT_CASE("(dsr) entry node: the flow's next segment goes to its backend without option");
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0); /* slot now local: kept anyway */
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0,
+			     0); /* slot now local: kept anyway */
 	in = from_client(NODE_IP, 40000, NP_REMOTE, 0x10);
 	len = sizeof(plain);
 	expect_at(en.prog, en.metrics, &in, sizeof(in), if_up, true, TC_ACT_REDIRECT,
@@ -181,7 +165,7 @@ static void test_entry_tcp(void)
 	CHECK_INT(plain.ip.saddr, CLIENT);
 	CHECK_INT(plain.ip.daddr, IP_REMOTE);
 	CHECK(tcp_csums_ok(&plain));
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 
 	UNIT_CASE("(dsr) entry node: an LB IP frontend travels in the option as it is");
 	in = from_client(LB_IP, 40001, 80, 0x02);
@@ -408,6 +392,7 @@ int main(void)
 		en.ct = bpf_map__fd(node->maps.sl_ct4);
 		en.nat = bpf_map__fd(node->maps.sl_nat4);
 		en.svcstat = bpf_map__fd(node->maps.sl_svcstat);
+		lb = (struct node_fixture_lb){.svc = en.svc, .be = en.be, .snat_ip = NODE_IP};
 		bn = fds_of(pod);
 	}
 	if (node && pod && en.prog >= 0 && bn.to_pod >= 0) {

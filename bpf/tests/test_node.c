@@ -36,24 +36,7 @@ struct nfds {
 };
 
 static struct nfds nf;
-
-static void svc_ext(__be32 ip, __u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count,
-		    __u16 flags)
-{
-	struct sl_svc_key k = {.vip = ip, .port = htons(port), .proto = proto};
-	struct sl_svc_val v = {.id = id, .count = count, .flags = flags, .snat_ip = NODE_IP};
-
-	k.scope = SL_SVC_SCOPE_EXT;
-	k.slot = slot;
-	CHECK_INT(dp_svc_update(nf.svc, &k, &v), 0);
-}
-
-static void be_put(__u32 id, __be32 ip, __u16 port, __u8 proto, __u8 flags)
-{
-	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = proto, .flags = flags};
-
-	CHECK_INT(dp_be_update(nf.be, id, &v), 0);
-}
+static struct node_fixture_lb lb;
 
 static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto, __u8 dir,
 		   struct sl_nat_val *v)
@@ -72,25 +55,25 @@ static void seed(void)
 {
 	struct sl_lbsrc_key lk = {.prefixlen = 32 + 24, .svc_id = 6, .ip = IP(192, 0, 2, 0)};
 
-	be_put(1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
-	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
-	svc_ext(NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
-	svc_ext(NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0, SL_SVC_F_DROP_EMPTY);
-	svc_ext(NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
-	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
-	svc_ext(NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
+	node_fixture_be_put(&lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
+	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0, SL_SVC_F_DROP_EMPTY);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
 	/* an externalIP (marker: other ports rejected) and an LB IP with ranges */
-	svc_ext(EXT_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
-	svc_ext(EXT_IP, 80, IPPROTO_TCP, 0, 7, 1, 0);
-	svc_ext(EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	svc_ext(LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	svc_ext(LB_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
-	svc_ext(LB_IP, 80, IPPROTO_TCP, 0, 6, 1, SL_SVC_F_SRC_RANGES);
+	node_fixture_svc_ext(&lb, EXT_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, EXT_IP, 80, IPPROTO_TCP, 0, 7, 1, 0);
+	node_fixture_svc_ext(&lb, EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_ext(&lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 0, 6, 1, SL_SVC_F_SRC_RANGES);
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
 }
 
@@ -168,7 +151,8 @@ static void test_local(void)
 
 	UNIT_CASE("(nodeport) a new connection on the local flow's tuple to a remote backend: "
 		  "SNATed, and its next segment too (the old local entry is forgotten)");
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 2, 0, 0); /* the slot now remote */
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 2, 0,
+			     0); /* the slot now remote */
 	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x02);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
 	       NULL);
@@ -178,7 +162,7 @@ static void test_local(void)
 	       &len);
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK_INT(out.ip.saddr, NODE_IP);
-	svc_ext(NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
 }
 
 static void test_snat(void)
@@ -210,7 +194,7 @@ static void test_snat(void)
 	CHECK_INT(ntohs(v.sport), NP_REMOTE);
 
 	UNIT_CASE("(nodeport) an established SNAT flow keeps its port and backend");
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0); /* slot now local */
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0); /* slot now local */
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out,
@@ -218,7 +202,7 @@ static void test_snat(void)
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK_INT(ntohs(out.tcp.source), port);
 	CHECK(tcp_csums_ok(&out));
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 
 	UNIT_CASE(
 	    "(nodeport) the remote backend's reply goes back to the client from the NodePort");
@@ -258,14 +242,14 @@ static void test_snat(void)
 
 	UNIT_CASE("(nodeport) a SNAT flow whose backend is gone is balanced again");
 	CHECK_INT(dp_be_delete(nf.be, 2), 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
 	       &len);
 	CHECK_INT(out.ip.daddr, IP_B);
-	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	svc_ext(NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 }
 
 /* Every SNAT port toward IP_REMOTE:8080 held by a closed (FIN) flow of
@@ -524,6 +508,7 @@ int main(void)
 	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),
 	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
 	};
+	lb = (struct node_fixture_lb){.svc = nf.svc, .be = nf.be, .snat_ip = NODE_IP};
 	if (nf.prog >= 0) {
 		seed();
 		test_local();

@@ -31,25 +31,9 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-static int net_prog, net_metrics, net_svc, net_be;
+static int net_prog, net_metrics;
+static struct node_fixture_lb lb; /* the node's frontends and backends */
 static struct dp_ep_maps net_eps;
-
-static void svc_ext(__u16 port, __u8 proto, __u16 slot, __u32 id, __u16 count, __u16 flags)
-{
-	struct sl_svc_key k = {.vip = NODE_IP, .port = htons(port), .proto = proto};
-	struct sl_svc_val v = {.id = id, .count = count, .flags = flags, .snat_ip = NODE_IP};
-
-	k.scope = SL_SVC_SCOPE_EXT;
-	k.slot = slot;
-	CHECK_INT(dp_svc_update(net_svc, &k, &v), 0);
-}
-
-static void be_put(__u32 id, __be32 ip, __u16 port, __u8 proto, __u8 flags)
-{
-	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = proto, .flags = flags};
-
-	CHECK_INT(dp_be_update(net_be, id, &v), 0);
-}
 
 static void seed(const struct fds *f)
 {
@@ -59,16 +43,16 @@ static void seed(const struct fds *f)
 	memcpy(b.host_mac, host_b, 6);
 	CHECK_INT(dp_ep_update(&f->eps, IP_B, &b), 0);
 	CHECK_INT(dp_ep_update(&net_eps, IP_B, &b), 0); /* one pinned map on a node */
-	be_put(1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
-	be_put(2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	be_put(3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
-	svc_ext(0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	svc_ext(NP_ULOCAL, IPPROTO_UDP, 1, 1, 0, 0);
-	svc_ext(NP_ULOCAL, IPPROTO_UDP, 0, 1, 1, 0);
-	svc_ext(NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
-	svc_ext(NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
-	svc_ext(NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
-	svc_ext(NP_UDP, IPPROTO_UDP, 0, 3, 1, 0);
+	node_fixture_be_put(&lb, 1, IP_B, 5353, IPPROTO_UDP, SL_BE_F_LOCAL);
+	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_ULOCAL, IPPROTO_UDP, 1, 1, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_ULOCAL, IPPROTO_UDP, 0, 1, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
+	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 0, 3, 1, 0);
 }
 
 /* The client's UDP datagram, as it arrives from the router. */
@@ -335,8 +319,9 @@ static void test_all(struct sl_node *node)
 	f = fds_of(pod);
 	net_prog = bpf_program__fd(node->progs.sl_from_net);
 	net_metrics = bpf_map__fd(node->maps.sl_metrics);
-	net_svc = bpf_map__fd(node->maps.sl_svc4);
-	net_be = bpf_map__fd(node->maps.sl_be4);
+	lb = (struct node_fixture_lb){.svc = bpf_map__fd(node->maps.sl_svc4),
+				      .be = bpf_map__fd(node->maps.sl_be4),
+				      .snat_ip = NODE_IP};
 	net_eps.ep = bpf_map__fd(node->maps.sl_ep4);
 	net_eps.src = bpf_map__fd(node->maps.sl_epsrc4);
 	if (net_prog >= 0 && f.from_pod >= 0) {
