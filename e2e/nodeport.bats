@@ -85,16 +85,6 @@ distinct() {
 	for ((i = 0; i < $3; i++)); do http_get "$1" "$2" || echo FAIL; done | sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
-# svc4_has I IP PORT: node I's sl_svc4 holds a key for IP:PORT (any scope, slot).
-svc4_has() {
-	local pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$1/sl_svc4 ip=$2 port=$3 IFS=.
-	# shellcheck disable=SC2086
-	set -- $ip
-	bpftool -j map dump pinned "$pin" 2>/dev/null |
-		jq -e --argjson k "$(printf '["0x%02x","0x%02x","0x%02x","0x%02x","0x%02x","0x%02x"]' \
-			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .key[0:6] == $k)' >/dev/null
-}
-
 # sample I NAME LABELS: the value of node I's /metrics sample NAME{LABELS} (0 when absent).
 # frontend_backends I ADDR: node I's `services` rows at ADDR as "FLAG:BACKENDS"
 # (FLAG "external" for what arrives from outside, "-" for what pods and the

@@ -125,16 +125,24 @@ except socket.timeout:
 }
 udp_refused() { [ "$(udp_connected_err "$@")" = refused ]; }
 
-# be4_has I IP PORT: node I's sl_be4 holds the backend IP:PORT (published
-# before the slots and the master that lead to it).
-be4_has() {
-	local pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$1/sl_be4 ip=$2 port=$3 IFS=.
+# pinned_ip_port I MAP PART IP PORT: node I's pinned MAP has an entry whose
+# PART (key or value) starts with IP:PORT (network order, as the ABI lays
+# both out first).
+pinned_ip_port() {
+	local pin=/sys/fs/bpf/sluice-$SL_CLUSTER_RND-$1/$2 part=$3 ip=$4 port=$5 IFS=.
 	# shellcheck disable=SC2086
 	set -- $ip
 	bpftool -j map dump pinned "$pin" 2>/dev/null |
-		jq -e --argjson k "$(printf '["0x%02x","0x%02x","0x%02x","0x%02x","0x%02x","0x%02x"]' \
-			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .value[0:6] == $k)' >/dev/null
+		jq -e --arg p "$part" --argjson k "$(printf '["0x%02x","0x%02x","0x%02x","0x%02x","0x%02x","0x%02x"]' \
+			"$1" "$2" "$3" "$4" $((port >> 8)) $((port & 255)))" 'any(.[]; .[$p][0:6] == $k)' >/dev/null
 }
+
+# be4_has I IP PORT: node I's sl_be4 holds the backend IP:PORT (published
+# before the slots and the master that lead to it).
+be4_has() { pinned_ip_port "$1" sl_be4 value "$2" "$3"; }
+
+# svc4_has I IP PORT: node I's sl_svc4 holds a key for IP:PORT (any scope, slot).
+svc4_has() { pinned_ip_port "$1" sl_svc4 key "$2" "$3"; }
 
 # udp_late_serve ID PORT: a one-shot UDP server in pod ID on PORT that answers
 # its first datagram late (0.5 s, its client's socket closed by then) on a
