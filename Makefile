@@ -306,14 +306,18 @@ $(B)/image/sluice.tar: $(BINS) manifests/image.sh e2e/images/oci.bash
 # report. SAN=1: everything built so into $(B), every e2e suite checked so.
 # The pinned Kubernetes tools (a one-time ~20 min Go build on a fresh machine)
 # build in the background, niced, while everything that does not need them
-# runs; the e2e lane of the real-Kubernetes suites waits for them.
+# runs; the e2e lane of the real-Kubernetes suites waits for them. The
+# builds run one compiler per CPU (TEST_J); the suites' order is unchanged.
+TEST_J ?= -j$(shell nproc)
 test: deps-pkgs
 	$(Q)mkdir -p $(B) && rm -f $(B)/k8s-tools.rc && \
 	{ nice -n 10 e2e/k8s/build.sh >$(B)/k8s-tools.log 2>&1; echo $$? >$(B)/k8s-tools.rc; } &
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) $(TEST_J) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory lint
+	$(Q)$(MAKE) $(TEST_J) --no-print-directory B=$(B)/san SAN=1 $(UNIT_TESTS:$(B)/%=$(B)/san/%) \
+		$(B)/san/sluice $(B)/san/sluice-agent
 	$(Q)$(MAKE) --no-print-directory unit-san
-	$(Q)$(MAKE) --no-print-directory B=$(B)/san SAN=1 $(B)/san/sluice $(B)/san/sluice-agent
+	$(Q)$(MAKE) $(TEST_J) --no-print-directory fuzz-build
 	$(Q)$(MAKE) --no-print-directory fuzz-smoke
 	$(Q)SLUICE_BUILD=$(abspath $(B)) SL_K8S_TOOLS_RC=$(abspath $(B))/k8s-tools.rc \
 	SL_E2E_SAN_BUILD=$(abspath $(if $(filter 1,$(SAN)),$(B),$(B)/san)) $(if $(filter 1,$(SAN)),SL_E2E_SAN_SUITES=.) \
@@ -388,8 +392,8 @@ bench-policy: deps
 
 lint:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
-	shellcheck -x $$(git ls-files '*.sh' '*.bash' .ci/run)
-	shellcheck -s bash $$(git ls-files '*.bats')
+	git ls-files '*.sh' '*.bash' .ci/run | xargs -P$$(nproc) -n4 shellcheck -x
+	git ls-files '*.bats' | xargs -P$$(nproc) -n8 shellcheck -s bash
 	yamllint -d relaxed $$(git ls-files '*.yaml' '*.yml') /dev/null
 
 clean:
