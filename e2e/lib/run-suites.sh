@@ -11,6 +11,10 @@ passed=0 failed=0 skipped=0
 # about 9.5 and 10 minutes). The benches stay in one lane: their leak checks
 # look at every /tmp/sl-bench.* directory.
 REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|containerd|podman|demo|netpol)}
+# Suites of the emulated lane that need the pinned Kubernetes tools too (and
+# skip without them): run last in that lane, after the tools' build, so a
+# fresh machine runs them instead of skipping them.
+TOOLS_LATE=${SL_E2E_TOOLS_LATE:-^bench-kubeproxy-real\.bats$}
 
 # A C suite's last line is "N passed, N failed"; a suite that dies before it counts as one failure.
 run_c() {
@@ -112,20 +116,20 @@ lane_run() {
 	bats_lane "$lane" "${rest[@]}"
 }
 
-# k8s_tools_wait: when make test builds the pinned Kubernetes tools in the
-# background, waits (at most an hour) for that build's exit code.
+# k8s_tools_wait LANE: when make test builds the pinned Kubernetes tools in
+# the background, waits (at most an hour) for that build's exit code.
 k8s_tools_wait() {
-	local rc=${SL_K8S_TOOLS_RC:-} i=0
+	local lane=$1 rc=${SL_K8S_TOOLS_RC:-} i=0
 	[ -n "$rc" ] || return 0
 	while [ ! -s "$rc" ] && [ $i -lt 3600 ]; do
 		sleep 1
 		i=$((i + 1))
 	done
 	if [ "$(cat "$rc" 2>/dev/null)" != 0 ]; then
-		echo "   [real] k8s tools build failed or timed out; see ${rc%.rc}.log"
-		tail -n 5 "${rc%.rc}.log" 2>/dev/null | sed 's/^/   [real] | /'
+		echo "   [$lane] k8s tools build failed or timed out; see ${rc%.rc}.log"
+		tail -n 5 "${rc%.rc}.log" 2>/dev/null | sed "s/^/   [$lane] | /"
 	else
-		echo "   [real] k8s tools ready after waiting ${i} s"
+		echo "   [$lane] k8s tools ready after waiting ${i} s"
 	fi
 	return 0
 }
@@ -153,16 +157,19 @@ if [ -n "$bats_files" ] && need_root e2e; then
 	echo "== e2e (bats)"
 	rm -f "$logdir"/e2e-*.tap
 	[ -z "${SL_E2E_SAN_BUILD:-}" ] || san_selftest
-	real=() emu=()
+	real=() emu=() late=()
 	for f in $bats_files; do
 		if [ "${SL_E2E_LANES:-2}" != 1 ] && [[ $(basename "$f") =~ $REAL_LANE ]]; then
 			real+=("$f")
+		elif [[ $(basename "$f") =~ $TOOLS_LATE ]]; then
+			late+=("$f")
 		else
 			emu+=("$f")
 		fi
 	done
-	{ k8s_tools_wait && lane_run real "${real[@]}"; } &
+	{ k8s_tools_wait real && lane_run real "${real[@]}"; } &
 	lane_run emu "${emu[@]}"
+	[ ${#late[@]} -eq 0 ] || { k8s_tools_wait emu-late && lane_run emu-late "${late[@]}"; }
 	wait
 	for f in "$logdir"/e2e-*.tap; do tap_count "$f"; done
 fi
