@@ -250,20 +250,30 @@ static __always_inline int np4_snat_new(struct __sk_buff *skb, struct l4_tuple *
 	return -SL_DROP_SNAT_PORT;
 }
 
-/* The error h about a SNAT flow's packet, from its backend or a router
- * before it (port unreachable, fragmentation needed), to the node address:
- * the quote is the packet as the backend saw it ({node address, SNAT port}
- * -> backend), whose turned-round tuple is the flow's REV entry. Rewritten
- * for the client (quote from the client to the frontend, the error to the
- * client, from the frontend where the backend sent it). */
-static __always_inline int np4_icmp_err_to_client(struct __sk_buff *skb, struct icmp4_err_head *h)
+/* The error h about a SNAT flow, rewritten by the flow's entry in direction
+ * dir, whose key is the quote turned round; 0 when there is none (or it
+ * has expired), else path.
+ *  - SL_NAT_DIR_REV: about the flow's packet, from its backend or a router
+ *    before it (port unreachable, fragmentation needed), to the node
+ *    address: the quote is the packet as the backend saw it ({node address,
+ *    SNAT port} -> backend). Rewritten for the client: the quote from the
+ *    client to the frontend, the error to the client from the frontend.
+ *  - SL_NAT_DIR_FWD: about the flow's reply, from its client or a router
+ *    between, to the frontend: the quote is the reply as the client got it
+ *    (frontend -> client). Rewritten for the backend: the quote from the
+ *    backend to {SNAT address, SNAT port}, the error to the backend from
+ *    the SNAT address.
+ * Either way the entry's value is the rewritten flow, so the new quote is
+ * that tuple turned round and the error goes from its source to its
+ * destination. */
+static __always_inline int np4_icmp_err_nat(struct __sk_buff *skb, struct icmp4_err_head *h,
+					    __u8 dir, int path)
 {
 	struct icmp4_err_ids cur;
 	struct sl_nat_key key;
 	struct sl_nat_val *v;
 
-	key = nat4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol,
-		       SL_NAT_DIR_REV);
+	key = nat4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol, dir);
 	v = bpf_map_lookup_elem(&sl_nat4, &key);
 	if (!v || nat4_expired(v, h->qip.protocol, bpf_ktime_get_ns()))
 		return 0;
@@ -271,32 +281,7 @@ static __always_inline int np4_icmp_err_to_client(struct __sk_buff *skb, struct 
 	cur.daddr = v->saddr;
 	cur.sport = v->dport;
 	cur.dport = v->sport;
-	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_NS_ICMP);
-}
-
-/* The error h about a SNAT flow's reply, from its client or a router
- * between (port unreachable, fragmentation needed), to the frontend: the
- * quote is the reply as the client got it (frontend -> client), whose
- * turned-round tuple is the flow's FWD entry, holding the tuple the backend
- * sees. Rewritten for the backend (quote from the backend to {SNAT address,
- * SNAT port}, the error to the backend, from the SNAT address where the
- * client sent it). */
-static __always_inline int np4_icmp_err_to_backend(struct __sk_buff *skb, struct icmp4_err_head *h)
-{
-	struct icmp4_err_ids cur;
-	struct sl_nat_key key;
-	struct sl_nat_val *v;
-
-	key = nat4_key(h->qip.daddr, h->qip.saddr, h->qdport, h->qsport, h->qip.protocol,
-		       SL_NAT_DIR_FWD);
-	v = bpf_map_lookup_elem(&sl_nat4, &key);
-	if (!v || nat4_expired(v, h->qip.protocol, bpf_ktime_get_ns()))
-		return 0;
-	cur.saddr = v->daddr;
-	cur.daddr = v->saddr;
-	cur.sport = v->dport;
-	cur.dport = v->sport;
-	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, SL_PATH_ICMP_TO_BE);
+	return icmp4_err_write(skb, h, &cur, v->saddr, v->daddr, path);
 }
 
 /* An ICMP error arriving from outside about a north-south flow: about a
@@ -312,11 +297,11 @@ static __always_inline int np4_icmp_err(struct __sk_buff *skb)
 	if (!icmp4_err_load(skb, &h))
 		return 0;
 	if (np4_snat_port(h.qsport)) {
-		ret = np4_icmp_err_to_client(skb, &h);
+		ret = np4_icmp_err_nat(skb, &h, SL_NAT_DIR_REV, SL_PATH_NS_ICMP);
 		if (ret)
 			return ret;
 	}
-	ret = np4_icmp_err_to_backend(skb, &h);
+	ret = np4_icmp_err_nat(skb, &h, SL_NAT_DIR_FWD, SL_PATH_ICMP_TO_BE);
 	if (ret)
 		return ret;
 	return icmp4_err_ct(skb, &h, ICMP_ERR_TO_BACKEND);
