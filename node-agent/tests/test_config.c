@@ -25,6 +25,8 @@ struct want {
 	int sock_lb_pods;	   /* 0 false, 1 true */
 	int api;		   /* 0: not checked; else CONFIG_API_* + 1 */
 	const char *nodeport_mode; /* NULL: not checked */
+	const char *healthz_bind;  /* NULL: not checked; "" disabled */
+	const char *metrics_bind;  /* NULL: not checked; "" disabled */
 };
 
 struct tcase {
@@ -44,7 +46,28 @@ static const struct tcase cases[] = {
     {"minimal flags take the defaults",
      {"--node-name", "n1", "--pod-cidr", "10.244.1.0/24"},
      .want = {DEFAULTS, .node_name = "n1", .pod_cidr = "10.244.1.0/24", .cgroup = "",
-	      .nodeport_mode = "snat"}},
+	      .nodeport_mode = "snat", .healthz_bind = "127.0.0.1:10256",
+	      .metrics_bind = "127.0.0.1:9965"}},
+    {"--healthz-bind-address and --metrics-bind-address set",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--healthz-bind-address", "0.0.0.0:10256",
+      "--metrics-bind-address", "0.0.0.0:9965"},
+     .want = {DEFAULTS, .node_name = "n", .healthz_bind = "0.0.0.0:10256",
+	      .metrics_bind = "0.0.0.0:9965"}},
+    {"--healthz-bind-address 0 and --metrics-bind-address '' disable them",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--healthz-bind-address", "0",
+      "--metrics-bind-address", ""},
+     .want = {DEFAULTS, .node_name = "n", .healthz_bind = "", .metrics_bind = ""}},
+    {"--healthz-bind-address '' and --metrics-bind-address 0 disable them",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--healthz-bind-address", "",
+      "--metrics-bind-address", "0"},
+     .want = {DEFAULTS, .node_name = "n", .healthz_bind = "", .metrics_bind = ""}},
+    {"--healthz-bind-address needs an address with the port",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--healthz-bind-address", "10256"},
+     .err = "invalid --healthz-bind-address '10256'"},
+    {"--metrics-bind-address takes no host name",
+     {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--metrics-bind-address",
+      "localhost:9965"},
+     .err = "invalid --metrics-bind-address 'localhost:9965'"},
     {"--nodeport-mode dsr",
      {"--node-name", "n", "--pod-cidr", "10.244.1.0/24", "--nodeport-mode", "dsr"},
      .want = {DEFAULTS, .node_name = "n", .pod_cidr = "10.244.1.0/24", .nodeport_mode = "dsr"}},
@@ -387,6 +410,8 @@ static void case_run(const struct tcase *t)
 	check_str(c.cgroup, t->want.cgroup);
 	CHECK_INT(c.sock_lb_pods, t->want.sock_lb_pods);
 	check_str(c.nodeport_mode, t->want.nodeport_mode);
+	check_str(c.healthz_bind, t->want.healthz_bind);
+	check_str(c.metrics_bind, t->want.metrics_bind);
 	if (t->want.api)
 		CHECK_INT(c.api, t->want.api - 1);
 }

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "healthz.h"
 #include "http_server.h"
 #include "unit.h"
@@ -104,44 +103,10 @@ static void test_addr(void)
 	CHECK_INT(http_addr_parse("127.0.0.1:10256x", &ip, &port), -EINVAL);
 }
 
-static int parse(const char *bind, struct config *c, char *err, size_t len)
-{
-	char *argv[] = {"run",
-			"--node-name",
-			"n",
-			"--pod-cidr",
-			"10.244.1.0/24",
-			"--healthz-bind-address",
-			(char *)bind,
-			NULL};
-
-	return config_parse(bind ? 7 : 5, argv, c, err, len);
-}
-
-static void test_flag(void)
-{
-	struct config c;
-	char err[256];
-
-	UNIT_CASE("--healthz-bind-address: default, set, disabled, invalid");
-	CHECK_INT(parse(NULL, &c, err, sizeof(err)), 0);
-	CHECK_STR(c.healthz_bind, "127.0.0.1:10256");
-	CHECK_INT(parse("0.0.0.0:10256", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.healthz_bind, "0.0.0.0:10256");
-	CHECK_INT(parse("0", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.healthz_bind, "");
-	CHECK_INT(parse("", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.healthz_bind, "");
-	CHECK_INT(parse("10256", &c, err, sizeof(err)), -EINVAL);
-	CHECK(strstr(err, "invalid --healthz-bind-address '10256'") != NULL);
-}
-
 int main(void)
 {
-	unsetenv("KUBECONFIG");
 	test_responses();
 	test_fresh();
 	test_addr();
-	test_flag();
 	return unit_done();
 }

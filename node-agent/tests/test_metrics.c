@@ -11,7 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "http_server.h"
 #include "metrics.h"
 #include "metrics_collect.h"
@@ -172,41 +171,8 @@ static void test_server(void)
 	free(buf);
 }
 
-static int parse(const char *bind, struct config *c, char *err, size_t len)
-{
-	char *argv[] = {"run",
-			"--node-name",
-			"n",
-			"--pod-cidr",
-			"10.244.1.0/24",
-			"--metrics-bind-address",
-			(char *)bind,
-			NULL};
-
-	return config_parse(bind ? 7 : 5, argv, c, err, len);
-}
-
-static void test_flag(void)
-{
-	struct config c;
-	char err[256];
-
-	UNIT_CASE("--metrics-bind-address: default on loopback, set, disabled, invalid");
-	CHECK_INT(parse(NULL, &c, err, sizeof(err)), 0);
-	CHECK_STR(c.metrics_bind, "127.0.0.1:9965");
-	CHECK_INT(parse("0.0.0.0:9965", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.metrics_bind, "0.0.0.0:9965");
-	CHECK_INT(parse("0", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.metrics_bind, "");
-	CHECK_INT(parse("", &c, err, sizeof(err)), 0);
-	CHECK_STR(c.metrics_bind, "");
-	CHECK_INT(parse("localhost:9965", &c, err, sizeof(err)), -EINVAL);
-	CHECK(strstr(err, "invalid --metrics-bind-address 'localhost:9965'") != NULL);
-}
-
 int main(void)
 {
-	test_flag();
 	test_format();
 	test_hist();
 	test_respond();
