@@ -32,6 +32,14 @@ static inline void node_fixture_svc_ext(const struct node_fixture_lb *lb, __be32
 	CHECK_INT(dp_svc_update(lb->svc, &k, &v), 0);
 }
 
+/* A frontend svc_id with the one backend be_id: its slot 1, then its slot 0 (count 1). */
+static inline void node_fixture_svc_one(const struct node_fixture_lb *lb, __be32 ip, __u16 port,
+					__u8 proto, __u32 svc_id, __u32 be_id, __u16 flags)
+{
+	node_fixture_svc_ext(lb, ip, port, proto, 1, be_id, 0, 0);
+	node_fixture_svc_ext(lb, ip, port, proto, 0, svc_id, 1, flags);
+}
+
 /* Backend id -> {ip, port, proto, flags}. */
 static inline void node_fixture_be_put(const struct node_fixture_lb *lb, __u32 id, __be32 ip,
 				       __u16 port, __u8 proto, __u8 flags)

@@ -59,21 +59,16 @@ static void seed(void)
 	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
 	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 0, 1, 1, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 2, 2, 0);
 	node_fixture_svc_ext(&lb, NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0, SL_SVC_F_DROP_EMPTY);
 	node_fixture_svc_ext(&lb, NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 0, 5, 1, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 5, 3, 0);
 	/* an externalIP (marker: other ports rejected) and an LB IP with ranges */
-	node_fixture_svc_ext(&lb, EXT_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
-	node_fixture_svc_ext(&lb, EXT_IP, 80, IPPROTO_TCP, 0, 7, 1, 0);
+	node_fixture_svc_one(&lb, EXT_IP, 80, IPPROTO_TCP, 7, 1, 0);
 	node_fixture_svc_ext(&lb, EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
 	node_fixture_svc_ext(&lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 1, 1, 0, 0);
-	node_fixture_svc_ext(&lb, LB_IP, 80, IPPROTO_TCP, 0, 6, 1, SL_SVC_F_SRC_RANGES);
+	node_fixture_svc_one(&lb, LB_IP, 80, IPPROTO_TCP, 6, 1, SL_SVC_F_SRC_RANGES);
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
 }
 

@@ -47,12 +47,9 @@ static void seed(const struct fds *f)
 	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
 	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
 	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_ULOCAL, IPPROTO_UDP, 1, 1, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_ULOCAL, IPPROTO_UDP, 0, 1, 1, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 0, 2, 1, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 1, 3, 0, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 0, 3, 1, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_ULOCAL, IPPROTO_UDP, 1, 1, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 2, 2, 0);
+	node_fixture_svc_one(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 3, 3, 0);
 }
 
 /* The client's UDP datagram, as it arrives from the router. */
