@@ -438,17 +438,19 @@ row_mode() {
 # mode_for DP: the sluice agents switched to DP's mode, if it has one; the
 # outside client's way to node 2's server through node 1 for ns-routed alone
 # (a host route, removed for every other row, which reach it directly).
+# Non-zero when ns-routed's packets would not go through node 1.
 mode_for() {
-	local m route
+	local m pod
 	m=$(row_mode "$1")
 	[ -z "$m" ] || sb_mode "$m" || say "the sluice agents did not come back in --nodeport-mode $m"
 	[ -n "$EXT" ] || return 0
-	route="$(sluice_pod_ip 2 s)/32"
-	if [ "$1" = ns-routed ]; then
-		ip -n "$EXT" route replace "$route" via "$(node_ip 1)" || say "the route through node 1 was refused"
-	else
-		ip -n "$EXT" route del "$route" 2>/dev/null || true
+	pod=$(sluice_pod_ip 2 s)
+	if [ "$1" != ns-routed ]; then
+		ip -n "$EXT" route del "$pod/32" 2>/dev/null || true
+		return 0
 	fi
+	ip -n "$EXT" route replace "$pod/32" via "$(node_ip 1)" &&
+		ip -n "$EXT" -o route get "$pod" | grep -q " via $(node_ip 1) "
 }
 
 # --- one size ------------------------------------------------------------------------------------
@@ -525,7 +527,10 @@ run_size() {
 			dp=${rows[(i + r - 1) % ${#rows[@]}]}
 			# the same client, Service and server as sluice-tc, the policy on
 			[ "$dp" != sluice-tc-policy ] || sb_policy on || say "the policy is not published"
-			mode_for "$dp"
+			if ! mode_for "$dp"; then
+				rec_skip "$dp" "round $r: the outside client's route through node 1 is not in place" "$n"
+				continue
+			fi
 			read -ra variants <<<"$(row_variants "$dp" "$first")"
 			for v in "${variants[@]}"; do
 				for mode in keepalive close; do
