@@ -122,6 +122,19 @@ svc_counter() { sample "$1" "sluice_service_$2_total" "namespace=\"default\",ser
 	host_answer 2 "http://$N1:$np/" a1
 }
 
+@test "(nodeport) the outside client, a router, takes no ICMP redirect: its route to a pod of node 2 through node 1 holds" {
+	# node 1 forwards such packets out of the interface they came in by and
+	# tells the sender to go to node 2 directly; a host would take the
+	# shortcut (make bench's ns-routed row once measured it unknowingly)
+	local c2 got
+	c2=$(cluster_pod_ip 2 c2)
+	ip -n "$EXT" route replace "$c2/32" via "$N1"
+	ns_exec "$EXT" ping -c 3 -i 0.2 -W 2 -q "$c2" >/dev/null || { ip -n "$EXT" route del "$c2/32"; false; }
+	got=$(ip -n "$EXT" -o route get "$c2")
+	ip -n "$EXT" route del "$c2/32"
+	[[ $got == *" via $N1 "* && $got != *redirected* ]] || { echo "route: $got"; false; }
+}
+
 @test "(nodeport) externalTrafficPolicy Cluster: a remote backend sees the node's address (SNAT)" {
 	np=$(np_apply NodePort)
 	answer "$EXT" "http://$N2:$np/cgi-bin/ip" "$N2"

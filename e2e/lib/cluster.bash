@@ -158,11 +158,16 @@ SL_EXTERNAL_IP=172.18.0.250
 
 # cluster_external_add: a client outside the cluster on the fabric, no node
 # (namespace sl-e-<rnd>, 172.18.0.250/16), with routes to every node's pod
-# CIDR via that node, as a router in front of the cluster would have;
-# prints its namespace. Removed by cluster_down.
+# CIDR via that node, as a router in front of the cluster would have, and
+# as a router it takes no ICMP redirect (a node that forwards one of its
+# packets on to another node would otherwise send it there directly:
+# make bench's ns-routed row measured that shortcut); prints its namespace.
+# Removed by cluster_down.
 cluster_external_add() {
 	local ns=sl-e-$SL_CLUSTER_RND i
 	ip netns add "$ns" && fabric_attach "$ns" "$SL_EXTERNAL_IP" e1 || return 1
+	nsenter --net="/run/netns/$ns" sysctl -qw net.ipv4.conf.all.accept_redirects=0 \
+		net.ipv4.conf.eth0.accept_redirects=0 >/dev/null || return 1
 	for ((i = 1; i <= SL_CLUSTER_N; i++)); do
 		ip -n "$ns" route add "$(node_pod_cidr "$i")" via "$(node_ip "$i")" || return 1
 	done
