@@ -15,7 +15,7 @@ setup_file() {
 	find /tmp -maxdepth 1 -name "sl-bench.*" | sort >"$BATS_FILE_TMPDIR/scratch-before"
 	# The real kube-proxy rows have their own suite (bench-kubeproxy-real.bats).
 	BENCH_DATAPATHS="direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables"
-	export BENCH_DATAPATHS="$BENCH_DATAPATHS kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-routed sluice-nodeport sluice-np-local"
+	export BENCH_DATAPATHS="$BENCH_DATAPATHS kp-ipvs tproxy-haproxy tproxy-nginx ns-direct ns-routed sluice-nodeport sluice-nodeport-dsr sluice-np-local"
 	BENCH_SIZES="1 200" BENCH_DURATION=1 BENCH_ROUNDS=1 BENCH_SCALE_ROUNDS=1 BENCH_BUDGET_S=60 \
 		timeout 600 "$BATS_TEST_DIRNAME/bench/datapath.sh" "$OUT" >"$BATS_FILE_TMPDIR/run.log" 2>&1
 	echo $? >"$BATS_FILE_TMPDIR/rc"
@@ -47,7 +47,7 @@ records() { jq -c "select($1)" "$OUT/records.jsonl"; }
 @test "at one Service every row has both variants and both modes, with answers and no errors" {
 	local dp n
 	for dp in direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables \
-		tproxy-haproxy tproxy-nginx ns-direct sluice-nodeport sluice-np-local; do
+		tproxy-haproxy tproxy-nginx ns-direct sluice-nodeport sluice-nodeport-dsr sluice-np-local; do
 		n=$(records ".kind == \"load\" and .size == 1 and .datapath == \"$dp\" and .requests > 0 and .errors == 0
 			and .latency_us.p99 > 0 and .cpu_us_per_req > 0" | jq -r '"\(.variant) \(.mode)"' | sort -u | wc -l)
 		[ "$n" = 4 ] || { echo "$dp: $n of 4 variant/mode pairs measured"; records ".datapath == \"$dp\""; false; }
@@ -67,10 +67,10 @@ records() { jq -c "select($1)" "$OUT/records.jsonl"; }
 
 @test "at 200 Services the rows whose cost may grow with them are measured again, the others not" {
 	run bash -c "jq -r 'select(.kind == \"load\" and .size == 200) | .datapath' '$OUT/records.jsonl' | sort -u | xargs"
-	[ "$output" = "direct kp-iptables-legacy kp-iptables-nft kp-nftables ns-direct ns-routed sluice-nodeport sluice-np-local sluice-sock sluice-tc" ]
+	[ "$output" = "direct kp-iptables-legacy kp-iptables-nft kp-nftables ns-direct ns-routed sluice-nodeport sluice-nodeport-dsr sluice-np-local sluice-sock sluice-tc" ]
 	# the north-south rows in both variants there too: the remote backend is their SNAT case
 	run bash -c "jq -r 'select(.kind == \"load\" and .size == 200 and .variant == \"cross\") | .datapath' '$OUT/records.jsonl' | sort -u | xargs"
-	[ "$output" = "ns-direct ns-routed sluice-nodeport sluice-np-local" ]
+	[ "$output" = "ns-direct ns-routed sluice-nodeport sluice-nodeport-dsr sluice-np-local" ]
 }
 
 @test "programming times: the whole set and one Service added, changed, removed, per row and size" {
@@ -94,6 +94,7 @@ records() { jq -c "select($1)" "$OUT/records.jsonl"; }
 	grep -q 'TPROXY or eBPF' "$OUT/report.md"
 	grep -q '^| sluice-tc |' "$OUT/report.md"
 	grep -q '^| sluice-nodeport |' "$OUT/report.md"
+	grep -q '^| sluice-nodeport-dsr |' "$OUT/report.md"
 	jq -e '.targets | length > 0' "$OUT/results.json"
 	for p in throughput latency cost programming; do
 		file "$OUT/$p.png" | grep -q 'PNG image'

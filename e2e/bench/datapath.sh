@@ -440,7 +440,7 @@ row_mode() {
 # (a host route, removed for every other row, which reach it directly).
 # Non-zero when ns-routed's packets would not go through node 1.
 mode_for() {
-	local m pod
+	local m pod got
 	m=$(row_mode "$1")
 	[ -z "$m" ] || sb_mode "$m" || say "the sluice agents did not come back in --nodeport-mode $m"
 	[ -n "$EXT" ] || return 0
@@ -449,8 +449,9 @@ mode_for() {
 		ip -n "$EXT" route del "$pod/32" 2>/dev/null || true
 		return 0
 	fi
-	ip -n "$EXT" route replace "$pod/32" via "$(node_ip 1)" &&
-		ip -n "$EXT" -o route get "$pod" | grep -q " via $(node_ip 1) "
+	ip -n "$EXT" route replace "$pod/32" via "$(node_ip 1)" || return 1
+	got=$(ip -n "$EXT" -o route get "$pod")
+	[[ $got == *" via $(node_ip 1) "* ]] || { say "ns-routed: the outside client routes $got"; return 1; }
 }
 
 # --- one size ------------------------------------------------------------------------------------
