@@ -173,14 +173,11 @@ static void test_node_port(const struct fds *f)
 	CHECK(!memcmp(&in, &out, sizeof(in)));
 }
 
-static void test_tcp(const struct fds *f)
+/* A new flow: DNAT to the backend and both conntrack entries. */
+static void test_tcp_new_flow(const struct fds *f)
 {
-	struct sl_svcstat_val st0, st;
-	struct tcp_pkt in, out;
 	struct sl_ct_val ct;
-	__u32 len;
-
-	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st0), 0);
+	struct tcp_pkt out;
 
 	UNIT_CASE("SYN to a ClusterIP is DNATed to the backend with valid checksums");
 	tcp_from(f, 'a', VIP, 40000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
@@ -206,6 +203,16 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(ct.flags, SL_CT_F_REPLY);
 	CHECK_INT(ct.nat_ip, VIP); /* reverse NAT from the entry */
 	CHECK_INT(ntohs(ct.nat_port), 80);
+}
+
+/* The flow of test_tcp_new_flow once slot 1 names the remote backend (until
+ * test_tcp_reuse puts it back): its packets keep their backend, are counted
+ * since st0, and its reply is reverse-NATed. */
+static void test_tcp_established(const struct fds *f, const struct sl_svcstat_val *st0)
+{
+	struct sl_svcstat_val st;
+	struct sl_ct_val ct;
+	struct tcp_pkt out;
 
 	UNIT_CASE("an established packet keeps its backend after the slots change");
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 2, 0, 0, 0); /* slot 1 -> remote backend */
@@ -218,9 +225,9 @@ static void test_tcp(const struct fds *f)
 
 	UNIT_CASE("the service port counts the new flow and both packets with their bytes");
 	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
-	CHECK_INT(st.flows - st0.flows, 1);
-	CHECK_INT(st.packets - st0.packets, 2);
-	CHECK_INT(st.bytes - st0.bytes, 2 * sizeof(in));
+	CHECK_INT(st.flows - st0->flows, 1);
+	CHECK_INT(st.packets - st0->packets, 2);
+	CHECK_INT(st.bytes - st0->bytes, 2 * sizeof(struct tcp_pkt));
 	CHECK_INT(dp_svcstat_reset(f->svcstat, 1), 0);
 	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
 	CHECK_INT(st.flows + st.packets + st.bytes, 0);
@@ -233,6 +240,15 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(ntohs(out.tcp.dest), 40000);
 	CHECK(tcp_csums_ok(&out));
 	CHECK(!memcmp(out.eth.h_source, host_a, 6) && !memcmp(out.eth.h_dest, mac_a, 6));
+}
+
+/* A SYN on the same tuple while slot 1 is remote: a new flow to the remote
+ * backend, whose reply is reverse-NATed on the way into the pod. */
+static void test_tcp_reuse(const struct fds *f)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
+	__u32 len;
 
 	UNIT_CASE("a SYN reusing an old tuple is balanced anew");
 	tcp_from(f, 'a', VIP, 40000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
@@ -250,7 +266,13 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(out.ip.daddr, IP_A);
 	CHECK_INT(out.ip.ttl, 64); /* not forwarded here, only rewritten */
 	CHECK(tcp_csums_ok(&out));
-	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0); /* slot 1 -> B again */
+}
+
+/* Replies of no flow pass as they are, from a pod and into one. */
+static void test_tcp_no_ct(const struct fds *f)
+{
+	struct tcp_pkt in, out;
 
 	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_from_pod)");
 	tcp_from(f, 'b', IP_A, 8080, 40999, 0x12, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
@@ -261,6 +283,12 @@ static void test_tcp(const struct fds *f)
 	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_to_pod)");
 	in = tcp_to_a(f, IP_REMOTE, 8080, 40999, 0x12, TC_ACT_OK, 0, &out, NULL);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
+}
+
+/* Drops: a pod's spoofed VIP source, a slot naming no backend. */
+static void test_tcp_drops(const struct fds *f)
+{
+	struct tcp_pkt in;
 
 	UNIT_CASE("a pod claiming to be the VIP is dropped as spoofed");
 	in = tcp_build(mac_b, host_b, VIP, IP_A, 80, 40999, 0x12);
@@ -271,6 +299,14 @@ static void test_tcp(const struct fds *f)
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 999, 0, 0, 0);
 	tcp_from(f, 'a', VIP, 40001, 80, 0x02, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING, NULL);
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+}
+
+/* Connections straight to a pod: not balanced, and a backend's ports taken
+ * by one drop (or keep) the reply entry of a Service flow. */
+static void test_tcp_direct(const struct fds *f)
+{
+	struct sl_ct_val ct;
+	struct tcp_pkt out;
 
 	UNIT_CASE("traffic to a pod (not a VIP) is not load-balanced");
 	tcp_from(f, 'a', IP_B, 40002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
@@ -291,6 +327,13 @@ static void test_tcp(const struct fds *f)
 	tcp_from(f, 'a', VIP, 40004, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, NULL);
 	tcp_from(f, 'a', IP_B, 40004, 8080, 0x10, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL);
 	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40004, IPPROTO_TCP, CT_REPLY, &ct), 0);
+}
+
+/* A flow whose backend is deleted lives on its conntrack entries; a new SYN
+ * on its tuple finds no backend. Restores backend 1. */
+static void test_tcp_backend_deleted(const struct fds *f)
+{
+	struct tcp_pkt out;
 
 	UNIT_CASE("an established TCP flow rewrites from its entries alone, both ways");
 	tcp_from(f, 'a', VIP, 40005, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, NULL);
@@ -305,6 +348,22 @@ static void test_tcp(const struct fds *f)
 	UNIT_CASE("a SYN on its tuple is balanced anew, not sent to the deleted backend");
 	tcp_from(f, 'a', VIP, 40005, 80, 0x02, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING, NULL);
 	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
+}
+
+/* In this order: each part starts from the conntrack and map state the one
+ * before it left. */
+static void test_tcp(const struct fds *f)
+{
+	struct sl_svcstat_val st0;
+
+	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st0), 0);
+	test_tcp_new_flow(f);
+	test_tcp_established(f, &st0);
+	test_tcp_reuse(f);
+	test_tcp_no_ct(f);
+	test_tcp_drops(f);
+	test_tcp_direct(f);
+	test_tcp_backend_deleted(f);
 }
 
 static void test_udp(const struct fds *f)
