@@ -542,14 +542,13 @@ static void test_reject_options(const struct fds *f)
 	       NULL);
 }
 
-static void test_reject(const struct fds *f)
+/* A SYN to a service without endpoints: the ICMP error back through the
+ * program, and the reset the tap on pod A's side sees. */
+static void test_reject_syn(const struct fds *f)
 {
-	struct tcp_pkt in;
+	struct tcp_pkt in, rst;
 	struct icmp_err_pkt out;
-	struct udp_pkt uin;
 	__u32 len;
-
-	struct tcp_pkt rst;
 	int tap = pod_a_tap();
 
 	UNIT_CASE("a service without endpoints answers ICMP port unreachable");
@@ -580,6 +579,16 @@ static void test_reject(const struct fds *f)
 	CHECK_INT(csum_l4(rst.ip.saddr, rst.ip.daddr, IPPROTO_TCP, &rst.tcp, sizeof(rst.tcp)), 0);
 	if (tap >= 0)
 		close(tap);
+}
+
+static void test_reject(const struct fds *f)
+{
+	struct tcp_pkt in;
+	struct icmp_err_pkt out;
+	struct udp_pkt uin;
+	__u32 len;
+
+	test_reject_syn(f);
 
 	UNIT_CASE("a port the ClusterIP does not have is rejected");
 	in = tcp_build(mac_a, host_a, IP_A, VIP, 42001, 8081, 0x02);
@@ -591,12 +600,7 @@ static void test_reject(const struct fds *f)
 	UNIT_CASE("a short UDP datagram to an empty service is rejected too (packet grows)");
 	uin = udp_build(IP_A, VIP_EMPTY, 5002, 80, false);
 	uin.ip.protocol = IPPROTO_UDP;
-	{
-		struct sl_svc_key k = {.vip = VIP_EMPTY, .port = htons(80), .proto = IPPROTO_UDP};
-		struct sl_svc_val v = {.id = 7};
-
-		CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
-	}
+	svc_put(f, VIP_EMPTY, 80, IPPROTO_UDP, 0, 7, 0, 0, 0);
 	len = sizeof(out);
 	expect_at(f->from_pod, f->metrics, &uin, sizeof(uin) - 8, if_a, true, TC_ACT_REDIRECT,
 		  SL_PATH_SVC_REJECT, &out, &len);
