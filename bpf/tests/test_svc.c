@@ -78,6 +78,50 @@ static int ct_get(const struct fds *f, __be32 saddr, __be32 daddr, __u16 sport, 
 	return (val->flags & (SL_CT_F_REPLY | SL_CT_F_POLICY)) == kind ? 0 : -EPROTO;
 }
 
+/* Pod a's or b's TCP segment from its address to daddr through sl_from_pod
+ * at its veth, run by expect(): verdict and metric checked, and with out the
+ * output copied there (as long as the segment). Returns the segment sent. */
+static struct tcp_pkt tcp_from(const struct fds *f, char pod, __be32 daddr, __u16 sport,
+			       __u16 dport, __u8 flags, int verdict, unsigned int metric,
+			       struct tcp_pkt *out)
+{
+	bool a = pod == 'a';
+	struct tcp_pkt in = tcp_build(a ? mac_a : mac_b, a ? host_a : host_b, a ? IP_A : IP_B,
+				      daddr, sport, dport, flags);
+	__u32 len = sizeof(in);
+
+	expect(f->from_pod, f->metrics, &in, sizeof(in), a ? if_a : if_b, verdict, metric, out,
+	       out ? &len : NULL);
+	return in;
+}
+
+/* A TCP segment from saddr beyond the uplink to pod A, leaving by veth ha
+ * through sl_to_pod, run by expect_at(): verdict and metric checked, the
+ * output copied to out and its size to *len if len is set. Returns the
+ * segment sent. */
+static struct tcp_pkt tcp_to_a(const struct fds *f, __be32 saddr, __u16 sport, __u16 dport,
+			       __u8 flags, int verdict, unsigned int metric, struct tcp_pkt *out,
+			       __u32 *len)
+{
+	struct tcp_pkt in = tcp_build(mac_uplink, host_a, saddr, IP_A, sport, dport, flags);
+	__u32 n = sizeof(*out);
+
+	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, verdict, metric, out, &n);
+	if (len)
+		*len = n;
+	return in;
+}
+
+/* Pod A's datagram in through sl_from_pod at veth ha, run by expect():
+ * verdict and metric checked, the output (as long as in) copied to out. */
+static void udp_from_a(const struct fds *f, const struct udp_pkt *in, int verdict,
+		       unsigned int metric, struct udp_pkt *out)
+{
+	__u32 len = sizeof(*out);
+
+	expect(f->from_pod, f->metrics, in, sizeof(*in), if_a, verdict, metric, out, &len);
+}
+
 static void seed(const struct fds *f)
 {
 	pod_fixture_eps_put(&f->eps);
@@ -112,43 +156,31 @@ static void seed(const struct fds *f)
 static void test_node_port(const struct fds *f)
 {
 	struct tcp_pkt in, out;
-	__u32 len = sizeof(out);
 
 	/* the node's address: a NodePort (scope INT, as pods see it) and its marker */
 	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 1, 1, 0, 0, 0);
 	svc_put(f, NODE_IP, 30080, IPPROTO_TCP, 0, 8, 1, 0, 0);
 	svc_put(f, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP, 0);
 	UNIT_CASE("a pod's SYN to a NodePort on the node's address is balanced like a ClusterIP");
-	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 43000, 30080, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', NODE_IP, 43000, 30080, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE(
 	    "a pod's packet to another port of the node's address goes to the node, not rejected");
-	in = tcp_build(mac_a, host_a, IP_A, NODE_IP, 43001, 22, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_OK, SL_PATH_STACK, &out,
-	       &len);
+	in = tcp_from(f, 'a', NODE_IP, 43001, 22, 0x02, TC_ACT_OK, SL_PATH_STACK, &out);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
 }
 
-static void test_tcp(const struct fds *f)
+/* A new flow: DNAT to the backend and both conntrack entries. */
+static void test_tcp_new_flow(const struct fds *f)
 {
-	struct sl_svcstat_val st0, st;
-	struct tcp_pkt in, out;
 	struct sl_ct_val ct;
-	__u32 len;
-
-	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st0), 0);
+	struct tcp_pkt out;
 
 	UNIT_CASE("SYN to a ClusterIP is DNATed to the backend with valid checksums");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 40000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
 	CHECK_INT(out.ip.saddr, IP_A);
@@ -171,13 +203,20 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(ct.flags, SL_CT_F_REPLY);
 	CHECK_INT(ct.nat_ip, VIP); /* reverse NAT from the entry */
 	CHECK_INT(ntohs(ct.nat_port), 80);
+}
+
+/* The flow of test_tcp_new_flow once slot 1 names the remote backend (until
+ * test_tcp_reuse puts it back): its packets keep their backend, are counted
+ * since st0, and its reply is reverse-NATed. */
+static void test_tcp_established(const struct fds *f, const struct sl_svcstat_val *st0)
+{
+	struct sl_svcstat_val st;
+	struct sl_ct_val ct;
+	struct tcp_pkt out;
 
 	UNIT_CASE("an established packet keeps its backend after the slots change");
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 2, 0, 0, 0); /* slot 1 -> remote backend */
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x10);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 40000, 80, 0x10, TC_ACT_REDIRECT, SL_PATH_SVC_CT, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
 	CHECK(tcp_csums_ok(&out));
@@ -186,30 +225,33 @@ static void test_tcp(const struct fds *f)
 
 	UNIT_CASE("the service port counts the new flow and both packets with their bytes");
 	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
-	CHECK_INT(st.flows - st0.flows, 1);
-	CHECK_INT(st.packets - st0.packets, 2);
-	CHECK_INT(st.bytes - st0.bytes, 2 * sizeof(in));
+	CHECK_INT(st.flows - st0->flows, 1);
+	CHECK_INT(st.packets - st0->packets, 2);
+	CHECK_INT(st.bytes - st0->bytes, 2 * sizeof(struct tcp_pkt));
 	CHECK_INT(dp_svcstat_reset(f->svcstat, 1), 0);
 	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st), 0);
 	CHECK_INT(st.flows + st.packets + st.bytes, 0);
 
 	UNIT_CASE("the local backend's reply is reverse-NATed to VIP:port");
-	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40000, 0x12);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_REVNAT,
-	       &out, &len);
+	tcp_from(f, 'b', IP_A, 8080, 40000, 0x12, TC_ACT_REDIRECT, SL_PATH_REVNAT, &out);
 	CHECK_INT(out.ip.saddr, VIP);
 	CHECK_INT(ntohs(out.tcp.source), 80);
 	CHECK_INT(out.ip.daddr, IP_A);
 	CHECK_INT(ntohs(out.tcp.dest), 40000);
 	CHECK(tcp_csums_ok(&out));
 	CHECK(!memcmp(out.eth.h_source, host_a, 6) && !memcmp(out.eth.h_dest, mac_a, 6));
+}
+
+/* A SYN on the same tuple while slot 1 is remote: a new flow to the remote
+ * backend, whose reply is reverse-NATed on the way into the pod. */
+static void test_tcp_reuse(const struct fds *f)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
+	__u32 len;
 
 	UNIT_CASE("a SYN reusing an old tuple is balanced anew");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40000, 80, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 40000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 	CHECK(tcp_csums_ok(&out));
@@ -217,32 +259,36 @@ static void test_tcp(const struct fds *f)
 	CHECK_INT(ct_get(f, IP_REMOTE, IP_A, 8080, 40000, IPPROTO_TCP, CT_REPLY, &ct), 0);
 
 	UNIT_CASE("a remote backend's reply is reverse-NATed at tc egress (sl_to_pod)");
-	in = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 40000, 0x12);
-	len = sizeof(out);
-	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, SL_PATH_REVNAT,
-		  &out, &len);
+	in = tcp_to_a(f, IP_REMOTE, 8080, 40000, 0x12, TC_ACT_OK, SL_PATH_REVNAT, &out, &len);
 	CHECK_INT(len, sizeof(in));
 	CHECK_INT(out.ip.saddr, VIP);
 	CHECK_INT(ntohs(out.tcp.source), 80);
 	CHECK_INT(out.ip.daddr, IP_A);
 	CHECK_INT(out.ip.ttl, 64); /* not forwarded here, only rewritten */
 	CHECK(tcp_csums_ok(&out));
-	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0); /* slot 1 -> B again */
+}
+
+/* Replies of no flow pass as they are, from a pod and into one. */
+static void test_tcp_no_ct(const struct fds *f)
+{
+	struct tcp_pkt in, out;
 
 	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_from_pod)");
-	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40999, 0x12);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
-	       &len);
+	tcp_from(f, 'b', IP_A, 8080, 40999, 0x12, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
 	CHECK_INT(out.ip.saddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.source), 8080);
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE("a reply without conntrack is not reverse-NATed (sl_to_pod)");
-	in = tcp_build(mac_uplink, host_a, IP_REMOTE, IP_A, 8080, 40999, 0x12);
-	len = sizeof(out);
-	expect_at(f->to_pod, f->metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, 0, &out, &len);
+	in = tcp_to_a(f, IP_REMOTE, 8080, 40999, 0x12, TC_ACT_OK, 0, &out, NULL);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
+}
+
+/* Drops: a pod's spoofed VIP source, a slot naming no backend. */
+static void test_tcp_drops(const struct fds *f)
+{
+	struct tcp_pkt in;
 
 	UNIT_CASE("a pod claiming to be the VIP is dropped as spoofed");
 	in = tcp_build(mac_b, host_b, VIP, IP_A, 80, 40999, 0x12);
@@ -251,70 +297,73 @@ static void test_tcp(const struct fds *f)
 
 	UNIT_CASE("a slot pointing to no backend drops the packet");
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 999, 0, 0, 0);
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40001, 80, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING,
-	       NULL, NULL);
+	tcp_from(f, 'a', VIP, 40001, 80, 0x02, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING, NULL);
 	svc_put(f, VIP, 80, IPPROTO_TCP, 1, 1, 0, 0, 0);
+}
+
+/* Connections straight to a pod: not balanced, and a backend's ports taken
+ * by one drop (or keep) the reply entry of a Service flow. */
+static void test_tcp_direct(const struct fds *f)
+{
+	struct sl_ct_val ct;
+	struct tcp_pkt out;
 
 	UNIT_CASE("traffic to a pod (not a VIP) is not load-balanced");
-	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40002, 80, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
-	       &len);
+	tcp_from(f, 'a', IP_B, 40002, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 80);
 	CHECK_INT(ct_get(f, IP_A, IP_B, 40002, 80, IPPROTO_TCP, CT_FWD, &ct), -ENOENT);
 
 	UNIT_CASE("a SYN straight to a backend forgets an old flow's reply entry on its ports");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40003, 80, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 40003, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, CT_REPLY, &ct), 0);
-	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40003, 8080, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
-	       &len);
+	tcp_from(f, 'a', IP_B, 40003, 8080, 0x02, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
 	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40003, IPPROTO_TCP, CT_REPLY, &ct), -ENOENT);
-	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40003, 0x12);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out,
-	       &len);
+	tcp_from(f, 'b', IP_A, 8080, 40003, 0x12, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out);
 	CHECK_INT(out.ip.saddr, IP_B); /* the new connection's SYN-ACK, not the old flow's */
 	CHECK_INT(ntohs(out.tcp.source), 8080);
 
 	UNIT_CASE("a packet of an established direct connection keeps a reply entry");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40004, 80, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       NULL, NULL);
-	in = tcp_build(mac_a, host_a, IP_A, IP_B, 40004, 8080, 0x10);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL,
-	       NULL);
+	tcp_from(f, 'a', VIP, 40004, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, NULL);
+	tcp_from(f, 'a', IP_B, 40004, 8080, 0x10, TC_ACT_REDIRECT, SL_PATH_LOCAL, NULL);
 	CHECK_INT(ct_get(f, IP_B, IP_A, 8080, 40004, IPPROTO_TCP, CT_REPLY, &ct), 0);
+}
+
+/* A flow whose backend is deleted lives on its conntrack entries; a new SYN
+ * on its tuple finds no backend. Restores backend 1. */
+static void test_tcp_backend_deleted(const struct fds *f)
+{
+	struct tcp_pkt out;
 
 	UNIT_CASE("an established TCP flow rewrites from its entries alone, both ways");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       NULL, NULL);
+	tcp_from(f, 'a', VIP, 40005, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, NULL);
 	CHECK_INT(dp_be_delete(f->be, 1), 0);
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x10);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 40005, 80, 0x10, TC_ACT_REDIRECT, SL_PATH_SVC_CT, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
-	in = tcp_build(mac_b, host_b, IP_B, IP_A, 8080, 40005, 0x10);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_b, TC_ACT_REDIRECT, SL_PATH_REVNAT,
-	       &out, &len);
+	tcp_from(f, 'b', IP_A, 8080, 40005, 0x10, TC_ACT_REDIRECT, SL_PATH_REVNAT, &out);
 	CHECK_INT(out.ip.saddr, VIP);
 	CHECK_INT(ntohs(out.tcp.source), 80);
 	CHECK(tcp_csums_ok(&out));
 	UNIT_CASE("a SYN on its tuple is balanced anew, not sent to the deleted backend");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 40005, 80, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING,
-	       NULL, NULL);
+	tcp_from(f, 'a', VIP, 40005, 80, 0x02, TC_ACT_SHOT, SL_DROP_BACKEND_MISSING, NULL);
 	be_put(f, 1, IP_B, 8080, IPPROTO_TCP);
+}
+
+/* In this order: each part starts from the conntrack and map state the one
+ * before it left. */
+static void test_tcp(const struct fds *f)
+{
+	struct sl_svcstat_val st0;
+
+	CHECK_INT(dp_svcstat_read(f->svcstat, 1, &st0), 0);
+	test_tcp_new_flow(f);
+	test_tcp_established(f, &st0);
+	test_tcp_reuse(f);
+	test_tcp_no_ct(f);
+	test_tcp_drops(f);
+	test_tcp_direct(f);
+	test_tcp_backend_deleted(f);
 }
 
 static void test_udp(const struct fds *f)
@@ -325,9 +374,7 @@ static void test_udp(const struct fds *f)
 
 	UNIT_CASE("UDP to a ClusterIP is DNATed with a valid checksum");
 	in = udp_build(IP_A, VIP, 5000, 53, false);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	udp_from_a(f, &in, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(ntohs(out.udp.dest), 5353);
 	CHECK(udp_csums_ok(&out));
@@ -337,9 +384,7 @@ static void test_udp(const struct fds *f)
 	UNIT_CASE("a UDP flow whose backend was deleted picks a live one");
 	CHECK_INT(dp_be_delete(f->be, 3), 0);
 	svc_put(f, VIP, 53, IPPROTO_UDP, 1, 4, 0, 0, 0);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	udp_from_a(f, &in, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_REMOTE2);
 	CHECK(udp_csums_ok(&out));
 	CHECK_INT(ct_get(f, IP_A, VIP, 5000, 53, IPPROTO_UDP, CT_FWD, &ct), 0);
@@ -348,17 +393,13 @@ static void test_udp(const struct fds *f)
 
 	UNIT_CASE("a UDP flow whose backend id now names another address follows it");
 	be_put(f, 4, IP_B, 5353, IPPROTO_UDP); /* ids are reused by the agent */
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	udp_from_a(f, &in, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	be_put(f, 4, IP_REMOTE2, 5353, IPPROTO_UDP);
 
 	UNIT_CASE("a UDP datagram without checksum keeps checksum 0");
 	in = udp_build(IP_A, VIP, 5001, 53, true);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	udp_from_a(f, &in, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.udp.check, 0);
 	CHECK_INT(out.ip.daddr, IP_REMOTE2);
 	CHECK_INT(csum(&out.ip, sizeof(out.ip)), 0);
@@ -366,9 +407,7 @@ static void test_udp(const struct fds *f)
 	UNIT_CASE("a UDP checksum that sums to 0 after DNAT is sent as 0xffff, not as 'none'");
 	in = udp_csum_zero_after(IP_A, VIP, 5002, 53, IP_REMOTE2, 5353);
 	CHECK(in.udp.check != 0);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	udp_from_a(f, &in, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_REMOTE2);
 	CHECK_INT(out.udp.check, 0xffff);
 	CHECK(udp_csums_ok(&out));
@@ -387,14 +426,10 @@ static void test_affinity(const struct fds *f)
 {
 	struct sl_aff_key key = {.client = IP_A, .svc_id = 3};
 	struct sl_aff_val aff = {};
-	struct tcp_pkt in, out;
-	__u32 len;
+	struct tcp_pkt out;
 
 	UNIT_CASE("a new flow records the client's backend for affinity");
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 41000, 443, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 41000, 443, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(bpf_map_lookup_elem(f->aff, &key, &aff), 0);
 	CHECK_INT(aff.backend_id, 5);
@@ -404,10 +439,7 @@ static void test_affinity(const struct fds *f)
 	aff.backend_id = 6; /* not in any slot: only affinity can choose it */
 	aff.last_used_ns = mono_ns();
 	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 41001, 443, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 41001, 443, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_REMOTE);
 	CHECK_INT(ntohs(out.tcp.dest), 8443);
 	CHECK(tcp_csums_ok(&out));
@@ -416,10 +448,7 @@ static void test_affinity(const struct fds *f)
 	aff.backend_id = 6;
 	aff.last_used_ns = mono_ns() - 5000000000ull;
 	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 41002, 443, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 41002, 443, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK_INT(bpf_map_lookup_elem(f->aff, &key, &aff), 0);
 	CHECK_INT(aff.backend_id, 5);
@@ -428,10 +457,7 @@ static void test_affinity(const struct fds *f)
 	aff.backend_id = 42;
 	aff.last_used_ns = mono_ns();
 	CHECK_INT(bpf_map_update_elem(f->aff, &key, &aff, BPF_ANY), 0);
-	in = tcp_build(mac_a, host_a, IP_A, VIP, 41003, 443, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP, 41003, 443, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
 }
 
@@ -516,14 +542,13 @@ static void test_reject_options(const struct fds *f)
 	       NULL);
 }
 
-static void test_reject(const struct fds *f)
+/* A SYN to a service without endpoints: the ICMP error back through the
+ * program, and the reset the tap on pod A's side sees. */
+static void test_reject_syn(const struct fds *f)
 {
-	struct tcp_pkt in;
+	struct tcp_pkt in, rst;
 	struct icmp_err_pkt out;
-	struct udp_pkt uin;
 	__u32 len;
-
-	struct tcp_pkt rst;
 	int tap = pod_a_tap();
 
 	UNIT_CASE("a service without endpoints answers ICMP port unreachable");
@@ -554,6 +579,16 @@ static void test_reject(const struct fds *f)
 	CHECK_INT(csum_l4(rst.ip.saddr, rst.ip.daddr, IPPROTO_TCP, &rst.tcp, sizeof(rst.tcp)), 0);
 	if (tap >= 0)
 		close(tap);
+}
+
+static void test_reject(const struct fds *f)
+{
+	struct tcp_pkt in;
+	struct icmp_err_pkt out;
+	struct udp_pkt uin;
+	__u32 len;
+
+	test_reject_syn(f);
 
 	UNIT_CASE("a port the ClusterIP does not have is rejected");
 	in = tcp_build(mac_a, host_a, IP_A, VIP, 42001, 8081, 0x02);
@@ -565,12 +600,7 @@ static void test_reject(const struct fds *f)
 	UNIT_CASE("a short UDP datagram to an empty service is rejected too (packet grows)");
 	uin = udp_build(IP_A, VIP_EMPTY, 5002, 80, false);
 	uin.ip.protocol = IPPROTO_UDP;
-	{
-		struct sl_svc_key k = {.vip = VIP_EMPTY, .port = htons(80), .proto = IPPROTO_UDP};
-		struct sl_svc_val v = {.id = 7};
-
-		CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
-	}
+	svc_put(f, VIP_EMPTY, 80, IPPROTO_UDP, 0, 7, 0, 0, 0);
 	len = sizeof(out);
 	expect_at(f->from_pod, f->metrics, &uin, sizeof(uin) - 8, if_a, true, TC_ACT_REDIRECT,
 		  SL_PATH_SVC_REJECT, &out, &len);
@@ -580,24 +610,18 @@ static void test_reject(const struct fds *f)
 	CHECK_INT(out.qip.protocol, IPPROTO_UDP);
 
 	UNIT_CASE("a Local service without local endpoints drops, counted");
-	in = tcp_build(mac_a, host_a, IP_A, VIP_EMPTY, 42002, 81, 0x02);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_SHOT,
-	       SL_DROP_NO_LOCAL_BACKEND, NULL, NULL);
+	tcp_from(f, 'a', VIP_EMPTY, 42002, 81, 0x02, TC_ACT_SHOT, SL_DROP_NO_LOCAL_BACKEND, NULL);
 
 	test_reject_options(f);
 }
 
 static void test_hairpin(const struct fds *f)
 {
-	struct tcp_pkt in, out;
+	struct tcp_pkt out;
 	struct sl_ct_val ct;
-	__u32 len;
 
 	UNIT_CASE("a pod reaching itself through its Service sees the loopback source");
-	in = tcp_build(mac_a, host_a, IP_A, VIP_HAIRPIN, 43000, 80, 0x02);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_NEW,
-	       &out, &len);
+	tcp_from(f, 'a', VIP_HAIRPIN, 43000, 80, 0x02, TC_ACT_REDIRECT, SL_PATH_SVC_NEW, &out);
 	CHECK_INT(out.ip.saddr, LOOPBACK);
 	CHECK_INT(out.ip.daddr, IP_A);
 	CHECK_INT(ntohs(out.tcp.dest), 8080);
@@ -608,10 +632,7 @@ static void test_hairpin(const struct fds *f)
 	CHECK_INT(ct.client_ip, IP_A);
 
 	UNIT_CASE("the hairpin reply is restored to VIP -> client");
-	in = tcp_build(mac_a, host_a, IP_A, LOOPBACK, 8080, 43000, 0x12);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_REVNAT,
-	       &out, &len);
+	tcp_from(f, 'a', LOOPBACK, 8080, 43000, 0x12, TC_ACT_REDIRECT, SL_PATH_REVNAT, &out);
 	CHECK_INT(out.ip.saddr, VIP_HAIRPIN);
 	CHECK_INT(ntohs(out.tcp.source), 80);
 	CHECK_INT(out.ip.daddr, IP_A);
@@ -619,10 +640,7 @@ static void test_hairpin(const struct fds *f)
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE("the hairpin flow's next packet keeps the loopback source");
-	in = tcp_build(mac_a, host_a, IP_A, VIP_HAIRPIN, 43000, 80, 0x10);
-	len = sizeof(out);
-	expect(f->from_pod, f->metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_SVC_CT,
-	       &out, &len);
+	tcp_from(f, 'a', VIP_HAIRPIN, 43000, 80, 0x10, TC_ACT_REDIRECT, SL_PATH_SVC_CT, &out);
 	CHECK_INT(out.ip.saddr, LOOPBACK);
 	CHECK(tcp_csums_ok(&out));
 }
@@ -698,7 +716,6 @@ static void test_ct_full(void)
 	struct sl_ct_key k = {.saddr = IP(192, 0, 2, 1), .proto = IPPROTO_UDP};
 	struct sl_ct_val v = {};
 	struct sl_pod *skel;
-	struct tcp_pkt in;
 	struct fds f;
 	int ct;
 
@@ -715,9 +732,7 @@ static void test_ct_full(void)
 	f = fds_of(skel);
 	if (f.from_pod >= 0) {
 		seed(&f);
-		in = tcp_build(mac_a, host_a, IP_A, VIP, 43000, 80, 0x02);
-		expect(f.from_pod, f.metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_CT_FULL,
-		       NULL, NULL);
+		tcp_from(&f, 'a', VIP, 43000, 80, 0x02, TC_ACT_SHOT, SL_DROP_CT_FULL, NULL);
 	}
 	sl_pod__destroy(skel);
 }
