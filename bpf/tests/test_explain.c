@@ -30,28 +30,32 @@ static const char *const netns_setup[] = {
     "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-/* One sl_svc4 entry: the frontend (slot 0: id, count, flags), a backend
- * slot (id of the backend), or a VIP's marker (port 0). */
-struct svc_row {
+static void svc_put(const struct fds *f, __be32 vip, __u16 port, __u16 slot, __u32 id, __u16 count,
+		    __u16 flags)
+{
+	struct sl_svc_key k = {
+	    .vip = vip, .port = htons(port), .proto = port ? IPPROTO_TCP : 0, .slot = slot};
+	struct sl_svc_val v = {.id = id, .count = count, .flags = flags, .affinity_timeout = 600};
+
+	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
+}
+
+/* A TCP service port: its frontend (slot 0: svc id, flags, n backends)
+ * and backend slots 1..n. */
+struct svc_port {
 	__be32 vip;
-	__u16 port, slot;
+	__u16 port;
 	__u32 id;
-	__u16 count, flags;
+	__u16 flags, n;
+	__u32 be[2]; /* the backend ids of slots 1..n */
 };
 
-static void svcs_put(const struct fds *f, const struct svc_row *rows, size_t n)
+/* The slots, then the frontend that counts them, as the agent publishes. */
+static void svc_port_put(const struct fds *f, const struct svc_port *p)
 {
-	for (size_t i = 0; i < n; i++) {
-		const struct svc_row *r = &rows[i];
-		struct sl_svc_key k = {.vip = r->vip,
-				       .port = htons(r->port),
-				       .proto = r->port ? IPPROTO_TCP : 0,
-				       .slot = r->slot};
-		struct sl_svc_val v = {
-		    .id = r->id, .count = r->count, .flags = r->flags, .affinity_timeout = 600};
-
-		CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
-	}
+	for (__u16 slot = 1; slot <= p->n; slot++)
+		svc_put(f, p->vip, p->port, slot, p->be[slot - 1], 0, 0);
+	svc_put(f, p->vip, p->port, 0, p->id, p->n, p->flags);
 }
 
 static void be_put(const struct fds *f, __u32 id, __be32 ip, __u16 port, __u8 flags)
@@ -73,26 +77,15 @@ static void ep_put(const struct fds *f, __be32 ip, int ifindex, const __u8 *mac,
 
 static void maps_seed(const struct fds *f)
 {
-	const struct svc_row svcs[] = {
-	    {VIP1, 0, 0, 0, 0, SL_SVC_F_VIP},
-	    {VIP_EMPTY, 0, 0, 0, 0, SL_SVC_F_VIP},
-	    {VIP_AFF, 0, 0, 0, 0, SL_SVC_F_VIP},
-	    {VIP_HAIR, 0, 0, 0, 0, SL_SVC_F_VIP},
-	    {VIP_HOLE, 0, 0, 0, 0, SL_SVC_F_VIP},
-	    {VIP1, 80, 0, 1, 1, 0},
-	    {VIP1, 80, 1, 1, 0, 0},
-	    {VIP1, 443, 0, 2, 2, 0},
-	    {VIP1, 443, 1, 2, 0, 0},
-	    {VIP1, 443, 2, 3, 0, 0},
-	    {VIP_EMPTY, 80, 0, 3, 0, 0},
-	    {VIP_EMPTY, 81, 0, 4, 0, SL_SVC_F_DROP_EMPTY},
-	    {VIP_AFF, 80, 0, 5, 2, SL_SVC_F_AFFINITY},
-	    {VIP_AFF, 80, 1, 1, 0, 0},
-	    {VIP_AFF, 80, 2, 3, 0, 0},
-	    {VIP_HAIR, 80, 0, 6, 1, 0},
-	    {VIP_HAIR, 80, 1, 4, 0, 0},
-	    {VIP_HOLE, 80, 0, 7, 1, 0},
-	    {VIP_HOLE, 80, 1, 99, 0, 0},
+	const __be32 vips[] = {VIP1, VIP_EMPTY, VIP_AFF, VIP_HAIR, VIP_HOLE};
+	const struct svc_port ports[] = {
+	    {VIP1, 80, 1, 0, 1, {1}},
+	    {VIP1, 443, 2, 0, 2, {2, 3}},
+	    {VIP_EMPTY, 80, 3, 0, 0, {}},
+	    {VIP_EMPTY, 81, 4, SL_SVC_F_DROP_EMPTY, 0, {}},
+	    {VIP_AFF, 80, 5, SL_SVC_F_AFFINITY, 2, {1, 3}},
+	    {VIP_HAIR, 80, 6, 0, 1, {4}},
+	    {VIP_HOLE, 80, 7, 0, 1, {99}}, /* backend 99 is never written */
 	};
 
 	ep_put(f, IP_A, if_a, mac_a, host_a, ID_A);
@@ -104,19 +97,17 @@ static void maps_seed(const struct fds *f)
 	be_put(f, 2, IP_B, 8443, SL_BE_F_LOCAL);
 	be_put(f, 3, IP_REMOTE, 8443, SL_BE_F_TERMINATING);
 	be_put(f, 4, IP_A, 8080, SL_BE_F_LOCAL);
-	svcs_put(f, svcs, sizeof(svcs) / sizeof(svcs[0]));
+	for (size_t i = 0; i < sizeof(vips) / sizeof(vips[0]); i++)
+		svc_put(f, vips[i], 0, 0, 0, 0, SL_SVC_F_VIP);
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		svc_port_put(f, &ports[i]);
 }
 
 /* The node's address serves NodePort 30080 (svc 8) -> B:8080; its marker. */
 static void nodeip_seed(const struct fds *f)
 {
-	const struct svc_row svcs[] = {
-	    {IP_NODE, 0, 0, 0, 0, SL_SVC_F_NODEIP},
-	    {IP_NODE, 30080, 1, 1, 0, 0},
-	    {IP_NODE, 30080, 0, 8, 1, 0},
-	};
-
-	svcs_put(f, svcs, sizeof(svcs) / sizeof(svcs[0]));
+	svc_put(f, IP_NODE, 0, 0, 0, 0, SL_SVC_F_NODEIP);
+	svc_port_put(f, &(const struct svc_port){IP_NODE, 30080, 8, 0, 1, {1}});
 }
 
 /* hostPorts: 18080/tcp on the node's address and 18081/tcp on every node
