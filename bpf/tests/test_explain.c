@@ -40,6 +40,24 @@ static void svc_put(const struct fds *f, __be32 vip, __u16 port, __u16 slot, __u
 	CHECK_INT(dp_svc_update(f->svc, &k, &v), 0);
 }
 
+/* A TCP service port: its frontend (slot 0: svc id, flags, n backends)
+ * and backend slots 1..n. */
+struct svc_port {
+	__be32 vip;
+	__u16 port;
+	__u32 id;
+	__u16 flags, n;
+	__u32 be[2]; /* the backend ids of slots 1..n */
+};
+
+/* The slots, then the frontend that counts them, as the agent publishes. */
+static void svc_port_put(const struct fds *f, const struct svc_port *p)
+{
+	for (__u16 slot = 1; slot <= p->n; slot++)
+		svc_put(f, p->vip, p->port, slot, p->be[slot - 1], 0, 0);
+	svc_put(f, p->vip, p->port, 0, p->id, p->n, p->flags);
+}
+
 static void be_put(const struct fds *f, __u32 id, __be32 ip, __u16 port, __u8 flags)
 {
 	struct sl_be_val v = {.ip = ip, .port = htons(port), .proto = IPPROTO_TCP, .flags = flags};
@@ -59,6 +77,17 @@ static void ep_put(const struct fds *f, __be32 ip, int ifindex, const __u8 *mac,
 
 static void maps_seed(const struct fds *f)
 {
+	const __be32 vips[] = {VIP1, VIP_EMPTY, VIP_AFF, VIP_HAIR, VIP_HOLE};
+	const struct svc_port ports[] = {
+	    {VIP1, 80, 1, 0, 1, {1}},
+	    {VIP1, 443, 2, 0, 2, {2, 3}},
+	    {VIP_EMPTY, 80, 3, 0, 0, {}},
+	    {VIP_EMPTY, 81, 4, SL_SVC_F_DROP_EMPTY, 0, {}},
+	    {VIP_AFF, 80, 5, SL_SVC_F_AFFINITY, 2, {1, 3}},
+	    {VIP_HAIR, 80, 6, 0, 1, {4}},
+	    {VIP_HOLE, 80, 7, 0, 1, {99}}, /* backend 99 is never written */
+	};
+
 	ep_put(f, IP_A, if_a, mac_a, host_a, ID_A);
 	ep_put(f, IP_B, if_b, mac_b, host_b, ID_B);
 	CHECK_INT(dp_ipcache_update(f->ipc, IP_A, 32, ID_A), 0);
@@ -68,31 +97,17 @@ static void maps_seed(const struct fds *f)
 	be_put(f, 2, IP_B, 8443, SL_BE_F_LOCAL);
 	be_put(f, 3, IP_REMOTE, 8443, SL_BE_F_TERMINATING);
 	be_put(f, 4, IP_A, 8080, SL_BE_F_LOCAL);
-	for (int i = 0; i < 5; i++)
-		svc_put(f, ((const __be32[]){VIP1, VIP_EMPTY, VIP_AFF, VIP_HAIR, VIP_HOLE})[i], 0,
-			0, 0, 0, SL_SVC_F_VIP);
-	svc_put(f, VIP1, 80, 0, 1, 1, 0);
-	svc_put(f, VIP1, 80, 1, 1, 0, 0);
-	svc_put(f, VIP1, 443, 0, 2, 2, 0);
-	svc_put(f, VIP1, 443, 1, 2, 0, 0);
-	svc_put(f, VIP1, 443, 2, 3, 0, 0);
-	svc_put(f, VIP_EMPTY, 80, 0, 3, 0, 0);
-	svc_put(f, VIP_EMPTY, 81, 0, 4, 0, SL_SVC_F_DROP_EMPTY);
-	svc_put(f, VIP_AFF, 80, 0, 5, 2, SL_SVC_F_AFFINITY);
-	svc_put(f, VIP_AFF, 80, 1, 1, 0, 0);
-	svc_put(f, VIP_AFF, 80, 2, 3, 0, 0);
-	svc_put(f, VIP_HAIR, 80, 0, 6, 1, 0);
-	svc_put(f, VIP_HAIR, 80, 1, 4, 0, 0);
-	svc_put(f, VIP_HOLE, 80, 0, 7, 1, 0);
-	svc_put(f, VIP_HOLE, 80, 1, 99, 0, 0);
+	for (size_t i = 0; i < sizeof(vips) / sizeof(vips[0]); i++)
+		svc_put(f, vips[i], 0, 0, 0, 0, SL_SVC_F_VIP);
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
+		svc_port_put(f, &ports[i]);
 }
 
 /* The node's address serves NodePort 30080 (svc 8) -> B:8080; its marker. */
 static void nodeip_seed(const struct fds *f)
 {
 	svc_put(f, IP_NODE, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	svc_put(f, IP_NODE, 30080, 1, 1, 0, 0);
-	svc_put(f, IP_NODE, 30080, 0, 8, 1, 0);
+	svc_port_put(f, &(const struct svc_port){IP_NODE, 30080, 8, 0, 1, {1}});
 }
 
 /* hostPorts: 18080/tcp on the node's address and 18081/tcp on every node
@@ -244,9 +259,16 @@ static void case_run(const struct fds *f, const struct inspect_maps *m, const st
 		run_one(f, c, &x, i);
 }
 
-static void run(const struct fds *f)
+#define CASES_RUN(f, m, cases)                                                                     \
+	do {                                                                                       \
+		for (size_t i = 0; i < sizeof(cases) / sizeof((cases)[0]); i++)                    \
+			case_run(f, m, &(cases)[i]);                                               \
+	} while (0)
+
+/* Services, pod to pod and pod to node, on the maps maps_seed and
+ * affinity_seed wrote. */
+static void test_services(const struct fds *f, const struct inspect_maps *m)
 {
-	struct inspect_maps m;
 	const struct xcase cases[] = {
 	    {"a Service with one backend: exact backend", false, IP_A, VIP1, 0, 80, 3,
 	     EXPLAIN_LOCAL},
@@ -274,18 +296,29 @@ static void run(const struct fds *f)
 	     EXPLAIN_STACK},
 	};
 
-	/* a node address with NodePorts: its marker (SL_SVC_F_NODEIP) passes the
-	 * other ports to the node, as lb4_service does */
-	const struct xcase nodeip_cases[] = {
+	CASES_RUN(f, m, cases);
+}
+
+/* A node address with NodePorts: its marker (SL_SVC_F_NODEIP) passes the
+ * other ports to the node, as lb4_service does. */
+static void test_nodeports(const struct fds *f, const struct inspect_maps *m)
+{
+	const struct xcase cases[] = {
 	    {"a node address on a port no NodePort uses: the node's own (its marker passes it)",
 	     false, IP_A, IP_NODE, 0, 22, 1, EXPLAIN_STACK},
 	    {"a NodePort on the node's address, from a pod: its backend", false, IP_A, IP_NODE, 0,
 	     30080, 2, EXPLAIN_LOCAL},
 	};
 
-	/* hostPorts, found after the Service lookup as hp4_from_pod does (runs 0:
-	 * sl_from_net's branch, which this test does not run, explain alone) */
-	const struct xcase hostport_cases[] = {
+	nodeip_seed(f);
+	CASES_RUN(f, m, cases);
+}
+
+/* hostPorts, found after the Service lookup as hp4_from_pod does (runs 0:
+ * sl_from_net's branch, which this test does not run, explain alone). */
+static void test_hostports(const struct fds *f, const struct inspect_maps *m)
+{
+	const struct xcase cases[] = {
 	    {"a hostPort on the node's address: DNAT to its pod", false, IP_A, IP_NODE, 0, 18080, 2,
 	     EXPLAIN_LOCAL},
 	    {"a hostPort on every node address, to the node's address: DNAT to its pod", false,
@@ -300,7 +333,15 @@ static void run(const struct fds *f)
 	     IP_NODE, 0, 18081, 0, EXPLAIN_LOCAL},
 	};
 
-	const struct xcase policy_cases[] = {
+	hostport_seed(f);
+	CASES_RUN(f, m, cases);
+}
+
+/* Policy on top of the Services; the established flows and the reply are
+ * those the cases before them opened (run 0: port 40000). */
+static void test_policy(const struct fds *f, const struct inspect_maps *m)
+{
+	const struct xcase cases[] = {
 	    {"policy allows A to B:8080", false, IP_A, IP_B, 0, 8080, 1, EXPLAIN_LOCAL},
 	    {"policy allows A through the Service to B:8080", false, IP_A, VIP1, 0, 80, 2,
 	     EXPLAIN_LOCAL},
@@ -319,10 +360,16 @@ static void run(const struct fds *f)
 	    {"policy allows anyone to B:7070", true, IP_REMOTE, IP_B, 0, 7070, 1, EXPLAIN_LOCAL},
 	};
 
-	/* after a policy change (generation 2) entries are judged again: the
-	 * reply as its flow was opened (A to B:8080, allowed), not as it goes
-	 * (B to A, which A's isolation would deny) */
-	const struct xcase regen_cases[] = {
+	policy_seed(f);
+	CASES_RUN(f, m, cases);
+}
+
+/* After a policy change (generation 2) entries are judged again: the
+ * reply as its flow was opened (A to B:8080, allowed), not as it goes
+ * (B to A, which A's isolation would deny). */
+static void test_policy_regen(const struct fds *f, const struct inspect_maps *m)
+{
+	const struct xcase cases[] = {
 	    {"new generation: an established A to B:8080 is judged again", false, IP_A, IP_B, 40000,
 	     8080, 1, EXPLAIN_LOCAL},
 	    {"new generation: a reply to A is judged as its flow was opened", false, IP_B, IP_A,
@@ -330,35 +377,35 @@ static void run(const struct fds *f)
 	};
 	struct sl_polcfg_val cfg2 = {.flags = SL_POLCFG_F_ACTIVE, .gen = 2};
 
+	CHECK_INT(dp_polcfg_write(f->cfg, &cfg2), 0);
+	CASES_RUN(f, m, cases);
+}
+
+/* The chapters in order: each adds to the maps and conntrack the ones
+ * before it left. */
+static void run(const struct fds *f)
+{
+	const struct inspect_maps m = {.ep = f->ep,
+				       .svc = f->svc,
+				       .be = f->be,
+				       .ct = f->ct,
+				       .aff = f->aff,
+				       .ipc = f->ipc,
+				       .pol = f->pol,
+				       .cidr = f->cidr,
+				       .cfg = f->cfg,
+				       .events = -1,
+				       .evcfg = -1,
+				       .hport = f->hport,
+				       .hpgate = f->hpgate};
+
 	maps_seed(f);
 	affinity_seed(f);
-	m = (struct inspect_maps){.ep = f->ep,
-				  .svc = f->svc,
-				  .be = f->be,
-				  .ct = f->ct,
-				  .aff = f->aff,
-				  .ipc = f->ipc,
-				  .pol = f->pol,
-				  .cidr = f->cidr,
-				  .cfg = f->cfg,
-				  .events = -1,
-				  .evcfg = -1,
-				  .hport = f->hport,
-				  .hpgate = f->hpgate};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		case_run(f, &m, &cases[i]);
-	nodeip_seed(f);
-	for (size_t i = 0; i < sizeof(nodeip_cases) / sizeof(nodeip_cases[0]); i++)
-		case_run(f, &m, &nodeip_cases[i]);
-	hostport_seed(f);
-	for (size_t i = 0; i < sizeof(hostport_cases) / sizeof(hostport_cases[0]); i++)
-		case_run(f, &m, &hostport_cases[i]);
-	policy_seed(f);
-	for (size_t i = 0; i < sizeof(policy_cases) / sizeof(policy_cases[0]); i++)
-		case_run(f, &m, &policy_cases[i]);
-	CHECK_INT(dp_polcfg_write(f->cfg, &cfg2), 0);
-	for (size_t i = 0; i < sizeof(regen_cases) / sizeof(regen_cases[0]); i++)
-		case_run(f, &m, &regen_cases[i]);
+	test_services(f, &m);
+	test_nodeports(f, &m);
+	test_hostports(f, &m);
+	test_policy(f, &m);
+	test_policy_regen(f, &m);
 }
 
 int main(void)

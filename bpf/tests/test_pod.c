@@ -148,62 +148,83 @@ static void check_forwarded(const struct icmp_pkt *in, const struct icmp_pkt *ou
 		      sizeof(*in) - offsetof(struct icmp_pkt, ip.saddr)));
 }
 
-static void test_ipv4(int prog, int metrics)
+/* What a test checks of the output packet: nothing (none asked for), that
+ * it is the input unchanged, forwarded one hop (check_forwarded), or only
+ * its TTL and header checksum (the neighbour layer writes the MACs). */
+enum out_check { OUT_NONE, OUT_SAME, OUT_FORWARDED, OUT_TTL };
+
+struct ip4_case {
+	const char *name;
+	const __u8 *mac; /* the sender's */
+	__be32 saddr, daddr;
+	__u8 ttl;
+	int ifindex, verdict;
+	unsigned int metric;
+	enum out_check out;
+	const __u8 *fwd_src, *fwd_dst; /* OUT_FORWARDED: the MACs it leaves with */
+};
+
+static void ip4_case_run(int prog, int metrics, const struct ip4_case *c)
 {
 	struct icmp_pkt in, out;
-	__u32 len;
+	__u32 len = sizeof(out);
 
-	UNIT_CASE("IPv4 from an address that is no endpoint is dropped");
-	in = icmp_build(mac_a, IP(10, 244, 1, 99), IP_B, 64);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_SPOOF_IP, NULL, NULL);
+	UNIT_CASE(c->name);
+	in = icmp_build(c->mac, c->saddr, c->daddr, c->ttl);
+	expect(prog, metrics, &in, sizeof(in), c->ifindex, c->verdict, c->metric,
+	       c->out == OUT_NONE ? NULL : &out, c->out == OUT_NONE ? NULL : &len);
+	switch (c->out) {
+	case OUT_NONE:
+		break;
+	case OUT_SAME:
+		CHECK(!memcmp(&in, &out, sizeof(in)));
+		break;
+	case OUT_FORWARDED:
+		check_forwarded(&in, &out, c->fwd_src, c->fwd_dst);
+		break;
+	case OUT_TTL:
+		CHECK_INT(out.ip.ttl, in.ip.ttl - 1);
+		CHECK_INT(csum(&out.ip, sizeof(out.ip)), 0);
+		break;
+	}
+}
 
-	UNIT_CASE("IPv4 with a pod's IP from another pod's veth is dropped");
-	in = icmp_build(mac_a, IP_A, IP_B, 64);
-	expect(prog, metrics, &in, sizeof(in), if_b, TC_ACT_SHOT, SL_DROP_SPOOF_IP, NULL, NULL);
+static void test_ipv4(int prog, int metrics)
+{
+	const struct ip4_case cases[] = {
+	    {"IPv4 from an address that is no endpoint is dropped", mac_a, IP(10, 244, 1, 99), IP_B,
+	     64, if_a, TC_ACT_SHOT, SL_DROP_SPOOF_IP, OUT_NONE},
+	    {"IPv4 with a pod's IP from another pod's veth is dropped", mac_a, IP_A, IP_B, 64, if_b,
+	     TC_ACT_SHOT, SL_DROP_SPOOF_IP, OUT_NONE},
+	    {"IPv4 with the pod's IP but another MAC is dropped", mac_other, IP_A, IP_B, 64, if_a,
+	     TC_ACT_SHOT, SL_DROP_SPOOF_MAC, OUT_NONE},
+	    {"IPv4 to a local pod is redirected into it", mac_a, IP_A, IP_B, 64, if_a,
+	     TC_ACT_REDIRECT, SL_PATH_LOCAL, OUT_FORWARDED, host_b, mac_b},
+	    {"IPv4 to a local pod with TTL 1 is dropped", mac_a, IP_A, IP_B, 1, if_a, TC_ACT_SHOT,
+	     SL_DROP_TTL, OUT_NONE},
+	    {"IPv4 to the node's own address goes to the stack unchanged", mac_a, IP_A, IP_NODE, 64,
+	     if_a, TC_ACT_OK, SL_PATH_STACK, OUT_SAME},
+	    {"IPv4 without a route goes to the stack", mac_a, IP_A, IP_NOWHERE, 64, if_a, TC_ACT_OK,
+	     SL_PATH_STACK, OUT_NONE},
+	    {"IPv4 routed by the FIB leaves by the uplink to the router's MAC", mac_a, IP_A,
+	     IP_ROUTED, 64, if_a, TC_ACT_REDIRECT, SL_PATH_FIB, OUT_FORWARDED, mac_uplink,
+	     mac_router},
+	    {"IPv4 routed to an unresolved next hop goes to the neighbour layer", mac_a, IP_A,
+	     IP_UNRESOLVED, 64, if_a, TC_ACT_REDIRECT, SL_PATH_FIB, OUT_TTL},
+	    {"IPv4 routed by the FIB with TTL 1 is dropped", mac_a, IP_A, IP_ROUTED, 1, if_a,
+	     TC_ACT_SHOT, SL_DROP_TTL, OUT_NONE},
+	};
 
-	UNIT_CASE("IPv4 with the pod's IP but another MAC is dropped");
-	in = icmp_build(mac_other, IP_A, IP_B, 64);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_SPOOF_MAC, NULL, NULL);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ip4_case_run(prog, metrics, &cases[i]);
+}
 
-	UNIT_CASE("IPv4 to a local pod is redirected into it");
-	in = icmp_build(mac_a, IP_A, IP_B, 64);
-	len = sizeof(out);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_LOCAL, &out, &len);
-	check_forwarded(&in, &out, host_b, mac_b);
+/* The kernel's test_run refuses IPv4 and IPv6 frames shorter than their
+ * fixed header, so truncation is tested through the header length. */
+static void test_ipv4_short(int prog, int metrics)
+{
+	struct icmp_pkt in;
 
-	UNIT_CASE("IPv4 to a local pod with TTL 1 is dropped");
-	in = icmp_build(mac_a, IP_A, IP_B, 1);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_TTL, NULL, NULL);
-
-	UNIT_CASE("IPv4 to the node's own address goes to the stack unchanged");
-	in = icmp_build(mac_a, IP_A, IP_NODE, 64);
-	len = sizeof(out);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_OK, SL_PATH_STACK, &out, &len);
-	CHECK(!memcmp(&in, &out, sizeof(in)));
-
-	UNIT_CASE("IPv4 without a route goes to the stack");
-	in = icmp_build(mac_a, IP_A, IP_NOWHERE, 64);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_OK, SL_PATH_STACK, NULL, NULL);
-
-	UNIT_CASE("IPv4 routed by the FIB leaves by the uplink to the router's MAC");
-	in = icmp_build(mac_a, IP_A, IP_ROUTED, 64);
-	len = sizeof(out);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_FIB, &out, &len);
-	check_forwarded(&in, &out, mac_uplink, mac_router);
-
-	UNIT_CASE("IPv4 routed to an unresolved next hop goes to the neighbour layer");
-	in = icmp_build(mac_a, IP_A, IP_UNRESOLVED, 64);
-	len = sizeof(out);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_REDIRECT, SL_PATH_FIB, &out, &len);
-	CHECK_INT(out.ip.ttl, 63);
-	CHECK_INT(csum(&out.ip, sizeof(out.ip)), 0);
-
-	UNIT_CASE("IPv4 routed by the FIB with TTL 1 is dropped");
-	in = icmp_build(mac_a, IP_A, IP_ROUTED, 1);
-	expect(prog, metrics, &in, sizeof(in), if_a, TC_ACT_SHOT, SL_DROP_TTL, NULL, NULL);
-
-	/* The kernel's test_run refuses IPv4 and IPv6 frames shorter than their
-	 * fixed header, so truncation is tested through the header length. */
 	UNIT_CASE("IPv4 whose options run past the packet is dropped");
 	in = icmp_build(mac_a, IP_A, IP_B, 64);
 	in.ip.ihl = 15;
@@ -314,6 +335,7 @@ static void test_run(__u32 slots)
 		pod_fixture_eps_put(&m);
 		test_arp(prog, metrics);
 		test_ipv4(prog, metrics);
+		test_ipv4_short(prog, metrics);
 		test_other(prog, metrics);
 		test_maps(&m);
 	}
@@ -343,21 +365,46 @@ static int pinned_map_fd(const char *name)
 	return dp_pin_open(pin_dir, name);
 }
 
-static void test_load_and_pin(void)
+/* What the first load pinned: the maps' layouts and sizes, the programs. */
+static void pins_check_fresh(__u32 *prog_id, __u64 *first_ns)
+{
+	struct dp_obj_info info;
+	struct sl_info_val iv;
+	int fd;
+
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_EP4, &info), 0);
+	CHECK_INT(info.value_size, sizeof(struct sl_ep_val));
+	CHECK_INT(info.max_entries, SL_EP_MAX);
+	CHECK_INT(info.entries, 0);
+	CHECK_STR(info.name, SL_PIN_EP4);
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_POD, &info), 0);
+	CHECK_STR(info.name, SL_PIN_FROM_POD);
+	CHECK_INT(info.type, BPF_PROG_TYPE_SCHED_CLS);
+	*prog_id = info.id;
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_NET, &info), 0);
+	CHECK_STR(info.name, SL_PIN_FROM_NET); /* the uplink program, pinned with them */
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_NAT4, &info), 0);
+	CHECK_INT(info.max_entries, SL_NAT_MAX);
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_METRICS, &info), 0);
+	CHECK_INT(info.entries, SL_METRICS_MAX);
+	/* sized for this machine's CPUs, the same for every loader (reused below) */
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_SVCSTAT, &info), 0);
+	CHECK(info.max_entries >= 4096 && info.max_entries <= SL_SVC_IDS_MAX);
+	fd = pinned_map_fd(SL_PIN_INFO);
+	CHECK_INT(dp_info_read(fd, &iv), 0);
+	CHECK_INT(iv.abi_version, SL_ABI_VERSION);
+	CHECK(iv.loaded_ns > 0);
+	*first_ns = iv.loaded_ns;
+	close(fd);
+}
+
+/* The first load, over a pinned sl_ep4 of another layout: returns the pinned
+ * sl_from_pod's id and sl_info's load time, for the reload to compare. */
+static void test_pin_first_load(__u32 *prog_id, __u64 *first_ns)
 {
 	struct dp_pin_report rep;
-	struct dp_obj_info info;
-	struct sl_info_val iv, iv2;
-	struct dp_ep_maps m = DP_EP_MAPS_NONE;
-	struct sl_ep_val ev = {.ifindex = 7}, got;
-	const char *pin;
-	char path[512], why[256], want[32];
-	__u32 prog_id;
-	__u64 first_ns;
-	int fd, ep;
-
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/sluice-test-%d", getpid());
-	atexit(pin_dir_remove);
+	char path[512], why[256];
+	int fd;
 
 	UNIT_CASE("bpffs is there or mounted");
 	CHECK_INT(dp_bpffs_ensure(pin_dir), 0);
@@ -380,30 +427,19 @@ static void test_load_and_pin(void)
 	CHECK_STR(rep.replaced[0], "sl_ep4: value_size 40!=32");
 	CHECK_INT(dp_ready(pin_dir, why, sizeof(why)), 0);
 	CHECK_STR(why, "");
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_EP4, &info), 0);
-	CHECK_INT(info.value_size, sizeof(struct sl_ep_val));
-	CHECK_INT(info.max_entries, SL_EP_MAX);
-	CHECK_INT(info.entries, 0);
-	CHECK_STR(info.name, SL_PIN_EP4);
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_POD, &info), 0);
-	CHECK_STR(info.name, SL_PIN_FROM_POD);
-	CHECK_INT(info.type, BPF_PROG_TYPE_SCHED_CLS);
-	prog_id = info.id;
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_NET, &info), 0);
-	CHECK_STR(info.name, SL_PIN_FROM_NET); /* the uplink program, pinned with them */
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_NAT4, &info), 0);
-	CHECK_INT(info.max_entries, SL_NAT_MAX);
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_METRICS, &info), 0);
-	CHECK_INT(info.entries, SL_METRICS_MAX);
-	/* sized for this machine's CPUs, the same for every loader (reused below) */
-	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_SVCSTAT, &info), 0);
-	CHECK(info.max_entries >= 4096 && info.max_entries <= SL_SVC_IDS_MAX);
-	fd = pinned_map_fd(SL_PIN_INFO);
-	CHECK_INT(dp_info_read(fd, &iv), 0);
-	CHECK_INT(iv.abi_version, SL_ABI_VERSION);
-	CHECK(iv.loaded_ns > 0);
-	first_ns = iv.loaded_ns;
-	close(fd);
+	pins_check_fresh(prog_id, first_ns);
+}
+
+/* A reload keeps the maps (and pod A's entry in sl_ep4); *iv is sl_info as
+ * it then reads. */
+static void test_pin_reload(__u32 prog_id, __u64 first_ns, struct sl_info_val *iv)
+{
+	struct dp_ep_maps m = DP_EP_MAPS_NONE;
+	struct sl_ep_val ev = {.ifindex = 7}, got;
+	struct dp_pin_report rep;
+	struct dp_obj_info info;
+	const char *pin;
+	int fd, ep;
 
 	UNIT_CASE("a second load reuses the maps and keeps their entries");
 	CHECK_INT(dp_ep_maps_open(pin_dir, &m, &pin), 0);
@@ -422,11 +458,18 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_POD, &info), 0);
 	CHECK(info.id != prog_id); /* the new program took the pin */
 	fd = pinned_map_fd(SL_PIN_INFO);
-	CHECK_INT(dp_info_read(fd, &iv2), 0);
-	CHECK_INT(iv2.loaded_ns, first_ns);
+	CHECK_INT(dp_info_read(fd, iv), 0);
+	CHECK_INT(iv->loaded_ns, first_ns);
+	close(fd);
+}
+
+static void test_pin_retired(void)
+{
+	struct dp_pin_report rep;
+	char path[512];
+	int fd;
 
 	UNIT_CASE("the pin of a retired map (sl_revnat4) is removed at load");
-	close(fd);
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "sl_revnat4", 4, 8, 16, NULL);
 	CHECK(fd >= 0);
 	snprintf(path, sizeof(path), "%s/sl_revnat4", pin_dir);
@@ -438,11 +481,21 @@ static void test_load_and_pin(void)
 	CHECK_INT(rep.maps_reused, 20);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_retired, 0);
-	fd = pinned_map_fd(SL_PIN_INFO);
+}
+
+/* iv: sl_info as the reload read it; written back with the next ABI version.
+ * The replaced sl_ep4 no longer holds pod A. */
+static void test_pin_abi(struct sl_info_val iv)
+{
+	struct dp_pin_report rep;
+	struct sl_ep_val got;
+	char want[32];
+	int fd, ep;
 
 	UNIT_CASE("pins of another ABI version are all replaced");
-	iv2.abi_version = SL_ABI_VERSION + 1;
-	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv2, BPF_ANY), 0);
+	fd = pinned_map_fd(SL_PIN_INFO);
+	iv.abi_version = SL_ABI_VERSION + 1;
+	CHECK_INT(bpf_map_update_elem(fd, &(__u32){0}, &iv, BPF_ANY), 0);
 	close(fd);
 	CHECK_INT(dp_load_and_pin(pin_dir, &rep), 0);
 	CHECK_INT(rep.maps_replaced, 20);
@@ -456,64 +509,99 @@ static void test_load_and_pin(void)
 	CHECK_INT(dp_info_read(fd, &iv), 0);
 	CHECK_INT(iv.abi_version, SL_ABI_VERSION);
 	close(fd);
+}
+
+static void test_tc_ingress(void)
+{
+	enum dp_attach_mode mode = DP_ATTACH_NONE;
+	struct dp_obj_info info;
+	char name[16] = "";
+	__u32 id = 0;
+	int fd;
 
 	UNIT_CASE("the pinned program attaches to tc ingress");
 	fd = dp_pin_open(pin_dir, SL_PIN_FROM_POD);
 	CHECK(fd >= 0);
-	if (fd >= 0) {
-		enum dp_attach_mode mode = DP_ATTACH_NONE;
-		char name[16] = "";
-		__u32 id = 0;
+	if (fd < 0)
+		return;
+	CHECK_INT(dp_tc_query(if_b, &id, name, &mode), -ENOENT);
+	CHECK_INT(dp_tc_attach(if_b, fd, &mode), 0);
+	CHECK_INT(mode, DP_ATTACH_CLSACT);
+	CHECK_INT(dp_tc_attach(if_b, fd, &mode), 0); /* replace */
+	mode = DP_ATTACH_NONE;
+	CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0);
+	CHECK_STR(name, SL_PIN_FROM_POD);
+	CHECK_INT(mode, DP_ATTACH_CLSACT);
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_POD, &info), 0);
+	CHECK_INT(id, info.id);
+	CHECK_INT(dp_tc_detach(if_b), 0);
+	CHECK_INT(dp_tc_query(if_b, &id, name, &mode), -ENOENT);
+	CHECK_INT(dp_tc_detach(if_b), 0);  /* already gone */
+	CHECK_INT(dp_tc_detach(if_a), 0);  /* never attached, no clsact */
+	CHECK_INT(dp_tc_detach(99999), 0); /* no such link */
+	CHECK_INT(dp_tc_attach(99999, fd, &mode), -ENODEV);
+	close(fd);
+}
 
-		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), -ENOENT);
-		CHECK_INT(dp_tc_attach(if_b, fd, &mode), 0);
-		CHECK_INT(mode, DP_ATTACH_CLSACT);
-		CHECK_INT(dp_tc_attach(if_b, fd, &mode), 0); /* replace */
-		mode = DP_ATTACH_NONE;
-		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0);
-		CHECK_STR(name, SL_PIN_FROM_POD);
-		CHECK_INT(mode, DP_ATTACH_CLSACT);
-		CHECK_INT(dp_pin_info(pin_dir, SL_PIN_FROM_POD, &info), 0);
-		CHECK_INT(id, info.id);
-		CHECK_INT(dp_tc_detach(if_b), 0);
-		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), -ENOENT);
-		CHECK_INT(dp_tc_detach(if_b), 0);  /* already gone */
-		CHECK_INT(dp_tc_detach(if_a), 0);  /* never attached, no clsact */
-		CHECK_INT(dp_tc_detach(99999), 0); /* no such link */
-		CHECK_INT(dp_tc_attach(99999, fd, &mode), -ENODEV);
-		close(fd);
-	}
+/* fd: the pinned sl_to_pod, ep: the pinned sl_from_pod. */
+static void tc_egress_check(int fd, int ep)
+{
+	enum dp_attach_mode mode = DP_ATTACH_NONE;
+	struct dp_obj_info info;
+	char name[16] = "";
+	__u32 id = 0;
+
+	CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
+	CHECK_INT(dp_tc_attach(if_b, ep, &mode), 0);
+	CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0);
+	CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0); /* replace */
+	CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), 0);
+	CHECK_STR(name, SL_PIN_TO_POD);
+	CHECK_INT(dp_pin_info(pin_dir, SL_PIN_TO_POD, &info), 0);
+	CHECK_INT(id, info.id);
+	CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0);
+	CHECK_STR(name, SL_PIN_FROM_POD);
+	CHECK_INT(dp_tc_detach_egress(if_b), 0);
+	CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
+	CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0); /* ingress stays */
+	CHECK_INT(dp_tc_detach(if_b), 0);
+	CHECK_INT(dp_tc_detach_egress(if_b), 0); /* already gone */
+	CHECK_INT(dp_tc_detach_egress(99999), 0);
+}
+
+static void test_tc_egress(void)
+{
+	int fd, ep;
 
 	UNIT_CASE("the pinned reply program attaches to tc egress, beside ingress");
 	fd = dp_pin_open(pin_dir, SL_PIN_TO_POD);
 	ep = dp_pin_open(pin_dir, SL_PIN_FROM_POD);
 	CHECK(fd >= 0 && ep >= 0);
-	if (fd >= 0 && ep >= 0) {
-		enum dp_attach_mode mode = DP_ATTACH_NONE;
-		char name[16] = "";
-		__u32 id = 0;
-
-		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
-		CHECK_INT(dp_tc_attach(if_b, ep, &mode), 0);
-		CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0);
-		CHECK_INT(dp_tc_attach_egress(if_b, fd, &mode), 0); /* replace */
-		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), 0);
-		CHECK_STR(name, SL_PIN_TO_POD);
-		CHECK_INT(dp_pin_info(pin_dir, SL_PIN_TO_POD, &info), 0);
-		CHECK_INT(id, info.id);
-		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0);
-		CHECK_STR(name, SL_PIN_FROM_POD);
-		CHECK_INT(dp_tc_detach_egress(if_b), 0);
-		CHECK_INT(dp_tc_query_egress(if_b, &id, name, &mode), -ENOENT);
-		CHECK_INT(dp_tc_query(if_b, &id, name, &mode), 0); /* ingress stays */
-		CHECK_INT(dp_tc_detach(if_b), 0);
-		CHECK_INT(dp_tc_detach_egress(if_b), 0); /* already gone */
-		CHECK_INT(dp_tc_detach_egress(99999), 0);
-	}
+	if (fd >= 0 && ep >= 0)
+		tc_egress_check(fd, ep);
 	if (fd >= 0)
 		close(fd);
 	if (ep >= 0)
 		close(ep);
+}
+
+/* Load, reload, retire, ABI change, then tc attach of what is pinned: each
+ * chapter works on the pins the one before left in pin_dir. */
+static void test_load_and_pin(void)
+{
+	struct dp_obj_info info;
+	struct sl_info_val iv;
+	__u64 first_ns;
+	__u32 prog_id;
+
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/sluice-test-%d", getpid());
+	atexit(pin_dir_remove);
+	test_pin_first_load(&prog_id, &first_ns);
+	test_pin_reload(prog_id, first_ns, &iv);
+	test_pin_retired();
+	test_pin_abi(iv);
+	test_tc_ingress();
+	test_tc_egress();
 
 	UNIT_CASE("pin names are checked");
 	CHECK_INT(dp_pin_open(pin_dir, "../x"), -EINVAL);

@@ -277,109 +277,110 @@ static void test_identities(void)
 	world_fini(&w);
 }
 
+/* Puts a NetworkPolicy (a new one, or one by the same name replaced) and
+ * compiles. */
+static void policy_put(struct world *w, const char *json)
+{
+	fixture_put(&w->pols, KUBE_NETPOL, json);
+	compile(w);
+}
+
+/* The identities of x/a, x/b and y/a, as the first compile gave them. */
+struct peers {
+	__u32 xa, xb, ya;
+};
+
+/* Policies deny, then p (replaced in each case) on top of it. */
+static void test_pod_peers(struct world *w, const struct peers *p)
+{
+	UNIT_CASE("default-deny-ingress isolates every pod of its namespace, allows nothing");
+	policy_put(w, NP("deny", "{\"podSelector\":{}}"));
+	CHECK(w->st.active);
+	CHECK_INT(ep(w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(ep(w, EP_XB)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w->st.n_pol, 0);
+	CHECK_INT(ep(w, EP_XA)->n_pols, 1);
+
+	UNIT_CASE("podSelector peer: pods of the policy's namespace only, on the port given");
+	policy_put(w, NP("p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{"
+			      "\"from\":[{\"podSelector\":{}}],\"ports\":[{\"port\":80}]}]}"));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, p->xa, IPPROTO_TCP, 80));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, p->xb, IPPROTO_TCP, 80));
+	CHECK(!has(w, EP_XA, SL_POL_DIR_IN, p->ya, IPPROTO_TCP, 80));
+	CHECK_INT(count(w, EP_XA, SL_POL_DIR_IN), 2);
+	CHECK_INT(count(w, EP_XB, SL_POL_DIR_IN), 0);
+
+	UNIT_CASE("namespaceSelector by the default name label, with a podSelector: ANDed");
+	policy_put(w, NP("p", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{"
+			      "\"matchLabels\":{\"kubernetes.io/metadata.name\":\"y\"}},"
+			      "\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}}}]}]}"));
+	CHECK(has(w, EP_XB, SL_POL_DIR_IN, p->ya, IPPROTO_TCP, 0));
+	CHECK(has(w, EP_XB, SL_POL_DIR_IN, p->ya, IPPROTO_UDP, 0));
+	CHECK(has(w, EP_XB, SL_POL_DIR_IN, p->ya, IPPROTO_SCTP, 0));
+	CHECK_INT(count(w, EP_XB, SL_POL_DIR_IN), 3);
+}
+
+/* Named ports and ranges; p replaced in each case, deny still there. */
+static void test_ports(struct world *w, const struct peers *p)
+{
+	UNIT_CASE("named ingress port resolves on the destination pod with its protocol");
+	policy_put(w, NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"serve-80-"
+			      "tcp\"},{\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":"
+			      "\"serve-80-tcp\",\"protocol\":\"SCTP\"}]}]}"));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_UDP, 81));
+	CHECK_INT(count(w, EP_XA, SL_POL_DIR_IN), 2); /* SCTP names no port: nothing */
+
+	UNIT_CASE("endPort opens the inclusive range, protocol SCTP never TCP");
+	policy_put(w, NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80,"
+			      "\"endPort\":82,\"protocol\":\"SCTP\"}]}]}"));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 80));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
+	CHECK(!has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
+	CHECK_INT(count(w, EP_XA, SL_POL_DIR_IN), 3);
+	UNIT_CASE("endPort over every port is one entry");
+	policy_put(w, NP("p", "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":1,"
+			      "\"endPort\":65535}]}]}"));
+	CHECK(has(w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 0));
+	CHECK_INT(count(w, EP_XA, SL_POL_DIR_IN), 1);
+
+	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
+	policy_put(w, NP("e", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"egress\":[{"
+			      "\"ports\":[{\"port\":\"serve-80-tcp\"}]}]}"));
+	CHECK_INT(ep(w, EP_XB)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT); /* types defaulted */
+	CHECK(has(w, EP_XB, SL_POL_DIR_OUT, p->ya, IPPROTO_TCP, 80));
+	CHECK(has(w, EP_XB, SL_POL_DIR_OUT, p->xa, IPPROTO_TCP, 80));
+	CHECK(!has(w, EP_XB, SL_POL_DIR_OUT, SL_ID_ANY, IPPROTO_TCP, 80));
+}
+
 static void test_peers_and_ports(void)
 {
+	struct peers p;
 	struct world w;
-	__u32 xa, xb, ya;
 
 	world_init(&w);
 	compile(&w);
-	xa = ident_of(&w, "10.244.1.10");
-	xb = ident_of(&w, "10.244.1.11");
-	ya = ident_of(&w, "10.244.2.10");
-
-	UNIT_CASE("default-deny-ingress isolates every pod of its namespace, allows nothing");
-	fixture_put(&w.pols, KUBE_NETPOL, NP("deny", "{\"podSelector\":{}}"));
-	compile(&w);
-	CHECK(w.st.active);
-	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
-	CHECK_INT(ep(&w, EP_XB)->flags, SL_EP_F_ISO_IN);
-	CHECK_INT(w.st.n_pol, 0);
-	CHECK_INT(ep(&w, EP_XA)->n_pols, 1);
-
-	UNIT_CASE("podSelector peer: pods of the policy's namespace only, on the port given");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("p", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{\"from\":[{"
-		    "\"podSelector\":{}}],\"ports\":[{\"port\":80}]}]}"));
-	compile(&w);
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, xa, IPPROTO_TCP, 80));
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, xb, IPPROTO_TCP, 80));
-	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, ya, IPPROTO_TCP, 80));
-	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 2);
-	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 0);
-
-	UNIT_CASE("namespaceSelector by the default name label, with a podSelector: ANDed");
-	fixture_put(&w.pols, KUBE_NETPOL,
-		    NP("p",
-		       "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"namespaceSelector\":{"
-		       "\"matchLabels\":{\"kubernetes.io/metadata.name\":\"y\"}},\"podSelector\":{"
-		       "\"matchLabels\":{\"pod\":\"a\"}}}]}]}"));
-	compile(&w);
-	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_TCP, 0));
-	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_UDP, 0));
-	CHECK(has(&w, EP_XB, SL_POL_DIR_IN, ya, IPPROTO_SCTP, 0));
-	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 3);
-
-	UNIT_CASE("named ingress port resolves on the destination pod with its protocol");
-	fixture_put(&w.pols, KUBE_NETPOL,
-		    NP("p",
-		       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":\"serve-80-tcp\"},{"
-		       "\"port\":\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":\"serve-80-tcp\","
-		       "\"protocol\":\"SCTP\"}]}]}"));
-	compile(&w);
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_UDP, 81));
-	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 2); /* SCTP names no port: nothing */
-
-	UNIT_CASE("endPort opens the inclusive range, protocol SCTP never TCP");
-	fixture_put(&w.pols, KUBE_NETPOL,
-		    NP("p",
-		       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":80,\"endPort\":82,"
-		       "\"protocol\":\"SCTP\"}]}]}"));
-	compile(&w);
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 80));
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_SCTP, 82));
-	CHECK(!has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 80));
-	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 3);
-	UNIT_CASE("endPort over every port is one entry");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("p",
-	       "{\"podSelector\":{},\"ingress\":[{\"ports\":[{\"port\":1,\"endPort\":65535}]}]}"));
-	compile(&w);
-	CHECK(has(&w, EP_XA, SL_POL_DIR_IN, SL_ID_ANY, IPPROTO_TCP, 0));
-	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_IN), 1);
-
-	UNIT_CASE("egress named port without peers: per destination pod, under its identity");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("e", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"egress\":[{\"ports\":[{"
-		    "\"port\":\"serve-80-tcp\"}]}]}"));
-	compile(&w);
-	CHECK_INT(ep(&w, EP_XB)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT); /* types defaulted */
-	CHECK(has(&w, EP_XB, SL_POL_DIR_OUT, ya, IPPROTO_TCP, 80));
-	CHECK(has(&w, EP_XB, SL_POL_DIR_OUT, xa, IPPROTO_TCP, 80));
-	CHECK(!has(&w, EP_XB, SL_POL_DIR_OUT, SL_ID_ANY, IPPROTO_TCP, 80));
+	p = (struct peers){.xa = ident_of(&w, "10.244.1.10"),
+			   .xb = ident_of(&w, "10.244.1.11"),
+			   .ya = ident_of(&w, "10.244.2.10")};
+	test_pod_peers(&w, &p);
+	test_ports(&w, &p);
 	world_fini(&w);
 }
 
-static void test_ipblock_and_errors(void)
+/* Policy b, egress of every pod of x to one ipBlock. */
+static void test_ipblock(struct world *w)
 {
-	struct world w;
 	size_t n_cidr = 0;
 
-	world_init(&w);
 	UNIT_CASE("ipBlock: cidr and except each a prefix; only the cidr's set allows");
-	fixture_put(&w.pols, KUBE_NETPOL,
-		    NP("b",
-		       "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
-		       "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.2.0/24\"]}}],"
-		       "\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
-	compile(&w);
-	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_OUT);
-	for (size_t i = 0; i < w.st.n_cidr; i++) {
-		const struct pol_cidr *c = &w.st.cidr[i];
+	policy_put(
+	    w, NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{"
+		       "\"to\":[{\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":["
+		       "\"10.244.2.0/24\"]}}],\"ports\":[{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
+	CHECK_INT(ep(w, EP_XA)->flags, SL_EP_F_ISO_OUT);
+	for (size_t i = 0; i < w->st.n_cidr; i++) {
+		const struct pol_cidr *c = &w->st.cidr[i];
 
 		if (c->key.ep_id != EP_XA)
 			continue;
@@ -387,80 +388,89 @@ static void test_ipblock_and_errors(void)
 		CHECK_INT(c->key.dir, SL_POL_DIR_OUT);
 		if (c->key.prefixlen == 64 + 16) {
 			CHECK_INT(c->key.ip, inet_addr("10.244.0.0"));
-			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
 		} else {
 			CHECK_INT(c->key.prefixlen, 64 + 24);
-			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(!has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
 		}
 	}
 	CHECK_INT(n_cidr, 2);
+}
+
+/* Policy b replaced: the block now holds y/a, its except x/a and x/b. */
+static void test_ipblock_named_ports(struct world *w)
+{
+	size_t n_cidr = 0;
 
 	UNIT_CASE(
 	    "egress named port to an ipBlock: resolved on each pod the block holds, as a /32");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("b",
-	       "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{\"to\":[{"
-	       "\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":[\"10.244.1.0/24\"]}}],"
-	       "\"ports\":[{\"port\":\"serve-80-tcp\"},{\"port\":\"serve-81-udp\",\"protocol\":"
-	       "\"UDP\"},{\"port\":\"serve-80-tcp\",\"protocol\":\"SCTP\"},{\"port\":53,"
-	       "\"protocol\":\"UDP\"}]}]}"));
-	compile(&w);
-	n_cidr = 0;
-	for (size_t i = 0; i < w.st.n_cidr; i++) {
-		const struct pol_cidr *c = &w.st.cidr[i];
+	policy_put(w,
+		   NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"],\"egress\":[{"
+			   "\"to\":[{\"ipBlock\":{\"cidr\":\"10.244.0.0/16\",\"except\":["
+			   "\"10.244.1.0/24\"]}}],\"ports\":[{\"port\":\"serve-80-tcp\"},{\"port\":"
+			   "\"serve-81-udp\",\"protocol\":\"UDP\"},{\"port\":\"serve-80-tcp\","
+			   "\"protocol\":\"SCTP\"},{\"port\":53,\"protocol\":\"UDP\"}]}]}"));
+	for (size_t i = 0; i < w->st.n_cidr; i++) {
+		const struct pol_cidr *c = &w->st.cidr[i];
 
 		if (c->key.ep_id != EP_XA)
 			continue;
 		n_cidr++;
 		if (c->key.prefixlen == 64 + 32) { /* y/a, the one pod in the block */
 			CHECK_INT(c->key.ip, inet_addr("10.244.2.10"));
-			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
-			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 81));
-			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
-			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_SCTP, 80));
+			CHECK(has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+			CHECK(has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 81));
+			CHECK(has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(!has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_SCTP, 80));
 		} else if (c->key.prefixlen == 64 + 16) { /* other addresses: no name resolves */
-			CHECK(has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
-			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+			CHECK(has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_UDP, 53));
+			CHECK(!has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
 		} else { /* the except, where x/a and x/b live */
 			CHECK_INT(c->key.prefixlen, 64 + 24);
-			CHECK(!has(&w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
+			CHECK(!has(w, EP_XA, SL_POL_DIR_OUT, c->set_id, IPPROTO_TCP, 80));
 		}
 	}
 	CHECK_INT(n_cidr, 3);
-	CHECK_INT(count(&w, EP_XA, SL_POL_DIR_OUT), 4);
+	CHECK_INT(count(w, EP_XA, SL_POL_DIR_OUT), 4);
+}
 
+/* Policy b replaced by ones that cannot be compiled, then x/a's Pod deleted. */
+static void test_fail_closed(struct world *w)
+{
 	UNIT_CASE(
 	    "a policy with an except outside its cidr isolates in its directions, allows nothing");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"],\"ingress\":[{\"from\":[{"
-		    "\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":[\"192.168.0.0/16\"]}}]}]}"));
-	compile(&w);
-	CHECK(kube_store_get(&w.pols, "x", "b")->u.np.error != NULL);
-	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
-	CHECK_INT(w.st.n_pol, 0);
-	CHECK_INT(w.st.n_cidr, 0);
+	policy_put(w, NP("b", "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"],\"ingress\":[{"
+			      "\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\",\"except\":["
+			      "\"192.168.0.0/16\"]}}]}]}"));
+	CHECK(kube_store_get(&w->pols, "x", "b")->u.np.error != NULL);
+	CHECK_INT(ep(w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w->st.n_pol, 0);
+	CHECK_INT(w->st.n_cidr, 0);
 
 	UNIT_CASE("an unknown protocol or a bad CIDR fails closed the same way");
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("b", "{\"podSelector\":{},\"egress\":[{\"ports\":[{\"protocol\":\"ICMP\"}]}]}"));
-	compile(&w);
-	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT);
-	CHECK_INT(w.st.n_pol, 0);
-	fixture_put(
-	    &w.pols, KUBE_NETPOL,
-	    NP("b", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0."
-		    "0/33\"}}]}]}"));
-	compile(&w);
-	CHECK_INT(ep(&w, EP_XA)->flags, SL_EP_F_ISO_IN);
-	CHECK_INT(w.st.n_pol, 0);
+	policy_put(w, NP("b", "{\"podSelector\":{},\"egress\":[{\"ports\":[{\"protocol\":"
+			      "\"ICMP\"}]}]}"));
+	CHECK_INT(ep(w, EP_XA)->flags, SL_EP_F_ISO_IN | SL_EP_F_ISO_OUT);
+	CHECK_INT(w->st.n_pol, 0);
+	policy_put(w, NP("b", "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":"
+			      "\"10.0.0.0/33\"}}]}]}"));
+	CHECK_INT(ep(w, EP_XA)->flags, SL_EP_F_ISO_IN);
+	CHECK_INT(w->st.n_pol, 0);
 	UNIT_CASE("an endpoint without a Pod stays pending");
-	CHECK_INT(kube_store_delete(&w.pods, "x", "a"), 0);
-	compile(&w);
-	CHECK_INT(ep(&w, EP_XA)->identity, SL_ID_PENDING);
-	CHECK_INT(ep(&w, EP_XA)->flags, 0);
+	CHECK_INT(kube_store_delete(&w->pods, "x", "a"), 0);
+	compile(w);
+	CHECK_INT(ep(w, EP_XA)->identity, SL_ID_PENDING);
+	CHECK_INT(ep(w, EP_XA)->flags, 0);
+}
+
+static void test_ipblock_and_errors(void)
+{
+	struct world w;
+
+	world_init(&w);
+	test_ipblock(&w);
+	test_ipblock_named_ports(&w);
+	test_fail_closed(&w);
 	world_fini(&w);
 }
 
@@ -482,108 +492,131 @@ static void compiles_check(const struct world *w, const unsigned long want[4])
 	}
 }
 
-static void test_incremental(void)
+/* Compiles and checks how often each endpoint (x/a, x/b, x/c, x/d) has been
+ * compiled by now. */
+static void compile_counted(struct world *w, const unsigned long want[4])
 {
-	struct world w;
+	compile(w);
+	compiles_check(w, want);
+}
 
-	world_init(&w);
-	fixture_put(&w.pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
-	fixture_put(&w.pods, KUBE_POD, XPOD("d", "10.244.1.13", ""));
-	w.eps[2] = (struct pol_ep){.ip = inet_addr("10.244.1.12"), .ep_id = EP_XC};
-	w.eps[3] = (struct pol_ep){.ip = inet_addr("10.244.1.13"), .ep_id = EP_XD};
-	w.n_eps = 4;
-	/* a admits c; b admits namespaces of team blue; c sends to x on 80;
-	 * d: no policy */
-	fixture_put(&w.pols, KUBE_NETPOL,
+/* Four local pods of x: a admits c; b admits namespaces of team blue; c
+ * sends to x on 80; d: no policy. */
+static void incremental_world_init(struct world *w)
+{
+	world_init(w);
+	fixture_put(&w->pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
+	fixture_put(&w->pods, KUBE_POD, XPOD("d", "10.244.1.13", ""));
+	w->eps[2] = (struct pol_ep){.ip = inet_addr("10.244.1.12"), .ep_id = EP_XC};
+	w->eps[3] = (struct pol_ep){.ip = inet_addr("10.244.1.13"), .ep_id = EP_XD};
+	w->n_eps = 4;
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pa", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{"
 			     "\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}}}]}]}"));
-	fixture_put(&w.pols, KUBE_NETPOL,
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pb",
 		       "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{"
 		       "\"from\":[{\"namespaceSelector\":{\"matchLabels\":{\"team\":\"blue\"}}}"
 		       "]}]}"));
-	fixture_put(&w.pols, KUBE_NETPOL,
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pc", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"c\"}},\"policyTypes\":["
 			     "\"Egress\"],\"egress\":[{\"to\":[{\"podSelector\":{}}],\"ports\":[{"
 			     "\"port\":80}]}]}"));
+}
+
+/* The first compiles, then changes from outside the node: a remote pod,
+ * a namespace. */
+static void test_incremental_remote(struct world *w)
+{
 	UNIT_CASE("the first compile computes every endpoint once");
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
-	CHECK_INT(w.st.compiled, 4);
+	compile_counted(w, (unsigned long[]){1, 1, 1, 1});
+	CHECK_INT(w->st.compiled, 4);
 	UNIT_CASE("nothing changed: nothing compiled again");
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
-	CHECK_INT(w.st.compiled, 0);
+	compile_counted(w, (unsigned long[]){1, 1, 1, 1});
+	CHECK_INT(w->st.compiled, 0);
 	UNIT_CASE("a remote pod's label change compiles the endpoints whose peers select it");
-	fixture_put(&w.pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
-	compile(&w); /* the same object again: no endpoint reads anything new */
-	compiles_check(&w, (unsigned long[]){1, 1, 1, 1});
+	fixture_put(&w->pods, KUBE_POD, POD("y", "a", "10.244.2.10", "n2", "false"));
+	/* the same object again: no endpoint reads anything new */
+	compile_counted(w, (unsigned long[]){1, 1, 1, 1});
 	fixture_put(
-	    &w.pods, KUBE_POD,
+	    &w->pods, KUBE_POD,
 	    "{\"metadata\":{\"name\":\"a\",\"namespace\":\"y\",\"labels\":{\"pod\":\"a\","
 	    "\"v\":\"2\"}},\"spec\":{\"nodeName\":\"n2\",\"containers\":[{\"name\":\"c\"}]},"
 	    "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.244.2.10\"}}");
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){1, 2, 1, 1});
+	compile_counted(w, (unsigned long[]){1, 2, 1, 1});
 	UNIT_CASE(
 	    "a namespace label change compiles the endpoints whose namespaceSelector it moves");
-	fixture_put(&w.nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"red\""));
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){1, 3, 1, 1});
-	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 0);
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("y", ",\"team\":\"red\""));
+	compile_counted(w, (unsigned long[]){1, 3, 1, 1});
+	CHECK_INT(count(w, EP_XB, SL_POL_DIR_IN), 0);
+}
+
+/* Policies, a local pod's labels and the Node change. */
+static void test_incremental_local(struct world *w)
+{
 	UNIT_CASE("a policy change compiles the endpoints it selected and selects");
-	fixture_put(&w.pols, KUBE_NETPOL,
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pa", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"a\"}},\"ingress\":[{"
 			     "\"from\":[{\"podSelector\":{\"matchLabels\":{\"pod\":\"d\"}}}]}]}"));
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){2, 3, 1, 1});
-	fixture_put(&w.pols, KUBE_NETPOL,
+	compile_counted(w, (unsigned long[]){2, 3, 1, 1});
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pd", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"d\"}}}"));
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){2, 3, 1, 2});
-	CHECK_INT(ep(&w, EP_XD)->flags, SL_EP_F_ISO_IN);
+	compile_counted(w, (unsigned long[]){2, 3, 1, 2});
+	CHECK_INT(ep(w, EP_XD)->flags, SL_EP_F_ISO_IN);
 	UNIT_CASE("a local pod's label change compiles it and the endpoints whose peers select it");
-	fixture_put(&w.pods, KUBE_POD, XPOD("d", "10.244.1.13", ",\"v\":\"2\""));
-	compile(&w); /* a admits d, c sends to every pod of x, d is itself */
-	compiles_check(&w, (unsigned long[]){3, 3, 2, 3});
+	fixture_put(&w->pods, KUBE_POD, XPOD("d", "10.244.1.13", ",\"v\":\"2\""));
+	/* a admits d, c sends to every pod of x, d is itself */
+	compile_counted(w, (unsigned long[]){3, 3, 2, 3});
 	UNIT_CASE("a Node change compiles no endpoint");
-	fixture_put(&w.nodes, KUBE_NODE,
+	fixture_put(&w->nodes, KUBE_NODE,
 		    "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"addresses\":[{\"type\":"
 		    "\"InternalIP\",\"address\":\"172.18.0.9\"}]}}");
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){3, 3, 2, 3});
-	CHECK_INT(ident_of(&w, "172.18.0.9"), SL_ID_HOST);
+	compile_counted(w, (unsigned long[]){3, 3, 2, 3});
+	CHECK_INT(ident_of(w, "172.18.0.9"), SL_ID_HOST);
 	UNIT_CASE("a deleted policy compiles the endpoints it selected");
-	CHECK_INT(kube_store_delete(&w.pols, "x", "pd"), 0);
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){3, 3, 2, 4});
-	CHECK_INT(ep(&w, EP_XD)->flags, 0);
+	CHECK_INT(kube_store_delete(&w->pols, "x", "pd"), 0);
+	compile_counted(w, (unsigned long[]){3, 3, 2, 4});
+	CHECK_INT(ep(w, EP_XD)->flags, 0);
+}
+
+/* Objects deleted and created: a local Pod, a Namespace. */
+static void test_incremental_recreate(struct world *w)
+{
 	UNIT_CASE("a local pod deleted and created again: its endpoint goes pending and back");
-	CHECK_INT(kube_store_delete(&w.pods, "x", "c"), 0);
-	compile(&w); /* c only: no other endpoint's peers select it any more */
-	compiles_check(&w, (unsigned long[]){3, 3, 3, 4});
-	CHECK_INT(ep(&w, EP_XC)->identity, SL_ID_PENDING);
-	fixture_put(&w.pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){3, 3, 4, 4});
-	CHECK(ep(&w, EP_XC)->identity >= SL_ID_FIRST);
-	CHECK_INT(count(&w, EP_XC, SL_POL_DIR_OUT), 4); /* to every pod of x on 80 */
+	CHECK_INT(kube_store_delete(&w->pods, "x", "c"), 0);
+	/* c only: no other endpoint's peers select it any more */
+	compile_counted(w, (unsigned long[]){3, 3, 3, 4});
+	CHECK_INT(ep(w, EP_XC)->identity, SL_ID_PENDING);
+	fixture_put(&w->pods, KUBE_POD, XPOD("c", "10.244.1.12", ""));
+	compile_counted(w, (unsigned long[]){3, 3, 4, 4});
+	CHECK(ep(w, EP_XC)->identity >= SL_ID_FIRST);
+	CHECK_INT(count(w, EP_XC, SL_POL_DIR_OUT), 4); /* to every pod of x on 80 */
 	UNIT_CASE("a Namespace created: endpoints whose namespaceSelector selects its absence too");
-	fixture_put(&w.pols, KUBE_NETPOL,
+	fixture_put(&w->pols, KUBE_NETPOL,
 		    NP("pb", "{\"podSelector\":{\"matchLabels\":{\"pod\":\"b\"}},\"ingress\":[{"
 			     "\"from\":[{\"namespaceSelector\":{\"matchExpressions\":[{\"key\":"
 			     "\"team\",\"operator\":\"DoesNotExist\"}]}}]}]}"));
-	fixture_put(&w.pods, KUBE_POD, POD("z", "a", "10.244.2.20", "n2", "false"));
-	compile(&w); /* the policy, then a pod of z (no Namespace yet: no labels) */
-	compiles_check(&w, (unsigned long[]){3, 4, 4, 4});
-	fixture_put(&w.nss, KUBE_NAMESPACE, NS("z", ",\"team\":\"green\""));
-	compile(&w); /* z/a is no longer admitted */
-	compiles_check(&w, (unsigned long[]){3, 5, 4, 4});
-	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 4 * 3); /* the pods of x only */
-	CHECK_INT(kube_store_delete(&w.nss, "", "z"), 0);
-	compile(&w);
-	compiles_check(&w, (unsigned long[]){3, 6, 4, 4});
-	CHECK_INT(count(&w, EP_XB, SL_POL_DIR_IN), 5 * 3); /* and z/a again */
+	fixture_put(&w->pods, KUBE_POD, POD("z", "a", "10.244.2.20", "n2", "false"));
+	/* the policy, then a pod of z (no Namespace yet: no labels) */
+	compile_counted(w, (unsigned long[]){3, 4, 4, 4});
+	fixture_put(&w->nss, KUBE_NAMESPACE, NS("z", ",\"team\":\"green\""));
+	compile_counted(w, (unsigned long[]){3, 5, 4, 4}); /* z/a is no longer admitted */
+	CHECK_INT(count(w, EP_XB, SL_POL_DIR_IN), 4 * 3);  /* the pods of x only */
+	CHECK_INT(kube_store_delete(&w->nss, "", "z"), 0);
+	compile_counted(w, (unsigned long[]){3, 6, 4, 4});
+	CHECK_INT(count(w, EP_XB, SL_POL_DIR_IN), 5 * 3); /* and z/a again */
+}
+
+/* One world through every kind of change: each chapter's counts go on from
+ * the one before. */
+static void test_incremental(void)
+{
+	struct world w;
+
+	incremental_world_init(&w);
+	test_incremental_remote(&w);
+	test_incremental_local(&w);
+	test_incremental_recreate(&w);
 	world_fini(&w);
 }
 

@@ -207,6 +207,32 @@ static struct fake_ent *master_of(struct fake *f, const char *vip, int port, int
 	return fake_find(f->svc, &k, 0, true);
 }
 
+static void snapshot(struct fake *f, struct fake *copy)
+{
+	memcpy(copy->svc, f->svc, sizeof(f->svc));
+	memcpy(copy->be, f->be, sizeof(f->be));
+}
+
+/* Every entry of a is in b with the same value, and the counts match. */
+static bool same_table(struct fake_ent *a, struct fake_ent *b, bool svc)
+{
+	if (fake_count(a) != fake_count(b))
+		return false;
+	for (size_t i = 0; i < FAKE_MAX; i++) {
+		struct fake_ent *e = a[i].used ? fake_find(b, &a[i].sk, a[i].id, svc) : NULL;
+
+		if (a[i].used && (!e || memcmp(&e->sv, &a[i].sv, sizeof(e->sv)) ||
+				  memcmp(&e->bv, &a[i].bv, sizeof(e->bv))))
+			return false;
+	}
+	return true;
+}
+
+static bool same_maps(struct fake *a, struct fake *b)
+{
+	return same_table(a->svc, b->svc, true) && same_table(a->be, b->be, false);
+}
+
 /* --- the world: stores wired to the publisher ---------------------------------------- */
 
 struct world {
@@ -312,71 +338,111 @@ static bool before(const char *ops, char first, char then)
 	return !l || !f || l < f;
 }
 
-static void test_publish_order(void)
+/* Forgets the writes recorded so far. */
+static void ops_clear(struct fake *f)
 {
-	static struct fake f;
-	struct world w;
+	f->n_ops = 0;
+	f->ops[0] = '\0';
+}
+
+/* A new publisher on empty maps f. */
+static void world_init_empty(struct world *w, struct fake *f)
+{
+	memset(f, 0, sizeof(*f));
+	world_init(w, f, false);
+}
+
+/* The agent restarted on the maps it left: a new publisher restored from
+ * them, the writes recorded so far forgotten; with snap, the maps as they
+ * were copied there first. */
+static void world_restart(struct world *w, struct fake *snap)
+{
+	struct fake *f = w->f;
+
+	world_fini(w);
+	if (snap)
+		snapshot(f, snap);
+	ops_clear(f);
+	world_init(w, f, true);
+}
+
+/* web (10.96.0.10:80) with two endpoints. */
+static void test_publish_first(struct world *w, struct fake *f)
+{
 	struct fake_ent *m;
 
 	UNIT_CASE("first publish: marker, backends, slots, master");
-	memset(&f, 0, sizeof(f));
-	world_init(&w, &f, false);
-	svc_put(&w, "web", "10.96.0.10", HTTP, "");
-	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+	svc_put(w, "web", "10.96.0.10", HTTP, "");
+	eps_put(w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
 		HTTP_EP);
-	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 1), 0);
-	CHECK_STR(f.ops, ""); /* nothing before the first full sync */
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "VBBSSM");
-	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK_INT(svc_pub_sync(w->p, &w->svcs, &w->slices, false, 1), 0);
+	CHECK_STR(f->ops, ""); /* nothing before the first full sync */
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "VBBSSM");
+	m = master_of(f, "10.96.0.10", 80, IPPROTO_TCP);
 	CHECK(m != NULL);
 	if (m) {
 		CHECK_INT(m->sv.count, 2);
 		CHECK_INT(m->sv.flags, 0);
 		CHECK(m->sv.id != 0);
 	}
-	CHECK_INT(fake_count(f.be), 2);
-	CHECK_INT(masters_count(&f), 1);
+	CHECK_INT(fake_count(f->be), 2);
+	CHECK_INT(masters_count(f), 1);
 
 	UNIT_CASE("nothing changed: no writes");
-	f.n_ops = 0;
-	f.ops[0] = '\0';
-	svc_put(&w, "web", "10.96.0.10", HTTP, "");
-	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+	ops_clear(f);
+	svc_put(w, "web", "10.96.0.10", HTTP, "");
+	eps_put(w, "web-1", "web", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
 		HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "");
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "");
+}
+
+/* web's endpoints go from two to three, to one, to none. */
+static void test_publish_scale(struct world *w, struct fake *f)
+{
+	struct fake_ent *m;
 
 	UNIT_CASE("scale up then down: master after slots, stale slots and backends after master");
-	f.n_ops = 0;
-	eps_put(&w, "web-1", "web",
+	ops_clear(f);
+	eps_put(w, "web-1", "web",
 		EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b") "," EP("10.244.3.5",
 										 "node-c"),
 		HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "BSM");
-	f.n_ops = 0;
-	f.ops[0] = '\0';
-	eps_put(&w, "web-1", "web", EP("10.244.3.5", "node-c"), HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "SMssbb");
-	CHECK(before(f.ops, 'S', 'M') && before(f.ops, 'M', 's') && before(f.ops, 's', 'b'));
-	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "BSM");
+	ops_clear(f);
+	eps_put(w, "web-1", "web", EP("10.244.3.5", "node-c"), HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "SMssbb");
+	CHECK(before(f->ops, 'S', 'M') && before(f->ops, 'M', 's') && before(f->ops, 's', 'b'));
+	m = master_of(f, "10.96.0.10", 80, IPPROTO_TCP);
 	CHECK(m && m->sv.count == 1);
-	CHECK_INT(fake_count(f.be), 1);
+	CHECK_INT(fake_count(f->be), 1);
 
 	UNIT_CASE("no endpoints: count 0 (reject)");
-	f.n_ops = 0;
-	kube_store_delete(&w.slices, "shop", "web-1");
-	CHECK_INT(sync(&w), 0);
-	m = master_of(&f, "10.96.0.10", 80, IPPROTO_TCP);
+	ops_clear(f);
+	kube_store_delete(&w->slices, "shop", "web-1");
+	CHECK_INT(sync(w), 0);
+	m = master_of(f, "10.96.0.10", 80, IPPROTO_TCP);
 	CHECK(m && m->sv.count == 0 && !(m->sv.flags & SL_SVC_F_DROP_EMPTY));
-	CHECK_INT(fake_count(f.be), 0);
+	CHECK_INT(fake_count(f->be), 0);
+}
+
+/* The order the maps are written in, through one Service's life. */
+static void test_publish_order(void)
+{
+	static struct fake f;
+	struct world w;
+
+	world_init_empty(&w, &f);
+	test_publish_first(&w, &f);
+	test_publish_scale(&w, &f);
 
 	UNIT_CASE("Service deleted: master, slots, then marker");
 	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
 	CHECK_INT(sync(&w), 0);
-	f.n_ops = 0;
+	ops_clear(&f);
 	kube_store_delete(&w.svcs, "shop", "web");
 	CHECK_INT(sync(&w), 0);
 	CHECK_STR(f.ops, "msbv");
@@ -392,8 +458,7 @@ static void test_ports_protocols_shared(void)
 	struct svc_stats st;
 
 	UNIT_CASE("same port TCP and UDP: two service ports; a backend shared by two Services");
-	memset(&f, 0, sizeof(f));
-	world_init(&w, &f, false);
+	world_init_empty(&w, &f);
 	svc_put(&w, "dns", "10.96.0.53",
 		"{'name':'dns','protocol':'UDP','port':53},{'name':'dns-tcp','protocol':'TCP','"
 		"port':53}",
@@ -430,37 +495,10 @@ static void test_ports_protocols_shared(void)
 	kube_store_upsert(&w.svcs,
 			  obj(KUBE_SERVICE, "{'metadata':{'name':'en','namespace':'shop'},'spec':{"
 					    "'type':'ExternalName','externalName':'a.example'}}"));
-	f.n_ops = 0;
-	f.ops[0] = '\0';
+	ops_clear(&f);
 	CHECK_INT(sync(&w), 0);
 	CHECK_STR(f.ops, "");
 	world_fini(&w);
-}
-
-static void snapshot(struct fake *f, struct fake *copy)
-{
-	memcpy(copy->svc, f->svc, sizeof(f->svc));
-	memcpy(copy->be, f->be, sizeof(f->be));
-}
-
-/* Every entry of a is in b with the same value, and the counts match. */
-static bool same_table(struct fake_ent *a, struct fake_ent *b, bool svc)
-{
-	if (fake_count(a) != fake_count(b))
-		return false;
-	for (size_t i = 0; i < FAKE_MAX; i++) {
-		struct fake_ent *e = a[i].used ? fake_find(b, &a[i].sk, a[i].id, svc) : NULL;
-
-		if (a[i].used && (!e || memcmp(&e->sv, &a[i].sv, sizeof(e->sv)) ||
-				  memcmp(&e->bv, &a[i].bv, sizeof(e->bv))))
-			return false;
-	}
-	return true;
-}
-
-static bool same_maps(struct fake *a, struct fake *b)
-{
-	return same_table(a->svc, b->svc, true) && same_table(a->be, b->be, false);
 }
 
 static void cluster_put(struct world *w)
@@ -496,84 +534,96 @@ static int port_seen_fn(__u32 id, const char *svc, __be32 vip, __be16 port, __u8
 	return 0;
 }
 
-static void test_restart(void)
+/* cluster_put published, web deleted and put again so the ids are not
+ * simply 1..n, then a restart. */
+static void test_restart_reuse(struct world *w, struct fake *f)
 {
-	static struct fake f, before_maps;
-	struct world w;
+	static struct fake before_maps;
 	struct svc_stats st;
 
 	UNIT_CASE("restart: ids rebuilt from the maps, nothing rewritten");
-	memset(&f, 0, sizeof(f));
-	world_init(&w, &f, false);
-	cluster_put(&w);
-	CHECK_INT(sync(&w), 0);
-	/* churn ids so they are not simply 1..n */
-	kube_store_delete(&w.svcs, "shop", "web");
-	CHECK_INT(sync(&w), 0);
-	svc_put(&w, "web", "10.96.0.10", HTTP, "");
-	CHECK_INT(sync(&w), 0);
-	world_fini(&w);
+	cluster_put(w);
+	CHECK_INT(sync(w), 0);
+	kube_store_delete(&w->svcs, "shop", "web");
+	CHECK_INT(sync(w), 0);
+	svc_put(w, "web", "10.96.0.10", HTTP, "");
+	CHECK_INT(sync(w), 0);
 
-	snapshot(&f, &before_maps);
-	f.n_ops = 0;
-	f.ops[0] = '\0';
-	world_init(&w, &f, true);
-	svc_pub_stats(w.p, &st);
+	world_restart(w, &before_maps);
+	svc_pub_stats(w->p, &st);
 	CHECK_INT(st.restored_ports, 4);
 	CHECK_INT(st.restored_backends, 5);
 	CHECK_INT(st.restored_vips, 3);
-	f.n_resets = 0;
-	cluster_put(&w);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "");
-	CHECK(same_maps(&f, &before_maps));
-	CHECK_INT(f.n_resets, 0); /* restored ids keep their traffic counters */
+	f->n_resets = 0;
+	cluster_put(w);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "");
+	CHECK(same_maps(f, &before_maps));
+	CHECK_INT(f->n_resets, 0); /* restored ids keep their traffic counters */
+}
+
+/* Service new (10.96.0.20) after the restart, on web's backend. */
+static void test_restart_fresh_id(struct world *w, struct fake *f)
+{
+	struct fake_ent *n;
+	struct port_seen seen;
+	int same = 0;
 
 	UNIT_CASE("restart: a new Service gets a fresh id, not a restored one");
-	svc_put(&w, "new", "10.96.0.20", HTTP, "");
-	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "VSM"); /* backend 10.244.1.5:8080 reused */
-	{
-		struct fake_ent *n = master_of(&f, "10.96.0.20", 80, IPPROTO_TCP);
-		int same = 0;
+	svc_put(w, "new", "10.96.0.20", HTTP, "");
+	eps_put(w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "VSM"); /* backend 10.244.1.5:8080 reused */
+	n = master_of(f, "10.96.0.20", 80, IPPROTO_TCP);
+	for (size_t i = 0; i < FAKE_MAX; i++)
+		same += n && f->svc[i].used && f->svc[i].sk.port && !f->svc[i].sk.slot &&
+			f->svc[i].sv.id == n->sv.id; /* masters with its id: itself only */
+	CHECK_INT(same, 1);
+	UNIT_CASE("a fresh service id starts its traffic counters at 0");
+	CHECK_INT(f->n_resets, 1);
+	CHECK_INT(f->resets[0], n ? n->sv.id : 0);
 
-		for (size_t i = 0; i < FAKE_MAX; i++)
-			same += n && f.svc[i].used && f.svc[i].sk.port && !f.svc[i].sk.slot &&
-				f.svc[i].sv.id == n->sv.id; /* masters with its id: itself only */
-		CHECK_INT(same, 1);
-		UNIT_CASE("a fresh service id starts its traffic counters at 0");
-		CHECK_INT(f.n_resets, 1);
-		CHECK_INT(f.resets[0], n ? n->sv.id : 0);
-		UNIT_CASE("published service ports are listed with their Service for /metrics");
-		struct port_seen seen = {.want = n ? n->sv.id : 0};
+	UNIT_CASE("published service ports are listed with their Service for /metrics");
+	seen = (struct port_seen){.want = n ? n->sv.id : 0};
+	CHECK_INT(svc_pub_port_foreach(w->p, port_seen_fn, &seen), 0);
+	CHECK_INT(seen.n, 5);
+	CHECK_STR(seen.svc, "shop/new");
+	CHECK_STR(seen.vip, "10.96.0.20");
+	CHECK_INT(seen.port, 80);
+	CHECK_INT(seen.proto, IPPROTO_TCP);
+}
 
-		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &seen), 0);
-		CHECK_INT(seen.n, 5);
-		CHECK_STR(seen.svc, "shop/new");
-		CHECK_STR(seen.vip, "10.96.0.20");
-		CHECK_INT(seen.port, 80);
-		CHECK_INT(seen.proto, IPPROTO_TCP);
-	}
-	world_fini(&w);
+/* A second restart, and old gone from the cluster meanwhile. */
+static void test_restart_gc(struct world *w, struct fake *f)
+{
+	struct svc_stats st;
 
 	UNIT_CASE("restart: what no Service wants is removed only after the first sync");
-	f.n_ops = 0;
-	f.ops[0] = '\0';
-	world_init(&w, &f, true);
-	cluster_put(&w);
-	kube_store_delete(&w.svcs, "shop", "old");
-	kube_store_delete(&w.slices, "shop", "old-1");
-	CHECK_INT(svc_pub_sync(w.p, &w.svcs, &w.slices, false, 5), 0);
-	CHECK_STR(f.ops, "");
-	svc_put(&w, "new", "10.96.0.20", HTTP, "");
-	eps_put(&w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "msbv");
-	CHECK(master_of(&f, "10.96.0.12", 80, IPPROTO_TCP) == NULL);
-	CHECK(master_of(&f, "10.96.0.10", 80, IPPROTO_TCP) != NULL);
-	svc_pub_stats(w.p, &st);
+	world_restart(w, NULL);
+	cluster_put(w);
+	kube_store_delete(&w->svcs, "shop", "old");
+	kube_store_delete(&w->slices, "shop", "old-1");
+	CHECK_INT(svc_pub_sync(w->p, &w->svcs, &w->slices, false, 5), 0);
+	CHECK_STR(f->ops, "");
+	svc_put(w, "new", "10.96.0.20", HTTP, "");
+	eps_put(w, "new-1", "new", EP("10.244.1.5", "node-a"), HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "msbv");
+	CHECK(master_of(f, "10.96.0.12", 80, IPPROTO_TCP) == NULL);
+	CHECK(master_of(f, "10.96.0.10", 80, IPPROTO_TCP) != NULL);
+	svc_pub_stats(w->p, &st);
 	CHECK(st.gc_done);
+}
+
+static void test_restart(void)
+{
+	static struct fake f;
+	struct world w;
+
+	world_init_empty(&w, &f);
+	test_restart_reuse(&w, &f);
+	test_restart_fresh_id(&w, &f);
+	test_restart_gc(&w, &f);
 	world_fini(&w);
 }
 
@@ -585,8 +635,7 @@ static void test_map_full(void)
 	struct fake_ent *m;
 
 	UNIT_CASE("sl_be4 full: the service port keeps its old version");
-	memset(&f, 0, sizeof(f));
-	world_init(&w, &f, false);
+	world_init_empty(&w, &f);
 	svc_put(&w, "web", "10.96.0.10", HTTP, "");
 	eps_put(&w, "web-1", "web", EP("10.244.1.5", "node-a"), HTTP_EP);
 	CHECK_INT(sync(&w), 0);
@@ -675,8 +724,7 @@ static void test_restart_leftovers(void)
 	seed_svc(&f, "10.96.0.10", 80, IPPROTO_TCP, 2, 9, 0, 0);
 	/* gone: the slot of a port whose master was never written */
 	seed_svc(&f, "10.96.0.99", 80, IPPROTO_TCP, 1, 9, 0, 0);
-	f.n_ops = 0;
-	f.ops[0] = '\0';
+	ops_clear(&f);
 
 	world_init(&w, &f, true);
 	svc_put(&w, "web", "10.96.0.10", HTTP, "");
@@ -714,28 +762,18 @@ static struct fake_ent *entry_at(struct fake *f, const char *ip, int port, int p
 	"'externalTrafficPolicy':'%s','loadBalancerSourceRanges':['203.0.113.0/24']},"             \
 	"'status':{'loadBalancer':{'ingress':[{'ip':'198.51.100.9'}]}}}"
 
-static void test_external_frontends(void)
+/* The NodePort on each node address: a frontend per scope, and the
+ * address's markers. */
+static void external_nodeports_check(struct world *w, const __be32 node_ips[2])
 {
-	static struct fake f, before_maps;
-	__be32 node_ips[2];
 	struct fake_ent *m, *mi, *v;
-	struct world w;
+	struct fake *f = w->f;
 
-	inet_pton(AF_INET, "172.18.0.2", &node_ips[0]);
-	inet_pton(AF_INET, "10.0.0.5", &node_ips[1]);
-	UNIT_CASE("external: NodePort per node address, externalIP, LB IP, in both scopes");
-	memset(&f, 0, sizeof(f));
-	world_init(&w, &f, false);
-	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 2, w.now), 0);
-	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Local"));
-	eps_put(&w, "np-1", "np", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
-		HTTP_EP);
-	CHECK_INT(sync(&w), 0);
 	for (int i = 0; i < 2; i++) {
 		const char *ip = i ? "10.0.0.5" : "172.18.0.2";
 
-		m = entry_at(&f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
-		mi = entry_at(&f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
+		m = entry_at(f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+		mi = entry_at(f, ip, 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
 		CHECK(m && mi);
 		if (!m || !mi)
 			break;
@@ -744,95 +782,141 @@ static void test_external_frontends(void)
 		CHECK_INT(m->sv.flags & SL_SVC_F_SRC_RANGES, 0); /* NodePorts ignore the ranges */
 		CHECK(m->sv.id != mi->sv.id);
 		CHECK(m->sv.snat_ip == node_ips[i]); /* SNAT to the address the client used */
-		CHECK(svc_pub_port_id(w.p, svc_ids_key_scoped(node_ips[i], htons(30080),
-							      IPPROTO_TCP, SL_SVC_SCOPE_EXT)) ==
+		CHECK(svc_pub_port_id(w->p, svc_ids_key_scoped(node_ips[i], htons(30080),
+							       IPPROTO_TCP, SL_SVC_SCOPE_EXT)) ==
 		      m->sv.id); /* the frontend's own id */
-		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_INT, 0);
+		v = entry_at(f, ip, 0, 0, SL_SVC_SCOPE_INT, 0);
 		CHECK(v && v->sv.flags == SL_SVC_F_NODEIP);
-		v = entry_at(&f, ip, 0, 0, SL_SVC_SCOPE_EXT, 0);
+		v = entry_at(f, ip, 0, 0, SL_SVC_SCOPE_EXT, 0);
 		CHECK(v && v->sv.flags == SL_SVC_F_NODEIP); /* for the uplink's first lookup */
 	}
-	m = entry_at(&f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+}
+
+/* np as a LoadBalancer, Local, with one endpoint here and one on node-b. */
+static void test_external_publish(struct world *w, const __be32 node_ips[2])
+{
+	struct fake *f = w->f;
+	struct fake_ent *m;
+
+	UNIT_CASE("external: NodePort per node address, externalIP, LB IP, in both scopes");
+	CHECK_INT(svc_pub_node_ips(w->p, node_ips, 2, w->now), 0);
+	kube_store_upsert(&w->svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Local"));
+	eps_put(w, "np-1", "np", EP("10.244.1.5", "node-a") "," EP("10.244.2.5", "node-b"),
+		HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	external_nodeports_check(w, node_ips);
+	m = entry_at(f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 1 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
 	CHECK(m && m->sv.snat_ip == node_ips[0]); /* not a node address: the first one */
-	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	m = entry_at(f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 1 && (m->sv.flags & SL_SVC_F_SRC_RANGES));
-	CHECK(svc_pub_port_id(w.p, svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
-						      IPPROTO_TCP, SL_SVC_SCOPE_EXT)) == m->sv.id);
-	m = entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
+	CHECK(svc_pub_port_id(w->p, svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
+						       IPPROTO_TCP, SL_SVC_SCOPE_EXT)) == m->sv.id);
+	m = entry_at(f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
 	CHECK(m && m->sv.count == 2 && !(m->sv.flags & SL_SVC_F_SRC_RANGES));
+}
+
+/* What test_external_publish published, as /metrics lists it. */
+static void test_external_metrics(struct world *w)
+{
+	struct fake_ent *m = entry_at(w->f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0);
+	struct port_seen in = {.want = m ? m->sv.id : 0};
+	struct port_seen ex = {
+	    .want = svc_pub_port_id(w->p, svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
+							     IPPROTO_TCP, SL_SVC_SCOPE_EXT))};
+	struct fake_ent *v;
+
 	UNIT_CASE("external: /metrics lists a frontend once, by its scope INT port (what pods "
 		  "send), so no two series share labels");
-	{
-		struct port_seen in = {.want = m ? m->sv.id : 0};
-		struct port_seen ex = {
-		    .want = svc_pub_port_id(w.p,
-					    svc_ids_key_scoped(inet_addr("198.51.100.9"), htons(80),
-							       IPPROTO_TCP, SL_SVC_SCOPE_EXT))};
-
-		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &in), 0);
-		CHECK_INT(svc_pub_port_foreach(w.p, port_seen_fn, &ex), 0);
-		CHECK(ex.want != 0 && ex.want != in.want);
-		CHECK_STR(in.vip, "198.51.100.9");
-		CHECK_INT(in.port, 80);
-		CHECK_STR(ex.svc, ""); /* the EXT port is not listed */
-		CHECK_INT(in.n, 5);    /* ClusterIP, 2 NodePorts, externalIP, LB IP */
-	}
+	CHECK_INT(svc_pub_port_foreach(w->p, port_seen_fn, &in), 0);
+	CHECK_INT(svc_pub_port_foreach(w->p, port_seen_fn, &ex), 0);
+	CHECK(ex.want != 0 && ex.want != in.want);
+	CHECK_STR(in.vip, "198.51.100.9");
+	CHECK_INT(in.port, 80);
+	CHECK_STR(ex.svc, ""); /* the EXT port is not listed */
+	CHECK_INT(in.n, 5);    /* ClusterIP, 2 NodePorts, externalIP, LB IP */
 	for (int sc = 0; sc < 2; sc++) {
-		v = entry_at(&f, "192.0.2.7", 0, 0, sc, 0);
+		v = entry_at(w->f, "192.0.2.7", 0, 0, sc, 0);
 		CHECK(v && v->sv.flags == SL_SVC_F_VIP);
 	}
-	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 1);
-	CHECK(m && f.be[0].used);
+	m = entry_at(w->f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 1);
+	CHECK(m && w->f->be[0].used);
+}
+
+/* np's local endpoint goes; then np turns Cluster; then the agent restarts. */
+static void test_external_policy(struct world *w, const __be32 node_ips[2])
+{
+	static struct fake before_maps;
+	struct fake *f = w->f;
+	struct fake_ent *m;
 
 	UNIT_CASE("external: Local without a local endpoint drops, Cluster takes every one");
-	eps_put(&w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	eps_put(w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	m = entry_at(f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 0 && (m->sv.flags & SL_SVC_F_DROP_EMPTY));
-	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
-	CHECK_INT(sync(&w), 0);
-	m = entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
+	kube_store_upsert(&w->svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
+	CHECK_INT(sync(w), 0);
+	m = entry_at(f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0);
 	CHECK(m && m->sv.count == 1 && !(m->sv.flags & SL_SVC_F_DROP_EMPTY));
 
 	UNIT_CASE("external: restart rebuilds scoped ports and markers, rewrites nothing");
-	world_fini(&w);
-	snapshot(&f, &before_maps);
-	f.n_ops = 0;
-	f.ops[0] = '\0';
-	world_init(&w, &f, true);
-	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 2, w.now), 0);
-	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
-	eps_put(&w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
-	CHECK_INT(sync(&w), 0);
-	CHECK_STR(f.ops, "");
-	CHECK(same_maps(&f, &before_maps));
+	world_restart(w, &before_maps);
+	CHECK_INT(svc_pub_node_ips(w->p, node_ips, 2, w->now), 0);
+	kube_store_upsert(&w->svcs, obj(KUBE_SERVICE, NP_SVC, "LoadBalancer", "Cluster"));
+	eps_put(w, "np-1", "np", EP("10.244.2.5", "node-b"), HTTP_EP);
+	CHECK_INT(sync(w), 0);
+	CHECK_STR(f->ops, "");
+	CHECK(same_maps(f, &before_maps));
+}
+
+/* np turns ClusterIP, then NodePort; node address 10.0.0.5 goes; np goes. */
+static void test_external_release(struct world *w, const __be32 node_ips[2])
+{
+	struct fake *f = w->f;
 
 	UNIT_CASE("external: NodePort -> ClusterIP releases node ports, LB IPs and node markers");
-	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "ClusterIP", "Cluster"));
-	CHECK_INT(sync(&w), 0);
-	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
-	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0) == NULL);
-	CHECK(entry_at(&f, "172.18.0.2", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
-	CHECK(entry_at(&f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
-	CHECK(entry_at(&f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+	kube_store_upsert(&w->svcs, obj(KUBE_SERVICE, NP_SVC, "ClusterIP", "Cluster"));
+	CHECK_INT(sync(w), 0);
+	CHECK(entry_at(f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(f, "172.18.0.2", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(f, "198.51.100.9", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(f, "192.0.2.7", 80, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
 
 	UNIT_CASE("external: a node address that goes away takes its NodePorts with it");
-	kube_store_upsert(&w.svcs, obj(KUBE_SERVICE, NP_SVC, "NodePort", "Cluster"));
-	CHECK_INT(sync(&w), 0);
-	CHECK(entry_at(&f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
-	CHECK_INT(svc_pub_node_ips(w.p, node_ips, 1, w.now), 0);
-	CHECK_INT(sync(&w), 0);
-	CHECK(entry_at(&f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
-	CHECK(entry_at(&f, "10.0.0.5", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
-	CHECK(entry_at(&f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+	kube_store_upsert(&w->svcs, obj(KUBE_SERVICE, NP_SVC, "NodePort", "Cluster"));
+	CHECK_INT(sync(w), 0);
+	CHECK(entry_at(f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
+	CHECK_INT(svc_pub_node_ips(w->p, node_ips, 1, w->now), 0);
+	CHECK_INT(sync(w), 0);
+	CHECK(entry_at(f, "10.0.0.5", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) == NULL);
+	CHECK(entry_at(f, "10.0.0.5", 0, 0, SL_SVC_SCOPE_INT, 0) == NULL);
+	CHECK(entry_at(f, "172.18.0.2", 30080, IPPROTO_TCP, SL_SVC_SCOPE_EXT, 0) != NULL);
 
 	UNIT_CASE("external: deleting the Service removes every frontend and marker");
-	kube_store_delete(&w.svcs, "shop", "np");
-	kube_store_delete(&w.slices, "shop", "np-1");
-	CHECK_INT(sync(&w), 0);
-	CHECK_INT(fake_count(f.svc), 0);
-	CHECK_INT(fake_count(f.be), 0);
+	kube_store_delete(&w->svcs, "shop", "np");
+	kube_store_delete(&w->slices, "shop", "np-1");
+	CHECK_INT(sync(w), 0);
+	CHECK_INT(fake_count(f->svc), 0);
+	CHECK_INT(fake_count(f->be), 0);
+}
+
+/* Service np's external frontends through its life; each chapter starts
+ * from the maps the one before left. */
+static void test_external_frontends(void)
+{
+	static struct fake f;
+	__be32 node_ips[2];
+	struct world w;
+
+	inet_pton(AF_INET, "172.18.0.2", &node_ips[0]);
+	inet_pton(AF_INET, "10.0.0.5", &node_ips[1]);
+	world_init_empty(&w, &f);
+	test_external_publish(&w, node_ips);
+	test_external_metrics(&w);
+	test_external_policy(&w, node_ips);
+	test_external_release(&w, node_ips);
 	world_fini(&w);
 }
 
