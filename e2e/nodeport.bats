@@ -286,45 +286,39 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	[ "$(sample 2 sluice_datapath_forwards_total 'path="icmp_to_be"')" -gt 0 ]
 }
 
-@test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
-	local veth m1
-	on_node 1 pod_add m1 >/dev/null
-	on_node 1 tcp_sink m1 9000
-	# node 1 forwards into m1 over a 1400-byte link while both ends say MSS 1460:
-	# its "fragmentation needed" goes to node 2's SNAT port, and only its
-	# translation tells the outside client to send less
-	veth=$(on_node 1 pod_host_veth m1)
+# np_pmtu_upload POD ENTRY: pod POD on node 1, whose link is 1400 bytes while
+# both ends say MSS 1460, behind a NodePort; the outside client uploads
+# 300,000 bytes through node ENTRY's NodePort; prints what POD received.
+np_pmtu_upload() {
+	local pod=$1 entry=$2 veth ip np
+	on_node 1 pod_add "$pod" >/dev/null
+	on_node 1 tcp_sink "$pod" 9000
+	veth=$(on_node 1 pod_host_veth "$pod")
 	on_node 1 node_exec ip link set dev "$veth" mtu 1400
-	m1=$(on_node 1 pod_ip m1)
+	ip=$(on_node 1 pod_ip "$pod")
 	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
-	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m1" 1)"
+	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$ip" 1)"
 	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
-	small_arrives() { [ "$(tcp_upload "$EXT" "$N2" "$np" 10)" = 10 ]; }
+	# shellcheck disable=SC2317,SC2329 # called by wait_for
+	small_arrives() { [ "$(tcp_upload "$EXT" "$entry" "$np" 10)" = 10 ]; }
 	wait_for 15 small_arrives
-	run tcp_upload "$EXT" "$N2" "$np" 300000
-	echo "$output"
-	on_node 1 pod_del m1
+	tcp_upload "$EXT" "$entry" "$np" 300000
+	on_node 1 pod_del "$pod"
+}
+
+@test "(nodeport) path-MTU discovery works through a NodePort to a remote backend (fragmentation needed is translated)" {
+	# entered at node 2, SNATed to m1 on node 1: node 1's fragmentation
+	# needed goes to node 2's SNAT port, and only its translation tells the
+	# outside client to send less
+	run np_pmtu_upload m1 "$N2"
 	[ "$output" = 300000 ]
 }
 
 @test "(nodeport) path-MTU discovery works through a NodePort to a local backend (the node's fragmentation needed)" {
-	local veth m2
-	on_node 1 pod_add m2 >/dev/null
-	on_node 1 tcp_sink m2 9000
-	# node 1 hands m2 its DNATed packets over a 1400-byte link while both ends say
-	# MSS 1460: its stack's own fragmentation needed would quote m2's address,
-	# which the client never sent to; the datapath's quotes the NodePort
-	veth=$(on_node 1 pod_host_veth m2)
-	on_node 1 node_exec ip link set dev "$veth" mtu 1400
-	m2=$(on_node 1 pod_ip m2)
-	svc_apply "$SVC" '[{"name":"sink","port":90,"targetPort":9000}]' '{"type":"NodePort"}' >/dev/null
-	eps_apply "$SVC" '[{"name":"sink","port":9000,"protocol":"TCP"}]' "$(ep "$m2" 1)"
-	np=$(kube get service "$SVC" -o jsonpath='{.spec.ports[0].nodePort}')
-	small_arrives_local() { [ "$(tcp_upload "$EXT" "$N1" "$np" 10)" = 10 ]; }
-	wait_for 15 small_arrives_local
-	run tcp_upload "$EXT" "$N1" "$np" 300000
-	echo "$output"
-	on_node 1 pod_del m2
+	# node 1 hands m2 its DNATed packets: its stack's own fragmentation
+	# needed would quote m2's address, which the client never sent to; the
+	# datapath's quotes the NodePort
+	run np_pmtu_upload m2 "$N1"
 	[ "$output" = 300000 ]
 	[ "$(sample 1 sluice_datapath_forwards_total 'path="pmtu"')" -gt 0 ]
 }

@@ -49,6 +49,14 @@ answers_are() { [ "$(answers "$1" "$2" "$3")" = "$4" ]; }
 # a request answers WANT.
 # shellcheck disable=SC2016 # $1..$3 are the inner sh's arguments
 reachable() { wait_for 15 sh -c '[ "$(timeout 5 nsenter --net=/run/netns/$1 '"$SL_BUSYBOX"' wget -q -O - "$2")" = "$3" ]' _ "$1" "$2" "$3"; }
+# only_from NS URL WANT: eventually a request answers WANT, and then 20
+# requests answer WANT alone.
+only_from() {
+	local got
+	reachable "$1" "$2" "$3" || return 1
+	got=$(answers "$1" "$2" 20)
+	[ "$got" = "$3" ] || { echo "20 requests answered: $got; want $3 alone"; return 1; }
+}
 # reachable_any NS URL: eventually some answer.
 reachable_any() { wait_for 15 nsenter --net="/run/netns/$1" timeout 5 "$SL_BUSYBOX" wget -q -O /dev/null "$2"; }
 # unreachable NS URL: eventually a request fails.
@@ -274,9 +282,7 @@ sys.exit(1)' "$vip"
 	new_svc
 	vip=$(svc_apply "$SVC" "$HTTP" '{"internalTrafficPolicy":"Local"}')
 	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 1 a1)" 1)" "$(ep "$(ip_of 2 b1)" 2)"
-	reachable "$C1" "http://$vip/" a1
-	run answers "$C1" "http://$vip/" 20
-	[ "$output" = a1 ]
+	only_from "$C1" "http://$vip/" a1
 	# node 3 has no local endpoint: dropped (no answer), not sent elsewhere
 	run get "$C3" "http://$vip/"
 	[ "$status" -ne 0 ]
@@ -302,14 +308,10 @@ sys.exit(1)' "$vip"
 	vip=$(svc_apply "$SVC" "$HTTP")
 	# a1: terminating but serving; b1: terminating and not serving
 	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 1 a1)" 1 false true true)" "$(ep "$(ip_of 2 b1)" 2 false false true)"
-	reachable "$C3" "http://$vip/" a1
-	run answers "$C3" "http://$vip/" 20
-	[ "$output" = a1 ]
+	only_from "$C3" "http://$vip/" a1
 	# a ready endpoint wins over terminating ones
 	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 1 a1)" 1 false true true)" "$(ep "$(ip_of 2 b2)" 2)"
-	reachable "$C3" "http://$vip/" b2
-	run answers "$C3" "http://$vip/" 20
-	[ "$output" = b2 ]
+	only_from "$C3" "http://$vip/" b2
 }
 
 @test "(services) should fallback to local terminating endpoints when there are no ready endpoints with internalTrafficPolicy=Local" {
@@ -317,9 +319,7 @@ sys.exit(1)' "$vip"
 	vip=$(svc_apply "$SVC" "$HTTP" '{"internalTrafficPolicy":"Local"}')
 	# node 2: b1 ready (but not local to node 1), node 1: a1 terminating+serving
 	eps_apply "$SVC" "$HTTP_EP" "$(ep "$(ip_of 1 a1)" 1 false true true)" "$(ep "$(ip_of 2 b1)" 2)"
-	reachable "$C1" "http://$vip/" a1
-	run answers "$C1" "http://$vip/" 20
-	[ "$output" = a1 ]
+	only_from "$C1" "http://$vip/" a1
 }
 
 @test "(services) should be able to change the type from ExternalName to ClusterIP and back" {
