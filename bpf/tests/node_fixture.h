@@ -76,6 +76,19 @@ static inline void node_fixture_seed_remote(const struct node_fixture_lb *lb, __
 	node_fixture_svc_one(lb, NODE_IP, NP_UDP, IPPROTO_UDP, udp_id, 3, 0);
 }
 
+/* The conntrack entry (in the map ct) of the flow saddr:sport -> daddr:dport into *v. */
+static inline int node_fixture_ct_get(int ct, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport,
+				      __u8 proto, struct sl_ct_val *v)
+{
+	struct sl_ct_key k = {.saddr = saddr,
+			      .daddr = daddr,
+			      .sport = htons(sport),
+			      .dport = htons(dport),
+			      .proto = proto};
+
+	return bpf_map_lookup_elem(ct, &k, v);
+}
+
 /* A TCP segment src:sport -> dst:dport as it arrives on the uplink from the router. */
 static inline struct tcp_pkt node_fixture_tcp_in(__be32 src, __be32 dst, __u16 sport, __u16 dport,
 						 __u8 flags)
