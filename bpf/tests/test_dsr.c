@@ -95,11 +95,6 @@ static void opt_is(const void *opt_bytes, __be32 fe, __u16 port)
 static void test_entry_syn(void)
 {
 	struct tcp_pkt in = from_client(NODE_IP, 40000, NP_REMOTE, 0x02);
-	struct sl_ct_key k = {.saddr = CLIENT,
-			      .daddr = NODE_IP,
-			      .sport = htons(40000),
-			      .dport = htons(NP_REMOTE),
-			      .proto = IPPROTO_TCP};
 	struct tcp_opt_pkt out;
 	struct sl_nat_key nk = {};
 	struct sl_ct_val ct;
@@ -119,7 +114,8 @@ static void test_entry_syn(void)
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 
 	UNIT_CASE("(dsr) entry node: the flow's forward entry keeps its backend; no SNAT state");
-	CHECK_INT(bpf_map_lookup_elem(en.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(en.ct, CLIENT, NODE_IP, 40000, NP_REMOTE, IPPROTO_TCP, &ct),
+		  0);
 	CHECK_INT(ct.flags, SL_CT_F_DSR);
 	CHECK_INT(ct.nat_ip, IP_REMOTE);
 	CHECK_INT(ct.backend_id, 2);
@@ -242,11 +238,6 @@ static void test_backend(void)
 {
 	struct tcp_opt_pkt in = to_backend(41000, 0x02), same;
 	struct tcp_pkt rep, out, plain;
-	struct sl_ct_key k = {.saddr = IP_A,
-			      .daddr = CLIENT,
-			      .sport = htons(8080),
-			      .dport = htons(41000),
-			      .proto = IPPROTO_TCP};
 	struct sl_ct_val ct;
 	__u32 len = sizeof(same);
 
@@ -254,7 +245,7 @@ static void test_backend(void)
 	expect_at(bn.to_pod, bn.metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, SL_PATH_DSR_IN,
 		  &same, &len);
 	CHECK(!memcmp(&in, &same, sizeof(in)));
-	CHECK_INT(bpf_map_lookup_elem(bn.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(bn.ct, IP_A, CLIENT, 8080, 41000, IPPROTO_TCP, &ct), 0);
 	CHECK_INT(ct.flags, SL_CT_F_REPLY | SL_CT_F_DSR);
 	CHECK_INT(ct.nat_ip, NODE_IP);
 	CHECK_INT(ntohs(ct.nat_port), NP_REMOTE);
@@ -284,8 +275,7 @@ static void test_backend(void)
 	len = sizeof(same);
 	expect_at(bn.to_pod, bn.metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, 0, &same, &len);
 	CHECK(!memcmp(&in, &same, sizeof(in)));
-	k.dport = htons(41001);
-	CHECK_INT(bpf_map_lookup_elem(bn.ct, &k, &ct), -ENOENT);
+	CHECK_INT(node_fixture_ct_get(bn.ct, IP_A, CLIENT, 8080, 41001, IPPROTO_TCP, &ct), -ENOENT);
 }
 
 static void test_backend_bad(void)

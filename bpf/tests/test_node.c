@@ -26,15 +26,21 @@ static const char *const netns_setup[] = {
 
 static struct node_fds nf;
 
-static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto, __u8 dir,
+/* The SNAT key of the TCP flow saddr:sport -> daddr:dport in direction dir. */
+static struct sl_nat_key nat_key(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 dir)
+{
+	return (struct sl_nat_key){.saddr = saddr,
+				   .daddr = daddr,
+				   .sport = htons(sport),
+				   .dport = htons(dport),
+				   .proto = IPPROTO_TCP,
+				   .dir = dir};
+}
+
+static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 dir,
 		   struct sl_nat_val *v)
 {
-	struct sl_nat_key k = {.saddr = saddr,
-			       .daddr = daddr,
-			       .sport = htons(sport),
-			       .dport = htons(dport),
-			       .proto = proto,
-			       .dir = dir};
+	struct sl_nat_key k = nat_key(saddr, daddr, sport, dport, dir);
 
 	return bpf_map_lookup_elem(nf.nat, &k, v);
 }
@@ -160,10 +166,10 @@ static __u16 test_snat_new(void)
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 
 	UNIT_CASE("(nodeport) both SNAT entries hold the flow");
-	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, SL_NAT_DIR_FWD, &v), 0);
 	CHECK_INT(ntohs(v.sport), port);
 	CHECK_INT(v.backend_id, 2);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.daddr, CLIENT);
 	CHECK_INT(ntohs(v.sport), NP_REMOTE);
 	return port;
@@ -194,12 +200,7 @@ static void test_snat_established(__u16 port)
 /* The SNAT flow on port closed: its entries closing, then free once idle. */
 static void test_snat_close(__u16 port)
 {
-	struct sl_nat_key k = {.saddr = IP_REMOTE,
-			       .daddr = NODE_IP,
-			       .sport = htons(8080),
-			       .dport = htons(port),
-			       .proto = IPPROTO_TCP,
-			       .dir = SL_NAT_DIR_REV};
+	struct sl_nat_key k = nat_key(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV);
 	struct sl_nat_val v;
 	struct tcp_pkt in;
 
@@ -207,9 +208,9 @@ static void test_snat_close(__u16 port)
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x11);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
 	       NULL);
-	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, SL_NAT_DIR_FWD, &v), 0);
 	CHECK_INT(v.tcp_flags, 0x01);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.tcp_flags, 0x01);
 
 	UNIT_CASE("(nodeport) a closed flow idle past 10 s translates no more: its port is free");
@@ -243,18 +244,8 @@ static void nat_fill_closed(__u64 age_ns, bool del)
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
 	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	for (__u32 p = 10000; p <= 29999; p++) {
-		struct sl_nat_key rk = {.saddr = IP_REMOTE,
-					.daddr = NODE_IP,
-					.sport = htons(8080),
-					.dport = htons(p),
-					.proto = IPPROTO_TCP,
-					.dir = SL_NAT_DIR_REV};
-		struct sl_nat_key fk = {.saddr = OLD_CLIENT,
-					.daddr = NODE_IP,
-					.sport = htons(p),
-					.dport = htons(NP_REMOTE),
-					.proto = IPPROTO_TCP,
-					.dir = SL_NAT_DIR_FWD};
+		struct sl_nat_key rk = nat_key(IP_REMOTE, NODE_IP, 8080, p, SL_NAT_DIR_REV);
+		struct sl_nat_key fk = nat_key(OLD_CLIENT, NODE_IP, p, NP_REMOTE, SL_NAT_DIR_FWD);
 		struct sl_nat_val rv = {.saddr = NODE_IP,
 					.sport = htons(NP_REMOTE),
 					.daddr = OLD_CLIENT,
@@ -305,13 +296,12 @@ static void test_snat_reuse(void)
 	       &len);
 	port = ntohs(out.tcp.source);
 	CHECK(port >= 10000 && port <= 29999);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.daddr, CLIENT);
 	CHECK_INT(ntohs(v.dport), 40003);
-	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
-		  -ENOENT);
+	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port, NP_REMOTE, SL_NAT_DIR_FWD, &v), -ENOENT);
 	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port == 10000 ? 10001 : 10000, NP_REMOTE,
-			  IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
+			  SL_NAT_DIR_FWD, &v),
 		  0);
 
 	UNIT_CASE("(nodeport) a packet that opens no connection takes no closed flow's port");
