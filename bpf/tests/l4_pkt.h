@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TCP and UDP test packets from the pods of pod_fixture.h, built with valid
- * checksums, and their checksum checks (test_svc.c, test_policy.c). */
+ * checksums, and the checks of their checksums and addresses (test_svc.c,
+ * test_policy.c, the uplink tests). */
 #ifndef SLUICE_TESTS_L4_PKT_H
 #define SLUICE_TESTS_L4_PKT_H
 

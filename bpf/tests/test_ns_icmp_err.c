@@ -18,8 +18,9 @@
 #define QLEN_UDP  (sizeof(struct iphdr) + sizeof(struct udphdr))
 
 static const char *const netns_setup[] = {
-    POD_FIXTURE_LINKS, NODE_FIXTURE_ROUTES, "ip route add 10.244.1.11/32 dev hb", /* pod B */
-    "ip link set hb mtu 1400", /* B's veth: smaller than the uplink */
+    POD_FIXTURE_LINKS, NODE_FIXTURE_ROUTES, /* the other node's pods, the clients */
+    "ip route add 10.244.1.11/32 dev hb",   /* pod B */
+    "ip link set hb mtu 1400",		    /* B's veth: smaller than the uplink */
 };
 
 static struct node_fds net;	       /* the uplink program and its maps */
