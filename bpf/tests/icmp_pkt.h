@@ -86,4 +86,93 @@ static inline bool err_csums_ok(const struct icmp_err *e, size_t qlen)
 	       csum(e->quote, sizeof(struct iphdr)) == 0;
 }
 
+/* Where a test runs an error: the program, its metrics, the link, tc ingress or not. */
+struct err_at {
+	int prog, metrics, ifindex;
+	bool ingress;
+};
+
+/* The error a test sends: from smac/saddr to dmac/daddr, type, code and MTU, quoting qlen bytes
+ * of the IP packet at q; in_csums: its own checksums checked before it is sent. */
+struct err_send {
+	const __u8 *smac, *dmac;
+	__be32 saddr, daddr;
+	__u8 type, code;
+	__u16 mtu;
+	const void *q;
+	size_t qlen;
+	bool in_csums;
+};
+
+/* What the program must make of an error: its verdict and metric; untouched: every byte as it
+ * came; else the quote (the header ip, as a forwarding hop left it when fwd, then l4len bytes
+ * at l4) and every checksum. The other fields are checked when set: the length kept, addresses,
+ * TTL, type, code, MTU, MACs (no case expects a 0 there). */
+struct err_want {
+	int verdict;
+	unsigned int metric;
+	bool untouched, len_kept;
+	__be32 saddr, daddr;
+	__u8 ttl, type, code;
+	__u16 mtu;
+	const __u8 *eth_src, *eth_dst;
+	struct iphdr ip;
+	bool fwd;
+	const void *l4;
+	size_t l4len;
+};
+
+/* The error out (len bytes, qlen of them quoted) checked against w; in: what was sent. */
+static inline void err_check(const struct icmp_err *out, __u32 len, const void *in, size_t qlen,
+			     const struct err_want *w)
+{
+	if (w->len_kept)
+		CHECK_INT(len, ERR_LEN(qlen));
+	if (w->untouched) {
+		CHECK(!memcmp(in, out, ERR_LEN(qlen)));
+		return;
+	}
+	if (w->saddr)
+		CHECK_INT(out->ip.saddr, w->saddr);
+	if (w->daddr)
+		CHECK_INT(out->ip.daddr, w->daddr);
+	if (w->ttl)
+		CHECK_INT(out->ip.ttl, w->ttl);
+	if (w->type)
+		CHECK_INT(out->icmp.type, w->type);
+	if (w->code)
+		CHECK_INT(out->icmp.code, w->code);
+	if (w->mtu)
+		CHECK_INT(ntohs(out->icmp.un.frag.mtu), w->mtu);
+	CHECK(err_quotes(out, w->ip, w->fwd, w->l4, w->l4len));
+	CHECK(err_csums_ok(out, qlen));
+	if (w->eth_src || w->eth_dst)
+		CHECK((!w->eth_src || !memcmp(out->eth.h_source, w->eth_src, ETH_ALEN)) &&
+		      (!w->eth_dst || !memcmp(out->eth.h_dest, w->eth_dst, ETH_ALEN)));
+}
+
+/* Runs the len bytes at pkt as at says and checks what comes out against w (qlen bytes quoted). */
+static inline void err_run(const struct err_at *at, const void *pkt, __u32 len, size_t qlen,
+			   const struct err_want *w)
+{
+	struct icmp_err out;
+	__u32 out_len = sizeof(out);
+
+	expect_at(at->prog, at->metrics, pkt, len, at->ifindex, at->ingress, w->verdict, w->metric,
+		  &out, &out_len);
+	err_check(&out, out_len, pkt, qlen, w);
+}
+
+/* Builds the error s says, runs it as at says and checks its translation against w. */
+static inline void err_expect(const struct err_at *at, const struct err_send *s,
+			      const struct err_want *w)
+{
+	struct icmp_err in = err_build(s->smac, s->dmac, s->saddr, s->daddr, s->type, s->code,
+				       s->mtu, s->q, s->qlen);
+
+	if (s->in_csums)
+		CHECK(err_csums_ok(&in, s->qlen));
+	err_run(at, &in, ERR_LEN(s->qlen), s->qlen, w);
+}
+
 #endif

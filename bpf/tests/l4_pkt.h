@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* TCP and UDP test packets from the pods of pod_fixture.h, built with valid
- * checksums, and their checksum checks (test_svc.c, test_policy.c). */
+ * checksums, and the checks of their checksums and addresses (test_svc.c,
+ * test_policy.c, the uplink tests). */
 #ifndef SLUICE_TESTS_L4_PKT_H
 #define SLUICE_TESTS_L4_PKT_H
 
@@ -105,6 +106,26 @@ static inline struct udp_pkt udp_csum_zero_after(__be32 saddr, __be32 daddr, __u
 	p.udp.dest = htons(dport);
 	p.udp.check = csum_l4(saddr, daddr, IPPROTO_UDP, &p.udp, l4);
 	return p;
+}
+
+/* The packet whose IPv4 header is at ip and L4 header at l4 (ports first, as TCP and UDP have
+ * them) goes saddr:sport -> daddr:dport; the fields given as 0 are not checked. */
+static inline void l4_tuple_is(const void *ip, const void *l4, __be32 saddr, __u16 sport,
+			       __be32 daddr, __u16 dport)
+{
+	struct iphdr h;
+	__be16 port[2];
+
+	memcpy(&h, ip, sizeof(h));
+	memcpy(port, l4, sizeof(port));
+	if (saddr)
+		CHECK_INT(h.saddr, saddr);
+	if (sport)
+		CHECK_INT(ntohs(port[0]), sport);
+	if (daddr)
+		CHECK_INT(h.daddr, daddr);
+	if (dport)
+		CHECK_INT(ntohs(port[1]), dport);
 }
 
 /* BPF_PROG_TEST_RUN hands programs a CHECKSUM_NONE skb (ip_summed 0), so

@@ -11,20 +11,10 @@
 #include "l4_pkt.h"
 #include "node_fixture.h"
 
-#define NODE_IP	  IP(10, 0, 0, 1)     /* the entry node's address on up0 */
-#define CLIENT	  IP(192, 0, 2, 50)   /* outside, behind the router */
-#define IP_REMOTE IP(10, 244, 2, 5)   /* backend pod on another node */
-#define LB_IP	  IP(203, 0, 113, 10) /* an LB ingress IP */
-#define NP_LOCAL  30080		      /* -> IP_B:8080, on this node */
-#define NP_REMOTE 30081		      /* -> IP_REMOTE:8080, Cluster */
-#define NP_UDP	  30084		      /* UDP -> IP_REMOTE:5353 */
+#define LB_IP	 IP(203, 0, 113, 10) /* an LB ingress IP */
+#define NP_LOCAL 30080		     /* -> IP_B:8080, on this node */
 
-static const char *const netns_setup[] = {
-    POD_FIXTURE_LINKS,
-    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
-    "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
-    "echo 1 > /proc/sys/net/ipv4/ip_forward",
-};
+static const char *const netns_setup[] = {POD_FIXTURE_LINKS, NODE_FIXTURE_ROUTES};
 
 /* A TCP segment whose IPv4 header carries one 8-byte option. */
 struct tcp_opt_pkt {
@@ -44,37 +34,26 @@ struct udp_opt_pkt {
 } __attribute__((packed));
 
 /* The entry node (node skeleton) and the backend's node (pod skeleton). */
-static struct {
-	int prog, metrics, svc, be, ct, nat, svcstat;
-} en;
+static struct node_fds en;
 static struct fds bn;
-static struct node_fixture_lb lb; /* en's frontends and backends */
 
 static void seed_entry(void)
 {
-	node_fixture_be_put(&lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
-	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	node_fixture_svc_one(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0);
-	node_fixture_svc_one(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 2, 2, 0);
-	node_fixture_svc_one(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 5, 3, 0);
-	node_fixture_svc_ext(&lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	node_fixture_svc_one(&lb, LB_IP, 80, IPPROTO_TCP, 6, 2, 0);
+	node_fixture_be_put(&en.lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
+	node_fixture_seed_remote(&en.lb, 5);
+	node_fixture_svc_one(&en.lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0);
+	node_fixture_svc_ext(&en.lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_one(&en.lb, LB_IP, 80, IPPROTO_TCP, 6, 2, 0);
 }
 
 static struct tcp_pkt from_client(__be32 dst, __u16 sport, __u16 dport, __u8 flags)
 {
-	return tcp_build(mac_router, mac_uplink, CLIENT, dst, sport, dport, flags);
+	return node_fixture_tcp_in(CLIENT, dst, sport, dport, flags);
 }
 
 static struct udp_pkt udp_from_client(__u16 sport)
 {
-	struct udp_pkt p = udp_build(CLIENT, NODE_IP, sport, NP_UDP, false);
-
-	memcpy(p.eth.h_source, mac_router, 6);
-	memcpy(p.eth.h_dest, mac_uplink, 6);
-	return p;
+	return node_fixture_udp_in(CLIENT, NODE_IP, sport, NP_UDP);
 }
 
 /* The segment p with the option {type, len, port, addr} after its base header. */
@@ -113,14 +92,9 @@ static void opt_is(const void *opt_bytes, __be32 fe, __u16 port)
 	CHECK_INT(opt.addr, fe);
 }
 
-static void test_entry_tcp(void)
+static void test_entry_syn(void)
 {
-	struct tcp_pkt in = from_client(NODE_IP, 40000, NP_REMOTE, 0x02), plain;
-	struct sl_ct_key k = {.saddr = CLIENT,
-			      .daddr = NODE_IP,
-			      .sport = htons(40000),
-			      .dport = htons(NP_REMOTE),
-			      .proto = IPPROTO_TCP};
+	struct tcp_pkt in = from_client(NODE_IP, 40000, NP_REMOTE, 0x02);
 	struct tcp_opt_pkt out;
 	struct sl_nat_key nk = {};
 	struct sl_ct_val ct;
@@ -131,10 +105,7 @@ static void test_entry_tcp(void)
 	expect_at(en.prog, en.metrics, &in, sizeof(in), if_up, true, TC_ACT_REDIRECT,
 		  SL_PATH_NS_DSR, &out, &len);
 	CHECK_INT(len, sizeof(in) + 8);
-	CHECK_INT(out.ip.saddr, CLIENT);
-	CHECK_INT(ntohs(out.tcp.source), 40000);
-	CHECK_INT(out.ip.daddr, IP_REMOTE);
-	CHECK_INT(ntohs(out.tcp.dest), 8080);
+	l4_tuple_is(&out.ip, &out.tcp, CLIENT, 40000, IP_REMOTE, 8080);
 	CHECK_INT(out.ip.ihl, 7);
 	CHECK_INT(ntohs(out.ip.tot_len), len - ETH_HLEN);
 	opt_is((const __u8 *)&out + sizeof(struct ethhdr) + 20, NODE_IP, NP_REMOTE);
@@ -143,29 +114,39 @@ static void test_entry_tcp(void)
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 
 	UNIT_CASE("(dsr) entry node: the flow's forward entry keeps its backend; no SNAT state");
-	CHECK_INT(bpf_map_lookup_elem(en.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(en.ct, CLIENT, NODE_IP, 40000, NP_REMOTE, IPPROTO_TCP, &ct),
+		  0);
 	CHECK_INT(ct.flags, SL_CT_F_DSR);
 	CHECK_INT(ct.nat_ip, IP_REMOTE);
 	CHECK_INT(ct.backend_id, 2);
 	CHECK_INT(bpf_map_get_next_key(en.nat, NULL, &nk), -ENOENT);
+}
+
+static void test_entry_established(void)
+{
+	struct tcp_pkt in = from_client(NODE_IP, 40000, NP_REMOTE, 0x10), plain;
+	__u32 len = sizeof(plain);
 
 	UNIT_CASE("(dsr) entry node: the flow's next segment goes to its backend without option");
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0,
+	node_fixture_svc_ext(&en.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0,
 			     0); /* slot now local: kept anyway */
-	in = from_client(NODE_IP, 40000, NP_REMOTE, 0x10);
-	len = sizeof(plain);
 	expect_at(en.prog, en.metrics, &in, sizeof(in), if_up, true, TC_ACT_REDIRECT,
 		  SL_PATH_NS_DSR_CT, &plain, &len);
 	CHECK_INT(len, sizeof(in));
 	CHECK_INT(plain.ip.ihl, 5);
-	CHECK_INT(plain.ip.saddr, CLIENT);
-	CHECK_INT(plain.ip.daddr, IP_REMOTE);
+	l4_tuple_is(&plain.ip, &plain.tcp, CLIENT, 0, IP_REMOTE, 0);
 	CHECK(tcp_csums_ok(&plain));
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&en.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+}
+
+/* Frontends other than a NodePort to a remote backend. */
+static void test_entry_other(void)
+{
+	struct tcp_pkt in = from_client(LB_IP, 40001, 80, 0x02), plain;
+	struct tcp_opt_pkt out;
+	__u32 len = sizeof(out);
 
 	UNIT_CASE("(dsr) entry node: an LB IP frontend travels in the option as it is");
-	in = from_client(LB_IP, 40001, 80, 0x02);
-	len = sizeof(out);
 	expect_at(en.prog, en.metrics, &in, sizeof(in), if_up, true, TC_ACT_REDIRECT,
 		  SL_PATH_NS_DSR, &out, &len);
 	opt_is((const __u8 *)&out + sizeof(struct ethhdr) + 20, LB_IP, 80);
@@ -257,11 +238,6 @@ static void test_backend(void)
 {
 	struct tcp_opt_pkt in = to_backend(41000, 0x02), same;
 	struct tcp_pkt rep, out, plain;
-	struct sl_ct_key k = {.saddr = IP_A,
-			      .daddr = CLIENT,
-			      .sport = htons(8080),
-			      .dport = htons(41000),
-			      .proto = IPPROTO_TCP};
 	struct sl_ct_val ct;
 	__u32 len = sizeof(same);
 
@@ -269,7 +245,7 @@ static void test_backend(void)
 	expect_at(bn.to_pod, bn.metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, SL_PATH_DSR_IN,
 		  &same, &len);
 	CHECK(!memcmp(&in, &same, sizeof(in)));
-	CHECK_INT(bpf_map_lookup_elem(bn.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(bn.ct, IP_A, CLIENT, 8080, 41000, IPPROTO_TCP, &ct), 0);
 	CHECK_INT(ct.flags, SL_CT_F_REPLY | SL_CT_F_DSR);
 	CHECK_INT(ct.nat_ip, NODE_IP);
 	CHECK_INT(ntohs(ct.nat_port), NP_REMOTE);
@@ -281,10 +257,7 @@ static void test_backend(void)
 	len = sizeof(out);
 	expect_at(bn.from_pod, bn.metrics, &rep, sizeof(rep), if_a, true, TC_ACT_REDIRECT,
 		  SL_PATH_REVNAT, &out, &len);
-	CHECK_INT(out.ip.saddr, NODE_IP);
-	CHECK_INT(ntohs(out.tcp.source), NP_REMOTE);
-	CHECK_INT(out.ip.daddr, CLIENT);
-	CHECK_INT(ntohs(out.tcp.dest), 41000);
+	l4_tuple_is(&out.ip, &out.tcp, NODE_IP, NP_REMOTE, CLIENT, 41000);
 	CHECK(tcp_csums_ok(&out));
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 
@@ -302,8 +275,7 @@ static void test_backend(void)
 	len = sizeof(same);
 	expect_at(bn.to_pod, bn.metrics, &in, sizeof(in), if_a, false, TC_ACT_OK, 0, &same, &len);
 	CHECK(!memcmp(&in, &same, sizeof(in)));
-	k.dport = htons(41001);
-	CHECK_INT(bpf_map_lookup_elem(bn.ct, &k, &ct), -ENOENT);
+	CHECK_INT(node_fixture_ct_get(bn.ct, IP_A, CLIENT, 8080, 41001, IPPROTO_TCP, &ct), -ENOENT);
 }
 
 static void test_backend_bad(void)
@@ -369,31 +341,23 @@ static void test_mode_off(void)
 	sl_pod__destroy(skel);
 }
 
-int main(void)
+/* The entry node's uplink program nf and, with maps of their own, the backend node's pod
+ * programs, both in DSR mode. */
+static void test_all(const struct node_fds *nf)
 {
-	struct sl_node *node;
 	struct sl_pod *pod;
 
-	if (pod_fixture_enter("bpf_test_dsr", netns_setup,
-			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
-		return 1;
-	node = node_fixture_load_mode("(dsr) the uplink program loads in DSR mode", true);
 	UNIT_CASE("(dsr) the pod programs load in DSR mode");
 	pod = pod_fixture_load_mode(-1, true);
-	if (node && pod) {
-		en.prog = bpf_program__fd(node->progs.sl_from_net);
-		en.metrics = bpf_map__fd(node->maps.sl_metrics);
-		en.svc = bpf_map__fd(node->maps.sl_svc4);
-		en.be = bpf_map__fd(node->maps.sl_be4);
-		en.ct = bpf_map__fd(node->maps.sl_ct4);
-		en.nat = bpf_map__fd(node->maps.sl_nat4);
-		en.svcstat = bpf_map__fd(node->maps.sl_svcstat);
-		lb = (struct node_fixture_lb){.svc = en.svc, .be = en.be, .snat_ip = NODE_IP};
-		bn = fds_of(pod);
-	}
-	if (node && pod && en.prog >= 0 && bn.to_pod >= 0) {
+	if (!pod)
+		return;
+	en = *nf;
+	bn = fds_of(pod);
+	if (bn.to_pod >= 0) {
 		seed_entry();
-		test_entry_tcp();
+		test_entry_syn();
+		test_entry_established();
+		test_entry_other();
 		test_entry_udp();
 		bn_seed();
 		test_backend();
@@ -401,7 +365,14 @@ int main(void)
 		test_backend_policy();
 		test_mode_off();
 	}
-	sl_node__destroy(node);
 	sl_pod__destroy(pod);
+}
+
+int main(void)
+{
+	if (node_fixture_run("bpf_test_dsr", netns_setup,
+			     sizeof(netns_setup) / sizeof(netns_setup[0]),
+			     "(dsr) the uplink program loads in DSR mode", true, test_all) < 0)
+		return 1;
 	return unit_done();
 }

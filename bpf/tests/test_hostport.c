@@ -10,20 +10,15 @@
 #include "node_fixture.h"
 #include "pod_fixture.h"
 
-#define NODE_IP	  IP(10, 0, 0, 1)   /* the node's address on up0 (a NodePort marker) */
-#define NODE_IP2  IP(10, 0, 0, 5)   /* a second address of the node: no marker */
-#define CLIENT	  IP(192, 0, 2, 50) /* outside, behind the router */
-#define IP_REMOTE IP(10, 244, 2, 5) /* a pod of another node */
-#define LOOPBACK  htonl(SL_SVC_LOOPBACK4)
-#define HP_IP	  8081 /* TCP, hostIP NODE_IP -> B:80 */
-#define HP_ANY	  8083 /* TCP, every address -> B:80; UDP, every address -> A:53 */
+#define NODE_IP2 IP(10, 0, 0, 5) /* a second address of the node: no marker */
+#define LOOPBACK htonl(SL_SVC_LOOPBACK4)
+#define HP_IP	 8081 /* TCP, hostIP NODE_IP -> B:80 */
+#define HP_ANY	 8083 /* TCP, every address -> B:80; UDP, every address -> A:53 */
 
 static const char *const netns_setup[] = {
     POD_FIXTURE_LINKS,
     "ip addr add 10.0.0.5/24 dev up0",
-    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
-    "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
-    "echo 1 > /proc/sys/net/ipv4/ip_forward",
+    NODE_FIXTURE_ROUTES,
 };
 
 static void hp_put(int hp, int gate, __be32 ip, __u16 port, __u8 proto, __be32 pod, __u16 pod_port)
@@ -42,21 +37,9 @@ static void hp_seed(int hp, int gate)
 	hp_put(hp, gate, 0, HP_ANY, IPPROTO_UDP, IP_A, 53);
 }
 
-static int ct_get(int ct, __be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto,
-		  struct sl_ct_val *v)
-{
-	struct sl_ct_key k = {.saddr = saddr,
-			      .daddr = daddr,
-			      .sport = htons(sport),
-			      .dport = htons(dport),
-			      .proto = proto};
-
-	return bpf_map_lookup_elem(ct, &k, v);
-}
-
 static struct tcp_pkt from_client(__be32 dst, __u16 sport, __u16 dport, __u8 flags)
 {
-	return tcp_build(mac_router, mac_uplink, CLIENT, dst, sport, dport, flags);
+	return node_fixture_tcp_in(CLIENT, dst, sport, dport, flags);
 }
 
 /* The uplink program: what arrives from outside. */
@@ -76,7 +59,7 @@ static void test_from_net(int prog, int metrics, int ct)
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE("(hostport) the pod's reply entry brings back hostIP:hostPort");
-	CHECK_INT(ct_get(ct, IP_B, CLIENT, 80, 40000, IPPROTO_TCP, &v), 0);
+	CHECK_INT(node_fixture_ct_get(ct, IP_B, CLIENT, 80, 40000, IPPROTO_TCP, &v), 0);
 	CHECK_INT(v.flags, SL_CT_F_REPLY | SL_CT_F_HOSTPORT);
 	CHECK_INT(v.nat_ip, NODE_IP);
 	CHECK_INT(ntohs(v.nat_port), HP_IP);
@@ -129,7 +112,8 @@ static void test_from_net(int prog, int metrics, int ct)
 	len = sizeof(out);
 	expect(prog, metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
-	CHECK_INT(ct_get(ct, CLIENT, IP_REMOTE, 40005, HP_ANY, IPPROTO_TCP, &v), -ENOENT);
+	CHECK_INT(node_fixture_ct_get(ct, CLIENT, IP_REMOTE, 40005, HP_ANY, IPPROTO_TCP, &v),
+		  -ENOENT);
 
 	UNIT_CASE("(hostport) UDP to a UDP hostPort goes to its own pod");
 	{
@@ -187,7 +171,7 @@ static void test_from_pod(const struct fds *f)
 	CHECK_INT(out.ip.saddr, LOOPBACK);
 	CHECK_INT(out.ip.daddr, IP_B);
 	CHECK(tcp_csums_ok(&out));
-	CHECK_INT(ct_get(f->ct, IP_B, LOOPBACK, 80, 41001, IPPROTO_TCP, &v), 0);
+	CHECK_INT(node_fixture_ct_get(f->ct, IP_B, LOOPBACK, 80, 41001, IPPROTO_TCP, &v), 0);
 	CHECK_INT(v.flags, SL_CT_F_HAIRPIN | SL_CT_F_REPLY | SL_CT_F_HOSTPORT);
 
 	UNIT_CASE("(hostport) no hostIP: from a pod to another node's address, routed untouched");

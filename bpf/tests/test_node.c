@@ -10,43 +10,37 @@
 #include "l4_pkt.h"
 #include "node_fixture.h"
 
-#define NODE_IP	   IP(10, 0, 0, 1)     /* the node's address on up0 */
-#define CLIENT	   IP(192, 0, 2, 50)   /* outside, behind the router */
 #define CLIENT_BAD IP(198, 51, 100, 7) /* outside loadBalancerSourceRanges */
 #define OLD_CLIENT IP(192, 0, 2, 51)   /* outside: flows that closed */
-#define IP_REMOTE  IP(10, 244, 2, 5)   /* backend pod on another node */
 #define EXT_IP	   IP(192, 0, 2, 200)  /* an externalIP */
 #define LB_IP	   IP(203, 0, 113, 10) /* an LB ingress IP */
 #define NP_LOCAL   30080	       /* -> IP_B:8080, on this node */
-#define NP_REMOTE  30081	       /* -> IP_REMOTE:8080, Cluster: SNAT */
 #define NP_NOLOCAL 30082	       /* Local, endpoints elsewhere only: drop */
 #define NP_EMPTY   30083	       /* no endpoints: reject */
-#define NP_UDP	   30084	       /* UDP -> IP_REMOTE:5353 */
 
 static const char *const netns_setup[] = {
     POD_FIXTURE_LINKS,
-    "ip route add 10.244.2.0/24 via 10.0.0.2 dev up0",
-    "ip route add 192.0.2.0/24 via 10.0.0.2 dev up0",
+    NODE_FIXTURE_ROUTES,
     "ip route add 198.51.100.0/24 via 10.0.0.2 dev up0",
-    "echo 1 > /proc/sys/net/ipv4/ip_forward",
 };
 
-struct nfds {
-	int prog, metrics, svc, be, ct, nat, lbsrc, svcstat;
-};
+static struct node_fds nf;
 
-static struct nfds nf;
-static struct node_fixture_lb lb;
+/* The SNAT key of the TCP flow saddr:sport -> daddr:dport in direction dir. */
+static struct sl_nat_key nat_key(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 dir)
+{
+	return (struct sl_nat_key){.saddr = saddr,
+				   .daddr = daddr,
+				   .sport = htons(sport),
+				   .dport = htons(dport),
+				   .proto = IPPROTO_TCP,
+				   .dir = dir};
+}
 
-static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 proto, __u8 dir,
+static int nat_get(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 dir,
 		   struct sl_nat_val *v)
 {
-	struct sl_nat_key k = {.saddr = saddr,
-			       .daddr = daddr,
-			       .sport = htons(sport),
-			       .dport = htons(dport),
-			       .proto = proto,
-			       .dir = dir};
+	struct sl_nat_key k = nat_key(saddr, daddr, sport, dport, dir);
 
 	return bpf_map_lookup_elem(nf.nat, &k, v);
 }
@@ -55,20 +49,17 @@ static void seed(void)
 {
 	struct sl_lbsrc_key lk = {.prefixlen = 32 + 24, .svc_id = 6, .ip = IP(192, 0, 2, 0)};
 
-	node_fixture_be_put(&lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
-	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	node_fixture_be_put(&lb, 3, IP_REMOTE, 5353, IPPROTO_UDP, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, 0, 0, 0, 0, 0, SL_SVC_F_NODEIP);
-	node_fixture_svc_one(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0);
-	node_fixture_svc_one(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 2, 2, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0, SL_SVC_F_DROP_EMPTY);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
-	node_fixture_svc_one(&lb, NODE_IP, NP_UDP, IPPROTO_UDP, 5, 3, 0);
+	node_fixture_be_put(&nf.lb, 1, IP_B, 8080, IPPROTO_TCP, SL_BE_F_LOCAL);
+	node_fixture_seed_remote(&nf.lb, 5);
+	node_fixture_svc_one(&nf.lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_NOLOCAL, IPPROTO_TCP, 0, 3, 0,
+			     SL_SVC_F_DROP_EMPTY);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_EMPTY, IPPROTO_UDP, 0, 4, 0, 0);
 	/* an externalIP (marker: other ports rejected) and an LB IP with ranges */
-	node_fixture_svc_one(&lb, EXT_IP, 80, IPPROTO_TCP, 7, 1, 0);
-	node_fixture_svc_ext(&lb, EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	node_fixture_svc_ext(&lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
-	node_fixture_svc_one(&lb, LB_IP, 80, IPPROTO_TCP, 6, 1, SL_SVC_F_SRC_RANGES);
+	node_fixture_svc_one(&nf.lb, EXT_IP, 80, IPPROTO_TCP, 7, 1, 0);
+	node_fixture_svc_ext(&nf.lb, EXT_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_ext(&nf.lb, LB_IP, 0, 0, 0, 0, 0, SL_SVC_F_VIP);
+	node_fixture_svc_one(&nf.lb, LB_IP, 80, IPPROTO_TCP, 6, 1, SL_SVC_F_SRC_RANGES);
 	CHECK_INT(dp_lbsrc_update(nf.lbsrc, &lk), 0);
 }
 
@@ -85,95 +76,89 @@ static void svcstat_is(__u32 id, __u64 flows, __u64 packets, __u64 bytes)
 
 static struct tcp_pkt from_client(__be32 src, __be32 dst, __u16 sport, __u16 dport, __u8 flags)
 {
-	return tcp_build(mac_router, mac_uplink, src, dst, sport, dport, flags);
+	return node_fixture_tcp_in(src, dst, sport, dport, flags);
+}
+
+/* The client's segment in through the uplink program: its verdict and path, out what leaves. */
+static void uplink_run(const struct tcp_pkt *in, int verdict, int path, struct tcp_pkt *out)
+{
+	__u32 len = sizeof(*out);
+
+	expect(nf.prog, nf.metrics, in, sizeof(*in), if_up, verdict, path, out, &len);
 }
 
 static void test_local(void)
 {
 	struct tcp_pkt in, out;
 	struct sl_ct_val ct;
-	struct sl_ct_key k = {.saddr = CLIENT,
-			      .daddr = NODE_IP,
-			      .sport = htons(40000),
-			      .dport = htons(NP_LOCAL),
-			      .proto = IPPROTO_TCP};
-	__u32 len = sizeof(out);
 
 	UNIT_CASE("(nodeport) to a local backend: DNAT, the client's address kept, to the stack");
 	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x02);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
-	       &len);
-	CHECK_INT(out.ip.daddr, IP_B);
-	CHECK_INT(ntohs(out.tcp.dest), 8080);
-	CHECK_INT(out.ip.saddr, CLIENT);
-	CHECK_INT(ntohs(out.tcp.source), 40000);
+	uplink_run(&in, TC_ACT_OK, SL_PATH_NS_LOCAL, &out);
+	l4_tuple_is(&out.ip, &out.tcp, CLIENT, 40000, IP_B, 8080);
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE("(nodeport) the local flow is in conntrack for the pod's reply (svc 1)");
-	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(nf.ct, CLIENT, NODE_IP, 40000, NP_LOCAL, IPPROTO_TCP, &ct),
+		  0);
 	CHECK_INT(ct.svc_id, 1);
 	CHECK_INT(ct.client_ip, CLIENT);
 	CHECK_INT(ct.flags, 0);
 	CHECK_INT(ct.nat_ip, IP_B);
 	CHECK_INT(ntohs(ct.nat_port), 8080);
-	k = (struct sl_ct_key){.saddr = IP_B,
-			       .daddr = CLIENT,
-			       .sport = htons(8080),
-			       .dport = htons(40000),
-			       .proto = IPPROTO_TCP};
-	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), 0);
+	CHECK_INT(node_fixture_ct_get(nf.ct, IP_B, CLIENT, 8080, 40000, IPPROTO_TCP, &ct), 0);
 	CHECK_INT(ct.flags, SL_CT_F_REPLY); /* the reply comes from the node address again */
 	CHECK_INT(ct.nat_ip, NODE_IP);
 	CHECK_INT(ntohs(ct.nat_port), NP_LOCAL);
 
 	UNIT_CASE("(nodeport) an established local flow keeps its backend");
 	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x10);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_CT, &out, &len);
-	CHECK_INT(out.ip.daddr, IP_B);
+	uplink_run(&in, TC_ACT_OK, SL_PATH_NS_CT, &out);
+	l4_tuple_is(&out.ip, &out.tcp, 0, 0, IP_B, 0);
 	CHECK(tcp_csums_ok(&out));
 
 	UNIT_CASE("(nodeport) the frontend's counters: one flow, its two packets (svc 1)");
 	svcstat_is(1, 1, 2, 2 * sizeof(in));
+}
+
+/* The local flow's tuple used again: straight to the pod, then to the frontend once its slot is
+ * remote. */
+static void test_local_reused(void)
+{
+	struct tcp_pkt in, out;
+	struct sl_ct_val ct;
 
 	UNIT_CASE("(nodeport) a SYN from the same client port straight to the pod forgets the "
 		  "reply entry");
 	in = from_client(CLIENT, IP_B, 40000, 8080, 0x02);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, &out, &len);
+	uplink_run(&in, TC_ACT_OK, 0, &out);
 	CHECK(!memcmp(&in, &out, sizeof(in)));
-	CHECK_INT(bpf_map_lookup_elem(nf.ct, &k, &ct), -ENOENT);
+	CHECK_INT(node_fixture_ct_get(nf.ct, IP_B, CLIENT, 8080, 40000, IPPROTO_TCP, &ct), -ENOENT);
 
 	UNIT_CASE("(nodeport) a new connection on the local flow's tuple to a remote backend: "
 		  "SNATed, and its next segment too (the old local entry is forgotten)");
-	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 2, 0,
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 2, 0,
 			     0); /* the slot now remote */
 	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x02);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
 	       NULL);
 	in = from_client(CLIENT, NODE_IP, 40000, NP_LOCAL, 0x10);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out,
-	       &len);
-	CHECK_INT(out.ip.daddr, IP_REMOTE);
-	CHECK_INT(out.ip.saddr, NODE_IP);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
+	uplink_run(&in, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out);
+	l4_tuple_is(&out.ip, &out.tcp, NODE_IP, 0, IP_REMOTE, 0);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_LOCAL, IPPROTO_TCP, 1, 1, 0, 0);
 }
 
-static void test_snat(void)
+/* A new flow to the remote backend: SNATed, both its entries; returns its SNAT port. */
+static __u16 test_snat_new(void)
 {
 	struct tcp_pkt in, out;
 	struct sl_nat_val v;
 	__u16 port;
-	__u32 len = sizeof(out);
 
 	UNIT_CASE("(nodeport) to a remote backend: DNAT + SNAT to the node, forwarded by the FIB");
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x02);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out,
-	       &len);
-	CHECK_INT(out.ip.daddr, IP_REMOTE);
-	CHECK_INT(ntohs(out.tcp.dest), 8080);
-	CHECK_INT(out.ip.saddr, NODE_IP);
+	uplink_run(&in, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out);
+	l4_tuple_is(&out.ip, &out.tcp, NODE_IP, 0, IP_REMOTE, 8080);
 	port = ntohs(out.tcp.source);
 	CHECK(port >= 10000 && port <= 29999); /* below the NodePort and ephemeral ranges */
 	CHECK(tcp_csums_ok(&out));
@@ -181,70 +166,72 @@ static void test_snat(void)
 	CHECK(!memcmp(out.eth.h_source, mac_uplink, 6) && !memcmp(out.eth.h_dest, mac_router, 6));
 
 	UNIT_CASE("(nodeport) both SNAT entries hold the flow");
-	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, SL_NAT_DIR_FWD, &v), 0);
 	CHECK_INT(ntohs(v.sport), port);
 	CHECK_INT(v.backend_id, 2);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.daddr, CLIENT);
 	CHECK_INT(ntohs(v.sport), NP_REMOTE);
+	return port;
+}
+
+/* The SNAT flow on port, established: its next segment and the backend's reply. */
+static void test_snat_established(__u16 port)
+{
+	struct tcp_pkt in, out;
 
 	UNIT_CASE("(nodeport) an established SNAT flow keeps its port and backend");
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0); /* slot now local */
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0,
+			     0); /* slot now local */
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out,
-	       &len);
-	CHECK_INT(out.ip.daddr, IP_REMOTE);
-	CHECK_INT(ntohs(out.tcp.source), port);
+	uplink_run(&in, TC_ACT_REDIRECT, SL_PATH_NS_NAT, &out);
+	l4_tuple_is(&out.ip, &out.tcp, 0, port, IP_REMOTE, 0);
 	CHECK(tcp_csums_ok(&out));
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 
 	UNIT_CASE(
 	    "(nodeport) the remote backend's reply goes back to the client from the NodePort");
 	in = from_client(IP_REMOTE, NODE_IP, 8080, port, 0x12);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
-	       &out, &len);
-	CHECK_INT(out.ip.saddr, NODE_IP);
-	CHECK_INT(ntohs(out.tcp.source), NP_REMOTE);
-	CHECK_INT(out.ip.daddr, CLIENT);
-	CHECK_INT(ntohs(out.tcp.dest), 40001);
+	uplink_run(&in, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT, &out);
+	l4_tuple_is(&out.ip, &out.tcp, NODE_IP, NP_REMOTE, CLIENT, 40001);
 	CHECK(tcp_csums_ok(&out));
+}
+
+/* The SNAT flow on port closed: its entries closing, then free once idle. */
+static void test_snat_close(__u16 port)
+{
+	struct sl_nat_key k = nat_key(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV);
+	struct sl_nat_val v;
+	struct tcp_pkt in;
 
 	UNIT_CASE("(nodeport) a FIN marks both SNAT entries closing (their port is free sooner)");
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x11);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
 	       NULL);
-	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v), 0);
+	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, SL_NAT_DIR_FWD, &v), 0);
 	CHECK_INT(v.tcp_flags, 0x01);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.tcp_flags, 0x01);
 
 	UNIT_CASE("(nodeport) a closed flow idle past 10 s translates no more: its port is free");
 	v.last_seen_ns -= 11ull * 1000000000ull;
-	{
-		struct sl_nat_key k = {.saddr = IP_REMOTE,
-				       .daddr = NODE_IP,
-				       .sport = htons(8080),
-				       .dport = htons(port),
-				       .proto = IPPROTO_TCP,
-				       .dir = SL_NAT_DIR_REV};
-
-		CHECK_INT(bpf_map_update_elem(nf.nat, &k, &v, BPF_EXIST), 0);
-	}
+	CHECK_INT(bpf_map_update_elem(nf.nat, &k, &v, BPF_EXIST), 0);
 	in = from_client(IP_REMOTE, NODE_IP, 8080, port, 0x10);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, 0, NULL, NULL);
+}
+
+static void test_snat_backend_gone(void)
+{
+	struct tcp_pkt in, out;
 
 	UNIT_CASE("(nodeport) a SNAT flow whose backend is gone is balanced again");
-	CHECK_INT(dp_be_delete(nf.be, 2), 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);
+	CHECK_INT(dp_be_delete(nf.lb.be, 2), 0);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 1, 0, 0);
 	in = from_client(CLIENT, NODE_IP, 40001, NP_REMOTE, 0x10);
-	len = sizeof(out);
-	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_OK, SL_PATH_NS_LOCAL, &out,
-	       &len);
+	uplink_run(&in, TC_ACT_OK, SL_PATH_NS_LOCAL, &out);
 	CHECK_INT(out.ip.daddr, IP_B);
-	node_fixture_be_put(&lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
-	node_fixture_svc_ext(&lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
+	node_fixture_be_put(&nf.lb, 2, IP_REMOTE, 8080, IPPROTO_TCP, 0);
+	node_fixture_svc_ext(&nf.lb, NODE_IP, NP_REMOTE, IPPROTO_TCP, 1, 2, 0, 0);
 }
 
 /* Every SNAT port toward IP_REMOTE:8080 held by a closed (FIN) flow of
@@ -257,18 +244,8 @@ static void nat_fill_closed(__u64 age_ns, bool del)
 	clock_gettime(CLOCK_MONOTONIC, &ts); /* bpf_ktime_get_ns's clock */
 	now = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 	for (__u32 p = 10000; p <= 29999; p++) {
-		struct sl_nat_key rk = {.saddr = IP_REMOTE,
-					.daddr = NODE_IP,
-					.sport = htons(8080),
-					.dport = htons(p),
-					.proto = IPPROTO_TCP,
-					.dir = SL_NAT_DIR_REV};
-		struct sl_nat_key fk = {.saddr = OLD_CLIENT,
-					.daddr = NODE_IP,
-					.sport = htons(p),
-					.dport = htons(NP_REMOTE),
-					.proto = IPPROTO_TCP,
-					.dir = SL_NAT_DIR_FWD};
+		struct sl_nat_key rk = nat_key(IP_REMOTE, NODE_IP, 8080, p, SL_NAT_DIR_REV);
+		struct sl_nat_key fk = nat_key(OLD_CLIENT, NODE_IP, p, NP_REMOTE, SL_NAT_DIR_FWD);
 		struct sl_nat_val rv = {.saddr = NODE_IP,
 					.sport = htons(NP_REMOTE),
 					.daddr = OLD_CLIENT,
@@ -319,13 +296,12 @@ static void test_snat_reuse(void)
 	       &len);
 	port = ntohs(out.tcp.source);
 	CHECK(port >= 10000 && port <= 29999);
-	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, IPPROTO_TCP, SL_NAT_DIR_REV, &v), 0);
+	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
 	CHECK_INT(v.daddr, CLIENT);
 	CHECK_INT(ntohs(v.dport), 40003);
-	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port, NP_REMOTE, IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
-		  -ENOENT);
+	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port, NP_REMOTE, SL_NAT_DIR_FWD, &v), -ENOENT);
 	CHECK_INT(nat_get(OLD_CLIENT, NODE_IP, port == 10000 ? 10001 : 10000, NP_REMOTE,
-			  IPPROTO_TCP, SL_NAT_DIR_FWD, &v),
+			  SL_NAT_DIR_FWD, &v),
 		  0);
 
 	UNIT_CASE("(nodeport) a packet that opens no connection takes no closed flow's port");
@@ -342,14 +318,10 @@ static void test_udp(void)
 	__u16 port;
 
 	UNIT_CASE("(nodeport) UDP to a remote backend: SNAT with a valid checksum, and back");
-	in = udp_build(CLIENT, NODE_IP, 5000, NP_UDP, false);
-	memcpy(in.eth.h_source, mac_router, 6);
-	memcpy(in.eth.h_dest, mac_uplink, 6);
+	in = node_fixture_udp_in(CLIENT, NODE_IP, 5000, NP_UDP);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, &out,
 	       &len);
-	CHECK_INT(out.ip.daddr, IP_REMOTE);
-	CHECK_INT(ntohs(out.udp.dest), 5353);
-	CHECK_INT(out.ip.saddr, NODE_IP);
+	l4_tuple_is(&out.ip, &out.udp, NODE_IP, 0, IP_REMOTE, 5353);
 	CHECK(udp_csums_ok(&out));
 	port = ntohs(out.udp.source);
 	svcstat_is(5, 1, 1, sizeof(in));
@@ -365,9 +337,7 @@ static void test_udp(void)
 	len = sizeof(out);
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT,
 	       &out, &len);
-	CHECK_INT(out.ip.saddr, NODE_IP);
-	CHECK_INT(ntohs(out.udp.source), NP_UDP);
-	CHECK_INT(out.ip.daddr, CLIENT);
+	l4_tuple_is(&out.ip, &out.udp, NODE_IP, NP_UDP, CLIENT, 0);
 	CHECK(udp_csums_ok(&out));
 }
 
@@ -483,37 +453,30 @@ static void test_attach(void)
 	CHECK_INT(dp_tc_detach_uplink(if_up), 0);
 }
 
+static void test_all(const struct node_fds *f)
+{
+	__u16 port;
+
+	nf = *f;
+	seed();
+	test_local();
+	test_local_reused();
+	port = test_snat_new();
+	test_snat_established(port);
+	test_snat_close(port);
+	test_snat_backend_gone();
+	test_snat_reuse();
+	test_udp();
+	test_gso();
+	test_policy_reject();
+	test_attach();
+}
+
 int main(void)
 {
-	struct sl_node *skel;
-
-	if (pod_fixture_enter("bpf_test_node", netns_setup,
-			      sizeof(netns_setup) / sizeof(netns_setup[0])) < 0)
+	if (node_fixture_run("bpf_test_node", netns_setup,
+			     sizeof(netns_setup) / sizeof(netns_setup[0]),
+			     "(nodeport) the uplink program loads", false, test_all) < 0)
 		return 1;
-	skel = node_fixture_load("(nodeport) the uplink program loads");
-	if (!skel)
-		return unit_done();
-	nf = (struct nfds){
-	    .prog = bpf_program__fd(skel->progs.sl_from_net),
-	    .metrics = bpf_map__fd(skel->maps.sl_metrics),
-	    .svc = bpf_map__fd(skel->maps.sl_svc4),
-	    .be = bpf_map__fd(skel->maps.sl_be4),
-	    .ct = bpf_map__fd(skel->maps.sl_ct4),
-	    .nat = bpf_map__fd(skel->maps.sl_nat4),
-	    .lbsrc = bpf_map__fd(skel->maps.sl_lbsrc4),
-	    .svcstat = bpf_map__fd(skel->maps.sl_svcstat),
-	};
-	lb = (struct node_fixture_lb){.svc = nf.svc, .be = nf.be, .snat_ip = NODE_IP};
-	if (nf.prog >= 0) {
-		seed();
-		test_local();
-		test_snat();
-		test_snat_reuse();
-		test_udp();
-		test_gso();
-		test_policy_reject();
-		test_attach();
-	}
-	sl_node__destroy(skel);
 	return unit_done();
 }
