@@ -153,6 +153,54 @@ expect_clean() {
 	expect_clean
 }
 
+# ipam_stand_in NAME BODY: an IPAM plugin that runs the shell BODY, in a
+# directory of its own; prints that directory.
+ipam_stand_in() {
+	local dir=$BATS_TEST_TMPDIR/ipam-bin
+	mkdir -p "$dir"
+	printf '#!/bin/sh\ncat >/dev/null\n%s\n' "$2" >"$dir/$1"
+	chmod +x "$dir/$1"
+	echo "$dir"
+}
+
+@test "(cni) ADD with a delegated IPAM plugin that fails passes its own code and msg on" {
+	local conf own
+	conf=$(jq -c '.ipam = {type: "host-local", ranges: [[{subnet: "10.244.300.0/24"}]]}' <<<"$CONF")
+	add_env
+	# host-local's own answer to the same request
+	own=$(plugin "${ADD_ENV[@]}" "$(cni_find_plugin host-local)" <<<"$conf" 2>/dev/null || true)
+	echo "host-local: $own"
+	jq -e '.code > 0 and (.msg | length) > 0' <<<"$own"
+	run plugin "${ADD_ENV[@]}" <<<"$conf"
+	expect_error "$(jq .code <<<"$own")"
+	[ "$(jq -r .msg <<<"$output")" = "$(jq -r .msg <<<"$own")" ]
+	if [ -n "$(jq -r '.details // ""' <<<"$own")" ]; then
+		[ "$(jq -r .details <<<"$output")" = "$(jq -r .details <<<"$own")" ]
+	else
+		[ "$(jq -r .details <<<"$output")" = "IPAM plugin host-local ADD failed" ]
+	fi
+	expect_clean
+}
+
+@test "(cni) ADD with a delegated IPAM plugin that fails without a CNI error says how it ended (999)" {
+	local dir conf
+	dir=$(ipam_stand_in sl-ipam-exit 'echo "no json here"; echo "second line"; exit 3')
+	conf=$(jq -c '.ipam = {type: "sl-ipam-exit"}' <<<"$CONF")
+	add_env
+	SL_CNI_PATH=$dir:$SL_CNI_PATH run plugin "${ADD_ENV[@]}" <<<"$conf"
+	expect_error 999
+	[ "$(jq -r .msg <<<"$output")" = "IPAM plugin failed" ]
+	[ "$(jq -r .details <<<"$output")" = 'sl-ipam-exit ADD exited with status 3, output "no json here": Input/output error' ]
+	expect_clean
+	ipam_stand_in sl-ipam-kill 'kill -9 $$' >/dev/null
+	conf=$(jq -c '.ipam = {type: "sl-ipam-kill"}' <<<"$CONF")
+	SL_CNI_PATH=$dir:$SL_CNI_PATH run plugin "${ADD_ENV[@]}" <<<"$conf"
+	expect_error 999
+	[ "$(jq -r .msg <<<"$output")" = "IPAM plugin failed" ]
+	[ "$(jq -r .details <<<"$output")" = "sl-ipam-kill ADD killed by signal 9: Input/output error" ]
+	expect_clean
+}
+
 @test "(cni) ADD while the agent has not pinned the datapath is try-again (11)" {
 	local fresh=$SL_PIN-fresh
 	mkdir -p "$fresh"

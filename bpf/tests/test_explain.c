@@ -259,6 +259,86 @@ static void case_run(const struct fds *f, const struct inspect_maps *m, const st
 		run_one(f, c, &x, i);
 }
 
+/* Conntrack forward entries written by hand, explain alone (no packet run:
+ * the table above builds TCP packets): lb4_ct_continues keeps a TCP flow on
+ * its entry's DNAT, while a datagram whose backend or hostPort pod is gone
+ * is judged as a new flow. */
+struct ct_xcase {
+	const char *name;
+	__u8 proto;
+	__be32 dst;
+	__u16 sport, dport;
+	struct sl_ct_val ct;
+	bool kept;	 /* the entry decides: SL_PATH_SVC_CT to its nat_ip:nat_port */
+	const char *why; /* a step that says so */
+};
+
+static void ct_case_run(const struct fds *f, const struct inspect_maps *m, const struct ct_xcase *c)
+{
+	struct sl_ct_key k = {.saddr = IP_A,
+			      .daddr = c->dst,
+			      .sport = htons(c->sport),
+			      .dport = htons(c->dport),
+			      .proto = c->proto};
+	struct explain_q q = {.src = IP_A,
+			      .dst = c->dst,
+			      .sport = htons(c->sport),
+			      .dport = htons(c->dport),
+			      .proto = c->proto};
+	static struct explain x;
+	bool said = false;
+
+	UNIT_CASE(c->name);
+	CHECK_INT(bpf_map_update_elem(f->ct, &k, &c->ct, BPF_ANY), 0);
+	CHECK_INT(explain_run(m, NULL, &q, &x), 0);
+	CHECK(x.n_out > 0);
+	if (x.n_out <= 0)
+		return;
+	CHECK_INT(x.out[0].ret == SL_PATH_SVC_CT, c->kept);
+	if (c->kept) {
+		CHECK_INT(ntohl(x.out[0].dst), ntohl(c->ct.nat_ip));
+		CHECK_INT(ntohs(x.out[0].dport), ntohs(c->ct.nat_port));
+	}
+	for (int i = 0; i < x.n_steps; i++)
+		said |= strstr(x.steps[i], c->why) != NULL;
+	CHECK(said);
+	if (!said)
+		for (int i = 0; i < x.n_steps; i++)
+			fprintf(stderr, "  step: %s\n", x.steps[i]);
+}
+
+static void ct_cases_run(const struct fds *f, const struct inspect_maps *m)
+{
+	const struct sl_ct_val to_b = {
+	    .backend_id = 1, .svc_id = 1, .nat_ip = IP_B, .nat_port = htons(8080)};
+	const struct sl_ct_val moved = {/* backend 2 is B:8443 now */
+					.backend_id = 2,
+					.svc_id = 2,
+					.nat_ip = IP_B,
+					.nat_port = htons(9999)};
+	const struct sl_ct_val hp_b = {
+	    .nat_ip = IP_B, .nat_port = htons(8080), .flags = SL_CT_F_HOSTPORT};
+	const struct sl_ct_val hp_gone = {
+	    .nat_ip = IP(10, 244, 1, 99), .nat_port = htons(8080), .flags = SL_CT_F_HOSTPORT};
+	const struct ct_xcase cases[] = {
+	    {"an established datagram keeps its backend (conntrack)", IPPROTO_UDP, VIP1, 5000, 53,
+	     to_b, true, "it keeps backend 1"},
+	    {"a datagram whose backend is now another address is judged as a new flow", IPPROTO_UDP,
+	     VIP1, 5001, 53, moved, false,
+	     "conntrack names backend 2, which is gone or now another address"},
+	    {"a TCP flow keeps its entry's DNAT whatever its backend is now", IPPROTO_TCP, VIP1,
+	     5001, 53, moved, true, "it keeps backend 2"},
+	    {"an established hostPort datagram: DNAT to its pod (conntrack)", IPPROTO_UDP, IP_NODE,
+	     5002, 18090, hp_b, true, "established hostPort flow (conntrack forward entry)"},
+	    {"a hostPort datagram whose pod is gone is judged as a new flow", IPPROTO_UDP, IP_NODE,
+	     5003, 18090, hp_gone, false,
+	     "conntrack names the hostPort pod 10.244.1.99, no endpoint any more"},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ct_case_run(f, m, &cases[i]);
+}
+
 #define CASES_RUN(f, m, cases)                                                                     \
 	do {                                                                                       \
 		for (size_t i = 0; i < sizeof(cases) / sizeof((cases)[0]); i++)                    \
@@ -404,6 +484,7 @@ static void run(const struct fds *f)
 	test_services(f, &m);
 	test_nodeports(f, &m);
 	test_hostports(f, &m);
+	ct_cases_run(f, &m);
 	test_policy(f, &m);
 	test_policy_regen(f, &m);
 }

@@ -354,18 +354,72 @@ out_del_veth:
 	return r;
 }
 
+/* The MTU from the config, else the uplink's, else 1500. */
+static int pod_mtu_pick(const struct add_job *j)
+{
+	int mtu = j->ctx->conf.mtu;
+
+	if (!mtu && uplink_mtu(j->nl, &mtu) < 0)
+		mtu = 1500;
+	return mtu;
+}
+
+/* On top of the IPAM address: the veth wired, the endpoint recorded, its
+ * hostPorts published and the result printed. On failure what it did is
+ * undone in reverse order; the address is the caller's to release. */
+static int endpoint_install(struct add_job *j, int ns_fd, const struct cni_result *ipam,
+			    struct cni_err *e)
+{
+	const struct cni_env *env = &j->ctx->env;
+	const struct conf *c = &j->ctx->conf;
+	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
+	struct cni_result res;
+	unsigned char mac[6];
+	enum dp_attach_mode mode;
+	int r;
+
+	r = link_wire(j, ns_fd, pod_mac_pick(j->ctx, mac), &mode, e);
+	if (r < 0)
+		return r;
+	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j->host,
+		  dp_attach_mode_name(mode));
+	test_kill_at("host-config");
+	r = ep_record(j, &maps, e);
+	if (r < 0)
+		goto out_del_link;
+	/* After the endpoint entry: a pod that holds a hostPort is an endpoint. */
+	r = hostports_add(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j->ips[0], e);
+	if (r < 0)
+		goto out_del_record;
+	result_build(j, ipam, &res);
+	r = json_print_free(result_format(&res, c->cni_version));
+	if (r < 0) {
+		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
+		goto out_del_hostports;
+	}
+	test_kill_at("result");
+	return 0;
+
+out_del_hostports:
+	hostports_remove(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j->ips, j->n_ips);
+out_del_record:
+	ep_entries_remove(&maps, j->ips, j->n_ips, j->host_link.ifindex);
+	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
+out_del_link:
+	/* The programs go with the link. */
+	if (link_delete(j->nl, j->host) < 0)
+		log_warn("Failed to delete host interface '%s' while undoing ADD", j->host);
+	return r;
+}
+
 int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 {
 	struct add_job j = {.ctx = ctx};
 	const struct cni_env *env = &ctx->env;
 	struct conf *c = &ctx->conf;
 	_cleanup_close_ int ns_fd = -1, lock = -1;
-	_cleanup_ep_maps_ struct dp_ep_maps maps = DP_EP_MAPS_NONE;
 	_cleanup_netlink_ struct netlink *nl = NULL;
-	struct cni_result ipam = {}, res;
-	const unsigned char *pod_mac;
-	unsigned char mac[6];
-	enum dp_attach_mode mode;
+	struct cni_result ipam = {};
 	int r;
 
 	veth_host_name(env->containerid, env->ifname, j.host);
@@ -380,10 +434,7 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	r = add_precheck(&j, ns_fd, e);
 	if (r < 0)
 		goto out_free;
-	j.mtu = c->mtu;
-	if (!j.mtu && uplink_mtu(j.nl, &j.mtu) < 0)
-		j.mtu = 1500;
-	pod_mac = pod_mac_pick(ctx, mac);
+	j.mtu = pod_mtu_pick(&j);
 	lock = state_lock(c->state_dir, true, CNI_LOCK_TIMEOUT_MS);
 	if (lock < 0) {
 		r = cni_err_set(e, lock, CNI_ERR_TRY_AGAIN, ADD_FAILED, "lock %s/lock",
@@ -395,39 +446,13 @@ int cni_cmd_add(struct cni_ctx *ctx, struct cni_err *e)
 	if (r < 0)
 		goto out_free;
 	test_kill_at("ipam");
-	r = link_wire(&j, ns_fd, pod_mac, &mode, e);
+	r = endpoint_install(&j, ns_fd, &ipam, e);
 	if (r < 0)
 		goto out_ipam_del;
-	log_debug("Attached %s and %s to %s (%s)", SL_PIN_FROM_POD, SL_PIN_TO_POD, j.host,
-		  dp_attach_mode_name(mode));
-	test_kill_at("host-config");
-	r = ep_record(&j, &maps, e);
-	if (r < 0)
-		goto out_del_link;
-	/* After the endpoint entry: a pod that holds a hostPort is an endpoint. */
-	r = hostports_add(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips[0], e);
-	if (r < 0)
-		goto out_del_record;
-	result_build(&j, &ipam, &res);
-	r = json_print_free(result_format(&res, c->cni_version));
-	if (r < 0) {
-		cni_err_set(e, r, CNI_ERR_IO, ADD_FAILED, "print the result");
-		goto out_del_hostports;
-	}
-	test_kill_at("result");
 	log_info("Added %s/%s: %s, host veth %s (ifindex %d), mtu %d", env->containerid,
 		 env->ifname, inet_ntoa(j.ips[0]), j.host, j.host_link.ifindex, j.mtu);
 	goto out_free;
 
-out_del_hostports:
-	hostports_remove(c->pin_dir, c->state_dir, c->portmaps, c->n_portmaps, j.ips, j.n_ips);
-out_del_record:
-	ep_entries_remove(&maps, j.ips, j.n_ips, j.host_link.ifindex);
-	state_remove(c->state_dir, c->name, env->containerid, env->ifname);
-out_del_link:
-	/* The programs go with the link. */
-	if (link_delete(j.nl, j.host) < 0)
-		log_warn("Failed to delete host interface '%s' while undoing ADD", j.host);
 out_ipam_del:
 	ipam_rollback(ctx);
 out_free:

@@ -175,25 +175,15 @@ static int output_read(int fd, char **out)
 	return 0;
 }
 
-int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
+/* Runs the plugin at path with in as its stdin and env as its environment:
+ * its stdout into *output, how it ended into *status. A plugin still
+ * running at the deadline is killed. */
+static int plugin_run(const struct ipam_call *c, char *path, char **env, int in, char **output,
+		      int *status, struct cni_err *e)
 {
-	_cleanup_free_ char **env = NULL;
-	_cleanup_free_ char *output = NULL;
-	_cleanup_close_ int in = -1;
-	char path[PATH_MAX];
-	int pipefd[2], status, r;
+	int pipefd[2], r;
 	pid_t pid;
 
-	if (ipam_sluice_is(c->type))
-		return ipam_sluice_exec(c, out, e);
-	r = ipam_find(c->cni_path, c->type, path, sizeof(path), e);
-	if (r < 0)
-		return r;
-	env = env_build(c);
-	in = input_fd(c->input, c->input_len);
-	if (!env || in < 0)
-		return cni_err_set(e, in < 0 ? in : -ENOMEM, CNI_ERR_IO,
-				   "Failed to run IPAM plugin", "preparing %s", path);
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "pipe");
 	pid = fork();
@@ -212,23 +202,24 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 		_exit(127);
 	}
 	close(pipefd[1]);
-	r = output_read(pipefd[0], &output);
+	r = output_read(pipefd[0], output);
 	close(pipefd[0]);
 	if (r == -ETIMEDOUT)
 		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
+	while (waitpid(pid, status, 0) < 0)
 		if (errno != EINTR)
 			return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin",
 					   "waitpid %s", path);
 	if (r < 0)
 		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
 				   "reading the output of %s %s", path, c->command);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		*out = output;
-		output = NULL;
-		return 0;
-	}
-	/* Pass the plugin's own error up, code and msg unchanged. */
+	return 0;
+}
+
+/* The error of a plugin that did not exit 0: its own CNI error passed up,
+ * code and msg unchanged, else one saying how it ended. */
+static int plugin_err_set(const struct ipam_call *c, int status, char *output, struct cni_err *e)
+{
 	if (cni_err_parse(output, e) == 0) {
 		if (!e->details[0])
 			snprintf(e->details, sizeof(e->details), "IPAM plugin %s %s failed",
@@ -242,4 +233,33 @@ int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
 				   c->command, WEXITSTATUS(status), output);
 	return cni_err_set(e, -EIO, CNI_ERR_INTERNAL, "IPAM plugin failed",
 			   "%s %s killed by signal %d", c->type, c->command, WTERMSIG(status));
+}
+
+int ipam_exec(const struct ipam_call *c, char **out, struct cni_err *e)
+{
+	_cleanup_free_ char **env = NULL;
+	_cleanup_free_ char *output = NULL;
+	_cleanup_close_ int in = -1;
+	char path[PATH_MAX];
+	int status, r;
+
+	if (ipam_sluice_is(c->type))
+		return ipam_sluice_exec(c, out, e);
+	r = ipam_find(c->cni_path, c->type, path, sizeof(path), e);
+	if (r < 0)
+		return r;
+	env = env_build(c);
+	in = input_fd(c->input, c->input_len);
+	if (!env || in < 0)
+		return cni_err_set(e, in < 0 ? in : -ENOMEM, CNI_ERR_IO,
+				   "Failed to run IPAM plugin", "preparing %s", path);
+	r = plugin_run(c, path, env, in, &output, &status, e);
+	if (r < 0)
+		return r;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		*out = output;
+		output = NULL;
+		return 0;
+	}
+	return plugin_err_set(c, status, output, e);
 }

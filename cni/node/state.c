@@ -84,25 +84,11 @@ static int state_path(char *out, size_t size, const char *state_dir, const char 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-int state_write(const char *state_dir, const char *net, const struct ep_state *s)
+/* The state file's JSON text, or NULL when out of memory. */
+static char *state_format(const struct ep_state *s)
 {
 	json_auto_t *root = json_object();
-	_cleanup_free_ char *text = NULL;
-	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
 	json_t *ips = json_array();
-	_cleanup_close_ int fd = -1;
-	size_t len, off = 0;
-	int r;
-
-	r = state_path(dir, sizeof(dir), state_dir, net, NULL, NULL);
-	if (r >= 0)
-		r = state_path(path, sizeof(path), state_dir, net, s->containerid, s->ifname);
-	if (r < 0)
-		return r;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	r = mkdir_p(dir, 0700);
-	if (r < 0)
-		return r;
 
 	json_object_set_new(root, "containerID", json_string(s->containerid));
 	json_object_set_new(root, "ifname", json_string(s->ifname));
@@ -119,15 +105,21 @@ int state_write(const char *state_dir, const char *net, const struct ep_state *s
 	json_object_set_new(root, "ips", ips);
 	if (s->n_portmaps &&
 	    json_object_set_new(root, "portMappings", portmaps_format(s->portmaps, s->n_portmaps)))
-		return -ENOMEM;
-	text = json_dumps(root, JSON_INDENT(2));
-	if (!text)
-		return -ENOMEM;
+		return NULL;
+	return json_dumps(root, JSON_INDENT(2));
+}
+
+/* Writes text to tmp, then renames it to path: a reader sees the old file or
+ * the whole new one. On failure tmp is gone. */
+static int file_replace(const char *path, const char *tmp, const char *text)
+{
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(text), off = 0;
+	int r;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	len = strlen(text);
 	while (off < len) {
 		ssize_t n = write(fd, text + off, len - off);
 
@@ -151,6 +143,27 @@ int state_write(const char *state_dir, const char *net, const struct ep_state *s
 out_unlink:
 	unlink(tmp);
 	return r;
+}
+
+int state_write(const char *state_dir, const char *net, const struct ep_state *s)
+{
+	_cleanup_free_ char *text = NULL;
+	char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX + 8];
+	int r;
+
+	r = state_path(dir, sizeof(dir), state_dir, net, NULL, NULL);
+	if (r >= 0)
+		r = state_path(path, sizeof(path), state_dir, net, s->containerid, s->ifname);
+	if (r < 0)
+		return r;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	r = mkdir_p(dir, 0700);
+	if (r < 0)
+		return r;
+	text = state_format(s);
+	if (!text)
+		return -ENOMEM;
+	return file_replace(path, tmp, text);
 }
 
 static int state_load(const char *path, struct ep_state *s)

@@ -212,70 +212,74 @@ bool np_addrs_loopback(const struct np_addrs *a)
 	return !a->primary && k && np_addrs_match(&explicit, htonl(INADDR_LOOPBACK), 0);
 }
 
+/* The mtu from a flag's text; *out is set only when it is in range. */
+static int mtu_parse(const char *val, int *out, const char *src, char *err, size_t len)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(val, &end, 10);
+	if (!*val || *end || errno || n < CONFIG_MTU_MIN || n > CONFIG_MTU_MAX)
+		return errbuf_set(err, len, "invalid %s '%s': must be a number in %d..%d", src, val,
+				  CONFIG_MTU_MIN, CONFIG_MTU_MAX);
+	*out = (int)n;
+	return 0;
+}
+
+/* What a string-valued kind requires of val, as the "must be ..." of the
+ * message, or NULL when val meets it. The kinds that parse check themselves. */
+static const char *opt_value_check(enum opt_kind kind, const char *val)
+{
+	__be32 ip;
+	__be16 port;
+
+	switch (kind) {
+	case OPT_NAME:
+		return name_valid(val) ? NULL : "a lowercase DNS name (RFC 1123)";
+	case OPT_PATH:
+		return val[0] == '/' ? NULL : "an absolute path";
+	case OPT_ADDR:
+		if (val[0] && http_addr_parse(val, &ip, &port) < 0)
+			return "IPv4:port (e.g. 0.0.0.0:10256), or \"\" or \"0\" to disable";
+		return NULL;
+	case OPT_NPMODE:
+		return strcmp(val, "snat") && strcmp(val, "dsr") ? "snat or dsr" : NULL;
+	case OPT_IPAM:
+		return strcmp(val, "sluice") && strcmp(val, "host-local") ? "sluice or host-local"
+									  : NULL;
+	case OPT_CIDR:
+	case OPT_INT:
+	case OPT_BOOL:
+	case OPT_LEVEL:
+	case OPT_NPADDR:
+		break;
+	}
+	return NULL;
+}
+
+/* Sets o from its text (a flag's argument or a config file string); src
+ * names where it came from in the error. */
 static int opt_set_str(const struct opt *o, struct config *c, const char *val, const char *src,
 		       char *err, size_t len)
 {
 	char *field = (char *)c + o->off;
+	struct np_addrs na;
 	enum log_level level;
-	char *end;
-	long n;
+	const char *must;
 
 	switch (o->kind) {
-	case OPT_NAME:
-		if (!name_valid(val))
-			return errbuf_set(
-			    err, len, "invalid %s '%s': must be a lowercase DNS name (RFC 1123)",
-			    src, val);
-		break;
 	case OPT_CIDR:
 		return cidr4_parse(val, field, o->size, err, len);
-	case OPT_PATH:
-		if (val[0] != '/')
-			return errbuf_set(err, len, "invalid %s '%s': must be an absolute path",
-					  src, val);
-		break;
-	case OPT_ADDR: {
-		__be32 ip;
-		__be16 port;
-
-		if (!strcmp(val, "0"))
-			val = "";
-		if (val[0] && http_addr_parse(val, &ip, &port) < 0)
-			return errbuf_set(
-			    err, len,
-			    "invalid %s '%s': must be IPv4:port (e.g. 0.0.0.0:10256), or \"\" or "
-			    "\"0\" to disable",
-			    src, val);
-		break;
-	}
-	case OPT_NPADDR: {
-		struct np_addrs na;
-
+	case OPT_NPADDR:
 		if (np_addrs_parse(val, &na, err, len) < 0)
 			return -EINVAL;
 		break;
-	}
-	case OPT_NPMODE:
-		if (strcmp(val, "snat") && strcmp(val, "dsr"))
-			return errbuf_set(err, len, "invalid %s '%s': must be snat or dsr", src,
-					  val);
-		break;
 	case OPT_INT:
-		errno = 0;
-		n = strtol(val, &end, 10);
-		if (!*val || *end || errno || n < CONFIG_MTU_MIN || n > CONFIG_MTU_MAX)
-			return errbuf_set(err, len, "invalid %s '%s': must be a number in %d..%d",
-					  src, val, CONFIG_MTU_MIN, CONFIG_MTU_MAX);
-		*(int *)field = (int)n;
-		return 0;
+		return mtu_parse(val, (int *)field, src, err, len);
 	case OPT_BOOL:
 		*(bool *)field = true;
 		return 0;
-	case OPT_IPAM:
-		if (strcmp(val, "sluice") && strcmp(val, "host-local"))
-			return errbuf_set(err, len, "invalid %s '%s': must be sluice or host-local",
-					  src, val);
-		break;
 	case OPT_LEVEL:
 		if (log_level_parse(val, &level))
 			return errbuf_set(err, len,
@@ -283,6 +287,18 @@ static int opt_set_str(const struct opt *o, struct config *c, const char *val, c
 					  src, val);
 		*(enum log_level *)field = level;
 		return 0;
+	case OPT_ADDR:
+		if (!strcmp(val, "0")) /* off, stored as "" */
+			val = "";
+		/* fall through */
+	case OPT_NAME:
+	case OPT_PATH:
+	case OPT_NPMODE:
+	case OPT_IPAM:
+		must = opt_value_check(o->kind, val);
+		if (must)
+			return errbuf_set(err, len, "invalid %s '%s': must be %s", src, val, must);
+		break;
 	}
 	if (strlen(val) >= o->size)
 		return errbuf_set(err, len, "invalid %s '%s': longer than %zu characters", src, val,

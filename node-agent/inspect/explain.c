@@ -518,6 +518,57 @@ static int hp_walk(const struct walk *w, const struct flow *f, int path)
 	return 1;
 }
 
+/* lb4_ct_continues for a datagram: false, with the reason, when the pod or
+ * the backend its entry names is gone (the packet is then judged as a new
+ * flow). The backend looked up is left in *be. */
+static bool ct_dgram_continues(struct walk *w, const struct flow *f, struct sl_be_val *be)
+{
+	char a[INSPECT_ADDR_MAX];
+	struct sl_ep_val ep;
+
+	if (f->proto != IPPROTO_UDP)
+		return true;
+	if ((w->ct.flags & SL_CT_F_HOSTPORT) && dp_ep_lookup(w->m->ep, w->ct.nat_ip, &ep)) {
+		w->has_ct = false; /* a hostPort datagram needs its pod */
+		step(w->x,
+		     "conntrack names the hostPort pod %s, no endpoint any more: judged as "
+		     "a new flow",
+		     inspect_addr(w->ct.nat_ip, 0, a));
+		return false;
+	}
+	if (!(w->ct.flags & SL_CT_F_HOSTPORT) &&
+	    (dp_be_lookup(w->m->be, w->ct.backend_id, be) || be->ip != w->ct.nat_ip ||
+	     be->port != w->ct.nat_port)) {
+		w->has_ct = false; /* a datagram needs its backend */
+		step(w->x,
+		     "conntrack names backend %u, which is gone or now another address: judged "
+		     "as a new flow",
+		     w->ct.backend_id);
+		return false;
+	}
+	return true;
+}
+
+/* The outcome of a flow its conntrack forward entry decides: the DNAT is the
+ * entry's, whatever sl_be4 says now. */
+static void ct_fwd_outcome(struct walk *w, const struct flow *f, struct sl_be_val *be)
+{
+	char a[INSPECT_ADDR_MAX];
+
+	be->ip = w->ct.nat_ip;
+	be->port = w->ct.nat_port;
+	w->x->svc_id = w->ct.svc_id;
+	if (w->ct.flags & SL_CT_F_HOSTPORT)
+		step(w->x, "established hostPort flow (conntrack forward entry): DNAT to %s",
+		     inspect_addr(be->ip, be->port, a));
+	else
+		step(w->x, "established flow (conntrack forward entry): it keeps backend %u",
+		     w->ct.backend_id);
+	if (!(w->ct.flags & SL_CT_F_HOSTPORT))
+		be_step(w, w->ct.backend_id, be);
+	be_outcome(w, f, w->ct.backend_id, be, SL_PATH_SVC_CT);
+}
+
 /* A packet of an established flow (SRC:PORT given, no SYN): the one
  * conntrack lookup of from_pod_lb4 on its tuple; 1 with the outcome when its
  * entry decided, 0 when the packet is judged as a new flow. */
@@ -529,7 +580,6 @@ static int ct_walk(struct walk *w, const struct flow *f)
 			      .dport = f->dport,
 			      .proto = f->proto};
 	struct sl_be_val be = {};
-	struct sl_ep_val ep;
 	char a[INSPECT_ADDR_MAX];
 
 	if (dp_ct_lookup(w->m->ct, &k, &w->ct)) {
@@ -553,37 +603,9 @@ static int ct_walk(struct walk *w, const struct flow *f)
 		outcome(w, f, 0, 0);
 		return 1;
 	}
-	if (f->proto == IPPROTO_UDP && (w->ct.flags & SL_CT_F_HOSTPORT) &&
-	    dp_ep_lookup(w->m->ep, w->ct.nat_ip, &ep)) {
-		w->has_ct = false; /* lb4_ct_continues: a hostPort datagram needs its pod */
-		step(w->x,
-		     "conntrack names the hostPort pod %s, no endpoint any more: judged as "
-		     "a new flow",
-		     inspect_addr(w->ct.nat_ip, 0, a));
+	if (!ct_dgram_continues(w, f, &be))
 		return 0;
-	}
-	if (f->proto == IPPROTO_UDP && !(w->ct.flags & SL_CT_F_HOSTPORT) &&
-	    (dp_be_lookup(w->m->be, w->ct.backend_id, &be) || be.ip != w->ct.nat_ip ||
-	     be.port != w->ct.nat_port)) {
-		w->has_ct = false; /* lb4_ct_continues: a datagram needs its backend */
-		step(w->x,
-		     "conntrack names backend %u, which is gone or now another address: judged "
-		     "as a new flow",
-		     w->ct.backend_id);
-		return 0;
-	}
-	be.ip = w->ct.nat_ip; /* the DNAT is the entry's, whatever sl_be4 says now */
-	be.port = w->ct.nat_port;
-	w->x->svc_id = w->ct.svc_id;
-	if (w->ct.flags & SL_CT_F_HOSTPORT)
-		step(w->x, "established hostPort flow (conntrack forward entry): DNAT to %s",
-		     inspect_addr(be.ip, be.port, a));
-	else
-		step(w->x, "established flow (conntrack forward entry): it keeps backend %u",
-		     w->ct.backend_id);
-	if (!(w->ct.flags & SL_CT_F_HOSTPORT))
-		be_step(w, w->ct.backend_id, &be);
-	be_outcome(w, f, w->ct.backend_id, &be, SL_PATH_SVC_CT);
+	ct_fwd_outcome(w, f, &be);
 	return 1;
 }
 

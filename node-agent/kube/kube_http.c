@@ -195,35 +195,31 @@ static int tls_setup(CURL *easy, const struct kube_config *kc)
 	return r ? -EINVAL : 0;
 }
 
-int kube_http_get(struct kube_http *h, const char *path, int timeout_s,
-		  const struct kube_http_ops *ops, void *ctx, struct kube_http_req **out)
+/* The request's headers: JSON wanted, and the bearer token when there is one. */
+static int req_headers_set(struct kube_http_req *req)
 {
-	struct kube_http_req *req = calloc(1, sizeof(*req));
-	char url[4096], auth[64 * 1024 + 32];
+	char auth[64 * 1024 + 32];
 	struct curl_slist *l;
-	CURL *e;
 
-	if (!req)
-		return -ENOMEM;
-	req->h = h;
-	req->ops = ops;
-	req->ctx = ctx;
-	if ((size_t)snprintf(url, sizeof(url), "%s%s", h->base, path) >= sizeof(url)) {
-		free(req);
-		return -ENAMETOOLONG;
-	}
 	l = curl_slist_append(NULL, "Accept: application/json");
-	if (l)
-		req->headers = l;
-	if (l && h->kc->token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", h->kc->token);
-		l = curl_slist_append(req->headers, auth);
-	}
-	e = req->easy = l ? curl_easy_init() : NULL;
-	if (!e) {
-		req_free(req);
+	if (!l)
 		return -ENOMEM;
+	req->headers = l;
+	if (req->h->kc->token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", req->h->kc->token);
+		if (!curl_slist_append(req->headers, auth))
+			return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The transfer's options: a watch (timeout_s > 0) may run its timeoutSeconds
+ * and a grace, a list LIST_TIMEOUT_S; the body goes to body_write. */
+static int req_easy_setup(struct kube_http_req *req, const char *url, int timeout_s)
+{
+	struct kube_http *h = req->h;
+	CURL *e = req->easy;
+
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
@@ -242,12 +238,35 @@ int kube_http_get(struct kube_http *h, const char *path, int timeout_s,
 	curl_easy_setopt(e, CURLOPT_PRIVATE, req);
 	if (h->connect_to)
 		curl_easy_setopt(e, CURLOPT_CONNECT_TO, h->connect_to);
-	if (tls_setup(e, h->kc) < 0) {
+	return tls_setup(e, h->kc);
+}
+
+int kube_http_get(struct kube_http *h, const char *path, int timeout_s,
+		  const struct kube_http_ops *ops, void *ctx, struct kube_http_req **out)
+{
+	struct kube_http_req *req = calloc(1, sizeof(*req));
+	char url[4096];
+
+	if (!req)
+		return -ENOMEM;
+	req->h = h;
+	req->ops = ops;
+	req->ctx = ctx;
+	if ((size_t)snprintf(url, sizeof(url), "%s%s", h->base, path) >= sizeof(url)) {
+		free(req);
+		return -ENAMETOOLONG;
+	}
+	req->easy = req_headers_set(req) < 0 ? NULL : curl_easy_init();
+	if (!req->easy) {
+		req_free(req);
+		return -ENOMEM;
+	}
+	if (req_easy_setup(req, url, timeout_s) < 0) {
 		req_free(req);
 		return -EINVAL;
 	}
-	if (curl_multi_add_handle(h->multi, e) != CURLM_OK) {
-		curl_easy_cleanup(e);
+	if (curl_multi_add_handle(h->multi, req->easy) != CURLM_OK) {
+		curl_easy_cleanup(req->easy);
 		req->easy = NULL;
 		req_free(req);
 		return -ENOMEM;
