@@ -162,6 +162,18 @@ svc_counter() { sample "$1" "sluice_service_$2_total" "namespace=\"default\",ser
 	wait_for 15 sh -c "[ \"\$(for i in \$(seq 20); do nsenter --net=/run/netns/$EXT timeout 5 $SL_BUSYBOX wget -q -O - http://$N1:$np/; done | sort -u | tr '\n' ' ')\" = 'a1 a2 ' ]"
 }
 
+@test "(nodeport) should have session affinity timeout work for NodePort service" {
+	TWO=1
+	np=$(np_apply NodePort '{"sessionAffinity":"ClientIP","sessionAffinityConfig":{"clientIP":{"timeoutSeconds":1}}}')
+	answer "$EXT" "http://$N1:$np/" a1 || answer "$EXT" "http://$N1:$np/" a2
+	# within the timeout: one backend
+	run distinct "$EXT" "http://$N1:$np/" 5
+	[[ $output =~ ^(a1|a2)$ ]]
+	# after it: a fresh choice each time; 12 rounds over 2 backends all alike: p = 2^-11
+	seen=$(for i in $(seq 12); do sleep 1.2; http_get "$EXT" "http://$N1:$np/"; done | sort -u | wc -l)
+	[ "$seen" -ge 2 ]
+}
+
 @test "(nodeport) should release NodePorts on delete" {
 	np=$(np_apply NodePort)
 	answer "$EXT" "http://$N1:$np/" a1
