@@ -28,6 +28,7 @@ teardown_file() { cluster_down; }
 teardown() {
 	[ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diag
 	[ -z "${SVC:-}" ] || svc_delete "$SVC" || true
+	ip -n "$EXT" route del 192.0.2.21/32 2>/dev/null || true # a test's own route, if it failed
 }
 
 setup() {
@@ -230,6 +231,17 @@ s.sendto(b\"q\",(sys.argv[1],int(sys.argv[2]))); print(s.recvfrom(99)[0].decode(
 	answer "$EXT" "http://192.0.2.20/" a1
 	answer "$C2" "http://192.0.2.20/" a1
 	refused "$EXT" 192.0.2.20 81 # a port the Service lacks is rejected
+}
+
+@test "(externalip) a Local Service's external IP entered at a node without its endpoints: dropped for outside clients, reached by that node's pods (the Cluster endpoints)" {
+	np_apply ClusterIP '{"externalIPs":["192.0.2.21"],"externalTrafficPolicy":"Local"}' >/dev/null
+	# the router sends it to node 2, which has no endpoint of the Service
+	ip -n "$EXT" route replace 192.0.2.21/32 via "$N2"
+	answer "$C2" "http://192.0.2.21/" a1 # kube-proxy's short-circuit for pods
+	no_answer "$EXT" "http://192.0.2.21/"
+	# to node 1, where a1 lives: answered, the client's address kept
+	ip -n "$EXT" route replace 192.0.2.21/32 via "$N1"
+	answer "$EXT" "http://192.0.2.21/cgi-bin/ip" "$SL_EXTERNAL_IP"
 }
 
 @test "(nodeport) should be able to preserve UDP traffic when server pod cycles for a NodePort service" {
