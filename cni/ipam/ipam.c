@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "fd_io.h"
 #include "ipam.h"
 #include "ipam_sluice.h"
 #include "result.h"
@@ -92,25 +93,16 @@ static char **env_build(const struct ipam_call *c)
 
 static int input_fd(const char *buf, size_t len)
 {
-	size_t off = 0;
-	int fd = memfd_create("cni-stdin", MFD_CLOEXEC);
+	int fd = memfd_create("cni-stdin", MFD_CLOEXEC), r;
 
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, buf + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			close(fd);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += (size_t)n;
-	}
-	if (lseek(fd, 0, SEEK_SET) < 0) {
+	r = fd_write_all(fd, buf, len);
+	if (r == 0 && lseek(fd, 0, SEEK_SET) < 0)
+		r = -errno;
+	if (r < 0) {
 		close(fd);
-		return -errno;
+		return r;
 	}
 	return fd;
 }

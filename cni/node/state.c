@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "fd_io.h"
 #include "state.h"
 
 int mkdir_p(const char *path, mode_t mode)
@@ -114,23 +115,14 @@ static char *state_format(const struct ep_state *s)
 static int file_replace(const char *path, const char *tmp, const char *text)
 {
 	_cleanup_close_ int fd = -1;
-	size_t len = strlen(text), off = 0;
 	int r;
 
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t n = write(fd, text + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			goto out_unlink;
-		}
-		off += (size_t)n;
-	}
+	r = fd_write_all(fd, text, strlen(text));
+	if (r < 0)
+		goto out_unlink;
 	/* No fsync: what the file describes (veth, routes, endpoint entry)
 	 * does not outlive a power loss either, and a DEL that finds it
 	 * missing or torn goes on from prevResult and releases the lease,

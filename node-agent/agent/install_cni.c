@@ -17,6 +17,7 @@
 #include "cleanup.h"
 #include "cmd.h"
 #include "config.h"
+#include "fd_io.h"
 #include "install_cni.h"
 
 #define INSTALL_PLUGINS_DIR "/usr/lib/cni" /* Debian's containernetworking-plugins */
@@ -60,7 +61,8 @@ static int fd_copy(int in, int out)
 	char buf[64 * 1024];
 
 	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf)), done = 0;
+		ssize_t n = read(in, buf, sizeof(buf));
+		int r;
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -68,15 +70,9 @@ static int fd_copy(int in, int out)
 			return -errno;
 		if (n == 0)
 			return 0;
-		while (done < n) {
-			ssize_t w = write(out, buf + done, (size_t)(n - done));
-
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			done += w;
-		}
+		r = fd_write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return r;
 	}
 }
 

@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "conflist.h"
+#include "fd_io.h"
 
 /* json_object_set_new() that reports failure (it always consumes value). */
 static int obj_set(json_t *obj, const char *key, json_t *value)
@@ -102,21 +103,6 @@ static int dir_create_p(const char *path)
 	if (stat(path, &st) < 0)
 		return -errno;
 	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-static int fd_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 int conflist_write(const struct config *c)
