@@ -8,7 +8,7 @@ mkdir -p "$logdir"
 passed=0 failed=0 skipped=0
 # Suites of the "real" lane (see below), plus the two NetworkPolicy suites,
 # hostport and inspect to even the lanes out (the emulated lane also runs
-# the sanitized suites: about 11.5 and 11.5 minutes). The benches stay in
+# the sanitized suites: about 11 and 12 minutes). The benches stay in
 # one lane: their leak checks look at every /tmp/sl-bench.* directory.
 REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|containerd|podman|demo|netpol|hostport|inspect)}
 # Suites of the emulated lane that need the pinned Kubernetes tools too (and
