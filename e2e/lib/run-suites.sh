@@ -7,10 +7,11 @@ logdir=$1 unit=$2 bpf=$3 bats_files=$4
 mkdir -p "$logdir"
 passed=0 failed=0 skipped=0
 # Suites of the "real" lane (see below), plus the two NetworkPolicy suites,
-# hostport and inspect to even the lanes out (the emulated lane also runs
-# the sanitized suites: about 11 and 12 minutes). The benches stay in
-# one lane: their leak checks look at every /tmp/sl-bench.* directory.
-REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|containerd|podman|demo|netpol|hostport|inspect)}
+# hostport, inspect, cluster and hardening to even the lanes out (the
+# emulated lane also runs the sanitized suites and, last, the real
+# kube-proxy's bench). The benches stay in one lane: their leak checks look
+# at every /tmp/sl-bench.* directory.
+REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|containerd|podman|demo|netpol|hostport|inspect|cluster|hardening)}
 # Suites of the emulated lane that need the pinned Kubernetes tools too (and
 # skip without them): run last in that lane, after the tools' build, so a
 # fresh machine runs them instead of skipping them.
