@@ -88,6 +88,13 @@ stat_is() { [ "$(stat "$1")" = "$2" ]; }
 	jq -e '[.routes[] | "\(.dst) via \(.via)"] | sort == ["10.244.1.0/24 via 172.18.0.2", "10.244.3.0/24 via 172.18.0.4"]' <<<"$output"
 }
 
+@test "(cluster) the fabric switches frames without netfilter, as a switch between machines" {
+	[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] || skip "no br_netfilter in this kernel"
+	run ns_exec "$SL_FABRIC" sysctl -n net.bridge.bridge-nf-call-iptables net.bridge.bridge-nf-call-arptables
+	[ "$output" = "0
+0" ]
+}
+
 @test "(cluster) pods on different nodes ping each other" {
 	run ns_ping "$(pod_ns_of 2 b)" "$(pod_ip_of 1 a)"
 	[ "$status" -eq 0 ]
