@@ -11,7 +11,8 @@
 #        BENCH_SCALE_ROUNDS (at the others), BENCH_CONNECTIONS, BENCH_THREADS,
 #        BENCH_BUDGET_S (longest a programming step may take),
 #        BENCH_DATAPATHS (ids to run, default all), BENCH_KPR_MAX_SERVICES
-#        (largest size of the real kube-proxy rows, default 1000).
+#        (largest size of the real kube-proxy rows, default 1000),
+#        BENCH_PERF_DIR (a perf profile of every run there; lib/load.bash).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -471,7 +472,7 @@ row_variants() {
 run_size() {
 	local n=$1 first=$2
 	local fillers=$((n > MEASURED ? n - MEASURED : 0)) dp rows=() variants rounds=$SCALE_ROUNDS r v mode i
-	local ns cg url out why
+	local ns cg url out why BN_PERF_LABEL
 	say "--- $n Services ($fillers fillers + $MEASURED measured)"
 	[ "$first" = 1 ] && rounds=$ROUNDS
 	for dp in "${ALL[@]}"; do
@@ -537,6 +538,7 @@ run_size() {
 				for mode in keepalive close; do
 					read -r ns cg url <<<"$(target "$dp" "$v")"
 					[ "$cg" = - ] && cg=
+					BN_PERF_LABEL=$dp-$v-$mode-$n-r$r
 					if ! out=$(bn_load "$ns" "$cg" "$mode" "$url" "$DURATION" 2>&1); then
 						rec_skip "$dp" "$v $mode round $r: $out" "$n"
 						continue
