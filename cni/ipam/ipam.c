@@ -115,10 +115,9 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* Reads fd until EOF into a NUL-terminated buffer; -ETIMEDOUT at the deadline. */
-static int output_read(int fd, char **out)
+/* Reads fd until EOF into a NUL-terminated buffer; -ETIMEDOUT at deadline. */
+static int output_read(int fd, long long deadline, char **out)
 {
-	long long deadline = now_ms() + IPAM_TIMEOUT_MS;
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap);
 
@@ -167,23 +166,41 @@ static int output_read(int fd, char **out)
 	return 0;
 }
 
-/* Runs the plugin at path with in as its stdin and env as its environment:
- * its stdout into *output, how it ended into *status. A plugin still
- * running at the deadline is killed. */
-static int plugin_run(const struct ipam_call *c, char *path, char **env, int in, char **output,
-		      int *status, struct cni_err *e)
+/* Reaps the child pid once it has exited: 0 with *status, -ETIMEDOUT
+ * when it is still running at deadline (a plugin may close its stdout and
+ * go on). */
+static int child_wait(pid_t pid, long long deadline, int *status)
+{
+	const struct timespec tick = {.tv_nsec = 1000000};
+
+	for (;;) {
+		pid_t w = waitpid(pid, status, WNOHANG);
+
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&tick, NULL);
+	}
+}
+
+/* Forks and execs the plugin at path, in as its stdin, its stdout into
+ * *out_fd: the child's pid, or -errno. */
+static pid_t plugin_spawn(char *path, char **env, int in, int *out_fd)
 {
 	int pipefd[2], r;
 	pid_t pid;
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin", "pipe");
+		return -errno;
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
 		close(pipefd[0]);
 		close(pipefd[1]);
-		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin", "fork");
+		return r;
 	}
 	if (pid == 0) {
 		char *argv[] = {path, NULL};
@@ -194,18 +211,40 @@ static int plugin_run(const struct ipam_call *c, char *path, char **env, int in,
 		_exit(127);
 	}
 	close(pipefd[1]);
-	r = output_read(pipefd[0], output);
-	close(pipefd[0]);
+	*out_fd = pipefd[0];
+	return pid;
+}
+
+/* Runs the plugin at path with in as its stdin and env as its environment:
+ * its stdout into *output, how it ended into *status. A plugin that has
+ * not answered and exited by the deadline (c->timeout_ms) is killed. */
+static int plugin_run(const struct ipam_call *c, char *path, char **env, int in, char **output,
+		      int *status, struct cni_err *e)
+{
+	unsigned int ms = c->timeout_ms ? c->timeout_ms : IPAM_TIMEOUT_MS;
+	long long deadline = now_ms() + ms;
+	int fd = -1, r, ignored;
+	pid_t pid;
+
+	pid = plugin_spawn(path, env, in, &fd);
+	if (pid < 0)
+		return cni_err_set(e, pid, CNI_ERR_IO, "Failed to run IPAM plugin", "spawning %s",
+				   path);
+	r = output_read(fd, deadline, output);
+	close(fd);
+	if (r == 0)
+		r = child_wait(pid, deadline, status);
+	if (r == 0)
+		return 0;
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &ignored, 0) < 0 && errno == EINTR)
+		;
 	if (r == -ETIMEDOUT)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			return cni_err_set(e, -errno, CNI_ERR_IO, "Failed to run IPAM plugin",
-					   "waitpid %s", path);
-	if (r < 0)
-		return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
-				   "reading the output of %s %s", path, c->command);
-	return 0;
+		return cni_err_set(e, r, CNI_ERR_IO, "IPAM plugin timed out",
+				   "%s %s did not answer and exit within %u ms; killed", path,
+				   c->command, ms);
+	return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
+			   "running %s %s", path, c->command);
 }
 
 /* The error of a plugin that did not exit 0: its own CNI error passed up,

@@ -18,6 +18,7 @@ struct ipam_call {
 	const char *ifname;
 	const char *input; /* stdin bytes */
 	size_t input_len;
+	unsigned int timeout_ms; /* for the plugin to answer and exit; 0: 60 s */
 };
 
 /* Finds the plugin in the CNI_PATH dirs; -ENOENT with e set (code 7). */
