@@ -231,8 +231,8 @@ static long nat4_claim_try(__u64 i, void *ctx)
 	old = bpf_map_lookup_elem(&sl_nat4, &key);
 	if (!old || !nat4_reusable(old, &c->t, c->now))
 		return 0;
-	old_fwd = nat4_key(old->daddr, old->saddr, old->dport, old->sport, c->t.proto,
-			   SL_NAT_DIR_FWD);
+	old_fwd =
+	    nat4_key(old->daddr, old->saddr, old->dport, old->sport, c->t.proto, SL_NAT_DIR_FWD);
 	if (bpf_map_update_elem(&sl_nat4, &key, &c->rev, BPF_ANY)) {
 		c->ret = -SL_DROP_NAT_FULL;
 		return 1;

@@ -329,7 +329,8 @@ static void test_snat_scarce(void)
 		bpf_map_delete_elem(nf.nat, &rk);
 	}
 	for (__u16 i = 0; i < 20; i++) {
-		struct sl_nat_key fk = nat_key(CLIENT, NODE_IP, 41000 + i, NP_REMOTE, SL_NAT_DIR_FWD);
+		struct sl_nat_key fk =
+		    nat_key(CLIENT, NODE_IP, 41000 + i, NP_REMOTE, SL_NAT_DIR_FWD);
 		__u16 port;
 
 		in = from_client(CLIENT, NODE_IP, 41000 + i, NP_REMOTE, 0x02);

@@ -243,8 +243,8 @@ static int plugin_run(const struct ipam_call *c, char *path, char **env, int in,
 		return cni_err_set(e, r, CNI_ERR_IO, "IPAM plugin timed out",
 				   "%s %s did not answer and exit within %u ms; killed", path,
 				   c->command, ms);
-	return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin",
-			   "running %s %s", path, c->command);
+	return cni_err_set(e, r, CNI_ERR_IO, "Failed to run IPAM plugin", "running %s %s", path,
+			   c->command);
 }
 
 /* The error of a plugin that did not exit 0: its own CNI error passed up,
