@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fd_io.h"
@@ -17,9 +18,12 @@
 static char out[BIG], in[BIG];
 static pthread_t writer;
 
+static volatile sig_atomic_t usr1_seen;
+
 static void on_usr1(int sig)
 {
 	(void)sig;
+	usr1_seen = 1;
 }
 
 /* Reads the pipe to its end, interrupting the blocked writer with SIGUSR1
@@ -64,6 +68,50 @@ static void test_whole_buffer(void)
 	CHECK_INT(fd_write_all(-1, out, 0), 0);
 }
 
+/* Waits 100 ms (the writer is blocked on the full pipe by then), signals
+ * it and waits for its handler to have run (its write, nothing written,
+ * has returned EINTR then), then empties the pipe, so that only a retried
+ * write goes through. */
+static void *interrupt_then_drain(void *arg)
+{
+	const struct timespec wait = {.tv_nsec = 100000000}, tick = {.tv_nsec = 1000000};
+	int fd = *(int *)arg;
+	size_t got = 0;
+	ssize_t n;
+
+	nanosleep(&wait, NULL);
+	pthread_kill(writer, SIGUSR1);
+	for (int i = 0; i < 2000 && !usr1_seen; i++)
+		nanosleep(&tick, NULL);
+	while (got < 4096 + 1 && (n = read(fd, in, sizeof(in))) > 0)
+		got += (size_t)n;
+	return (void *)got;
+}
+
+static void test_interrupted(void)
+{
+	struct sigaction sa = {.sa_handler = on_usr1};
+	int p[2];
+	pthread_t t;
+	void *got;
+
+	UNIT_CASE("a write interrupted before it wrote anything (EINTR) is tried again");
+	CHECK_INT(sigaction(SIGUSR1, &sa, NULL), 0);
+	CHECK_INT(pipe(p), 0);
+	CHECK_INT(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0, 1);
+	CHECK_INT(write(p[1], out, 4096), 4096); /* full: the next write blocks */
+	writer = pthread_self();
+	usr1_seen = 0;
+	CHECK_INT(pthread_create(&t, NULL, interrupt_then_drain, &p[0]), 0);
+	CHECK_INT(fd_write_all(p[1], "x", 1), 0);
+	close(p[1]);
+	pthread_join(t, &got);
+	close(p[0]);
+	signal(SIGUSR1, SIG_IGN);
+	CHECK_INT(usr1_seen, 1);
+	CHECK_INT((long)(size_t)got, 4096 + 1);
+}
+
 static void test_errors(void)
 {
 	int fd = open("/dev/full", O_WRONLY | O_CLOEXEC), p[2];
@@ -87,6 +135,7 @@ int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	test_whole_buffer();
+	test_interrupted();
 	test_errors();
 	return unit_done();
 }
