@@ -249,8 +249,9 @@ static long nat4_claim_try(__u64 i, void *ctx)
  * hold are scattered, so the run's length is what counts: 16 (the search
  * before) missed about 1 SYN in 3,500 at 60 % held (0.6^16; 10,000 new
  * connections a second to one backend), each miss a 1 s SYN retransmit
- * for its client; 128 miss 1 in 700,000 at 90 % held. bpf_loop: the verifier checks the step once,
- * not NAT_TRIES times (128 inline steps took it to 390,000 instructions). */
+ * for its client; 128 miss 1 in 700,000 at 90 % held. bpf_loop: the
+ * verifier checks the step once, not NAT_TRIES times (128 inline steps
+ * took it to 390,000 instructions). */
 static __always_inline int nat4_port_claim(const struct l4_tuple *t, const struct sl_be_val *be,
 					   __be32 snat_ip, const struct sl_nat_val *rev, __u64 now)
 {
