@@ -51,17 +51,18 @@ struct {
 const volatile __u16 snat_port_min = 10000;
 const volatile __u16 snat_port_max = 29999;
 
-#define NAT_TRIES	  128 /* ports probed for a free one (nat4_port_claim) */
-#define NAT_TOUCH_NS	  1000000000ull
-#define NAT_TCP_IDLE_NS	  (7200ull * 1000000000ull) /* established TCP, as conntrack */
+#define NAT_TRIES    128 /* ports probed for a free one (nat4_port_claim) */
+#define NAT_TOUCH_NS 1000000000ull
+/* Idle timeouts, as conntrack's (Cilium's for an unanswered SYN). */
+#define NAT_TCP_IDLE_NS	  (7200ull * 1000000000ull) /* TCP the backend answered */
+#define NAT_TCP_SYN_NS	  (60ull * 1000000000ull)   /* TCP it never answered */
 #define NAT_TCP_CLOSE_NS  (10ull * 1000000000ull)   /* after a FIN or RST */
 #define NAT_TCP_REUSE_NS  (1ull * 1000000000ull)    /* a closed flow's port, to a new SYN */
-#define NAT_OTHER_IDLE_NS (300ull * 1000000000ull)  /* UDP and SCTP */
+#define NAT_UDP_IDLE_NS	  (30ull * 1000000000ull)   /* UDP unanswered, or one exchange */
+#define NAT_UDP_STREAM_NS (120ull * 1000000000ull)  /* UDP answered and going on */
+#define NAT_OTHER_IDLE_NS (300ull * 1000000000ull)  /* SCTP */
 #define TCP_FL_RST	  0x04
 
-/* Idle past its protocol's timeout: its port may serve another flow. A
- * closing TCP flow is free soon, or new connections (one SNAT port each)
- * would use the range up in minutes. */
 /* Whether port (network order) can be a SNAT port: replies to others skip sl_nat4. */
 static __always_inline bool np4_snat_port(__be16 port)
 {
@@ -70,14 +71,28 @@ static __always_inline bool np4_snat_port(__be16 port)
 	return p >= snat_port_min && p <= snat_port_max;
 }
 
+/* How long a flow of proto with flags may idle before its port serves
+ * another. Short for what conntrack ends soon: a closing TCP flow, a SYN
+ * nobody answered, a UDP exchange (a DNS query and its answer), or
+ * clients of one backend would hold the 20,000 ports for minutes each
+ * (5 minutes for every UDP flow let one backend take 66 new clients a
+ * second). */
+static __always_inline __u64 nat4_idle_ns(__u8 flags, __u8 proto)
+{
+	if (proto == IPPROTO_TCP) {
+		if (flags & (TCP_FL_FIN | TCP_FL_RST))
+			return NAT_TCP_CLOSE_NS;
+		return flags & SL_NAT_F_REPLIED ? NAT_TCP_IDLE_NS : NAT_TCP_SYN_NS;
+	}
+	if (proto == IPPROTO_UDP)
+		return flags & SL_NAT_F_STREAM ? NAT_UDP_STREAM_NS : NAT_UDP_IDLE_NS;
+	return NAT_OTHER_IDLE_NS;
+}
+
+/* Idle past its timeout: its port may serve another flow. */
 static __always_inline bool nat4_expired(const struct sl_nat_val *v, __u8 proto, __u64 now)
 {
-	__u64 idle = NAT_OTHER_IDLE_NS;
-
-	if (proto == IPPROTO_TCP)
-		idle =
-		    v->tcp_flags & (TCP_FL_FIN | TCP_FL_RST) ? NAT_TCP_CLOSE_NS : NAT_TCP_IDLE_NS;
-	return now - v->last_seen_ns > idle;
+	return now - v->last_seen_ns > nat4_idle_ns(v->tcp_flags, proto);
 }
 
 /* Whether the flow holding a SNAT port gives it to the new flow t: idle past
@@ -108,24 +123,30 @@ static __always_inline struct sl_nat_key nat4_key(__be32 saddr, __be32 daddr, __
 	return key;
 }
 
-/* The flow's TCP flags changed (a FIN or RST, or a new SYN on the tuple):
- * the other direction's entry learns them too (the REV entry holds the port). */
-static __always_inline void nat4_flags_share(const struct sl_nat_val *v, __u8 proto, __u8 other_dir)
+/* The flow's entry v changed (its flags, or refreshed): the other
+ * direction's entry learns it too, so that both age alike (the REV entry
+ * holds the port, and a flow whose packets go one way only must keep it). */
+static __always_inline void nat4_share(const struct sl_nat_val *v, __u8 proto, __u8 other_dir)
 {
 	/* the other direction's key: the rewritten tuple, reversed */
 	struct sl_nat_key key = nat4_key(v->daddr, v->saddr, v->dport, v->sport, proto, other_dir);
 	struct sl_nat_val *o = bpf_map_lookup_elem(&sl_nat4, &key);
 
-	if (o)
-		o->tcp_flags = v->tcp_flags;
+	if (!o)
+		return;
+	o->tcp_flags = v->tcp_flags;
+	o->last_seen_ns = v->last_seen_ns;
 }
 
-/* The live entry of t in direction dir, refreshed; NULL when none or idle too long. */
+/* The live entry of t in direction dir, refreshed (at most once a
+ * NAT_TOUCH_NS) with the flags t's packet adds; NULL when none or idle too
+ * long. */
 static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, __u8 dir)
 {
 	struct sl_nat_key key = nat4_key(t->saddr, t->daddr, t->sport, t->dport, t->proto, dir);
 	struct sl_nat_val *v = bpf_map_lookup_elem(&sl_nat4, &key);
-	__u8 closing = t->tcp_flags & (TCP_FL_FIN | TCP_FL_RST), flags;
+	__u8 flags;
+	bool touch;
 	__u64 now;
 
 	if (!v)
@@ -133,16 +154,20 @@ static __always_inline struct sl_nat_val *nat4_lookup(const struct l4_tuple *t, 
 	now = bpf_ktime_get_ns();
 	if (nat4_expired(v, t->proto, now))
 		return NULL;
-	if (now - v->last_seen_ns >= NAT_TOUCH_NS)
-		v->last_seen_ns = now;
-	flags = v->tcp_flags | closing;
+	flags = v->tcp_flags | (t->tcp_flags & (TCP_FL_FIN | TCP_FL_RST));
+	if (dir == SL_NAT_DIR_REV)
+		flags |= SL_NAT_F_REPLIED;
+	touch = now - v->last_seen_ns >= NAT_TOUCH_NS;
+	if (touch && (flags & SL_NAT_F_REPLIED))
+		flags |= SL_NAT_F_STREAM; /* answered, and going on a second later */
 	if ((t->tcp_flags & (TCP_FL_SYN | TCP_FL_ACK)) == TCP_FL_SYN)
 		flags = 0; /* a new connection on the tuple: open again */
-	if (flags != v->tcp_flags) {
-		v->tcp_flags = flags;
-		nat4_flags_share(v, t->proto,
-				 dir == SL_NAT_DIR_FWD ? SL_NAT_DIR_REV : SL_NAT_DIR_FWD);
-	}
+	if (!touch && flags == v->tcp_flags)
+		return v;
+	if (touch)
+		v->last_seen_ns = now;
+	v->tcp_flags = flags;
+	nat4_share(v, t->proto, dir == SL_NAT_DIR_FWD ? SL_NAT_DIR_REV : SL_NAT_DIR_FWD);
 	return v;
 }
 

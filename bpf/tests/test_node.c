@@ -209,9 +209,9 @@ static void test_snat_close(__u16 port)
 	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_NAT, NULL,
 	       NULL);
 	CHECK_INT(nat_get(CLIENT, NODE_IP, 40001, NP_REMOTE, SL_NAT_DIR_FWD, &v), 0);
-	CHECK_INT(v.tcp_flags, 0x01);
+	CHECK_INT(v.tcp_flags, SL_NAT_F_REPLIED | 0x01);
 	CHECK_INT(nat_get(IP_REMOTE, NODE_IP, 8080, port, SL_NAT_DIR_REV, &v), 0);
-	CHECK_INT(v.tcp_flags, 0x01);
+	CHECK_INT(v.tcp_flags, SL_NAT_F_REPLIED | 0x01);
 
 	UNIT_CASE("(nodeport) a closed flow idle past 10 s translates no more: its port is free");
 	v.last_seen_ns -= 11ull * 1000000000ull;
@@ -342,6 +342,115 @@ static void test_snat_scarce(void)
 	}
 	CHECK_INT(spread_ok, 20);
 	nat_fill_closed(0, true);
+}
+
+#define SEC_NS 1000000000ull
+
+/* CLOCK_MONOTONIC in ns: bpf_ktime_get_ns's clock. */
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * SEC_NS + (__u64)ts.tv_nsec;
+}
+
+/* Both entries of the SNAT flow whose FWD key is fk: flags set, last seen
+ * age_ns before the REV entry's last refresh. */
+static void nat_flow_age(struct sl_nat_key fk, __u8 flags, __u64 age_ns)
+{
+	struct sl_nat_val f, r;
+	struct sl_nat_key rk;
+
+	CHECK_INT(bpf_map_lookup_elem(nf.nat, &fk, &f), 0);
+	rk = (struct sl_nat_key){.saddr = f.daddr,
+				 .daddr = f.saddr,
+				 .sport = f.dport,
+				 .dport = f.sport,
+				 .proto = fk.proto,
+				 .dir = SL_NAT_DIR_REV};
+	CHECK_INT(bpf_map_lookup_elem(nf.nat, &rk, &r), 0);
+	f.tcp_flags = r.tcp_flags = flags;
+	f.last_seen_ns = r.last_seen_ns = r.last_seen_ns - age_ns;
+	CHECK_INT(bpf_map_update_elem(nf.nat, &fk, &f, BPF_EXIST), 0);
+	CHECK_INT(bpf_map_update_elem(nf.nat, &rk, &r, BPF_EXIST), 0);
+}
+
+static struct sl_nat_key udp_key(__be32 saddr, __be32 daddr, __u16 sport, __u16 dport, __u8 dir)
+{
+	struct sl_nat_key k = nat_key(saddr, daddr, sport, dport, dir);
+
+	k.proto = IPPROTO_UDP;
+	return k;
+}
+
+/* A UDP flow from sport, aged age_ns with flags: its next datagram keeps
+ * the mapping (SL_PATH_NS_NAT) or, expired, is a new flow (NS_SNAT). */
+static void udp_after(__u16 sport, __u8 flags, __u64 age_ns, unsigned int path)
+{
+	struct sl_nat_key fk = udp_key(CLIENT, NODE_IP, sport, NP_UDP, SL_NAT_DIR_FWD);
+	struct udp_pkt in = udp_build(CLIENT, NODE_IP, sport, NP_UDP, false);
+
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
+	       NULL);
+	nat_flow_age(fk, flags, age_ns);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, path, NULL, NULL);
+}
+
+/* The same for a TCP flow opened by a SYN from sport, its next segment an ACK. */
+static void tcp_after(__u16 sport, __u8 flags, __u64 age_ns, unsigned int path)
+{
+	struct sl_nat_key fk = nat_key(CLIENT, NODE_IP, sport, NP_REMOTE, SL_NAT_DIR_FWD);
+	struct tcp_pkt in = from_client(CLIENT, NODE_IP, sport, NP_REMOTE, 0x02);
+
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
+	       NULL);
+	nat_flow_age(fk, flags, age_ns);
+	in = from_client(CLIENT, NODE_IP, sport, NP_REMOTE, 0x10);
+	expect(nf.prog, nf.metrics, &in, sizeof(in), if_up, TC_ACT_REDIRECT, path, NULL, NULL);
+}
+
+/* conntrack's timeouts: an exchange or a flow nobody answered frees its
+ * port soon, an answered one that goes on keeps it. */
+static void test_nat_timeouts(void)
+{
+	struct sl_nat_key fk, rk;
+	struct sl_nat_val v;
+	struct udp_pkt u;
+	__u16 port;
+
+	UNIT_CASE("(nodeport) UDP nobody answered, idle 31 s: its port is free (a new flow)");
+	udp_after(5101, 0, 31 * SEC_NS, SL_PATH_NS_SNAT);
+	UNIT_CASE("(nodeport) UDP answered once (a query and its answer), idle 31 s: free");
+	udp_after(5102, SL_NAT_F_REPLIED, 31 * SEC_NS, SL_PATH_NS_SNAT);
+	UNIT_CASE("(nodeport) a UDP stream idle 31 s keeps its port; idle 121 s, free");
+	udp_after(5103, SL_NAT_F_REPLIED | SL_NAT_F_STREAM, 31 * SEC_NS, SL_PATH_NS_NAT);
+	udp_after(5104, SL_NAT_F_REPLIED | SL_NAT_F_STREAM, 121 * SEC_NS, SL_PATH_NS_SNAT);
+	UNIT_CASE("(nodeport) unanswered UDP idle 29 s keeps its port");
+	udp_after(5105, 0, 29 * SEC_NS, SL_PATH_NS_NAT);
+
+	UNIT_CASE("(nodeport) a SYN nobody answered, idle 61 s: its port is free; answered, kept");
+	tcp_after(41101, 0, 61 * SEC_NS, SL_PATH_NS_SNAT);
+	tcp_after(41102, SL_NAT_F_REPLIED, 61 * SEC_NS, SL_PATH_NS_NAT);
+
+	UNIT_CASE("(nodeport) a reply a second after the last refresh makes the flow a stream, "
+		  "both entries refreshed alike");
+	u = udp_build(CLIENT, NODE_IP, 5106, NP_UDP, false);
+	expect(nf.prog, nf.metrics, &u, sizeof(u), if_up, TC_ACT_REDIRECT, SL_PATH_NS_SNAT, NULL,
+	       NULL);
+	fk = udp_key(CLIENT, NODE_IP, 5106, NP_UDP, SL_NAT_DIR_FWD);
+	CHECK_INT(bpf_map_lookup_elem(nf.nat, &fk, &v), 0);
+	port = ntohs(v.sport);
+	nat_flow_age(fk, 0, 2 * SEC_NS);
+	u = udp_build(IP_REMOTE, NODE_IP, 5353, port, false);
+	expect(nf.prog, nf.metrics, &u, sizeof(u), if_up, TC_ACT_REDIRECT, SL_PATH_NS_REVSNAT, NULL,
+	       NULL);
+	rk = udp_key(IP_REMOTE, NODE_IP, 5353, port, SL_NAT_DIR_REV);
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(bpf_map_lookup_elem(nf.nat, i ? &rk : &fk, &v), 0);
+		CHECK_INT(v.tcp_flags, SL_NAT_F_REPLIED | SL_NAT_F_STREAM);
+		CHECK(mono_ns() - v.last_seen_ns < SEC_NS);
+	}
 }
 
 static void test_udp(void)
@@ -501,6 +610,7 @@ static void test_all(const struct node_fds *f)
 	test_snat_reuse();
 	test_snat_scarce();
 	test_udp();
+	test_nat_timeouts();
 	test_gso();
 	test_policy_reject();
 	test_attach();

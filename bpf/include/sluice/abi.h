@@ -316,13 +316,18 @@ struct sl_nat_val {
 	__be16 sport;
 	__be16 dport;
 	__u32 backend_id; /* FWD: the backend, checked against sl_be4 */
-	__u8 tcp_flags; /* TCP flags seen either way, OR-ed: FIN or RST shortens the idle timeout */
+	__u8 tcp_flags; /* TCP FIN or RST seen either way (OR-ed), SL_NAT_F_*; the idle timeout's */
 	__u8 pad[3];
 	__u32 svc_id; /* FWD: the frontend's service port (sl_svcstat); was padding */
 };
 
 #define SL_NAT_DIR_FWD 0
 #define SL_NAT_DIR_REV 1
+/* sl_nat_val.tcp_flags beyond TCP's FIN (0x01) and RST (0x04), as conntrack
+ * tells flows apart for their timeouts: the backend has answered (a packet
+ * of the REV entry), and a flow answered and still going a second later. */
+#define SL_NAT_F_REPLIED 0x40
+#define SL_NAT_F_STREAM	 0x80
 
 /* The IPv4 option a DSR entry node puts right after the base header of a
  * packet it forwards to a remote backend, keeping the client's source: the
