@@ -49,7 +49,8 @@ records() { jq -c "select($1)" "$OUT/records.jsonl"; }
 	for dp in direct direct-ptp sluice-tc sluice-sock kp-iptables-nft kp-iptables-legacy kp-nftables \
 		tproxy-haproxy tproxy-nginx ns-direct sluice-nodeport sluice-nodeport-dsr sluice-np-local; do
 		n=$(records ".kind == \"load\" and .size == 1 and .datapath == \"$dp\" and .requests > 0 and .errors == 0
-			and .latency_us.p99 > 0 and .cpu_us_per_req > 0" | jq -r '"\(.variant) \(.mode)"' | sort -u | wc -l)
+			and .latency_us.p99 > 0 and .cpu_us_per_req > 0
+			and (.cpu_busy_pct | length) == $(nproc) and (.cpu_busy_pct | max) > 0" | jq -r '"\(.variant) \(.mode)"' | sort -u | wc -l)
 		[ "$n" = 4 ] || { echo "$dp: $n of 4 variant/mode pairs measured"; records ".datapath == \"$dp\""; false; }
 	done
 	# ns-routed: the remote backend only, reached through node 1

@@ -41,9 +41,21 @@ static void *drain(void *arg)
 	return (void *)got;
 }
 
-static void test_whole_buffer(void)
+/* A pipe of one 4 KiB buffer for this thread to write into, SIGUSR1
+ * (no SA_RESTART) able to interrupt its writes. */
+static void writer_pipe(int p[2])
 {
 	struct sigaction sa = {.sa_handler = on_usr1};
+
+	CHECK_INT(sigaction(SIGUSR1, &sa, NULL), 0);
+	CHECK_INT(pipe(p), 0);
+	CHECK_INT(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0, 1);
+	writer = pthread_self();
+	usr1_seen = 0;
+}
+
+static void test_whole_buffer(void)
+{
 	int p[2];
 	pthread_t t;
 	void *got;
@@ -51,10 +63,7 @@ static void test_whole_buffer(void)
 	UNIT_CASE("a buffer through writes cut short by signals arrives whole and in order");
 	for (size_t i = 0; i < BIG; i++)
 		out[i] = (char)(i * 131 + i / 4096);
-	CHECK_INT(sigaction(SIGUSR1, &sa, NULL), 0);
-	CHECK_INT(pipe(p), 0);
-	CHECK_INT(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0, 1);
-	writer = pthread_self();
+	writer_pipe(p);
 	CHECK_INT(pthread_create(&t, NULL, drain, &p[0]), 0);
 	CHECK_INT(fd_write_all(p[1], out, BIG), 0);
 	close(p[1]);
@@ -90,18 +99,13 @@ static void *interrupt_then_drain(void *arg)
 
 static void test_interrupted(void)
 {
-	struct sigaction sa = {.sa_handler = on_usr1};
 	int p[2];
 	pthread_t t;
 	void *got;
 
 	UNIT_CASE("a write interrupted before it wrote anything (EINTR) is tried again");
-	CHECK_INT(sigaction(SIGUSR1, &sa, NULL), 0);
-	CHECK_INT(pipe(p), 0);
-	CHECK_INT(fcntl(p[1], F_SETPIPE_SZ, 4096) > 0, 1);
+	writer_pipe(p);
 	CHECK_INT(write(p[1], out, 4096), 4096); /* full: the next write blocks */
-	writer = pthread_self();
-	usr1_seen = 0;
 	CHECK_INT(pthread_create(&t, NULL, interrupt_then_drain, &p[0]), 0);
 	CHECK_INT(fd_write_all(p[1], "x", 1), 0);
 	close(p[1]);
