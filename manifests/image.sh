@@ -26,17 +26,6 @@ die() {
 	exit 1
 }
 
-# libs_copy ROOTFS BINARY...: every library ldd resolves, at the same path.
-libs_copy() {
-	local root=$1 lib
-	shift
-	for lib in $(ldd "$@" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | sort -u); do
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
-}
-
 rootfs_build() {
 	local build=$1 r=$2 p
 	# The layout of a merged-/usr Debian, so ldd's /lib paths land in /usr/lib.
