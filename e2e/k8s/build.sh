@@ -8,8 +8,9 @@
 # cache is not rebuilt, so a second run takes seconds. Prints one
 # "tool path" line each.
 #
-# usage: e2e/k8s/build.sh [--cached] [TOOL...]   (default: every tool in TOOLS)
+# usage: e2e/k8s/build.sh [--cached] [--core] [TOOL...]   (default: every tool in TOOLS)
 #   --cached  build nothing: print the cached ones, exit 3 if one is missing
+#   --core    every tool but UPSTREAM's (what runs Kubernetes' own e2e tests)
 #
 # Adding a tool is one line in TOOLS below plus its package in the module
 # directory's tools.go.
@@ -32,7 +33,8 @@ K8S_VARS=${K8S_VARS%,}
 K8S=k8s.io/kubernetes
 
 # name | module dir (holds the go.mod) | module (its version comes from that
-# go.mod) | package | -X variables (VAR means VAR={v})
+# go.mod) | package ("test:" and a package: its test binary, `go test -c`, as
+# Kubernetes' e2e.test is built) | -X variables (VAR means VAR={v})
 TOOLS=(
 	"crictl|.|sigs.k8s.io/cri-tools|sigs.k8s.io/cri-tools/cmd/crictl|sigs.k8s.io/cri-tools/pkg/version.Version"
 	"etcd|etcd|go.etcd.io/etcd/server/v3|go.etcd.io/etcd/server/v3|"
@@ -44,7 +46,14 @@ TOOLS=(
 	"kubectl|kubernetes|$K8S|$K8S/cmd/kubectl|$K8S_VARS"
 	"kubelet|kubernetes|$K8S|$K8S/cmd/kubelet|$K8S_VARS"
 	"kube-proxy|kubernetes|$K8S|$K8S/cmd/kube-proxy|$K8S_VARS"
+	"agnhost|kubernetes|$K8S|$K8S/test/images/agnhost|"
+	"regression-issue-74839|kubernetes|$K8S|$K8S/test/images/regression-issue-74839|"
+	"e2e.test|kubernetes|$K8S|test:$K8S/test/e2e|$K8S_VARS"
+	"ginkgo|kubernetes|github.com/onsi/ginkgo/v2|github.com/onsi/ginkgo/v2/ginkgo|"
 )
+
+# The tools only the run of Kubernetes' own e2e tests needs (built last).
+UPSTREAM=" agnhost regression-issue-74839 e2e.test ginkgo "
 
 die() {
 	echo "k8s/build.sh: $*" >&2
@@ -76,7 +85,7 @@ version_ldflags() {
 # tool_build NAME MODDIR MODULE PACKAGE VARS: builds one tool unless its
 # versioned path exists; the binary appears atomically (temp name, then rename).
 tool_build() {
-	local name=$1 moddir=$2 module=$3 pkg=$4 vars=$5 version dir out ldflags
+	local name=$1 moddir=$2 module=$3 pkg=$4 vars=$5 version dir out ldflags verb
 	version=$(module_version "$moddir" "$module") ||
 		die "module $module is not in $here/$moddir/go.mod"
 	# Named for the module directory when it has its own (etcd/v3 says little).
@@ -91,8 +100,10 @@ tool_build() {
 		mkdir -p "$dir" 2>/dev/null || die "cannot create $dir (run as root, or set SL_K8S_CACHE)"
 		ldflags=$(version_ldflags "$version" "$vars")
 		echo "k8s/build.sh: building $name $version (first time; cached in $dir)" >&2
-		(cd "$here/$moddir" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath \
-			-ldflags "$ldflags" -o "$out.tmp.$$" "$pkg") || {
+		verb=(build)
+		[[ $pkg != test:* ]] || verb=(test -c)
+		(cd "$here/$moddir" && CGO_ENABLED=0 "$GO" "${verb[@]}" -mod=readonly -trimpath \
+			-ldflags "$ldflags" -o "$out.tmp.$$" "${pkg#test:}") || {
 			rm -f "$out.tmp.$$"
 			die "building $name from $pkg@$version failed"
 		}
@@ -103,9 +114,14 @@ tool_build() {
 
 main() {
 	[ -x "$GO" ] || die "no Go toolchain (looked for go in PATH and /usr/local/go/bin/go)"
+	local core="" want entry name found
 	[ "${1:-}" != --cached ] || { cached_only=1 && shift; }
-	local want=("$@") entry name found
-	[ ${#want[@]} -gt 0 ] || for entry in "${TOOLS[@]}"; do want+=("${entry%%|*}"); done
+	[ "${1:-}" != --core ] || { core=1 && shift; }
+	want=("$@")
+	[ ${#want[@]} -gt 0 ] || for entry in "${TOOLS[@]}"; do
+		name=${entry%%|*}
+		[ -n "$core" ] && [[ $UPSTREAM == *" $name "* ]] || want+=("$name")
+	done
 	for name in "${want[@]}"; do
 		found=
 		for entry in "${TOOLS[@]}"; do
