@@ -16,6 +16,9 @@ REAL_LANE=${SL_E2E_REAL_LANE:-^(k8s-|containerd|podman|demo|netpol|hostport|insp
 # skip without them): run last in that lane, after the tools' build, so a
 # fresh machine runs them instead of skipping them.
 TOOLS_LATE=${SL_E2E_TOOLS_LATE:-^bench-kubeproxy-real\.bats$}
+# The real lane's suite that runs Kubernetes' own e2e tests: last in that
+# lane, once their tools (built after the others) are there too.
+UPSTREAM_LATE=${SL_E2E_UPSTREAM_LATE:-^k8s-cluster\.bats$}
 
 # A C suite's last line is "N passed, N failed"; a suite that dies before it counts as one failure.
 run_c() {
@@ -117,10 +120,11 @@ lane_run() {
 	bats_lane "$lane" "${rest[@]}"
 }
 
-# k8s_tools_wait LANE: when make test builds the pinned Kubernetes tools in
-# the background, waits (at most an hour) for that build's exit code.
+# k8s_tools_wait LANE [RC]: when make test builds the pinned Kubernetes tools
+# in the background, waits (at most an hour) for that build's exit code, in
+# the file RC (default $SL_K8S_TOOLS_RC).
 k8s_tools_wait() {
-	local lane=$1 rc=${SL_K8S_TOOLS_RC:-} i=0
+	local lane=$1 rc=${2-${SL_K8S_TOOLS_RC:-}} i=0
 	[ -n "$rc" ] || return 0
 	while [ ! -s "$rc" ] && [ $i -lt 3600 ]; do
 		sleep 1
@@ -158,9 +162,11 @@ if [ -n "$bats_files" ] && need_root e2e; then
 	echo "== e2e (bats)"
 	rm -f "$logdir"/e2e-*.tap
 	[ -z "${SL_E2E_SAN_BUILD:-}" ] || san_selftest
-	real=() emu=() late=()
+	real=() emu=() late=() real_late=()
 	for f in $bats_files; do
-		if [ "${SL_E2E_LANES:-2}" != 1 ] && [[ $(basename "$f") =~ $REAL_LANE ]]; then
+		if [ "${SL_E2E_LANES:-2}" != 1 ] && [[ $(basename "$f") =~ $UPSTREAM_LATE ]]; then
+			real_late+=("$f")
+		elif [ "${SL_E2E_LANES:-2}" != 1 ] && [[ $(basename "$f") =~ $REAL_LANE ]]; then
 			real+=("$f")
 		elif [[ $(basename "$f") =~ $TOOLS_LATE ]]; then
 			late+=("$f")
@@ -168,7 +174,11 @@ if [ -n "$bats_files" ] && need_root e2e; then
 			emu+=("$f")
 		fi
 	done
-	{ k8s_tools_wait real && lane_run real "${real[@]}"; } &
+	{
+		k8s_tools_wait real && lane_run real "${real[@]}"
+		[ ${#real_late[@]} -eq 0 ] ||
+			{ k8s_tools_wait real-late "${SL_K8S_UPSTREAM_RC:-}" && lane_run real-late "${real_late[@]}"; }
+	} &
 	lane_run emu "${emu[@]}"
 	[ ${#late[@]} -eq 0 ] || { k8s_tools_wait emu-late && lane_run emu-late "${late[@]}"; }
 	wait
