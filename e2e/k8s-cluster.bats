@@ -25,10 +25,43 @@ load lib/k8s-node
 
 MANIFEST=$BATS_TEST_DIRNAME/../manifests/sluice.yaml
 NODES=3
+# Kubernetes' own e2e specs (test/e2e/network of v1.34.4) run against this
+# cluster: the upstream twins of kube-proxy's job that sluice does, NodePorts,
+# external IPs, both traffic policies, health check node ports, affinity,
+# reject, UDP conntrack, hostPorts (about 2 min in 4 processes). make
+# test-upstream (SL_UPSTREAM_ALL=1) runs every Services, Conntrack, HostPort
+# and "Networking Granular Checks" spec of the suite that is neither
+# disruptive, serial nor SCTP (no SCTP here): 64, ~10 min. SL_UPSTREAM_FOCUS
+# replaces either list.
+UPSTREAM_SPECS=(
+	'Services should be able to create a functioning NodePort service'
+	'Services should have session affinity work for NodePort service'
+	'Services should support externalTrafficPolicy=Local for type=NodePort'
+	'Services should fail health check node port if there are only terminating endpoints'
+	'Services should implement NodePort and HealthCheckNodePort correctly when ExternalTrafficPolicy changes'
+	'Services should release NodePorts on delete'
+	'Services should be able to change the type from ExternalName to NodePort'
+	'Services should be able to change the type from NodePort to ExternalName'
+	'Services should be able to update service type to NodePort listening on same port number but different protocols'
+	'Services should be possible to connect to a service via ExternalIP when the external IP is not assigned to a node'
+	'Services should be rejected when no endpoints exist'
+	'Services should fallback to terminating endpoints when there are no ready endpoints with externallTrafficPolicy=Cluster'
+	'Services should preserve source pod IP for traffic thru service cluster IP'
+	'Conntrack should be able to preserve UDP traffic when server pod cycles for a NodePort service'
+	'Conntrack proxy implementation should not be vulnerable to the invalid conntrack state bug'
+	'Networking Granular Checks: Services should support basic nodePort: udp functionality'
+	'HostPort validates that there is no conflict between pods with same hostPort but different hostIP and protocol'
+)
+if [ "${SL_UPSTREAM_ALL:-}" = 1 ]; then
+	UPSTREAM_FOCUS='\[sig-network\] (Services|HostPort|Conntrack|Networking Granular Checks)'
+else
+	UPSTREAM_FOCUS="\\[sig-network\\] ($(IFS='|' && echo "${UPSTREAM_SPECS[*]}"))"
+fi
+UPSTREAM_FOCUS=${SL_UPSTREAM_FOCUS:-$UPSTREAM_FOCUS}
 
 setup_file() {
 	local rc=0 problem i
-	SL_K8S_COMPONENTS+=(kubelet kube-scheduler kube-proxy crictl coredns)
+	SL_K8S_COMPONENTS+=(kubelet kube-scheduler kube-proxy crictl coredns agnhost regression-issue-74839 e2e.test ginkgo)
 	k8s_tools >/dev/null || rc=$?
 	if [ "$rc" = 3 ]; then
 		export SKIP_REASON="the pinned Kubernetes v1.34.4, etcd and CoreDNS are not built: run 'make k8s-tools' (or SL_K8S_BUILD=1)"
@@ -42,9 +75,13 @@ setup_file() {
 	cluster_vars "$(sl_rand_hex)" "$BATS_FILE_TMPDIR/c" "$NODES"
 	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
 	sl_need_root && bpffs_ensure && mkdir -p "$SL_CLUSTER_SCRATCH" && fabric_setup || return 1
-	export SL_IMAGES SL_PAUSE_REF SL_BUSYBOX_REF SL_CRICTL SL_COREDNS_REF
+	export SL_IMAGES SL_PAUSE_REF SL_BUSYBOX_REF SL_CRICTL SL_COREDNS_REF SL_E2E_TEST SL_GINKGO
 	SL_CRICTL=$("$SL_REPO/e2e/k8s/build.sh" --cached crictl | awk '{ print $2 }') || return 1
+	SL_E2E_TEST=$("$SL_REPO/e2e/k8s/build.sh" --cached e2e.test | awk '{ print $2 }') || return 1
+	SL_GINKGO=$("$SL_REPO/e2e/k8s/build.sh" --cached ginkgo | awk '{ print $2 }') || return 1
 	SL_IMAGES=$(SL_COREDNS=$("$SL_REPO/e2e/k8s/build.sh" --cached coredns | awk '{ print $2 }') \
+		SL_AGNHOST=$("$SL_REPO/e2e/k8s/build.sh" --cached agnhost | awk '{ print $2 }') \
+		SL_BOOM=$("$SL_REPO/e2e/k8s/build.sh" --cached regression-issue-74839 | awk '{ print $2 }') \
 		"$SL_REPO/e2e/images/build.sh") || return 1
 	SL_IMAGES+=$'\n'"sluice $("$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_CLUSTER_SCRATCH/sluice.tar")" || return 1
 	# A rebuilt image (its own /etc/sluice-image), for the rolling update.
@@ -296,6 +333,11 @@ ext_hc_gone() { ! ext_hc "$1" "$2" >/dev/null 2>&1; }
 	[ "$(kc -n default exec client -- timeout 5 wget -qO- "http://$(node_ip 1):8088/index.html")" = 'hello from busybox' ]
 	kc -n default delete pod hp --wait=true --timeout=60s
 	wait_for 20 ext_fails "http://$(node_ip 1):8088/index.html"
+}
+
+@test "(upstream) Kubernetes' own e2e tests of Services, NodePorts and hostPorts pass (e2e.test v1.34.4, unchanged)" {
+	k8s_upstream_e2e services "$UPSTREAM_FOCUS" '\[Disruptive\]|\[Serial\]|SCTP'
+
 }
 
 @test "CoreDNS answers as kube-dns through its ClusterIP over UDP, carried by sluice; the Service is reached by name" {
