@@ -136,7 +136,7 @@ pins_restored_gt() { [ "$(agent_status | jq '.pins.restored')" -gt "$1" ]; }
 	wait_secs 5 on_node 1 pins_restored_gt "$r0"
 	on_node 1 agent_status | jq -e '.pins.held >= 20 and .pins.foreign == 0'
 	grep -q "Pinned .* objects again under" "$(on_node 1 printenv SL_AGENT_LOG)"
-	on_node 1 node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics | grep -E '^sluice_agent_pins_restored_total [1-9]'
+	on_node 1 node_exec curl -sS --max-time 5 http://127.0.0.1:10249/metrics | grep -E '^sluice_agent_pins_restored_total [1-9]'
 	# the plugin finds the pins: a pod added now is wired and in the endpoint map
 	ip=$(cluster_pod_add 1 p)
 	on_node 1 ep_has "$ip"

@@ -286,7 +286,7 @@ hpgate_bits() {
 	# reported as a full sl_ep4 is: the plugin's log, and the map's size in /metrics
 	grep -qF "ADD $(on_node 2 pod_cid f2)/eth0 failed (code 999): Failed to set up the pod's hostPorts: write sl_hport4 entry for hostPort 18093/udp" \
 		"$SL_CLUSTER_SCRATCH/n2/cni.log"
-	out=$(on_node 2 node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics)
+	out=$(on_node 2 node_exec curl -sS --max-time 5 http://127.0.0.1:10249/metrics)
 	grep -qx 'sluice_bpf_map_entries{map="sl_hport4"} 1' <<<"$out"
 	grep -qx 'sluice_bpf_map_max_entries{map="sl_hport4"} 2' <<<"$out"
 	on_node 2 hp_del f1 '[]'

@@ -24,7 +24,7 @@ teardown() {
 setup() { SVC=; }
 
 # scrape: node 1's /metrics, from the agent's default address in the node's namespace.
-scrape() { on_node 1 node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics; }
+scrape() { on_node 1 node_exec curl -sS --max-time 5 http://127.0.0.1:10249/metrics; }
 
 # value TEXT NAME [LABEL=\"V\"...]: the sum of the samples of NAME in TEXT
 # whose labels include every LABEL="V" given; 0 when there is none.
@@ -44,7 +44,7 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 
 @test "(metrics) /metrics is valid for promtool and carries every part of the node's state" {
 	local out
-	out=$(on_node 1 node_exec curl -sS -D "$BATS_TEST_TMPDIR/head" --max-time 5 http://127.0.0.1:9965/metrics)
+	out=$(on_node 1 node_exec curl -sS -D "$BATS_TEST_TMPDIR/head" --max-time 5 http://127.0.0.1:10249/metrics)
 	grep -qi '^content-type: text/plain; version=0.0.4' "$BATS_TEST_TMPDIR/head"
 	# Prometheus's own parser and linter (Debian's prometheus package).
 	promtool check metrics <<<"$out"
@@ -56,8 +56,10 @@ families() { awk '$1 == "#" && $2 == "TYPE" { print $3 }' <<<"$1" | sort -u; }
 	grep -q '^sluice_bpf_map_max_entries{map="sl_ct4"} 262144$' <<<"$out"
 	grep -q '^process_resident_memory_bytes [1-9]' <<<"$out"
 	grep -q '^process_open_fds [1-9]' <<<"$out"
+	# kube-proxy's port, and its /proxyMode.
+	[ "$(on_node 1 node_exec curl -sS --max-time 5 http://127.0.0.1:10249/proxyMode)" = sluice ]
 	# Off the node's loopback it is not served.
-	run ! on_node 1 node_exec curl -sS --max-time 2 "http://$(node_ip 1):9965/metrics"
+	run ! on_node 1 node_exec curl -sS --max-time 2 "http://$(node_ip 1):10249/metrics"
 }
 
 @test "(metrics) drops, forwards and a Service port's flows, packets and bytes move with traffic" {

@@ -99,7 +99,7 @@ frontend_backends() {
 }
 
 sample() {
-	on_node "$1" node_exec curl -sS --max-time 5 http://127.0.0.1:9965/metrics |
+	on_node "$1" node_exec curl -sS --max-time 5 http://127.0.0.1:10249/metrics |
 		awk -v s="$2{$3}" '$1 == s { v = $2 } END { print v + 0 }'
 }
 # svc_counter I NAME IP PORT: node I's sluice_service_NAME_total of $SVC's frontend IP:PORT.

@@ -7,7 +7,7 @@
 
 #include "http_server.h"
 
-#define METRICS_DEFAULT_BIND "127.0.0.1:9965"
+#define METRICS_DEFAULT_BIND "127.0.0.1:10249"
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 #define METRICS_HIST_MAX     16 /* buckets of one histogram, +Inf not counted */
 

@@ -428,8 +428,18 @@ void metrics_collect(const struct metrics_src *src, struct http_buf *b)
 	process_write(b);
 }
 
+/* kube-proxy's metrics server also names its mode at /proxyMode ("iptables",
+ * "nftables", ...); tools and Kubernetes' e2e tests ask there. */
+#define PROXY_MODE "sluice"
+
 void metrics_handle(void *ctx, const char *path, struct http_reply *r)
 {
+	if (!strcmp(path, "/proxyMode")) {
+		r->code = 200;
+		r->type = "text/plain; charset=utf-8";
+		http_buf_printf(&r->body, "%s", PROXY_MODE);
+		return;
+	}
 	if (strcmp(path, "/metrics"))
 		return; /* 404 */
 	r->code = 200;

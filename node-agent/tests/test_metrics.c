@@ -103,6 +103,13 @@ static void test_respond(void)
 	CHECK(!strncmp(out.data, "HTTP/1.1 405 ", 13));
 	http_buf_free(&out);
 	CHECK_INT(http_respond("GET /metrics HTTP/1.1\r\n", 23, metrics_handle, &src, &out), 0);
+
+	UNIT_CASE("GET /proxyMode: 200 and the mode's name, as kube-proxy's metrics server");
+	CHECK_INT(http_respond("GET /proxyMode HTTP/1.1\r\n\r\n", 27, metrics_handle, &src, &out),
+		  1);
+	CHECK(!strncmp(out.data, "HTTP/1.1 200 OK\r\n", 17));
+	CHECK(!strcmp(strstr(out.data, "\r\n\r\n") + 4, "sluice"));
+	http_buf_free(&out);
 }
 
 #define BIG (3u << 20) /* more than any socket buffer takes at once */
