@@ -76,12 +76,12 @@ setup_file() {
 	cluster_state_save "$BATS_FILE_TMPDIR/cluster.state"
 	sl_need_root && bpffs_ensure && mkdir -p "$SL_CLUSTER_SCRATCH" && fabric_setup || return 1
 	export SL_IMAGES SL_PAUSE_REF SL_BUSYBOX_REF SL_CRICTL SL_COREDNS_REF SL_E2E_TEST SL_GINKGO
-	SL_CRICTL=$("$SL_REPO/e2e/k8s/build.sh" --cached crictl | awk '{ print $2 }') || return 1
-	SL_E2E_TEST=$("$SL_REPO/e2e/k8s/build.sh" --cached e2e.test | awk '{ print $2 }') || return 1
-	SL_GINKGO=$("$SL_REPO/e2e/k8s/build.sh" --cached ginkgo | awk '{ print $2 }') || return 1
-	SL_IMAGES=$(SL_COREDNS=$("$SL_REPO/e2e/k8s/build.sh" --cached coredns | awk '{ print $2 }') \
-		SL_AGNHOST=$("$SL_REPO/e2e/k8s/build.sh" --cached agnhost | awk '{ print $2 }') \
-		SL_BOOM=$("$SL_REPO/e2e/k8s/build.sh" --cached regression-issue-74839 | awk '{ print $2 }') \
+	SL_CRICTL=$(k8s_tool_path crictl) || return 1
+	SL_E2E_TEST=$(k8s_tool_path e2e.test) || return 1
+	SL_GINKGO=$(k8s_tool_path ginkgo) || return 1
+	SL_IMAGES=$(SL_COREDNS=$(k8s_tool_path coredns) \
+		SL_AGNHOST=$(k8s_tool_path agnhost) \
+		SL_BOOM=$(k8s_tool_path regression-issue-74839) \
 		"$SL_REPO/e2e/images/build.sh") || return 1
 	SL_IMAGES+=$'\n'"sluice $("$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_CLUSTER_SCRATCH/sluice.tar")" || return 1
 	# A rebuilt image (its own /etc/sluice-image), for the rolling update.
@@ -606,7 +606,7 @@ kproxy_start() {
 	(
 		cluster_use "$1" && knode_vars || exit 1
 		local d=$SL_SCRATCH/kube-proxy bin
-		bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kube-proxy | awk '{ print $2 }') || exit 1
+		bin=$(k8s_tool_path kube-proxy) || exit 1
 		mkdir -p "$d" && k8s_client_cert "kube-proxy-$SL_NODE" system:kube-proxy &&
 			k8s_kubeconfig "$d/kubeconfig" "kube-proxy-$SL_NODE" || exit 1
 		nsenter -t "$(ctrd_holder_pid)" -m -n -u "$bin" --kubeconfig "$d/kubeconfig" \
@@ -686,7 +686,7 @@ kube_chains() {
 	[ "$(host_gets "$m" "http://$vip/index.html" 5)" = "hello from busybox" ]
 	# Then remove kube-proxy: stopped, its rules removed by its own --cleanup.
 	kproxy_stop "$m"
-	on_knode "$m" "$("$SL_REPO/e2e/k8s/build.sh" --cached kube-proxy | awk '{ print $2 }')" --cleanup \
+	on_knode "$m" "$(k8s_tool_path kube-proxy)" --cleanup \
 		>>"$SL_CLUSTER_SCRATCH/n$m/kube-proxy/cleanup.log" 2>&1
 	# What is left is the kubelet's own (KUBE-FIREWALL, KUBE-KUBELET-CANARY,
 	# KUBE-IPTABLES-HINT), as on node 1, which never ran kube-proxy.

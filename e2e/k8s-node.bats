@@ -45,7 +45,7 @@ setup_file() {
 	node_state_save "$BATS_FILE_TMPDIR/node.state"
 	export SL_IMAGES SL_PAUSE_REF SL_BUSYBOX_REF SL_CRICTL
 	# ctrd_teardown removes the pods through the CRI, as the kubelet would.
-	SL_CRICTL=$("$SL_REPO/e2e/k8s/build.sh" --cached crictl | awk '{ print $2 }') || return 1
+	SL_CRICTL=$(k8s_tool_path crictl) || return 1
 	SL_IMAGES=$("$SL_REPO/e2e/images/build.sh") || return 1
 	SL_IMAGES+=$'\n'"sluice $("$SL_REPO/manifests/image.sh" "$SL_BUILD" "$SL_SCRATCH/sluice.tar")" || return 1
 	# A second image (its own /etc/sluice-image), for the rolling update.

@@ -131,7 +131,7 @@ knode_kubelet_config() {
 # no --hostname-override: its Node name is the UTS namespace's hostname.
 knode_kubelet_start() {
 	local d=$SL_KUBELET_DIR bin
-	bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kubelet | awk '{ print $2 }') || return 1
+	bin=$(k8s_tool_path kubelet) || return 1
 	mkdir -p "$d/root" "$d/pki" "$d/pod-logs" "$d/volume-plugins" || return 1
 	k8s_client_cert "kubelet-$SL_NODE" "system:node:$SL_NODE" system:nodes &&
 		k8s_kubeconfig "$d/kubeconfig" "kubelet-$SL_NODE" &&

@@ -44,6 +44,14 @@ k8s_tools() {
 	export SL_ETCD SL_KUBE_APISERVER SL_KUBE_CONTROLLER_MANAGER SL_KUBECTL_BIN
 }
 
+# k8s_tool_path NAME: the path of one pinned tool in the cache; status 3 (and
+# nothing printed) when it is not built.
+k8s_tool_path() {
+	local out
+	out=$("$SL_REPO/e2e/k8s/build.sh" --cached "$1") || return
+	printf '%s\n' "${out#* }"
+}
+
 # k8s_vars NS SCRATCH: every name and path of one control plane.
 k8s_vars() {
 	export SL_K8S_NS=$1 SL_K8S_DIR=$2/k8s
@@ -199,7 +207,7 @@ k8s_default_sa() { kc -n default get serviceaccount default >/dev/null 2>&1; }
 # k8s_scheduler_start: kube-scheduler (pinned) beside the control plane.
 k8s_scheduler_start() {
 	local d=$SL_K8S_DIR bin
-	bin=$("$SL_REPO/e2e/k8s/build.sh" --cached kube-scheduler | awk '{ print $2 }') || return 1
+	bin=$(k8s_tool_path kube-scheduler) || return 1
 	k8s_kubeconfig "$d/scheduler.kubeconfig" scheduler || return 1
 	k8s_spawn kube-scheduler "$bin" --kubeconfig "$d/scheduler.kubeconfig" \
 		--authentication-kubeconfig "$d/scheduler.kubeconfig" \

@@ -53,7 +53,7 @@ kpr_us() { echo "${EPOCHREALTIME/[.,]/}"; }
 # one is not built (make k8s-tools), like k8s_tools.
 kpr_tools() {
 	k8s_tools || return
-	SL_KUBE_PROXY=$("$SL_REPO/e2e/k8s/build.sh" --cached kube-proxy | awk '{ print $2 }') || return
+	SL_KUBE_PROXY=$(k8s_tool_path kube-proxy) || return
 	export SL_KUBE_PROXY
 }
 
