@@ -25,7 +25,7 @@ ARCH_INC := /usr/include/$(shell $(CC) -dumpmachine)
 DEPS := make gcc clang llvm bpftool pkg-config libbpf-dev libelf-dev zlib1g-dev \
 	libjansson-dev libnl-3-dev libnl-route-3-dev libcurl4-openssl-dev libyaml-dev \
 	bats jq iproute2 ethtool util-linux procps kmod containernetworking-plugins podman runc containerd \
-	busybox-static iputils-ping openssl curl netcat-openbsd python3 ca-certificates wget libclang-rt-14-dev \
+	busybox-static iputils-ping openssl curl netcat-openbsd bind9-dnsutils python3 ca-certificates wget libclang-rt-14-dev \
 	iptables nftables ipvsadm nginx libnginx-mod-stream haproxy wrk gnuplot-nox \
 	clang-format shellcheck yamllint prometheus
 

@@ -10,6 +10,8 @@
 #   agnhost  only when SL_AGNHOST names the pinned agnhost binary (e2e/k8s/build.sh
 #            agnhost): the image Kubernetes' own e2e tests run, under the
 #            names they pull (with pause and busybox under theirs too)
+#            and jessie-dnsutils: agnhost's tools without agnhost, the
+#            DNS tests' second querier (a glibc dig and getent)
 #   regression-issue-74839  only when SL_BOOM names that binary (e2e/k8s/build.sh):
 #            the e2e test image that sends a packet out of the TCP window
 # Each archive is written as an OCI layout (one uncompressed layer), named by an
@@ -32,6 +34,7 @@ BUSYBOX_REF=localhost/sluice/busybox:1
 COREDNS_REF=localhost/sluice/coredns:1
 # The names test/utils/image/manifest.go of Kubernetes v1.34.4 gives them.
 AGNHOST_REF=registry.k8s.io/e2e-test-images/agnhost:2.56
+DNSUTILS_REF=registry.k8s.io/e2e-test-images/jessie-dnsutils:1.7
 UPSTREAM_PAUSE_REF=registry.k8s.io/pause:3.10.1
 UPSTREAM_BUSYBOX_REF=registry.k8s.io/e2e-test-images/busybox:1.37.0-1
 BOOM_REF=registry.k8s.io/e2e-test-images/regression-issue-74839:1.2
@@ -90,21 +93,21 @@ static_build() {
 	echo "$name $ref $dir/$name.oci.tar"
 }
 
-# agnhost_rootfs ROOTFS: /agnhost and what its Dockerfile adds to Alpine that
-# the tests exec (curl, netcat-openbsd's nc, iproute2's ip and ss, bash), with
-# their libraries; busybox's applets for every other command a test's shell
-# runs (Alpine's are busybox's too) but wget: Debian's busybox crashes on
-# `wget -T`, so GNU wget. /bin/sh is dash: Debian's busybox shell runs its own
-# applets before a binary on PATH (its nc and ip, not these). Its user and
-# group, `agnhost-2` and the default command `pause` as upstream's Dockerfile.
-agnhost_rootfs() {
+# tools_rootfs ROOTFS: what agnhost's Dockerfile adds to Alpine that the
+# tests exec (curl, netcat-openbsd's nc, iproute2's ip and ss, bash, bind's
+# dig; glibc's getent for the DNS tests' /etc/hosts probes), with their
+# libraries; busybox's applets for every other command a test's shell runs
+# (Alpine's are busybox's too) but wget: Debian's busybox crashes on `wget
+# -T`, so GNU wget. /bin/sh is dash: Debian's busybox shell runs its own
+# applets before a binary on PATH (its nc and ip, not these). agnhost's user
+# and group as its Dockerfile.
+tools_rootfs() {
 	local r=$1 a tools=() t
 	mkdir -p "$r/usr/bin" "$r/usr/lib" "$r/usr/lib64" "$r/bin" "$r/etc" "$r/tmp" "$r/proc" "$r/sys" "$r/dev"
 	ln -s usr/lib "$r/lib"
 	ln -s usr/lib64 "$r/lib64"
 	chmod 1777 "$r/tmp"
-	cp "$SL_AGNHOST" "$r/agnhost"
-	for t in curl wget nc.openbsd ip ss bash dash; do
+	for t in curl wget nc.openbsd ip ss bash dash dig getent; do
 		tools+=("$(command -v "$t")") || die "$t is missing (make deps)"
 	done
 	cp "${tools[@]}" "$r/usr/bin/"
@@ -115,7 +118,6 @@ agnhost_rootfs() {
 		[ -e "$r/usr/bin/$a" ] || [ "$a" = busybox ] || ln -sf busybox "$r/bin/$a"
 	done
 	ln -sf ../usr/bin/dash "$r/bin/sh"
-	ln -s agnhost "$r/agnhost-2"
 	printf '%s\n' "root:x:0:0:root:/root:/bin/sh" \
 		"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh" >"$r/etc/passwd"
 	printf '%s\n' "root:x:0:" "user-defined-in-image:x:1000:" \
@@ -123,24 +125,45 @@ agnhost_rootfs() {
 	echo "hosts: files dns" >"$r/etc/nsswitch.conf"
 }
 
+# agnhost_rootfs ROOTFS: the tools, /agnhost and its second name, and the rest
+# its Dockerfile adds: /uploads (netexec's), porter's TLS key pair
+# /localhost.crt and .key (upstream ships a self-signed one for localhost;
+# here a fresh one, which nothing verifies) and /coredns (the DNS tests' own
+# server; here the pinned CoreDNS, SL_COREDNS, where upstream has 1.6.2). Its
+# default command `pause` is given to oci_archive below.
+agnhost_rootfs() {
+	local r=$1
+	tools_rootfs "$r"
+	cp "$SL_AGNHOST" "$r/agnhost"
+	ln -s agnhost "$r/agnhost-2"
+	mkdir -p "$r/uploads"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+		-keyout "$r/localhost.key" -out "$r/localhost.crt" 2>/dev/null || die "openssl failed (make deps)"
+	[ -z "${SL_COREDNS:-}" ] || cp "$SL_COREDNS" "$r/coredns"
+}
+
 # agnhost_build DIR: the agnhost image, and the pause and busybox images of
 # DIR again under the upstream names, cached by their inputs.
 agnhost_build() {
 	local dir=$1 key adir r env='["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
 	[ -x "$SL_AGNHOST" ] || die "SL_AGNHOST=$SL_AGNHOST is not an executable"
-	key=$(cat "$here/build.sh" "$here/oci.bash" "$SL_AGNHOST" "$dir/pause.oci.tar" "$dir/busybox.oci.tar" |
+	key=$(cat "$here/build.sh" "$here/oci.bash" "$SL_AGNHOST" "${SL_COREDNS:-/dev/null}" \
+		"$dir/pause.oci.tar" "$dir/busybox.oci.tar" |
 		sha256sum | cut -c1-16)
 	adir=$SL_IMAGE_CACHE/agnhost-$key
-	if [ ! -s "$adir/agnhost.oci.tar" ]; then
+	if [ ! -s "$adir/agnhost.oci.tar" ] || [ ! -s "$adir/dnsutils.oci.tar" ]; then
 		mkdir -p "$adir" || die "cannot create $adir (run as root, or set SL_IMAGE_CACHE)"
 		r=$(mktemp -d)
 		agnhost_rootfs "$r/agnhost"
 		oci_archive "$adir/agnhost.oci.tar" "$AGNHOST_REF" "$r/agnhost" '["/agnhost"]' "$env" '["pause"]'
+		tools_rootfs "$r/dnsutils"
+		oci_archive "$adir/dnsutils.oci.tar" "$DNSUTILS_REF" "$r/dnsutils" '["/bin/sh"]' "$env"
 		pause_build "$r" "$adir/upstream-pause.oci.tar" "$UPSTREAM_PAUSE_REF"
 		busybox_build "$r" "$adir/upstream-busybox.oci.tar" "$UPSTREAM_BUSYBOX_REF"
 		rm -rf "$r"
 	fi
 	echo "agnhost $AGNHOST_REF $adir/agnhost.oci.tar"
+	echo "jessie-dnsutils $DNSUTILS_REF $adir/dnsutils.oci.tar"
 	echo "upstream-pause $UPSTREAM_PAUSE_REF $adir/upstream-pause.oci.tar"
 	echo "upstream-busybox $UPSTREAM_BUSYBOX_REF $adir/upstream-busybox.oci.tar"
 }
