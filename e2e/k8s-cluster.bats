@@ -31,12 +31,10 @@ NODES=3
 # reject, UDP conntrack, hostPorts, and of a CNI's: pods unSNATed, a second
 # ServiceCIDR, zone-aware routing, a terminating pod reached, DNS through the
 # kube-dns ClusterIP, kube-proxy's health and mode URLs (about 3 min in 4
-# processes). Other sets
-# (SL_UPSTREAM_SET): "all" (make test-upstream), every sig-network spec that
-# is neither disruptive, serial, SCTP (none here), IPv6, a [Feature:] of its
-# own (LoadBalancer controllers, Internet access, iperf), nor kube-proxy's own
-# conntrack sysctl (UPSTREAM_SKIP), NetworkPolicy aside; "netpol" (make test-upstream-netpol),
-# the NetworkPolicy suite. SL_UPSTREAM_FOCUS replaces any of them.
+# processes; all must run). Other sets, by SL_UPSTREAM_SET: "all" (make
+# test-upstream), every sig-network spec but NetworkPolicy's, UPSTREAM_SKIP's
+# and sluice's two known gaps; "netpol" (make test-upstream-netpol), the
+# NetworkPolicy suite. SL_UPSTREAM_FOCUS replaces any of them.
 UPSTREAM_SPECS=(
 	'Services should be able to create a functioning NodePort service'
 	'Services should have session affinity work for NodePort service'
